@@ -1,0 +1,95 @@
+"""Figures stated by reports, and the bounds each qualifier implies."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+
+from events.base import FieldError, Value
+
+Qualifier = Literal[
+    "exact",
+    "about",
+    "at_least",
+    "more_than",
+    "up_to",
+    "fewer_than",
+    "range",
+    "order_of_magnitude",
+    "unspecified",
+]
+Basis = Literal["increment", "cumulative"]
+Quantity = (
+    Annotated[int, msgspec.Meta(ge=0, le=10**15)] | Annotated[float, msgspec.Meta(ge=0, le=1e15)]
+)
+Unit = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=40,
+        pattern=r"^[a-z][a-z0-9_]*$",
+        description="A singular noun in snake_case: container, round, missile, uav, tonne, …",
+    ),
+]
+
+_NEEDS_VALUE = frozenset(
+    {"exact", "about", "at_least", "more_than", "up_to", "fewer_than", "order_of_magnitude"}
+)
+
+
+class Bounds(msgspec.Struct, frozen=True):
+    """The interval [low, high] a figure allows; `high` is None when unbounded."""
+
+    low: float
+    high: float | None
+
+
+class Figure(Value, frozen=True):
+    """A quantity a report states, with its qualifier and whether it is a running total."""
+
+    unit: Unit
+    qualifier: Qualifier = "exact"
+    value: Quantity | None = None
+    low: Quantity | None = None
+    high: Quantity | None = None
+    basis: Basis = "increment"
+    text: Annotated[str, msgspec.Meta(max_length=500)] | None = None
+
+    def __post_init__(self) -> None:
+        if self.qualifier in _NEEDS_VALUE:
+            if self.value is None:
+                raise FieldError("value", f"qualifier {self.qualifier!r} needs a value")
+            for name in ("low", "high"):
+                if getattr(self, name) is not None:
+                    raise FieldError(name, f"qualifier {self.qualifier!r} takes value, not {name}")
+        elif self.qualifier == "range":
+            if self.value is not None:
+                raise FieldError("value", "qualifier 'range' takes low and high, not value")
+            if self.low is None:
+                raise FieldError("low", "qualifier 'range' needs low")
+            if self.high is None:
+                raise FieldError("high", "qualifier 'range' needs high")
+            if self.low > self.high:
+                raise FieldError("low", f"low {self.low} is greater than high {self.high}")
+        else:
+            for name in ("value", "low", "high"):
+                if getattr(self, name) is not None:
+                    raise FieldError(name, "qualifier 'unspecified' takes no number")
+
+    def bounds(self) -> Bounds | None:
+        """The bounds this figure allows, or None for an unspecified quantity."""
+        q, v = self.qualifier, self.value
+        if q == "unspecified":
+            return None
+        if q == "range":
+            assert self.low is not None and self.high is not None
+            return Bounds(float(self.low), float(self.high))
+        assert v is not None
+        if q in ("exact", "about"):
+            return Bounds(float(v), float(v))
+        if q in ("at_least", "more_than"):
+            return Bounds(float(v), None)
+        if q in ("up_to", "fewer_than"):
+            return Bounds(0.0, float(v))
+        return Bounds(float(v), 10.0 * float(v))  # order_of_magnitude
