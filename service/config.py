@@ -1,0 +1,56 @@
+"""Settings from the command line and environment, and the database URL as library settings."""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import parse_qs, unquote, urlsplit
+
+DEFAULT_DATABASE = "sqlite:///timeline.db"
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used, with a message for the person who set it."""
+
+
+def database_url(explicit: str | None = None) -> str:
+    """`--database`, else `TIMELINE_DATABASE`, else `./timeline.db`."""
+    return explicit or os.environ.get("TIMELINE_DATABASE") or DEFAULT_DATABASE
+
+
+def persistence_env(url: str) -> dict[str, str]:
+    """The `eventsourcing` settings that select and configure the recorder for `url`."""
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        path = unquote(parts.path)
+        if parts.netloc:
+            raise ConfigError(f"{url!r}: use sqlite:///relative.db or sqlite:////absolute.db")
+        path = path[1:] if path.startswith("/") else path
+        if not path:
+            raise ConfigError(f"{url!r} names no database file")
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": path,
+            "SQLITE_LOCK_TIMEOUT": "30",
+            "APPLICATION_RECORDER_TOPIC": "service.store.sqlite:TimelineSQLiteRecorder",
+        }
+    if parts.scheme in ("postgresql", "postgres"):
+        if not parts.path.strip("/"):
+            raise ConfigError(f"{url!r} names no database")
+        options = parse_qs(parts.query)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": unquote(parts.path.strip("/")),
+            "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(parts.port or 5432),
+            "POSTGRES_USER": unquote(parts.username or os.environ.get("USER", "postgres")),
+            "POSTGRES_PASSWORD": unquote(parts.password or ""),
+            "POSTGRES_SCHEMA": options.get("schema", [""])[0],
+            "POSTGRES_POOL_SIZE": options.get("pool_size", ["5"])[0],
+            "POSTGRES_MAX_OVERFLOW": options.get("max_overflow", ["10"])[0],
+            "POSTGRES_LOCK_TIMEOUT": "30",
+            "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "30",
+            "APPLICATION_RECORDER_TOPIC": "service.store.postgres:TimelinePostgresRecorder",
+        }
+    raise ConfigError(
+        f"{url!r}: the database must be sqlite:///path.db or postgresql://user@host:port/db"
+    )

@@ -1,0 +1,81 @@
+"""Domain errors: why an append was refused. The HTTP layer maps each class to a status once."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of every refusal; `path` is the JSONPath of the field at fault, when there is one."""
+
+    title = "Refused"
+
+    def __init__(self, detail: str, path: str = "$") -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.path = path
+        self.index: int | None = None  # the event's place in a batch, set by the application
+
+
+class NotFound(DomainError):
+    """Something the event refers to does not exist (404)."""
+
+    title = "Not found"
+
+
+class UnknownDevelopment(NotFound):
+    """No development with this id has been recorded."""
+
+    title = "Unknown development"
+
+
+class UnknownReport(NotFound):
+    """The development has no report with this number."""
+
+    title = "Unknown report"
+
+
+class Conflict(DomainError):
+    """The request clashes with what is already recorded (409)."""
+
+    title = "Conflict"
+
+
+class VersionConflict(Conflict):
+    """The development moved on since the client last saw it."""
+
+    title = "Version conflict"
+
+
+class DevelopmentExists(Conflict):
+    """A development with this id was already reported."""
+
+    title = "Development exists"
+
+
+class IdempotencyMismatch(Conflict):
+    """The event_id was used before with a different body."""
+
+    title = "Idempotency key reused"
+
+
+class Unprocessable(DomainError):
+    """Well-formed, but the domain refuses it (422)."""
+
+    title = "Refused by the domain"
+
+
+class NothingToChange(Unprocessable):
+    """A correction that would leave every field as it is."""
+
+    title = "Nothing to change"
+
+
+class AlreadyRetracted(Unprocessable):
+    """The report was retracted before."""
+
+    title = "Already retracted"
+
+
+class RetractionBeforeReport(Unprocessable):
+    """A report cannot be withdrawn before the date it was made."""
+
+    title = "Retraction before report"

@@ -1,0 +1,237 @@
+"""The write and read protocol of the log, shared by the SQLite and PostgreSQL recorders.
+
+Each recorder extends the library's application recorder: events go to its table (position =
+notification id); `event_records` holds, per position, the event id, system time, principal,
+idempotency digest and hash-chain link, written in the same transaction while the writer holds
+the lock that orders positions. That is where `recorded_at` is assigned (clamped to the previous
+row's, so "known at T" is always a prefix of the log) and where the chain is extended.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+
+from service.store.records import (
+    EMPTY_HEAD,
+    Head,
+    Pending,
+    StoredRecord,
+    chain_link,
+    now_micros,
+)
+
+RECORDS = "event_records"
+
+
+class Cursor(Protocol):
+    """The part of a DB-API cursor the log uses."""
+
+    def execute(self, query: Any, params: Any = ...) -> Any: ...
+    def executemany(self, query: Any, params_seq: Any) -> Any: ...
+    def fetchall(self) -> Any: ...
+    def fetchone(self) -> Any: ...
+
+
+class LogRecorder:
+    """Mixin that records and reads the log; engines supply transactions and SQL dialect."""
+
+    events_table_name: str
+    placeholder = "%s"
+
+    @abstractmethod
+    def write_transaction(self) -> AbstractContextManager[Cursor]:
+        """A transaction that holds the lock which orders positions."""
+
+    @abstractmethod
+    def read_transaction(self) -> AbstractContextManager[Cursor]:
+        """A read-only transaction with a consistent snapshot."""
+
+    @abstractmethod
+    def insert_stored(self, cursor: Cursor, stored: Sequence[StoredEvent]) -> list[int]:
+        """Insert the stored events under the lock; return their positions in order."""
+
+    @abstractmethod
+    def id_param(self, value: UUID) -> object:
+        """A UUID as this engine stores it."""
+
+    @abstractmethod
+    def id_value(self, value: Any) -> UUID:
+        """A UUID from this engine's stored form."""
+
+    def sql(self, text: str) -> str:
+        """Statement text with this engine's placeholder and table names."""
+        return text.replace("%s", self.placeholder).replace("{events}", self.events_table_name)
+
+    # --- writing -------------------------------------------------------------------------
+
+    def record(self, pending: Sequence[Pending]) -> list[StoredRecord]:
+        """Store events atomically; raises the library's IntegrityError on a clash.
+
+        A clash is a (development, version) or an event id that another writer stored first.
+        """
+        stored = [
+            StoredEvent(
+                originator_id=p.development_id,
+                originator_version=p.version,
+                topic=p.topic,
+                state=p.state,
+            )
+            for p in pending
+        ]
+        with self.write_transaction() as cursor:
+            positions = self.insert_stored(cursor, stored)
+            head = self._head(cursor)
+            recorded_at = max(now_micros(), head.recorded_at_us)
+            link = head.link
+            rows: list[StoredRecord] = []
+            for position, p in zip(positions, pending, strict=True):
+                link = chain_link(
+                    link,
+                    position=position,
+                    development_id=p.development_id,
+                    version=p.version,
+                    topic=p.topic,
+                    recorded_at_us=recorded_at,
+                    recorded_by=p.recorded_by,
+                    event_id=p.event_id,
+                    state=p.state,
+                )
+                rows.append(
+                    StoredRecord(
+                        position=position,
+                        development_id=p.development_id,
+                        version=p.version,
+                        topic=p.topic,
+                        state=p.state,
+                        event_id=p.event_id,
+                        recorded_at_us=recorded_at,
+                        recorded_by=p.recorded_by,
+                        digest=p.digest,
+                        link=link,
+                    )
+                )
+            cursor.executemany(
+                self.sql(
+                    f"INSERT INTO {RECORDS} "
+                    "(position, event_id, recorded_at, recorded_by, digest, link) "
+                    "VALUES (%s, %s, %s, %s, %s, %s)"
+                ),
+                [
+                    (
+                        r.position,
+                        self.id_param(r.event_id),
+                        r.recorded_at_us,
+                        r.recorded_by,
+                        r.digest,
+                        r.link,
+                    )
+                    for r in rows
+                ],
+            )
+        return rows
+
+    def _head(self, cursor: Cursor) -> Head:
+        cursor.execute(
+            self.sql(
+                f"SELECT position, recorded_at, link FROM {RECORDS} ORDER BY position DESC LIMIT 1"
+            )
+        )
+        row = cursor.fetchone()
+        if row is None:
+            return EMPTY_HEAD
+        return Head(row["position"], row["recorded_at"], bytes(row["link"]))
+
+    # --- reading -------------------------------------------------------------------------
+
+    _SELECT = (
+        "SELECT r.position, e.originator_id, e.originator_version, e.topic, e.state, "
+        "r.event_id, r.recorded_at, r.recorded_by, r.digest, r.link "
+        f"FROM {RECORDS} r JOIN {{events}} e ON e.{{position_column}} = r.position "
+    )
+    position_column = "notification_id"
+
+    def _select(self, where: str, params: Sequence[object], tail: str = "") -> list[StoredRecord]:
+        query = self._SELECT.replace("{position_column}", self.position_column) + where + tail
+        with self.read_transaction() as cursor:
+            cursor.execute(self.sql(query), tuple(params))
+            return [self._record(row) for row in cursor.fetchall()]
+
+    def _record(self, row: Any) -> StoredRecord:
+        return StoredRecord(
+            position=row["position"],
+            development_id=self.id_value(row["originator_id"]),
+            version=row["originator_version"],
+            topic=row["topic"],
+            state=bytes(row["state"]),
+            event_id=self.id_value(row["event_id"]),
+            recorded_at_us=row["recorded_at"],
+            recorded_by=row["recorded_by"],
+            digest=row["digest"],
+            link=bytes(row["link"]),
+        )
+
+    def select_records(
+        self, *, after: int = 0, limit: int = 1000, until_us: int | None = None
+    ) -> list[StoredRecord]:
+        """Rows of the log after a position, in position order, optionally known by a time."""
+        where, params = "WHERE r.position > %s ", [after]
+        if until_us is not None:
+            where += "AND r.recorded_at <= %s "
+            params.append(until_us)
+        return self._select(where, [*params, limit], "ORDER BY r.position LIMIT %s")
+
+    def iter_records(self, *, after: int = 0, page: int = 5000) -> Iterator[StoredRecord]:
+        """Every row after a position, fetched page by page."""
+        while True:
+            rows = self.select_records(after=after, limit=page)
+            yield from rows
+            if len(rows) < page:
+                return
+            after = rows[-1].position
+
+    def select_stream(
+        self, development_id: UUID, *, until_us: int | None = None
+    ) -> list[StoredRecord]:
+        """Rows of one development in version order, optionally known by a time."""
+        where, params = "WHERE e.originator_id = %s ", [self.id_param(development_id)]
+        if until_us is not None:
+            where += "AND r.recorded_at <= %s "
+            params.append(until_us)
+        return self._select(where, params, "ORDER BY e.originator_version")
+
+    def select_by_event_ids(self, event_ids: Sequence[UUID]) -> dict[UUID, StoredRecord]:
+        """Rows stored under any of these event ids."""
+        if not event_ids:
+            return {}
+        found: dict[UUID, StoredRecord] = {}
+        for start in range(0, len(event_ids), 500):
+            chunk = event_ids[start : start + 500]
+            marks = ", ".join(["%s"] * len(chunk))
+            rows = self._select(
+                f"WHERE r.event_id IN ({marks}) ", [self.id_param(i) for i in chunk]
+            )
+            found.update((row.event_id, row) for row in rows)
+        return found
+
+    def last_position(self, *, until_us: int | None = None) -> int:
+        """The position of the last row, or of the last row known by a time; 0 if none.
+
+        `recorded_at` never decreases along positions, so this bounds "known at T" exactly.
+        """
+        where, params = "", tuple[int, ...]()
+        if until_us is not None:
+            where, params = "WHERE recorded_at <= %s ", (until_us,)
+        query = (
+            f"SELECT position FROM {RECORDS} {where}"
+            "ORDER BY recorded_at DESC, position DESC LIMIT 1"
+        )
+        with self.read_transaction() as cursor:
+            cursor.execute(self.sql(query), params)
+            row = cursor.fetchone()
+        return int(row["position"]) if row else 0

@@ -1,0 +1,86 @@
+"""The log on SQLite: the library's recorder plus `event_records`, written under BEGIN IMMEDIATE."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
+
+from service.store.log import RECORDS, Cursor, LogRecorder
+
+
+class TimelineSQLiteRecorder(LogRecorder, SQLiteApplicationRecorder):
+    """Application recorder for SQLite that also keeps the log's records and hash chain."""
+
+    placeholder = "?"
+    position_column = "rowid"
+
+    def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
+        super().__init__(datastore, events_table_name)
+
+    def construct_create_table_statements(self) -> list[str]:
+        """The library's events table, then the records table and its index."""
+        return [
+            *super().construct_create_table_statements(),
+            f"CREATE TABLE IF NOT EXISTS {RECORDS} ("
+            "position INTEGER PRIMARY KEY, "
+            "event_id TEXT NOT NULL UNIQUE, "
+            "recorded_at INTEGER NOT NULL, "
+            "recorded_by TEXT NOT NULL, "
+            "digest TEXT NOT NULL, "
+            "link BLOB NOT NULL)",
+            f"CREATE INDEX IF NOT EXISTS {RECORDS}_recorded_at "
+            f"ON {RECORDS} (recorded_at, position)",
+        ]
+
+    @contextmanager
+    def write_transaction(self) -> Iterator[Cursor]:
+        """BEGIN IMMEDIATE takes the database's write lock before the head is read."""
+        with self.datastore.get_connection(commit=True) as connection:
+            cursor = connection.cursor()
+            cursor.execute("BEGIN IMMEDIATE")
+            try:
+                yield cursor
+            except sqlite3.IntegrityError as error:
+                connection.rollback()
+                raise IntegrityError(str(error)) from error
+            except BaseException:
+                connection.rollback()
+                raise
+            connection.commit()
+
+    @contextmanager
+    def read_transaction(self) -> Iterator[Cursor]:
+        """A deferred transaction: one consistent snapshot of the WAL."""
+        with self.datastore.transaction(commit=False) as cursor:
+            yield cursor
+
+    def insert_stored(self, cursor: Cursor, stored: Sequence[StoredEvent]) -> list[int]:
+        """Insert row by row; SQLite hands out rowids in order under the write lock."""
+        assert isinstance(cursor, SQLiteCursor)
+        positions: list[int] = []
+        for event in stored:
+            cursor.execute(
+                self.insert_events_statement,
+                (
+                    self.id_param(event.originator_id),
+                    event.originator_version,
+                    event.topic,
+                    event.state,
+                ),
+            )
+            positions.append(int(cursor.lastrowid))
+        return positions
+
+    def id_param(self, value: UUID | str) -> object:
+        """SQLite keeps UUIDs as 32 hex digits, like the library."""
+        return value.hex if isinstance(value, UUID) else value
+
+    def id_value(self, value: Any) -> UUID:
+        """A UUID from 32 hex digits."""
+        return UUID(value)
