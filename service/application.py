@@ -17,13 +17,13 @@ from eventsourcing.persistence import IntegrityError
 
 from events import AnyEvent, Recorded, decode_event, digest, encode
 from service.config import persistence_env
-from service.domain import Development, decide, evolve
+from service.domain import Development, decide, evolve, fold
 from service.errors import Conflict, DomainError, IdempotencyMismatch
 from service.mapper import EventMapper, StreamItem, topic_of
-from service.store.log import LogRecorder
+from service.store.log import Locked, LogRecorder
 from service.store.records import Pending, StoredRecord, from_micros
 
-MAX_ATTEMPTS = 8  # an append retries when another writer took its version first
+MAX_ATTEMPTS = 3  # decisions run under the write lock; a clash means a writer ignored it
 
 
 class Receipt(msgspec.Struct, frozen=True, kw_only=True):
@@ -113,7 +113,29 @@ class Timeline(Application[UUID]):
 
     def _append_once(self, events: Sequence[AnyEvent], recorded_by: str) -> list[Outcome]:
         digests = [digest(event) for event in events]
-        replays = self._replays(events, digests)
+        replays: dict[int, Receipt] = {}
+
+        def prepare(log: Locked) -> list[Pending]:
+            replays.update(self._replays(log, events, digests))
+            return self._decide(log, events, digests, replays, recorded_by)
+
+        records = iter(self.store.record(prepare))
+        return [
+            Outcome(replays[i], created=False)
+            if i in replays
+            else Outcome(receipt_of(next(records)), created=True)
+            for i in range(len(events))
+        ]
+
+    def _decide(
+        self,
+        log: Locked,
+        events: Sequence[AnyEvent],
+        digests: Sequence[str],
+        replays: dict[int, Receipt],
+        recorded_by: str,
+    ) -> list[Pending]:
+        """Decide each event against its development as left by the events before it."""
         states: dict[UUID, Development | None] = {}
         pending: list[Pending] = []
         for index, (event, event_digest) in enumerate(zip(events, digests, strict=True)):
@@ -122,7 +144,9 @@ class Timeline(Application[UUID]):
             development_id = event.development_id
             try:
                 if development_id is not None and development_id not in states:
-                    states[development_id] = self.development(development_id)
+                    states[development_id] = fold(
+                        decode_event(row.state) for row in log.stream(development_id)
+                    )
                 state = states.get(development_id) if development_id else None
                 stored = decide(state, event)
             except DomainError as error:
@@ -142,15 +166,11 @@ class Timeline(Application[UUID]):
                     digest=event_digest,
                 )
             )
-        records = iter(self.store.record(pending) if pending else [])
-        return [
-            Outcome(replays[i], created=False)
-            if i in replays
-            else Outcome(receipt_of(next(records)), created=True)
-            for i in range(len(events))
-        ]
+        return pending
 
-    def _replays(self, events: Sequence[AnyEvent], digests: list[str]) -> dict[int, Receipt]:
+    def _replays(
+        self, log: Locked, events: Sequence[AnyEvent], digests: Sequence[str]
+    ) -> dict[int, Receipt]:
         """Events already stored under their `event_id`; refuse an id reused for another body."""
         ids = [event.event_id for event in events if event.event_id is not None]
         seen: dict[UUID, int] = {}
@@ -161,7 +181,7 @@ class Timeline(Application[UUID]):
                 )
                 error.index = index
                 raise error
-        found = self.store.select_by_event_ids(ids)
+        found = log.by_event_ids(ids)
         replays: dict[int, Receipt] = {}
         for index, event in enumerate(events):
             record = found.get(event.event_id) if event.event_id else None

@@ -100,19 +100,32 @@ class ThrowawayPostgres:
         return self._tmpdir / "server.log"
 
     def start(self, attempts: int = 3) -> None:
-        """Create a cluster and start it on a free port (retried if another process took the port)."""
+        """Create a cluster and start it on a free port (retried if the port gets taken)."""
         began = time.monotonic()
+        try:
+            self._start(attempts)
+        except BaseException:
+            self.stop()
+            raise
+        self.startup_seconds = time.monotonic() - began
+
+    def _start(self, attempts: int) -> None:
         self._tmpdir = Path(tempfile.mkdtemp(prefix="timeline-pg-", dir=self._temp_root()))
         atexit.register(self.stop)
         if self._as_user is not None:
             os.chown(self._tmpdir, self._as_user.pw_uid, self._as_user.pw_gid)
         self._run(
             "initdb",
-            "--pgdata", str(self.datadir),
-            "--username", SUPERUSER,
-            "--auth", "trust",
-            "--encoding", "UTF8",
-            "--locale", "C",
+            "--pgdata",
+            str(self.datadir),
+            "--username",
+            SUPERUSER,
+            "--auth",
+            "trust",
+            "--encoding",
+            "UTF8",
+            "--locale",
+            "C",
             "--no-sync",
             "--no-instructions",
         )
@@ -124,16 +137,24 @@ class ThrowawayPostgres:
             )
             try:
                 self._run(
-                    "pg_ctl", "start", "--wait", "--timeout", "60",
-                    "--pgdata", str(self.datadir), "--log", str(self.logfile), "-o", options,
+                    "pg_ctl",
+                    "start",
+                    "--wait",
+                    "--timeout",
+                    "60",
+                    "--pgdata",
+                    str(self.datadir),
+                    "--log",
+                    str(self.logfile),
+                    "-o",
+                    options,
                 )
             except PostgresUnavailable:
                 if attempt == attempts:
                     raise
                 continue
             self._running = True
-            break
-        self.startup_seconds = time.monotonic() - began
+            return
 
     def stop(self) -> None:
         """Stop the server and delete its directory; safe to call more than once."""
@@ -146,11 +167,7 @@ class ThrowawayPostgres:
             self._tmpdir = None
 
     def __enter__(self) -> ThrowawayPostgres:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
+        self.start()
         return self
 
     def __exit__(

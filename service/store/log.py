@@ -10,7 +10,7 @@ row's, so "known at T" is always a prefix of the log) and where the chain is ext
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 from uuid import UUID
@@ -46,7 +46,7 @@ class LogRecorder:
 
     @abstractmethod
     def write_transaction(self) -> AbstractContextManager[Cursor]:
-        """A transaction that holds the lock which orders positions."""
+        """A transaction that takes, first, the lock which orders positions."""
 
     @abstractmethod
     def read_transaction(self) -> AbstractContextManager[Cursor]:
@@ -70,21 +70,26 @@ class LogRecorder:
 
     # --- writing -------------------------------------------------------------------------
 
-    def record(self, pending: Sequence[Pending]) -> list[StoredRecord]:
-        """Store events atomically; raises the library's IntegrityError on a clash.
+    def record(self, prepare: Callable[[Locked], Sequence[Pending]]) -> list[StoredRecord]:
+        """Store the events `prepare` returns, atomically, deciding them under the write lock.
 
-        A clash is a (development, version) or an event id that another writer stored first.
+        `prepare` runs once the lock that orders positions is held and reads through the same
+        transaction, so what it reads cannot change before the commit; if it raises, nothing
+        is stored.
         """
-        stored = [
-            StoredEvent(
-                originator_id=p.development_id,
-                originator_version=p.version,
-                topic=p.topic,
-                state=p.state,
-            )
-            for p in pending
-        ]
         with self.write_transaction() as cursor:
+            pending = prepare(Locked(self, cursor))
+            if not pending:
+                return []
+            stored = [
+                StoredEvent(
+                    originator_id=p.development_id,
+                    originator_version=p.version,
+                    topic=p.topic,
+                    state=p.state,
+                )
+                for p in pending
+            ]
             positions = self.insert_stored(cursor, stored)
             head = self._head(cursor)
             recorded_at = max(now_micros(), head.recorded_at_us)
@@ -156,11 +161,22 @@ class LogRecorder:
     )
     position_column = "notification_id"
 
-    def _select(self, where: str, params: Sequence[object], tail: str = "") -> list[StoredRecord]:
-        query = self._SELECT.replace("{position_column}", self.position_column) + where + tail
-        with self.read_transaction() as cursor:
-            cursor.execute(self.sql(query), tuple(params))
+    def _select(
+        self,
+        where: str,
+        params: Sequence[object],
+        tail: str = "",
+        cursor: Cursor | None = None,
+    ) -> list[StoredRecord]:
+        query = self.sql(
+            self._SELECT.replace("{position_column}", self.position_column) + where + tail
+        )
+        if cursor is not None:
+            cursor.execute(query, tuple(params))
             return [self._record(row) for row in cursor.fetchall()]
+        with self.read_transaction() as reader:
+            reader.execute(query, tuple(params))
+            return [self._record(row) for row in reader.fetchall()]
 
     def _record(self, row: Any) -> StoredRecord:
         return StoredRecord(
@@ -196,16 +212,18 @@ class LogRecorder:
             after = rows[-1].position
 
     def select_stream(
-        self, development_id: UUID, *, until_us: int | None = None
+        self, development_id: UUID, *, until_us: int | None = None, cursor: Cursor | None = None
     ) -> list[StoredRecord]:
         """Rows of one development in version order, optionally known by a time."""
         where, params = "WHERE e.originator_id = %s ", [self.id_param(development_id)]
         if until_us is not None:
             where += "AND r.recorded_at <= %s "
             params.append(until_us)
-        return self._select(where, params, "ORDER BY e.originator_version")
+        return self._select(where, params, "ORDER BY e.originator_version", cursor)
 
-    def select_by_event_ids(self, event_ids: Sequence[UUID]) -> dict[UUID, StoredRecord]:
+    def select_by_event_ids(
+        self, event_ids: Sequence[UUID], cursor: Cursor | None = None
+    ) -> dict[UUID, StoredRecord]:
         """Rows stored under any of these event ids."""
         if not event_ids:
             return {}
@@ -214,7 +232,7 @@ class LogRecorder:
             chunk = event_ids[start : start + 500]
             marks = ", ".join(["%s"] * len(chunk))
             rows = self._select(
-                f"WHERE r.event_id IN ({marks}) ", [self.id_param(i) for i in chunk]
+                f"WHERE r.event_id IN ({marks}) ", [self.id_param(i) for i in chunk], "", cursor
             )
             found.update((row.event_id, row) for row in rows)
         return found
@@ -235,3 +253,19 @@ class LogRecorder:
             cursor.execute(self.sql(query), params)
             row = cursor.fetchone()
         return int(row["position"]) if row else 0
+
+
+class Locked:
+    """Reads of the log inside a write transaction, while its lock is held."""
+
+    def __init__(self, recorder: LogRecorder, cursor: Cursor) -> None:
+        self._recorder = recorder
+        self._cursor = cursor
+
+    def stream(self, development_id: UUID) -> list[StoredRecord]:
+        """Every row of one development, in version order."""
+        return self._recorder.select_stream(development_id, cursor=self._cursor)
+
+    def by_event_ids(self, event_ids: Sequence[UUID]) -> dict[UUID, StoredRecord]:
+        """Rows stored under any of these event ids."""
+        return self._recorder.select_by_event_ids(event_ids, self._cursor)

@@ -9,7 +9,11 @@ from uuid import UUID
 
 import psycopg
 from eventsourcing.persistence import IntegrityError, StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.postgres import (
+    PostgresAggregateRecorder,
+    PostgresApplicationRecorder,
+    PostgresDatastore,
+)
 from psycopg.sql import SQL
 
 from service.store.log import RECORDS, Cursor, LogRecorder
@@ -51,10 +55,12 @@ class TimelinePostgresRecorder(LogRecorder, PostgresApplicationRecorder):
 
     @contextmanager
     def write_transaction(self) -> Iterator[Cursor]:
-        """A transaction; `insert_stored` takes the library's EXCLUSIVE table lock first."""
+        """A transaction holding the library's EXCLUSIVE lock on the events table."""
         try:
             with self.datastore.get_connection() as connection, connection.transaction():
-                yield connection.cursor()
+                cursor = connection.cursor()
+                self._lock_table(cursor)
+                yield cursor
         except psycopg.IntegrityError as error:
             raise IntegrityError(str(error)) from error
 
@@ -65,9 +71,10 @@ class TimelinePostgresRecorder(LogRecorder, PostgresApplicationRecorder):
             yield connection.cursor()
 
     def insert_stored(self, cursor: Cursor, stored: Sequence[StoredEvent]) -> list[int]:
-        """Lock the table, notify listeners and insert, as the library does; return positions."""
+        """Notify listeners and insert, as the library does; return the positions."""
         assert isinstance(cursor, psycopg.Cursor)
-        self._insert_stored_events(cursor, stored)
+        self._notify_channel(cursor)
+        PostgresAggregateRecorder._insert_stored_events(self, cursor, stored)
         return [int(row["notification_id"]) for row in cursor.fetchall()]
 
     def id_param(self, value: UUID) -> object:

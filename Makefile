@@ -1,0 +1,55 @@
+# Timeline: `make run` serves the bundled corpus on http://127.0.0.1:8000, `make test` is what CI runs.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+# Unless the caller chose PYTHON, build the venv with python3.11 when the machine has it.
+ifeq ($(origin PYTHON),file)
+VENV_PYTHON := $(shell command -v python3.11 2>/dev/null || echo $(PYTHON))
+else
+VENV_PYTHON := $(PYTHON)
+endif
+
+.PHONY: venv run test lint fmt bench clean distclean
+
+venv: $(VENV)/.installed
+
+# Reinstalls only when pyproject.toml is newer than the stamp.
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(VENV_PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+run: venv
+	$(BIN)/timeline seed
+	$(BIN)/timeline serve --host $(HOST) --port $(PORT)
+
+test: venv
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+fmt: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: venv
+	$(BIN)/python bench/queries.py
+	$(BIN)/python bench/rebuild.py
+
+clean:
+	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis test-artifacts
+	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)

@@ -1,0 +1,186 @@
+"""The `timeline` command: serve, seed, import, export and the maintenance verbs.
+
+Results go to standard output; messages and progress bars go to standard error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from pathlib import Path
+from typing import IO, Any
+
+from tqdm import tqdm
+
+from events import encode
+from service.application import Timeline, recorded_of
+from service.config import ConfigError, database_url
+from service.ingest import ImportFailed, ImportReport, import_events, seed_corpus
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def _open(args: argparse.Namespace) -> Timeline:
+    return Timeline(database_url(args.database))
+
+
+def _progress(total: int | None, unit: str, description: str) -> tqdm[Any]:
+    return tqdm(total=total, unit=unit, desc=description, file=sys.stderr, disable=None)
+
+
+def _import(timeline: Timeline, stream: IO[bytes], *, recorded_by: str, skip: bool) -> int:
+    with _progress(None, "line", "reading") as bar:
+        try:
+            report = import_events(
+                timeline,
+                stream,
+                recorded_by=recorded_by,
+                skip_bad_lines=skip,
+                progress=bar.update,
+            )
+        except ImportFailed as failure:
+            for bad in failure.bad[:20]:
+                _say(f"error: {bad}")
+            if len(failure.bad) > 20:
+                _say(f"error: … and {len(failure.bad) - 20} more bad lines")
+            _say("nothing was imported (use --skip-bad-lines to import the valid lines)")
+            return 1
+    _report(report)
+    return 0
+
+
+def _report(report: ImportReport) -> None:
+    for bad in report.skipped:
+        _say(f"skipped {bad}")
+    _say(
+        f"{report.stored} event(s) stored, {report.already_present} already present, "
+        f"{len(report.skipped)} line(s) skipped"
+    )
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    """Load the bundled corpus; loading it again stores nothing new."""
+    timeline = _open(args)
+    try:
+        with seed_corpus() as stream:
+            return _import(timeline, stream, recorded_by="seed", skip=False)
+    finally:
+        timeline.close()
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """Import an NDJSON file of events as posted."""
+    path = Path(args.file)
+    if not path.is_file():
+        _say(f"error: {path} is not a file")
+        return 2
+    timeline = _open(args)
+    try:
+        with path.open("rb") as stream:
+            return _import(timeline, stream, recorded_by=args.recorded_by, skip=args.skip_bad_lines)
+    finally:
+        timeline.close()
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write every event, as posted, one JSON object a line, in position order."""
+    timeline = _open(args)
+    with ExitStack() as stack:
+        stack.callback(timeline.close)
+        out: IO[bytes] = (
+            stack.enter_context(Path(args.output).open("wb")) if args.output else sys.stdout.buffer
+        )
+        last = timeline.store.last_position()
+        bar = stack.enter_context(_progress(max(last - args.after, 0), "event", "exporting"))
+        count = 0
+        for record in timeline.store.iter_records(after=args.after):
+            out.write(encode(recorded_of(record).event) + b"\n")
+            bar.update(1)
+            count += 1
+        out.flush()
+    _say(f"{count} event(s) exported")
+    return 0
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    """Create the database schema, once, before several processes start."""
+    timeline = _open(args)
+    timeline.close()
+    _say(f"schema ready in {database_url(args.database)}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve the HTTP API and the web page."""
+    import uvicorn
+
+    from service.http import create_app
+
+    timeline = _open(args)
+    app = create_app(timeline)
+    _say(f"serving {database_url(args.database)} on http://{args.host}:{args.port}")
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every verb."""
+    parser = argparse.ArgumentParser(
+        prog="timeline",
+        description="Event-sourced timeline of reported arms-transfer developments.",
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--database",
+        metavar="URL",
+        help="sqlite:///path.db or postgresql://user@host:port/db "
+        "(default: $TIMELINE_DATABASE, else sqlite:///timeline.db)",
+    )
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    serve = verbs.add_parser("serve", parents=[common], help="serve the HTTP API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--log-level", default="info")
+    serve.set_defaults(run=cmd_serve)
+
+    seed = verbs.add_parser("seed", parents=[common], help="load the bundled corpus")
+    seed.set_defaults(run=cmd_seed)
+
+    load = verbs.add_parser("import", parents=[common], help="import events from NDJSON")
+    load.add_argument("file", help="NDJSON file, one event as posted per line")
+    load.add_argument(
+        "--skip-bad-lines", action="store_true", help="import the valid lines, report the rest"
+    )
+    load.add_argument("--recorded-by", default="import", help="principal to record")
+    load.set_defaults(run=cmd_import)
+
+    dump = verbs.add_parser("export", parents=[common], help="export events as NDJSON")
+    dump.add_argument("--output", "-o", help="file to write (default: standard output)")
+    dump.add_argument("--after", type=int, default=0, help="start after this position")
+    dump.set_defaults(run=cmd_export)
+
+    init = verbs.add_parser("init", parents=[common], help="create the database schema")
+    init.set_defaults(run=cmd_init)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `timeline` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.run(args)
+    except ConfigError as error:
+        _say(f"error: {error}")
+        return 2
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

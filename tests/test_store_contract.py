@@ -1,0 +1,187 @@
+"""The same contract on SQLite and PostgreSQL: order, idempotency, atomicity, concurrency."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from uuid import UUID, uuid4
+
+import msgspec
+import pytest
+
+from events import (
+    Actors,
+    DevelopmentReported,
+    Report,
+    ReportAdded,
+    ReportRetracted,
+    Source,
+)
+from service.application import Timeline
+from service.errors import IdempotencyMismatch, UnknownReport, VersionConflict
+from service.store.records import GENESIS, chain_link, now_micros
+
+
+@pytest.fixture
+def timeline(database_url: str) -> Iterator[Timeline]:
+    app = Timeline(database_url)
+    yield app
+    app.close()
+
+
+def a_report(originator: str = "US Government") -> Report:
+    return Report(
+        source=Source(originator=originator, channel="briefing"), asserted_on=date(2024, 2, 23)
+    )
+
+
+def a_development(development_id: UUID | None = None) -> DevelopmentReported:
+    return DevelopmentReported(
+        development_id=development_id,
+        kind="transfer",
+        title="Containers of munitions",
+        actors=Actors(supplier="PRK", recipient="RUS"),
+        report=a_report(),
+    )
+
+
+def test_positions_increase_and_versions_count_within_each_development(
+    timeline: Timeline,
+) -> None:
+    # Given two developments with interleaved reports
+    first = timeline.append([a_development()], "t")[0].receipt.development_id
+    second = timeline.append([a_development()], "t")[0].receipt.development_id
+    for development in (first, second, first, second, first):
+        timeline.append([ReportAdded(development_id=development, report=a_report())], "t")
+    # Then positions strictly increase, versions count 1, 2, … and system time never decreases
+    rows = timeline.store.select_records()
+    positions = [row.position for row in rows]
+    assert positions == sorted(set(positions)) and len(rows) == 7
+    assert [row.version for row in rows if row.development_id == first] == [1, 2, 3, 4]
+    assert [row.version for row in rows if row.development_id == second] == [1, 2, 3]
+    times = [row.recorded_at_us for row in rows]
+    assert times == sorted(times)
+
+
+def test_hash_chain_links_every_row_to_the_previous_one(timeline: Timeline) -> None:
+    timeline.append([a_development(), a_development()], "alice")
+    link = GENESIS
+    for row in timeline.store.select_records():
+        link = chain_link(
+            link,
+            position=row.position,
+            development_id=row.development_id,
+            version=row.version,
+            topic=row.topic,
+            recorded_at_us=row.recorded_at_us,
+            recorded_by=row.recorded_by,
+            event_id=row.event_id,
+            state=row.state,
+        )
+        assert row.link == link
+
+
+def test_the_same_event_id_and_body_returns_the_original_receipt_after_reopening(
+    database_url: str,
+) -> None:
+    event = msgspec.structs.replace(a_development(), event_id=uuid4())
+    first = Timeline(database_url)
+    original = first.append([event], "t")[0]
+    first.close()
+    # When the same event is posted to a reopened store
+    again = Timeline(database_url)
+    replay = again.append([event], "t")[0]
+    # Then it is acknowledged with the original receipt and stored once
+    assert original.created and not replay.created
+    assert replay.receipt == original.receipt
+    assert len(again.store.select_records()) == 1
+    # And the same id with another body is refused
+    other = msgspec.structs.replace(event, title="Something else")
+    with pytest.raises(IdempotencyMismatch):
+        again.append([other], "t")
+    again.close()
+
+
+def test_a_batch_with_one_refused_event_stores_nothing(timeline: Timeline) -> None:
+    development = timeline.append([a_development()], "t")[0].receipt.development_id
+    batch = [
+        ReportAdded(development_id=development, report=a_report()),
+        ReportRetracted(
+            development_id=development, report=9, effective_on=date(2024, 3, 1), reason="x"
+        ),
+    ]
+    with pytest.raises(UnknownReport) as refused:
+        timeline.append(batch, "t")
+    assert refused.value.index == 1
+    assert len(timeline.store.select_records()) == 1
+
+
+def test_events_of_one_batch_see_each_other(timeline: Timeline) -> None:
+    development = uuid4()
+    outcomes = timeline.append(
+        [
+            a_development(development),
+            ReportAdded(development_id=development, report=a_report("KOR"), expected_version=1),
+            ReportRetracted(
+                development_id=development, report=2, effective_on=date(2024, 3, 1), reason="x"
+            ),
+        ],
+        "t",
+    )
+    assert [o.receipt.version for o in outcomes] == [1, 2, 3]
+    assert len({o.receipt.recorded_at for o in outcomes}) == 1
+
+
+def test_known_at_is_a_prefix_of_the_log(timeline: Timeline) -> None:
+    timeline.append([a_development()], "t")
+    cut = now_micros()
+    timeline.append([a_development()], "t")
+    known = timeline.store.select_records(until_us=cut)
+    assert [row.position for row in known] == [1]
+    assert timeline.store.last_position(until_us=cut) == 1
+    assert timeline.store.last_position() == 2
+
+
+def test_concurrent_appends_from_two_applications_are_all_stored_once(
+    database_url: str,
+) -> None:
+    # Given two applications on one database (as two processes would be) and one development
+    left, right = Timeline(database_url), Timeline(database_url)
+    development = left.append([a_development()], "t")[0].receipt.development_id
+
+    def add(app: Timeline) -> int:
+        return app.append([ReportAdded(development_id=development, report=a_report())], "t")[
+            0
+        ].receipt.version
+
+    # When both append to it at once, 20 times each
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        versions = list(pool.map(add, [left, right] * 20))
+    # Then every append got its own version and the stream has no gap
+    assert sorted(versions) == list(range(2, 42))
+    rows = left.store.select_stream(development)
+    assert [row.version for row in rows] == list(range(1, 42))
+    left.close()
+    right.close()
+
+
+def test_concurrent_appends_with_the_same_expected_version_let_exactly_one_win(
+    database_url: str,
+) -> None:
+    left, right = Timeline(database_url), Timeline(database_url)
+    development = left.append([a_development()], "t")[0].receipt.development_id
+
+    def add(app: Timeline) -> str:
+        event = ReportAdded(development_id=development, report=a_report(), expected_version=1)
+        try:
+            app.append([event], "t")
+        except VersionConflict:
+            return "conflict"
+        return "stored"
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(add, [left, right] * 4))
+    assert sorted(results) == ["conflict"] * 7 + ["stored"]
+    left.close()
+    right.close()
