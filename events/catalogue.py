@@ -22,6 +22,7 @@ from events.values import (
     ReportChanges,
     Stage,
     Status,
+    Title,
     check_day,
     check_occurred,
 )
@@ -48,7 +49,7 @@ class DevelopmentReported(Event, tag="development_reported", kw_only=True, froze
 
     development_id: UUID | None = None
     kind: Kind
-    title: Annotated[str, msgspec.Meta(min_length=1, max_length=500, pattern=r"^[^\x00-\x1f]*$")]
+    title: Title
     stage: Stage | None = None
     actors: Actors
     item: Item | None = None

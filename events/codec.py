@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 from typing import Annotated, Any
 
 import msgspec
@@ -38,9 +40,30 @@ _event_decoder = msgspec.json.Decoder(AnyEvent)
 _batch_decoder = msgspec.json.Decoder(Batch)
 
 
+_NAMED_FIELD = re.compile(r"Object (?:missing required|contains unknown) field `(.*)`", re.S)
+
+
+# What each pattern of the catalogue means, for people reading a refusal.
+_PATTERNS = {
+    "^[a-z][a-z0-9_]*$": "must be a lower-case snake_case word, such as `munitions_unspecified`",
+    r"^https?://[^\s]+$": "must be an http:// or https:// URL without spaces",
+    r"\S": "must not be blank",
+    r"^(?=.*\S)[^\x00-\x1f\x7f]*$": "must be one line of text: not blank, no control characters",
+}
+_REGEX_MESSAGE = re.compile(r"Expected `str` matching regex '(.*)'")
+
+
 def _problem(error: msgspec.ValidationError) -> Problem:
     message, _, path = str(error).partition(" - at `")
+    regex = _REGEX_MESSAGE.fullmatch(message)
+    if regex:
+        # msgspec shows the pattern with its backslashes doubled
+        message = _PATTERNS.get(regex.group(1).replace("\\\\", "\\"), message)
     path = path.rstrip("`") or "$"
+    named = _NAMED_FIELD.fullmatch(message)
+    if named:  # msgspec puts a missing or unknown field's name in the message, not the path
+        name = named.group(1)
+        path += f".{name}" if name.isidentifier() else f"[{json.dumps(name)}]"
     cause = error.__cause__
     if isinstance(cause, FieldError):
         message = cause.message
@@ -56,6 +79,10 @@ def _decode(decoder: msgspec.json.Decoder[Any], data: bytes | str) -> Any:
         raise InvalidEvent([_problem(error)]) from None
     except msgspec.DecodeError as error:
         raise InvalidEvent([Problem("$", str(error))], malformed=True) from None
+    except UnicodeError:  # msgspec lets invalid UTF-8 inside a string escape as this
+        raise InvalidEvent(
+            [Problem("$", "JSON is malformed: not valid UTF-8")], malformed=True
+        ) from None
 
 
 def decode_event(data: bytes | str) -> AnyEvent:

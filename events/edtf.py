@@ -11,7 +11,8 @@ import msgspec
 
 Precision = Literal["year", "month", "day"]
 
-_DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?([~?%]?)")
+# ASCII only: `\d` alone also matches other scripts' digits (fullwidth, Arabic-Indic, …).
+_DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?([~?%]?)", re.ASCII)
 
 
 class EdtfError(ValueError):

@@ -52,7 +52,7 @@ Stance = Literal["supports", "contradicts", "denies", "not_observed", "qualifies
 Reliability = Literal["A", "B", "C", "D", "E", "F"]
 Credibility = Annotated[int, msgspec.Meta(ge=1, le=6)]
 
-_LINE = r"^[^\x00-\x1f\x7f]*$"  # one line of text: no control characters
+_LINE = r"^(?=.*\S)[^\x00-\x1f\x7f]*$"  # one line of text, not blank, no control characters
 
 
 def _line(min_length: int, max_length: int) -> msgspec.Meta:
@@ -63,8 +63,8 @@ ActorId = Annotated[str, _line(1, 100)]
 Title = Annotated[str, _line(1, 500)]
 Originator = Annotated[str, _line(1, 200)]
 Url = Annotated[str, msgspec.Meta(max_length=2000, pattern=r"^https?://[^\s]+$")]
-Quote = Annotated[str, msgspec.Meta(min_length=1, max_length=5000)]
-Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+Quote = Annotated[str, msgspec.Meta(min_length=1, max_length=5000, pattern=r"\S")]
+Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=2000, pattern=r"\S")]
 Category = Annotated[str, msgspec.Meta(min_length=1, max_length=60, pattern=r"^[a-z][a-z0-9_]*$")]
 Designation = Annotated[str, _line(1, 200)]
 OccurredText = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]

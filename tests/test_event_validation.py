@@ -1,0 +1,919 @@
+"""Validation at the edge: every event type decodes when valid and names the field when not."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from events import (
+    TAGS,
+    AnyEvent,
+    DevelopmentCorrected,
+    DevelopmentReported,
+    Event,
+    InvalidEvent,
+    ReportAdded,
+    ReportCorrected,
+    ReportRetracted,
+    StatusChanged,
+    decode_batch,
+    decode_event,
+    digest,
+)
+
+Body = dict[str, Any]
+
+DEVELOPMENT_ID = "0b0f7c1e-3c7a-4d2e-9a51-6f0e8e3b2a10"
+
+
+def minimal_report() -> Body:
+    """The smallest valid report: who said it, through which channel, and when."""
+    return {
+        "source": {"originator": "John Kirby", "channel": "briefing"},
+        "asserted_on": "2023-10-13",
+    }
+
+
+def minimal(event_type: str) -> Body:
+    """The smallest valid body of each event type."""
+    bodies: dict[str, Body] = {
+        "development_reported": {
+            "type": "development_reported",
+            "kind": "transfer",
+            "title": "DPRK delivered munitions containers to Russia",
+            "actors": {"supplier": "PRK"},
+            "report": minimal_report(),
+        },
+        "report_added": {
+            "type": "report_added",
+            "development_id": DEVELOPMENT_ID,
+            "report": minimal_report(),
+        },
+        "report_corrected": {
+            "type": "report_corrected",
+            "development_id": DEVELOPMENT_ID,
+            "report": 1,
+            "changes": {"asserted_on": "2022-09-22"},
+            "reason": "KCNA dated the statement 2022-09-22",
+        },
+        "report_retracted": {
+            "type": "report_retracted",
+            "development_id": DEVELOPMENT_ID,
+            "report": 1,
+            "effective_on": "2024-03-01",
+            "reason": "The originator withdrew the figure",
+        },
+        "development_corrected": {
+            "type": "development_corrected",
+            "development_id": DEVELOPMENT_ID,
+            "changes": {"stage": "delivered"},
+            "reason": "The briefing said delivered, not shipped",
+        },
+        "status_changed": {
+            "type": "status_changed",
+            "development_id": DEVELOPMENT_ID,
+            "status": "corroborated",
+            "effective_on": "2024-02-23",
+            "reason": "State Department fact sheet confirms the deliveries",
+        },
+    }
+    return bodies[event_type]
+
+
+def with_value(body: Body, path: str, value: Any) -> Body:
+    """A deep copy of `body` with the dotted `path` set to `value`."""
+    changed = copy.deepcopy(body)
+    *parents, leaf = path.split(".")
+    target = changed
+    for name in parents:
+        target = target[name]
+    target[leaf] = value
+    return changed
+
+
+def without(body: Body, path: str) -> Body:
+    """A deep copy of `body` without the field at the dotted `path`."""
+    changed = copy.deepcopy(body)
+    *parents, leaf = path.split(".")
+    target = changed
+    for name in parents:
+        target = target[name]
+    del target[leaf]
+    return changed
+
+
+def decode(body: Body) -> AnyEvent:
+    """Decode a body as the HTTP layer does, from JSON bytes."""
+    return decode_event(json.dumps(body).encode())
+
+
+def refusal(body: Body | str | bytes) -> InvalidEvent:
+    """The error a body is refused with."""
+    data = body if isinstance(body, str | bytes) else json.dumps(body)
+    with pytest.raises(InvalidEvent) as raised:
+        decode_event(data)
+    assert raised.value.errors, "a refusal names at least one problem"
+    return raised.value
+
+
+def refused_at(body: Body) -> str:
+    """The path of the first problem a body is refused with; it must not be malformed."""
+    error = refusal(body)
+    assert error.malformed is False
+    assert error.errors[0].message
+    return error.errors[0].path
+
+
+def report_body(**report: Any) -> Body:
+    """A `report_added` body whose report has the given fields on top of the minimal ones."""
+    return with_value(minimal("report_added"), "report", {**minimal_report(), **report})
+
+
+STREAM_TYPES = [tag for tag in TAGS if tag != "development_reported"]
+
+
+# --- every type decodes from its minimal body ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("event_type", "cls"),
+    [
+        ("development_reported", DevelopmentReported),
+        ("report_added", ReportAdded),
+        ("report_corrected", ReportCorrected),
+        ("report_retracted", ReportRetracted),
+        ("development_corrected", DevelopmentCorrected),
+        ("status_changed", StatusChanged),
+    ],
+)
+def test_minimal_body_decodes_to_its_event_type(event_type: str, cls: type[Event]) -> None:
+    event = decode(minimal(event_type))
+
+    assert type(event) is cls
+    assert event.event_id is None
+
+
+def test_every_tag_has_a_minimal_body() -> None:
+    assert set(TAGS) == {
+        "development_reported",
+        "report_added",
+        "report_corrected",
+        "report_retracted",
+        "development_corrected",
+        "status_changed",
+    }
+
+
+def test_development_reported_fills_in_the_design_defaults() -> None:
+    # when a development is reported with only the required fields
+    event = decode(minimal("development_reported"))
+
+    # then the initial status, stance and source grading take their documented defaults
+    assert isinstance(event, DevelopmentReported)
+    assert event.development_id is None
+    assert event.status == "alleged"
+    assert (event.stage, event.item, event.occurred) == (None, None, None)
+    assert event.report.stance == "supports"
+    assert event.report.reliability == "F"
+    assert event.report.credibility == 6
+    assert event.report.asserted_on == date(2023, 10, 13)
+    assert event.report.figure is None
+
+
+def test_stream_event_carries_its_development_and_expected_version() -> None:
+    body = {**minimal("status_changed"), "expected_version": 4}
+
+    event = decode(body)
+
+    assert isinstance(event, StatusChanged)
+    assert event.development_id == UUID(DEVELOPMENT_ID)
+    assert event.expected_version == 4
+    assert event.effective_on == date(2024, 2, 23)
+
+
+@pytest.mark.parametrize("event_type", TAGS)
+def test_client_event_id_is_kept(event_type: str) -> None:
+    event_id = "5f7d0b52-8a8e-4c8e-bf3a-0c3d4e6a7b81"
+
+    event = decode({**minimal(event_type), "event_id": event_id})
+
+    assert event.event_id == UUID(event_id)
+
+
+def test_actors_may_be_only_targets() -> None:
+    body = with_value(minimal("development_reported"), "actors", {"targets": ["UKR"]})
+
+    event = decode(body)
+
+    assert isinstance(event, DevelopmentReported)
+    assert event.actors.targets == ("UKR",)
+
+
+def test_report_correction_may_clear_optional_fields_with_null() -> None:
+    body = with_value(minimal("report_corrected"), "changes", {"figure": None, "quote": None})
+
+    event = decode(body)
+
+    assert isinstance(event, ReportCorrected)
+    assert event.changes.figure is None
+    assert event.changes.quote is None
+
+
+def test_development_correction_may_clear_optional_fields_with_null() -> None:
+    changes = {"stage": None, "item": None, "occurred": None}
+    body = with_value(minimal("development_corrected"), "changes", changes)
+
+    event = decode(body)
+
+    assert isinstance(event, DevelopmentCorrected)
+    assert (event.changes.stage, event.changes.item, event.changes.occurred) == (None, None, None)
+
+
+@pytest.mark.parametrize(
+    "occurred",
+    ["2023", "2022-09~", "2022-11-18/2022-11-19", "../2022-02-23", "2023-09/", "2022-07/.."],
+)
+def test_occurred_in_the_edtf_subset_is_accepted(occurred: str) -> None:
+    body = {**minimal("development_reported"), "occurred": occurred}
+
+    event = decode(body)
+
+    assert isinstance(event, DevelopmentReported)
+    assert event.occurred == occurred
+
+
+# --- missing fields ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("event_type", "field"),
+    [
+        ("development_reported", "type"),
+        ("development_reported", "kind"),
+        ("development_reported", "title"),
+        ("development_reported", "actors"),
+        ("development_reported", "report"),
+        ("development_reported", "report.asserted_on"),
+        ("development_reported", "report.source"),
+        ("development_reported", "report.source.originator"),
+        ("development_reported", "report.source.channel"),
+        ("report_added", "development_id"),
+        ("report_added", "report"),
+        ("report_corrected", "development_id"),
+        ("report_corrected", "report"),
+        ("report_corrected", "changes"),
+        ("report_corrected", "reason"),
+        ("report_retracted", "development_id"),
+        ("report_retracted", "report"),
+        ("report_retracted", "effective_on"),
+        ("report_retracted", "reason"),
+        ("development_corrected", "development_id"),
+        ("development_corrected", "changes"),
+        ("development_corrected", "reason"),
+        ("status_changed", "development_id"),
+        ("status_changed", "status"),
+        ("status_changed", "effective_on"),
+        ("status_changed", "reason"),
+    ],
+)
+def test_missing_required_field_is_refused_naming_it(event_type: str, field: str) -> None:
+    # given a valid body without one required field
+    body = without(minimal(event_type), field)
+
+    # then the refusal's path is that field
+    assert refused_at(body) == f"$.{field}"
+
+
+def test_missing_item_category_is_refused_naming_it() -> None:
+    body = {**minimal("development_reported"), "item": {"designation": "KN-23"}}
+
+    assert refused_at(body) == "$.item.category"
+
+
+def test_missing_figure_unit_is_refused_naming_it() -> None:
+    assert refused_at(report_body(figure={"value": 1000})) == "$.report.figure.unit"
+
+
+# --- unknown fields and types ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("event_type", TAGS)
+def test_unknown_top_level_field_is_refused_naming_it(event_type: str) -> None:
+    body = {**minimal(event_type), "confidence": "high"}
+
+    assert refused_at(body) == "$.confidence"
+
+
+@pytest.mark.parametrize(
+    ("event_type", "parent"),
+    [
+        ("development_reported", "actors"),
+        ("development_reported", "report"),
+        ("development_reported", "report.source"),
+        ("report_added", "report"),
+        ("report_added", "report.source"),
+        ("report_corrected", "changes"),
+        ("development_corrected", "changes"),
+    ],
+)
+def test_unknown_nested_field_is_refused_naming_it(event_type: str, parent: str) -> None:
+    body = with_value(minimal(event_type), f"{parent}.note", "x")
+
+    assert refused_at(body) == f"$.{parent}.note"
+
+
+def test_unknown_field_in_item_is_refused_naming_it() -> None:
+    body = {**minimal("development_reported"), "item": {"category": "uav", "origin": "IRN"}}
+
+    assert refused_at(body) == "$.item.origin"
+
+
+def test_unknown_field_in_figure_is_refused_naming_it() -> None:
+    body = report_body(figure={"unit": "container", "value": 1000, "estimate": "best"})
+
+    assert refused_at(body) == "$.report.figure.estimate"
+
+
+def test_unknown_field_in_corrected_source_is_refused_naming_it() -> None:
+    source = {"originator": "KCNA", "channel": "state_media", "lang": "ko"}
+    body = with_value(minimal("report_corrected"), "changes", {"source": source})
+
+    assert refused_at(body) == "$.changes.source.lang"
+
+
+def test_unknown_field_whose_name_is_not_an_identifier_is_quoted_in_the_path() -> None:
+    body = {**minimal("status_changed"), "as of": "2024"}
+
+    assert refused_at(body) == '$["as of"]'
+
+
+def test_status_is_not_a_field_a_development_correction_can_change() -> None:
+    # status has its own event; a correction of the development's coding cannot set it
+    body = with_value(minimal("development_corrected"), "changes", {"status": "confirmed"})
+
+    assert refused_at(body) == "$.changes.status"
+
+
+def test_expected_version_is_refused_on_development_reported() -> None:
+    body = {**minimal("development_reported"), "expected_version": 1}
+
+    assert refused_at(body) == "$.expected_version"
+
+
+def test_recorded_fields_set_by_the_server_are_refused_from_the_client() -> None:
+    body = {**minimal("report_added"), "recorded_at": "2024-01-01T00:00:00Z"}
+
+    assert refused_at(body) == "$.recorded_at"
+
+
+@pytest.mark.parametrize("event_type", ["development_deleted", "ReportAdded", "", "report-added"])
+def test_unknown_type_is_refused_naming_type(event_type: str) -> None:
+    body = {**minimal("report_added"), "type": event_type}
+
+    assert refused_at(body) == "$.type"
+
+
+def test_type_that_is_not_a_string_is_refused_naming_type() -> None:
+    assert refused_at({**minimal("report_added"), "type": 3}) == "$.type"
+
+
+def test_body_of_another_type_is_refused() -> None:
+    # given a report_added body labelled as a status change
+    body = {**minimal("report_added"), "type": "status_changed"}
+
+    # then the refusal names the field status_changed does not know
+    assert refused_at(body) == "$.report"
+
+
+# --- malformed and non-object input ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"{",
+        b"not json",
+        b'{"type": "report_added",}',
+        b"{'type': 'report_added'}",
+        json.dumps(minimal("report_added")).encode() + b" trailing",
+        b'{"type": "\xff"}',
+        json.dumps(minimal("report_added")).encode().replace(b"John", b"J\xc3\x28hn"),
+    ],
+)
+def test_malformed_json_is_refused_as_malformed(data: bytes) -> None:
+    error = refusal(data)
+
+    assert error.malformed is True
+    assert error.errors[0].path == "$"
+
+
+def test_text_with_a_lone_surrogate_is_refused_as_malformed() -> None:
+    text = json.dumps(minimal("report_added"), ensure_ascii=False).replace("John", "Jo\ud800hn")
+
+    assert refusal(text).malformed is True
+
+
+@pytest.mark.parametrize("data", ["[]", "null", "42", '"report_added"'])
+def test_json_that_is_not_an_object_is_invalid_but_not_malformed(data: str) -> None:
+    error = refusal(data)
+
+    assert error.malformed is False
+    assert error.errors[0].path == "$"
+
+
+def test_refusal_message_names_the_path() -> None:
+    error = refusal(with_value(minimal("report_added"), "report.credibility", 9))
+
+    assert "$.report.credibility" in str(error)
+
+
+# --- string lengths ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("event_type", "field", "limit"),
+    [
+        ("development_reported", "title", 500),
+        ("development_reported", "actors.supplier", 100),
+        ("development_reported", "report.source.originator", 200),
+        ("development_reported", "report.source.title", 500),
+        ("development_reported", "report.quote", 5000),
+        ("report_corrected", "reason", 2000),
+        ("development_corrected", "changes.title", 500),
+    ],
+)
+def test_string_at_its_length_limit_is_accepted_and_one_more_is_refused(
+    event_type: str, field: str, limit: int
+) -> None:
+    body = minimal(event_type)
+
+    # a title of exactly the limit, in characters rather than bytes, is accepted
+    decode(with_value(body, field, "я" * limit))
+
+    # one character more is refused, naming the field
+    assert refused_at(with_value(body, field, "я" * (limit + 1))) == f"$.{field}"
+
+
+@pytest.mark.parametrize(
+    "field",
+    ["title", "actors.supplier", "report.source.originator", "report.source.title", "report.quote"],
+)
+def test_empty_string_is_refused(field: str) -> None:
+    assert refused_at(with_value(minimal("development_reported"), field, "")) == f"$.{field}"
+
+
+@pytest.mark.parametrize("actor", ["recipient", "user", "end_user", "authority"])
+def test_every_actor_role_is_bounded_to_100_characters(actor: str) -> None:
+    body = with_value(minimal("development_reported"), f"actors.{actor}", "R" * 101)
+
+    assert refused_at(body) == f"$.actors.{actor}"
+
+
+def test_target_longer_than_100_characters_is_refused_naming_its_index() -> None:
+    body = with_value(minimal("development_reported"), "actors.targets", ["UKR", "x" * 101])
+
+    assert refused_at(body) == "$.actors.targets[1]"
+
+
+def test_empty_reason_is_refused() -> None:
+    assert refused_at(with_value(minimal("status_changed"), "reason", "")) == "$.reason"
+
+
+@pytest.mark.parametrize("control", ["\n", "\t", "\x00", "\x7f"])
+def test_title_with_a_control_character_is_refused(control: str) -> None:
+    title = f"DPRK delivered{control}munitions"
+
+    assert refused_at(with_value(minimal("development_reported"), "title", title)) == "$.title"
+
+
+@pytest.mark.parametrize("control", ["\n", "\x7f"])
+def test_corrected_title_with_a_control_character_is_refused(control: str) -> None:
+    changes = {"title": f"DPRK delivered{control}munitions"}
+
+    body = with_value(minimal("development_corrected"), "changes", changes)
+
+    assert refused_at(body) == "$.changes.title"
+
+
+def test_quote_may_span_several_lines() -> None:
+    event = decode(report_body(quote="First line.\nSecond line."))
+
+    assert isinstance(event, ReportAdded)
+    assert event.report.quote == "First line.\nSecond line."
+
+
+@pytest.mark.parametrize("url", ["ftp://example.org/x", "example.org", "https://exa mple.org"])
+def test_source_url_must_be_http(url: str) -> None:
+    body = with_value(minimal("report_added"), "report.source.url", url)
+
+    assert refused_at(body) == "$.report.source.url"
+
+
+def test_item_category_must_be_snake_case() -> None:
+    body = {**minimal("development_reported"), "item": {"category": "Ballistic Missile"}}
+
+    assert refused_at(body) == "$.item.category"
+
+
+# --- enumerations and numbers ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("event_type", "field", "value"),
+    [
+        ("development_reported", "kind", "delivery"),
+        ("development_reported", "stage", "in_transit"),
+        ("development_reported", "status", "likely"),
+        ("development_reported", "report.source.channel", "tweet"),
+        ("development_reported", "report.stance", "agrees"),
+        ("development_reported", "report.reliability", "G"),
+        ("development_reported", "report.reliability", "a"),
+        ("status_changed", "status", "Confirmed"),
+        ("report_corrected", "changes.stance", "rejects"),
+        ("development_corrected", "changes.kind", "shipment"),
+    ],
+)
+def test_value_outside_its_enumeration_is_refused(event_type: str, field: str, value: str) -> None:
+    assert refused_at(with_value(minimal(event_type), field, value)) == f"$.{field}"
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "transfer",
+        "use",
+        "assessment",
+        "compensation",
+        "sanction",
+        "finding",
+        "meeting",
+        "statement",
+        "other",
+    ],
+)
+def test_every_documented_kind_is_accepted(kind: str) -> None:
+    event = decode(with_value(minimal("development_reported"), "kind", kind))
+
+    assert isinstance(event, DevelopmentReported)
+    assert event.kind == kind
+
+
+@pytest.mark.parametrize(
+    "channel",
+    [
+        "statement",
+        "disclosure",
+        "testimony",
+        "fact_sheet",
+        "briefing",
+        "sanctions_designation",
+        "prosecutor",
+        "monitor_report",
+        "media",
+        "imagery",
+        "state_media",
+        "other",
+    ],
+)
+def test_every_documented_channel_is_accepted(channel: str) -> None:
+    event = decode(with_value(minimal("report_added"), "report.source.channel", channel))
+
+    assert isinstance(event, ReportAdded)
+    assert event.report.source.channel == channel
+
+
+@pytest.mark.parametrize(
+    "status",
+    [
+        "alleged",
+        "corroborated",
+        "confirmed",
+        "disputed",
+        "refuted",
+        "retracted",
+        "superseded",
+        "withdrawn",
+    ],
+)
+def test_every_documented_status_is_accepted(status: str) -> None:
+    event = decode(with_value(minimal("status_changed"), "status", status))
+
+    assert isinstance(event, StatusChanged)
+    assert event.status == status
+
+
+@pytest.mark.parametrize("credibility", [0, 7, -1, "6", 5.5])
+def test_credibility_outside_1_to_6_is_refused(credibility: object) -> None:
+    body = with_value(minimal("report_added"), "report.credibility", credibility)
+
+    assert refused_at(body) == "$.report.credibility"
+
+
+@pytest.mark.parametrize("credibility", [1, 6])
+def test_credibility_at_its_ends_is_accepted(credibility: int) -> None:
+    event = decode(with_value(minimal("report_added"), "report.credibility", credibility))
+
+    assert isinstance(event, ReportAdded)
+    assert event.report.credibility == credibility
+
+
+@pytest.mark.parametrize("event_type", STREAM_TYPES)
+@pytest.mark.parametrize("expected_version", [0, -1, 2**31 + 1, "3", 1.5, True])
+def test_expected_version_must_be_a_positive_integer(
+    event_type: str, expected_version: object
+) -> None:
+    body = {**minimal(event_type), "expected_version": expected_version}
+
+    assert refused_at(body) == "$.expected_version"
+
+
+@pytest.mark.parametrize("event_type", ["report_corrected", "report_retracted"])
+@pytest.mark.parametrize("number", [0, -2, 100_001, "1", {"number": 1}])
+def test_report_number_must_be_a_positive_integer(event_type: str, number: object) -> None:
+    assert refused_at(with_value(minimal(event_type), "report", number)) == "$.report"
+
+
+@pytest.mark.parametrize(
+    "development_id", ["", "not-a-uuid", "0b0f7c1e-3c7a-4d2e-9a51-6f0e8e3b2a1", 12]
+)
+def test_development_id_must_be_a_uuid(development_id: object) -> None:
+    body = with_value(minimal("report_added"), "development_id", development_id)
+
+    assert refused_at(body) == "$.development_id"
+
+
+def test_event_id_must_be_a_uuid() -> None:
+    assert refused_at({**minimal("report_added"), "event_id": "42"}) == "$.event_id"
+
+
+# --- cross-field rules -------------------------------------------------------------------------
+
+
+def test_figure_without_value_for_its_qualifier_is_refused_on_value() -> None:
+    body = report_body(figure={"unit": "container", "qualifier": "more_than"})
+
+    assert refused_at(body) == "$.report.figure.value"
+
+
+def test_figure_range_with_low_above_high_is_refused_on_low() -> None:
+    body = report_body(figure={"unit": "round", "qualifier": "range", "low": 9, "high": 3})
+
+    assert refused_at(body) == "$.report.figure.low"
+
+
+def test_negative_figure_is_refused_on_value() -> None:
+    assert refused_at(report_body(figure={"unit": "uav", "value": -1})) == "$.report.figure.value"
+
+
+def test_corrected_figure_is_checked_like_a_reported_one() -> None:
+    changes = {"figure": {"unit": "missile", "qualifier": "unspecified", "value": 24}}
+    body = with_value(minimal("report_corrected"), "changes", changes)
+
+    assert refused_at(body) == "$.changes.figure.value"
+
+
+@pytest.mark.parametrize("actors", [{}, {"targets": []}])
+def test_actors_naming_nobody_are_refused(actors: Body) -> None:
+    body = with_value(minimal("development_reported"), "actors", actors)
+
+    assert refused_at(body) == "$.actors"
+
+
+def test_corrected_actors_naming_nobody_are_refused() -> None:
+    body = with_value(minimal("development_corrected"), "changes", {"actors": {}})
+
+    assert refused_at(body) == "$.changes.actors"
+
+
+@pytest.mark.parametrize("event_type", ["report_corrected", "development_corrected"])
+def test_correction_changing_nothing_is_refused(event_type: str) -> None:
+    assert refused_at(with_value(minimal(event_type), "changes", {})) == "$.changes"
+
+
+@pytest.mark.parametrize("occurred", ["2023-13", "2023-1-01", "sometime in 2023", "2024/2023"])
+def test_occurred_outside_the_edtf_subset_is_refused(occurred: str) -> None:
+    body = {**minimal("development_reported"), "occurred": occurred}
+
+    assert refused_at(body) == "$.occurred"
+
+
+def test_corrected_occurred_outside_the_edtf_subset_is_refused() -> None:
+    body = with_value(minimal("development_corrected"), "changes", {"occurred": "2023-02-29"})
+
+    assert refused_at(body) == "$.changes.occurred"
+
+
+def test_occurred_longer_than_64_characters_is_refused() -> None:
+    assert refused_at({**minimal("development_reported"), "occurred": "2" * 65}) == "$.occurred"
+
+
+# --- dates -------------------------------------------------------------------------------------
+
+DATE_FIELDS = [
+    ("report_added", "report.asserted_on"),
+    ("report_added", "report.source.published_on"),
+    ("report_retracted", "effective_on"),
+    ("status_changed", "effective_on"),
+    ("report_corrected", "changes.asserted_on"),
+]
+
+
+@pytest.mark.parametrize(("event_type", "field"), DATE_FIELDS)
+@pytest.mark.parametrize(
+    "day", ["2024-02-30", "2023-02-29", "2024-13-01", "2024-2-3", "24-02-03", "2024/02/03", ""]
+)
+def test_date_that_is_not_a_real_calendar_day_is_refused(
+    event_type: str, field: str, day: str
+) -> None:
+    assert refused_at(with_value(minimal(event_type), field, day)) == f"$.{field}"
+
+
+@pytest.mark.parametrize(("event_type", "field"), DATE_FIELDS)
+@pytest.mark.parametrize("day", ["1800-01-01", "1899-12-31", "2101-01-01", "0001-01-01"])
+def test_date_outside_1900_to_2100_is_refused(event_type: str, field: str, day: str) -> None:
+    assert refused_at(with_value(minimal(event_type), field, day)) == f"$.{field}"
+
+
+@pytest.mark.parametrize(("event_type", "field"), DATE_FIELDS)
+@pytest.mark.parametrize("day", ["1900-01-01", "2024-02-29", "2100-12-31"])
+def test_date_inside_1900_to_2100_is_accepted(event_type: str, field: str, day: str) -> None:
+    decode(with_value(minimal(event_type), field, day))
+
+
+def test_date_with_a_time_is_refused() -> None:
+    body = with_value(minimal("status_changed"), "effective_on", "2024-02-23T00:00:00Z")
+
+    assert refused_at(body) == "$.effective_on"
+
+
+def test_asserted_on_is_decoded_as_a_date() -> None:
+    event = decode(with_value(minimal("report_added"), "report.asserted_on", "2024-02-29"))
+
+    assert isinstance(event, ReportAdded)
+    assert event.report.asserted_on == date(2024, 2, 29)
+
+
+# --- batches -----------------------------------------------------------------------------------
+
+
+def batch(events: list[Body]) -> bytes:
+    """A batch body as posted."""
+    return json.dumps({"events": events}).encode()
+
+
+def batch_refusal(data: bytes | str) -> InvalidEvent:
+    """The error a batch is refused with."""
+    with pytest.raises(InvalidEvent) as raised:
+        decode_batch(data)
+    return raised.value
+
+
+def test_batch_of_one_event_decodes() -> None:
+    events = decode_batch(batch([minimal("development_reported")]))
+
+    assert [type(event) for event in events] == [DevelopmentReported]
+
+
+def test_batch_keeps_the_order_of_its_events() -> None:
+    events = decode_batch(batch([minimal(tag) for tag in TAGS]))
+
+    assert [str(event.__struct_config__.tag) for event in events] == list(TAGS)
+
+
+def test_batch_of_1000_events_decodes() -> None:
+    assert len(decode_batch(batch([minimal("report_added")] * 1000))) == 1000
+
+
+def test_empty_batch_is_refused() -> None:
+    error = batch_refusal(batch([]))
+
+    assert error.malformed is False
+    assert error.errors[0].path == "$.events"
+
+
+def test_batch_of_1001_events_is_refused() -> None:
+    error = batch_refusal(batch([minimal("report_added")] * 1001))
+
+    assert error.errors[0].path == "$.events"
+
+
+def test_bad_event_in_a_batch_is_named_by_its_index_and_field() -> None:
+    # given a batch whose third event has a figure without the value its qualifier needs
+    bad = report_body(figure={"unit": "container", "qualifier": "at_least"})
+    events = [minimal("development_reported"), minimal("status_changed"), bad]
+
+    # then the refusal names the index and the field
+    assert batch_refusal(batch(events)).errors[0].path == "$.events[2].report.figure.value"
+
+
+def test_unknown_field_in_a_batched_event_is_named_by_its_index() -> None:
+    events = [minimal("report_added"), minimal("report_added"), minimal("report_added")]
+    events[2]["note"] = "x"
+
+    assert batch_refusal(batch(events)).errors[0].path == "$.events[2].note"
+
+
+def test_unknown_type_in_a_batch_is_named_by_its_index() -> None:
+    events = [minimal("report_added"), {**minimal("report_added"), "type": "merged"}]
+
+    assert batch_refusal(batch(events)).errors[0].path == "$.events[1].type"
+
+
+def test_batch_without_events_is_refused() -> None:
+    assert batch_refusal(b"{}").errors[0].path == "$.events"
+
+
+def test_batch_with_an_unknown_field_is_refused() -> None:
+    data = json.dumps({"events": [minimal("report_added")], "atomic": True})
+
+    assert batch_refusal(data).errors[0].path == "$.atomic"
+
+
+def test_bare_list_is_not_a_batch() -> None:
+    assert batch_refusal(json.dumps([minimal("report_added")])).errors[0].path == "$"
+
+
+def test_malformed_batch_is_refused_as_malformed() -> None:
+    assert batch_refusal(b'{"events": [').malformed is True
+
+
+# --- digest ------------------------------------------------------------------------------------
+
+
+def test_digest_ignores_explicit_defaults() -> None:
+    # given the same report once with its defaults omitted and once with them spelled out
+    implicit = minimal("development_reported")
+    explicit = copy.deepcopy(implicit)
+    explicit["status"] = "alleged"
+    explicit["actors"]["targets"] = []
+    explicit["report"].update(stance="supports", reliability="F", credibility=6)
+
+    # then both have the same fingerprint, so a retry with defaults spelled out is the same event
+    assert digest(decode(implicit)) == digest(decode(explicit))
+
+
+def test_digest_ignores_the_default_stance() -> None:
+    given = with_value(minimal("report_added"), "report.stance", "supports")
+
+    assert digest(decode(given)) == digest(decode(minimal("report_added")))
+
+
+def test_digest_ignores_figure_defaults() -> None:
+    plain = report_body(figure={"unit": "container", "value": 1000})
+    spelled = report_body(
+        figure={"unit": "container", "value": 1000, "qualifier": "exact", "basis": "increment"}
+    )
+
+    assert digest(decode(plain)) == digest(decode(spelled))
+
+
+def test_digest_ignores_key_order_and_whitespace() -> None:
+    body = minimal("status_changed")
+    reordered = json.dumps(dict(reversed(list(body.items()))), indent=4)
+
+    assert digest(decode_event(reordered)) == digest(decode(body))
+
+
+def test_digest_ignores_how_the_uuid_is_spelled() -> None:
+    upper = with_value(minimal("report_added"), "development_id", DEVELOPMENT_ID.upper())
+
+    assert digest(decode(upper)) == digest(decode(minimal("report_added")))
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("report.stance", "denies"),
+        ("report.credibility", 5),
+        ("report.asserted_on", "2023-10-14"),
+        ("report.source.originator", "Kirby"),
+        ("expected_version", 2),
+        ("event_id", "5f7d0b52-8a8e-4c8e-bf3a-0c3d4e6a7b81"),
+    ],
+)
+def test_digest_differs_when_a_field_differs(field: str, value: object) -> None:
+    body = minimal("report_added")
+
+    assert digest(decode(with_value(body, field, value))) != digest(decode(body))
+
+
+def test_digest_differs_between_event_types_with_the_same_fields() -> None:
+    body = minimal("report_retracted")
+    as_status = {**body, "type": "status_changed", "status": "retracted"}
+    del as_status["report"]
+    as_retraction = {**body}
+
+    assert digest(decode(as_status)) != digest(decode(as_retraction))
+
+
+def test_digest_is_a_sha256_hex_string() -> None:
+    fingerprint = digest(decode(minimal("report_added")))
+
+    assert len(fingerprint) == 64
+    assert set(fingerprint) <= set("0123456789abcdef")
