@@ -1,0 +1,117 @@
+"""End to end: `timeline serve` as a real process, written to, restarted, read back."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+TIMELINE = str(Path(sys.executable).with_name("timeline"))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def call(method: str, url: str, body: Any = None) -> tuple[int, Any]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method)
+    request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+@contextmanager
+def serving(database: str) -> Iterator[str]:
+    """A `timeline serve` process on a free port, stopped (SIGTERM) on exit."""
+    port = free_port()
+    process = subprocess.Popen(
+        [TIMELINE, "serve", "--database", database, "--port", str(port), "--log-level", "warning"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if call("GET", f"{base}/api/health")[0] == 200:
+                    break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                assert process.stderr is not None
+                raise AssertionError(f"server did not start: {process.stderr.read().decode()}")
+            time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+def development(event_id: str) -> dict[str, Any]:
+    return {
+        "type": "development_reported",
+        "event_id": event_id,
+        "kind": "transfer",
+        "title": "North Korea delivered munitions containers to Russia",
+        "stage": "delivered",
+        "actors": {"supplier": "PRK", "recipient": "RUS"},
+        "occurred": "2023-09-07/2023-10-01",
+        "report": {
+            "source": {"originator": "US Government", "channel": "imagery"},
+            "asserted_on": "2023-10-13",
+            "figure": {"unit": "container", "qualifier": "more_than", "value": 1000},
+        },
+    }
+
+
+def test_acknowledged_writes_survive_a_restart(tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path}/e2e.db"
+    event_id = str(uuid4())
+    # Given a server that acknowledged a development and a report
+    with serving(database) as base:
+        status, receipt = call("POST", f"{base}/api/events", development(event_id))
+        assert status == 201
+        added = {
+            "type": "report_added",
+            "development_id": receipt["development_id"],
+            "expected_version": 1,
+            "report": {
+                "source": {"originator": "South Korea NIS", "channel": "briefing"},
+                "asserted_on": "2023-11-01",
+            },
+        }
+        status, second = call("POST", f"{base}/api/events", added)
+        assert status == 201 and second["version"] == 2
+    # When it is restarted on the same database
+    with serving(database) as base:
+        # Then the log and the history hold both events, and a retry gets the original receipt
+        status, log = call("GET", f"{base}/api/events?after=0&limit=10")
+        assert status == 200
+        assert [item["event_id"] for item in log["items"]] == [event_id, second["event_id"]]
+        status, history = call("GET", f"{base}/api/developments/{receipt['development_id']}/history")
+        assert status == 200 and [item["version"] for item in history["items"]] == [1, 2]
+        status, replay = call("POST", f"{base}/api/events", development(event_id))
+        assert status == 200 and replay == receipt
