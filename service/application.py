@@ -7,7 +7,6 @@ extended with the log's records (see `service.store`), and a msgspec mapper.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
 
@@ -15,43 +14,16 @@ import msgspec
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
-from events import AnyEvent, Recorded, decode_event, digest, encode
+from events import AnyEvent, Recorded, decode_event
 from service.config import persistence_env
-from service.domain import Development, decide, evolve, fold
-from service.errors import Conflict, DomainError, IdempotencyMismatch
-from service.mapper import EventMapper, StreamItem, topic_of
-from service.store.log import Locked, LogRecorder
-from service.store.records import Pending, StoredRecord, from_micros
+from service.domain import Development, evolve
+from service.errors import Conflict, DomainError
+from service.mapper import EventMapper, StreamItem
+from service.store.log import LogRecorder
+from service.store.records import StoredRecord, from_micros
+from service.writing import Group, Outcome, Request
 
 MAX_ATTEMPTS = 3  # decisions run under the write lock; a clash means a writer ignored it
-
-
-class Receipt(msgspec.Struct, frozen=True, kw_only=True):
-    """What the client is told about a stored event."""
-
-    event_id: UUID
-    development_id: UUID
-    version: int
-    position: int
-    recorded_at: datetime
-
-
-class Outcome(msgspec.Struct, frozen=True):
-    """A receipt and whether this request stored the event (False: an idempotent replay)."""
-
-    receipt: Receipt
-    created: bool
-
-
-def receipt_of(record: StoredRecord) -> Receipt:
-    """The receipt of a stored row."""
-    return Receipt(
-        event_id=record.event_id,
-        development_id=record.development_id,
-        version=record.version,
-        position=record.position,
-        recorded_at=record.recorded_at,
-    )
 
 
 def recorded_of(record: StoredRecord) -> Recorded:
@@ -104,98 +76,25 @@ class Timeline(Application[UUID]):
         its outcome carries the original receipt. Raises a `DomainError` (with `index` set to
         the event's place in `events`) when any event is refused.
         """
+        result = self.append_group([Request(events=events, recorded_by=recorded_by)])[0]
+        if isinstance(result, DomainError):
+            raise result
+        return result
+
+    def append_group(self, requests: Sequence[Request]) -> list[list[Outcome] | DomainError]:
+        """Append several requests in one transaction (group commit); each succeeds or fails alone.
+
+        A request's events are all stored or none; a refused request gets its `DomainError`
+        and leaves the others untouched.
+        """
         for _ in range(MAX_ATTEMPTS):
+            group = Group(requests)
             try:
-                return self._append_once(events, recorded_by)
+                records = self.store.record(group.decide)
             except IntegrityError:
-                continue  # another writer stored a version or event id first: decide again
-        raise Conflict("the development kept changing under concurrent writes; try again")
-
-    def _append_once(self, events: Sequence[AnyEvent], recorded_by: str) -> list[Outcome]:
-        digests = [digest(event) for event in events]
-        replays: dict[int, Receipt] = {}
-
-        def prepare(log: Locked) -> list[Pending]:
-            replays.update(self._replays(log, events, digests))
-            return self._decide(log, events, digests, replays, recorded_by)
-
-        records = iter(self.store.record(prepare))
-        return [
-            Outcome(replays[i], created=False)
-            if i in replays
-            else Outcome(receipt_of(next(records)), created=True)
-            for i in range(len(events))
-        ]
-
-    def _decide(
-        self,
-        log: Locked,
-        events: Sequence[AnyEvent],
-        digests: Sequence[str],
-        replays: dict[int, Receipt],
-        recorded_by: str,
-    ) -> list[Pending]:
-        """Decide each event against its development as left by the events before it."""
-        states: dict[UUID, Development | None] = {}
-        pending: list[Pending] = []
-        for index, (event, event_digest) in enumerate(zip(events, digests, strict=True)):
-            if index in replays:
-                continue
-            development_id = event.development_id
-            try:
-                if development_id is not None and development_id not in states:
-                    states[development_id] = fold(
-                        decode_event(row.state) for row in log.stream(development_id)
-                    )
-                state = states.get(development_id) if development_id else None
-                stored = decide(state, event)
-            except DomainError as error:
-                error.index = index
-                raise
-            new_state = evolve(state, stored)
-            states[new_state.id] = new_state
-            assert stored.event_id is not None
-            pending.append(
-                Pending(
-                    development_id=new_state.id,
-                    version=new_state.version,
-                    topic=topic_of(stored),
-                    state=encode(stored),
-                    event_id=stored.event_id,
-                    recorded_by=recorded_by,
-                    digest=event_digest,
-                )
-            )
-        return pending
-
-    def _replays(
-        self, log: Locked, events: Sequence[AnyEvent], digests: Sequence[str]
-    ) -> dict[int, Receipt]:
-        """Events already stored under their `event_id`; refuse an id reused for another body."""
-        ids = [event.event_id for event in events if event.event_id is not None]
-        seen: dict[UUID, int] = {}
-        for index, event in enumerate(events):
-            if event.event_id is not None and seen.setdefault(event.event_id, index) != index:
-                error = IdempotencyMismatch(
-                    f"event_id {event.event_id} appears twice in the batch", path="$.event_id"
-                )
-                error.index = index
-                raise error
-        found = log.by_event_ids(ids)
-        replays: dict[int, Receipt] = {}
-        for index, event in enumerate(events):
-            record = found.get(event.event_id) if event.event_id else None
-            if record is None:
-                continue
-            if record.digest != digests[index]:
-                error = IdempotencyMismatch(
-                    f"event_id {event.event_id} was recorded with a different body",
-                    path="$.event_id",
-                )
-                error.index = index
-                raise error
-            replays[index] = receipt_of(record)
-        return replays
+                continue  # a writer that ignored the lock stored a version or id first
+            return group.results(records)
+        raise Conflict("the log kept changing under concurrent writes; try again")
 
     # --- reading -------------------------------------------------------------------------
 

@@ -1,0 +1,90 @@
+"""Group commit: concurrent appends gathered by one writer thread and stored in one transaction.
+
+No timer: while one transaction commits, the requests that arrive wait in the queue and go
+together in the next. A request is acknowledged only after the commit that holds its events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future
+
+import msgspec
+
+from events import AnyEvent
+from service.application import Timeline
+from service.errors import DomainError
+from service.writing import Outcome, Request
+
+MAX_GROUP_EVENTS = 2000  # bounds a transaction's size and the lock's hold time
+
+
+class _Job(msgspec.Struct):
+    request: Request
+    future: Future[list[Outcome]]
+
+
+class GroupCommitter:
+    """Serialises appends of one process through a writer thread that commits them in groups."""
+
+    def __init__(self, timeline: Timeline, *, max_group_events: int = MAX_GROUP_EVENTS) -> None:
+        self.timeline = timeline
+        self.max_group_events = max_group_events
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
+        self._thread.start()
+        self.groups = 0  # how many transactions were committed, for tests and metrics
+
+    def submit(self, events: Sequence[AnyEvent], recorded_by: str) -> Future[list[Outcome]]:
+        """Queue a request; the future holds its outcomes, or its `DomainError`."""
+        future: Future[list[Outcome]] = Future()
+        self._queue.put(_Job(Request(events=events, recorded_by=recorded_by), future))
+        return future
+
+    async def append(self, events: Sequence[AnyEvent], recorded_by: str) -> list[Outcome]:
+        """Append from a coroutine; returns once the events are committed."""
+        return await asyncio.wrap_future(self.submit(events, recorded_by))
+
+    def close(self) -> None:
+        """Finish what is queued, then stop the writer thread."""
+        self._queue.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            group = [job]
+            size = len(job.request.events)
+            stop = False
+            while size < self.max_group_events:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                group.append(more)
+                size += len(more.request.events)
+            self._commit(group)
+            if stop:
+                return
+
+    def _commit(self, group: list[_Job]) -> None:
+        try:
+            results = self.timeline.append_group([job.request for job in group])
+        except Exception as error:  # the database failed: every request of the group learns it
+            for job in group:
+                job.future.set_exception(error)
+            return
+        self.groups += 1
+        for job, result in zip(group, results, strict=True):
+            if isinstance(result, DomainError):
+                job.future.set_exception(result)
+            else:
+                job.future.set_result(result)

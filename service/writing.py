@@ -1,0 +1,184 @@
+"""Deciding a group of append requests under the write lock, each request on its own.
+
+Group commit: the writer gathers concurrent requests and stores them in one transaction. Each
+request is decided against the developments as the requests before it in the group left them;
+a refused request is dropped from the group and gets its error, the others go on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
+
+import msgspec
+
+from events import AnyEvent, decode_event, digest, encode
+from service.domain import Development, decide, evolve, fold
+from service.errors import DomainError, IdempotencyMismatch
+from service.mapper import topic_of
+from service.store.log import Locked
+from service.store.records import Pending, StoredRecord
+
+
+class Receipt(msgspec.Struct, frozen=True, kw_only=True):
+    """What the client is told about a stored event."""
+
+    event_id: UUID
+    development_id: UUID
+    version: int
+    position: int
+    recorded_at: datetime
+
+
+class Outcome(msgspec.Struct, frozen=True):
+    """A receipt and whether this request stored the event (False: an idempotent replay)."""
+
+    receipt: Receipt
+    created: bool
+
+
+def receipt_of(record: StoredRecord) -> Receipt:
+    """The receipt of a stored row."""
+    return Receipt(
+        event_id=record.event_id,
+        development_id=record.development_id,
+        version=record.version,
+        position=record.position,
+        recorded_at=record.recorded_at,
+    )
+
+
+class Request(msgspec.Struct, frozen=True, kw_only=True):
+    """One client request: its events, all or nothing, and who asked."""
+
+    events: Sequence[AnyEvent]
+    recorded_by: str
+
+
+class _Earlier(msgspec.Struct, frozen=True):
+    """An event id seen earlier in the group: its digest and where its receipt will come from."""
+
+    digest: str
+    slot: int  # index into the group's pending events
+
+
+class Group:
+    """The requests of one transaction, their decisions and, after the commit, their results."""
+
+    def __init__(self, requests: Sequence[Request]) -> None:
+        self.requests = requests
+        self.digests = [[digest(event) for event in r.events] for r in requests]
+        self.errors: dict[int, DomainError] = {}
+        # per request, per event: a stored receipt (replay), or a slot of this group's pending
+        self.sources: list[list[Receipt | int]] = [[] for _ in requests]
+        self.pending: list[Pending] = []
+
+    def decide(self, log: Locked) -> list[Pending]:
+        """Decide every request under the lock; return what is to be stored, in order."""
+        ids = [e.event_id for r in self.requests for e in r.events if e.event_id is not None]
+        stored = log.by_event_ids(ids)
+        states: dict[UUID, Development | None] = {}
+        earlier: dict[UUID, _Earlier] = {}
+        for number, request in enumerate(self.requests):
+            try:
+                self._decide_request(number, request, log, stored, states, earlier)
+            except DomainError as error:
+                self.errors[number] = error
+        return self.pending
+
+    def _decide_request(
+        self,
+        number: int,
+        request: Request,
+        log: Locked,
+        stored: dict[UUID, StoredRecord],
+        states: dict[UUID, Development | None],
+        earlier: dict[UUID, _Earlier],
+    ) -> None:
+        mine: dict[UUID, Development] = {}  # this request's effect, merged only if all succeed
+        pending: list[Pending] = []
+        sources: list[Receipt | int] = []
+        ids: dict[UUID, _Earlier] = {}
+        for index, event in enumerate(request.events):
+            event_digest = self.digests[number][index]
+            try:
+                if event.event_id is not None:
+                    replay = self._replay(event.event_id, event_digest, stored, earlier, ids)
+                    if replay is not None:
+                        sources.append(replay)
+                        continue
+                development_id = event.development_id
+                if development_id is not None and development_id not in states:
+                    states[development_id] = fold(
+                        decode_event(row.state) for row in log.stream(development_id)
+                    )
+                state = None
+                if development_id is not None:
+                    state = mine.get(development_id) or states[development_id]
+                decided = decide(state, event)
+            except DomainError as error:
+                error.index = index
+                raise
+            new_state = evolve(state, decided)
+            mine[new_state.id] = new_state
+            assert decided.event_id is not None
+            slot = len(self.pending) + len(pending)
+            ids[decided.event_id] = _Earlier(event_digest, slot)
+            sources.append(slot)
+            pending.append(
+                Pending(
+                    development_id=new_state.id,
+                    version=new_state.version,
+                    topic=topic_of(decided),
+                    state=encode(decided),
+                    event_id=decided.event_id,
+                    recorded_by=request.recorded_by,
+                    digest=event_digest,
+                )
+            )
+        states.update(mine)
+        earlier.update(ids)
+        self.pending.extend(pending)
+        self.sources[number] = sources
+
+    @staticmethod
+    def _replay(
+        event_id: UUID,
+        event_digest: str,
+        stored: dict[UUID, StoredRecord],
+        earlier: dict[UUID, _Earlier],
+        mine: dict[UUID, _Earlier],
+    ) -> Receipt | int | None:
+        """The receipt (or pending slot) of an event id seen before, or None for a new one."""
+        if event_id in mine:
+            raise IdempotencyMismatch(
+                f"event_id {event_id} appears twice in the batch", path="$.event_id"
+            )
+        before: StoredRecord | _Earlier | None = stored.get(event_id) or earlier.get(event_id)
+        if before is None:
+            return None
+        if before.digest != event_digest:
+            raise IdempotencyMismatch(
+                f"event_id {event_id} was recorded with a different body", path="$.event_id"
+            )
+        return receipt_of(before) if isinstance(before, StoredRecord) else before.slot
+
+    def results(self, records: Sequence[StoredRecord]) -> list[list[Outcome] | DomainError]:
+        """Each request's outcomes (or error), once the group's records are committed."""
+        receipts = [receipt_of(record) for record in records]
+        acknowledged: set[int] = set()
+        results: list[list[Outcome] | DomainError] = []
+        for number, sources in enumerate(self.sources):
+            if number in self.errors:
+                results.append(self.errors[number])
+                continue
+            outcomes = []
+            for source in sources:
+                if isinstance(source, int):
+                    outcomes.append(Outcome(receipts[source], created=source not in acknowledged))
+                    acknowledged.add(source)
+                else:
+                    outcomes.append(Outcome(source, created=False))
+            results.append(outcomes)
+        return results

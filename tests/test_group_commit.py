@@ -1,0 +1,129 @@
+"""Group commit: requests share a transaction, yet each succeeds or fails on its own."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from datetime import date
+from uuid import UUID, uuid4
+
+import msgspec
+import pytest
+
+from events import Actors, DevelopmentReported, Report, ReportAdded, ReportRetracted, Source
+from service.application import Timeline
+from service.committer import GroupCommitter
+from service.errors import IdempotencyMismatch, UnknownReport, VersionConflict
+from service.writing import Outcome, Request
+
+
+@pytest.fixture
+def timeline(database_url: str) -> Iterator[Timeline]:
+    app = Timeline(database_url)
+    yield app
+    app.close()
+
+
+def a_report(originator: str = "US Government") -> Report:
+    return Report(
+        source=Source(originator=originator, channel="briefing"), asserted_on=date(2024, 2, 23)
+    )
+
+
+def a_development(development_id: UUID | None = None) -> DevelopmentReported:
+    return DevelopmentReported(
+        development_id=development_id,
+        kind="transfer",
+        title="Containers of munitions",
+        actors=Actors(supplier="PRK", recipient="RUS"),
+        report=a_report(),
+    )
+
+
+def request(*events: ReportAdded | DevelopmentReported | ReportRetracted) -> Request:
+    return Request(events=events, recorded_by="tester")
+
+
+def test_a_refused_request_fails_alone_while_the_rest_of_the_group_is_stored(
+    timeline: Timeline,
+) -> None:
+    development = timeline.append([a_development()], "t")[0].receipt.development_id
+    stale = ReportAdded(development_id=development, report=a_report(), expected_version=7)
+    results = timeline.append_group(
+        [
+            request(ReportAdded(development_id=development, report=a_report("KOR"))),
+            request(stale),
+            request(a_development()),
+        ]
+    )
+    assert isinstance(results[1], VersionConflict)
+    assert isinstance(results[0], list) and results[0][0].receipt.version == 2
+    assert isinstance(results[2], list) and results[2][0].receipt.version == 1
+    assert len(timeline.store.select_records()) == 3
+
+
+def test_requests_for_one_development_in_a_group_take_consecutive_versions(
+    timeline: Timeline,
+) -> None:
+    development = uuid4()
+    results = timeline.append_group(
+        [
+            request(a_development(development)),
+            request(ReportAdded(development_id=development, report=a_report("KOR"))),
+            request(
+                ReportAdded(development_id=development, report=a_report(), expected_version=2)
+            ),
+        ]
+    )
+    versions = [r[0].receipt.version for r in results if isinstance(r, list)]
+    assert versions == [1, 2, 3]
+
+
+def test_a_refused_batch_inside_a_group_leaves_no_event_behind(timeline: Timeline) -> None:
+    development = uuid4()
+    bad_batch = request(
+        ReportAdded(development_id=development, report=a_report()),
+        ReportRetracted(
+            development_id=development, report=5, effective_on=date(2024, 3, 1), reason="x"
+        ),
+    )
+    results = timeline.append_group([request(a_development(development)), bad_batch])
+    assert isinstance(results[1], UnknownReport) and results[1].index == 1
+    assert [row.version for row in timeline.store.select_stream(development)] == [1]
+
+
+def test_the_same_event_id_twice_in_a_group_is_stored_once(timeline: Timeline) -> None:
+    event = msgspec.structs.replace(a_development(), event_id=uuid4())
+    changed = msgspec.structs.replace(event, title="Another title")
+    results = timeline.append_group([request(event), request(event), request(changed)])
+    first, again, clash = results
+    assert isinstance(first, list) and isinstance(again, list)
+    assert first[0].created and not again[0].created
+    assert again[0].receipt == first[0].receipt
+    assert isinstance(clash, IdempotencyMismatch)
+    assert len(timeline.store.select_records()) == 1
+
+
+def test_requests_waiting_while_a_commit_runs_go_together_in_the_next_group(
+    tmp_path: object,
+) -> None:
+    # Given a committer whose first transaction is held up by another writer of the file
+    path = f"{tmp_path}/group.db"
+    timeline = Timeline(f"sqlite:///{path}")
+    committer = GroupCommitter(timeline)
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    first = committer.submit([a_development()], "t")
+    time.sleep(0.2)  # the writer thread is now waiting for the database lock
+    # When twenty more requests arrive meanwhile
+    later = [committer.submit([a_development()], "t") for _ in range(20)]
+    blocker.execute("COMMIT")
+    outcomes: list[Outcome] = [first.result(timeout=30)[0]]
+    outcomes += [future.result(timeout=30)[0] for future in later]
+    # Then they were committed in two transactions, each acknowledged with its own position
+    assert committer.groups == 2
+    assert sorted(o.receipt.position for o in outcomes) == list(range(1, 22))
+    committer.close()
+    blocker.close()
+    timeline.close()
