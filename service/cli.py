@@ -18,6 +18,7 @@ from events import encode
 from service.application import Timeline, recorded_of
 from service.config import ConfigError, database_url
 from service.ingest import ImportFailed, ImportReport, import_events, seed_corpus
+from service.tokens import ROLES, TokenError, Tokens
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -116,6 +117,51 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tokens(args: argparse.Namespace, act: Callable[[Tokens], int]) -> int:
+    timeline = _open(args)
+    try:
+        return act(Tokens(timeline.store))
+    except TokenError as error:
+        _say(f"error: {error}")
+        return 1
+    finally:
+        timeline.close()
+
+
+def cmd_tokens_create(args: argparse.Namespace) -> int:
+    """Print a new token, alone on standard output, so `TOKEN=$(timeline tokens create …)` works."""
+
+    def create(tokens: Tokens) -> int:
+        print(tokens.create(args.name, args.role))
+        _say(f"token {args.name!r} ({args.role}) created; it is shown once and stored as a hash")
+        return 0
+
+    return _tokens(args, create)
+
+
+def cmd_tokens_list(args: argparse.Namespace) -> int:
+    """List tokens: name, role, created, revoked."""
+
+    def show(tokens: Tokens) -> int:
+        for token in tokens.list():
+            revoked = f"revoked {token.revoked_at:%Y-%m-%d %H:%M}" if token.revoked_at else "live"
+            print(f"{token.name}\t{token.role}\t{token.created_at:%Y-%m-%d %H:%M}\t{revoked}")
+        return 0
+
+    return _tokens(args, show)
+
+
+def cmd_tokens_revoke(args: argparse.Namespace) -> int:
+    """Revoke a token by name."""
+
+    def revoke(tokens: Tokens) -> int:
+        tokens.revoke(args.name)
+        _say(f"token {args.name!r} revoked")
+        return 0
+
+    return _tokens(args, revoke)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve the HTTP API and the web page."""
     import uvicorn
@@ -168,6 +214,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     init = verbs.add_parser("init", parents=[common], help="create the database schema")
     init.set_defaults(run=cmd_init)
+
+    tokens = verbs.add_parser("tokens", help="API tokens: create, list, revoke")
+    token_verbs = tokens.add_subparsers(dest="tokens_verb", required=True, metavar="VERB")
+    create = token_verbs.add_parser("create", parents=[common], help="create a token")
+    create.add_argument("--name", required=True, help="who or what uses it; recorded_by")
+    create.add_argument("--role", required=True, choices=ROLES)
+    create.set_defaults(run=cmd_tokens_create)
+    listing = token_verbs.add_parser("list", parents=[common], help="list tokens")
+    listing.set_defaults(run=cmd_tokens_list)
+    revoke = token_verbs.add_parser("revoke", parents=[common], help="revoke a token")
+    revoke.add_argument("name")
+    revoke.set_defaults(run=cmd_tokens_revoke)
     return parser
 
 

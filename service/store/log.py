@@ -53,6 +53,10 @@ class LogRecorder:
         """A read-only transaction with a consistent snapshot."""
 
     @abstractmethod
+    def transaction(self) -> AbstractContextManager[Cursor]:
+        """A plain read-write transaction, for tables beside the log (tokens, checkpoints)."""
+
+    @abstractmethod
     def insert_stored(self, cursor: Cursor, stored: Sequence[StoredEvent]) -> list[int]:
         """Insert the stored events under the lock; return their positions in order."""
 

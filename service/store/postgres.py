@@ -70,6 +70,12 @@ class TimelinePostgresRecorder(LogRecorder, PostgresApplicationRecorder):
         with self.datastore.get_connection() as connection:
             yield connection.cursor()
 
+    @contextmanager
+    def transaction(self) -> Iterator[Cursor]:
+        """A read-write transaction that commits when the block ends without an error."""
+        with self.datastore.transaction(commit=True) as cursor:
+            yield cursor
+
     def insert_stored(self, cursor: Cursor, stored: Sequence[StoredEvent]) -> list[int]:
         """Notify listeners and insert, as the library does; return the positions."""
         assert isinstance(cursor, psycopg.Cursor)

@@ -60,6 +60,12 @@ class TimelineSQLiteRecorder(LogRecorder, SQLiteApplicationRecorder):
         with self.datastore.transaction(commit=False) as cursor:
             yield cursor
 
+    @contextmanager
+    def transaction(self) -> Iterator[Cursor]:
+        """A read-write transaction that commits when the block ends without an error."""
+        with self.datastore.transaction(commit=True) as cursor:
+            yield cursor
+
     def insert_stored(self, cursor: Cursor, stored: Sequence[StoredEvent]) -> list[int]:
         """Insert row by row; SQLite hands out rowids in order under the write lock."""
         assert isinstance(cursor, SQLiteCursor)

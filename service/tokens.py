@@ -1,0 +1,129 @@
+"""API tokens: random secrets shown once, stored only as SHA-256 hashes, each with a role.
+
+Roles are ordered: a reader reads, an editor also appends events, an admin also runs
+maintenance (rebuild, verify, checkpoints).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime
+from typing import Any, Literal
+
+import msgspec
+
+from service.store.log import LogRecorder
+from service.store.records import from_micros, now_micros
+
+Role = Literal["reader", "editor", "admin"]
+ROLES: tuple[Role, ...] = ("reader", "editor", "admin")
+PREFIX = "tl_"
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS api_tokens ("
+    "name TEXT PRIMARY KEY, "
+    "role TEXT NOT NULL, "
+    "token_hash TEXT NOT NULL UNIQUE, "
+    "created_at BIGINT NOT NULL, "
+    "revoked_at BIGINT)"
+)
+
+
+class TokenError(ValueError):
+    """A token request that cannot be carried out, with a message for the operator."""
+
+
+class Token(msgspec.Struct, frozen=True, kw_only=True):
+    """A named token as stored: never the secret, only its role and life."""
+
+    name: str
+    role: Role
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+def allows(role: Role, needed: Role) -> bool:
+    """Whether `role` may do what `needed` may."""
+    return ROLES.index(role) >= ROLES.index(needed)
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class Tokens:
+    """The token table, in the same database as the log."""
+
+    def __init__(self, store: LogRecorder) -> None:
+        self.store = store
+        with store.transaction() as cursor:
+            cursor.execute(_SCHEMA)
+
+    def create(self, name: str, role: Role) -> str:
+        """Make a token; returns the secret, which is not stored and cannot be shown again."""
+        if not name or len(name) > 100 or not name.isprintable():
+            raise TokenError("a token name is 1 to 100 printable characters")
+        if role not in ROLES:
+            raise TokenError(f"role must be one of {', '.join(ROLES)}")
+        secret = PREFIX + secrets.token_urlsafe(32)
+        with self.store.transaction() as cursor:
+            cursor.execute(self.store.sql("SELECT name FROM api_tokens WHERE name = %s"), (name,))
+            if cursor.fetchone() is not None:
+                raise TokenError(f"a token named {name!r} exists; revoke it or choose another name")
+            cursor.execute(
+                self.store.sql(
+                    "INSERT INTO api_tokens (name, role, token_hash, created_at) "
+                    "VALUES (%s, %s, %s, %s)"
+                ),
+                (name, role, _hash(secret), now_micros()),
+            )
+        return secret
+
+    def authenticate(self, secret: str) -> Token | None:
+        """The live token with this secret, or None."""
+        with self.store.read_transaction() as cursor:
+            cursor.execute(
+                self.store.sql(
+                    "SELECT name, role, created_at, revoked_at FROM api_tokens "
+                    "WHERE token_hash = %s AND revoked_at IS NULL"
+                ),
+                (_hash(secret),),
+            )
+            row = cursor.fetchone()
+        return _token(row) if row else None
+
+    def list(self) -> list[Token]:
+        """Every token, revoked ones included, by name."""
+        with self.store.read_transaction() as cursor:
+            cursor.execute(
+                "SELECT name, role, created_at, revoked_at FROM api_tokens ORDER BY name"
+            )
+            return [_token(row) for row in cursor.fetchall()]
+
+    def revoke(self, name: str) -> None:
+        """Revoke a token by name; it stops working at once."""
+        with self.store.transaction() as cursor:
+            cursor.execute(
+                self.store.sql(
+                    "UPDATE api_tokens SET revoked_at = %s WHERE name = %s AND revoked_at IS NULL"
+                ),
+                (now_micros(), name),
+            )
+            cursor.execute(
+                self.store.sql("SELECT revoked_at FROM api_tokens WHERE name = %s"), (name,)
+            )
+            if cursor.fetchone() is None:
+                raise TokenError(f"no token named {name!r}")
+
+
+def _token(row: Any) -> Token:
+    revoked = row["revoked_at"]
+    created = row["created_at"]
+    assert isinstance(created, int)
+    return Token(
+        name=str(row["name"]),
+        role=msgspec.convert(row["role"], Role),
+        created_at=from_micros(created),
+        revoked_at=from_micros(revoked) if isinstance(revoked, int) else None,
+    )

@@ -1,0 +1,54 @@
+"""Tokens: shown once, stored as hashes, with ordered roles, revocable."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from service.application import Timeline
+from service.tokens import TokenError, Tokens, allows
+
+
+@pytest.fixture
+def tokens(database_url: str) -> Iterator[Tokens]:
+    app = Timeline(database_url)
+    yield Tokens(app.store)
+    app.close()
+
+
+def test_a_created_token_authenticates_with_its_name_and_role(tokens: Tokens) -> None:
+    secret = tokens.create("newsroom", "editor")
+    token = tokens.authenticate(secret)
+    assert token is not None and (token.name, token.role) == ("newsroom", "editor")
+    assert tokens.authenticate(secret + "x") is None
+
+
+def test_the_secret_itself_is_never_stored(tokens: Tokens) -> None:
+    secret = tokens.create("desk", "reader")
+    with tokens.store.read_transaction() as cursor:
+        cursor.execute("SELECT * FROM api_tokens")
+        stored = [str(value) for row in cursor.fetchall() for value in tuple(row)]
+    assert not any(secret in value or secret[3:] in value for value in stored)
+
+
+def test_a_revoked_token_stops_working_and_stays_listed(tokens: Tokens) -> None:
+    secret = tokens.create("intern", "editor")
+    tokens.revoke("intern")
+    assert tokens.authenticate(secret) is None
+    [listed] = tokens.list()
+    assert listed.name == "intern" and listed.revoked_at is not None
+    with pytest.raises(TokenError):
+        tokens.revoke("nobody")
+
+
+def test_a_name_is_used_once(tokens: Tokens) -> None:
+    tokens.create("desk", "reader")
+    with pytest.raises(TokenError, match="exists"):
+        tokens.create("desk", "admin")
+
+
+def test_roles_are_ordered_reader_editor_admin() -> None:
+    assert allows("admin", "editor") and allows("editor", "editor")
+    assert allows("editor", "reader") and not allows("reader", "editor")
+    assert not allows("editor", "admin")
