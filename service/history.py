@@ -1,0 +1,77 @@
+"""What each event of a development's stream changed: `before` and `after` of every field it set.
+
+Pure: folds the stream with `service.domain.evolve` and compares the states around each event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import msgspec
+
+from events import (
+    AnyEvent,
+    DevelopmentCorrected,
+    DevelopmentReported,
+    ReportCorrected,
+    ReportRetracted,
+    StatusChanged,
+    changed_fields,
+)
+from service.domain import Development, evolve
+
+
+class Change(msgspec.Struct, frozen=True):
+    """One field an event changed, as plain JSON values."""
+
+    field: str
+    before: Any
+    after: Any
+
+
+def _plain(value: object) -> Any:
+    return msgspec.to_builtins(value)
+
+
+def _differences(before: object, after: object, fields: Iterable[str]) -> list[Change]:
+    changes = []
+    for name in fields:
+        old, new = getattr(before, name), getattr(after, name)
+        if old != new:
+            changes.append(Change(name, _plain(old), _plain(new)))
+    return changes
+
+
+def changes_of(
+    state: Development | None, status: str | None, event: AnyEvent
+) -> list[Change] | None:
+    """What `event` changes given the state and status before it; None if it adds, not changes."""
+    match event:
+        case ReportCorrected(report=number, changes=corrections):
+            assert state is not None
+            old = state.reports[number - 1].report
+            return _differences(old, corrections, changed_fields(corrections))
+        case DevelopmentCorrected(changes=corrections):
+            assert state is not None
+            return _differences(state, corrections, changed_fields(corrections))
+        case ReportRetracted(report=number, effective_on=effective_on):
+            assert state is not None
+            before = state.reports[number - 1].retracted_on
+            return [Change("retracted_on", _plain(before), _plain(effective_on))]
+        case StatusChanged(status=new_status):
+            return [Change("status", status, new_status)]
+    return None
+
+
+def history_changes(events: Iterable[AnyEvent]) -> list[list[Change] | None]:
+    """For each event of a stream in version order, the changes it made (see `changes_of`)."""
+    state: Development | None = None
+    status: str | None = None
+    result: list[list[Change] | None] = []
+    for event in events:
+        result.append(changes_of(state, status, event))
+        if isinstance(event, DevelopmentReported | StatusChanged):
+            status = event.status
+        state = evolve(state, event)
+    return result

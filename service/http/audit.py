@@ -1,0 +1,208 @@
+"""Audit over HTTP: signed checkpoints, verification of the log, changes in a window, proofs."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.concurrency import sync_to_thread
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import ResponseSpec
+from litestar.params import Parameter
+from litestar.types import Guard
+
+from service.application import Timeline
+from service.audit import Checkpoint, Signer, VerifyReport, checkpoint_at, latest_checkpoint
+from service.audit import verify as verify_log
+from service.audit.changes import MAX_PAGE, changes_between, changes_csv
+from service.audit.checkpoints import sign_head
+from service.audit.keys import signer_for
+from service.audit.proofs import InclusionProof, inclusion_proof
+from service.http.params import InvalidParameter, parse_known_at
+from service.http.problems import PROBLEM_JSON, ProblemDetails
+from service.http.shapes import HistoryItem, Time, format_micros, history_item
+from service.store.records import to_micros
+
+CSV = "text/csv"
+
+# Issue 5 adds roles: put the admin guard here and POST /api/checkpoints is admin-only.
+ADMIN_GUARDS: list[Guard] = []
+
+
+class ChangedDevelopment(msgspec.Struct, frozen=True):
+    """The events of one development recorded in the window, with what each changed."""
+
+    development_id: UUID
+    title: str
+    items: list[HistoryItem]
+
+
+class Changes(msgspec.Struct, frozen=True):
+    """Everything recorded between `since` and `until`, grouped by development."""
+
+    since: Time
+    until: Time
+    developments: list[ChangedDevelopment]
+    next: int | None
+
+
+def provide_signer(state: State, timeline: Timeline) -> Signer:
+    """The app's signer (`state.signer`), else the one of the database's key file."""
+    signer = state.get("signer")
+    return signer if isinstance(signer, Signer) else signer_for(timeline.database)
+
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+
+
+def _moment(name: str, text: str | None, *, start_of_day: bool) -> int:
+    """An RFC 3339 time or a date (its first or last microsecond, UTC) in microseconds."""
+    if text is not None and start_of_day and _DATE.fullmatch(text):
+        try:
+            return to_micros(datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC))
+        except ValueError:
+            raise InvalidParameter(name, f"{text!r} is not a real date") from None
+    try:
+        return parse_known_at(text)
+    except InvalidParameter as error:
+        raise InvalidParameter(name, error.message) from None
+
+
+def _problem(description: str) -> ResponseSpec:
+    return ResponseSpec(ProblemDetails, description=description, media_type=PROBLEM_JSON)
+
+
+class AuditController(Controller):
+    """Checkpoints, verification, the changes of a window and inclusion proofs."""
+
+    path = "/api"
+    tags = ["audit"]
+    dependencies = {"signer": Provide(provide_signer, sync_to_thread=False)}
+
+    @get(
+        "/checkpoints/latest",
+        summary="The latest signed checkpoint",
+        responses={404: _problem("No checkpoint was made yet")},
+    )
+    async def latest(self, timeline: Timeline) -> Checkpoint:
+        """The most recent checkpoint: keep it outside the service to check the log against."""
+        return await sync_to_thread(latest_checkpoint, timeline)
+
+    @get(
+        "/checkpoints/{position:int}",
+        summary="The checkpoint at a position",
+        responses={404: _problem("No checkpoint at this position")},
+    )
+    async def at(self, timeline: Timeline, position: int) -> Checkpoint:
+        """The checkpoint signed at exactly this position of the log."""
+        return await sync_to_thread(checkpoint_at, timeline, position)
+
+    @post(
+        "/checkpoints",
+        summary="Sign the head of the log now",
+        guards=ADMIN_GUARDS,
+        responses={
+            200: ResponseSpec(Checkpoint, description="The head was already signed"),
+            422: _problem("The log is empty, or does not verify"),
+        },
+    )
+    async def make(self, timeline: Timeline, signer: Signer) -> Response[Checkpoint]:
+        """Verify the chain since the last checkpoint and sign the current head."""
+        checkpoint, created = await sync_to_thread(sign_head, timeline, signer)
+        return Response(
+            checkpoint,
+            status_code=201 if created else 200,
+            headers={"Location": f"/api/checkpoints/{checkpoint.position}"},
+        )
+
+    @get(
+        "/verify",
+        summary="Recompute the hash chain",
+        responses={404: _problem("No checkpoint at the position given")},
+    )
+    async def verify(
+        self,
+        timeline: Timeline,
+        checkpoint: Annotated[
+            int | None,
+            Parameter(ge=1, description="Also check the stored checkpoint at this position"),
+        ] = None,
+    ) -> VerifyReport:
+        """The first position where the stored log differs from what was recorded, if any."""
+        signed = (
+            None
+            if checkpoint is None
+            else await sync_to_thread(checkpoint_at, timeline, checkpoint)
+        )
+        return await sync_to_thread(verify_log, timeline, signed)
+
+    @post(
+        "/verify", summary="Recompute the hash chain against a checkpoint you kept", status_code=200
+    )
+    async def verify_against(self, timeline: Timeline, data: Checkpoint) -> VerifyReport:
+        """Like GET, against a checkpoint in the body (as served by /api/checkpoints)."""
+        return await sync_to_thread(verify_log, timeline, data)
+
+    @get(
+        "/changes",
+        summary="What was recorded in a window of system time",
+        responses={200: ResponseSpec(Changes, description="JSON, or CSV for format=csv")},
+    )
+    async def changes(
+        self,
+        request: Request[Any, Any, Any],
+        timeline: Timeline,
+        since: Annotated[str, Parameter(description="RFC 3339 time, or a date (its start, UTC)")],
+        until: Annotated[
+            str | None, Parameter(description="RFC 3339 time, or a date (its end); default now")
+        ] = None,
+        after: Annotated[int, Parameter(ge=0, description="Continue after this position")] = 0,
+        limit: Annotated[int, Parameter(ge=1, le=MAX_PAGE, description="Events per page")] = 1000,
+        format: Annotated[str | None, Parameter(pattern="^(json|csv)$")] = None,
+    ) -> Response[Any]:
+        """Events recorded in [since, until] by development, each with who, when, why and diffs."""
+        since_us = _moment("since", since, start_of_day=True)
+        until_us = _moment("until", until, start_of_day=False)
+        if until_us < since_us:
+            raise InvalidParameter("until", "the window ends before it starts")
+        page = await sync_to_thread(
+            changes_between, timeline, since_us, until_us, after=after, limit=limit
+        )
+        wants_csv = format == "csv" or (
+            format is None and request.accept.best_match([CSV, "application/json"]) == CSV
+        )
+        if wants_csv:
+            return Response(changes_csv(page), media_type=f"{CSV}; charset=utf-8")
+        developments = [
+            ChangedDevelopment(
+                group.development_id,
+                group.title,
+                [history_item(item.recorded, item.changes) for item in group.events],
+            )
+            for group in page.groups
+        ]
+        return Response(
+            Changes(format_micros(since_us), format_micros(until_us), developments, page.next)
+        )
+
+    @get(
+        "/events/{event_id:uuid}/proof",
+        summary="Inclusion proof of an event",
+        responses={404: _problem("Unknown event, or no checkpoint covers it yet")},
+    )
+    async def proof(
+        self,
+        timeline: Timeline,
+        event_id: UUID,
+        checkpoint: Annotated[
+            int | None,
+            Parameter(ge=1, description="Prove against this checkpoint (default: latest)"),
+        ] = None,
+    ) -> InclusionProof:
+        """The audit path from the event's link to a signed checkpoint's Merkle root."""
+        return await sync_to_thread(inclusion_proof, timeline, event_id, checkpoint)

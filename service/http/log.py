@@ -1,0 +1,123 @@
+"""The log: `GET /api/events` (JSON pages or an NDJSON stream) and a development's history."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, Request, Response, get
+from litestar.concurrency import sync_to_thread
+from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
+from litestar.params import FromPath, QueryParameter
+from litestar.response import Stream
+
+from service.application import Timeline
+from service.errors import UnknownDevelopment
+from service.history import history_changes
+from service.http.params import parse_known_at
+from service.http.problems import problem_spec
+from service.http.shapes import History, LogPage, format_micros, history_item, log_item
+
+NDJSON = "application/x-ndjson"
+EXPORT_PAGE = 1000
+
+_encoder = msgspec.json.Encoder()
+
+
+async def _lines(timeline: Timeline, after: int, limit: int | None) -> AsyncIterator[bytes]:
+    """Log items as NDJSON lines, page by page, up to the head of the log when the export began."""
+    head = await sync_to_thread(timeline.store.last_position)
+    left = head if limit is None else limit  # positions start at 1: never more rows than `head`
+    while after < head and left > 0:
+        page = min(EXPORT_PAGE, left)
+        records = await sync_to_thread(timeline.store.select_records, after=after, limit=page)
+        records = [record for record in records if record.position <= head]
+        if not records:
+            return
+        yield b"".join(_encoder.encode(log_item(record)) + b"\n" for record in records)
+        after, left = records[-1].position, left - len(records)
+
+
+class LogController(Controller):
+    """The whole log in position order, for export, audit and replication."""
+
+    path = "/api/events"
+    tags = ["log"]
+
+    @get(
+        "/",
+        summary="Read the log",
+        responses={
+            200: ResponseSpec(LogPage, description="A page of the log (or NDJSON lines)"),
+            400: problem_spec("`after` or `limit` is not a valid number"),
+        },
+    )
+    async def read_log(
+        self,
+        request: Request[Any, Any, Any],
+        timeline: NamedDependency[Timeline],
+        after: Annotated[
+            int, QueryParameter(ge=0, description="Answer events after this position")
+        ] = 0,
+        limit: Annotated[
+            int | None,
+            QueryParameter(
+                ge=1,
+                le=1000,
+                description="How many events (default 100; NDJSON: all up to the head of the log)",
+            ),
+        ] = None,
+    ) -> Response[LogPage] | Stream:
+        """Events after a position; `Accept: application/x-ndjson` streams one event per line."""
+        wanted = request.accept.best_match(["application/json", NDJSON], default="application/json")
+        if wanted == NDJSON:
+            return Stream(_lines(timeline, after, limit), media_type=NDJSON)
+        page_size = limit or 100
+        records = await sync_to_thread(timeline.store.select_records, after=after, limit=page_size)
+        following = records[-1].position if len(records) == page_size else None
+        return Response(LogPage([log_item(record) for record in records], following))
+
+
+class HistoryController(Controller):
+    """The history of one development, as this service had recorded it by a time."""
+
+    path = "/api/developments"
+    tags = ["developments"]
+
+    @get(
+        "/{development_id:uuid}/history",
+        summary="History of a development",
+        responses={
+            400: problem_spec("`known_at` is neither an RFC 3339 time nor a date"),
+            404: problem_spec("Nothing of the development was recorded by `known_at`"),
+        },
+    )
+    async def read_history(
+        self,
+        timeline: NamedDependency[Timeline],
+        development_id: FromPath[UUID],
+        known_at: Annotated[
+            str | None,
+            QueryParameter(
+                description="RFC 3339 time with offset, or a date (its end, UTC); default now"
+            ),
+        ] = None,
+    ) -> History:
+        """Every event of the development recorded by `known_at`, with what each one changed."""
+        until_us = parse_known_at(known_at)
+        stream = await sync_to_thread(timeline.stream, development_id, until_us=until_us)
+        if not stream:
+            known = format_micros(until_us)
+            raise UnknownDevelopment(
+                f"nothing of development {development_id} was recorded by {known}",
+                path="development_id",
+            )
+        changes = history_changes(recorded.event for recorded in stream)
+        return History(
+            development_id=development_id,
+            known_at=format_micros(until_us),
+            items=[history_item(r, c) for r, c in zip(stream, changes, strict=True)],
+        )

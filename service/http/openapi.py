@@ -1,0 +1,115 @@
+"""OpenAPI: bodies we decode ourselves, documented by msgspec's schema; offline docs."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.resources
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from litestar.openapi.plugins import OpenAPIRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import (
+    Example,
+    OpenAPIMediaType,
+    OpenAPIType,
+    Operation,
+    RequestBody,
+    Schema,
+)
+
+ASSETS = "/api/schema/assets"
+
+_FIELD_OF = {f.metadata.get("alias", f.name): f.name for f in dataclasses.fields(Schema)}
+_SCHEMAS = {"properties", "pattern_properties", "dependent_schemas"}  # name -> schema maps
+_VALUES = {"enum", "const", "default", "examples", "example", "required", "dependent_required"}
+
+
+def _resolve(raw: Any, definitions: Mapping[str, Any]) -> Any:
+    """Inline every `$ref` of a msgspec schema (the event schemas are not recursive)."""
+    if isinstance(raw, list):
+        return [_resolve(item, definitions) for item in raw]
+    if not isinstance(raw, dict):
+        return raw
+    if "$ref" in raw:
+        return _resolve(definitions[raw["$ref"].rsplit("/", 1)[-1]], definitions)
+    return {key: _resolve(value, definitions) for key, value in raw.items()}
+
+
+def _spec(raw: dict[str, Any]) -> Schema:
+    """A JSON Schema object as Litestar's `Schema`."""
+    fields: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = _FIELD_OF.get(key)
+        if name is None or key == "discriminator":  # its mapping names components we inlined
+            continue
+        if name == "type":
+            fields[name] = (
+                [OpenAPIType(t) for t in value] if isinstance(value, list) else OpenAPIType(value)
+            )
+        elif name in _VALUES:
+            fields[name] = value
+        elif name in _SCHEMAS:
+            fields[name] = {k: _spec(v) for k, v in value.items()}
+        elif isinstance(value, list):
+            fields[name] = [_spec(item) for item in value]
+        elif isinstance(value, dict):
+            fields[name] = _spec(value)
+        else:
+            fields[name] = value
+    return Schema(**fields)
+
+
+@cache
+def schema_of(body_type: Any) -> Schema:
+    """The OpenAPI schema of a msgspec type, with its definitions inlined."""
+    raw = msgspec.json.schema(body_type)
+    resolved: dict[str, Any] = _resolve(raw, raw.get("$defs", {}))
+    resolved.pop("$defs", None)
+    return _spec(resolved)
+
+
+def body_operation(
+    body_type: Any, description: str, examples: Mapping[str, Any]
+) -> type[Operation]:
+    """An `operation_class` documenting a JSON body that the handler reads and decodes itself."""
+    media_type = OpenAPIMediaType(
+        schema=schema_of(body_type),
+        examples={name: Example(summary=name, value=value) for name, value in examples.items()},
+    )
+
+    @dataclasses.dataclass
+    class BodyOperation(Operation):
+        def __post_init__(self) -> None:
+            self.request_body = RequestBody(
+                content={"application/json": media_type},
+                description=description,
+                required=True,
+            )
+
+    return BodyOperation
+
+
+def swagger_assets() -> Path | None:
+    """The Swagger UI files shipped by the `swagger-ui-bundle-v2` package, when installed."""
+    try:
+        vendor = importlib.resources.files("swagger_ui_bundle") / "vendor"
+    except ModuleNotFoundError:
+        return None
+    found = sorted(Path(str(vendor)).glob("swagger-ui-*/swagger-ui-bundle.js"))
+    return found[-1].parent if found else None
+
+
+def docs_page(assets: Path | None) -> OpenAPIRenderPlugin:
+    """Swagger UI at `/api/schema`, loading its files from `ASSETS` (or a CDN without them)."""
+    if assets is None:
+        return SwaggerRenderPlugin(path="/")
+    return SwaggerRenderPlugin(
+        path="/",
+        js_url=f"{ASSETS}/swagger-ui-bundle.js",
+        css_url=f"{ASSETS}/swagger-ui.css",
+        standalone_preset_js_url=f"{ASSETS}/swagger-ui-standalone-preset.js",
+        favicon=f"<link rel='icon' type='image/png' href='{ASSETS}/favicon-32x32.png'>",
+    )

@@ -1,0 +1,69 @@
+"""Query values on the two time axes: `as_of` (a date) and `known_at` (a moment, microseconds)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+
+from service.store.records import now_micros, to_micros
+
+_DAY_US = 86_400_000_000
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+# RFC 3339 date-time; a space in place of `+` is what an unencoded `+` in a query string becomes.
+_MOMENT = re.compile(
+    r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2}(?:\.\d+)?)([Zz]|[+ -]\d{2}:\d{2})", re.ASCII
+)
+
+
+class InvalidParameter(ValueError):
+    """A query or path value that cannot be used; `name` is the parameter at fault."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(f"{name}: {message}")
+        self.name = name
+        self.message = message
+
+
+def _day(name: str, text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidParameter(name, f"{text!r} is not a real date") from None
+
+
+def parse_as_of(text: str | None) -> date:
+    """`as_of` as a date (YYYY-MM-DD); absent means today, UTC."""
+    if text is None:
+        return datetime.now(UTC).date()
+    if not _DATE.fullmatch(text):
+        raise InvalidParameter("as_of", f"{text!r} is not a date YYYY-MM-DD")
+    return _day("as_of", text)
+
+
+def parse_known_at(text: str | None) -> int:
+    """`known_at` in microseconds since the epoch; absent means now.
+
+    An RFC 3339 time must carry its offset (`Z` or `±HH:MM`); a date YYYY-MM-DD means the
+    last microsecond of that day, UTC.
+    """
+    if text is None:
+        return now_micros()
+    if _DATE.fullmatch(text):
+        start_of_day = datetime.combine(_day("known_at", text), datetime.min.time(), UTC)
+        return to_micros(start_of_day) + _DAY_US - 1
+    match = _MOMENT.fullmatch(text)
+    if match is None:
+        raise InvalidParameter(
+            "known_at",
+            f"{text!r} is neither an RFC 3339 time with offset (2024-03-01T12:00:00Z) "
+            "nor a date YYYY-MM-DD",
+        )
+    day, clock, offset = match.groups()
+    offset = "+00:00" if offset in ("Z", "z") else offset.replace(" ", "+")
+    whole, _, fraction = clock.partition(".")
+    clock = f"{whole}.{fraction[:6]:0<6}"  # RFC 3339 allows any precision; we keep microseconds
+    try:
+        moment = datetime.fromisoformat(f"{day}T{clock}{offset}")
+    except ValueError as error:
+        raise InvalidParameter("known_at", f"{text!r} is not a real time ({error})") from None
+    return to_micros(moment)

@@ -1,0 +1,184 @@
+"""RFC 9457 problem details: every error the API answers, mapped from its exception in one place."""
+
+from __future__ import annotations
+
+import logging
+import re
+from http import HTTPStatus
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi import ResponseSpec
+from litestar.types import ExceptionHandlersMap
+
+from events import InvalidEvent
+from service.errors import Conflict, DomainError, NotFound, Unprocessable
+from service.http.params import InvalidParameter
+
+PROBLEM_JSON = "application/problem+json"
+BATCH = "batch"  # route handler `opt` key: the body is `{"events": [...]}`, paths get the index
+
+logger = logging.getLogger(__name__)
+
+
+class FieldProblem(msgspec.Struct, frozen=True):
+    """One field at fault: a JSONPath into the body (`$.events[2].report`) or a parameter name."""
+
+    path: str
+    message: str
+
+
+class ProblemDetails(msgspec.Struct, frozen=True, omit_defaults=True):
+    """An error as `application/problem+json`; `errors` name the fields of a validation error."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldProblem] | None = None
+
+
+def problem_type(name: str) -> str:
+    """The problem's stable URI: `VersionConflict` -> `urn:timeline:problem:version-conflict`."""
+    return "urn:timeline:problem:" + re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower()
+
+
+def problem_response(
+    problem: ProblemDetails, headers: dict[str, str] | None = None
+) -> Response[ProblemDetails]:
+    """The response carrying a problem, with its status and media type."""
+    return Response(problem, status_code=problem.status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def problem_spec(description: str) -> ResponseSpec:
+    """OpenAPI documentation of a problem response."""
+    return ResponseSpec(ProblemDetails, description=description, media_type=PROBLEM_JSON)
+
+
+def _status_of(error: DomainError) -> int:
+    if isinstance(error, NotFound):
+        return HTTPStatus.NOT_FOUND
+    if isinstance(error, Conflict):
+        return HTTPStatus.CONFLICT
+    if isinstance(error, Unprocessable):
+        return HTTPStatus.UNPROCESSABLE_ENTITY
+    return HTTPStatus.UNPROCESSABLE_ENTITY  # any other refusal is the domain's: well-formed
+
+
+def _in_batch(request: Request[Any, Any, Any]) -> bool:
+    return bool(request.scope.get("route_handler") and request.route_handler.opt.get(BATCH))
+
+
+def on_domain_error(request: Request[Any, Any, Any], error: DomainError) -> Response[Any]:
+    """404, 409 or 422 naming the field at fault; in a batch, the event's index too."""
+    path, detail = error.path, error.detail
+    if _in_batch(request) and error.index is not None:
+        path = f"$.events[{error.index}]{path.removeprefix('$')}"
+        detail = f"event {error.index} of the batch: {detail}"
+    return problem_response(
+        ProblemDetails(
+            type=problem_type(type(error).__name__),
+            title=error.title,
+            status=_status_of(error),
+            detail=detail,
+            errors=[FieldProblem(path, error.detail)],
+        )
+    )
+
+
+def on_invalid_event(request: Request[Any, Any, Any], error: InvalidEvent) -> Response[Any]:
+    """400: the body is not JSON, or not a valid event; `errors` name the fields."""
+    kind = "MalformedJson" if error.malformed else "InvalidEvent"
+    title = "Malformed JSON" if error.malformed else "Invalid event"
+    return problem_response(
+        ProblemDetails(
+            type=problem_type(kind),
+            title=title,
+            status=HTTPStatus.BAD_REQUEST,
+            detail=str(error),
+            errors=[FieldProblem(p.path, p.message) for p in error.errors],
+        )
+    )
+
+
+def on_invalid_parameter(request: Request[Any, Any, Any], error: InvalidParameter) -> Response[Any]:
+    """400 naming the query parameter our own parsers refused."""
+    return _parameter_problem([FieldProblem(error.name, error.message)])
+
+
+def _parameter_problem(errors: list[FieldProblem]) -> Response[Any]:
+    names = ", ".join(dict.fromkeys(e.path for e in errors))
+    return problem_response(
+        ProblemDetails(
+            type=problem_type("InvalidParameter"),
+            title="Invalid parameter",
+            status=HTTPStatus.BAD_REQUEST,
+            detail=f"invalid value for {names}: " + "; ".join(e.message for e in errors),
+            errors=errors,
+        )
+    )
+
+
+def on_validation_error(
+    request: Request[Any, Any, Any], error: ValidationException
+) -> Response[Any]:
+    """400 naming each parameter Litestar could not convert (e.g. `after=abc`)."""
+    extra = error.extra if isinstance(error.extra, list) else []
+    errors = [
+        FieldProblem(str(item.get("key") or "$"), str(item.get("message") or error.detail))
+        for item in extra
+        if isinstance(item, dict)
+    ]
+    return _parameter_problem(errors or [FieldProblem("$", error.detail)])
+
+
+_KNOWN_STATUSES = frozenset(HTTPStatus)
+
+
+def _too_large(request: Request[Any, Any, Any]) -> str:
+    limit = getattr(request.app.state, "max_body_bytes", None)
+    return f"the request body is larger than {limit:,} bytes" if limit else "the body is too large"
+
+
+def on_http_error(request: Request[Any, Any, Any], error: HTTPException) -> Response[Any]:
+    """Litestar's own errors (unknown route, method not allowed, body too large) as problems."""
+    status = error.status_code
+    title = HTTPStatus(status).phrase if status in _KNOWN_STATUSES else "Error"
+    detail = error.detail
+    if detail == title:  # Litestar's default detail: say what was not found or allowed
+        defaults: dict[int, str] = {
+            HTTPStatus.NOT_FOUND: f"nothing at {request.url.path}",
+            HTTPStatus.METHOD_NOT_ALLOWED: f"{request.method} is not allowed on {request.url.path}",
+            HTTPStatus.REQUEST_ENTITY_TOO_LARGE: _too_large(request),
+        }
+        detail = defaults.get(status, detail)
+    return problem_response(
+        ProblemDetails(type="about:blank", title=title, status=status, detail=detail),
+        headers=dict(error.headers) if error.headers else None,
+    )
+
+
+def on_unexpected(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
+    """500 as a problem document; the cause goes to the log, never to the client."""
+    logger.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=error)
+    status = HTTPStatus.INTERNAL_SERVER_ERROR
+    return problem_response(
+        ProblemDetails(
+            type="about:blank",
+            title=status.phrase,
+            status=status,
+            detail="the server failed to answer this request",
+        )
+    )
+
+
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
+    InvalidEvent: on_invalid_event,
+    DomainError: on_domain_error,
+    InvalidParameter: on_invalid_parameter,
+    ValidationException: on_validation_error,
+    HTTPException: on_http_error,
+    Exception: on_unexpected,
+}

@@ -1,0 +1,103 @@
+"""The write side: `POST /api/events` and `POST /api/events/batch`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, post
+from litestar.concurrency import sync_to_thread
+from litestar.di import NamedDependency
+from litestar.exceptions import ClientException
+from litestar.openapi import ResponseSpec
+
+from events import AnyEvent, decode_batch, decode_event
+from events.codec import Batch
+from service.application import Timeline
+from service.http.examples import BATCH_EXAMPLES, EVENT_EXAMPLES
+from service.http.openapi import body_operation
+from service.http.problems import BATCH, problem_spec
+from service.http.shapes import ReceiptBody, Receipts, receipt_body
+
+REFUSALS = {
+    400: problem_spec("Malformed JSON or an invalid event; `errors` name the fields"),
+    404: problem_spec("Unknown development or report"),
+    409: problem_spec(
+        "Version conflict, existing development, or event_id reused for another body"
+    ),
+    413: problem_spec("Body larger than the limit"),
+    422: problem_spec("Well-formed, but refused by the domain"),
+}
+
+
+async def read_body(request: Request[Any, Any, Any]) -> bytes:
+    """The raw body, refused with 413 above the app's limit."""
+    body = await request.body()
+    limit: int = request.app.state.max_body_bytes
+    if len(body) > limit:
+        raise ClientException(
+            status_code=413, detail=f"the request body is larger than {limit:,} bytes"
+        )
+    return body
+
+
+def _location(receipt: ReceiptBody) -> str:
+    return f"/api/developments/{receipt.development_id}"
+
+
+class EventsWriteController(Controller):
+    """Appends events: one, or a batch that is stored all or nothing."""
+
+    path = "/api/events"
+    tags = ["events"]
+
+    @post(
+        "/",
+        summary="Append one event",
+        operation_class=body_operation(AnyEvent, "One event, tagged by `type`", EVENT_EXAMPLES),
+        responses={
+            200: ResponseSpec(ReceiptBody, description="Replay: the original receipt"),
+            **REFUSALS,
+        },
+    )
+    async def append_event(
+        self,
+        request: Request[Any, Any, Any],
+        timeline: NamedDependency[Timeline],
+        principal: NamedDependency[str],
+    ) -> Response[ReceiptBody]:
+        """Store one event; 201 with its receipt, or 200 with the original one for a replay."""
+        event = decode_event(await read_body(request))
+        [outcome] = await sync_to_thread(timeline.append, [event], principal)
+        receipt = receipt_body(outcome.receipt)
+        return Response(
+            receipt,
+            status_code=201 if outcome.created else 200,
+            headers={"Location": _location(receipt)},
+        )
+
+    @post(
+        "/batch",
+        summary="Append a batch of events, all or nothing",
+        operation_class=body_operation(
+            Batch, '`{"events": [...]}` with 1 to 1,000 events', BATCH_EXAMPLES
+        ),
+        responses={
+            200: ResponseSpec(Receipts, description="Every event was a replay"),
+            **REFUSALS,
+        },
+        opt={BATCH: True},
+    )
+    async def append_batch(
+        self,
+        request: Request[Any, Any, Any],
+        timeline: NamedDependency[Timeline],
+        principal: NamedDependency[str],
+    ) -> Response[Receipts]:
+        """Store every event of the batch in order, or none; error paths name `$.events[i]`."""
+        batch: list[AnyEvent] = decode_batch(await read_body(request))
+        outcomes = await sync_to_thread(timeline.append, batch, principal)
+        created = any(outcome.created for outcome in outcomes)
+        return Response(
+            Receipts([receipt_body(outcome.receipt) for outcome in outcomes]),
+            status_code=201 if created else 200,
+        )

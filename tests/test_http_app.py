@@ -1,0 +1,165 @@
+"""The app as a whole: health, OpenAPI and its offline page, problem details for every error."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from litestar import get
+from litestar.exceptions import HTTPException
+from litestar.testing import TestClient
+
+from events import decode_batch, decode_event
+from service.application import Timeline
+from service.http import create_app
+from tests.api import Client, log_state, problem, report_development, serve
+
+
+@pytest.fixture
+def client(database_url: str) -> Iterator[Client]:
+    with serve(database_url) as client:
+        yield client
+
+
+def test_health_names_the_database_and_the_last_position(client: Client, database_url: str) -> None:
+    assert client.get("/api/health").json() == {
+        "status": "ok",
+        "database": "sqlite" if database_url.startswith("sqlite") else "postgresql",
+        "position": 0,
+    }
+    report_development(client)
+
+    assert client.get("/api/health").json()["position"] == log_state(client).last_position
+
+
+def test_openapi_documents_the_event_bodies_the_handlers_decode_themselves(
+    client: Client,
+) -> None:
+    schema = client.get("/api/schema/openapi.json").json()
+
+    single = schema["paths"]["/api/events"]["post"]["requestBody"]["content"]["application/json"]
+    variants = single["schema"]["anyOf"]
+    tags = sorted(variant["properties"]["type"]["enum"][0] for variant in variants)
+    assert tags == sorted(
+        [
+            "development_reported",
+            "report_added",
+            "report_corrected",
+            "report_retracted",
+            "development_corrected",
+            "status_changed",
+        ]
+    )
+    assert all(variant["additionalProperties"] is False for variant in variants)
+    batch = schema["paths"]["/api/events/batch"]["post"]["requestBody"]["content"]
+    events = batch["application/json"]["schema"]["properties"]["events"]
+    assert (events["minItems"], events["maxItems"]) == (1, 1000)
+    assert "$ref" not in str(single)  # self-contained: nothing refers to a missing component
+
+
+def test_openapi_documents_problem_responses(client: Client) -> None:
+    schema = client.get("/api/schema/openapi.json").json()
+
+    responses = schema["paths"]["/api/events"]["post"]["responses"]
+
+    assert {"200", "201", "400", "404", "409", "413", "422"} <= set(responses)
+    assert "application/problem+json" in responses["409"]["content"]
+
+
+def test_docs_page_loads_its_scripts_from_this_server(client: Client) -> None:
+    page = client.get("/api/schema")
+
+    assert page.status_code == 200
+    sources = re.findall(r'(?:src|href)=["\']([^"\']+)["\']', page.text)
+    assert sources, "the page loads Swagger UI"
+    assert all(source.startswith("/api/schema/assets/") for source in sources), sources
+    for source in sources:
+        assert client.get(source).status_code == 200, source
+
+
+def test_unknown_route_is_a_problem(client: Client) -> None:
+    document = problem(client.get("/api/nothing-here"), 404)
+
+    assert document["type"] == "about:blank"
+    assert "/api/nothing-here" in document["detail"]
+
+
+def test_method_not_allowed_is_a_problem(client: Client) -> None:
+    document = problem(client.delete("/api/events"), 405)
+
+    assert "DELETE" in document["detail"]
+
+
+@get("/api/boom")
+async def boom() -> None:
+    """A handler that fails as no handler of the service should."""
+    raise RuntimeError("secret internals")
+
+
+def test_unexpected_error_is_a_problem_that_reveals_nothing(database_url: str) -> None:
+    with serve(database_url, extra_route_handlers=[boom]) as client:
+        document = problem(client.get("/api/boom"), 500)
+
+    assert "secret" not in str(document)
+
+
+@get("/api/odd")
+async def odd() -> None:
+    """A handler answering a status that has no standard phrase."""
+    raise HTTPException(status_code=499, detail="client closed the request")
+
+
+def test_http_error_with_a_nonstandard_status_is_a_problem(database_url: str) -> None:
+    with serve(database_url, extra_route_handlers=[odd]) as client:
+        document = problem(client.get("/api/odd"), 499)
+
+    assert document["detail"] == "client closed the request"
+
+
+def test_app_closes_the_timeline_it_owns(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    closed: list[bool] = []
+
+    def spy_on(timeline: Timeline) -> Timeline:
+        original = timeline.close
+
+        def close() -> None:
+            closed.append(True)
+            original()
+
+        monkeypatch.setattr(timeline, "close", close)
+        return timeline
+
+    with TestClient(create_app(spy_on(Timeline(database_url)))):
+        assert closed == []
+    assert closed == [True]
+
+    borrowed = spy_on(Timeline(database_url))
+    with TestClient(create_app(borrowed, own_timeline=False)):
+        pass
+    assert closed == [True]
+    borrowed.close()
+
+
+def test_extra_route_handlers_share_the_app_and_its_problem_mapping(database_url: str) -> None:
+    @get("/api/extra")
+    async def extra() -> dict[str, Any]:
+        return {"extra": True}
+
+    with serve(database_url, extra_route_handlers=[extra]) as client:
+        assert client.get("/api/extra").json() == {"extra": True}
+        problem(client.get("/api/extra/nothing"), 404)
+
+
+def test_documented_examples_are_valid_bodies(client: Client) -> None:
+    schema = client.get("/api/schema/openapi.json").json()
+
+    for path, decode in (("/api/events", decode_event), ("/api/events/batch", decode_batch)):
+        content = schema["paths"][path]["post"]["requestBody"]["content"]["application/json"]
+        assert content["examples"]
+        for example in content["examples"].values():
+            decode(json.dumps(example["value"]))

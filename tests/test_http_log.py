@@ -1,0 +1,282 @@
+"""The log and a development's history through HTTP: order, paging, NDJSON export, known_at."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests import bodies
+from tests.api import (
+    RFC3339_UTC,
+    Client,
+    error_paths,
+    post_batch,
+    post_event,
+    problem,
+    report_development,
+    serve,
+)
+
+NDJSON = {"Accept": "application/x-ndjson"}
+ITEM_FIELDS = {
+    "position",
+    "version",
+    "type",
+    "event_id",
+    "development_id",
+    "recorded_at",
+    "recorded_by",
+    "event",
+}
+
+
+@pytest.fixture
+def client(database_url: str) -> Iterator[Client]:
+    with serve(database_url) as client:
+        yield client
+
+
+def given_two_developments(client: Client) -> tuple[str, str]:
+    """Two developments whose events interleave in the log: 7 events in all."""
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+    post_event(client, bodies.development_reported(development_id=first))
+    post_event(client, bodies.development_reported(development_id=second))
+    post_batch(client, bodies.report_added(first), bodies.status_changed(second))
+    for body in (bodies.report_corrected(first), bodies.report_retracted(second)):
+        post_event(client, body)
+    post_event(client, bodies.development_corrected(first))
+    return first, second
+
+
+def read_all(client: Client, limit: int) -> list[dict[str, Any]]:
+    """Every item of the log, following `next` page by page."""
+    items: list[dict[str, Any]] = []
+    after: int | None = 0
+    while after is not None:
+        page = client.get("/api/events", params={"after": after, "limit": limit}).json()
+        items += page["items"]
+        after = page["next"]
+    return items
+
+
+# --- the log -----------------------------------------------------------------------------------
+
+
+def test_log_answers_every_event_in_position_order_with_versions_counting_up(
+    client: Client,
+) -> None:
+    first, second = given_two_developments(client)
+
+    items = client.get("/api/events").json()["items"]
+
+    assert len(items) == 7
+    assert all(set(item) == ITEM_FIELDS for item in items)
+    positions = [item["position"] for item in items]
+    assert positions == sorted(set(positions))
+    for development_id, count in ((first, 4), (second, 3)):
+        versions = [i["version"] for i in items if i["development_id"] == development_id]
+        assert versions == list(range(1, count + 1))
+
+
+def test_recorded_at_never_decreases_along_positions(client: Client) -> None:
+    given_two_developments(client)
+
+    items = client.get("/api/events").json()["items"]
+
+    times = [item["recorded_at"] for item in items]
+    assert all(re.fullmatch(RFC3339_UTC, t) for t in times)
+    assert times == sorted(times)  # same width, UTC: text order is time order
+
+
+def test_log_item_carries_the_event_as_stored(client: Client) -> None:
+    body = bodies.development_reported(development_id=str(uuid.uuid4()))
+    receipt = post_event(client, body).json()
+
+    [item] = client.get("/api/events").json()["items"]
+
+    assert item["type"] == "development_reported"
+    assert item["event_id"] == receipt["event_id"]
+    assert item["recorded_at"] == receipt["recorded_at"]
+    assert item["event"] == {**body, "event_id": receipt["event_id"]}
+
+
+def test_log_pages_follow_next_until_null(client: Client) -> None:
+    given_two_developments(client)
+
+    first_page = client.get("/api/events", params={"limit": 3}).json()
+    paged = read_all(client, limit=3)
+
+    assert first_page["next"] == first_page["items"][-1]["position"]
+    assert paged == client.get("/api/events").json()["items"]
+
+
+def test_log_after_the_last_position_is_empty(client: Client) -> None:
+    given_two_developments(client)
+    last = client.get("/api/events").json()["items"][-1]["position"]
+
+    page = client.get("/api/events", params={"after": last}).json()
+
+    assert page == {"items": [], "next": None}
+
+
+@pytest.mark.parametrize(
+    ("query", "named"),
+    [("after=abc", "after"), ("after=-1", "after"), ("limit=0", "limit"), ("limit=1001", "limit")],
+)
+def test_invalid_paging_is_refused_naming_the_parameter(
+    client: Client, query: str, named: str
+) -> None:
+    document = problem(client.get(f"/api/events?{query}"), 400)
+
+    assert error_paths(document) == [named]
+
+
+def test_ndjson_export_streams_one_event_per_line(client: Client) -> None:
+    given_two_developments(client)
+
+    response = client.get("/api/events", headers=NDJSON)
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/x-ndjson")
+    lines = response.text.splitlines()
+    assert [json.loads(line) for line in lines] == client.get("/api/events").json()["items"]
+
+
+def test_ndjson_export_honours_after_and_limit(client: Client) -> None:
+    given_two_developments(client)
+    items = client.get("/api/events").json()["items"]
+
+    response = client.get(
+        "/api/events", params={"after": items[1]["position"], "limit": 3}, headers=NDJSON
+    )
+
+    assert [json.loads(line) for line in response.text.splitlines()] == items[2:5]
+
+
+def test_ndjson_export_of_an_empty_log_is_empty(client: Client) -> None:
+    response = client.get("/api/events", headers=NDJSON)
+
+    assert response.status_code == 200
+    assert response.text == ""
+
+
+# --- history -----------------------------------------------------------------------------------
+
+
+def history(client: Client, development_id: str, **params: str) -> dict[str, Any]:
+    """The history document of a development."""
+    response = client.get(f"/api/developments/{development_id}/history", params=params)
+    assert response.status_code == 200, response.text
+    document: dict[str, Any] = response.json()
+    return document
+
+
+def test_history_answers_the_stream_in_version_order_in_the_log_shape(client: Client) -> None:
+    first, _ = given_two_developments(client)
+    log = [i for i in client.get("/api/events").json()["items"] if i["development_id"] == first]
+
+    document = history(client, first)
+
+    assert document["development_id"] == first
+    assert re.fullmatch(RFC3339_UTC, document["known_at"])
+    items = document["items"]
+    assert [item["version"] for item in items] == [1, 2, 3, 4]
+    assert [{k: v for k, v in item.items() if k != "changes"} for item in items] == log
+
+
+def test_history_says_what_each_correction_retraction_and_status_change_changed(
+    client: Client,
+) -> None:
+    # given a development whose report, coding and status were all revised
+    development_id = report_development(client)
+    for body in (
+        bodies.report_corrected(development_id),
+        bodies.development_corrected(development_id),
+        bodies.status_changed(development_id),
+        bodies.report_retracted(development_id),
+        bodies.status_changed(development_id, status="disputed", effective_on="2024-03-02"),
+    ):
+        assert post_event(client, body).status_code == 201
+
+    # when its history is read
+    items = history(client, development_id)["items"]
+
+    # then each revision carries before and after of the fields it changed
+    assert "changes" not in items[0]
+    assert [item.get("changes") for item in items[1:]] == [
+        [
+            {
+                "field": "figure",
+                "before": {"unit": "container", "qualifier": "more_than", "value": 1000},
+                "after": {"unit": "container", "qualifier": "about", "value": 1000},
+            }
+        ],
+        [
+            {
+                "field": "item",
+                "before": {"category": "munitions_unspecified"},
+                "after": {"category": "artillery_ammunition"},
+            }
+        ],
+        [{"field": "status", "before": "alleged", "after": "corroborated"}],
+        [{"field": "retracted_on", "before": None, "after": "2024-03-01"}],
+        [{"field": "status", "before": "corroborated", "after": "disputed"}],
+    ]
+
+
+def test_known_at_before_a_correction_hides_it(client: Client) -> None:
+    # given a development recorded, then corrected later
+    development_id = str(uuid.uuid4())
+    reported = post_event(client, bodies.development_reported(development_id=development_id))
+    corrected = post_event(client, bodies.report_corrected(development_id))
+    assert corrected.json()["recorded_at"] > reported.json()["recorded_at"]
+
+    # when the history is read as known when the development was recorded
+    document = history(client, development_id, known_at=reported.json()["recorded_at"])
+
+    # then the correction is not there yet
+    assert document["known_at"] == reported.json()["recorded_at"]
+    assert [item["type"] for item in document["items"]] == ["development_reported"]
+    assert len(history(client, development_id)["items"]) == 2
+
+
+def test_known_at_as_a_date_means_the_end_of_that_day(client: Client) -> None:
+    development_id = report_development(client)
+    today = client.get("/api/events").json()["items"][0]["recorded_at"][:10]
+
+    document = history(client, development_id, known_at=today)
+
+    assert document["known_at"] == f"{today}T23:59:59.999999Z"
+    assert len(document["items"]) == 1
+
+
+def test_history_known_at_before_the_development_was_recorded_is_not_found(
+    client: Client,
+) -> None:
+    development_id = report_development(client)
+
+    response = client.get(
+        f"/api/developments/{development_id}/history", params={"known_at": "2020-01-01"}
+    )
+
+    document = problem(response, 404)
+    assert document["type"] == "urn:timeline:problem:unknown-development"
+
+
+def test_history_of_an_unknown_development_is_not_found(client: Client) -> None:
+    problem(client.get(f"/api/developments/{uuid.uuid4()}/history"), 404)
+
+
+def test_history_with_an_invalid_known_at_names_it(client: Client) -> None:
+    development_id = report_development(client)
+
+    response = client.get(
+        f"/api/developments/{development_id}/history", params={"known_at": "last week"}
+    )
+
+    assert error_paths(problem(response, 400)) == ["known_at"]

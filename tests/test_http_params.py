@@ -1,0 +1,90 @@
+"""Query values on the two time axes: `known_at` as a moment and `as_of` as a date."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from service.http.params import InvalidParameter, parse_as_of, parse_known_at
+from service.store.records import now_micros, to_micros
+
+
+def micros(text: str) -> int:
+    """An ISO time with offset as microseconds since the epoch."""
+    return to_micros(datetime.fromisoformat(text))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2024-03-01T12:00:00Z", "2024-03-01T12:00:00+00:00"),
+        ("2024-03-01t12:00:00z", "2024-03-01T12:00:00+00:00"),
+        ("2024-03-01T12:00:00.123456Z", "2024-03-01T12:00:00.123456+00:00"),
+        ("2024-03-01T12:00:00.5+02:00", "2024-03-01T10:00:00.500000+00:00"),
+        ("2024-03-01T12:00:00.1234567891-05:30", "2024-03-01T17:30:00.123456+00:00"),
+        # an unencoded `+` in a query string arrives as a space
+        ("2024-03-01T12:00:00 02:00", "2024-03-01T10:00:00+00:00"),
+        ("2024-03-01 12:00:00Z", "2024-03-01T12:00:00+00:00"),
+    ],
+)
+def test_known_at_as_an_rfc3339_time_is_that_moment(text: str, expected: str) -> None:
+    assert parse_known_at(text) == micros(expected)
+
+
+def test_known_at_as_a_date_is_the_last_microsecond_of_that_day_utc() -> None:
+    assert parse_known_at("2024-02-29") == micros("2024-03-01T00:00:00+00:00") - 1
+
+
+def test_known_at_as_the_last_representable_date_still_parses() -> None:
+    assert parse_known_at("9999-12-31") == micros("9999-12-31T23:59:59.999999+00:00")
+
+
+def test_known_at_defaults_to_now() -> None:
+    before = now_micros()
+
+    known_at = parse_known_at(None)
+
+    assert before <= known_at <= now_micros()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "now",
+        "2024-03-01T12:00:00",  # no offset: ambiguous
+        "2024-03-01T12:00Z",  # no seconds
+        "2024-02-30",
+        "2024-02-30T12:00:00Z",
+        "2024-03-01T24:00:00Z",
+        "2024-03-01T12:00:00+25:00",
+        "20240301T120000Z",
+        "\uff12\uff10\uff12\uff14-03-01",  # fullwidth digits
+        "2024-03-01T12:00:00Z ",
+    ],
+)
+def test_invalid_known_at_names_the_parameter(text: str) -> None:
+    with pytest.raises(InvalidParameter) as raised:
+        parse_known_at(text)
+
+    assert raised.value.name == "known_at"
+    assert raised.value.message
+
+
+def test_as_of_is_a_date() -> None:
+    assert parse_as_of("2023-10-13") == date(2023, 10, 13)
+
+
+def test_as_of_defaults_to_today_utc() -> None:
+    assert parse_as_of(None) == datetime.now(UTC).date()
+
+
+@pytest.mark.parametrize(
+    "text", ["", "2023-10", "2023-10-13T00:00:00Z", "2023-13-01", "13/10/2023"]
+)
+def test_invalid_as_of_names_the_parameter(text: str) -> None:
+    with pytest.raises(InvalidParameter) as raised:
+        parse_as_of(text)
+
+    assert raised.value.name == "as_of"

@@ -1,0 +1,265 @@
+"""The write side through HTTP: receipts, refusals as problem details, idempotency, batches."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests import bodies
+from tests.api import (
+    RFC3339_UTC,
+    Client,
+    error_paths,
+    log_state,
+    post_event,
+    problem,
+    report_development,
+    serve,
+)
+from tests.bodies import Body, body_of
+
+
+@pytest.fixture
+def client(database_url: str) -> Iterator[Client]:
+    with serve(database_url) as client:
+        yield client
+
+
+def given_development(client: Client) -> str:
+    """A development with one report, as every stream event below expects."""
+    return report_development(client)
+
+
+# --- accepted ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("event_type", bodies.EVENT_TYPES)
+def test_every_event_type_is_stored_with_a_receipt_and_location(
+    client: Client, event_type: str
+) -> None:
+    # given a development (for every type but the one that reports it)
+    development_id = str(uuid.uuid4())
+    if event_type != "development_reported":
+        development_id = report_development(client, development_id=development_id)
+    before = log_state(client)
+
+    # when an event of this type is posted
+    response = post_event(client, body_of(event_type, development_id))
+
+    # then it is stored: 201 with a receipt pointing at the development
+    assert response.status_code == 201, response.text
+    receipt = response.json()
+    assert set(receipt) == {"event_id", "development_id", "version", "position", "recorded_at"}
+    assert receipt["development_id"] == development_id
+    assert receipt["version"] == (1 if event_type == "development_reported" else 2)
+    assert receipt["position"] > before.last_position
+    assert re.fullmatch(RFC3339_UTC, receipt["recorded_at"])
+    uuid.UUID(receipt["event_id"])
+    assert response.headers["location"] == f"/api/developments/{development_id}"
+    assert log_state(client) == (before.events + 1, receipt["position"])
+
+
+def test_server_makes_the_development_id_and_event_id_when_absent(client: Client) -> None:
+    response = post_event(client, bodies.development_reported())
+
+    receipt = response.json()
+    assert response.status_code == 201
+    assert uuid.UUID(receipt["development_id"]).version == 4
+    assert uuid.UUID(receipt["event_id"]).version == 4
+
+
+def test_event_is_recorded_by_the_anonymous_principal(client: Client) -> None:
+    report_development(client)
+
+    [item] = client.get("/api/events").json()["items"]
+
+    assert item["recorded_by"] == "anonymous"
+
+
+# --- refused at the edge: 400 ------------------------------------------------------------------
+
+INVALID: list[tuple[str, str, Any, str]] = [
+    # (event type, field, bad value, path named)
+    ("development_reported", "kind", "rumour", "$.kind"),
+    ("development_reported", "occurred", "autumn 2023", "$.occurred"),
+    ("report_added", "report", {"source": bodies.source(), "asserted_on": "2023-02-30"}, ""),
+    ("report_corrected", "report", 0, "$.report"),
+    ("report_retracted", "effective_on", "yesterday", "$.effective_on"),
+    ("development_corrected", "changes", {}, "$.changes"),
+    ("status_changed", "status", "probable", "$.status"),
+]
+
+
+@pytest.mark.parametrize(("event_type", "field", "value", "path"), INVALID)
+def test_invalid_event_is_refused_naming_the_field(
+    client: Client, event_type: str, field: str, value: Any, path: str
+) -> None:
+    development_id = given_development(client)
+    before = log_state(client)
+    body = {**body_of(event_type, development_id), field: value}
+
+    document = problem(post_event(client, body), 400)
+
+    assert document["type"] == "urn:timeline:problem:invalid-event"
+    assert error_paths(document) == [path or "$.report.asserted_on"]
+    assert log_state(client) == before
+
+
+def test_missing_required_field_is_named(client: Client) -> None:
+    body = bodies.development_reported()
+    del body["title"]
+
+    document = problem(post_event(client, body), 400)
+
+    assert error_paths(document) == ["$.title"]
+
+
+def test_unknown_field_is_refused(client: Client) -> None:
+    body = {**bodies.development_reported(), "colour": "red"}
+
+    document = problem(post_event(client, body), 400)
+
+    assert error_paths(document) == ["$.colour"]
+
+
+def test_unknown_event_type_is_refused(client: Client) -> None:
+    body = {**bodies.development_reported(), "type": "development_rumoured"}
+
+    document = problem(post_event(client, body), 400)
+
+    assert error_paths(document) == ["$.type"]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"{", b'{"type": "development_reported",}', b"\xff\xfe", b'"\\ud800"', b"[]", b"null"],
+)
+def test_body_that_is_not_an_event_object_is_refused(client: Client, content: bytes) -> None:
+    response = client.post("/api/events", content=content)
+
+    document = problem(response, 400)
+
+    assert document["errors"][0]["path"] == "$"
+    assert log_state(client) == (0, 0)
+
+
+def test_malformed_json_is_its_own_problem_type(client: Client) -> None:
+    document = problem(client.post("/api/events", content=b'{"type": '), 400)
+
+    assert document["type"] == "urn:timeline:problem:malformed-json"
+    assert document["title"] == "Malformed JSON"
+
+
+# --- idempotency -------------------------------------------------------------------------------
+
+
+def test_same_event_id_and_body_again_answers_the_original_receipt(client: Client) -> None:
+    # given an event stored under a client-chosen event_id
+    body = bodies.development_reported(event_id=str(uuid.uuid4()))
+    first = post_event(client, body)
+    assert first.status_code == 201
+    before = log_state(client)
+
+    # when it is posted again
+    again = post_event(client, body)
+
+    # then 200 with the original receipt, and nothing new is stored
+    assert again.status_code == 200
+    assert again.json() == first.json()
+    assert again.headers["location"] == first.headers["location"]
+    assert log_state(client) == before
+
+
+def test_same_event_id_with_another_body_is_a_conflict(client: Client) -> None:
+    event_id = str(uuid.uuid4())
+    post_event(client, bodies.development_reported(event_id=event_id))
+    before = log_state(client)
+
+    document = problem(
+        post_event(client, bodies.development_reported(event_id=event_id, title="Other")), 409
+    )
+
+    assert document["type"] == "urn:timeline:problem:idempotency-mismatch"
+    assert error_paths(document) == ["$.event_id"]
+    assert log_state(client) == before
+
+
+# --- refused by the domain ---------------------------------------------------------------------
+
+
+def refused(client: Client, body: Body, status: int, kind: str, path: str) -> None:
+    """Post `body`; it must be refused with this status, problem type and path, storing nothing."""
+    before = log_state(client)
+    document = problem(post_event(client, body), status)
+    assert document["type"] == f"urn:timeline:problem:{kind}"
+    assert error_paths(document) == [path]
+    assert log_state(client) == before
+
+
+def test_stale_expected_version_is_a_conflict(client: Client) -> None:
+    development_id = given_development(client)
+    post_event(client, bodies.report_added(development_id, expected_version=1))
+
+    body = bodies.status_changed(development_id, expected_version=1)
+
+    refused(client, body, 409, "version-conflict", "$.expected_version")
+
+
+def test_current_expected_version_is_accepted(client: Client) -> None:
+    development_id = given_development(client)
+
+    response = post_event(client, bodies.status_changed(development_id, expected_version=1))
+
+    assert response.status_code == 201
+    assert response.json()["version"] == 2
+
+
+def test_reporting_an_existing_development_id_is_a_conflict(client: Client) -> None:
+    development_id = given_development(client)
+
+    body = bodies.development_reported(development_id=development_id)
+
+    refused(client, body, 409, "development-exists", "$.development_id")
+
+
+def test_event_about_an_unknown_development_is_not_found(client: Client) -> None:
+    body = bodies.report_added(str(uuid.uuid4()))
+
+    refused(client, body, 404, "unknown-development", "$.development_id")
+
+
+def test_correcting_an_unknown_report_is_not_found(client: Client) -> None:
+    development_id = given_development(client)
+
+    body = bodies.report_corrected(development_id, number=2)
+
+    refused(client, body, 404, "unknown-report", "$.report")
+
+
+def test_retracting_a_report_twice_is_unprocessable(client: Client) -> None:
+    development_id = given_development(client)
+    assert post_event(client, bodies.report_retracted(development_id)).status_code == 201
+
+    body = bodies.report_retracted(development_id, effective_on="2024-04-01")
+
+    refused(client, body, 422, "already-retracted", "$.report")
+
+
+def test_report_correction_that_changes_nothing_is_unprocessable(client: Client) -> None:
+    development_id = given_development(client)
+
+    body = bodies.report_corrected(development_id, changes={"asserted_on": "2023-10-13"})
+
+    refused(client, body, 422, "nothing-to-change", "$.changes")
+
+
+def test_development_correction_that_changes_nothing_is_unprocessable(client: Client) -> None:
+    development_id = given_development(client)
+
+    body = bodies.development_corrected(development_id, changes={"stage": "delivered"})
+
+    refused(client, body, 422, "nothing-to-change", "$.changes")
