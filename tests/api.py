@@ -12,16 +12,27 @@ from litestar.testing import TestClient
 
 from service.application import Timeline
 from service.http import create_app
+from service.tokens import Role, Tokens
 from tests.bodies import Body, batch, development_reported, encoded
 
 Client = TestClient[Litestar]
 RFC3339_UTC = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z"
 
 
+EDITOR = "newsroom"  # the name of the token `serve` gives its client
+
+
 @contextmanager
-def serve(database_url: str, **options: Any) -> Iterator[Client]:
-    """A client of the app around a new `Timeline` on `database_url`, closed afterwards."""
-    with TestClient(create_app(Timeline(database_url), **options)) as client:
+def serve(database_url: str, *, role: Role | None = "editor", **options: Any) -> Iterator[Client]:
+    """A client of the app around a new `Timeline` on `database_url`, closed afterwards.
+
+    The client sends a bearer token of `role` named `newsroom` (none when `role` is None).
+    """
+    timeline = Timeline(database_url)
+    with TestClient(create_app(timeline, **options)) as client:
+        if role is not None:
+            secret = Tokens(timeline.store).create(EDITOR, role)
+            client.headers["Authorization"] = f"Bearer {secret}"
         yield client
 
 

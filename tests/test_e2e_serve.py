@@ -30,10 +30,12 @@ def free_port() -> int:
         return port
 
 
-def call(method: str, url: str, body: Any = None) -> tuple[int, Any]:
+def call(method: str, url: str, body: Any = None, token: str = "") -> tuple[int, Any]:
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, method=method)
     request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.loads(response.read() or b"null")
@@ -90,9 +92,15 @@ def development(event_id: str) -> dict[str, Any]:
 def test_acknowledged_writes_survive_a_restart(tmp_path: Path) -> None:
     database = f"sqlite:///{tmp_path}/e2e.db"
     event_id = str(uuid4())
+    token = subprocess.run(
+        [TIMELINE, "tokens", "create", "--name", "e2e", "--role", "editor", "--database", database],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     # Given a server that acknowledged a development and a report
     with serving(database) as base:
-        status, receipt = call("POST", f"{base}/api/events", development(event_id))
+        status, receipt = call("POST", f"{base}/api/events", development(event_id), token)
         assert status == 201
         added = {
             "type": "report_added",
@@ -103,7 +111,7 @@ def test_acknowledged_writes_survive_a_restart(tmp_path: Path) -> None:
                 "asserted_on": "2023-11-01",
             },
         }
-        status, second = call("POST", f"{base}/api/events", added)
+        status, second = call("POST", f"{base}/api/events", added, token)
         assert status == 201 and second["version"] == 2
     # When it is restarted on the same database
     with serving(database) as base:
@@ -111,7 +119,9 @@ def test_acknowledged_writes_survive_a_restart(tmp_path: Path) -> None:
         status, log = call("GET", f"{base}/api/events?after=0&limit=10")
         assert status == 200
         assert [item["event_id"] for item in log["items"]] == [event_id, second["event_id"]]
-        status, history = call("GET", f"{base}/api/developments/{receipt['development_id']}/history")
+        assert {item["recorded_by"] for item in log["items"]} == {"e2e"}
+        development_url = f"{base}/api/developments/{receipt['development_id']}"
+        status, history = call("GET", f"{development_url}/history")
         assert status == 200 and [item["version"] for item in history["items"]] == [1, 2]
-        status, replay = call("POST", f"{base}/api/events", development(event_id))
+        status, replay = call("POST", f"{base}/api/events", development(event_id), token)
         assert status == 200 and replay == receipt

@@ -11,6 +11,7 @@ import pytest
 
 from tests import bodies
 from tests.api import (
+    EDITOR,
     RFC3339_UTC,
     Client,
     error_paths,
@@ -72,12 +73,12 @@ def test_server_makes_the_development_id_and_event_id_when_absent(client: Client
     assert uuid.UUID(receipt["event_id"]).version == 4
 
 
-def test_event_is_recorded_by_the_anonymous_principal(client: Client) -> None:
+def test_event_is_recorded_by_the_name_of_the_callers_token(client: Client) -> None:
     report_development(client)
 
     [item] = client.get("/api/events").json()["items"]
 
-    assert item["recorded_by"] == "anonymous"
+    assert item["recorded_by"] == EDITOR
 
 
 # --- refused at the edge: 400 ------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
@@ -18,11 +19,13 @@ from litestar.static_files import create_static_files_router
 from litestar.types import ControllerRouterHandler
 
 from service.application import Timeline
-from service.http.auth import provide_principal
+from service.committer import GroupCommitter
+from service.http.auth import authorize, provide_principal
 from service.http.log import HistoryController, LogController
 from service.http.openapi import ASSETS, docs_page, swagger_assets
 from service.http.problems import EXCEPTION_HANDLERS
 from service.http.write import EventsWriteController
+from service.tokens import Tokens
 
 MAX_BODY_BYTES = 1_048_576
 
@@ -39,6 +42,12 @@ def provide_timeline(state: State) -> Timeline:
     """The application the app was built around."""
     timeline: Timeline = state.timeline
     return timeline
+
+
+def provide_committer(state: State) -> GroupCommitter:
+    """The writer that commits concurrent appends together."""
+    committer: GroupCommitter = state.committer
+    return committer
 
 
 @get("/api/health", tags=["service"], summary="Health")
@@ -62,14 +71,23 @@ def create_app(
     max_body_bytes: int = MAX_BODY_BYTES,
     extra_route_handlers: Sequence[ControllerRouterHandler] = (),
     own_timeline: bool = True,
+    require_read_token: bool | None = None,
 ) -> Litestar:
-    """The API around `timeline`; with `own_timeline` the app closes it when it shuts down."""
+    """The API around `timeline`; with `own_timeline` the app closes it when it shuts down.
+
+    Reads need a reader token when `require_read_token` (default: the environment variable
+    TIMELINE_REQUIRE_READ_TOKEN=1); writes always need an editor token.
+    """
+    if require_read_token is None:
+        require_read_token = os.environ.get("TIMELINE_REQUIRE_READ_TOKEN", "") in ("1", "true")
 
     @asynccontextmanager
-    async def close_timeline(app: Litestar) -> AsyncIterator[None]:
+    async def writer(app: Litestar) -> AsyncIterator[None]:
+        app.state.committer = GroupCommitter(timeline)
         try:
             yield
         finally:
+            await sync_to_thread(app.state.committer.close)
             if own_timeline:
                 await sync_to_thread(timeline.close)
 
@@ -91,14 +109,23 @@ def create_app(
         # One router around every handler: Litestar 2 refuses two controllers on one path
         # (GET and POST /api/events) when they are registered on the app directly.
         route_handlers=[Router("/", route_handlers=handlers)],
-        state=State({"timeline": timeline, "max_body_bytes": max_body_bytes}),
+        state=State(
+            {
+                "timeline": timeline,
+                "tokens": Tokens(timeline.store),
+                "require_read_token": require_read_token,
+                "max_body_bytes": max_body_bytes,
+            }
+        ),
+        guards=[authorize],
         dependencies={
             "timeline": Provide(provide_timeline, sync_to_thread=False),
+            "committer": Provide(provide_committer, sync_to_thread=False),
             "principal": Provide(provide_principal, sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=max_body_bytes,
-        lifespan=[close_timeline],
+        lifespan=[writer],
         openapi_config=OpenAPIConfig(
             title="Timeline",
             version=_version(),

@@ -11,10 +11,9 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.concurrency import sync_to_thread
 from litestar.datastructures import State
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.openapi import ResponseSpec
-from litestar.params import Parameter
-from litestar.types import Guard
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from service.application import Timeline
 from service.audit import Checkpoint, Signer, VerifyReport, checkpoint_at, latest_checkpoint
@@ -23,15 +22,13 @@ from service.audit.changes import MAX_PAGE, changes_between, changes_csv
 from service.audit.checkpoints import sign_head
 from service.audit.keys import signer_for
 from service.audit.proofs import InclusionProof, inclusion_proof
+from service.http.auth import ROLE
 from service.http.params import InvalidParameter, parse_known_at
-from service.http.problems import PROBLEM_JSON, ProblemDetails
+from service.http.problems import problem_spec
 from service.http.shapes import HistoryItem, Time, format_micros, history_item
 from service.store.records import to_micros
 
 CSV = "text/csv"
-
-# Issue 5 adds roles: put the admin guard here and POST /api/checkpoints is admin-only.
-ADMIN_GUARDS: list[Guard] = []
 
 
 class ChangedDevelopment(msgspec.Struct, frozen=True):
@@ -51,7 +48,7 @@ class Changes(msgspec.Struct, frozen=True):
     next: int | None
 
 
-def provide_signer(state: State, timeline: Timeline) -> Signer:
+def provide_signer(state: State, timeline: NamedDependency[Timeline]) -> Signer:
     """The app's signer (`state.signer`), else the one of the database's key file."""
     signer = state.get("signer")
     return signer if isinstance(signer, Signer) else signer_for(timeline.database)
@@ -73,10 +70,6 @@ def _moment(name: str, text: str | None, *, start_of_day: bool) -> int:
         raise InvalidParameter(name, error.message) from None
 
 
-def _problem(description: str) -> ResponseSpec:
-    return ResponseSpec(ProblemDetails, description=description, media_type=PROBLEM_JSON)
-
-
 class AuditController(Controller):
     """Checkpoints, verification, the changes of a window and inclusion proofs."""
 
@@ -87,31 +80,33 @@ class AuditController(Controller):
     @get(
         "/checkpoints/latest",
         summary="The latest signed checkpoint",
-        responses={404: _problem("No checkpoint was made yet")},
+        responses={404: problem_spec("No checkpoint was made yet")},
     )
-    async def latest(self, timeline: Timeline) -> Checkpoint:
+    async def latest(self, timeline: NamedDependency[Timeline]) -> Checkpoint:
         """The most recent checkpoint: keep it outside the service to check the log against."""
         return await sync_to_thread(latest_checkpoint, timeline)
 
     @get(
         "/checkpoints/{position:int}",
         summary="The checkpoint at a position",
-        responses={404: _problem("No checkpoint at this position")},
+        responses={404: problem_spec("No checkpoint at this position")},
     )
-    async def at(self, timeline: Timeline, position: int) -> Checkpoint:
+    async def at(self, timeline: NamedDependency[Timeline], position: FromPath[int]) -> Checkpoint:
         """The checkpoint signed at exactly this position of the log."""
         return await sync_to_thread(checkpoint_at, timeline, position)
 
     @post(
         "/checkpoints",
         summary="Sign the head of the log now",
-        guards=ADMIN_GUARDS,
+        opt={ROLE: "admin"},  # signing is for operators; reads stay open
         responses={
             200: ResponseSpec(Checkpoint, description="The head was already signed"),
-            422: _problem("The log is empty, or does not verify"),
+            422: problem_spec("The log is empty, or does not verify"),
         },
     )
-    async def make(self, timeline: Timeline, signer: Signer) -> Response[Checkpoint]:
+    async def make(
+        self, timeline: NamedDependency[Timeline], signer: NamedDependency[Signer]
+    ) -> Response[Checkpoint]:
         """Verify the chain since the last checkpoint and sign the current head."""
         checkpoint, created = await sync_to_thread(sign_head, timeline, signer)
         return Response(
@@ -123,14 +118,14 @@ class AuditController(Controller):
     @get(
         "/verify",
         summary="Recompute the hash chain",
-        responses={404: _problem("No checkpoint at the position given")},
+        responses={404: problem_spec("No checkpoint at the position given")},
     )
     async def verify(
         self,
-        timeline: Timeline,
+        timeline: NamedDependency[Timeline],
         checkpoint: Annotated[
             int | None,
-            Parameter(ge=1, description="Also check the stored checkpoint at this position"),
+            QueryParameter(ge=1, description="Also check the stored checkpoint at this position"),
         ] = None,
     ) -> VerifyReport:
         """The first position where the stored log differs from what was recorded, if any."""
@@ -142,9 +137,16 @@ class AuditController(Controller):
         return await sync_to_thread(verify_log, timeline, signed)
 
     @post(
-        "/verify", summary="Recompute the hash chain against a checkpoint you kept", status_code=200
+        "/verify",
+        summary="Recompute the hash chain against a checkpoint you kept",
+        status_code=200,
+        # A read that carries a body: without this the guard would ask for an editor token.
+        opt={ROLE: "reader"},
+        responses={400: problem_spec("The body is not a checkpoint")},
     )
-    async def verify_against(self, timeline: Timeline, data: Checkpoint) -> VerifyReport:
+    async def verify_against(
+        self, timeline: NamedDependency[Timeline], data: JSONBody[Checkpoint]
+    ) -> VerifyReport:
         """Like GET, against a checkpoint in the body (as served by /api/checkpoints)."""
         return await sync_to_thread(verify_log, timeline, data)
 
@@ -156,14 +158,19 @@ class AuditController(Controller):
     async def changes(
         self,
         request: Request[Any, Any, Any],
-        timeline: Timeline,
-        since: Annotated[str, Parameter(description="RFC 3339 time, or a date (its start, UTC)")],
+        timeline: NamedDependency[Timeline],
+        since: Annotated[
+            str, QueryParameter(description="RFC 3339 time, or a date (its start, UTC)")
+        ],
         until: Annotated[
-            str | None, Parameter(description="RFC 3339 time, or a date (its end); default now")
+            str | None,
+            QueryParameter(description="RFC 3339 time, or a date (its end); default now"),
         ] = None,
-        after: Annotated[int, Parameter(ge=0, description="Continue after this position")] = 0,
-        limit: Annotated[int, Parameter(ge=1, le=MAX_PAGE, description="Events per page")] = 1000,
-        format: Annotated[str | None, Parameter(pattern="^(json|csv)$")] = None,
+        after: Annotated[int, QueryParameter(ge=0, description="Continue after this position")] = 0,
+        limit: Annotated[
+            int, QueryParameter(ge=1, le=MAX_PAGE, description="Events per page")
+        ] = 1000,
+        format: Annotated[str | None, QueryParameter(pattern="^(json|csv)$")] = None,
     ) -> Response[Any]:
         """Events recorded in [since, until] by development, each with who, when, why and diffs."""
         since_us = _moment("since", since, start_of_day=True)
@@ -193,15 +200,15 @@ class AuditController(Controller):
     @get(
         "/events/{event_id:uuid}/proof",
         summary="Inclusion proof of an event",
-        responses={404: _problem("Unknown event, or no checkpoint covers it yet")},
+        responses={404: problem_spec("Unknown event, or no checkpoint covers it yet")},
     )
     async def proof(
         self,
-        timeline: Timeline,
-        event_id: UUID,
+        timeline: NamedDependency[Timeline],
+        event_id: FromPath[UUID],
         checkpoint: Annotated[
             int | None,
-            Parameter(ge=1, description="Prove against this checkpoint (default: latest)"),
+            QueryParameter(ge=1, description="Prove against this checkpoint (default: latest)"),
         ] = None,
     ) -> InclusionProof:
         """The audit path from the event's link to a signed checkpoint's Merkle root."""

@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, post
-from litestar.concurrency import sync_to_thread
 from litestar.di import NamedDependency
 from litestar.exceptions import ClientException
 from litestar.openapi import ResponseSpec
 
 from events import AnyEvent, decode_batch, decode_event
 from events.codec import Batch
-from service.application import Timeline
+from service.committer import GroupCommitter
 from service.http.examples import BATCH_EXAMPLES, EVENT_EXAMPLES
 from service.http.openapi import body_operation
 from service.http.problems import BATCH, problem_spec
@@ -62,12 +61,12 @@ class EventsWriteController(Controller):
     async def append_event(
         self,
         request: Request[Any, Any, Any],
-        timeline: NamedDependency[Timeline],
+        committer: NamedDependency[GroupCommitter],
         principal: NamedDependency[str],
     ) -> Response[ReceiptBody]:
         """Store one event; 201 with its receipt, or 200 with the original one for a replay."""
         event = decode_event(await read_body(request))
-        [outcome] = await sync_to_thread(timeline.append, [event], principal)
+        [outcome] = await committer.append([event], principal)
         receipt = receipt_body(outcome.receipt)
         return Response(
             receipt,
@@ -90,12 +89,12 @@ class EventsWriteController(Controller):
     async def append_batch(
         self,
         request: Request[Any, Any, Any],
-        timeline: NamedDependency[Timeline],
+        committer: NamedDependency[GroupCommitter],
         principal: NamedDependency[str],
     ) -> Response[Receipts]:
         """Store every event of the batch in order, or none; error paths name `$.events[i]`."""
         batch: list[AnyEvent] = decode_batch(await read_body(request))
-        outcomes = await sync_to_thread(timeline.append, batch, principal)
+        outcomes = await committer.append(batch, principal)
         created = any(outcome.created for outcome in outcomes)
         return Response(
             Receipts([receipt_body(outcome.receipt) for outcome in outcomes]),

@@ -1,0 +1,66 @@
+"""Tokens over HTTP: writes need an editor, admin endpoints an admin, reads are open by default."""
+
+from __future__ import annotations
+
+from litestar import get
+
+from service.application import Timeline
+from service.http.auth import ROLE
+from service.tokens import Tokens
+from tests import bodies
+from tests.api import post_event, problem, serve
+
+
+@get("/api/test-admin-only", opt={ROLE: "admin"})
+async def admin_only() -> dict[str, bool]:
+    """A stand-in admin endpoint."""
+    return {"ok": True}
+
+
+def test_a_write_without_a_token_is_401_with_a_bearer_challenge(database_url: str) -> None:
+    with serve(database_url, role=None) as client:
+        response = post_event(client, bodies.development_reported())
+        document = problem(response, 401)
+        assert response.headers["www-authenticate"].startswith("Bearer")
+        assert "editor" in document["detail"]
+        assert client.get("/api/events").json()["items"] == []
+
+
+def test_a_reader_token_cannot_write(database_url: str) -> None:
+    with serve(database_url, role="reader") as client:
+        problem(post_event(client, bodies.development_reported()), 403)
+        assert client.get("/api/events").status_code == 200
+
+
+def test_an_unknown_or_malformed_token_is_401(database_url: str) -> None:
+    with serve(database_url, role=None) as client:
+        client.headers["Authorization"] = "Bearer tl_not-a-token"
+        problem(client.get("/api/events"), 401)
+        client.headers["Authorization"] = "Basic dXNlcjpwYXNz"
+        problem(client.get("/api/events"), 401)
+
+
+def test_a_revoked_token_stops_working_at_once(database_url: str) -> None:
+    with serve(database_url) as client:
+        assert post_event(client, bodies.development_reported()).status_code == 201
+        timeline: Timeline = client.app.state.timeline
+        Tokens(timeline.store).revoke("newsroom")
+        problem(post_event(client, bodies.development_reported()), 401)
+
+
+def test_admin_endpoints_need_an_admin_token(database_url: str) -> None:
+    with serve(database_url, extra_route_handlers=[admin_only]) as client:
+        problem(client.get("/api/test-admin-only"), 403)
+        timeline: Timeline = client.app.state.timeline
+        secret = Tokens(timeline.store).create("ops", "admin")
+        client.headers["Authorization"] = f"Bearer {secret}"
+        assert client.get("/api/test-admin-only").json() == {"ok": True}
+
+
+def test_reads_can_be_closed_to_callers_without_a_reader_token(database_url: str) -> None:
+    with serve(database_url, role=None, require_read_token=True) as client:
+        problem(client.get("/api/events"), 401)
+        timeline: Timeline = client.app.state.timeline
+        secret = Tokens(timeline.store).create("analyst", "reader")
+        client.headers["Authorization"] = f"Bearer {secret}"
+        assert client.get("/api/events").status_code == 200
