@@ -27,6 +27,16 @@ $(VENV)/.installed: pyproject.toml
 
 run: venv
 	$(BIN)/timeline seed
+	@mkdir -p .timeline
+	@$(BIN)/timeline tokens create --name "local-$$(date +%Y%m%d-%H%M%S)" --role editor > .timeline/local-token
+	@echo
+	@echo "Local editor token (also in .timeline/local-token):"
+	@echo "  $$(cat .timeline/local-token)"
+	@echo "Append an event:"
+	@echo "  curl -X POST http://$(HOST):$(PORT)/api/events -H \"Authorization: Bearer \$$(cat .timeline/local-token)\" \\"
+	@echo "       -H 'Content-Type: application/json' -d @event.json"
+	@echo "Open http://$(HOST):$(PORT)/ in a browser; the API is described at http://$(HOST):$(PORT)/api/schema"
+	@echo
 	$(BIN)/timeline serve --host $(HOST) --port $(PORT)
 
 test: venv
