@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 from datetime import date
 from typing import Literal
@@ -74,6 +75,7 @@ def _parse_date(text: str) -> _End:
 _ORDER: dict[Precision, int] = {"year": 0, "month": 1, "day": 2}
 
 
+@functools.lru_cache(maxsize=4096)  # the same texts recur on every decode of a stream
 def parse_edtf(text: str) -> Edtf:
     """Parse `text`, raising `EdtfError` when it is outside the supported subset."""
     if "/" not in text:

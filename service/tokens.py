@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from datetime import datetime
 from typing import Any, Literal
 
@@ -55,8 +56,12 @@ def _hash(secret: str) -> str:
 class Tokens:
     """The token table, in the same database as the log."""
 
-    def __init__(self, store: LogRecorder) -> None:
+    def __init__(self, store: LogRecorder, *, cache_seconds: float = 1.0) -> None:
         self.store = store
+        self.cache_seconds = cache_seconds
+        # A live token is looked up at most once a second per process, not on every request;
+        # a revocation elsewhere therefore takes effect here within `cache_seconds`.
+        self._cache: dict[str, tuple[float, Token]] = {}
         with store.transaction() as cursor:
             cursor.execute(_SCHEMA)
 
@@ -80,8 +85,23 @@ class Tokens:
             )
         return secret
 
+    def cached(self, secret: str) -> Token | None:
+        """The token with this secret if it was found live within the last `cache_seconds`."""
+        hit = self._cache.get(_hash(secret))
+        if hit is not None and time.monotonic() - hit[0] < self.cache_seconds:
+            return hit[1]
+        return None
+
     def authenticate(self, secret: str) -> Token | None:
         """The live token with this secret, or None."""
+        token = self._lookup(secret)
+        if token is not None:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[_hash(secret)] = (time.monotonic(), token)
+        return token
+
+    def _lookup(self, secret: str) -> Token | None:
         with self.store.read_transaction() as cursor:
             cursor.execute(
                 self.store.sql(
@@ -102,7 +122,8 @@ class Tokens:
             return [_token(row) for row in cursor.fetchall()]
 
     def revoke(self, name: str) -> None:
-        """Revoke a token by name; it stops working at once."""
+        """Revoke a token by name; it stops working at once here, within a second elsewhere."""
+        self._cache.clear()
         with self.store.transaction() as cursor:
             cursor.execute(
                 self.store.sql(

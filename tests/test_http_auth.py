@@ -43,8 +43,20 @@ def test_an_unknown_or_malformed_token_is_401(database_url: str) -> None:
 def test_a_revoked_token_stops_working_at_once(database_url: str) -> None:
     with serve(database_url) as client:
         assert post_event(client, bodies.development_reported()).status_code == 201
+        tokens: Tokens = client.app.state.tokens
+        tokens.revoke("newsroom")
+        problem(post_event(client, bodies.development_reported()), 401)
+
+
+def test_a_token_revoked_by_another_process_stops_working_after_the_cache_second(
+    database_url: str,
+) -> None:
+    with serve(database_url) as client:
+        assert post_event(client, bodies.development_reported()).status_code == 201
         timeline: Timeline = client.app.state.timeline
-        Tokens(timeline.store).revoke("newsroom")
+        Tokens(timeline.store).revoke("newsroom")  # as `timeline tokens revoke` would
+        tokens: Tokens = client.app.state.tokens
+        tokens.cache_seconds = 0  # the second has passed
         problem(post_event(client, bodies.development_reported()), 401)
 
 

@@ -46,7 +46,9 @@ async def authorize(
     if header:
         if scheme.lower() != "bearer" or not secret.strip():
             raise NotAuthorizedException("use `Authorization: Bearer <token>`", headers=_CHALLENGE)
-        token = await sync_to_thread(tokens.authenticate, secret.strip())
+        token = tokens.cached(secret.strip()) or await sync_to_thread(
+            tokens.authenticate, secret.strip()
+        )
         if token is None:
             raise NotAuthorizedException("unknown or revoked token", headers=_CHALLENGE)
     method = str(connection.scope.get("method", "GET"))

@@ -125,25 +125,29 @@ class LogRecorder:
                         link=link,
                     )
                 )
-            cursor.executemany(
-                self.sql(
-                    f"INSERT INTO {RECORDS} "
-                    "(position, event_id, recorded_at, recorded_by, digest, link) "
-                    "VALUES (%s, %s, %s, %s, %s, %s)"
-                ),
-                [
-                    (
-                        r.position,
-                        self.id_param(r.event_id),
-                        r.recorded_at_us,
-                        r.recorded_by,
-                        r.digest,
-                        r.link,
-                    )
-                    for r in rows
-                ],
-            )
+            self.insert_records(cursor, rows)
         return rows
+
+    def insert_records(self, cursor: Cursor, rows: Sequence[StoredRecord]) -> None:
+        """Insert the log's records of newly stored events."""
+        cursor.executemany(
+            self.sql(
+                f"INSERT INTO {RECORDS} "
+                "(position, event_id, recorded_at, recorded_by, digest, link) "
+                "VALUES (%s, %s, %s, %s, %s, %s)"
+            ),
+            [
+                (
+                    r.position,
+                    self.id_param(r.event_id),
+                    r.recorded_at_us,
+                    r.recorded_by,
+                    r.digest,
+                    r.link,
+                )
+                for r in rows
+            ],
+        )
 
     def _head(self, cursor: Cursor) -> Head:
         cursor.execute(

@@ -9,14 +9,11 @@ from uuid import UUID
 
 import psycopg
 from eventsourcing.persistence import IntegrityError, StoredEvent
-from eventsourcing.postgres import (
-    PostgresAggregateRecorder,
-    PostgresApplicationRecorder,
-    PostgresDatastore,
-)
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg.sql import SQL
 
 from service.store.log import RECORDS, Cursor, LogRecorder
+from service.store.records import StoredRecord
 
 _SCHEMA_LOCK = 7_263_941_001  # advisory lock id: one process creates the schema at a time
 
@@ -77,11 +74,46 @@ class TimelinePostgresRecorder(LogRecorder, PostgresApplicationRecorder):
             yield cursor
 
     def insert_stored(self, cursor: Cursor, stored: Sequence[StoredEvent]) -> list[int]:
-        """Notify listeners and insert, as the library does; return the positions."""
-        assert isinstance(cursor, psycopg.Cursor)
-        self._notify_channel(cursor)
-        PostgresAggregateRecorder._insert_stored_events(self, cursor, stored)
-        return [int(row["notification_id"]) for row in cursor.fetchall()]
+        """Notify listeners and insert with one statement over arrays; return the positions.
+
+        Arrays of plain values sent in binary (`%b`) instead of the library's composite type:
+        the same rows, and far less work to send a thousand of them.
+        """
+        self._notify_channel(cursor)  # type: ignore[arg-type]
+        cursor.execute(
+            f"INSERT INTO {self.events_table_name} "
+            "(originator_id, originator_version, topic, state) "
+            "SELECT * FROM unnest(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[]) "
+            "RETURNING originator_id, originator_version, notification_id",
+            (
+                [event.originator_id for event in stored],
+                [event.originator_version for event in stored],
+                [event.topic for event in stored],
+                [event.state for event in stored],
+            ),
+        )
+        positions = {
+            (row["originator_id"], row["originator_version"]): int(row["notification_id"])
+            for row in cursor.fetchall()
+        }
+        return [positions[(event.originator_id, event.originator_version)] for event in stored]
+
+    def insert_records(self, cursor: Cursor, rows: Sequence[StoredRecord]) -> None:
+        """Insert the log's records with one statement over arrays."""
+        cursor.execute(
+            f"INSERT INTO {RECORDS} "
+            "(position, event_id, recorded_at, recorded_by, digest, link) "
+            "SELECT * FROM unnest("
+            "%b::bigint[], %b::uuid[], %b::bigint[], %b::text[], %b::text[], %b::bytea[])",
+            (
+                [r.position for r in rows],
+                [r.event_id for r in rows],
+                [r.recorded_at_us for r in rows],
+                [r.recorded_by for r in rows],
+                [r.digest for r in rows],
+                [r.link for r in rows],
+            ),
+        )
 
     def id_param(self, value: UUID) -> object:
         """PostgreSQL keeps UUIDs natively."""
