@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from service.application import Timeline
 from tests.pgserver import (
     ENV_ADMIN_URL,
     PostgresUnavailable,
@@ -72,3 +73,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path}/timeline.db"
     url: str = request.getfixturevalue("postgres_url")
     return url
+
+
+@pytest.fixture
+def timeline(database_url: str) -> Iterator[Timeline]:
+    """A `Timeline` on a fresh database, once on SQLite and once on PostgreSQL."""
+    app = Timeline(database_url)
+    yield app
+    app.close()

@@ -4,41 +4,17 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator
 from datetime import date
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 import msgspec
-import pytest
 
-from events import Actors, DevelopmentReported, Report, ReportAdded, ReportRetracted, Source
+from events import DevelopmentReported, ReportAdded, ReportRetracted
 from service.application import Timeline
 from service.committer import GroupCommitter
 from service.errors import IdempotencyMismatch, UnknownReport, VersionConflict
 from service.writing import Outcome, Request
-
-
-@pytest.fixture
-def timeline(database_url: str) -> Iterator[Timeline]:
-    app = Timeline(database_url)
-    yield app
-    app.close()
-
-
-def a_report(originator: str = "US Government") -> Report:
-    return Report(
-        source=Source(originator=originator, channel="briefing"), asserted_on=date(2024, 2, 23)
-    )
-
-
-def a_development(development_id: UUID | None = None) -> DevelopmentReported:
-    return DevelopmentReported(
-        development_id=development_id,
-        kind="transfer",
-        title="Containers of munitions",
-        actors=Actors(supplier="PRK", recipient="RUS"),
-        report=a_report(),
-    )
+from tests.structs import a_development, a_report
 
 
 def request(*events: ReportAdded | DevelopmentReported | ReportRetracted) -> Request:

@@ -2,48 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 import msgspec
 import pytest
 
 from events import (
-    Actors,
-    DevelopmentReported,
-    Report,
+    AnyEvent,
     ReportAdded,
     ReportRetracted,
-    Source,
 )
 from service.application import Timeline
 from service.errors import IdempotencyMismatch, UnknownReport, VersionConflict
 from service.store.records import GENESIS, chain_link, now_micros
-
-
-@pytest.fixture
-def timeline(database_url: str) -> Iterator[Timeline]:
-    app = Timeline(database_url)
-    yield app
-    app.close()
-
-
-def a_report(originator: str = "US Government") -> Report:
-    return Report(
-        source=Source(originator=originator, channel="briefing"), asserted_on=date(2024, 2, 23)
-    )
-
-
-def a_development(development_id: UUID | None = None) -> DevelopmentReported:
-    return DevelopmentReported(
-        development_id=development_id,
-        kind="transfer",
-        title="Containers of munitions",
-        actors=Actors(supplier="PRK", recipient="RUS"),
-        report=a_report(),
-    )
+from tests.structs import a_development, a_report
 
 
 def test_positions_increase_and_versions_count_within_each_development(
@@ -105,7 +79,7 @@ def test_the_same_event_id_and_body_returns_the_original_receipt_after_reopening
 
 def test_a_batch_with_one_refused_event_stores_nothing(timeline: Timeline) -> None:
     development = timeline.append([a_development()], "t")[0].receipt.development_id
-    batch = [
+    batch: list[AnyEvent] = [
         ReportAdded(development_id=development, report=a_report()),
         ReportRetracted(
             development_id=development, report=9, effective_on=date(2024, 3, 1), reason="x"
