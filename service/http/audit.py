@@ -16,7 +16,13 @@ from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from service.application import Timeline
-from service.audit import Checkpoint, Signer, VerifyReport, checkpoint_at, latest_checkpoint
+from service.audit import (
+    Checkpoint,
+    Signer,
+    VerifyReport,
+    checkpoint_at,
+    latest_checkpoint,
+)
 from service.audit import verify as verify_log
 from service.audit.changes import MAX_PAGE, changes_between, changes_csv
 from service.audit.checkpoints import sign_head
@@ -181,7 +187,9 @@ class AuditController(Controller):
             changes_between, timeline, since_us, until_us, after=after, limit=limit
         )
         wants_csv = format == "csv" or (
-            format is None and request.accept.best_match([CSV, "application/json"]) == CSV
+            format is None
+            and request.accept.best_match(["application/json", CSV], default="application/json")
+            == CSV
         )
         if wants_csv:
             return Response(changes_csv(page), media_type=f"{CSV}; charset=utf-8")

@@ -1,0 +1,131 @@
+"""What was recorded in a window of system time, grouped by development, with each event's diffs.
+
+The diffs are the history's own (`service.history.history_changes` over the whole stream), so a
+correction recorded on Friday is compared with the state it corrected, however old.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC
+from typing import Any
+from uuid import UUID
+
+import msgspec
+
+from events import Recorded
+from service.application import Timeline
+from service.domain import fold
+from service.history import Change, history_changes
+
+MAX_PAGE = 5000
+
+
+class Changed(msgspec.Struct, frozen=True):
+    """One event recorded in the window and the fields it changed (None: it added, not changed)."""
+
+    recorded: Recorded
+    changes: list[Change] | None
+
+
+class DevelopmentChanges(msgspec.Struct, frozen=True):
+    """The events of one development recorded in the window, in position order."""
+
+    development_id: UUID
+    title: str
+    events: list[Changed]
+
+
+class ChangesPage(msgspec.Struct, frozen=True):
+    """A page of the window: developments in order of their first event in it; `next` is the
+    `after` of the following page, or None."""
+
+    groups: list[DevelopmentChanges]
+    next: int | None
+
+
+def changes_between(
+    timeline: Timeline, since_us: int, until_us: int, *, after: int = 0, limit: int = 1000
+) -> ChangesPage:
+    """Events with `since_us <= recorded_at <= until_us` after position `after`, at most `limit`."""
+    store = timeline.store
+    # recorded_at never decreases along positions, so the window is a range of positions:
+    # after the last row recorded before `since`, up to the last row recorded by `until`
+    start = max(after, store.last_position(until_us=since_us - 1))
+    end = store.last_position(until_us=until_us)
+    if end <= start:
+        return ChangesPage([], None)
+    rows = [
+        row
+        for row in store.select_records(after=start, limit=min(limit, end - start))
+        if row.position <= end
+    ]
+    positions = {row.position for row in rows}
+    following = rows[-1].position if rows and rows[-1].position < end else None
+    groups: list[DevelopmentChanges] = []
+    for development_id in dict.fromkeys(row.development_id for row in rows):
+        stream = timeline.stream(development_id, until_us=until_us)
+        diffs = history_changes(recorded.event for recorded in stream)
+        state = fold(recorded.event for recorded in stream)
+        groups.append(
+            DevelopmentChanges(
+                development_id=development_id,
+                title=state.title if state else "",
+                events=[
+                    Changed(recorded, changes)
+                    for recorded, changes in zip(stream, diffs, strict=True)
+                    if recorded.position in positions
+                ],
+            )
+        )
+    return ChangesPage(groups, following)
+
+
+CSV_COLUMNS = (
+    "development_id",
+    "title",
+    "position",
+    "version",
+    "type",
+    "event_id",
+    "recorded_at",
+    "recorded_by",
+    "reason",
+    "field",
+    "before",
+    "after",
+)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return msgspec.json.encode(value).decode()
+
+
+def changes_csv(page: ChangesPage) -> str:
+    """One row per changed field; an event that changed no field (it added) gets one row."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for group in page.groups:
+        for item in group.events:
+            recorded = item.recorded
+            recorded_at = recorded.recorded_at.astimezone(UTC).replace(tzinfo=None)
+            common = [
+                str(group.development_id),
+                group.title,
+                recorded.position,
+                recorded.version,
+                recorded.type,
+                str(recorded.event_id),
+                recorded_at.isoformat(timespec="microseconds") + "Z",
+                recorded.recorded_by,
+                _cell(getattr(recorded.event, "reason", None)),
+            ]
+            for change in item.changes or [Change("", None, None)]:
+                writer.writerow([*common, change.field, _cell(change.before), _cell(change.after)])
+    return out.getvalue()

@@ -1,0 +1,243 @@
+"""Signed checkpoints: the head of the chain and the Merkle root at a position, signed with Ed25519.
+
+A checkpoint is only signed over a chain that verifies from the previous checkpoint (or from the
+start), and carries the tree on from that checkpoint's stored frontier, so making one costs the
+events since the last one. The same JSON shape is served by the API and kept in files.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import msgspec
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from service.application import Timeline
+from service.audit import ledger
+from service.audit.chain import Anchor, walk
+from service.audit.keys import Signer, signer_for
+from service.audit.ledger import StoredCheckpoint
+from service.errors import NotFound, Unprocessable
+from service.store.records import from_micros, now_micros, to_micros
+
+DOMAIN = b"timeline-checkpoint-v1\n"
+
+Hex32 = Annotated[str, msgspec.Meta(pattern="^[0-9a-f]{64}$", description="32 bytes, hex")]
+Hex64 = Annotated[str, msgspec.Meta(pattern="^[0-9a-f]{128}$", description="64 bytes, hex")]
+
+
+class Checkpoint(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A signed statement that the log held `tree_size` rows up to `position` with this head."""
+
+    position: int
+    tree_size: int
+    head: Hex32
+    tree_root: Hex32
+    signed_at: str
+    public_key: Hex32
+    signature: Hex64
+
+
+class UnknownCheckpoint(NotFound):
+    """No checkpoint was made at this position (or none yet)."""
+
+    title = "Unknown checkpoint"
+
+
+class EmptyLog(Unprocessable):
+    """Nothing was recorded yet, so there is nothing to sign."""
+
+    title = "Empty log"
+
+
+class LogTampered(Unprocessable):
+    """The chain does not verify since the last checkpoint; the service refuses to sign it."""
+
+    title = "Log does not verify"
+
+
+class CheckpointFileError(ValueError):
+    """A checkpoint file that cannot be read; the message says why."""
+
+
+def _signed_at_micros(text: str) -> int:
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError(f"signed_at {text!r} has no offset")
+    return to_micros(moment)
+
+
+def format_signed_at(micros: int) -> str:
+    """RFC 3339, UTC, with microseconds."""
+    return (
+        from_micros(micros)
+        .astimezone(UTC)
+        .isoformat(timespec="microseconds")
+        .replace("+00:00", "Z")
+    )
+
+
+def signed_message(
+    position: int, tree_size: int, head: bytes, tree_root: bytes, signed_at_us: int
+) -> bytes:
+    """The exact bytes a checkpoint's signature covers, behind a domain-separation prefix."""
+    return (
+        DOMAIN
+        + (
+            f"position={position}\ntree_size={tree_size}\nhead={head.hex()}\n"
+            f"tree_root={tree_root.hex()}\nsigned_at={signed_at_us}\n"
+        ).encode()
+    )
+
+
+def to_wire(stored: StoredCheckpoint) -> Checkpoint:
+    """A stored checkpoint in the shape served and kept in files."""
+    return Checkpoint(
+        position=stored.position,
+        tree_size=stored.tree_size,
+        head=stored.head.hex(),
+        tree_root=stored.tree_root.hex(),
+        signed_at=format_signed_at(stored.signed_at_us),
+        public_key=stored.public_key.hex(),
+        signature=stored.signature.hex(),
+    )
+
+
+def verify_checkpoint_signature(checkpoint: Checkpoint, public_key: bytes | None = None) -> bool:
+    """Whether the signature covers the checkpoint's fields under its key (or `public_key`)."""
+    try:
+        key = bytes.fromhex(checkpoint.public_key)
+        if public_key is not None and key != public_key:
+            return False
+        message = signed_message(
+            checkpoint.position,
+            checkpoint.tree_size,
+            bytes.fromhex(checkpoint.head),
+            bytes.fromhex(checkpoint.tree_root),
+            _signed_at_micros(checkpoint.signed_at),
+        )
+        Ed25519PublicKey.from_public_bytes(key).verify(bytes.fromhex(checkpoint.signature), message)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def _trusted_start(timeline: Timeline, signer: Signer, at_or_before: int) -> Anchor:
+    """The latest intact checkpoint of this signer up to a position, to resume the chain from."""
+    previous = ledger.latest(
+        timeline.store, at_or_before=at_or_before, public_key=signer.public_key
+    )
+    if previous is None:
+        return Anchor()
+    intact = (
+        previous.frontier.is_consistent()
+        and previous.frontier.root() == previous.tree_root
+        and verify_checkpoint_signature(to_wire(previous))
+    )
+    return Anchor(previous.position, previous.head, previous.frontier) if intact else Anchor()
+
+
+def make_checkpoint(timeline: Timeline, signer: Signer | None = None) -> Checkpoint:
+    """Sign the current head of the log, after verifying the chain up to it."""
+    return sign_head(timeline, signer)[0]
+
+
+def sign_head(timeline: Timeline, signer: Signer | None = None) -> tuple[Checkpoint, bool]:
+    """The checkpoint of the current head, and whether this call made it (False: it existed)."""
+    signer = signer or signer_for(timeline.database)
+    store = timeline.store
+    head_position = timeline.store.last_position()
+    if head_position == 0:
+        raise EmptyLog("nothing has been recorded yet, so there is no head to sign")
+    existing = ledger.at_position(store, head_position)
+    if existing is not None:
+        return to_wire(existing), False
+    start = _trusted_start(timeline, signer, head_position - 1)  # one may land at the head now
+    walked = walk(
+        store,
+        end=head_position,
+        start=start,
+        tree_until=head_position,
+        marks=frozenset({head_position}),
+    )
+    if walked.problem is not None:
+        raise LogTampered(
+            f"refusing to sign: {walked.problem.kind} at position {walked.problem.position} "
+            f"({walked.problem.detail})"
+        )
+    mark = walked.marks[head_position]
+    signed_at = now_micros()
+    root = mark.frontier.root()
+    stored = ledger.insert(
+        store,
+        StoredCheckpoint(
+            position=head_position,
+            tree_size=mark.frontier.size,
+            head=mark.link,
+            tree_root=root,
+            frontier=mark.frontier,
+            signed_at_us=signed_at,
+            public_key=signer.public_key,
+            signature=signer.sign(
+                signed_message(head_position, mark.frontier.size, mark.link, root, signed_at)
+            ),
+        ),
+    )
+    return to_wire(stored), stored.signed_at_us == signed_at
+
+
+def maybe_checkpoint(
+    timeline: Timeline, every: int, signer: Signer | None = None
+) -> Checkpoint | None:
+    """Make a checkpoint when the last one is `every` or more positions behind the head.
+
+    Two indexed reads when there is nothing to do: cheap enough to call after every write.
+    """
+    head_position = timeline.store.last_position()
+    previous = ledger.latest(timeline.store)
+    if head_position - (previous.position if previous else 0) < every:
+        return None
+    return make_checkpoint(timeline, signer)
+
+
+def latest_checkpoint(timeline: Timeline) -> Checkpoint:
+    """The most recent checkpoint; `UnknownCheckpoint` when none was made yet."""
+    stored = ledger.latest(timeline.store)
+    if stored is None:
+        raise UnknownCheckpoint("no checkpoint has been made yet", path="position")
+    return to_wire(stored)
+
+
+def checkpoint_at(timeline: Timeline, position: int) -> Checkpoint:
+    """The checkpoint made at `position`; `UnknownCheckpoint` when there is none."""
+    stored = ledger.at_position(timeline.store, position)
+    if stored is None:
+        raise UnknownCheckpoint(f"no checkpoint was made at position {position}", path="position")
+    return to_wire(stored)
+
+
+def dump_checkpoint(checkpoint: Checkpoint) -> bytes:
+    """The checkpoint as a JSON document (the API's shape), for a file kept elsewhere."""
+    return msgspec.json.format(msgspec.json.encode(checkpoint), indent=2) + b"\n"
+
+
+def load_checkpoint(data: bytes) -> Checkpoint:
+    """A checkpoint from JSON as the API serves it; `CheckpointFileError` if it is not one."""
+    try:
+        checkpoint = msgspec.json.decode(data, type=Checkpoint)
+        _signed_at_micros(checkpoint.signed_at)
+    except (msgspec.DecodeError, ValueError) as error:
+        raise CheckpointFileError(f"not a timeline checkpoint: {error}") from None
+    return checkpoint
+
+
+def read_checkpoint_file(path: Path) -> Checkpoint:
+    """A checkpoint from a JSON file (e.g. saved from `GET /api/checkpoints/latest`)."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise CheckpointFileError(f"cannot read {path}: {error.strerror}") from None
+    return load_checkpoint(data)

@@ -1,0 +1,332 @@
+"""Signed checkpoints: made from a verified chain, checked with the public key, kept in files, and
+used to catch a rewritten log that the chain alone cannot; on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from service.application import Timeline
+from service.audit import (
+    Checkpoint,
+    CheckpointFileError,
+    dump_checkpoint,
+    ledger,
+    load_checkpoint,
+    make_checkpoint,
+    maybe_checkpoint,
+    periodic_checkpoints,
+    read_checkpoint_file,
+    verify,
+    verify_checkpoint_signature,
+)
+from service.audit.checkpoints import EmptyLog, LogTampered, latest_checkpoint, signed_message
+from service.audit.keys import Signer, load_or_create_key
+from service.audit.ledger import StoredCheckpoint
+from service.audit.merkle import Frontier, leaf_hash, tree_root
+from tests.test_audit_support import Tamperer, a_development, record_log
+
+ROWS = 12
+
+
+@pytest.fixture
+def signer(tmp_path: Path) -> Signer:
+    return Signer(load_or_create_key(tmp_path / "keys" / "timeline.key"))
+
+
+@pytest.fixture
+def tamper(database_url: str, timeline: Timeline) -> Iterator[Tamperer]:
+    record_log(timeline, ROWS)
+    tamperer = Tamperer(database_url)
+    yield tamperer
+    tamperer.close()
+
+
+def altered(checkpoint: Checkpoint, **fields: object) -> Checkpoint:
+    return msgspec.structs.replace(checkpoint, **fields)
+
+
+def flip_hex(text: str, at: int = 0) -> str:
+    return text[:at] + ("1" if text[at] != "1" else "2") + text[at + 1 :]
+
+
+def test_checkpoint_signs_the_stored_head_and_tree_of_the_log(
+    timeline: Timeline, tamper: Tamperer, signer: Signer
+) -> None:
+    # Given a log of 12 events
+    # When the head is signed
+    checkpoint = make_checkpoint(timeline, signer)
+    # Then it names the last position, its stored link and the root over every link
+    records = timeline.store.select_records()
+    assert checkpoint.position == ROWS and checkpoint.tree_size == ROWS
+    assert checkpoint.head == records[-1].link.hex()
+    assert checkpoint.tree_root == tree_root([leaf_hash(r.link) for r in records]).hex()
+    assert checkpoint.public_key == signer.public_key.hex()
+    assert checkpoint.signed_at.endswith("Z")
+    assert verify_checkpoint_signature(checkpoint)
+    assert verify_checkpoint_signature(checkpoint, public_key=signer.public_key)
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["head", "position", "tree_size", "tree_root", "signature", "signed_at", "public_key"],
+)
+def test_altered_checkpoint_fails_its_signature(
+    timeline: Timeline, tamper: Tamperer, signer: Signer, tmp_path: Path, change: str
+) -> None:
+    checkpoint = make_checkpoint(timeline, signer)
+    other = Signer(load_or_create_key(tmp_path / "other.key"))
+    changes: dict[str, dict[str, object]] = {
+        "head": {"head": flip_hex(checkpoint.head, 10)},
+        "position": {"position": checkpoint.position - 1},
+        "tree_size": {"tree_size": checkpoint.tree_size + 1},
+        "tree_root": {"tree_root": flip_hex(checkpoint.tree_root)},
+        "signature": {"signature": flip_hex(checkpoint.signature, 40)},
+        "signed_at": {"signed_at": "2020-01-01T00:00:00.000000Z"},
+        "public_key": {"public_key": other.public_key.hex()},
+    }
+    assert not verify_checkpoint_signature(altered(checkpoint, **changes[change]))
+
+
+def test_checkpoint_signed_by_another_key_fails_when_the_trusted_key_is_pinned(
+    timeline: Timeline, tamper: Tamperer, signer: Signer, tmp_path: Path
+) -> None:
+    stranger = Signer(load_or_create_key(tmp_path / "stranger.key"))
+    checkpoint = make_checkpoint(timeline, stranger)
+    assert verify_checkpoint_signature(checkpoint)
+    assert not verify_checkpoint_signature(checkpoint, public_key=signer.public_key)
+
+
+def test_signing_the_same_head_twice_answers_the_first_checkpoint(
+    timeline: Timeline, tamper: Tamperer, signer: Signer
+) -> None:
+    first = make_checkpoint(timeline, signer)
+    assert make_checkpoint(timeline, signer) == first == latest_checkpoint(timeline)
+
+
+def test_empty_log_has_no_head_to_sign(timeline: Timeline, signer: Signer) -> None:
+    with pytest.raises(EmptyLog):
+        make_checkpoint(timeline, signer)
+
+
+def test_tampered_log_is_never_signed(timeline: Timeline, tamper: Tamperer, signer: Signer) -> None:
+    tamper.edit_payload_byte(5)
+    with pytest.raises(LogTampered, match="changed at position 5"):
+        make_checkpoint(timeline, signer)
+
+
+def test_log_tampered_after_the_last_checkpoint_is_not_signed_either(
+    timeline: Timeline, tamper: Tamperer, signer: Signer
+) -> None:
+    make_checkpoint(timeline, signer)
+    record_log(timeline, 3)
+    tamper.delete_record(ROWS + 2)
+    with pytest.raises(LogTampered, match=f"deleted at position {ROWS + 2}"):
+        make_checkpoint(timeline, signer)
+
+
+def test_periodic_checkpoint_waits_until_n_events_since_the_last(
+    timeline: Timeline, signer: Signer
+) -> None:
+    # Given checkpoints every 5 events
+    record_log(timeline, 4)
+    assert maybe_checkpoint(timeline, every=5, signer=signer) is None
+    record_log(timeline, 1)
+    first = maybe_checkpoint(timeline, every=5, signer=signer)
+    record_log(timeline, 4)
+    assert maybe_checkpoint(timeline, every=5, signer=signer) is None
+    record_log(timeline, 3)
+    second = maybe_checkpoint(timeline, every=5, signer=signer)
+    # Then one was made at 5 and the next at 12, the first 5 or more positions after it
+    assert first is not None and second is not None
+    assert (first.position, second.position) == (5, 12)
+
+
+def test_later_checkpoint_carries_the_tree_on_from_the_earlier_one(
+    timeline: Timeline, signer: Signer
+) -> None:
+    record_log(timeline, 7)
+    make_checkpoint(timeline, signer)
+    record_log(timeline, 6)
+    later = make_checkpoint(timeline, signer)
+    links = [leaf_hash(r.link) for r in timeline.store.select_records()]
+    assert later.tree_size == 13 and later.tree_root == tree_root(links).hex()
+
+
+def test_tampered_stored_frontier_is_not_trusted_for_the_next_checkpoint(
+    timeline: Timeline, tamper: Tamperer, signer: Signer
+) -> None:
+    make_checkpoint(timeline, signer)
+    tamper.run("UPDATE checkpoints SET frontier = %s", [bytes(64)])
+    record_log(timeline, 2)
+    later = make_checkpoint(timeline, signer)
+    links = [leaf_hash(r.link) for r in timeline.store.select_records()]
+    assert later.tree_root == tree_root(links).hex()
+
+
+def test_checkpoint_file_round_trips_as_the_api_serves_it(
+    timeline: Timeline, tamper: Tamperer, signer: Signer, tmp_path: Path
+) -> None:
+    checkpoint = make_checkpoint(timeline, signer)
+    path = tmp_path / "checkpoint.json"
+    path.write_bytes(dump_checkpoint(checkpoint))
+    assert read_checkpoint_file(path) == checkpoint
+    assert set(msgspec.json.decode(path.read_bytes())) == {
+        "position",
+        "tree_size",
+        "head",
+        "tree_root",
+        "signed_at",
+        "public_key",
+        "signature",
+    }
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"not json", b"{}", b'{"position": 1}', b"[1, 2]"],
+)
+def test_file_that_is_not_a_checkpoint_is_refused_with_a_reason(content: bytes) -> None:
+    with pytest.raises(CheckpointFileError, match="not a timeline checkpoint"):
+        load_checkpoint(content)
+
+
+def test_missing_checkpoint_file_is_refused_with_its_path(tmp_path: Path) -> None:
+    with pytest.raises(CheckpointFileError, match=r"missing\.json"):
+        read_checkpoint_file(tmp_path / "missing.json")
+
+
+def test_log_that_grew_after_a_checkpoint_still_extends_it(
+    timeline: Timeline, tamper: Tamperer, signer: Signer
+) -> None:
+    # Given a checkpoint kept at position 12, and more events recorded since
+    checkpoint = make_checkpoint(timeline, signer)
+    record_log(timeline, 5)
+    # Then the log verifies and still extends the checkpoint
+    report = verify(timeline, checkpoint)
+    assert report.ok and report.checked == ROWS + 5
+    assert report.checkpoint is not None
+    assert report.checkpoint.extends and report.checkpoint.signature_valid
+    assert report.checkpoint.problem is None
+
+
+def test_tampering_below_the_checkpoint_fails_the_prefix_check(
+    timeline: Timeline, tamper: Tamperer, signer: Signer
+) -> None:
+    checkpoint = make_checkpoint(timeline, signer)
+    tamper.edit_payload_byte(4)
+    report = verify(timeline, checkpoint)
+    assert (report.ok, report.problem, report.first_bad_position) == (False, "changed", 4)
+    assert report.checkpoint is not None and not report.checkpoint.extends
+
+
+def test_tampering_above_the_checkpoint_leaves_it_a_prefix(
+    timeline: Timeline, tamper: Tamperer, signer: Signer
+) -> None:
+    checkpoint = make_checkpoint(timeline, signer)
+    record_log(timeline, 3)
+    tamper.edit_payload_byte(ROWS + 1)
+    report = verify(timeline, checkpoint)
+    assert (report.ok, report.problem, report.first_bad_position) == (False, "changed", ROWS + 1)
+    assert report.checkpoint is not None and report.checkpoint.extends
+
+
+def test_rewrite_with_recomputed_links_is_caught_by_an_older_checkpoint(
+    timeline: Timeline, tamper: Tamperer, signer: Signer
+) -> None:
+    # Given a checkpoint kept outside, then a payload edited and every link recomputed after it
+    checkpoint = make_checkpoint(timeline, signer)
+    tamper.edit_payload_byte(4)
+    tamper.relink()
+    # Then the chain is consistent again, but it no longer extends the checkpoint
+    report = verify(timeline, checkpoint)
+    assert not report.ok and report.problem == "diverged"
+    assert report.checked == ROWS and report.first_bad_position is None
+    assert report.checkpoint is not None and not report.checkpoint.extends
+    assert f"at or before position {ROWS}" in report.checkpoint.detail
+
+
+def test_deleting_the_newest_rows_is_caught_as_truncation(
+    timeline: Timeline, tamper: Tamperer, signer: Signer
+) -> None:
+    checkpoint = make_checkpoint(timeline, signer)
+    tamper.delete_row(ROWS)
+    tamper.delete_row(ROWS - 1)
+    report = verify(timeline, checkpoint)
+    assert (report.ok, report.problem, report.first_bad_position) == (False, "truncated", ROWS - 1)
+
+
+def test_checkpoint_whose_signature_fails_does_not_verify_the_log(
+    timeline: Timeline, tamper: Tamperer, signer: Signer
+) -> None:
+    checkpoint = make_checkpoint(timeline, signer)
+    report = verify(timeline, altered(checkpoint, signature=flip_hex(checkpoint.signature)))
+    assert (report.ok, report.problem) == (False, "bad_signature")
+    assert report.checkpoint is not None
+    assert report.checkpoint.extends and not report.checkpoint.signature_valid
+
+
+def test_checkpoint_with_a_forged_head_is_diverged(
+    timeline: Timeline, tamper: Tamperer, signer: Signer
+) -> None:
+    # Given a checkpoint someone signed over a head this log never had
+    real = make_checkpoint(timeline, signer)
+    report = verify(timeline, altered(real, head=flip_hex(real.head)))
+    assert (report.ok, report.problem) == (False, "diverged")
+
+
+def test_background_checkpoints_sign_once_enough_events_came(
+    timeline: Timeline, signer: Signer
+) -> None:
+    # Given a server running periodic checkpoints every 3 events
+    async def serve_for_a_while() -> None:
+        async with periodic_checkpoints(timeline, every=3, interval=0.02, signer=signer):
+            await asyncio.to_thread(record_log, timeline, 2)
+            await asyncio.sleep(0.1)
+            assert ledger.latest(timeline.store) is None
+            batch = [a_development(), a_development()]  # one write: the head jumps to 4
+            await asyncio.to_thread(timeline.append, batch, "analyst")
+            for _ in range(100):
+                await asyncio.sleep(0.02)
+                if ledger.latest(timeline.store) is not None:
+                    return
+
+    asyncio.run(serve_for_a_while())
+    # Then the head was signed once 3 or more events had come
+    assert latest_checkpoint(timeline).position == 4
+
+
+def test_rewrite_below_the_last_own_checkpoint_is_never_signed(
+    timeline: Timeline, tamper: Tamperer, signer: Signer, tmp_path: Path
+) -> None:
+    # Given the service's checkpoint at 12, then a payload rewritten below it with every link
+    # recomputed, and a checkpoint planted above it under another key
+    make_checkpoint(timeline, signer)
+    record_log(timeline, 2)
+    tamper.edit_payload_byte(4)
+    tamper.relink()
+    stranger = Signer(load_or_create_key(tmp_path / "stranger.key"))
+    frontier = Frontier(8, (bytes(32),))
+    ledger.insert(
+        timeline.store,
+        StoredCheckpoint(
+            position=ROWS + 2,
+            tree_size=8,
+            head=bytes(32),
+            tree_root=frontier.root(),
+            frontier=frontier,
+            signed_at_us=0,
+            public_key=stranger.public_key,
+            signature=stranger.sign(signed_message(ROWS + 2, 8, bytes(32), frontier.root(), 0)),
+        ),
+    )
+    record_log(timeline, 1)
+    # Then the service resumes from its own checkpoint, sees the chain no longer extends it,
+    # and refuses to sign the rewritten log
+    assert verify(timeline).ok
+    with pytest.raises(LogTampered, match=f"at position {ROWS + 1}"):
+        make_checkpoint(timeline, signer)

@@ -1,0 +1,284 @@
+"""Audit through HTTP on SQLite and PostgreSQL: checkpoints, /api/verify, /api/changes, proofs."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+from service.audit import Checkpoint
+from service.audit.proofs import InclusionProof, verify_event_proof
+from service.http.audit import AuditController
+from tests import bodies
+from tests.api import EDITOR, Client, post_event, problem, serve
+from tests.test_audit_support import Tamperer
+
+
+@pytest.fixture
+def client(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Client]:
+    monkeypatch.setenv("TIMELINE_KEY_FILE", str(tmp_path / "timeline.key"))
+    with serve(database_url, role="admin", extra_route_handlers=[AuditController]) as client:
+        yield client
+
+
+@pytest.fixture
+def tamper(database_url: str) -> Iterator[Tamperer]:
+    tamperer = Tamperer(database_url)
+    yield tamperer
+    tamperer.close()
+
+
+def given_a_corrected_development(client: Client) -> tuple[str, list[dict[str, Any]]]:
+    """A development, a second report, a correction of report 1 and a status change."""
+    development = str(uuid.uuid4())
+    receipts = [
+        post_event(client, body).json()
+        for body in (
+            bodies.development_reported(development_id=development),
+            bodies.report_added(development),
+            bodies.report_corrected(development),
+            bodies.status_changed(development),
+        )
+    ]
+    return development, receipts
+
+
+def test_no_checkpoint_is_a_404_problem_until_one_is_made(client: Client) -> None:
+    document = problem(client.get("/api/checkpoints/latest"), 404)
+    assert document["type"] == "urn:timeline:problem:unknown-checkpoint"
+    problem(client.get("/api/checkpoints/3"), 404)
+
+
+def test_empty_log_cannot_be_checkpointed(client: Client) -> None:
+    problem(client.post("/api/checkpoints"), 422)
+
+
+def test_checkpoint_made_on_demand_is_served_latest_and_by_position(client: Client) -> None:
+    # Given four events
+    given_a_corrected_development(client)
+    # When a checkpoint is asked for, twice
+    made = client.post("/api/checkpoints")
+    again = client.post("/api/checkpoints")
+    # Then the first makes it, the second answers the same one, and both reads serve it
+    assert made.status_code == 201 and again.status_code == 200
+    assert made.headers["location"] == "/api/checkpoints/4"
+    assert again.json() == made.json()
+    assert client.get("/api/checkpoints/latest").json() == made.json()
+    assert client.get("/api/checkpoints/4").json() == made.json()
+    assert made.json()["position"] == 4 and made.json()["tree_size"] == 4
+    assert "PRIVATE" not in made.text
+
+
+def test_only_an_admin_may_sign_while_anyone_may_read_and_verify(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TIMELINE_KEY_FILE", str(tmp_path / "timeline.key"))
+    with serve(database_url, extra_route_handlers=[AuditController]) as editor:
+        given_a_corrected_development(editor)
+        problem(editor.post("/api/checkpoints"), 403)
+        del editor.headers["Authorization"]
+        problem(editor.post("/api/checkpoints"), 401)
+        assert editor.get("/api/verify").json()["ok"] is True
+        problem(editor.get("/api/checkpoints/latest"), 404)
+
+
+def test_verify_reports_an_intact_log(client: Client) -> None:
+    given_a_corrected_development(client)
+    report = client.get("/api/verify").json()
+    assert report["ok"] is True and report["checked"] == 4 and report["position"] == 4
+    assert report["first_bad_position"] is None and report["problem"] is None
+    assert len(report["head"]) == 64 and report["checkpoint"] is None
+
+
+def test_verify_names_the_first_tampered_position(client: Client, tamper: Tamperer) -> None:
+    given_a_corrected_development(client)
+    tamper.set_state(2, tamper.state(2).replace(b"10000", b"10001"))
+    report = client.get("/api/verify").json()
+    assert (report["ok"], report["problem"], report["first_bad_position"]) == (False, "changed", 2)
+    assert report["checked"] == 1
+
+
+def test_verify_against_a_stored_checkpoint_says_whether_the_log_extends_it(
+    client: Client, tamper: Tamperer
+) -> None:
+    given_a_corrected_development(client)
+    client.post("/api/checkpoints")
+    intact = client.get("/api/verify", params={"checkpoint": 4}).json()
+    tamper.set_state(1, tamper.state(1).replace(b"Russia", b"Prussia"))
+    tamper.relink()
+    rewritten = client.get("/api/verify", params={"checkpoint": 4}).json()
+    assert intact["ok"] and intact["checkpoint"]["extends"] is True
+    assert intact["checkpoint"]["signature_valid"] is True
+    assert (rewritten["ok"], rewritten["problem"]) == (False, "diverged")
+    assert rewritten["checkpoint"]["extends"] is False
+
+
+def test_verify_against_an_unknown_stored_checkpoint_is_a_404(client: Client) -> None:
+    given_a_corrected_development(client)
+    problem(client.get("/api/verify", params={"checkpoint": 99}), 404)
+
+
+def test_verify_against_a_checkpoint_kept_outside(client: Client) -> None:
+    # Given a checkpoint someone saved, then more events
+    given_a_corrected_development(client)
+    kept = client.post("/api/checkpoints").json()
+    given_a_corrected_development(client)
+    # When they post it back
+    report = client.post("/api/verify", json=kept).json()
+    forged = client.post("/api/verify", json={**kept, "position": 3}).json()
+    # Then the log extends it; an altered copy fails its signature
+    assert report["ok"] and report["checkpoint"]["extends"] and report["checked"] == 8
+    assert not forged["ok"] and forged["checkpoint"]["signature_valid"] is False
+
+
+def test_verify_refuses_a_body_that_is_not_a_checkpoint(client: Client) -> None:
+    problem(client.post("/api/verify", json={"position": "last"}), 400)
+
+
+def test_changes_in_a_window_group_each_development_with_who_when_why_and_diffs(
+    client: Client,
+) -> None:
+    # Given an older development, then a corrected one recorded from time T
+    post_event(client, bodies.development_reported())
+    development, receipts = given_a_corrected_development(client)
+    since = receipts[0]["recorded_at"]
+    # When the window starts at T
+    page = client.get("/api/changes", params={"since": since}).json()
+    # Then only the corrected development is listed, its events with the history's diffs
+    [group] = page["developments"]
+    assert group["development_id"] == development and page["next"] is None
+    assert group["title"] == "DPRK delivered munitions containers to Russia"
+    items = group["items"]
+    assert [item["type"] for item in items] == [
+        "development_reported",
+        "report_added",
+        "report_corrected",
+        "status_changed",
+    ]
+    correction = items[2]
+    assert correction["recorded_by"] == EDITOR
+    assert correction["recorded_at"] == receipts[2]["recorded_at"]
+    assert correction["event"]["reason"] == "The briefing said about 1,000 containers"
+    [change] = correction["changes"]
+    assert change["field"] == "figure" and change["after"]["qualifier"] == "about"
+    assert items[3]["changes"] == [
+        {"field": "status", "before": "alleged", "after": "corroborated"}
+    ]
+
+
+def test_changes_until_a_time_leave_out_what_came_after(client: Client) -> None:
+    _, receipts = given_a_corrected_development(client)
+    page = client.get(
+        "/api/changes", params={"since": "2000-01-01", "until": receipts[1]["recorded_at"]}
+    ).json()
+    [group] = page["developments"]
+    assert [item["version"] for item in group["items"]] == [1, 2]
+    assert page["until"] == receipts[1]["recorded_at"]
+    assert page["since"] == "2000-01-01T00:00:00.000000Z"
+
+
+def test_changes_page_through_a_long_window(client: Client) -> None:
+    given_a_corrected_development(client)
+    given_a_corrected_development(client)
+    positions: list[int] = []
+    after: int | None = 0
+    while after is not None:
+        page = client.get(
+            "/api/changes", params={"since": "2000-01-01", "limit": 3, "after": after}
+        ).json()
+        positions += [i["position"] for g in page["developments"] for i in g["items"]]
+        after = page["next"]
+    assert positions == list(range(1, 9))
+
+
+def test_changes_as_csv_give_one_row_per_changed_field(client: Client) -> None:
+    development, _ = given_a_corrected_development(client)
+    client_csv = client.get("/api/changes", params={"since": "2000-01-01", "format": "csv"})
+    assert client_csv.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(client_csv.text)))
+    assert [(row["position"], row["field"]) for row in rows] == [
+        ("1", ""),
+        ("2", ""),
+        ("3", "figure"),
+        ("4", "status"),
+    ]
+    assert rows[3]["before"] == "alleged" and rows[3]["after"] == "corroborated"
+    assert rows[2]["reason"] == "The briefing said about 1,000 containers"
+    assert msgspec.json.decode(rows[2]["after"])["qualifier"] == "about"
+    assert {row["development_id"] for row in rows} == {development}
+
+
+def test_changes_answer_csv_for_an_accept_header(client: Client) -> None:
+    given_a_corrected_development(client)
+    response = client.get(
+        "/api/changes", params={"since": "2000-01-01"}, headers={"Accept": "text/csv"}
+    )
+    assert response.text.startswith("development_id,title,position")
+
+
+@pytest.mark.parametrize(
+    ("params", "name"),
+    [
+        ({"since": "monday"}, "since"),
+        ({"since": "2024-02-30"}, "since"),
+        ({"since": "2024-03-01", "until": "yesterday"}, "until"),
+        ({"since": "2024-03-02", "until": "2024-03-01"}, "until"),
+    ],
+)
+def test_changes_refuse_a_window_they_cannot_read(
+    client: Client, params: dict[str, str], name: str
+) -> None:
+    document = problem(client.get("/api/changes", params=params), 400)
+    assert name in [error["path"] for error in document["errors"]]
+
+
+def test_changes_need_the_start_of_the_window(client: Client) -> None:
+    document = problem(client.get("/api/changes"), 400)
+    assert "since" in document["detail"]
+
+
+def test_event_proof_verifies_against_the_checkpoint_a_client_kept(client: Client) -> None:
+    # Given events, a checkpoint saved by a client, and its trusted public key
+    _, receipts = given_a_corrected_development(client)
+    kept = msgspec.json.decode(client.post("/api/checkpoints").content, type=Checkpoint)
+    trusted = bytes.fromhex(kept.public_key)
+    # When the proof of the second event is fetched
+    response = client.get(f"/api/events/{receipts[1]['event_id']}/proof")
+    proof = msgspec.json.decode(response.content, type=InclusionProof)
+    # Then it verifies offline; with its entry or path altered it does not
+    assert proof.entry.position == 2 and proof.leaf_index == 1 and proof.tree_size == 4
+    assert verify_event_proof(proof, kept, public_key=trusted)
+    edited = msgspec.structs.replace(proof.entry, recorded_by="mallory")
+    assert not verify_event_proof(msgspec.structs.replace(proof, entry=edited), kept, trusted)
+    shortened = msgspec.structs.replace(proof, audit_path=proof.audit_path[:-1])
+    assert not verify_event_proof(shortened, kept, trusted)
+
+
+def test_proof_of_an_event_newer_than_every_checkpoint_is_a_404(client: Client) -> None:
+    given_a_corrected_development(client)
+    client.post("/api/checkpoints")
+    receipt = post_event(client, bodies.development_reported()).json()
+    document = problem(client.get(f"/api/events/{receipt['event_id']}/proof"), 404)
+    assert "POST /api/checkpoints" in document["detail"]
+
+
+def test_proof_of_an_unknown_event_is_a_404(client: Client) -> None:
+    given_a_corrected_development(client)
+    client.post("/api/checkpoints")
+    problem(client.get(f"/api/events/{uuid.uuid4()}/proof"), 404)
+
+
+def test_proof_served_from_a_tampered_log_does_not_verify(client: Client, tamper: Tamperer) -> None:
+    _, receipts = given_a_corrected_development(client)
+    kept = msgspec.json.decode(client.post("/api/checkpoints").content, type=Checkpoint)
+    tamper.set_state(3, tamper.state(3).replace(b"about", b"above"))
+    tamper.relink()
+    response = client.get(f"/api/events/{receipts[2]['event_id']}/proof")
+    proof = msgspec.json.decode(response.content, type=InclusionProof)
+    assert not verify_event_proof(proof, kept, bytes.fromhex(kept.public_key))
