@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import msgspec
 from litestar import Litestar, Request, post
@@ -41,7 +42,7 @@ async def pool(app: Litestar) -> AsyncIterator[None]:
 
 
 @post("/bare", status_code=201)
-async def insert_one(request: Request[object, object, object]) -> dict[str, int]:
+async def insert_one(request: Request[Any, Any, Any]) -> dict[str, int]:
     """One row per request, one autocommit INSERT."""
     body = await request.body()
     async with request.app.state.pool.connection() as connection:
@@ -53,7 +54,7 @@ async def insert_one(request: Request[object, object, object]) -> dict[str, int]
 
 
 @post("/bare/batch", status_code=201)
-async def insert_many(request: Request[object, object, object]) -> dict[str, int]:
+async def insert_many(request: Request[Any, Any, Any]) -> dict[str, int]:
     """One multi-row INSERT of every event in the body."""
     events = _batch.decode(await request.body()).events
     async with request.app.state.pool.connection() as connection:

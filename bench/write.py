@@ -92,10 +92,11 @@ def server(command: list[str], env: dict[str, str], port: int) -> Iterator[str]:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                 break
         except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                assert process.stderr is not None
-                raise SystemExit(f"{command} did not start: {process.stderr.read().decode()}")
-            time.sleep(0.1)
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            assert process.stderr is not None
+            raise SystemExit(f"{command} did not start: {process.stderr.read().decode()}")
+        time.sleep(0.1)
     try:
         yield base
     finally:

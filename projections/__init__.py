@@ -1,0 +1,21 @@
+"""Bitemporal read models of the log, in the same database: timeline, deliveries, allegations.
+
+`ProjectionRunner` follows the log and writes rows with its position in one transaction;
+`ReadModels` answers each view as of (D, T); `rebuild` folds the log again from position 0.
+"""
+
+from projections.read_models import ReadModels, run_forever
+from projections.rebuild import Rebuilt, rebuild, snapshot, verify_rebuild
+from projections.runner import NAMES, ProjectionRunner, ensure_schema
+
+__all__ = [
+    "NAMES",
+    "ProjectionRunner",
+    "ReadModels",
+    "Rebuilt",
+    "ensure_schema",
+    "rebuild",
+    "run_forever",
+    "snapshot",
+    "verify_rebuild",
+]

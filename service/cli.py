@@ -6,7 +6,10 @@ Results go to standard output; messages and progress bars go to standard error.
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
@@ -15,7 +18,18 @@ from typing import IO, Any
 from tqdm import tqdm
 
 from events import encode
+from projections import NAMES, rebuild, run_forever
 from service.application import Timeline, recorded_of
+from service.audit import (
+    CheckpointFileError,
+    EmptyLog,
+    LogTampered,
+    dump_checkpoint,
+    make_checkpoint,
+    read_checkpoint_file,
+    summary,
+    verify,
+)
 from service.config import ConfigError, database_url
 from service.ingest import ImportFailed, ImportReport, import_events, seed_corpus
 from service.tokens import ROLES, TokenError, Tokens
@@ -162,16 +176,90 @@ def cmd_tokens_revoke(args: argparse.Namespace) -> int:
     return _tokens(args, revoke)
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Recompute the hash chain; exit 0 when the log is intact (and extends the checkpoint)."""
+    timeline = _open(args)
+    try:
+        checkpoint = read_checkpoint_file(Path(args.checkpoint)) if args.checkpoint else None
+        with _progress(timeline.store.last_position(), "event", "verifying") as bar:
+
+            def advance(rows: int) -> None:
+                bar.update(rows)
+
+            report = verify(timeline, checkpoint, progress=advance)
+    except CheckpointFileError as error:
+        _say(f"error: {error}")
+        return 2
+    finally:
+        timeline.close()
+    if args.json:
+        sys.stdout.buffer.write(encode(report) + b"\n")
+    else:
+        sys.stdout.write(summary(report))
+    return 0 if report.ok else 1
+
+
+def cmd_checkpoint(args: argparse.Namespace) -> int:
+    """Sign the head of the log now and print the checkpoint, to keep outside the service."""
+    timeline = _open(args)
+    try:
+        checkpoint = make_checkpoint(timeline)
+    except (EmptyLog, LogTampered) as error:
+        _say(f"error: {error.detail}")
+        return 1
+    finally:
+        timeline.close()
+    sys.stdout.buffer.write(dump_checkpoint(checkpoint))
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Serve the HTTP API and the web page."""
+    """Serve the HTTP API and the web page, in one process or several workers."""
     import uvicorn
 
-    from service.http import create_app
+    url = database_url(args.database)
+    Timeline(url).close()  # create the schema once, before any worker starts
+    os.environ["TIMELINE_DATABASE"] = url
+    if args.no_projections:
+        os.environ["TIMELINE_RUN_PROJECTIONS"] = "0"
+    _say(f"serving {url} on http://{args.host}:{args.port} with {args.workers} worker(s)")
+    uvicorn.run(
+        "service.http:app_from_environment",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=args.log_level,
+        timeout_graceful_shutdown=5,
+    )
+    return 0
 
-    timeline = _open(args)
-    app = create_app(timeline)
-    _say(f"serving {database_url(args.database)} on http://{args.host}:{args.port}")
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+
+def cmd_projections_run(args: argparse.Namespace) -> int:
+    """Follow the log and keep the read models, until SIGINT or SIGTERM."""
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    url = database_url(args.database)
+    _say(f"following the log of {url}")
+    run_forever(url, stop, poll_seconds=args.poll_seconds)
+    return 0
+
+
+def cmd_projections_rebuild(args: argparse.Namespace) -> int:
+    """Clear the read models (or one) and fold the whole log again."""
+    url = database_url(args.database)
+    with _progress(None, "event", "rebuilding") as bar:
+
+        def advance(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        result = rebuild(url, args.name, progress=advance)
+    _say(
+        f"rebuilt {', '.join(result.names)}: {result.events:,} events in "
+        f"{result.seconds:.1f} s ({result.events_per_second:,.0f} events/s)"
+    )
     return 0
 
 
@@ -193,6 +281,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve = verbs.add_parser("serve", parents=[common], help="serve the HTTP API")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="server processes (default: 1)")
+    serve.add_argument(
+        "--no-projections",
+        action="store_true",
+        help="do not keep the read models here (run `timeline projections run` instead)",
+    )
     serve.add_argument("--log-level", default="info")
     serve.set_defaults(run=cmd_serve)
 
@@ -214,6 +308,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     init = verbs.add_parser("init", parents=[common], help="create the database schema")
     init.set_defaults(run=cmd_init)
+
+    check = verbs.add_parser("verify", parents=[common], help="verify the log's hash chain")
+    check.add_argument("--checkpoint", metavar="FILE", help="a checkpoint JSON file kept outside")
+    check.add_argument("--json", action="store_true", help="print the report as JSON")
+    check.set_defaults(run=cmd_verify)
+
+    sign = verbs.add_parser("checkpoint", parents=[common], help="sign the head of the log now")
+    sign.set_defaults(run=cmd_checkpoint)
+
+    projections = verbs.add_parser("projections", help="read models: run or rebuild")
+    projection_verbs = projections.add_subparsers(dest="projections_verb", required=True)
+    follow = projection_verbs.add_parser("run", parents=[common], help="follow the log")
+    follow.add_argument("--poll-seconds", type=float, default=0.1)
+    follow.set_defaults(run=cmd_projections_run)
+    again = projection_verbs.add_parser("rebuild", parents=[common], help="rebuild from 0")
+    again.add_argument("name", nargs="?", choices=NAMES, help="one projection (default: all)")
+    again.set_defaults(run=cmd_projections_rebuild)
 
     tokens = verbs.add_parser("tokens", help="API tokens: create, list, revoke")
     token_verbs = tokens.add_subparsers(dest="tokens_verb", required=True, metavar="VERB")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
-from typing import Literal
+from typing import Literal, TypeVar
 from urllib.parse import urlsplit
 
 import msgspec
@@ -20,14 +21,19 @@ from litestar.types import ControllerRouterHandler
 
 from service.application import Timeline
 from service.committer import GroupCommitter
+from service.config import ConfigError, database_url
 from service.http.auth import authorize, provide_principal
 from service.http.log import HistoryController, LogController
 from service.http.openapi import ASSETS, docs_page, swagger_assets
 from service.http.problems import EXCEPTION_HANDLERS
-from service.http.write import EventsWriteController
+from service.http.stream import stream_events
+from service.http.views import VIEW_DEPENDENCIES, VIEW_HANDLERS, follow_log
+from service.http.web import WEB_HANDLERS
+from service.http.write import BODY_TIMEOUT_SECONDS, EventsWriteController
 from service.tokens import Tokens
 
 MAX_BODY_BYTES = 1_048_576
+_Number = TypeVar("_Number", int, float)
 
 
 class Health(msgspec.Struct, frozen=True):
@@ -69,6 +75,7 @@ def create_app(
     timeline: Timeline,
     *,
     max_body_bytes: int = MAX_BODY_BYTES,
+    body_timeout_seconds: float = BODY_TIMEOUT_SECONDS,
     extra_route_handlers: Sequence[ControllerRouterHandler] = (),
     own_timeline: bool = True,
     require_read_token: bool | None = None,
@@ -97,6 +104,9 @@ def create_app(
         LogController,
         HistoryController,
         health,
+        *VIEW_HANDLERS,
+        stream_events,
+        *WEB_HANDLERS,
         *extra_route_handlers,
     ]
     if assets is not None:
@@ -115,6 +125,7 @@ def create_app(
                 "tokens": Tokens(timeline.store),
                 "require_read_token": require_read_token,
                 "max_body_bytes": max_body_bytes,
+                "body_timeout_seconds": body_timeout_seconds,
             }
         ),
         guards=[authorize],
@@ -122,10 +133,11 @@ def create_app(
             "timeline": Provide(provide_timeline, sync_to_thread=False),
             "committer": Provide(provide_committer, sync_to_thread=False),
             "principal": Provide(provide_principal, sync_to_thread=False),
+            **VIEW_DEPENDENCIES,
         },
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=max_body_bytes,
-        lifespan=[writer],
+        lifespan=[writer, follow_log],
         openapi_config=OpenAPIConfig(
             title="Timeline",
             version=_version(),
@@ -134,3 +146,36 @@ def create_app(
             render_plugins=[docs_page(assets)],
         ),
     )
+
+
+def _positive(name: str, parse: Callable[[str], _Number], default: _Number) -> _Number:
+    """A positive, finite number from the environment variable `name`, or `default` if unset."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value: _Number | None = parse(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 < value < math.inf:
+        raise ConfigError(f"{name}={text!r}: expected a positive {parse.__name__}")
+    return value
+
+
+def app_from_environment() -> Litestar:
+    """The app on `TIMELINE_DATABASE`: the factory each server worker process calls.
+
+    Limits from the environment: TIMELINE_MAX_BODY_BYTES (default 1 MiB) and
+    TIMELINE_BODY_TIMEOUT_SECONDS (default 30), the time a request body may take to arrive.
+    """
+    max_body_bytes = _positive("TIMELINE_MAX_BODY_BYTES", int, MAX_BODY_BYTES)
+    body_timeout = _positive("TIMELINE_BODY_TIMEOUT_SECONDS", float, BODY_TIMEOUT_SECONDS)
+    app = create_app(
+        Timeline(database_url()), max_body_bytes=max_body_bytes, body_timeout_seconds=body_timeout
+    )
+    # TIMELINE_RUN_PROJECTIONS=0: a separate `timeline projections run` keeps the read models
+    app.state.run_projections = os.environ.get("TIMELINE_RUN_PROJECTIONS", "1") not in FALSE
+    return app
+
+
+FALSE = ("0", "false", "no", "off")

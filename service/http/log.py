@@ -17,7 +17,8 @@ from litestar.response import Stream
 from service.application import Timeline
 from service.errors import UnknownDevelopment
 from service.history import history_changes
-from service.http.params import parse_known_at
+from service.http.openapi import text_answers
+from service.http.params import MAX_POSITION, parse_known_at
 from service.http.problems import problem_spec
 from service.http.shapes import History, LogPage, format_micros, history_item, log_item
 
@@ -50,6 +51,7 @@ class LogController(Controller):
     @get(
         "/",
         summary="Read the log",
+        operation_class=text_answers(NDJSON),
         responses={
             200: ResponseSpec(LogPage, description="A page of the log (or NDJSON lines)"),
             400: problem_spec("`after` or `limit` is not a valid number"),
@@ -60,7 +62,8 @@ class LogController(Controller):
         request: Request[Any, Any, Any],
         timeline: NamedDependency[Timeline],
         after: Annotated[
-            int, QueryParameter(ge=0, description="Answer events after this position")
+            int,
+            QueryParameter(ge=0, le=MAX_POSITION, description="Answer events after this position"),
         ] = 0,
         limit: Annotated[
             int | None,

@@ -14,6 +14,7 @@ from litestar.openapi.plugins import OpenAPIRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import (
     Example,
     OpenAPIMediaType,
+    OpenAPIResponse,
     OpenAPIType,
     Operation,
     RequestBody,
@@ -90,6 +91,41 @@ def body_operation(
             )
 
     return BodyOperation
+
+
+PLAIN_TEXT = Schema(type=OpenAPIType.STRING)
+SERVER_SENT_EVENT = Schema(
+    type=OpenAPIType.OBJECT,
+    description="One server-sent event; `data` holds a log item as JSON",
+    properties={
+        "id": Schema(type=OpenAPIType.STRING),
+        "event": Schema(type=OpenAPIType.STRING),
+        "data": Schema(type=OpenAPIType.STRING),
+        "retry": Schema(type=OpenAPIType.INTEGER),
+    },
+)
+
+
+def text_answers(
+    *media_types: str, schema: Schema = PLAIN_TEXT, only: bool = False
+) -> type[Operation]:
+    """An `operation_class` documenting text media types of the 200 answer (CSV, NDJSON, SSE).
+
+    They are added beside the JSON the handler's return type documents, or replace it (`only`).
+    """
+
+    @dataclasses.dataclass
+    class TextAnswers(Operation):
+        def __post_init__(self) -> None:
+            answer = (self.responses or {}).get("200")
+            if not isinstance(answer, OpenAPIResponse):
+                return
+            content = {} if only or answer.content is None else dict(answer.content)
+            for media_type in media_types:
+                content[media_type] = OpenAPIMediaType(schema=schema)
+            answer.content = content
+
+    return TextAnswers
 
 
 def swagger_assets() -> Path | None:

@@ -135,6 +135,7 @@ def on_validation_error(
 
 
 _KNOWN_STATUSES = frozenset(HTTPStatus)
+_BODY_LEFT_UNREAD = frozenset({HTTPStatus.REQUEST_TIMEOUT, HTTPStatus.REQUEST_ENTITY_TOO_LARGE})
 
 
 def _too_large(request: Request[Any, Any, Any]) -> str:
@@ -154,9 +155,12 @@ def on_http_error(request: Request[Any, Any, Any], error: HTTPException) -> Resp
             HTTPStatus.REQUEST_ENTITY_TOO_LARGE: _too_large(request),
         }
         detail = defaults.get(status, detail)
+    headers = dict(error.headers) if error.headers else {}
+    if status in _BODY_LEFT_UNREAD:  # the rest of the body would be read as the next request
+        headers["Connection"] = "close"
     return problem_response(
         ProblemDetails(type="about:blank", title=title, status=status, detail=detail),
-        headers=dict(error.headers) if error.headers else None,
+        headers=headers or None,
     )
 
 

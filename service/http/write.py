@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from litestar import Controller, Request, Response, post
-from litestar.di import NamedDependency
 from litestar.exceptions import ClientException
 from litestar.openapi import ResponseSpec
 
 from events import AnyEvent, decode_batch, decode_event
 from events.codec import Batch
 from service.committer import GroupCommitter
+from service.http.auth import provide_principal
 from service.http.examples import BATCH_EXAMPLES, EVENT_EXAMPLES
 from service.http.openapi import body_operation
 from service.http.problems import BATCH, problem_spec
 from service.http.shapes import ReceiptBody, Receipts, receipt_body
+
+BODY_TIMEOUT_SECONDS = 30.0
 
 REFUSALS = {
     400: problem_spec("Malformed JSON or an invalid event; `errors` name the fields"),
@@ -23,20 +26,35 @@ REFUSALS = {
     409: problem_spec(
         "Version conflict, existing development, or event_id reused for another body"
     ),
+    408: problem_spec("The body did not arrive within the time limit"),
     413: problem_spec("Body larger than the limit"),
     422: problem_spec("Well-formed, but refused by the domain"),
 }
 
 
 async def read_body(request: Request[Any, Any, Any]) -> bytes:
-    """The raw body, refused with 413 above the app's limit."""
-    body = await request.body()
-    limit: int = request.app.state.max_body_bytes
+    """The raw body, refused with 413 above the app's limit and 408 if it arrives too slowly."""
+    state = request.app.state
+    seconds: float = state.get("body_timeout_seconds", BODY_TIMEOUT_SECONDS)
+    try:
+        async with asyncio.timeout(seconds):  # a slow sender must not hold a request forever
+            body = await request.body()
+    except TimeoutError:
+        raise ClientException(
+            status_code=408, detail=f"the request body did not arrive within {seconds:g} s"
+        ) from None
+    limit: int = state.max_body_bytes
     if len(body) > limit:
         raise ClientException(
             status_code=413, detail=f"the request body is larger than {limit:,} bytes"
         )
     return body
+
+
+def _committer(request: Request[Any, Any, Any]) -> GroupCommitter:
+    # read from the app's state, not injected: the hottest path skips dependency resolution
+    committer: GroupCommitter = request.app.state.committer
+    return committer
 
 
 def _location(receipt: ReceiptBody) -> str:
@@ -61,12 +79,10 @@ class EventsWriteController(Controller):
     async def append_event(
         self,
         request: Request[Any, Any, Any],
-        committer: NamedDependency[GroupCommitter],
-        principal: NamedDependency[str],
     ) -> Response[ReceiptBody]:
         """Store one event; 201 with its receipt, or 200 with the original one for a replay."""
         event = decode_event(await read_body(request))
-        [outcome] = await committer.append([event], principal)
+        [outcome] = await _committer(request).append([event], provide_principal(request))
         receipt = receipt_body(outcome.receipt)
         return Response(
             receipt,
@@ -89,12 +105,10 @@ class EventsWriteController(Controller):
     async def append_batch(
         self,
         request: Request[Any, Any, Any],
-        committer: NamedDependency[GroupCommitter],
-        principal: NamedDependency[str],
     ) -> Response[Receipts]:
         """Store every event of the batch in order, or none; error paths name `$.events[i]`."""
         batch: list[AnyEvent] = decode_batch(await read_body(request))
-        outcomes = await committer.append(batch, principal)
+        outcomes = await _committer(request).append(batch, provide_principal(request))
         created = any(outcome.created for outcome in outcomes)
         return Response(
             Receipts([receipt_body(outcome.receipt) for outcome in outcomes]),

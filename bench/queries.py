@@ -1,0 +1,139 @@
+"""As-of queries against history size: p50/p99 of each view at 10k, 100k and 1M events.
+
+    python bench/queries.py                          # 10k, 100k and 1M events on SQLite
+    python bench/queries.py --sizes 10000 100000 --queries 500
+    python bench/queries.py --postgres postgresql://user@host/postgres
+
+Each store is built once (bench/synthetic.py `open_store`: the same delivery series at every
+size, a denser history as the size grows) and its read models rebuilt. Each view is then asked
+at random (as_of, known_at) points: as_of over 2022-03 .. 2025-01, known_at over the system
+time the store was written in. The target is p50 at 1M <= 2x p50 at 10k for every view.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any
+
+from synthetic import open_store  # bench/ is on sys.path when run as a script
+
+from projections import ProjectionRunner, ReadModels, rebuild
+from service.application import Timeline
+
+View = Callable[[ReadModels, date, int, random.Random], Any]
+
+
+def _first_page(read: ReadModels, as_of: date, known_at: int, rng: random.Random) -> Any:
+    return read.timeline(as_of=as_of, known_at_us=known_at, limit=100)
+
+
+def _later_page(read: ReadModels, as_of: date, known_at: int, rng: random.Random) -> Any:
+    start = date(2022, 3, 1) + timedelta(days=rng.randint(0, 900))
+    return read.timeline(as_of=as_of, known_at_us=known_at, limit=100, after=f"{start}~0")
+
+
+def _actor(read: ReadModels, as_of: date, known_at: int, rng: random.Random) -> Any:
+    return read.timeline(as_of=as_of, known_at_us=known_at, limit=100, actor="IRN")
+
+
+def _allegations(read: ReadModels, as_of: date, known_at: int, rng: random.Random) -> Any:
+    return read.allegations(as_of=as_of, known_at_us=known_at, limit=100)
+
+
+def _deliveries(read: ReadModels, as_of: date, known_at: int, rng: random.Random) -> Any:
+    return read.deliveries(as_of=as_of, known_at_us=known_at)
+
+
+def _deliveries_status(read: ReadModels, as_of: date, known_at: int, rng: random.Random) -> Any:
+    return read.deliveries(as_of=as_of, known_at_us=known_at, status="corroborated")
+
+
+VIEWS: dict[str, View] = {
+    "timeline (first page)": _first_page,
+    "timeline (page at a cursor)": _later_page,
+    "timeline (actor=IRN)": _actor,
+    "allegations (first page)": _allegations,
+    "deliveries": _deliveries,
+    "deliveries (status filter)": _deliveries_status,
+}
+
+
+def _system_time(timeline: Timeline) -> tuple[int, int]:
+    with timeline.store.read_transaction() as cursor:
+        cursor.execute("SELECT min(recorded_at) AS lo, max(recorded_at) AS hi FROM event_records")
+        row = cursor.fetchone()
+    return int(row["lo"]), int(row["hi"])
+
+
+def _items(answer: Any) -> int:
+    return len(answer.series) if hasattr(answer, "series") else len(answer.items)
+
+
+Cell = tuple[float, float, float]  # p50 ms, p99 ms, mean items answered
+
+
+def measure(timeline: Timeline, queries: int, seed: int) -> dict[str, Cell]:
+    """p50 and p99 in milliseconds of each view, after a warm-up, and the items it answered."""
+    read = ReadModels(timeline.store)
+    lo, hi = _system_time(timeline)
+    found: dict[str, Cell] = {}
+    for name, view in VIEWS.items():
+        rng = random.Random(seed)
+        points = [
+            (date(2022, 3, 1) + timedelta(days=rng.randint(0, 1065)), rng.randint(lo, hi))
+            for _ in range(queries)
+        ]
+        for as_of, known_at in points[:20]:  # warm the page cache
+            view(read, as_of, known_at, rng)
+        timings, items = [], 0
+        for as_of, known_at in points:
+            began = time.perf_counter()
+            answer = view(read, as_of, known_at, rng)
+            timings.append((time.perf_counter() - began) * 1000)
+            items += _items(answer)
+        timings.sort()
+        p99 = timings[int(len(timings) * 0.99) - 1]
+        found[name] = (statistics.median(timings), p99, items / len(points))
+    return found
+
+
+def main() -> int:
+    """Build the stores, rebuild their read models, print p50/p99 per view and the ratios."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--queries", type=int, default=300, help="queries per view and size")
+    parser.add_argument("--postgres", metavar="URL", help="a server to run on instead of SQLite")
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--rebuild", action="store_true", help="rebuild read models kept current")
+    args = parser.parse_args()
+    results: dict[int, dict[str, Cell]] = {}
+    for size in args.sizes:
+        timeline = open_store(size, args.postgres)
+        runner = ProjectionRunner(timeline.store)
+        if args.rebuild or runner.tracking()["developments"][0] < size:
+            done = rebuild(timeline.store)
+            print(f"read models of {size:,} events: {done.seconds:.1f} s", file=sys.stderr)
+        results[size] = measure(timeline, args.queries, args.seed)
+        timeline.close()
+    engine = "postgresql" if args.postgres else "sqlite"
+    base = args.sizes[0]
+    print(f"# as-of queries, {engine}, {platform.machine()}, {args.queries} queries per cell")
+    ratio_name = f"p50/p50@{base:,}"
+    print(f"{'view':30} {'events':>10} {'items':>6} {'p50 ms':>7} {'p99 ms':>7} {ratio_name:>15}")
+    for name in VIEWS:
+        for size in args.sizes:
+            p50, p99, items = results[size][name]
+            ratio = p50 / results[base][name][0]
+            print(f"{name:30} {size:>10,} {items:6.1f} {p50:7.2f} {p99:7.2f} {ratio:15.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

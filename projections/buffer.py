@@ -1,0 +1,93 @@
+"""Row changes waiting to be written: inserts, closes of system-time ranges, other statements.
+
+A row closed before it was written is written once, closed; a rebuild writes every row that
+way (and the rows still open at the end), so it never updates a row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from projections.schema import BOX, DELIVERY_ROWS, Dialect, Table
+from service.store.log import Cursor
+
+
+class RowBuffer:
+    """Inserts and closes of versioned rows, and plain statements, in the order of a batch."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self.tables: dict[str, Table] = {}
+        self.open: dict[str, dict[int, list[Any]]] = {}  # inserted, not written, still open
+        self.done: dict[str, list[list[Any]]] = {}  # inserted and closed, not written
+        self.closes: dict[str, list[tuple[int, int]]] = {}  # (pos_to, id) of written rows
+        self.statements: list[tuple[str, list[Sequence[Any]]]] = []
+        self.count = 0
+
+    def insert(self, table: Table, row: list[Any]) -> None:
+        """A new row; `row[0]` is its id when the table has a system-time range."""
+        self.count += 1
+        if table.pos_to < 0:
+            self.done.setdefault(table.name, []).append(row)
+            self.tables[table.name] = table
+            return
+        self.open.setdefault(table.name, {})[row[0]] = row
+        self.tables[table.name] = table
+
+    def close(self, table: Table, row_id: int, pos_to: int) -> None:
+        """End the system-time range of a row at `pos_to`."""
+        self.tables[table.name] = table
+        pending = self.open.get(table.name)
+        row = pending.pop(row_id, None) if pending else None
+        if row is None:
+            self.closes.setdefault(table.name, []).append((pos_to, row_id))
+            return
+        row[table.pos_to] = pos_to
+        self.done.setdefault(table.name, []).append(row)
+
+    def execute(self, statement: str, params: list[Sequence[Any]]) -> None:
+        """Any other statement, run after the rows are written."""
+        self.statements.append((statement, params))
+
+    def take_done(self) -> RowBuffer:
+        """A buffer of the closed rows, which are final, leaving the open ones here."""
+        taken = RowBuffer(self.dialect)
+        taken.tables, taken.done, taken.count = dict(self.tables), self.done, self.count
+        self.done, self.count = {}, 0
+        return taken
+
+    def flush(self, cursor: Cursor, *, with_open: bool = True) -> None:
+        """Write what is buffered; `with_open=False` keeps open rows for later (a rebuild)."""
+        sql = self.dialect.sql
+        for name, rows in self.done.items():
+            self._insert(cursor, self.tables[name], rows)
+        self.done = {}
+        if with_open:
+            for name, by_id in self.open.items():
+                self._insert(cursor, self.tables[name], list(by_id.values()))
+            self.open = {}
+        for name, closes in self.closes.items():
+            pos_to = self.tables[name].columns[self.tables[name].pos_to]
+            if closes:
+                cursor.executemany(sql(f"UPDATE {name} SET {pos_to} = %s WHERE id = %s"), closes)
+                if name == DELIVERY_ROWS.name and self.dialect.sqlite:
+                    boxes = [(pos - 1, row_id) for pos, row_id in closes]
+                    cursor.executemany(sql(f"UPDATE {BOX} SET pos_hi = %s WHERE id = %s"), boxes)
+        self.closes = {}
+        for statement, params in self.statements:
+            if params:
+                cursor.executemany(sql(statement), params)
+        self.statements = []
+        self.count = 0
+
+    def _insert(self, cursor: Cursor, table: Table, rows: list[list[Any]]) -> None:
+        if not rows:
+            return
+        cursor.executemany(self.dialect.sql(table.insert_sql()), rows)
+        if table.name == DELIVERY_ROWS.name and self.dialect.sqlite:
+            # (id, valid_from, valid_to, pos_from, pos_to) -> the R-tree's closed intervals
+            boxes = [(r[0], r[2], r[3] - 1, r[4], r[5] - 1) for r in rows]
+            cursor.executemany(
+                self.dialect.sql(f"INSERT INTO {BOX} VALUES (%s, %s, %s, %s, %s)"), boxes
+            )

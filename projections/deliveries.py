@@ -1,0 +1,221 @@
+"""The deliveries projection: per-series bounds by valid time and system time.
+
+A commit changes the pieces of the developments it touches; each track whose pieces changed is
+recomputed from the first day that may differ (usually its last day: reports arrive roughly in
+date order), and only rows that differ are closed and inserted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+
+from projections.buffer import RowBuffer
+from projections.entries import Entry
+from projections.projection import Projection
+from projections.schema import DELIVERY_ROWS, DELIVERY_STATES, PIECES, SERIES, Table, rows_of
+from projections.state import POS_MAX, DevState, evolve, start
+from projections.tracks import TRACKS_PER_SERIES, Piece, SeriesKey, Track, contributions
+from service.store.log import Cursor
+
+
+class KeptDelivery(msgspec.Struct, array_like=True, gc=False):
+    """A development's state and the pieces it contributes, by track id."""
+
+    state: DevState
+    pieces: list[tuple[int, Piece]] = msgspec.field(default_factory=list)
+
+
+class DeliveriesProjection(Projection[KeptDelivery]):
+    """Rows of `tl_delivery_rows` (and its R-tree on SQLite), with series keys and pieces."""
+
+    name = "deliveries"
+    kept_type = KeptDelivery
+    state_table = DELIVERY_STATES
+    versioned: tuple[Table, ...] = (DELIVERY_ROWS,)
+    tables = (DELIVERY_ROWS.name, SERIES.name, PIECES.name, DELIVERY_STATES.name)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.series: dict[SeriesKey, int] = {}
+        self.tracks: dict[int, Track] = {}
+        self.piece_changes: dict[tuple[int, int, int], Piece | None] = {}
+        # A rebuild of both projections folds each development once: the developments
+        # projection applies a commit first, and this one reads the states it folded.
+        self.folded_by: Projection[Any] | None = None
+
+    def forget(self) -> None:
+        """Drop what is held in memory, tracks and series keys too."""
+        super().forget()
+        self.series = {}
+        self.tracks = {}
+        self.piece_changes = {}
+
+    def _prepare(self, cursor: Cursor, entries: Sequence[Entry]) -> None:
+        super()._prepare(cursor, entries)
+        if not self.series and not self.complete:
+            cursor.execute(
+                "SELECT series_id, supplier, recipient, category, unit, originator "
+                f"FROM {SERIES.name}"
+            )
+            self.series = {tuple(row[1:]): row[0] for row in rows_of(cursor)}
+
+    def _series_id(self, key: SeriesKey, buffer: RowBuffer) -> int:
+        found = self.series.get(key)
+        if found is None:
+            found = self.series[key] = len(self.series) + 1
+            buffer.execute(SERIES.insert_sql(), [(found, *key)])
+        return found
+
+    def _track(self, track_id: int) -> Track:
+        track = self.tracks.get(track_id)
+        if track is not None:
+            return track
+        pieces: list[Piece] = []
+        rows: list[list[Any]] = []
+        if not self.complete:
+            sql = self.dialect.sql
+            with self.reading() as cursor:
+                cursor.execute(
+                    sql(
+                        "SELECT valid_from, asserted_on, position, valid_to, cumulative, low, "
+                        f"high, bounded FROM {PIECES.name} WHERE track_id = %s"
+                    ),
+                    (track_id,),
+                )
+                pieces = [
+                    Piece(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6], bool(r[7]))
+                    for r in rows_of(cursor)
+                ]
+                cursor.execute(
+                    sql(
+                        "SELECT id, valid_from, valid_to, low, high, reports, last_asserted_on "
+                        f"FROM {DELIVERY_ROWS.name} WHERE track_id = %s AND pos_to = %s "
+                        "ORDER BY valid_from"
+                    ),
+                    (track_id, POS_MAX),
+                )
+                rows = [[r[0], r[1], r[2], (r[3], r[4], r[5], r[6])] for r in rows_of(cursor)]
+        track = self.tracks[track_id] = Track(pieces, rows)
+        return track
+
+    def apply(self, commit: Sequence[Entry], buffer: RowBuffer) -> None:
+        """Fold the commit, then recompute every track whose pieces changed."""
+        before: dict[Any, list[tuple[int, Piece]]] = {}
+        folded = self.folded_by.kept if self.folded_by is not None else None
+        for entry in commit:
+            key = entry.development
+            kept = self.kept.get(key)
+            if kept is None:
+                state = start(entry) if folded is None else folded[key].state
+                kept = self.kept[key] = KeptDelivery(state)
+                before[key] = []
+                continue
+            if key not in before:
+                before[key] = kept.pieces
+            if folded is None:
+                evolve(kept.state, entry)
+        changes: dict[int, tuple[list[Piece], list[Piece]]] = {}
+        for key, old in before.items():
+            kept = self.kept[key]
+            new = [
+                (self._series_id(series, buffer) * TRACKS_PER_SERIES + variant, piece)
+                for series, variant, piece in contributions(kept.state)
+            ]
+            self.dirty[key] = None
+            if new == old:
+                continue
+            kept.pieces = new
+            old_set, new_set = set(old), set(new)
+            for track_id, piece in old:
+                if (track_id, piece) not in new_set:
+                    changes.setdefault(track_id, ([], []))[0].append(piece)
+                    self.piece_changes[(track_id, piece.position, piece.valid_from)] = None
+            for track_id, piece in new:
+                if (track_id, piece) not in old_set:
+                    changes.setdefault(track_id, ([], []))[1].append(piece)
+                    self.piece_changes[(track_id, piece.position, piece.valid_from)] = piece
+        position = commit[0].position
+        for track_id in sorted(changes):
+            removed, added = changes[track_id]
+            self._recompute(track_id, removed, added, position, buffer)
+
+    def _recompute(
+        self,
+        track_id: int,
+        removed: list[Piece],
+        added: list[Piece],
+        position: int,
+        buffer: RowBuffer,
+    ) -> None:
+        track = self._track(track_id)
+        first = track.change(removed, added)
+        index, new = track.recompute(first)
+        old = track.rows[index:]
+        unchanged = {(row[1], row[2], row[3]): row for row in old}
+        rows: list[list[Any]] = []
+        for valid_from, valid_to, payload in new:
+            row = unchanged.pop((valid_from, valid_to, payload), None)
+            if row is None:
+                row = [self.next_id(DELIVERY_ROWS), valid_from, valid_to, payload]
+                low, high, reports, last = payload
+                buffer.insert(
+                    DELIVERY_ROWS,
+                    [
+                        row[0],
+                        track_id,
+                        valid_from,
+                        valid_to,
+                        position,
+                        POS_MAX,
+                        low,
+                        high,
+                        reports,
+                        last,
+                    ],
+                )
+            rows.append(row)
+        for row in unchanged.values():
+            buffer.close(DELIVERY_ROWS, row[0], position)
+        track.rows[index:] = rows
+
+    def save(self, buffer: RowBuffer, *, rebuilding: bool = False) -> None:
+        """Queue states and the net changes of pieces; a rebuild writes every piece at the end."""
+        super().save(buffer, rebuilding=rebuilding)
+        if rebuilding:
+            return
+        changes, self.piece_changes = self.piece_changes, {}
+        if changes:
+            buffer.execute(
+                f"DELETE FROM {PIECES.name} WHERE track_id = %s AND position = %s "
+                "AND valid_from = %s",
+                list(changes),
+            )
+            buffer.execute(
+                PIECES.insert_sql(),
+                [_piece_row(key[0], p) for key, p in changes.items() if p is not None],
+            )
+
+    def save_pieces(self, buffer: RowBuffer) -> None:
+        """Queue every piece of every track (the end of a rebuild)."""
+        self.piece_changes = {}
+        buffer.execute(
+            PIECES.insert_sql(),
+            [_piece_row(track_id, p) for track_id, t in self.tracks.items() for p in t.pieces],
+        )
+
+
+def _piece_row(track_id: int, piece: Piece) -> tuple[Any, ...]:
+    return (
+        track_id,
+        piece.position,
+        piece.valid_from,
+        piece.valid_to,
+        piece.asserted_on,
+        int(piece.cumulative),
+        piece.low,
+        piece.high,
+        int(piece.bounded),
+    )

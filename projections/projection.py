@@ -1,0 +1,143 @@
+"""What every projection shares: per-development states kept between batches, and row ids."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Generic, TypeVar
+
+import msgspec
+
+from projections.buffer import RowBuffer
+from projections.entries import Entry
+from projections.schema import TRACKING, Dialect, Table, rows_of
+from service.store.log import Cursor
+
+
+class Moved(Exception):
+    """The tracking position changed under a batch: someone else advanced or rebuilt it."""
+
+
+K = TypeVar("K", bound=msgspec.Struct)
+
+MAX_KEPT = 100_000  # states kept in memory between batches; the rest are read back when needed
+_CHUNK = 500  # keys per IN (...) query
+
+
+class Projection(ABC, Generic[K]):
+    """A read model fed by the log: folds each commit into row changes for a `RowBuffer`.
+
+    States live in `kept` while a batch runs and in the projection's state table between runs.
+    In a rebuild `complete` is set: every state is in memory and nothing is read back.
+    """
+
+    name: str
+    kept_type: type[K]
+    state_table: Table
+    versioned: tuple[Table, ...]  # tables whose rows have ids handed out here
+    tables: tuple[str, ...]  # every table of the projection, cleared by a rebuild
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self.kept: dict[Any, K] = {}
+        self.dirty: dict[Any, None] = {}
+        self.ids: dict[str, int] = {}
+        self.complete = False
+        self.synced: tuple[int, int] | None = None  # the (position, generation) kept reflects
+        self.expected: tuple[int, int] = (0, 0)  # the tracking a batch being folded starts from
+        self._encoder = msgspec.msgpack.Encoder()
+        self._decoder = msgspec.msgpack.Decoder(self.kept_type)
+
+    def forget(self) -> None:
+        """Drop everything held in memory; the next batch reads it back from the tables."""
+        self.kept.clear()
+        self.dirty.clear()
+        self.ids.clear()
+        self.complete = False
+        self.synced = None
+
+    def start_rebuild(self) -> None:
+        """Hold every state in memory from an empty read model."""
+        self.forget()
+        self.complete = True
+        self.ids = {table.name: 0 for table in self.versioned}
+
+    def next_id(self, table: Table) -> int:
+        """A new row id for `table`."""
+        self.ids[table.name] += 1
+        return self.ids[table.name]
+
+    @contextmanager
+    def reading(self) -> Iterator[Cursor]:
+        """A read of states consistent with `expected`, or `Moved`.
+
+        SQLite reads one snapshot; PostgreSQL reads in a transaction that holds a share lock on
+        the tracking row, so a runner committing meanwhile waits until the read is done.
+        """
+        store = self.dialect.store
+        sqlite = self.dialect.sqlite
+        with store.read_transaction() if sqlite else store.write_transaction() as cursor:
+            cursor.execute(
+                self.dialect.sql(
+                    f"SELECT position, generation FROM {TRACKING} WHERE name = %s"
+                    + ("" if sqlite else " FOR SHARE")
+                ),
+                (self.name,),
+            )
+            found = rows_of(cursor)
+            if not found or (found[0][0], found[0][1]) != self.expected:
+                raise Moved(self.name)
+            yield cursor
+
+    def prepare(self, entries: Sequence[Entry]) -> None:
+        """Read back the row-id counters and the states a batch needs."""
+        if self.complete and self.ids:
+            return
+        with self.reading() as cursor:
+            self._prepare(cursor, entries)
+
+    def _prepare(self, cursor: Cursor, entries: Sequence[Entry]) -> None:
+        sql = self.dialect.sql
+        if not self.ids:
+            for table in self.versioned:
+                cursor.execute(sql(f"SELECT max(id) AS top FROM {table.name}"))
+                self.ids[table.name] = rows_of(cursor)[0][0] or 0
+        if self.complete:
+            return
+        missing = list(
+            dict.fromkeys(e.development for e in entries if e.development not in self.kept)
+        )
+        states = self.state_table.name
+        for start in range(0, len(missing), _CHUNK):
+            chunk = missing[start : start + _CHUNK]
+            marks = ", ".join(["%s"] * len(chunk))
+            cursor.execute(
+                sql(
+                    f"SELECT development_id, state FROM {states} WHERE development_id IN ({marks})"
+                ),
+                tuple(chunk),
+            )
+            for key, blob in rows_of(cursor):
+                self.kept[key] = self._decoder.decode(blob)
+
+    @abstractmethod
+    def apply(self, commit: Sequence[Entry], buffer: RowBuffer) -> None:
+        """Fold one commit (events sharing a system time) into row changes."""
+
+    def save(self, buffer: RowBuffer, *, rebuilding: bool = False) -> None:
+        """Queue the changed states for writing, and keep the memory bounded."""
+        table = self.state_table.name
+        encode = self._encoder.encode
+        if rebuilding:
+            statement = f"INSERT INTO {table} (development_id, state) VALUES (%s, %s)"
+        else:
+            statement = (
+                f"INSERT INTO {table} (development_id, state) VALUES (%s, %s) "
+                "ON CONFLICT (development_id) DO UPDATE SET state = excluded.state"
+            )
+        buffer.execute(statement, [(key, encode(self.kept[key])) for key in self.dirty])
+        self.dirty.clear()
+        if not self.complete and len(self.kept) > MAX_KEPT:
+            for key in list(self.kept)[: len(self.kept) // 2]:
+                del self.kept[key]

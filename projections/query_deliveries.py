@@ -1,0 +1,115 @@
+"""Reading the deliveries read model at (D, P): one row per series, then totals.
+
+The rows valid at (D, P) are found by a stabbing query on their (valid, system) rectangles: an
+R-tree on SQLite, a GiST index on PostgreSQL. That touches about one row per series, whatever
+the length of the history.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+from typing import Any
+
+from projections.results import Deliveries, Series, Total
+from projections.schema import BOX, DELIVERY_ROWS, SERIES, Dialect, rows_of
+from projections.tracks import EXCLUDED, TRACKS_PER_SERIES, VARIANT_INDEX
+
+_SQLITE = (
+    "SELECT r.track_id, r.low, r.high, r.reports, r.last_asserted_on "
+    f"FROM {BOX} b JOIN {DELIVERY_ROWS.name} r ON r.id = b.id "
+    "WHERE b.valid_lo <= %s AND b.valid_hi >= %s AND b.pos_lo <= %s AND b.pos_hi >= %s"
+)
+_POSTGRES = (
+    f"SELECT r.track_id, r.low, r.high, r.reports, r.last_asserted_on FROM {DELIVERY_ROWS.name} r "
+    "WHERE box(point(r.valid_from, r.pos_from), point(r.valid_to - 1, r.pos_to - 1)) "
+    "@> box(point(%s, %s), point(%s, %s))"
+)
+
+
+def _none_first(value: str | None) -> tuple[bool, str]:
+    return (value is not None, value or "")
+
+
+def _same_actor(name: str | None, wanted: str | None) -> bool:
+    return wanted is None or (name is not None and name.casefold() == wanted.casefold())
+
+
+def deliveries(
+    dialect: Dialect,
+    *,
+    as_of: date,
+    position: int,
+    supplier: str | None = None,
+    recipient: str | None = None,
+    category: str | None = None,
+    unit: str | None = None,
+    status: str | None = None,
+) -> Deliveries:
+    """Series valid at (D, P) that match the filters, and their totals."""
+    if status in EXCLUDED:
+        return Deliveries(series=[], totals=[])
+    variant = 0 if status is None else VARIANT_INDEX[status]
+    day = as_of.toordinal()
+    with dialect.read() as cursor:
+        if dialect.sqlite:
+            cursor.execute(dialect.sql(_SQLITE), (day, day, position, position))
+        else:
+            cursor.execute(_POSTGRES, (day, position, day, position))
+        found = [row for row in rows_of(cursor) if row[0] % TRACKS_PER_SERIES == variant]
+        cursor.execute(
+            f"SELECT series_id, supplier, recipient, category, unit, originator FROM {SERIES.name}"
+        )
+        keys = {row[0]: row[1:] for row in rows_of(cursor)}
+    series: list[Series] = []
+    for track_id, low, high, reports, last in found:
+        key = keys[track_id // TRACKS_PER_SERIES]
+        if not (_same_actor(key[0], supplier) and _same_actor(key[1], recipient)):
+            continue
+        if (category is not None and key[2] != category) or (unit is not None and key[3] != unit):
+            continue
+        series.append(
+            Series(
+                supplier=key[0],
+                recipient=key[1],
+                category=key[2],
+                unit=key[3],
+                originator=key[4],
+                low=low,
+                high=high,
+                reports=reports,
+                last_asserted_on=date.fromordinal(last),
+            )
+        )
+    series.sort(key=lambda s: [_none_first(part) for part in _series_key(s)])
+    return Deliveries(series=series, totals=totals(series))
+
+
+def _series_key(s: Series) -> tuple[Any, ...]:
+    return (s.supplier, s.recipient, s.category, s.unit, s.originator)
+
+
+def totals(series: list[Series]) -> list[Total]:
+    """Per (supplier, recipient, category, unit): the largest low, and the largest high when
+    every series has one; originators are never summed."""
+    grouped: dict[tuple[Any, ...], list[Series]] = defaultdict(list)
+    for s in series:
+        grouped[(s.supplier, s.recipient, s.category, s.unit)].append(s)
+    found = []
+    for (supplier, recipient, category, unit), members in grouped.items():
+        highs = [s.high for s in members]
+        bounded = [h for h in highs if h is not None]
+        found.append(
+            Total(
+                supplier=supplier,
+                recipient=recipient,
+                category=category,
+                unit=unit,
+                low=max(s.low for s in members),
+                high=max(bounded) if len(bounded) == len(highs) else None,
+            )
+        )
+    found.sort(
+        key=lambda t: [_none_first(p) for p in (t.supplier, t.recipient, t.category, t.unit)]
+    )
+    return found

@@ -1,0 +1,76 @@
+"""One development as of (D, P): its fields, its status, every report recorded by P."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+import msgspec
+
+from events import Report
+from projections.query_rows import development_fields, development_row, recorded_counts
+from projections.results import Detail, ReportRow, Retraction
+from projections.schema import REPORTS, STATUS_CHANGES, Dialect, rows_of
+
+_report_decoder = msgspec.json.Decoder(Report)
+
+
+def development(
+    dialect: Dialect, development_id: UUID, *, as_of: date, position: int
+) -> Detail | None:
+    """One development as of (D, P) with every report recorded by P; None if none was."""
+    key = dialect.store.id_param(development_id)
+    day = as_of.toordinal()
+    sql = dialect.sql
+    with dialect.read() as cursor:
+        fields = development_fields(dialect, cursor, [key], position).get(key)
+        if fields is None:
+            return None
+        counts = recorded_counts(dialect, cursor, [key], position)[key]
+        cursor.execute(
+            sql(
+                "SELECT number, position, report, corrections, retracted_on, retraction_reason, "
+                f"retraction_position FROM {REPORTS.name} WHERE development_id = %s "
+                "AND pos_from <= %s AND pos_to > %s ORDER BY number"
+            ),
+            (key, position, position),
+        )
+        report_rows = rows_of(cursor)
+        cursor.execute(
+            sql(
+                f"SELECT effective_on, position, status FROM {STATUS_CHANGES.name} "
+                "WHERE development_id = %s AND position <= %s AND effective_on <= %s "
+                "ORDER BY effective_on DESC, position DESC LIMIT 1"
+            ),
+            (key, position, day),
+        )
+        governing = rows_of(cursor)
+    reports = [_report_row(row, day) for row in report_rows]
+    active = [r.report.asserted_on for r in reports if r.active]
+    status = governing[0][2] if governing else fields[7]
+    first = min(active, default=None)
+    reported = (first.toordinal(), max(active).toordinal(), len(active)) if first else None
+    row = development_row(dialect, fields, counts, status=status, reported=reported)
+    since = date.fromordinal(governing[0][0]) if governing else first
+    return Detail(development=row, visible=bool(active), status_since=since, reports=reports)
+
+
+def _report_row(row: Sequence[Any], day: int) -> ReportRow:
+    report = _report_decoder.decode(row[2])
+    retracted_on = row[4]
+    retraction = None
+    if retracted_on is not None:
+        retraction = Retraction(
+            effective_on=date.fromordinal(retracted_on), reason=row[5], position=row[6]
+        )
+    active = report.asserted_on.toordinal() <= day and (retracted_on is None or retracted_on > day)
+    return ReportRow(
+        number=row[0],
+        position=row[1],
+        report=report,
+        active=active,
+        retraction=retraction,
+        corrections=row[3],
+    )

@@ -1,0 +1,190 @@
+"""Lists of the developments read model at (D, P): the timeline and the allegations board.
+
+P is the last position recorded by T. Lists walk `tl_segments_order` from the cursor on, so a
+page costs the same however long the history is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from projections.query_rows import development_fields, development_row, recorded_counts
+from projections.results import Allegation, Page
+from projections.schema import FRONTIER, SEGMENTS, Dialect, rows_of
+from projections.state import ACTOR_SEPARATOR, STANCES
+from service.store.log import Cursor
+
+ALLEGATION_STATUSES = ("alleged", "corroborated", "disputed")
+MAX_LIMIT = 500
+
+
+class InvalidCursor(ValueError):
+    """A `cursor` that this service did not hand out."""
+
+
+def encode_cursor(first_reported_on: date, position: int) -> str:
+    """The cursor after a row: its date and position, readable and URL-safe."""
+    return f"{first_reported_on.isoformat()}~{position}"
+
+
+def decode_cursor(text: str) -> tuple[int, int]:
+    """(day ordinal, position) from a cursor."""
+    day, _, position = text.partition("~")
+    try:
+        found = date.fromisoformat(day).toordinal(), int(position)
+    except ValueError:
+        found = (0, -1)
+    if not 0 <= found[1] < 2**62:
+        raise InvalidCursor(f"{text!r} is not a cursor this service handed out")
+    return found
+
+
+def _like(actor: str) -> str:
+    escaped = actor.casefold().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{ACTOR_SEPARATOR}{escaped}{ACTOR_SEPARATOR}%"
+
+
+def _segments(
+    dialect: Dialect,
+    cursor: Cursor,
+    *,
+    day: int,
+    position: int,
+    limit: int,
+    after: str | None,
+    statuses: Sequence[str] = (),
+    kind: str | None = None,
+    actor: str | None = None,
+    from_: date | None = None,
+    to: date | None = None,
+) -> tuple[list[tuple[Any, ...]], str | None]:
+    where = [
+        "first_reported_on <= %s",
+        "valid_from <= %s",
+        "valid_to > %s",
+        "pos_from <= %s",
+        "pos_to > %s",
+    ]
+    start = None if after is None else decode_cursor(after)
+    cursor.execute(
+        dialect.sql(
+            f"SELECT first_reported_on FROM {FRONTIER.name} WHERE position <= %s "
+            "ORDER BY position DESC LIMIT 1"
+        ),
+        (position,),
+    )
+    frontier = rows_of(cursor)
+    if not frontier:
+        return [], None  # no development was visible on any day by P
+    params: list[Any] = [min(day, frontier[0][0]), day, day, position, position]
+    if statuses:
+        where.append(f"status IN ({', '.join(['%s'] * len(statuses))})")
+        params.extend(statuses)
+    if kind is not None:
+        where.append("kind = %s")
+        params.append(kind)
+    if actor is not None:
+        where.append("actor_key LIKE %s ESCAPE '\\'")
+        params.append(_like(actor))
+    if from_ is not None:
+        where.append("first_reported_on >= %s")
+        params.append(from_.toordinal())
+    if to is not None:
+        where.append("first_reported_on <= %s")
+        params.append(to.toordinal())
+    if start is not None:
+        where.append("(first_reported_on, position) > (%s, %s)")
+        params.extend(start)
+    cursor.execute(
+        dialect.sql(
+            "SELECT development_id, position, first_reported_on, last_reported_on, reports, "
+            "status, status_since, supports, contradicts, denies, not_observed, qualifies, kind "
+            f"FROM {SEGMENTS.name} WHERE {' AND '.join(where)} "
+            "ORDER BY first_reported_on, position LIMIT %s"
+        ),
+        (*params, min(limit, MAX_LIMIT) + 1),
+    )
+    rows = rows_of(cursor)
+    following = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        following = encode_cursor(date.fromordinal(rows[-1][2]), rows[-1][1])
+    return rows, following
+
+
+def timeline(
+    dialect: Dialect,
+    *,
+    as_of: date,
+    position: int,
+    limit: int = 100,
+    after: str | None = None,
+    kind: str | None = None,
+    actor: str | None = None,
+    status: str | None = None,
+    from_: date | None = None,
+    to: date | None = None,
+) -> Page:
+    """Visible developments as of (D, P), by first_reported_on then position."""
+    with dialect.read() as cursor:
+        segments, following = _segments(
+            dialect,
+            cursor,
+            day=as_of.toordinal(),
+            position=position,
+            limit=limit,
+            after=after,
+            statuses=() if status is None else (status,),
+            kind=kind,
+            actor=actor,
+            from_=from_,
+            to=to,
+        )
+        keys = [row[0] for row in segments]
+        fields = development_fields(dialect, cursor, keys, position)
+        counts = recorded_counts(dialect, cursor, keys, position)
+    items = [
+        development_row(
+            dialect,
+            fields[row[0]],
+            counts[row[0]],
+            status=row[5],
+            reported=(row[2], row[3], row[4]),
+        )
+        for row in segments
+    ]
+    return Page(items=items, next=following)
+
+
+def allegations(
+    dialect: Dialect, *, as_of: date, position: int, limit: int = 100, after: str | None = None
+) -> Page:
+    """Visible developments alleged, corroborated or disputed as of (D, P)."""
+    with dialect.read() as cursor:
+        segments, following = _segments(
+            dialect,
+            cursor,
+            day=as_of.toordinal(),
+            position=position,
+            limit=limit,
+            after=after,
+            statuses=ALLEGATION_STATUSES,
+        )
+        fields = development_fields(dialect, cursor, [row[0] for row in segments], position)
+    items = [
+        Allegation(
+            development_id=dialect.store.id_value(row[0]),
+            position=row[1],
+            title=fields[row[0]][2],
+            kind=row[12],
+            status=row[5],
+            status_since=date.fromordinal(row[6]),
+            first_reported_on=date.fromordinal(row[2]),
+            age_days=as_of.toordinal() - row[2],
+            stances=dict(zip(STANCES, row[7:12], strict=True)),
+        )
+        for row in segments
+    ]
+    return Page(items=items, next=following)

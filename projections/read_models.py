@@ -1,0 +1,111 @@
+"""The read side of one database: the runner that keeps it current and the views at (D, T)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import date
+from uuid import UUID
+
+from projections import query_deliveries, query_detail, query_developments
+from projections.results import Deliveries, Detail, Page
+from projections.runner import ProjectionRunner
+from service.store.log import LogRecorder
+
+
+class ReadModels:
+    """Every view, answered from the read models as of (`as_of`, `known_at_us`).
+
+    Each view first turns `known_at_us` into P, the last position recorded by then, and makes
+    sure the read models have folded the log up to P (`position_at`): a read issued after a
+    write returns that write, without waiting for the background runner.
+    """
+
+    def __init__(self, store: LogRecorder, runner: ProjectionRunner | None = None) -> None:
+        self.store = store
+        self.runner = runner or ProjectionRunner(store)
+        self.dialect = self.runner.dialect
+
+    def position_at(self, known_at_us: int) -> int:
+        """P for T, with the read models caught up to it."""
+        position = self.store.last_position(until_us=known_at_us)
+        self.runner.ensure(position)
+        return position
+
+    def timeline(
+        self,
+        *,
+        as_of: date,
+        known_at_us: int,
+        limit: int = 100,
+        after: str | None = None,
+        kind: str | None = None,
+        actor: str | None = None,
+        status: str | None = None,
+        from_: date | None = None,
+        to: date | None = None,
+    ) -> Page:
+        """`GET /api/developments`."""
+        return query_developments.timeline(
+            self.dialect,
+            as_of=as_of,
+            position=self.position_at(known_at_us),
+            limit=limit,
+            after=after,
+            kind=kind,
+            actor=actor,
+            status=status,
+            from_=from_,
+            to=to,
+        )
+
+    def development(self, development_id: UUID, *, as_of: date, known_at_us: int) -> Detail | None:
+        """`GET /api/developments/{id}`; None when nothing of it was recorded by T."""
+        return query_detail.development(
+            self.dialect, development_id, as_of=as_of, position=self.position_at(known_at_us)
+        )
+
+    def allegations(
+        self, *, as_of: date, known_at_us: int, limit: int = 100, after: str | None = None
+    ) -> Page:
+        """`GET /api/views/allegations`."""
+        return query_developments.allegations(
+            self.dialect,
+            as_of=as_of,
+            position=self.position_at(known_at_us),
+            limit=limit,
+            after=after,
+        )
+
+    def deliveries(
+        self,
+        *,
+        as_of: date,
+        known_at_us: int,
+        supplier: str | None = None,
+        recipient: str | None = None,
+        category: str | None = None,
+        unit: str | None = None,
+        status: str | None = None,
+    ) -> Deliveries:
+        """`GET /api/views/deliveries`."""
+        return query_deliveries.deliveries(
+            self.dialect,
+            as_of=as_of,
+            position=self.position_at(known_at_us),
+            supplier=supplier,
+            recipient=recipient,
+            category=category,
+            unit=unit,
+            status=status,
+        )
+
+
+def run_forever(database_url: str, stop: threading.Event, *, poll_seconds: float = 0.1) -> None:
+    """`timeline projections run`: follow the log of `database_url` until `stop` is set."""
+    from service.application import Timeline  # the composition root of this process
+
+    timeline = Timeline(database_url)
+    try:
+        ProjectionRunner(timeline.store, poll_seconds=poll_seconds).run(stop)
+    finally:
+        timeline.close()

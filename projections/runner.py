@@ -1,0 +1,214 @@
+"""The projection runner: follows the log, writes read-model rows with its position, exactly once.
+
+Each batch is folded in memory, then written in one transaction together with the projection's
+new tracking position, after checking that the position is still the one the batch started
+from (another runner, or a rebuild, may have moved it: the batch is then dropped and the states
+are read back). A crash before the commit leaves nothing; the next run starts from the position.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+
+from projections.buffer import RowBuffer
+from projections.deliveries import DeliveriesProjection
+from projections.developments import DevelopmentsProjection
+from projections.entries import Entry, LogReader, commits
+from projections.projection import Moved, Projection
+from projections.schema import TRACKING, Dialect, create, rows_of
+from service.store.log import Cursor, LogRecorder
+
+logger = logging.getLogger(__name__)
+
+NAMES: tuple[str, ...] = ("developments", "deliveries")
+BATCH_SIZE = 2000
+POLL_SECONDS = 0.1
+MAX_BACKOFF_SECONDS = 30.0
+
+
+def make_projections(dialect: Dialect, names: Sequence[str] | None = None) -> list[Projection]:  # type: ignore[type-arg]
+    """The named projections (all when `names` is None), in a stable order."""
+    wanted = NAMES if names is None else tuple(names)
+    unknown = set(wanted) - set(NAMES)
+    if unknown:
+        raise ValueError(f"unknown projection {sorted(unknown)[0]!r}; known: {', '.join(NAMES)}")
+    built: list[Projection] = []  # type: ignore[type-arg]
+    for name in NAMES:
+        if name in wanted:
+            kind = DevelopmentsProjection if name == "developments" else DeliveriesProjection
+            built.append(kind(dialect))
+    return built
+
+
+def ensure_schema(store: LogRecorder) -> None:
+    """Create the read-model tables and tracking rows that do not exist yet."""
+    dialect = Dialect(store)
+    with store.write_transaction() as cursor:
+        create(dialect, cursor)
+        for name in NAMES:
+            cursor.execute(
+                dialect.sql(
+                    f"INSERT INTO {TRACKING} (name, position, generation) VALUES (%s, 0, 0) "
+                    "ON CONFLICT (name) DO NOTHING"
+                ),
+                (name,),
+            )
+
+
+def read_tracking(dialect: Dialect, cursor: Cursor) -> dict[str, tuple[int, int]]:
+    """Every projection's (position, generation)."""
+    cursor.execute(f"SELECT name, position, generation FROM {TRACKING}")
+    return {row[0]: (int(row[1]), int(row[2])) for row in rows_of(cursor)}
+
+
+class ProjectionRunner:
+    """Keeps the read models of one database current; thread-safe, one batch at a time."""
+
+    def __init__(
+        self,
+        store: LogRecorder,
+        *,
+        batch_size: int = BATCH_SIZE,
+        poll_seconds: float = POLL_SECONDS,
+    ) -> None:
+        self.store = store
+        self.dialect = Dialect(store)
+        self.reader = LogReader(store)
+        self.projections = make_projections(self.dialect)
+        self.batch_size = batch_size
+        self.poll_seconds = poll_seconds
+        self.position = 0  # every projection has committed up to here (as last seen)
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        ensure_schema(store)
+
+    # --- one batch -------------------------------------------------------------------------
+
+    def tracking(self) -> dict[str, tuple[int, int]]:
+        """Every projection's (position, generation), as committed."""
+        with self.store.read_transaction() as cursor:
+            return read_tracking(self.dialect, cursor)
+
+    def step(self) -> int:
+        """Fold at most one batch into each projection; the number of events folded."""
+        with self._lock:
+            return self._step()
+
+    def _step(self) -> int:
+        tracking = self.tracking()
+        pages: dict[int, list[Entry]] = {}
+        folded = 0
+        for projection in self.projections:
+            position, generation = tracking.get(projection.name, (0, 0))
+            if projection.synced != (position, generation):
+                projection.forget()
+            if position not in pages:
+                pages[position] = self.reader.page(position, self.batch_size)
+            entries = pages[position]
+            if entries:
+                try:
+                    self._advance(projection, position, generation, entries)
+                except Moved:
+                    continue
+                folded += len(entries)
+                tracking[projection.name] = (entries[-1].position, generation)
+        self.position = min(position for position, _ in tracking.values())
+        return folded
+
+    def _advance(
+        self,
+        projection: Projection,  # type: ignore[type-arg]
+        position: int,
+        generation: int,
+        entries: Sequence[Entry],
+    ) -> None:
+        sql = self.dialect.sql
+        lock = "" if self.dialect.sqlite else " FOR UPDATE"
+        try:
+            buffer = RowBuffer(self.dialect)
+            projection.expected = (position, generation)
+            projection.prepare(entries)
+            for commit in commits(entries):
+                projection.apply(commit, buffer)
+            projection.save(buffer)
+            last = entries[-1].position
+            with self.store.write_transaction() as cursor:
+                cursor.execute(
+                    sql(f"SELECT position, generation FROM {TRACKING} WHERE name = %s{lock}"),
+                    (projection.name,),
+                )
+                found = rows_of(cursor)
+                if not found or (found[0][0], found[0][1]) != (position, generation):
+                    raise Moved(projection.name)
+                buffer.flush(cursor)
+                cursor.execute(
+                    sql(f"UPDATE {TRACKING} SET position = %s WHERE name = %s"),
+                    (last, projection.name),
+                )
+        except BaseException:
+            projection.forget()  # memory may be ahead of the tables: read it back next time
+            raise
+        projection.synced = (last, generation)
+
+    # --- following the log -----------------------------------------------------------------
+
+    def catch_up(self, target: int | None = None) -> int:
+        """Fold until every projection has reached `target` (default: the head of the log)."""
+        goal = self.store.last_position() if target is None else target
+        folded = 0
+        while self.position < goal:
+            with self._lock:
+                if self.position >= goal:
+                    break
+                done = self._step()
+            folded += done
+            if not done and self.position < goal:
+                if self.store.last_position() < goal:
+                    break  # the goal is past the head of the log: nothing more to fold
+                time.sleep(0.005)  # another runner holds the batch: let it commit
+        return folded
+
+    def ensure(self, target: int) -> None:
+        """Read-your-writes: return once the read models reflect every event up to `target`."""
+        if self.position >= target:
+            return
+        tracking = self.tracking()
+        self.position = max(self.position, min(p for p, _ in tracking.values()))
+        if self.position < target:
+            self.catch_up(target)
+
+    def run(self, stop: threading.Event) -> None:
+        """Follow the log until `stop` is set, polling when idle; errors back off and retry."""
+        backoff = self.poll_seconds
+        while not stop.is_set():
+            try:
+                folded = self.step()
+            except Exception:
+                logger.exception("projection runner failed; retrying in %.1f s", backoff)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+                continue
+            backoff = self.poll_seconds
+            if not folded:
+                stop.wait(self.poll_seconds)
+
+    def start(self) -> None:
+        """Follow the log in a background thread."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=self.run, args=(self._stop,), name="projection-runner", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the background thread, letting its batch finish."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None

@@ -1,0 +1,277 @@
+"""The read-model tables, in the database of the log, for SQLite and PostgreSQL.
+
+Every versioned row carries its system-time range `[pos_from, pos_to)` as log positions (open:
+`POS_MAX`) and, where it has one, its valid-time range `[valid_from, valid_to)` as day ordinals
+(open: `DAY_MAX`). A query at (D, T) first turns T into P, the last position recorded by T, and
+then asks for rows with `pos_from <= P < pos_to` and `valid_from <= D < valid_to`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from service.store.log import Cursor, LogRecorder
+
+MMAP_BYTES = 1 << 34  # the most of a SQLite file read through memory (16 GiB of address space)
+_SCHEMA_LOCK = 7_263_941_002  # advisory lock id: one process creates the read models at a time
+
+
+@dataclass(frozen=True)
+class Table:
+    """A read-model table: its columns in row order and where `pos_to` sits (-1: no range)."""
+
+    name: str
+    columns: tuple[str, ...]
+    pos_to: int = -1
+
+    def insert_sql(self) -> str:
+        """INSERT of one whole row."""
+        marks = ", ".join(["%s"] * len(self.columns))
+        return f"INSERT INTO {self.name} ({', '.join(self.columns)}) VALUES ({marks})"
+
+
+TRACKING = "tl_tracking"
+
+DEVELOPMENTS = Table(
+    "tl_developments",
+    (
+        "id",
+        "development_id",
+        "pos_from",
+        "pos_to",
+        "position",
+        "kind",
+        "title",
+        "stage",
+        "actors",
+        "item",
+        "occurred",
+        "initial_status",
+    ),
+    pos_to=3,
+)
+REPORTS = Table(
+    "tl_reports",
+    (
+        "id",
+        "development_id",
+        "number",
+        "pos_from",
+        "pos_to",
+        "position",
+        "report",
+        "corrections",
+        "retracted_on",
+        "retraction_reason",
+        "retraction_position",
+    ),
+    pos_to=4,
+)
+STATUS_CHANGES = Table(
+    "tl_status_changes", ("development_id", "position", "effective_on", "status", "reason")
+)
+SEGMENTS = Table(
+    "tl_segments",
+    (
+        "id",
+        "development_id",
+        "position",
+        "valid_from",
+        "valid_to",
+        "pos_from",
+        "pos_to",
+        "first_reported_on",
+        "last_reported_on",
+        "reports",
+        "status",
+        "status_since",
+        "supports",
+        "contradicts",
+        "denies",
+        "not_observed",
+        "qualifies",
+        "kind",
+        "actor_key",
+    ),
+    pos_to=6,
+)
+DEV_STATES = Table("tl_dev_state", ("development_id", "state"))
+# The latest `first_reported_on` of any segment written by a position: no row known at P starts
+# later, so a list walking `first_reported_on` stops there instead of at D (known_at in the past).
+FRONTIER = Table("tl_frontier", ("position", "first_reported_on"))
+
+SERIES = Table(
+    "tl_delivery_series", ("series_id", "supplier", "recipient", "category", "unit", "originator")
+)
+PIECES = Table(
+    "tl_delivery_pieces",
+    (
+        "track_id",
+        "position",
+        "valid_from",
+        "valid_to",
+        "asserted_on",
+        "cumulative",
+        "low",
+        "high",
+        "bounded",
+    ),
+)
+DELIVERY_ROWS = Table(
+    "tl_delivery_rows",
+    (
+        "id",
+        "track_id",
+        "valid_from",
+        "valid_to",
+        "pos_from",
+        "pos_to",
+        "low",
+        "high",
+        "reports",
+        "last_asserted_on",
+    ),
+    pos_to=5,
+)
+DELIVERY_STATES = Table("tl_delivery_dev_state", ("development_id", "state"))
+BOX = "tl_delivery_box"  # SQLite: an R-tree over the rows' (valid, system) rectangles
+
+
+class Dialect:
+    """Column types and statements that differ between SQLite and PostgreSQL."""
+
+    def __init__(self, store: LogRecorder) -> None:
+        self.store = store
+        self.sqlite = store.placeholder == "?"
+        if self.sqlite:
+            self.types = {
+                "pk": "INTEGER PRIMARY KEY",
+                "uuid": "TEXT",
+                "int": "INTEGER",
+                "text": "TEXT",
+                "blob": "BLOB",
+                "real": "REAL",
+            }
+        else:
+            self.types = {
+                "pk": "bigint PRIMARY KEY",
+                "uuid": "uuid",
+                "int": "bigint",
+                "text": "text",
+                "blob": "bytea",
+                "real": "double precision",
+            }
+
+    def sql(self, text: str) -> str:
+        """Statement text with this engine's placeholder."""
+        return self.store.sql(text)
+
+    @contextmanager
+    def read(self) -> Iterator[Cursor]:
+        """A read transaction; on SQLite the database file is memory-mapped.
+
+        A long history outgrows SQLite's small page cache; reading through the map instead of
+        a system call per page keeps a query's cost close to what it is on a small database.
+        """
+        with self.store.read_transaction() as cursor:
+            if self.sqlite:
+                cursor.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
+            yield cursor
+
+    def ddl(self, text: str) -> str:
+        """DDL with `{pk}`, `{uuid}`, `{int}`, `{text}`, `{blob}`, `{real}` filled in."""
+        return text.format(**self.types)
+
+
+TABLES = f"""
+CREATE TABLE IF NOT EXISTS {TRACKING} (name {{text}} PRIMARY KEY, position {{int}} NOT NULL,
+  generation {{int}} NOT NULL);
+CREATE TABLE IF NOT EXISTS {DEV_STATES.name} (development_id {{uuid}} PRIMARY KEY,
+  state {{blob}} NOT NULL);
+CREATE TABLE IF NOT EXISTS {DEVELOPMENTS.name} (id {{pk}}, development_id {{uuid}} NOT NULL,
+  pos_from {{int}} NOT NULL, pos_to {{int}} NOT NULL, position {{int}} NOT NULL,
+  kind {{text}} NOT NULL, title {{text}} NOT NULL, stage {{text}}, actors {{text}} NOT NULL,
+  item {{text}}, occurred {{text}}, initial_status {{text}} NOT NULL);
+CREATE TABLE IF NOT EXISTS {REPORTS.name} (id {{pk}}, development_id {{uuid}} NOT NULL,
+  number {{int}} NOT NULL, pos_from {{int}} NOT NULL, pos_to {{int}} NOT NULL,
+  position {{int}} NOT NULL, report {{text}} NOT NULL, corrections {{int}} NOT NULL,
+  retracted_on {{int}}, retraction_reason {{text}}, retraction_position {{int}});
+CREATE TABLE IF NOT EXISTS {STATUS_CHANGES.name} (development_id {{uuid}} NOT NULL,
+  position {{int}} NOT NULL, effective_on {{int}} NOT NULL, status {{text}} NOT NULL,
+  reason {{text}} NOT NULL, PRIMARY KEY (development_id, position));
+CREATE TABLE IF NOT EXISTS {SEGMENTS.name} (id {{pk}}, development_id {{uuid}} NOT NULL,
+  position {{int}} NOT NULL, valid_from {{int}} NOT NULL, valid_to {{int}} NOT NULL,
+  pos_from {{int}} NOT NULL, pos_to {{int}} NOT NULL, first_reported_on {{int}} NOT NULL,
+  last_reported_on {{int}} NOT NULL, reports {{int}} NOT NULL, status {{text}} NOT NULL,
+  status_since {{int}} NOT NULL, supports {{int}} NOT NULL, contradicts {{int}} NOT NULL,
+  denies {{int}} NOT NULL, not_observed {{int}} NOT NULL, qualifies {{int}} NOT NULL,
+  kind {{text}} NOT NULL, actor_key {{text}} NOT NULL);
+CREATE TABLE IF NOT EXISTS {FRONTIER.name} (position {{int}} PRIMARY KEY,
+  first_reported_on {{int}} NOT NULL);
+CREATE TABLE IF NOT EXISTS {DELIVERY_STATES.name} (development_id {{uuid}} PRIMARY KEY,
+  state {{blob}} NOT NULL);
+CREATE TABLE IF NOT EXISTS {SERIES.name} (series_id {{int}} PRIMARY KEY, supplier {{text}},
+  recipient {{text}}, category {{text}}, unit {{text}} NOT NULL, originator {{text}} NOT NULL);
+CREATE TABLE IF NOT EXISTS {PIECES.name} (track_id {{int}} NOT NULL,
+  position {{int}} NOT NULL, valid_from {{int}} NOT NULL, valid_to {{int}} NOT NULL,
+  asserted_on {{int}} NOT NULL, cumulative {{int}} NOT NULL, low {{real}}, high {{real}},
+  bounded {{int}} NOT NULL, PRIMARY KEY (track_id, position, valid_from));
+CREATE TABLE IF NOT EXISTS {DELIVERY_ROWS.name} (id {{pk}}, track_id {{int}} NOT NULL,
+  valid_from {{int}} NOT NULL, valid_to {{int}} NOT NULL, pos_from {{int}} NOT NULL,
+  pos_to {{int}} NOT NULL, low {{real}} NOT NULL, high {{real}}, reports {{int}} NOT NULL,
+  last_asserted_on {{int}} NOT NULL)
+"""
+
+# Secondary indexes, by projection: a rebuild on SQLite drops them and builds them at the end.
+# `tl_segments_order` serves the ORDER BY of the timeline and the allegations board and carries
+# the range columns, so rows of other times are skipped inside the index.
+INDEXES: dict[str, list[str]] = {
+    "developments": [
+        f"CREATE INDEX IF NOT EXISTS tl_developments_at ON {DEVELOPMENTS.name} "
+        "(development_id, pos_from)",
+        f"CREATE INDEX IF NOT EXISTS tl_reports_at ON {REPORTS.name} "
+        "(development_id, number, pos_from)",
+        f"CREATE INDEX IF NOT EXISTS tl_segments_order ON {SEGMENTS.name} "
+        "(first_reported_on, position, pos_from, pos_to, valid_from, valid_to, status, kind)",
+    ],
+    "deliveries": [
+        f"CREATE INDEX IF NOT EXISTS tl_delivery_rows_open ON {DELIVERY_ROWS.name} "
+        "(track_id, pos_to)",
+    ],
+}
+PG_BOX_INDEX = (
+    f"CREATE INDEX IF NOT EXISTS tl_delivery_rows_box ON {DELIVERY_ROWS.name} USING gist "
+    "(box(point(valid_from, pos_from), point(valid_to - 1, pos_to - 1)))"
+)
+SQLITE_BOX = (
+    f"CREATE VIRTUAL TABLE IF NOT EXISTS {BOX} USING rtree_i32(id, valid_lo, valid_hi, "
+    "pos_lo, pos_hi)"
+)
+
+
+def index_names(projection: str) -> list[str]:
+    """Names of a projection's secondary indexes."""
+    return [statement.split()[5] for statement in INDEXES[projection]]
+
+
+def create(dialect: Dialect, cursor: Cursor) -> None:
+    """Create every read-model table and index that does not exist yet."""
+    if not dialect.sqlite:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+    for statement in dialect.ddl(TABLES).split(";"):
+        cursor.execute(statement)
+    for statements in INDEXES.values():
+        for statement in statements:
+            cursor.execute(statement)
+    cursor.execute(SQLITE_BOX if dialect.sqlite else PG_BOX_INDEX)
+
+
+def rows_of(cursor: Cursor) -> list[Any]:
+    """All rows of the last statement as tuples, whatever the engine's row type."""
+    rows = cursor.fetchall()
+    if rows and isinstance(rows[0], dict):
+        return [tuple(row.values()) for row in rows]
+    return [tuple(row) for row in rows]

@@ -1,0 +1,170 @@
+"""A development as the read models fold it: coded fields, reports, status changes.
+
+Days are kept as proleptic ordinals (`date.toordinal()`), the form the tables store, so that
+valid-time arithmetic is integer arithmetic.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import msgspec
+
+from events import Figure
+from projections.entries import (
+    Added,
+    Entry,
+    FieldsFixed,
+    Judged,
+    Reported,
+    ReportFixed,
+    Retracted,
+    decode_report,
+    encode_json,
+)
+
+DAY_MIN = 1  # date.min: before any report
+DAY_MAX = date(9999, 12, 31).toordinal()  # the open end of valid time
+POS_MAX = 2**31 - 1  # the open end of system time (an R-tree on SQLite holds 32-bit integers)
+
+STANCES: tuple[str, ...] = ("supports", "contradicts", "denies", "not_observed", "qualifies")
+STANCE_INDEX: dict[str, int] = {stance: index for index, stance in enumerate(STANCES)}
+FIELD_NAMES: tuple[str, ...] = ("kind", "title", "stage", "actors", "item", "occurred")
+
+
+class ReportState(msgspec.Struct, array_like=True, gc=False):
+    """A report with its corrections applied, and its retraction if any."""
+
+    number: int
+    position: int  # of the event that created it
+    report: bytes  # its fields as JSON, corrections applied
+    asserted_on: int
+    stance: str
+    originator: str
+    figure: Figure | None
+    corrections: int = 0
+    retracted_on: int | None = None
+    retraction_reason: str | None = None
+    retraction_position: int | None = None
+
+    def active(self, day: int) -> bool:
+        """Asserted by `day` and not retracted with effect by then."""
+        return self.asserted_on <= day and (self.retracted_on is None or self.retracted_on > day)
+
+
+class StatusChange(msgspec.Struct, array_like=True, gc=False, frozen=True):
+    """A judgement of the development, effective from a day."""
+
+    effective_on: int
+    position: int
+    status: str
+    reason: str
+
+
+class DevState(msgspec.Struct, array_like=True, gc=False):
+    """A development folded from its events."""
+
+    position: int  # of its development_reported
+    fields: dict[str, Any]
+    initial_status: str
+    reports: list[ReportState]
+    changes: list[StatusChange]
+    actors_key: str = ""  # `actor_key(fields["actors"])` once a fold needed it
+
+    def governing(self, day: int) -> StatusChange | None:
+        """The status change in force on `day`: latest effective, ties to the later position."""
+        found: StatusChange | None = None
+        for change in self.changes:  # kept sorted by (effective_on, position)
+            if change.effective_on > day:
+                break
+            found = change
+        return found
+
+    def status(self, day: int) -> str:
+        """The status as of `day`."""
+        change = self.governing(day)
+        return self.initial_status if change is None else change.status
+
+
+def _report_state(number: int, position: int, raw: bytes) -> ReportState:
+    lean = decode_report(raw)
+    return ReportState(
+        number=number,
+        position=position,
+        report=bytes(raw),
+        asserted_on=lean.asserted_on.toordinal(),
+        stance=lean.stance,
+        originator=lean.source.originator,
+        figure=lean.figure,
+    )
+
+
+def start(entry: Entry) -> DevState:
+    """The state after a development's first event, which must be `development_reported`."""
+    event = entry.event
+    if not isinstance(event, Reported):
+        raise ValueError(f"position {entry.position}: a stream must start with a report")
+    fields = {
+        "kind": event.kind,
+        "title": event.title,
+        "stage": event.stage,
+        "actors": event.actors,
+        "item": event.item,
+        "occurred": event.occurred,
+    }
+    return DevState(
+        position=entry.position,
+        fields=fields,
+        initial_status=event.status,
+        reports=[_report_state(1, entry.position, event.report)],
+        changes=[],
+    )
+
+
+def evolve(state: DevState, entry: Entry) -> None:
+    """Apply one later event of the development to its state, in place."""
+    event = entry.event
+    if isinstance(event, Added):
+        number = len(state.reports) + 1
+        state.reports.append(_report_state(number, entry.position, event.report))
+    elif isinstance(event, ReportFixed):
+        old = state.reports[event.report - 1]
+        document = msgspec.json.decode(old.report)
+        document.update(event.changes)
+        new = _report_state(old.number, old.position, encode_json(document))
+        new.corrections = old.corrections + 1
+        new.retracted_on, new.retraction_reason = old.retracted_on, old.retraction_reason
+        new.retraction_position = old.retraction_position
+        state.reports[event.report - 1] = new
+    elif isinstance(event, Retracted):
+        target = state.reports[event.report - 1]
+        target.retracted_on = event.effective_on.toordinal()
+        target.retraction_reason = event.reason
+        target.retraction_position = entry.position
+    elif isinstance(event, FieldsFixed):
+        state.fields.update((k, v) for k, v in event.changes.items() if k in FIELD_NAMES)
+        state.actors_key = ""  # worked out again when needed
+    elif isinstance(event, Judged):
+        state.changes.append(
+            StatusChange(event.effective_on.toordinal(), entry.position, event.status, event.reason)
+        )
+        state.changes.sort(key=lambda change: (change.effective_on, change.position))
+    else:
+        raise ValueError(f"position {entry.position}: development reported twice")
+
+
+def actor_names(actors: dict[str, Any]) -> list[str]:
+    """Every actor identifier of a development, targets included."""
+    roles = ("supplier", "recipient", "user", "end_user", "authority")
+    names = [actors[role] for role in roles if actors.get(role)]
+    return names + list(actors.get("targets") or ())
+
+
+ACTOR_SEPARATOR = "\x1f"  # actor ids cannot hold control characters
+
+
+def actor_key(actors: dict[str, Any]) -> str:
+    """Actor ids casefolded between separators, so a filter is one LIKE on a column."""
+    names = [name.casefold() for name in actor_names(actors)]
+    return ACTOR_SEPARATOR + ACTOR_SEPARATOR.join(names) + ACTOR_SEPARATOR

@@ -1,0 +1,203 @@
+"""`GET /api/stream`: every newly recorded event as server-sent events, following the log.
+
+The stream reads the log in the database, not this process's memory, so it sees the events
+every API process appends. One `LogHead` per app reads the head of the log at most once per
+poll interval however many streams are open; a stream reads records only when the head moved.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+from uuid import UUID
+
+import anyio
+import msgspec
+from litestar import Request, get
+from litestar.concurrency import sync_to_thread
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.params import HeaderParameter, QueryParameter
+from litestar.response import ServerSentEvent, ServerSentEventMessage
+
+from events.values import Kind
+from service.application import Timeline
+from service.http.openapi import SERVER_SENT_EVENT, text_answers
+from service.http.params import MAX_POSITION, InvalidParameter
+from service.http.problems import problem_spec
+from service.http.shapes import LogItem, log_item
+from service.store.log import LogRecorder
+
+POLL_SECONDS = 0.25  # app.state.stream_poll_seconds overrides
+HEARTBEAT_SECONDS = 15.0  # app.state.stream_heartbeat_seconds overrides
+RETRY_MS = 1000  # how soon a browser reconnects after the stream ends
+PAGE = 500
+
+_encoder = msgspec.json.Encoder()
+
+
+class LogHead:
+    """The position of the last event, read at most once per interval however many ask."""
+
+    def __init__(self, store: LogRecorder, interval: float) -> None:
+        self._store = store
+        self._interval = interval
+        self._lock = anyio.Lock()
+        self._position = 0
+        self._read_at = float("-inf")
+
+    async def position(self) -> int:
+        """The head of the log, at most one interval old."""
+        async with self._lock:
+            if time.monotonic() - self._read_at >= self._interval:
+                self._position = await sync_to_thread(self._store.last_position)
+                self._read_at = time.monotonic()
+            return self._position
+
+
+class KindFilter:
+    """Keeps events of developments of one kind; a kind correction matches the old and new kind."""
+
+    def __init__(self, store: LogRecorder, wanted: str) -> None:
+        self._store = store
+        self._wanted = wanted
+        self._kinds: dict[UUID, str] = {}
+
+    async def matches(self, item: LogItem) -> bool:
+        """Whether the development was of the wanted kind when this event was recorded."""
+        event, development = item.event, item.development_id
+        if item.type == "development_reported":
+            reported: str = event["kind"]
+            self._kinds[development] = reported
+            return reported == self._wanted
+        if development not in self._kinds:
+            found = await sync_to_thread(self._kind_before, development, item.position)
+            self._kinds[development] = found
+        before: str = self._kinds[development]
+        after: str = before
+        if item.type == "development_corrected":
+            after = event.get("changes", {}).get("kind", before)
+        self._kinds[development] = after
+        return self._wanted in (before, after)
+
+    def _kind_before(self, development: UUID, position: int) -> str:
+        kind = ""
+        for record in self._store.select_stream(development):
+            if record.position >= position:
+                break
+            event: dict[str, Any] = msgspec.json.decode(record.state)
+            kind = event.get("kind") or event.get("changes", {}).get("kind") or kind
+        return kind
+
+
+def server_exiting() -> bool:
+    """Whether the uvicorn server of this process was told to stop.
+
+    uvicorn waits for open responses before its lifespan shutdown, so an endless stream would
+    hold a shutdown forever; nothing in ASGI says the server is stopping, but its signal handler
+    is a bound method of the server, whose `should_exit` flag we only read.
+    """
+    handler = signal.getsignal(signal.SIGTERM)
+    return bool(getattr(getattr(handler, "__self__", None), "should_exit", False))
+
+
+def _setting(state: State, name: str, default: float) -> float:
+    value: float = state.get(name, default)
+    return value
+
+
+def _log_head(state: State, store: LogRecorder) -> LogHead:
+    if "log_head" not in state:
+        state.log_head = LogHead(store, _setting(state, "stream_poll_seconds", POLL_SECONDS))
+    head: LogHead = state.log_head
+    return head
+
+
+def _message(item: LogItem) -> ServerSentEventMessage:
+    return ServerSentEventMessage(
+        data=_encoder.encode(item).decode(), event=item.type, id=item.position
+    )
+
+
+async def _follow(
+    store: LogRecorder,
+    head: LogHead,
+    after: int,
+    *,
+    development: UUID | None,
+    kinds: KindFilter | None,
+    poll: float,
+    heartbeat: float,
+) -> AsyncIterator[ServerSentEventMessage]:
+    position, beat = after, time.monotonic()
+    yield ServerSentEventMessage(data=None, comment=f"after {after}", retry=RETRY_MS)
+    while not server_exiting():
+        records = []
+        if await head.position() > position:
+            records = await sync_to_thread(store.select_records, after=position, limit=PAGE)
+        for record in records:
+            position, item = record.position, log_item(record)
+            if development is not None and item.development_id != development:
+                continue
+            if kinds is not None and not await kinds.matches(item):
+                continue
+            beat = time.monotonic()
+            yield _message(item)
+        if len(records) == PAGE:
+            continue
+        if time.monotonic() - beat >= heartbeat:
+            beat = time.monotonic()
+            yield ServerSentEventMessage(data=None, comment="heartbeat")
+        await anyio.sleep(poll)
+
+
+def _start(last_event_id: str | None, after: int | None) -> int | None:
+    if last_event_id is None or not last_event_id.strip():
+        return after
+    if not last_event_id.strip().isdigit():
+        raise InvalidParameter("Last-Event-ID", f"{last_event_id!r} is not a log position")
+    return int(last_event_id)
+
+
+@get(
+    "/api/stream",
+    tags=["log"],
+    summary="Follow the log (server-sent events)",
+    responses={400: problem_spec("A parameter or the Last-Event-ID header is invalid")},
+    operation_class=text_answers("text/event-stream", schema=SERVER_SENT_EVENT, only=True),
+)
+async def stream_events(
+    request: Request[Any, Any, Any],
+    timeline: NamedDependency[Timeline],
+    after: Annotated[
+        int | None,
+        QueryParameter(ge=0, le=MAX_POSITION, description="Resume after this position"),
+    ] = None,
+    development: Annotated[UUID | None, QueryParameter(description="Only this development")] = None,
+    kind: Annotated[Kind | None, QueryParameter(description="Only this kind")] = None,
+    last_event_id: Annotated[
+        str | None,
+        HeaderParameter(name="Last-Event-ID", description="Resume after this position"),
+    ] = None,
+) -> ServerSentEvent:
+    """Each new event as `id: position`, `event: type`, `data:` the item of `GET /api/events`.
+
+    Resumes after `Last-Event-ID` (sent by a reconnecting browser) or `after`; comment lines
+    are heartbeats.
+    """
+    state, store = request.app.state, timeline.store
+    start = _start(last_event_id, after)
+    if start is None:
+        start = await sync_to_thread(store.last_position)
+    messages = _follow(
+        store,
+        _log_head(state, store),
+        start,
+        development=development,
+        kinds=None if kind is None else KindFilter(store, kind),
+        poll=_setting(state, "stream_poll_seconds", POLL_SECONDS),
+        heartbeat=_setting(state, "stream_heartbeat_seconds", HEARTBEAT_SECONDS),
+    )
+    return ServerSentEvent(messages)

@@ -1,0 +1,349 @@
+"""The views as of (`as_of`, `known_at`): timeline, one development, deliveries, allegations.
+
+Thin handlers over `projections.ReadModels`; every answer carries the `as_of` and `known_at` it
+used, and each view also answers CSV (`?format=csv` or `Accept: text/csv`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import threading
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from datetime import date
+from typing import Annotated, Any
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, Litestar, Request, Response, get
+from litestar.concurrency import sync_to_thread
+from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, QueryParameter
+
+from events import Status, parse_edtf
+from events.values import Kind
+from projections import ReadModels
+from projections.query_developments import MAX_LIMIT, InvalidCursor
+from projections.results import Deliveries, Detail, DevelopmentRow, Page
+from service.application import Timeline
+from service.errors import UnknownDevelopment
+from service.http.openapi import text_answers
+from service.http.params import InvalidParameter, parse_as_of, parse_known_at
+from service.http.problems import problem_spec
+from service.http.shapes import Time, format_micros
+
+CSV = "text/csv"
+_lock = threading.Lock()
+
+AsOf = Annotated[
+    str | None, QueryParameter(description="Valid time: a date YYYY-MM-DD; default today")
+]
+KnownAt = Annotated[
+    str | None,
+    QueryParameter(description="System time: RFC 3339 with offset, or a date; default now"),
+]
+Format = Annotated[str | None, QueryParameter(pattern="^(json|csv)$", description="json or csv")]
+Limit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT, description="Items per page")]
+Cursor = Annotated[str | None, QueryParameter(description="`next` of the previous page")]
+Filter = Annotated[str | None, QueryParameter(min_length=1, max_length=200)]
+Day = Annotated[str | None, QueryParameter(description="A date YYYY-MM-DD, inclusive")]
+BAD_PARAMS = {400: problem_spec("A parameter is invalid; `errors` name it")}
+OR_CSV = text_answers(CSV)  # documents the `?format=csv` answer beside the JSON one
+
+
+class TimelinePage(msgspec.Struct, frozen=True, kw_only=True):
+    """A page of the timeline or of the allegations board."""
+
+    as_of: date
+    known_at: Time
+    items: list[dict[str, Any]]
+    next: str | None
+
+
+class DeliveriesView(msgspec.Struct, frozen=True, kw_only=True):
+    """Per-originator series and per (supplier, recipient, category, unit) totals."""
+
+    as_of: date
+    known_at: Time
+    series: list[dict[str, Any]]
+    totals: list[dict[str, Any]]
+
+
+def _development(row: DevelopmentRow) -> dict[str, Any]:
+    shaped: dict[str, Any] = msgspec.to_builtins(row)
+    shaped.pop("visible")
+    shaped["occurred"] = (
+        None if row.occurred is None else msgspec.to_builtins(parse_edtf(row.occurred))
+    )
+    return shaped
+
+
+def _detail(detail: Detail) -> dict[str, Any]:
+    shaped = _development(detail.development)
+    shaped["active_reports"] = shaped.pop("reports")
+    shaped["visible"], shaped["status_since"] = detail.visible, detail.status_since
+    shaped["reports"] = [
+        {
+            "number": r.number,
+            "position": r.position,
+            **msgspec.to_builtins(r.report),
+            "active": r.active,
+            "retraction": r.retraction,
+            "corrections": r.corrections,
+        }
+        for r in detail.reports
+    ]
+    return msgspec.to_builtins(shaped)  # type: ignore[no-any-return]
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, dict | list):
+        return msgspec.json.encode(value).decode()
+    return "" if value is None else value
+
+
+def _csv(
+    rows: Iterable[dict[str, Any]], columns: Sequence[str], as_of: date, known_at: str
+) -> Response[str]:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_cell(row.get(column)) for column in columns])
+    headers = {"X-As-Of": as_of.isoformat(), "X-Known-At": known_at}
+    return Response(out.getvalue(), media_type=CSV, headers=headers)
+
+
+def _wants_csv(request: Request[Any, Any, Any], format: str | None) -> bool:
+    if format is not None:
+        return format == "csv"
+    return request.accept.best_match(["application/json", CSV], default="application/json") == CSV
+
+
+def _day(name: str, text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        return parse_as_of(text)
+    except InvalidParameter as error:
+        raise InvalidParameter(name, error.message) from None
+
+
+def _page(page: Page, as_of: date, known_at_us: int, shape: Any) -> TimelinePage:
+    return TimelinePage(
+        as_of=as_of,
+        known_at=format_micros(known_at_us),
+        items=[shape(item) for item in page.items],
+        next=page.next,
+    )
+
+
+def _call(function: Any, **kwargs: Any) -> Any:
+    try:
+        return function(**kwargs)
+    except InvalidCursor as error:
+        raise InvalidParameter("cursor", str(error)) from None
+
+
+def _columns(names: str) -> tuple[str, ...]:
+    return tuple(names.split())
+
+
+TIMELINE_COLUMNS = _columns(
+    "development_id position version kind title stage actors item occurred status "
+    "first_reported_on last_reported_on reports total_reports"
+)
+REPORT_COLUMNS = _columns(
+    "number position source asserted_on stance quote figure reliability credibility "
+    "active retraction corrections"
+)
+ALLEGATION_COLUMNS = _columns(
+    "development_id position title kind status status_since first_reported_on "
+    "age_days supports contradicts denies not_observed qualifies"
+)
+DELIVERY_COLUMNS = _columns(
+    "row supplier recipient category unit originator low high reports last_asserted_on"
+)
+
+
+class DevelopmentsController(Controller):
+    """The timeline of visible developments, and one development, as of (D, T)."""
+
+    path = "/api/developments"
+    tags = ["views"]
+
+    @get("/", summary="Timeline", sync_to_thread=True, responses=BAD_PARAMS, operation_class=OR_CSV)
+    def timeline(
+        self,
+        request: Request[Any, Any, Any],
+        read_models: NamedDependency[ReadModels],
+        as_of: AsOf = None,
+        known_at: KnownAt = None,
+        kind: FromQuery[Kind | None] = None,
+        actor: Filter = None,
+        status: FromQuery[Status | None] = None,
+        from_: Annotated[str | None, QueryParameter(name="from")] = None,
+        to: Day = None,
+        limit: Limit = 100,
+        cursor: Cursor = None,
+        format: Format = None,
+    ) -> Response[Any]:
+        """Visible developments by `first_reported_on`, then position; `next` pages on."""
+        day, moment = parse_as_of(as_of), parse_known_at(known_at)
+        page = _call(
+            read_models.timeline,
+            as_of=day,
+            known_at_us=moment,
+            limit=limit,
+            after=cursor,
+            kind=kind,
+            actor=actor,
+            status=status,
+            from_=_day("from", from_),
+            to=_day("to", to),
+        )
+        shaped = _page(page, day, moment, _development)
+        if _wants_csv(request, format):
+            return _csv(shaped.items, TIMELINE_COLUMNS, day, shaped.known_at)
+        return Response(shaped)
+
+    @get(
+        "/{development_id:uuid}",
+        summary="One development",
+        sync_to_thread=True,
+        responses={**BAD_PARAMS, 404: problem_spec("Nothing of it was recorded by known_at")},
+        operation_class=OR_CSV,
+    )
+    def development(
+        self,
+        request: Request[Any, Any, Any],
+        read_models: NamedDependency[ReadModels],
+        development_id: FromPath[UUID],
+        as_of: AsOf = None,
+        known_at: KnownAt = None,
+        format: Format = None,
+    ) -> Response[Any]:
+        """The development with every report recorded by T, active or not as of D."""
+        day, moment = parse_as_of(as_of), parse_known_at(known_at)
+        detail = read_models.development(development_id, as_of=day, known_at_us=moment)
+        known = format_micros(moment)
+        if detail is None:
+            raise UnknownDevelopment(
+                f"nothing of development {development_id} was recorded by {known}",
+                path="development_id",
+            )
+        shaped = _detail(detail)
+        if _wants_csv(request, format):
+            return _csv(shaped["reports"], REPORT_COLUMNS, day, known)
+        return Response({"as_of": day, "known_at": known, **shaped})
+
+
+class ViewsController(Controller):
+    """The deliveries series and the allegations board, as of (D, T)."""
+
+    path = "/api/views"
+    tags = ["views"]
+
+    @get(
+        "/deliveries",
+        summary="Deliveries",
+        sync_to_thread=True,
+        responses=BAD_PARAMS,
+        operation_class=OR_CSV,
+    )
+    def deliveries(
+        self,
+        request: Request[Any, Any, Any],
+        read_models: NamedDependency[ReadModels],
+        as_of: AsOf = None,
+        known_at: KnownAt = None,
+        supplier: Filter = None,
+        recipient: Filter = None,
+        category: Filter = None,
+        unit: Filter = None,
+        status: FromQuery[Status | None] = None,
+        format: Format = None,
+    ) -> Response[Any]:
+        """One row per (supplier, recipient, category, unit, originator); totals never sum."""
+        day, moment = parse_as_of(as_of), parse_known_at(known_at)
+        found: Deliveries = read_models.deliveries(
+            as_of=day,
+            known_at_us=moment,
+            supplier=supplier,
+            recipient=recipient,
+            category=category,
+            unit=unit,
+            status=status,
+        )
+        view = DeliveriesView(
+            as_of=day,
+            known_at=format_micros(moment),
+            series=msgspec.to_builtins(found.series),
+            totals=msgspec.to_builtins(found.totals),
+        )
+        if _wants_csv(request, format):
+            rows = [{"row": "series", **s} for s in view.series]
+            rows += [{"row": "total", **t} for t in view.totals]
+            return _csv(rows, DELIVERY_COLUMNS, day, view.known_at)
+        return Response(view)
+
+    @get(
+        "/allegations",
+        summary="Allegations",
+        sync_to_thread=True,
+        responses=BAD_PARAMS,
+        operation_class=OR_CSV,
+    )
+    def allegations(
+        self,
+        request: Request[Any, Any, Any],
+        read_models: NamedDependency[ReadModels],
+        as_of: AsOf = None,
+        known_at: KnownAt = None,
+        limit: Limit = 100,
+        cursor: Cursor = None,
+        format: Format = None,
+    ) -> Response[Any]:
+        """Visible developments alleged, corroborated or disputed, oldest first."""
+        day, moment = parse_as_of(as_of), parse_known_at(known_at)
+        page = _call(
+            read_models.allegations, as_of=day, known_at_us=moment, limit=limit, after=cursor
+        )
+        shaped = _page(page, day, moment, msgspec.to_builtins)
+        if _wants_csv(request, format):
+            rows = [{**item, **item["stances"]} for item in shaped.items]
+            return _csv(rows, ALLEGATION_COLUMNS, day, shaped.known_at)
+        return Response(shaped)
+
+
+def provide_read_models(state: State) -> ReadModels:
+    """The app's read models; made on first use when the lifespan did not run."""
+    with _lock:
+        if "read_models" not in state:
+            timeline: Timeline = state.timeline
+            state.read_models = ReadModels(timeline.store)
+    read_models: ReadModels = state.read_models
+    return read_models
+
+
+@asynccontextmanager
+async def follow_log(app: Litestar) -> AsyncIterator[None]:
+    """Lifespan: the projection runner follows the log in a background thread while serving.
+
+    `app.state.run_projections = False` leaves it to a separate `timeline projections run`.
+    """
+    read_models = await sync_to_thread(provide_read_models, app.state)
+    following = app.state.get("run_projections", True)
+    if following:
+        read_models.runner.start()
+    try:
+        yield
+    finally:
+        if following:
+            await sync_to_thread(read_models.runner.stop)
+
+
+VIEW_HANDLERS = (DevelopmentsController, ViewsController)
+VIEW_DEPENDENCIES = {"read_models": Provide(provide_read_models, sync_to_thread=False)}

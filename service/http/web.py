@@ -1,0 +1,131 @@
+"""The web page: `/`, `/developments/{id}`, their parts for live refreshes, and static assets.
+
+Pages and parts are rendered on the server from the same read models as the JSON views; the
+page's script swaps in a part when the time axes move or an event arrives on `/api/stream`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated
+from uuid import UUID
+
+from litestar import Controller, MediaType, Response, get
+from litestar.di import NamedDependency
+from litestar.params import FromPath, QueryParameter
+from litestar.static_files import create_static_files_router
+
+from projections import ReadModels
+from service.application import Timeline
+from service.http.params import InvalidParameter, parse_as_of, parse_known_at
+from service.web.dossier import dossier
+from service.web.overview import overview
+from service.web.render import STATIC, render
+
+# What a `datetime-local` input sends: a UTC moment without its offset (the page labels it UTC).
+_LOCAL = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2})(:\d{2}(?:\.\d+)?)?", re.ASCII)
+
+AsOf = Annotated[str | None, QueryParameter(name="as_of")]
+KnownAt = Annotated[str | None, QueryParameter(name="known_at")]
+
+
+class Axes:
+    """The two time axes as asked (`known_at` None is now) and as the read models take them."""
+
+    def __init__(self, as_of: str | None, known_at: str | None) -> None:
+        known_at = (known_at or "").strip() or None
+        match = _LOCAL.fullmatch(known_at or "")
+        if match is not None:
+            known_at = f"{match.group(1)}{match.group(2) or ':00'}Z"
+        self.as_of: date = parse_as_of((as_of or "").strip() or None)
+        self.known_at = known_at
+        self.known_at_us = parse_known_at(known_at)
+
+
+def _html(body: str, status: int = 200) -> Response[str]:
+    return Response(body, media_type=MediaType.HTML, status_code=status,
+                    headers={"Cache-Control": "no-store"})  # fmt: skip
+
+
+def _error(status: int, title: str, detail: str) -> Response[str]:
+    return _html(render("error.html", title=title, detail=detail, head=0), status)
+
+
+def _axes(as_of: str | None, known_at: str | None) -> Axes | Response[str]:
+    try:
+        return Axes(as_of, known_at)
+    except InvalidParameter as error:
+        return _error(400, f"Invalid {error.name}", error.message)
+
+
+class WebController(Controller):
+    """The overview and development pages, whole or as the part the script swaps in."""
+
+    path = "/"
+    include_in_schema = False
+
+    def _overview(self, template: str, read_models: ReadModels, timeline: Timeline,
+                  as_of: str | None, known_at: str | None) -> Response[str]:  # fmt: skip
+        axes = _axes(as_of, known_at)
+        if isinstance(axes, Response):
+            return axes
+        view = overview(read_models, timeline, as_of=axes.as_of, known_at=axes.known_at,
+                        known_at_us=axes.known_at_us)  # fmt: skip
+        known_at_us = axes.known_at_us if axes.known_at else None
+        return _html(render(template, view=view, as_of=view.as_of, known_at_us=known_at_us,
+                            head=view.head))  # fmt: skip
+
+    def _development(self, template: str, read_models: ReadModels, timeline: Timeline,
+                     development_id: UUID, as_of: str | None,
+                     known_at: str | None) -> Response[str]:  # fmt: skip
+        axes = _axes(as_of, known_at)
+        if isinstance(axes, Response):
+            return axes
+        view = dossier(read_models, timeline, development_id, as_of=axes.as_of,
+                       known_at=axes.known_at, known_at_us=axes.known_at_us)  # fmt: skip
+        if view is None:
+            by = f" by {axes.known_at}" if axes.known_at else ""
+            return _error(404, "Unknown development",
+                          f"Nothing of development {development_id} was recorded{by}.")  # fmt: skip
+        known_at_us = axes.known_at_us if axes.known_at else None
+        return _html(render(template, view=view, as_of=view.as_of, known_at_us=known_at_us,
+                            head=view.head))  # fmt: skip
+
+    @get("/", sync_to_thread=True)
+    def index(self, read_models: NamedDependency[ReadModels], timeline: NamedDependency[Timeline],
+              as_of: AsOf = None, known_at: KnownAt = None) -> Response[str]:  # fmt: skip
+        """The overview: deliveries chart, open allegations and timeline, as of (D, T)."""
+        return self._overview("index.html", read_models, timeline, as_of, known_at)
+
+    @get("/parts/overview", sync_to_thread=True)
+    def overview_part(self, read_models: NamedDependency[ReadModels],
+                      timeline: NamedDependency[Timeline], as_of: AsOf = None,
+                      known_at: KnownAt = None) -> Response[str]:  # fmt: skip
+        """The overview's views alone, for the script to swap in."""
+        return self._overview("_overview.html", read_models, timeline, as_of, known_at)
+
+    @get("/developments/{development_id:uuid}", sync_to_thread=True)
+    def development(self, read_models: NamedDependency[ReadModels],
+                    timeline: NamedDependency[Timeline], development_id: FromPath[UUID],
+                    as_of: AsOf = None, known_at: KnownAt = None) -> Response[str]:  # fmt: skip
+        """One development: its reports with sources, grades and quotes, and its revisions."""
+        return self._development("development.html", read_models, timeline, development_id,
+                                 as_of, known_at)  # fmt: skip
+
+    @get("/parts/developments/{development_id:uuid}", sync_to_thread=True)
+    def development_part(self, read_models: NamedDependency[ReadModels],
+                         timeline: NamedDependency[Timeline], development_id: FromPath[UUID],
+                         as_of: AsOf = None,
+                         known_at: KnownAt = None) -> Response[str]:  # fmt: skip
+        """A development page's content alone, for the script to swap in."""
+        return self._development("_development.html", read_models, timeline, development_id,
+                                 as_of, known_at)  # fmt: skip
+
+
+static_router = create_static_files_router(
+    path="/static", directories=[STATIC], include_in_schema=False, name="web-static",
+    cache_control=None,
+)  # fmt: skip
+
+WEB_HANDLERS = (WebController, static_router)

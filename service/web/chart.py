@@ -1,0 +1,224 @@
+"""The deliveries chart as SVG geometry: one panel per unit, a step line and band per series.
+
+y is the series' low bound; the band reaches its high bound, or the top of the panel (an open
+band) when the high is unbounded. Series are drawn side by side, never added together.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from datetime import date, timedelta
+from itertools import groupby
+
+import msgspec
+
+from projections.results import Total
+from service.web import words
+from service.web.steps import DeliveryHistory, Line, Step
+
+WIDTH, HEIGHT = 480, 230
+LEFT, RIGHT, TOP, BOTTOM = 70, 14, 16, 30
+PLOT_W, PLOT_H = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+COLOURS = 6  # palette size in the stylesheet: .c0 … .c5
+DASHES = ("", "6 3", "2 3")
+
+
+class Tick(msgspec.Struct, frozen=True):
+    """An axis tick: where it sits and what it says."""
+
+    at: float
+    text: str
+
+
+class Point(msgspec.Struct, frozen=True):
+    """A change of a series' bounds, with its words for a tooltip; `unstated`: no number."""
+
+    x: float
+    y: float
+    text: str
+    unstated: bool = False
+
+
+class Trace(msgspec.Struct, frozen=True, kw_only=True):
+    """One series drawn: line, bounded band, open band, change points and words."""
+
+    name: str
+    colour: int
+    dash: str
+    line: str
+    band: str
+    open_band: str
+    points: list[Point]
+    summary: str
+    unstated: bool  # only reports without a number: drawn as markers, no line
+
+
+class Panel(msgspec.Struct, frozen=True, kw_only=True):
+    """One unit: its traces, axes and the totals of its series (never a sum)."""
+
+    unit: str
+    title: str
+    subtitle: str
+    traces: list[Trace]
+    y_ticks: list[Tick]
+    x_ticks: list[Tick]
+    totals: list[str]
+
+
+def nice_step(value: float) -> float:
+    """The smallest of 1, 2 or 5 times a power of ten not below `value`, and at least 1."""
+    if value <= 1:
+        return 1.0
+    power = 10.0 ** math.floor(math.log10(value))
+    return float(next(m * power for m in (1, 2, 5, 10) if m * power >= value))
+
+
+def y_ticks(highest: float) -> list[float]:
+    """Tick values from 0 in round steps, the last one just above `highest`."""
+    step = nice_step(highest / 3)
+    count = max(1, math.ceil(highest * 1.05 / step))
+    return [step * i for i in range(count + 1)]
+
+
+def _unstated(step: Step, line: Line) -> bool:
+    """The series counts reports that gave no number: nothing to draw as a quantity."""
+    figure = line.last_figure
+    return step.low == 0 and step.high == 0 and figure is not None and figure.bounds() is None
+
+
+class Scale(msgspec.Struct, frozen=True):
+    """Dates to x and quantities to y, inside the plot area."""
+
+    start: date
+    end: date
+    top: float
+
+    def x(self, day: date) -> float:
+        """Horizontal position of a day."""
+        span = max((self.end - self.start).days, 1)
+        return round(LEFT + PLOT_W * (day - self.start).days / span, 1)
+
+    def y(self, value: float) -> float:
+        """Vertical position of a quantity."""
+        return round(TOP + PLOT_H * (1 - min(value, self.top) / self.top), 1)
+
+
+def _segments(steps: list[Step], end: date) -> list[tuple[Step, date]]:
+    stops = [s.on for s in steps[1:]] + [end]
+    return [(s, stop) for s, stop in zip(steps, stops, strict=True) if s.counted]
+
+
+def _trace(line: Line, scale: Scale, name: str, colour: int, dash: str) -> Trace:
+    path, band, open_band, points = [], [], [], []
+    previous_stop: date | None = None
+    for step, stop in _segments(line.steps, scale.end):
+        x0, x1, y = scale.x(step.on), scale.x(stop), scale.y(step.low)
+        if _unstated(step, line):
+            text = f"{name}, {step.on.isoformat()}: a report without a number"
+            points.append(Point(x0, y, text, unstated=True))
+            previous_stop = None
+            continue
+        path.append(f"V{y}H{x1}" if previous_stop == step.on else f"M{x0} {y}H{x1}")
+        previous_stop = stop
+        if step.high is None:
+            open_band.append(f"M{x0} {TOP}H{x1}V{y}H{x0}Z")
+        elif step.high > step.low:
+            band.append(f"M{x0} {scale.y(step.high)}H{x1}V{y}H{x0}Z")
+        said = words.bounds_text(step.low, step.high, line.key.unit)
+        points.append(Point(x0, y, f"{name}, {step.on.isoformat()}: {said}"))
+    return Trace(name=name, colour=colour, dash=dash, line="".join(path), band="".join(band),
+                 open_band="".join(open_band), points=points, summary=_summary(line, name),
+                 unstated=all(point.unstated for point in points))  # fmt: skip
+
+
+def _summary(line: Line, name: str) -> str:
+    current = line.current
+    if current is None:
+        return f"{name}: not counted as of this date (its reports were retracted or refuted)"
+    said = words.series_text(current.low, current.high, current.unit, line.last_figure)
+    reports = f"{current.reports} report" + ("" if current.reports == 1 else "s")
+    return f"{name}: {said} (as of {current.last_asserted_on.isoformat()}, {reports})"
+
+
+def _x_ticks(scale: Scale) -> list[Tick]:
+    months = (scale.end.year - scale.start.year) * 12 + scale.end.month - scale.start.month
+    every = next((m for m in (1, 3, 6, 12, 24, 60) if months / m <= 5), 120)
+    ticks, year, month = [], scale.start.year, scale.start.month + 1
+    while date(year + (month - 1) // 12, (month - 1) % 12 + 1, 1) <= scale.end:
+        day = date(year + (month - 1) // 12, (month - 1) % 12 + 1, 1)
+        if (day.month - 1) % every == 0:
+            ticks.append(Tick(scale.x(day), str(day.year) if day.month == 1 else f"{day:%b}"))
+        month += 1
+    return ticks
+
+
+def _name(line: Line, shared: bool) -> str:
+    if shared:
+        return line.key.originator
+    route = f"{words.actor(line.key.supplier)} → {words.actor(line.key.recipient)}"
+    return f"{line.key.originator} ({route}, {words.label(line.key.category)})"
+
+
+def _route(line: Line) -> tuple[str | None, str | None, str | None]:
+    return line.key.supplier, line.key.recipient, line.key.category
+
+
+def _totals(unit: str, totals: list[Total], lines: list[Line]) -> list[str]:
+    said = []
+    for total in totals:
+        route = (total.supplier, total.recipient, total.category)
+        counted = [x for x in lines if _route(x) == route and x.current is not None]
+        if total.unit == unit and len(counted) > 1:
+            said.append(
+                f"{words.actor(total.supplier)} → {words.actor(total.recipient)}, the largest "
+                f"figure of any source: {words.bounds_text(total.low, total.high, unit)} "
+                "(never a sum of sources)"
+            )
+    return said
+
+
+def colours_of(originators: list[str]) -> list[int]:
+    """A colour per originator that stays the same at every date; the next free one on a clash."""
+    taken: dict[str, int] = {}
+    for name in originators:
+        if name not in taken:
+            colour = int(hashlib.sha256(name.encode()).hexdigest(), 16) % COLOURS
+            while colour in taken.values() and len(taken) < COLOURS:
+                colour = (colour + 1) % COLOURS
+            taken[name] = colour
+    return [taken[name] for name in originators]
+
+
+def _start(lines: list[Line], as_of: date) -> date:
+    """The panel's first day: a little before its first figure, so the first step shows."""
+    first = min(line.steps[0].on for line in lines)
+    return first - timedelta(days=max(20, (as_of - first).days // 12))
+
+
+def panels(history: DeliveryHistory) -> list[Panel]:
+    """One panel per unit, each from its first figure to `as_of`; one colour per originator."""
+    lines = [line for line in history.lines if line.steps]
+    if not lines:
+        return []
+    drawn = []
+    for unit, grouped in groupby(lines, key=lambda line: line.key.unit):
+        unit_lines = list(grouped)
+        highest = max(max(s.low, s.high or 0) for line in unit_lines for s in line.steps)
+        ticks = y_ticks(highest)
+        scale = Scale(_start(unit_lines, history.as_of), history.as_of, ticks[-1])
+        shared = len({_route(line) for line in unit_lines}) == 1
+        colours = colours_of([line.key.originator for line in unit_lines])
+        traces = [
+            _trace(line, scale, _name(line, shared), colour, DASHES[i % len(DASHES)])
+            for i, (line, colour) in enumerate(zip(unit_lines, colours, strict=True))
+        ]
+        top = unit_lines[0]
+        subtitle = (f"{words.actor(top.key.supplier)} → {words.actor(top.key.recipient)}, "
+                    f"{words.label(top.key.category)}") if shared else "several routes"  # fmt: skip
+        drawn.append(Panel(unit=unit, title=words.capital(words.unit_name(unit)),
+                           subtitle=subtitle, traces=traces,
+                           y_ticks=[Tick(scale.y(v), words.compact(v)) for v in ticks],
+                           x_ticks=_x_ticks(scale),
+                           totals=_totals(unit, history.totals, unit_lines)))  # fmt: skip
+    return drawn

@@ -1,0 +1,152 @@
+// Timeline page: the time axes refresh the server-rendered views; /api/stream keeps them live.
+// Plain JavaScript, no library: the HTML works without it (the form submits), this makes it live.
+"use strict";
+
+(function () {
+  const DAY_MS = 86400000;
+  const EVENT_TYPES = ["development_reported", "report_added", "report_corrected",
+    "report_retracted", "development_corrected", "status_changed"];
+  const form = document.getElementById("controls");
+  const views = document.getElementById("views");
+  if (!form || !views) return;
+
+  const slider = document.getElementById("as-of-slider");
+  const asOf = document.getElementById("as-of");
+  const said = document.getElementById("as-of-said");
+  const knownAt = document.getElementById("known-at");
+  const now = document.getElementById("known-at-now");
+  const live = document.getElementById("live");
+  const liveness = document.getElementById("liveness");
+  const firstDay = Date.parse(slider.dataset.firstDay + "T00:00:00Z");
+  let controller = null;
+  let timer = null;
+  const fresh = new Set();  // developments that changed since the last refresh
+
+  function dayOf(index) {
+    return new Date(firstDay + index * DAY_MS).toISOString().slice(0, 10);
+  }
+
+  function indexOf(day) {
+    return Math.round((Date.parse(day + "T00:00:00Z") - firstDay) / DAY_MS);
+  }
+
+  function longDate(day) {
+    return new Date(day + "T00:00:00Z").toLocaleDateString("en-GB",
+      { day: "numeric", month: "long", year: "numeric", timeZone: "UTC" });
+  }
+
+  function knownAtParam() {
+    const value = knownAt.value;
+    if (!value) return "";
+    return (value.length === 16 ? value + ":00" : value) + "Z";  // the input is labelled UTC
+  }
+
+  function query() {
+    const params = new URLSearchParams();
+    if (asOf.value) params.set("as_of", asOf.value);
+    const known = knownAtParam();
+    if (known) params.set("known_at", known);
+    return params.toString();
+  }
+
+  function showDate(day) {
+    said.textContent = longDate(day);
+    document.title = document.title.replace(/\d{4}-\d{2}-\d{2}/, day);
+    slider.setAttribute("aria-valuetext", longDate(day));
+  }
+
+  // Fetch the part for the current axes and swap it in; the newest request wins.
+  async function refresh(after) {
+    const q = query();
+    history.replaceState(null, "", location.pathname + (q ? "?" + q : ""));
+    if (controller) controller.abort();
+    controller = new AbortController();
+    views.setAttribute("aria-busy", "true");
+    try {
+      const response = await fetch(views.dataset.part + (q ? "?" + q : ""),
+        { signal: controller.signal, headers: { Accept: "text/html" } });
+      if (!response.ok) throw new Error(response.status + " " + response.statusText);
+      views.innerHTML = await response.text();
+      if (after) after();
+    } catch (error) {
+      if (error.name !== "AbortError") announce("Could not refresh the views: " + error.message);
+    } finally {
+      views.removeAttribute("aria-busy");
+    }
+  }
+
+  function later(after) {
+    clearTimeout(timer);
+    timer = setTimeout(() => refresh(after), 150);
+  }
+
+  function announce(message) {
+    live.textContent = message;
+    live.classList.remove("flash");
+    void live.offsetWidth;  // restart the animation
+    live.classList.add("flash");
+  }
+
+  slider.addEventListener("input", () => {
+    asOf.value = dayOf(Number(slider.value));
+    showDate(asOf.value);
+    later();
+  });
+  asOf.addEventListener("change", () => {
+    if (!asOf.value) return;
+    slider.value = String(Math.max(0, indexOf(asOf.value)));
+    showDate(asOf.value);
+    later();
+  });
+  knownAt.addEventListener("change", () => later());
+  now.addEventListener("click", () => { knownAt.value = ""; later(); });
+  form.addEventListener("submit", (event) => { event.preventDefault(); refresh(); });
+
+  // Live: every event recorded after this page was made, from the log (any API process).
+  function titleOf(item) {
+    if (item.event && item.event.title) return item.event.title;
+    const heading = document.getElementById("dev-title");
+    if (heading && views.dataset.development === item.development_id) return heading.textContent;
+    const found = views.querySelector(`[data-development="${item.development_id}"] a`);
+    return found ? found.textContent : "development " + item.development_id.slice(0, 8);
+  }
+
+  function highlight() {
+    for (const id of fresh) {
+      for (const element of views.querySelectorAll(`[data-development="${id}"]`)) {
+        element.classList.add("fresh");
+      }
+    }
+    fresh.clear();
+  }
+
+  function onEvent(message) {
+    const item = JSON.parse(message.data);
+    const what = item.type.replace(/_/g, " ");
+    const title = titleOf(item);
+    if (knownAt.value) {
+      announce(`New event ${item.position}: ${what}, “${title}”. Recorded after the known-at time; choose Now to include it.`);
+      return;
+    }
+    announce(`New event ${item.position}: ${what}, “${title}”. Views updated.`);
+    fresh.add(item.development_id);
+    later(highlight);
+  }
+
+  function follow() {
+    if (!window.EventSource) return;
+    const params = new URLSearchParams({ after: document.body.dataset.head || "0" });
+    if (views.dataset.development) params.set("development", views.dataset.development);
+    const source = new EventSource("/api/stream?" + params.toString());
+    for (const type of EVENT_TYPES) source.addEventListener(type, onEvent);
+    source.addEventListener("open", () => setLiveness("live"));
+    source.addEventListener("error", () => setLiveness("reconnecting"));
+  }
+
+  function setLiveness(word) {
+    liveness.dataset.state = word;
+    liveness.querySelector(".word").textContent = word;
+  }
+
+  follow();
+})();

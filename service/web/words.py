@@ -1,0 +1,186 @@
+"""How the page says things: numbers, figures and bounds in words, actors, grades, dates."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from events import Edtf, Figure
+
+TO = "\N{EN DASH}"  # between the ends of a range
+ACTORS = {
+    "PRK": "North Korea",
+    "RUS": "Russia",
+    "IRN": "Iran",
+    "UKR": "Ukraine",
+    "USA": "United States",
+    "KOR": "South Korea",
+    "SVK": "Slovakia",
+    "BLR": "Belarus",
+    "CHN": "China",
+}
+LABELS = {"uav": "UAV", "munitions_unspecified": "munitions (unspecified)"}
+UNITS = {"uav": ("UAV", "UAVs"), "railcar": ("railcar", "railcars")}
+QUALIFIERS = {
+    "exact": "",
+    "about": "about ",
+    "at_least": "at least ",
+    "more_than": "more than ",
+    "up_to": "up to ",
+    "fewer_than": "fewer than ",
+    "order_of_magnitude": "on the order of ",
+}
+RELIABILITY = {
+    "A": "completely reliable",
+    "B": "usually reliable",
+    "C": "fairly reliable",
+    "D": "not usually reliable",
+    "E": "unreliable",
+    "F": "reliability cannot be judged",
+}
+CREDIBILITY = {
+    1: "confirmed by other sources",
+    2: "probably true",
+    3: "possibly true",
+    4: "doubtful",
+    5: "improbable",
+    6: "truth cannot be judged",
+}
+
+
+def number(value: float) -> str:
+    """`10000.0` as `10,000`; fractions keep up to two decimals."""
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.2f}".rstrip("0").rstrip(".")
+
+
+def compact(value: float) -> str:
+    """An axis label: `15,000`, `500k`, `1.5M`."""
+    if value >= 1_000_000:
+        return number(round(value / 1_000_000, 2)) + "M"
+    if value >= 100_000:
+        return number(round(value / 1_000, 1)) + "k"
+    return number(value)
+
+
+def unit_name(unit: str, count: float | None = None) -> str:
+    """`container` for one, `containers` for any other count (or none given)."""
+    one, many = UNITS.get(unit, (unit.replace("_", " "), unit.replace("_", " ") + "s"))
+    return one if count == 1 else many
+
+
+def quantity(value: float, unit: str) -> str:
+    """`10,000 containers`."""
+    return f"{number(value)} {unit_name(unit, value)}"
+
+
+def bounds_text(low: float, high: float | None, unit: str) -> str:
+    """Bounds in words: `at least 10,000 containers`, `up to 900 UAVs`, a range with an en dash."""
+    if high is None:
+        return f"at least {quantity(low, unit)}"
+    if low == high:
+        return quantity(low, unit)
+    if low == 0:
+        return f"up to {quantity(high, unit)}"
+    return f"{number(low)}{TO}{number(high)} {unit_name(unit)}"
+
+
+def figure_text(figure: Figure) -> str:
+    """A figure in the words of its qualifier: `more than 10,000 containers`."""
+    if figure.qualifier == "unspecified":
+        return f"an unstated number of {unit_name(figure.unit)}"
+    if figure.qualifier == "range":
+        return f"{number(figure.low or 0)}{TO}{number(figure.high or 0)} {unit_name(figure.unit)}"
+    value = float(figure.value or 0)
+    return QUALIFIERS[figure.qualifier] + quantity(value, figure.unit)
+
+
+def series_text(low: float, high: float | None, unit: str, last: Figure | None) -> str:
+    """A series' bounds, in the words of its last figure when that figure alone sets them."""
+    if last is not None:
+        bounds = last.bounds()
+        if bounds is None and low == 0 and high == 0:
+            return "no number stated" + (f" (“{last.text}”)" if last.text else "")
+        if bounds is not None and (bounds.low, bounds.high) == (low, high):
+            return figure_text(last)
+    return bounds_text(low, high, unit)
+
+
+def actor(identifier: str | None) -> str:
+    """`PRK` as `North Korea`; unknown identifiers as they are."""
+    if identifier is None:
+        return "unknown"
+    return ACTORS.get(identifier.upper(), identifier)
+
+
+def label(identifier: str | None) -> str:
+    """A snake_case code as words: `ballistic_missile` as `ballistic missile`, `uav` as `UAV`."""
+    if identifier is None:
+        return ""
+    return LABELS.get(identifier, identifier.replace("_", " "))
+
+
+def actors_text(actors: dict[str, Any]) -> str:
+    """Who gave what to whom: `North Korea → Russia`, with user and targets when given."""
+    parts = []
+    supplier, recipient = actors.get("supplier"), actors.get("recipient")
+    if supplier and recipient:
+        parts.append(f"{actor(supplier)} → {actor(recipient)}")
+    elif supplier or recipient:
+        parts.append(f"from {actor(supplier)}" if supplier else f"to {actor(recipient)}")
+    for role in ("user", "end_user", "authority"):
+        if actors.get(role):
+            parts.append(f"{label(role)}: {actor(actors[role])}")
+    if actors.get("targets"):
+        parts.append("targets: " + ", ".join(actor(t) for t in actors["targets"]))
+    return "; ".join(parts)
+
+
+def grade(reliability: str, credibility: int) -> str:
+    """The Admiralty grade in words: `B2: usually reliable source, probably true`."""
+    return (
+        f"{reliability}{credibility}: {RELIABILITY.get(reliability, '')} source, "
+        f"{CREDIBILITY.get(credibility, '')}"
+    )
+
+
+def occurred_text(edtf: Edtf) -> str:
+    """The precision of `occurred` in words: `day precision, approximate, open end`."""
+    words = [f"{edtf.precision} precision"]
+    if "/" in edtf.text:
+        start, stop = edtf.text.split("/")
+        words.append("interval")
+        if start in ("", ".."):
+            words.append("start " + ("open" if start == ".." else "unknown"))
+        if stop in ("", ".."):
+            words.append("end " + ("open" if stop == ".." else "unknown"))
+    if edtf.approximate:
+        words.append("approximate")
+    if edtf.uncertain:
+        words.append("uncertain")
+    return ", ".join(words)
+
+
+def age(days: int) -> str:
+    """`599 days (1 y 7 m)`."""
+    if days < 31:
+        return f"{days} day" + ("" if days == 1 else "s")
+    years, months = divmod(round(days / 30.4375), 12)
+    span = f"{years} y {months} m" if years else f"{months} m"
+    return f"{days:,} days ({span})"
+
+
+def long_date(day: date) -> str:
+    """`1 March 2024`."""
+    return f"{day.day} {day:%B %Y}"
+
+
+def capital(text: str) -> str:
+    """`text` with its first letter in capitals, the rest untouched: `UAVs`, `Containers`."""
+    return text[:1].upper() + text[1:]
+
+
+def moment(value: datetime) -> str:
+    """A moment as the API writes it: RFC 3339, UTC, microseconds, `Z`."""
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"

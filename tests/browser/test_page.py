@@ -1,0 +1,135 @@
+"""The page in Chromium over a real server with the seed corpus: slider, corrections, live feed."""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.request
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from tests.browser.artifacts import PHONE, screenshot
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+    from tests.browser.conftest import Site
+
+pytestmark = [pytest.mark.browser, pytest.mark.e2e]
+
+CONTAINERS = "0fa92882-e151-5fc7-80b1-b54bbe48b61f"
+
+
+def expect(target: Any) -> Any:
+    """Playwright's auto-waiting assertions (imported late: the package may be absent)."""
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(target)
+
+
+def move_slider_to(tab: Page, day: date) -> None:
+    """Click the as-of track near `day`, then step to it with the arrow keys, as a reader would."""
+    slider = tab.locator("#as-of-slider")
+    first = date.fromisoformat(slider.get_attribute("data-first-day") or "")
+    target, last = (day - first).days, int(slider.get_attribute("max") or 0)
+    box = slider.bounding_box()
+    assert box is not None
+    tab.mouse.click(box["x"] + box["width"] * target / last, box["y"] + box["height"] / 2)
+    current = int(slider.input_value())
+    for _ in range(abs(target - current)):
+        slider.press("ArrowRight" if target > current else "ArrowLeft")
+    assert slider.input_value() == str(target)
+
+
+def test_moving_the_as_of_slider_updates_the_allegations_board_and_the_chart(
+    page: Page, site: Site
+) -> None:
+    page.goto(f"{site.base}/?as_of=2024-03-01")
+    counts, legend = page.locator("#allegations .counts"), page.locator("#panel-container .legend")
+    expect(counts).to_have_text(re.compile(r"17 open:\s*alleged 14,\s*corroborated 3"))
+    expect(legend).to_contain_text("US Government: more than 10,000 containers (as of 2024-02-23")
+    rounds = page.locator("#panel-round .legend")
+    expect(rounds).to_contain_text("South Korea NIS: more than 1,000,000 rounds")
+    screenshot(page, "overview-2024-03-01-laptop")
+
+    move_slider_to(page, date(2023, 10, 20))
+
+    expect(page).to_have_url(re.compile(r"\?as_of=2023-10-20$"))
+    expect(page.locator("#as-of-said")).to_have_text("20 October 2023")
+    expect(counts).to_have_text(re.compile(r"10 open:\s*alleged 9,\s*corroborated 1"))
+    expect(legend).to_contain_text("US Government: more than 1,000 containers (as of 2023-10-13")
+    expect(page.locator("#panel-round")).to_have_count(0)  # no rounds counted before November
+    screenshot(page, "overview-2023-10-20-laptop")
+
+
+def test_a_development_page_highlights_each_correction(page: Page, site: Site) -> None:
+    page.goto(f"{site.base}/?as_of=2024-03-01")
+    page.locator(f'#timeline [data-development="{CONTAINERS}"] h3 a').click()
+
+    expect(page).to_have_url(re.compile(rf"/developments/{CONTAINERS}\?as_of=2024-03-01$"))
+    history = page.locator("#history")
+    expect(history.locator("del", has_text=re.compile(r"^disclosure$"))).to_be_visible()
+    expect(history.locator("ins", has_text=re.compile(r"^fact_sheet$"))).to_be_visible()
+    expect(history.locator("ins", has_text=re.compile(r"^2023-09/2024-02-23$"))).to_be_visible()
+    expect(page.locator("#report-2")).to_contain_text("B2: usually reliable source")
+    screenshot(page, "development-containers-laptop")
+
+
+def _post(site: Site, body: dict[str, Any]) -> dict[str, Any]:
+    request = urllib.request.Request(f"{site.base}/api/events", data=json.dumps(body).encode(),
+                                     method="POST")  # fmt: skip
+    request.add_header("Content-Type", "application/json")
+    request.add_header("Authorization", f"Bearer {site.token}")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        receipt: dict[str, Any] = json.loads(response.read())
+        return receipt
+
+
+def test_an_event_posted_through_the_api_appears_without_reloading(page: Page, site: Site) -> None:
+    page.goto(f"{site.base}/")
+    expect(page.locator("#liveness")).to_have_attribute("data-state", "live")
+    page.evaluate("window.notReloaded = true")
+    title = f"Live test: a shipment seen at Rajin on {datetime.now(UTC):%H:%M:%S}"
+
+    receipt = _post(site, {
+        "type": "development_reported", "kind": "transfer", "title": title, "stage": "shipped",
+        "actors": {"supplier": "PRK", "recipient": "RUS"}, "occurred": "2024-06~",
+        "report": {"source": {"originator": "Browser test", "channel": "imagery"},
+                   "asserted_on": "2024-06-15"},
+    })  # fmt: skip
+
+    expect(page.locator("#live")).to_contain_text(f"New event {receipt['position']}")
+    entry = page.locator(f'#timeline [data-development="{receipt["development_id"]}"]')
+    expect(entry).to_contain_text(title)
+    expect(entry).to_contain_text("2024-06~ (month precision, approximate)")
+    assert page.evaluate("window.notReloaded") is True
+    screenshot(page, "live-event-laptop")
+
+
+def test_the_overview_reads_on_a_phone(browser: Browser, site: Site) -> None:
+    context = browser.new_context(viewport=PHONE, locale="en-GB", timezone_id="UTC")
+    try:
+        tab = context.new_page()
+        tab.goto(f"{site.base}/?as_of=2024-03-01")
+        expect(tab.locator("#panel-container")).to_be_visible()
+        overflow = tab.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"the page is {overflow}px wider than the phone"
+        screenshot(tab, "overview-2024-03-01-phone")
+        tab.goto(f"{site.base}/developments/{CONTAINERS}?as_of=2024-03-01")
+        assert tab.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+        screenshot(tab, "development-containers-phone")
+    finally:
+        context.close()
+
+
+def test_the_time_axes_work_from_the_keyboard(page: Page, site: Site) -> None:
+    page.goto(f"{site.base}/?as_of=2024-03-01")
+    page.keyboard.press("Tab")  # the skip link comes first
+    expect(page.locator(".skip")).to_be_focused()
+    page.locator("#as-of-slider").focus()
+    page.keyboard.press("ArrowLeft")
+
+    expect(page).to_have_url(re.compile(r"\?as_of=2024-02-29$"))
+    expect(page.locator("#lede")).to_contain_text("As of 29 February 2024")

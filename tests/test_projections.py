@@ -1,0 +1,206 @@
+"""The projection runner: exactly once, resumable after a crash, rebuildable to the same rows."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from events import ReportAdded
+from projections import NAMES, ProjectionRunner, rebuild, run_forever, snapshot, verify_rebuild
+from projections.buffer import RowBuffer
+from projections.entries import LogReader
+from projections.projection import Moved
+from service.store.log import Cursor
+from tests.test_views_support import Store, figure, said
+
+D = date
+US = "US Department of State"
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    """A fresh timeline and its read models on each database."""
+    opened = Store(database_url)
+    yield opened
+    opened.close()
+
+
+def grow(store: Store, developments: int = 6) -> None:
+    """A small log with every kind of event, in several commits."""
+    for n in range(developments):
+        dev = store.develop(said(US, D(2024, 1, 1 + n), figure(value=10 * (n + 1))))
+        store.add(dev, said("NIS", D(2024, 2, 1), figure(value=5, basis="cumulative")))
+        store.correct(dev, 2, asserted_on=D(2024, 1, 20 + n))
+        store.judge(dev, "corroborated" if n % 2 else "refuted", D(2024, 3, 1))
+        if n % 3 == 0:
+            store.retract(dev, 1, D(2024, 4, 1))
+            store.correct_development(dev, title=f"Recoded {n}")
+
+
+def tracking(store: Store) -> dict[str, tuple[int, int]]:
+    """Each projection's (position, generation)."""
+    return store.read.runner.tracking()
+
+
+def test_the_runner_folds_every_event_once_and_records_its_position(store: Store) -> None:
+    grow(store)
+    runner = store.read.runner
+    head = store.timeline.store.last_position()
+
+    runner.catch_up()
+    rows = snapshot(store.timeline.store)
+    assert runner.step() == 0  # nothing new: nothing folded again
+    assert snapshot(store.timeline.store) == rows
+    assert {name: position for name, (position, _) in tracking(store).items()} == dict.fromkeys(
+        NAMES, head
+    )
+
+
+def test_small_batches_never_split_a_commit_and_give_the_same_rows(store: Store) -> None:
+    grow(store, 3)
+    dev = store.develop(said(US, D(2024, 5, 1)))
+    store.append(*_reports(dev, 7))  # one commit of seven events
+    runner = ProjectionRunner(store.timeline.store, batch_size=2)
+
+    runner.catch_up()
+
+    positions = [page[-1].position for page in LogReader(store.timeline.store).pages(0, 2)]
+    assert store.timeline.store.last_position() in positions
+    assert verify_rebuild(store.timeline.store) == {}
+
+
+def _reports(dev: UUID, count: int) -> list[ReportAdded]:
+    return [
+        ReportAdded(development_id=dev, report=said(US, D(2024, 5, 2 + i), figure(value=i + 1)))
+        for i in range(count)
+    ]
+
+
+def test_a_crash_before_the_commit_leaves_nothing_and_the_runner_resumes(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    grow(store, 2)
+    runner = ProjectionRunner(store.timeline.store)
+    before = snapshot(store.timeline.store)
+    flush = RowBuffer.flush
+
+    def write_then_die(self: RowBuffer, cursor: Cursor, **kwargs: Any) -> None:
+        flush(self, cursor, **kwargs)  # the rows are written inside the transaction…
+        raise RuntimeError("power cut")  # …and the process dies before the commit
+
+    monkeypatch.setattr(RowBuffer, "flush", write_then_die)
+    with pytest.raises(RuntimeError, match="power cut"):
+        runner.step()
+    assert snapshot(store.timeline.store) == before
+    assert {position for position, _ in tracking(store).values()} == {0}
+
+    monkeypatch.undo()
+    restarted = ProjectionRunner(store.timeline.store)
+    restarted.catch_up()
+    assert restarted.position == store.timeline.store.last_position()
+    assert verify_rebuild(store.timeline.store) == {}
+
+
+def test_a_runner_whose_position_moved_drops_its_batch(store: Store) -> None:
+    grow(store, 2)
+    first, second = ProjectionRunner(store.timeline.store), ProjectionRunner(store.timeline.store)
+    projection = first.projections[0]
+    entries = first.reader.page(0, 100)
+
+    second.catch_up()  # another process folds the same events first
+    with pytest.raises(Moved):
+        first._advance(projection, 0, 0, entries)
+
+    first.catch_up()
+    assert verify_rebuild(store.timeline.store) == {}
+
+
+def test_two_runners_racing_on_one_database_fold_each_event_once(store: Store) -> None:
+    grow(store, 4)
+    runners = [ProjectionRunner(store.timeline.store, batch_size=7) for _ in range(2)]
+    threads = [threading.Thread(target=runner.catch_up) for runner in runners]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert min(r.position for r in runners) >= 0
+    ProjectionRunner(store.timeline.store).catch_up()
+    assert verify_rebuild(store.timeline.store) == {}
+
+
+def test_a_rebuild_from_position_zero_gives_the_live_rows(store: Store) -> None:
+    grow(store)
+    store.read.runner.catch_up()
+
+    assert verify_rebuild(store.timeline.store) == {}
+    assert {generation for _, generation in tracking(store).values()} == {1}
+
+
+def test_rebuilding_one_projection_leaves_the_other_alone(store: Store) -> None:
+    grow(store, 3)
+    store.read.runner.catch_up()
+    deliveries = snapshot(store.timeline.store, ["deliveries"])
+    progress: list[tuple[int, int]] = []
+
+    done = rebuild(
+        store.timeline.store, ["developments"], progress=lambda n, of: progress.append((n, of))
+    )
+
+    assert done.names == ("developments",) and done.events == progress[-1][0] == progress[-1][1]
+    assert snapshot(store.timeline.store, ["deliveries"]) == deliveries
+    assert tracking(store)["deliveries"][1] == 0 and tracking(store)["developments"][1] == 1
+    with pytest.raises(ValueError, match="unknown projection"):
+        rebuild(store.timeline.store, ["timeline"])
+
+
+def test_a_running_runner_goes_on_correctly_after_a_rebuild(store: Store) -> None:
+    grow(store, 2)
+    read = store.read
+    read.runner.catch_up()
+    rebuild(store.timeline.store)
+    dev = store.develop(said("Fresh", D(2024, 6, 1), figure(value=1)))
+    store.add(dev, said("Fresh", D(2024, 6, 2), figure(value=2)))
+
+    view = read.deliveries(as_of=D(2024, 6, 3), known_at_us=store.now())
+    assert [s.low for s in view.series if s.originator == "Fresh"] == [3.0]
+    assert verify_rebuild(store.timeline.store) == {}
+
+
+def test_the_background_runner_follows_the_log_and_stops(store: Store) -> None:
+    runner = ProjectionRunner(store.timeline.store, poll_seconds=0.01)
+    runner.start()
+    try:
+        store.develop(said(US, D(2024, 1, 1)))
+        deadline = time.monotonic() + 10
+        while (
+            runner.position < store.timeline.store.last_position() and time.monotonic() < deadline
+        ):
+            time.sleep(0.01)
+        assert runner.position == store.timeline.store.last_position()
+    finally:
+        runner.stop()
+
+
+def test_run_forever_follows_the_log_until_told_to_stop(store: Store, database_url: str) -> None:
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=run_forever, args=(database_url, stop), kwargs={"poll_seconds": 0.01}
+    )
+    thread.start()
+    try:
+        store.develop(said(US, D(2024, 1, 1)))
+        deadline = time.monotonic() + 10
+        while tracking(store)["developments"][0] < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        stop.set()
+        thread.join(10)
+    assert not thread.is_alive()
+    assert tracking(store)["developments"][0] == store.timeline.store.last_position()

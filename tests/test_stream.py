@@ -1,0 +1,235 @@
+"""`GET /api/stream`: server-sent events of the log, over a real HTTP server."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import httpx
+import msgspec
+import pytest
+import uvicorn
+
+from events import decode_event
+from service.application import Timeline
+from service.http import create_app
+from service.tokens import Tokens
+from tests import bodies
+from tests.api import serve
+from tests.browser.serving import free_port, serving, timeline_command
+
+
+class Message(NamedTuple):
+    """One server-sent event as a browser would see it; comment lines kept apart."""
+
+    id: str | None
+    event: str | None
+    data: str | None
+    comments: tuple[str, ...]
+
+    def item(self) -> dict[str, Any]:
+        """The `data:` as JSON."""
+        assert self.data is not None
+        decoded: dict[str, Any] = msgspec.json.decode(self.data)
+        return decoded
+
+
+class Live(NamedTuple):
+    """A running server: its base URL, the app's state and a client with an editor token."""
+
+    base: str
+    state: Any
+    client: httpx.Client
+
+
+@contextmanager
+def live(database_url: str, **state: float) -> Iterator[Live]:
+    """The app served by uvicorn in a thread; `state` sets stream settings on the app."""
+    timeline = Timeline(database_url)
+    token = Tokens(timeline.store).create("newsroom", "editor")
+    app = create_app(timeline)
+    for name, value in state.items():
+        setattr(app.state, name, value)
+    config = uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning",
+                            timeout_graceful_shutdown=5)  # fmt: skip
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
+        time.sleep(0.02)
+    base = f"http://127.0.0.1:{config.port}"
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=base, headers=headers, timeout=10) as client:
+        try:
+            yield Live(base, app.state, client)
+        finally:
+            server.should_exit = True
+            thread.join(15)
+
+
+def messages(response: httpx.Response) -> Iterator[Message]:
+    """Parse an event stream into messages."""
+    fields: dict[str, str] = {}
+    comments: list[str] = []
+    for line in response.iter_lines():
+        if not line:
+            if fields or comments:
+                yield Message(fields.get("id"), fields.get("event"), fields.get("data"),
+                              tuple(comments))  # fmt: skip
+            fields, comments = {}, []
+        elif line.startswith(":"):
+            comments.append(line[1:].strip())
+        else:
+            name, _, value = line.partition(":")
+            fields[name] = value.removeprefix(" ")
+
+
+def events(response: httpx.Response, count: int) -> list[Message]:
+    """The next `count` messages that carry an event."""
+    found = []
+    for message in messages(response):
+        if message.event is not None:
+            found.append(message)
+            if len(found) == count:
+                break
+    return found
+
+
+def post(client: httpx.Client, body: bodies.Body) -> dict[str, Any]:
+    """POST an event; its receipt."""
+    response = client.post("/api/events", content=bodies.encoded(body),
+                           headers={"Content-Type": "application/json"})  # fmt: skip
+    assert response.status_code == 201, response.text
+    receipt: dict[str, Any] = response.json()
+    return receipt
+
+
+def test_events_posted_after_connecting_arrive_in_position_order(database_url: str) -> None:
+    with live(database_url) as server:
+        post(server.client, bodies.development_reported())  # before: not part of the stream
+        with server.client.stream("GET", "/api/stream") as response:
+            assert response.headers["content-type"].startswith("text/event-stream")
+            first = post(server.client, bodies.development_reported(kind="use"))
+            second = post(server.client, bodies.report_added(first["development_id"]))
+            third = post(server.client, bodies.status_changed(first["development_id"]))
+            received = events(response, 3)
+        log = server.client.get("/api/events", params={"after": 1}).json()["items"]
+
+    assert [m.id for m in received] == [str(r["position"]) for r in (first, second, third)]
+    assert [m.event for m in received] == ["development_reported", "report_added", "status_changed"]
+    assert [m.item() for m in received] == log
+
+
+def test_last_event_id_resumes_after_that_position_and_wins_over_after(tmp_path: Path) -> None:
+    with live(f"sqlite:///{tmp_path}/t.db") as server:
+        receipts = [post(server.client, bodies.development_reported()) for _ in range(4)]
+        headers = {"Last-Event-ID": str(receipts[1]["position"])}
+        with server.client.stream("GET", "/api/stream?after=0", headers=headers) as response:
+            resumed = events(response, 2)
+        with server.client.stream("GET", "/api/stream?after=3") as response:
+            [after] = events(response, 1)
+
+    assert [m.id for m in resumed] == [str(r["position"]) for r in receipts[2:]]
+    assert after.id == str(receipts[3]["position"])
+
+
+def test_filters_keep_one_development_or_one_kind(tmp_path: Path) -> None:
+    with live(f"sqlite:///{tmp_path}/t.db") as server:
+        transfer = post(server.client, bodies.development_reported())["development_id"]
+        use = post(server.client, bodies.development_reported(kind="use"))["development_id"]
+        post(server.client, bodies.report_added(transfer))
+        post(server.client, bodies.report_added(use))
+        retype = bodies.development_corrected(transfer, changes={"kind": "use"})
+        retyped = post(server.client, retype)
+        post(server.client, bodies.report_added(transfer))  # now a `use` development
+
+        def ids(query: str, count: int) -> list[tuple[str | None, str]]:
+            with server.client.stream("GET", f"/api/stream?after=0&{query}") as response:
+                return [(m.event, m.item()["development_id"]) for m in events(response, count)]
+
+        by_development = ids(f"development={use}", 2)
+        by_kind = ids("kind=transfer", 3)
+        uses = ids("kind=use", 4)
+
+    assert by_development == [("development_reported", use), ("report_added", use)]
+    assert by_kind == [("development_reported", transfer), ("report_added", transfer),
+                       ("development_corrected", transfer)]  # fmt: skip
+    assert retyped["version"] == 3  # the correction is seen by both kinds' followers
+    assert uses == [("development_reported", use), ("report_added", use),
+                    ("development_corrected", transfer), ("report_added", transfer)]  # fmt: skip
+
+
+def test_heartbeats_are_comment_lines_while_nothing_happens(tmp_path: Path) -> None:
+    with live(f"sqlite:///{tmp_path}/t.db", stream_heartbeat_seconds=0.2) as server:
+        started = time.monotonic()
+        with server.client.stream("GET", "/api/stream") as response:
+            beats = []
+            for message in messages(response):
+                beats += [c for c in message.comments if c == "heartbeat"]
+                if len(beats) == 2:
+                    break
+        elapsed = time.monotonic() - started
+
+    assert beats == ["heartbeat", "heartbeat"] and elapsed < 5
+
+
+def test_the_stream_follows_events_another_process_wrote_to_the_database(tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path}/t.db"
+    with live(database) as server, server.client.stream("GET", "/api/stream") as response:
+        # Given a second writer on the same database, outside this app
+        other = Timeline(database)
+        try:
+            event = decode_event(bodies.encoded(bodies.development_reported()))
+            [outcome] = other.append([event], "other")
+        finally:
+            other.close()
+        [message] = events(response, 1)
+
+    assert message.id == str(outcome.receipt.position) and message.item()["recorded_by"] == "other"
+
+
+def test_a_malformed_last_event_id_is_a_problem(tmp_path: Path) -> None:
+    with serve(f"sqlite:///{tmp_path}/t.db") as client:
+        response = client.get("/api/stream", headers={"Last-Event-ID": "abc"})
+        bad_kind = client.get("/api/stream", params={"kind": "rumour"})
+
+    assert response.status_code == 400 and response.json()["errors"][0]["path"] == "Last-Event-ID"
+    assert bad_kind.status_code == 400
+
+
+def test_a_client_that_goes_away_ends_its_stream(tmp_path: Path) -> None:
+    with live(f"sqlite:///{tmp_path}/t.db") as server:
+        host, port = server.base.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as connection:
+            connection.sendall(b"GET /api/stream HTTP/1.1\r\nHost: timeline\r\n\r\n")
+            assert connection.recv(4096).startswith(b"HTTP/1.1 200")
+        # In a thread uvicorn has no signal handler: only the disconnect can end the stream
+        started = time.monotonic()
+    assert time.monotonic() - started < 3  # the graceful shutdown had no open stream to wait for
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_the_server_shuts_down_promptly_with_an_open_stream(tmp_path: Path, stop: int) -> None:
+    database = f"sqlite:///{tmp_path}/t.db"
+    subprocess.run([timeline_command(), "init", "--database", database], check=True,
+                   capture_output=True)  # fmt: skip
+    with serving(database) as server:
+        # A bare HTTP/1.1 client, as curl: it never closes the stream itself
+        host, port = server.base.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as connection:
+            connection.sendall(b"GET /api/stream HTTP/1.1\r\nHost: timeline\r\n\r\n")
+            assert connection.recv(4096).startswith(b"HTTP/1.1 200")
+            started = time.monotonic()
+            server.process.send_signal(stop)
+            server.process.wait(timeout=10)
+    assert time.monotonic() - started < 3

@@ -1,0 +1,304 @@
+"""The views of DESIGN §4 answered from the read models, on SQLite and PostgreSQL.
+
+Small logs appended through the application, exact numbers, and the same answers as the replay
+reference (tests/reference.py); then the seed corpus at many (as_of, known_at) points.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from service.ingest import read_events
+from service.store.records import to_micros
+from tests import reference
+from tests.test_views_support import FAR_FUTURE, Store, figure, plain, said
+
+D = date
+US, NIS = "US Department of State", "South Korea NIS"
+CORPUS = Path(__file__).resolve().parent.parent / "service" / "seed" / "corpus.ndjson"
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    """A fresh timeline and its read models on each database."""
+    opened = Store(database_url)
+    yield opened
+    opened.close()
+
+
+def same_as_reference(store: Store, as_of: date, known_at: int | None = None) -> None:
+    """Every view equals the replay reference at (as_of, known_at)."""
+    log, at = store.log(), known_at or store.now()
+    assert plain(store.timeline_at(as_of, at)) == plain(reference.timeline(log, as_of, at))
+    assert plain(store.allegations_at(as_of, at)) == plain(reference.allegations(log, as_of, at))
+    assert plain(store.deliveries_at(as_of, at)) == plain(reference.deliveries(log, as_of, at))
+    for development_id in {r.development_id for r in log}:
+        found = store.detail_at(development_id, as_of, at)
+        expected = reference.development_detail(log, development_id, as_of, at)
+        if expected is None:
+            assert found is None
+            continue
+        assert found is not None
+        assert plain(found.development) == plain(expected.development)
+        assert plain(found.reports) == plain(expected.reports)
+        assert found.visible == expected.visible
+
+
+# --- deliveries -------------------------------------------------------------------------------
+
+
+def test_a_cumulative_figure_replaces_earlier_increments_of_the_same_originator(
+    store: Store,
+) -> None:
+    dev = store.develop(said(US, D(2023, 10, 13), figure(qualifier="more_than", value=1000)))
+    store.add(dev, said(US, D(2023, 12, 1), figure(value=500)))
+    store.add(
+        dev,
+        said(US, D(2024, 2, 23), figure(qualifier="more_than", value=10_000, basis="cumulative")),
+    )
+
+    [before] = store.deliveries_at(D(2024, 1, 1)).series
+    [after] = store.deliveries_at(D(2024, 3, 1)).series
+
+    assert (before.low, before.high, before.reports) == (1500.0, None, 2)
+    assert (after.low, after.high, after.reports) == (10_000.0, None, 3)
+    assert after.last_asserted_on == D(2024, 2, 23)
+    same_as_reference(store, D(2024, 3, 1))
+
+
+def test_increments_add_and_a_bounded_cumulative_bounds_the_series_again(store: Store) -> None:
+    dev = store.develop(said(US, D(2024, 1, 1), figure(qualifier="range", low=10, high=20)))
+    store.add(dev, said(US, D(2024, 1, 2), figure(qualifier="at_least", value=5)))
+    store.add(
+        dev, said(US, D(2024, 1, 3), figure(qualifier="up_to", value=100, basis="cumulative"))
+    )
+    store.add(dev, said(US, D(2024, 1, 4), figure(qualifier="about", value=7)))
+
+    lows_highs = [
+        (s.low, s.high) for day in (1, 2, 3, 4) for s in store.deliveries_at(D(2024, 1, day)).series
+    ]
+
+    assert lows_highs == [(10.0, 20.0), (15.0, None), (0.0, 100.0), (7.0, 107.0)]
+    same_as_reference(store, D(2024, 1, 4))
+
+
+def test_originators_are_separate_series_and_the_total_is_the_largest_never_the_sum(
+    store: Store,
+) -> None:
+    store.develop(said(US, D(2024, 2, 23), figure(value=10_000, basis="cumulative")))
+    store.develop(
+        said(
+            NIS, D(2024, 2, 27), figure(qualifier="range", low=6700, high=7000, basis="cumulative")
+        )
+    )
+
+    view = store.deliveries_at(D(2024, 3, 1))
+
+    assert [(s.originator, s.low, s.high) for s in view.series] == [
+        (NIS, 6700.0, 7000.0),
+        (US, 10_000.0, 10_000.0),
+    ]
+    [total] = view.totals
+    assert (total.low, total.high) == (10_000.0, 10_000.0)
+
+
+def test_units_and_categories_are_never_added_together(store: Store) -> None:
+    store.develop(said(US, D(2024, 1, 1), figure("container", value=1000)))
+    store.develop(said(US, D(2024, 1, 1), figure("round", value=500_000)))
+    store.develop(
+        said(US, D(2024, 1, 1), figure("container", value=3)), category="ballistic_missile"
+    )
+
+    view = store.deliveries_at(D(2024, 1, 2))
+
+    assert sorted((t.category, t.unit, t.low) for t in view.totals) == [
+        ("ballistic_missile", "container", 3.0),
+        ("munitions_unspecified", "container", 1000.0),
+        ("munitions_unspecified", "round", 500_000.0),
+    ]
+    assert [s.unit for s in store.deliveries_at(D(2024, 1, 2), unit="round").series] == ["round"]
+
+
+def test_a_retraction_takes_effect_from_its_effective_date(store: Store) -> None:
+    dev = store.develop(said(US, D(2024, 1, 1), figure(value=100)))
+    store.add(dev, said(US, D(2024, 1, 10), figure(value=50)))
+    store.retract(dev, 2, D(2024, 2, 1))
+
+    assert store.deliveries_at(D(2024, 1, 31)).series[0].low == 150.0
+    assert store.deliveries_at(D(2024, 2, 1)).series[0].low == 100.0
+    detail = store.detail_at(dev, D(2024, 1, 31))
+    assert detail is not None and detail.reports[1].active
+    assert detail.reports[1].retraction is not None
+    same_as_reference(store, D(2024, 2, 1))
+
+
+def test_a_refuted_development_leaves_deliveries_from_its_effective_date_only(
+    store: Store,
+) -> None:
+    dev = store.develop(said(US, D(2024, 1, 1), figure(value=100)))
+    store.judge(dev, "refuted", D(2024, 3, 1))
+
+    assert store.deliveries_at(D(2024, 2, 28)).series[0].low == 100.0
+    assert store.deliveries_at(D(2024, 3, 1)).series == []
+
+
+def test_the_status_filter_uses_the_status_as_of_the_date(store: Store) -> None:
+    dev = store.develop(said(US, D(2024, 1, 1), figure(value=100)))
+    store.develop(said(US, D(2024, 1, 2), figure(value=7)))
+    store.judge(dev, "corroborated", D(2024, 2, 1))
+
+    assert store.deliveries_at(D(2024, 1, 15), status="corroborated").series == []
+    [corroborated] = store.deliveries_at(D(2024, 2, 15), status="corroborated").series
+    [alleged] = store.deliveries_at(D(2024, 2, 15), status="alleged").series
+    assert (corroborated.low, alleged.low) == (100.0, 7.0)
+    assert store.deliveries_at(D(2024, 2, 15)).series[0].low == 107.0
+    assert store.deliveries_at(D(2024, 2, 15), status="refuted").series == []
+
+
+def test_a_late_report_rewrites_the_series_from_its_date_only(store: Store) -> None:
+    dev = store.develop(said(US, D(2024, 1, 1), figure(value=100)))
+    store.add(dev, said(US, D(2024, 3, 1), figure(value=10)))
+    before = store.now()
+    store.add(dev, said(US, D(2024, 2, 1), figure(value=1000, basis="cumulative")))
+
+    assert store.deliveries_at(D(2024, 3, 2), before).series[0].low == 110.0
+    assert store.deliveries_at(D(2024, 1, 15)).series[0].low == 100.0
+    assert store.deliveries_at(D(2024, 2, 15)).series[0].low == 1000.0
+    assert store.deliveries_at(D(2024, 3, 2)).series[0].low == 1010.0
+    same_as_reference(store, D(2024, 3, 2), before)
+
+
+# --- system time and corrections --------------------------------------------------------------
+
+
+def test_a_correction_is_invisible_at_a_known_at_before_it(store: Store) -> None:
+    dev = store.develop(said(US, D(2023, 10, 13), figure(qualifier="more_than", value=1000)))
+    before = store.now()
+    store.correct(dev, 1, figure=figure(qualifier="about", value=1000))
+
+    assert store.deliveries_at(D(2024, 1, 1), before).series[0].high is None
+    assert store.deliveries_at(D(2024, 1, 1)).series[0].high == 1000.0
+    old = store.detail_at(dev, D(2024, 1, 1), before)
+    new = store.detail_at(dev, D(2024, 1, 1))
+    assert old is not None and new is not None
+    assert (old.reports[0].corrections, new.reports[0].corrections) == (0, 1)
+    assert (old.development.version, new.development.version) == (1, 2)
+    same_as_reference(store, D(2024, 1, 1), before)
+
+
+def test_a_development_correction_applies_at_every_as_of(store: Store) -> None:
+    dev = store.develop(said(US, D(2024, 1, 1), figure(value=5)), stage="shipped")
+    assert store.deliveries_at(D(2024, 6, 1)).series == []
+    store.correct_development(dev, stage="delivered", title="Delivered after all")
+
+    [row] = store.timeline_at(D(2024, 1, 1))
+    assert (row.title, row.stage) == ("Delivered after all", "delivered")
+    assert store.deliveries_at(D(2024, 1, 1)).series[0].low == 5.0
+
+
+def test_nothing_is_known_before_its_first_recording(store: Store) -> None:
+    store.develop(said(US, D(2024, 1, 1)))
+    first = store.now()
+
+    assert store.timeline_at(D(2024, 6, 1), first - 1) == []
+    assert len(store.timeline_at(D(2024, 6, 1), first)) == 1
+
+
+# --- valid time: visibility and status --------------------------------------------------------
+
+
+def test_a_development_is_invisible_before_its_first_report(store: Store) -> None:
+    dev = store.develop(said(US, D(2024, 2, 1)))
+
+    assert store.timeline_at(D(2024, 1, 31)) == []
+    assert store.allegations_at(D(2024, 1, 31)) == []
+    detail = store.detail_at(dev, D(2024, 1, 31))
+    assert detail is not None and not detail.visible and not detail.reports[0].active
+    [row] = store.timeline_at(D(2024, 2, 1))
+    assert row.first_reported_on == D(2024, 2, 1)
+
+
+def test_status_as_of_a_date_is_the_latest_effective_change_ties_to_the_later_one(
+    store: Store,
+) -> None:
+    dev = store.develop(said(US, D(2024, 1, 1)))
+    store.judge(dev, "disputed", D(2024, 3, 1))
+    store.judge(dev, "corroborated", D(2024, 2, 1))  # recorded later, effective earlier
+    store.judge(dev, "confirmed", D(2024, 3, 1))  # same day as `disputed`, later position
+
+    statuses = [store.timeline_at(D(2024, m, 15))[0].status for m in (1, 2, 3)]
+
+    assert statuses == ["alleged", "corroborated", "confirmed"]
+    same_as_reference(store, D(2024, 3, 15))
+
+
+def test_allegations_count_active_reports_by_stance_with_age_and_status_since(
+    store: Store,
+) -> None:
+    dev = store.develop(said(US, D(2024, 1, 1)))
+    store.add(dev, said("KCNA", D(2024, 1, 5), stance="denies"))
+    store.add(dev, said(NIS, D(2024, 1, 20), stance="not_observed"))
+    store.judge(dev, "disputed", D(2024, 1, 21))
+    store.judge(dev, "refuted", D(2024, 3, 1))
+
+    [early] = store.allegations_at(D(2024, 1, 10))
+    [disputed] = store.allegations_at(D(2024, 2, 1))
+
+    assert (early.status, early.status_since, early.age_days) == ("alleged", D(2024, 1, 1), 9)
+    assert (early.stances["supports"], early.stances["denies"]) == (1, 1)
+    assert (disputed.status, disputed.status_since) == ("disputed", D(2024, 1, 21))
+    assert disputed.stances["not_observed"] == 1
+    assert store.allegations_at(D(2024, 3, 1)) == []
+
+
+# --- the timeline -----------------------------------------------------------------------------
+
+
+def test_timeline_orders_by_first_reported_on_then_position_across_pages(store: Store) -> None:
+    ids = [store.develop(said(US, D(2024, 1, day)), title=f"t{day}") for day in (5, 1, 5, 3, 1)]
+    store.add(ids[2], said(US, D(2023, 12, 1)))  # a late report moves it to the front
+
+    rows = store.timeline_at(D(2024, 2, 1), limit=2)
+
+    assert [r.title for r in rows] == ["t5", "t1", "t1", "t3", "t5"]
+    assert [r.development_id for r in rows] == [ids[2], ids[1], ids[4], ids[3], ids[0]]
+    assert rows[0].reports == rows[0].total_reports == 2
+
+
+def test_timeline_filters_on_kind_actor_status_and_first_reported_on(store: Store) -> None:
+    store.develop(said(US, D(2024, 1, 1)), title="a", targets=("UKR",))
+    store.develop(said(US, D(2024, 2, 1)), title="b", kind="use", supplier="IRN")
+    dev = store.develop(said(US, D(2024, 3, 1)), title="c")
+    store.judge(dev, "confirmed", D(2024, 3, 2))
+
+    def titles(**filters: Any) -> list[str]:
+        return [r.title for r in store.timeline_at(FAR_FUTURE, **filters)]
+
+    assert titles(kind="use") == ["b"]
+    assert titles(actor="ukr") == ["a"]
+    assert titles(actor="irn") == ["b"]
+    assert titles(status="confirmed") == ["c"]
+    assert titles(from_=D(2024, 1, 15), to=D(2024, 2, 1)) == ["b"]
+
+
+# --- the seed corpus --------------------------------------------------------------------------
+
+
+def test_the_seed_corpus_answers_as_the_reference_at_many_points(store: Store) -> None:
+    events = [event for _, event in read_events(CORPUS.read_bytes().splitlines())]
+    assert events and not any(isinstance(e, Exception) for e in events)
+    for start in range(0, len(events), 4):  # several commits, so system time has steps
+        store.timeline.append(events[start : start + 4], recorded_by="seed")  # type: ignore[arg-type]
+    stamps = sorted({to_micros(r.recorded_at) for r in store.log()})
+    rng = random.Random(7)
+    for _ in range(12):
+        as_of = D(2022, 6, 1) + timedelta(days=rng.randint(0, 900))
+        same_as_reference(store, as_of, rng.choice(stamps))
+    containers = store.deliveries_at(D(2024, 3, 1), unit="container").totals
+    assert [t.low for t in containers] == [10_000.0]

@@ -1,0 +1,173 @@
+"""The views over HTTP, on the real app: shapes, CSV, parameters, read-your-writes."""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from typing import Any
+
+import pytest
+
+from tests import bodies
+from tests.api import Client, post_event, problem, report_development, serve
+
+AS_OF = {"as_of": "2024-03-15"}
+
+
+def _get(client: Client, path: str, **params: Any) -> dict[str, Any]:
+    response = client.get(path, params=params)
+    assert response.status_code == 200, response.text
+    document: dict[str, Any] = response.json()
+    return document
+
+
+def test_a_read_right_after_a_write_returns_it(database_url: str) -> None:
+    with serve(database_url) as client:
+        for _ in range(3):
+            development_id = report_development(client)
+            page = _get(client, "/api/developments", **AS_OF)
+            assert development_id in [item["development_id"] for item in page["items"]]
+            detail = _get(client, f"/api/developments/{development_id}", **AS_OF)
+            assert detail["version"] == 1 and detail["visible"] is True
+
+
+def test_every_view_carries_the_as_of_and_known_at_it_used(database_url: str) -> None:
+    with serve(database_url) as client:
+        development_id = report_development(client)
+        known_at = "2100-01-01T00:00:00Z"
+        for path in (
+            "/api/developments",
+            f"/api/developments/{development_id}",
+            "/api/views/deliveries",
+            "/api/views/allegations",
+        ):
+            document = _get(client, path, as_of="2024-03-15", known_at=known_at)
+            assert (document["as_of"], document["known_at"]) == (
+                "2024-03-15",
+                "2100-01-01T00:00:00.000000Z",
+            )
+        assert _get(client, "/api/developments")["as_of"]  # defaults: today and now
+
+
+def test_the_timeline_item_and_the_detail_have_their_documented_shape(database_url: str) -> None:
+    with serve(database_url) as client:
+        development_id = report_development(client)
+        assert post_event(client, bodies.report_added(development_id)).status_code == 201
+        assert post_event(client, bodies.report_retracted(development_id, 2)).status_code == 201
+
+        [item] = _get(client, "/api/developments", **AS_OF)["items"]
+        detail = _get(client, f"/api/developments/{development_id}", **AS_OF)
+
+    assert item["occurred"]["lower"] == "2023-09-01" and item["occurred"]["upper"] == "2023-10-31"
+    assert (item["reports"], item["total_reports"], item["version"]) == (1, 2, 3)
+    assert (item["first_reported_on"], item["last_reported_on"]) == ("2023-10-13", "2023-10-13")
+    second = detail["reports"][1]
+    assert second["active"] is False and second["retraction"]["effective_on"] == "2024-03-01"
+    assert second["figure"] == {"unit": "container", "qualifier": "more_than", "value": 10000}
+    assert (detail["active_reports"], detail["status"], detail["visible"]) == (1, "alleged", True)
+
+
+def test_deliveries_answer_series_and_totals(database_url: str) -> None:
+    with serve(database_url) as client:
+        development_id = report_development(client)
+        post_event(client, bodies.report_added(development_id))
+        view = _get(client, "/api/views/deliveries", supplier="prk", **AS_OF)
+        empty = _get(client, "/api/views/deliveries", supplier="irn", **AS_OF)
+
+    assert [(s["originator"], s["low"], s["high"]) for s in view["series"]] == [
+        ("John Kirby", 1000.0, None),
+        ("US State Department", 10000.0, None),
+    ]
+    assert [(t["low"], t["high"]) for t in view["totals"]] == [(10000.0, None)]
+    assert empty["series"] == empty["totals"] == []
+
+
+def test_pages_follow_the_next_cursor_to_the_end(database_url: str) -> None:
+    with serve(database_url) as client:
+        for day in (3, 1, 2):
+            report = bodies.report(asserted_on=f"2024-01-0{day}")
+            assert post_event(client, bodies.development_reported(report=report)).status_code == 201
+        seen: list[str] = []
+        cursor: str | None = None
+        while True:
+            params = {**AS_OF, "limit": 2, **({"cursor": cursor} if cursor else {})}
+            page = _get(client, "/api/views/allegations", **params)
+            seen += [item["first_reported_on"] for item in page["items"]]
+            cursor = page["next"]
+            if cursor is None:
+                break
+    assert seen == ["2024-01-01", "2024-01-02", "2024-01-03"]
+
+
+@pytest.mark.parametrize("how", ["query", "accept"])
+def test_views_answer_csv(database_url: str, how: str) -> None:
+    with serve(database_url) as client:
+        development_id = report_development(client)
+        params, headers = dict(AS_OF), {}
+        if how == "query":
+            params["format"] = "csv"
+        else:
+            headers["Accept"] = "text/csv"
+        answers = {
+            path: client.get(path, params=params, headers=headers)
+            for path in (
+                "/api/developments",
+                f"/api/developments/{development_id}",
+                "/api/views/deliveries",
+                "/api/views/allegations",
+            )
+        }
+    tables = {}
+    for path, response in answers.items():
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/csv")
+        assert response.headers["x-as-of"] == "2024-03-15"
+        tables[path] = list(csv.DictReader(io.StringIO(response.text)))
+    assert tables["/api/developments"][0]["development_id"] == development_id
+    assert tables[f"/api/developments/{development_id}"][0]["asserted_on"] == "2023-10-13"
+    assert [row["row"] for row in tables["/api/views/deliveries"]] == ["series", "total"]
+    assert tables["/api/views/allegations"][0]["supports"] == "1"
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "named"),
+    [
+        ("/api/developments", {"as_of": "2024-02-30"}, "as_of"),
+        ("/api/developments", {"known_at": "yesterday"}, "known_at"),
+        ("/api/developments", {"limit": "501"}, "limit"),
+        ("/api/developments", {"kind": "rumour"}, "kind"),
+        ("/api/developments", {"status": "maybe"}, "status"),
+        ("/api/developments", {"from": "2024-1-1"}, "from"),
+        ("/api/developments", {"cursor": "2024-01-01"}, "cursor"),
+        ("/api/developments", {"cursor": "2024-01-01~99999999999999999999999"}, "cursor"),
+        ("/api/views/allegations", {"format": "xml"}, "format"),
+        ("/api/views/deliveries", {"status": "maybe"}, "status"),
+    ],
+)
+def test_an_invalid_parameter_is_a_400_naming_it(
+    database_url: str, path: str, params: dict[str, str], named: str
+) -> None:
+    with serve(database_url) as client:
+        document = problem(client.get(path, params=params), 400)
+    assert named in [error["path"] for error in document["errors"]]
+
+
+def test_a_development_unknown_at_known_at_is_a_404(database_url: str) -> None:
+    with serve(database_url) as client:
+        development_id = report_development(client)
+        problem(
+            client.get(f"/api/developments/{development_id}", params={"known_at": "2000-01-01"}),
+            404,
+        )
+        problem(client.get("/api/developments/4b7b0d3e-1f0a-4c53-9d62-2a8c1b0f7e11"), 404)
+
+
+def test_serve_folds_new_events_in_the_background_without_a_read(database_url: str) -> None:
+    with serve(database_url) as client:
+        report_development(client)
+        runner = client.app.state.read_models.runner
+        deadline = time.monotonic() + 10
+        while runner.tracking()["deliveries"][0] < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert runner.tracking()["deliveries"][0] == 1

@@ -1,0 +1,151 @@
+"""The web page over HTTP with the seed corpus: what a reader can answer without reading JSON."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from importlib import resources
+
+import pytest
+
+from service.application import Timeline
+from service.ingest import import_events, seed_corpus
+from tests.api import Client, serve
+
+CONTAINERS = "0fa92882-e151-5fc7-80b1-b54bbe48b61f"  # the seed's DPRK container deliveries
+
+
+INLINE = frozenset({"a", "abbr", "code", "del", "em", "ins", "span", "strong", "time"})
+
+
+class Page(HTMLParser):
+    """The visible text of a page, whitespace collapsed, and every URL it refers to."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+        self.urls: list[str] = []
+        self.feed(html)
+        self.text = re.sub(r"\s+", " ", "".join(self.parts))
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        """Keep the URLs of links, scripts, styles, images and forms; blocks break words."""
+        if tag not in INLINE:
+            self.parts.append(" ")
+        self.urls += [v for k, v in attrs if k in ("href", "src", "action") and v is not None]
+
+    def handle_data(self, data: str) -> None:
+        """Keep the text."""
+        self.parts.append(data)
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A SQLite database holding the bundled corpus."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('web')}/seed.db"
+    timeline = Timeline(url)
+    try:
+        with seed_corpus() as corpus:
+            import_events(timeline, corpus, recorded_by="seed")
+    finally:
+        timeline.close()
+    return url
+
+
+@pytest.fixture
+def client(seeded: str) -> Iterator[Client]:
+    """A reader's client of the app over the seeded database."""
+    with serve(seeded, role=None) as reader:
+        yield reader
+
+
+def page(client: Client, path: str, status: int = 200, **params: str) -> Page:
+    """GET an HTML page; its text and URLs."""
+    response = client.get(path, params=params)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("text/html")
+    return Page(response.text)
+
+
+def test_the_overview_says_what_each_source_had_said_about_deliveries_by_1_march_2024(
+    client: Client,
+) -> None:
+    text = page(client, "/", as_of="2024-03-01").text
+    assert "US Government: more than 10,000 containers (as of 2024-02-23, 2 reports)" in text
+    assert "South Korea NIS: more than 1,000,000 rounds (as of 2023-11-01, 1 report)" in text
+    assert "US Government: more than 24 missiles" in text
+    assert "Iran Foreign Ministry: no number stated (“a limited number”)" in text
+
+
+def test_an_earlier_as_of_shows_the_figures_said_by_then(client: Client) -> None:
+    text = page(client, "/", as_of="2023-10-20").text
+    assert "US Government: more than 1,000 containers (as of 2023-10-13, 1 report)" in text
+    assert "10,000 containers" not in text and "rounds" not in text.split("Open allegations")[0]
+
+
+def test_the_allegations_board_lists_the_claims_open_on_the_date(client: Client) -> None:
+    text = page(client, "/", as_of="2024-03-01").text
+    board = text.split("Open allegations on 1 March 2024")[1].split("Timeline of developments")[0]
+    assert "17 open: alleged 14, corroborated 3, disputed 0" in board
+    assert "Iran preparing to provide Russia with up to several hundred UAVs" in board
+    assert "599 days (1 y 8 m)" in board and "supports 2 denies 1" in board
+    assert "Putin\N{EN DASH}Kim summit" not in board  # confirmed: not open
+
+
+def test_the_timeline_shows_status_date_precision_and_originators(client: Client) -> None:
+    text = page(client, "/", as_of="2024-03-01").text
+    timeline = text.split("Timeline of developments")[1]
+    assert "2022-09~ (month precision, approximate)" in timeline
+    assert "2022-07/.. (month precision, interval, end open)" in timeline
+    assert "US Government, DPRK Ministry of Defence (denies)" in timeline
+    assert "Russia vetoes" not in timeline  # said on 2024-03-28, after the date
+
+
+def test_a_development_page_shows_sources_grades_quotes_and_each_correction(
+    client: Client,
+) -> None:
+    response = client.get(f"/developments/{CONTAINERS}", params={"as_of": "2024-03-01"})
+    text = Page(response.text).text
+    assert response.status_code == 200
+    assert "Report 2: South Korea NIS" in text
+    assert "B2: usually reliable source, probably true" in text
+    assert "Since September 2023 North Korea has delivered more than 10,000 containers" in text
+    assert "<del>disclosure</del>" in response.text and "<ins>fact_sheet</ins>" in response.text
+    assert "<del>2023-09-07/2023-10-01</del>" in response.text
+    assert "<ins>2023-09/2024-02-23</ins>" in response.text
+
+
+def test_known_at_before_anything_was_recorded_shows_an_empty_service(client: Client) -> None:
+    text = page(client, "/", as_of="2024-03-01", known_at="2000-01-01").text
+    assert "Nothing had been reported by 1 March 2024" in text
+    page(client, f"/developments/{CONTAINERS}", 404, known_at="2000-01-01")
+
+
+def test_a_datetime_local_known_at_is_read_as_utc_and_kept_in_links(client: Client) -> None:
+    urls = page(client, "/", as_of="2024-03-01", known_at="2100-01-01T00:00").urls
+    assert f"/developments/{CONTAINERS}?as_of=2024-03-01&known_at=2100-01-01T00%3A00%3A00Z" in urls
+
+
+def test_invalid_dates_are_explained_on_an_html_page(client: Client) -> None:
+    assert "Invalid as_of" in page(client, "/", 400, as_of="2024-13-01").text
+    assert "Invalid known_at" in page(client, "/", 400, known_at="yesterday").text
+
+
+def test_the_pages_refer_to_nothing_outside_the_service(client: Client) -> None:
+    for path in ("/", f"/developments/{CONTAINERS}", "/parts/overview"):
+        for url in page(client, path).urls:
+            assert not re.match(r"(?i)^(https?:)?//", url), f"{path} refers to {url}"
+            if url.startswith("/static/"):
+                assert client.get(url).status_code == 200
+
+
+def test_a_part_is_the_views_alone_for_the_script_to_swap_in(client: Client) -> None:
+    response = client.get("/parts/overview", params={"as_of": "2024-03-01"})
+    assert "<html" not in response.text and 'id="deliveries"' in response.text
+
+
+def test_the_page_is_package_data_of_the_service() -> None:
+    web = resources.files("service").joinpath("web")
+    for name in ("templates/index.html", "static/timeline.js", "static/timeline.css"):
+        assert web.joinpath(name).is_file(), name

@@ -1,0 +1,82 @@
+"""The page's pure parts: figures in words, step lines, chart geometry, word-level corrections."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from events import Figure
+from projections.results import Deliveries, Series
+from service.web import chart, words
+from service.web.dossier import Token, differences, tokens
+from service.web.steps import DeliveryHistory, Line, SeriesKey, Step, steps_of
+
+KEY = SeriesKey("PRK", "RUS", "munitions_unspecified", "container", "US Government")
+
+
+def series(low: float, high: float | None, on: date, reports: int = 1) -> Series:
+    """A row of the deliveries view for KEY."""
+    return Series(supplier="PRK", recipient="RUS", category="munitions_unspecified",
+                  unit="container", originator="US Government", low=low, high=high,
+                  reports=reports, last_asserted_on=on)  # fmt: skip
+
+
+def test_a_series_is_said_in_the_words_of_the_figure_that_set_it() -> None:
+    running_total = Figure(unit="container", qualifier="more_than", value=10_000,
+                           basis="cumulative")  # fmt: skip
+    assert words.series_text(10_000, None, "container", running_total) == (
+        "more than 10,000 containers"
+    )
+    # An increment added to an earlier figure: the bounds are no longer the figure's own
+    increment = Figure(unit="container", qualifier="about", value=500)
+    assert words.series_text(1_500, None, "container", increment) == "at least 1,500 containers"
+    assert words.bounds_text(0, 900, "uav") == "up to 900 UAVs"
+    assert words.bounds_text(24, 240, "missile") == "24\N{EN DASH}240 missiles"
+    assert words.bounds_text(1, 1, "launcher") == "1 launcher"
+
+
+def test_a_step_is_kept_only_where_the_bounds_change() -> None:
+    october, november, february = date(2023, 10, 13), date(2023, 11, 1), date(2024, 2, 23)
+    snapshots = [
+        (october, Deliveries(series=[series(1000, None, october)], totals=[])),
+        (november, Deliveries(series=[series(1000, None, october)], totals=[])),
+        (february, Deliveries(series=[series(10_000, None, february, 2)], totals=[])),
+        (date(2024, 3, 1), Deliveries(series=[], totals=[])),  # e.g. its status became refuted
+    ]
+    assert steps_of(snapshots)[KEY] == [
+        Step(october, 1000, None),
+        Step(february, 10_000, None),
+        Step(date(2024, 3, 1), 0, 0, counted=False),
+    ]
+
+
+def test_a_panel_draws_the_low_as_a_step_line_and_an_open_band_above_it() -> None:
+    october, february, as_of = date(2023, 10, 13), date(2024, 2, 23), date(2024, 3, 1)
+    line = Line(key=KEY, steps=[Step(october, 1000, None), Step(february, 10_000, None)],
+                current=series(10_000, None, february, 2), last_figure=None)  # fmt: skip
+    history = DeliveryHistory(as_of=as_of, lines=[line], totals=[], dates=2, sampled=False)
+
+    [panel] = chart.panels(history)
+    [trace] = panel.traces
+
+    assert panel.title == "Containers"
+    assert panel.subtitle == "North Korea → Russia, munitions (unspecified)"
+    assert [tick.text for tick in panel.y_ticks] == ["0", "5,000", "10,000", "15,000"]
+    assert trace.line.count("M") == 1 and trace.line.count("V") == 1  # one joined step line
+    assert trace.open_band.count("Z") == 2 and trace.band == ""
+    assert trace.summary == (
+        "US Government: at least 10,000 containers (as of 2024-02-23, 2 reports)"
+    )
+    assert [p.y for p in trace.points] == sorted([p.y for p in trace.points], reverse=True)
+
+
+def test_a_correction_is_shown_word_by_word_and_field_by_field() -> None:
+    assert tokens("more than 1,000 containers", "about 1,000 containers") == [
+        Token("del", "more than "),
+        Token("ins", "about "),
+        Token("same", "1,000 containers"),
+    ]
+    before = {"originator": "US Government", "channel": "disclosure"}
+    after = {"originator": "US Government", "channel": "fact_sheet"}
+    found = differences("source", before, after)
+    assert [(d.name, d.changed) for d in found] == [("source.originator", False),
+                                                     ("source.channel", True)]  # fmt: skip
