@@ -162,11 +162,27 @@ def scratch_database(admin_url: str) -> Iterator[str]:
 
 
 def timeline_server(database: str, workers: int) -> tuple[list[str], dict[str, str], int]:
-    """The command, environment and port of `timeline serve`."""
+    """The command, environment and port of `timeline serve`, as deployed on PostgreSQL:
+    the read models are kept by a separate `timeline projections run` (see `runner`)."""
     port = free_port()
     command = [str(BIN / "timeline"), "serve", "--database", database, "--port", str(port),
-               "--workers", str(workers), "--log-level", "warning"]  # fmt: skip
+               "--workers", str(workers), "--log-level", "warning", "--no-projections"]  # fmt: skip
     return command, {}, port
+
+
+@contextmanager
+def runner(database: str) -> Iterator[None]:
+    """`timeline projections run` beside the API, as docker-compose.yml deploys it."""
+    process = subprocess.Popen(
+        [str(BIN / "timeline"), "projections", "run", "--database", database],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 def bare_server(database: str) -> tuple[list[str], dict[str, str], int]:
@@ -201,7 +217,7 @@ def main() -> None:
                                token="", rows=1000, **batch_load))  # fmt: skip
         token = token_for(database)
         for workers in (1, 2):
-            with server(*timeline_server(database, workers)) as base:
+            with runner(database), server(*timeline_server(database, workers)) as base:
                 results.append(wrk(f"(b) Timeline POST, PostgreSQL, {workers} worker(s)",
                                    f"{base}/api/events", one, token=token, **load))  # fmt: skip
                 if workers == 1:
@@ -211,7 +227,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         database = f"sqlite:///{folder}/bench.db"
         token = token_for(database)
-        with server(*timeline_server(database, 1)) as base:
+        with runner(database), server(*timeline_server(database, 1)) as base:
             results.append(wrk("(c) Timeline POST, SQLite, 1 worker", f"{base}/api/events", one,
                                token=token, **load))  # fmt: skip
     print(f"\n{'run':<44} {'req/s':>9} {'rows/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
