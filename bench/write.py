@@ -105,8 +105,11 @@ def server(command: list[str], env: dict[str, str], port: int) -> Iterator[str]:
 
 
 def _ms(text: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
-    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text)
+    if match is None:
+        raise ValueError(f"wrk latency {text!r} not understood")
+    number, unit = match.groups()
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1e3, "m": 6e4, "h": 3.6e6}[unit]
 
 
 def wrk(name: str, url: str, body: bytes, *, token: str, seconds: int, connections: int,
@@ -128,9 +131,11 @@ def wrk(name: str, url: str, body: bytes, *, token: str, seconds: int, connectio
         check=True,
     ).stdout
     os.unlink(script.name)
+    if "50%" not in report:
+        raise SystemExit(f"wrk gave no latency distribution for {name}:\n{report}")
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", report).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"50%\s+(\S+)", report).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"99%\s+(\S+)", report).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"^\s*50%\s+(\S+)", report, re.M).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"^\s*99%\s+(\S+)", report, re.M).group(1))  # type: ignore[union-attr]
     errors = sum(
         int(n) for n in re.findall(r"(?:Non-2xx or 3xx responses|timeout):?\s+(\d+)", report)
     )
