@@ -32,9 +32,8 @@ from service.http.auth import ROLE
 from service.http.params import InvalidParameter, parse_known_at
 from service.http.problems import problem_spec
 from service.http.shapes import HistoryItem, Time, format_micros, history_item
+from service.http.tables import CSV, wants_csv
 from service.store.records import to_micros
-
-CSV = "text/csv"
 
 
 class ChangedDevelopment(msgspec.Struct, frozen=True):
@@ -186,13 +185,8 @@ class AuditController(Controller):
         page = await sync_to_thread(
             changes_between, timeline, since_us, until_us, after=after, limit=limit
         )
-        wants_csv = format == "csv" or (
-            format is None
-            and request.accept.best_match(["application/json", CSV], default="application/json")
-            == CSV
-        )
-        if wants_csv:
-            return Response(changes_csv(page), media_type=f"{CSV}; charset=utf-8")
+        if wants_csv(request, format):
+            return Response(changes_csv(page), media_type=CSV)
         developments = [
             ChangedDevelopment(
                 group.development_id,

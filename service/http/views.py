@@ -33,8 +33,8 @@ from service.http.openapi import text_answers
 from service.http.params import InvalidParameter, parse_as_of, parse_known_at
 from service.http.problems import problem_spec
 from service.http.shapes import Time, format_micros
+from service.http.tables import CSV, wants_csv
 
-CSV = "text/csv"
 _lock = threading.Lock()
 
 AsOf = Annotated[
@@ -114,12 +114,6 @@ def _csv(
         writer.writerow([_cell(row.get(column)) for column in columns])
     headers = {"X-As-Of": as_of.isoformat(), "X-Known-At": known_at}
     return Response(out.getvalue(), media_type=CSV, headers=headers)
-
-
-def _wants_csv(request: Request[Any, Any, Any], format: str | None) -> bool:
-    if format is not None:
-        return format == "csv"
-    return request.accept.best_match(["application/json", CSV], default="application/json") == CSV
 
 
 def _day(name: str, text: str | None) -> date | None:
@@ -205,7 +199,7 @@ class DevelopmentsController(Controller):
             to=_day("to", to),
         )
         shaped = _page(page, day, moment, _development)
-        if _wants_csv(request, format):
+        if wants_csv(request, format):
             return _csv(shaped.items, TIMELINE_COLUMNS, day, shaped.known_at)
         return Response(shaped)
 
@@ -235,7 +229,7 @@ class DevelopmentsController(Controller):
                 path="development_id",
             )
         shaped = _detail(detail)
-        if _wants_csv(request, format):
+        if wants_csv(request, format):
             return _csv(shaped["reports"], REPORT_COLUMNS, day, known)
         return Response({"as_of": day, "known_at": known, **shaped})
 
@@ -283,7 +277,7 @@ class ViewsController(Controller):
             series=msgspec.to_builtins(found.series),
             totals=msgspec.to_builtins(found.totals),
         )
-        if _wants_csv(request, format):
+        if wants_csv(request, format):
             rows = [{"row": "series", **s} for s in view.series]
             rows += [{"row": "total", **t} for t in view.totals]
             return _csv(rows, DELIVERY_COLUMNS, day, view.known_at)
@@ -312,7 +306,7 @@ class ViewsController(Controller):
             read_models.allegations, as_of=day, known_at_us=moment, limit=limit, after=cursor
         )
         shaped = _page(page, day, moment, msgspec.to_builtins)
-        if _wants_csv(request, format):
+        if wants_csv(request, format):
             rows = [{**item, **item["stances"]} for item in shaped.items]
             return _csv(rows, ALLEGATION_COLUMNS, day, shaped.known_at)
         return Response(shaped)
