@@ -55,12 +55,19 @@ async def authorize(
     needed = needed_role(method, handler, require_read=state.require_read_token)
     if needed is not None:
         if token is None:
-            raise NotAuthorizedException(f"this needs a {needed} token", headers=_CHALLENGE)
+            raise NotAuthorizedException(
+                f"this needs {_article(needed)} {needed} token", headers=_CHALLENGE
+            )
         if not allows(token.role, needed):
             raise PermissionDeniedException(
-                f"token {token.name!r} is a {token.role}; this needs a {needed}"
+                f"token {token.name!r} is {_article(token.role)} {token.role}; "
+                f"this needs {_article(needed)} {needed}"
             )
     connection.state.principal = token.name if token else ANONYMOUS
+
+
+def _article(role: str) -> str:
+    return "an" if role[0] in "aeiou" else "a"
 
 
 def provide_principal(request: Request[Any, Any, Any]) -> str:
