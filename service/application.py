@@ -7,10 +7,9 @@ extended with the log's records (see `service.store`), and a msgspec mapper.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any, cast
+from typing import cast
 from uuid import UUID
 
-import msgspec
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
@@ -109,13 +108,3 @@ class Timeline(Application[UUID]):
     def stream(self, development_id: UUID, *, until_us: int | None = None) -> list[Recorded]:
         """A development's events in version order, optionally as known by a time."""
         return [recorded_of(r) for r in self.store.select_stream(development_id, until_us=until_us)]
-
-    def records(self, *, after: int = 0, limit: int = 1000) -> list[StoredRecord]:
-        """Rows of the log after a position."""
-        return self.store.select_records(after=after, limit=limit)
-
-
-def event_fields(event: AnyEvent) -> dict[str, Any]:
-    """The event's own fields as plain JSON values, `type` first."""
-    fields: dict[str, Any] = msgspec.to_builtins(event)
-    return fields

@@ -159,3 +159,14 @@ def test_concurrent_appends_with_the_same_expected_version_let_exactly_one_win(
     assert sorted(results) == ["conflict"] * 7 + ["stored"]
     left.close()
     right.close()
+
+
+def test_the_write_side_state_is_rebuilt_through_the_librarys_repository(
+    timeline: Timeline,
+) -> None:
+    development = timeline.append([a_development()], "t")[0].receipt.development_id
+    timeline.append([ReportAdded(development_id=development, report=a_report("KOR"))], "t")
+    state = timeline.development(development)
+    assert state is not None and state.version == 2
+    assert [r.report.source.originator for r in state.reports] == ["US Government", "KOR"]
+    assert timeline.development(uuid4()) is None
