@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,6 @@ import pytest
 
 from service.audit import Checkpoint
 from service.audit.proofs import InclusionProof, verify_event_proof
-from service.http.audit import AuditController
 from tests import bodies
 from tests.api import EDITOR, Client, post_event, problem, serve
 from tests.test_audit_support import Tamperer
@@ -23,7 +23,7 @@ from tests.test_audit_support import Tamperer
 @pytest.fixture
 def client(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Client]:
     monkeypatch.setenv("TIMELINE_KEY_FILE", str(tmp_path / "timeline.key"))
-    with serve(database_url, role="admin", extra_route_handlers=[AuditController]) as client:
+    with serve(database_url, role="admin") as client:
         yield client
 
 
@@ -79,7 +79,7 @@ def test_only_an_admin_may_sign_while_anyone_may_read_and_verify(
     database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TIMELINE_KEY_FILE", str(tmp_path / "timeline.key"))
-    with serve(database_url, extra_route_handlers=[AuditController]) as editor:
+    with serve(database_url) as editor:
         given_a_corrected_development(editor)
         problem(editor.post("/api/checkpoints"), 403)
         del editor.headers["Authorization"]
@@ -282,3 +282,16 @@ def test_proof_served_from_a_tampered_log_does_not_verify(client: Client, tamper
     response = client.get(f"/api/events/{receipts[2]['event_id']}/proof")
     proof = msgspec.json.decode(response.content, type=InclusionProof)
     assert not verify_event_proof(proof, kept, bytes.fromhex(kept.public_key))
+
+
+def test_a_serving_app_signs_the_head_every_n_events(database_url: str) -> None:
+    with serve(database_url, checkpoint_every=2, checkpoint_interval=0.05) as client:
+        for _ in range(2):
+            assert post_event(client, bodies.development_reported()).status_code == 201
+        deadline = time.monotonic() + 10
+        response = client.get("/api/checkpoints/latest")
+        while response.status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.05)
+            response = client.get("/api/checkpoints/latest")
+        assert response.status_code == 200, response.text
+        assert response.json()["position"] == 2

@@ -20,8 +20,10 @@ from litestar.static_files import create_static_files_router
 from litestar.types import ControllerRouterHandler
 
 from service.application import Timeline
+from service.audit.periodic import periodic_checkpoints
 from service.committer import GroupCommitter
 from service.config import ConfigError, database_url
+from service.http.audit import AuditController
 from service.http.auth import authorize, provide_principal
 from service.http.log import HistoryController, LogController
 from service.http.openapi import ASSETS, docs_page, swagger_assets
@@ -33,6 +35,7 @@ from service.http.write import BODY_TIMEOUT_SECONDS, EventsWriteController
 from service.tokens import Tokens
 
 MAX_BODY_BYTES = 1_048_576
+CHECKPOINT_EVERY = 1000  # `timeline serve` signs the head every 1,000 events (0: never)
 _Number = TypeVar("_Number", int, float)
 
 
@@ -79,11 +82,15 @@ def create_app(
     extra_route_handlers: Sequence[ControllerRouterHandler] = (),
     own_timeline: bool = True,
     require_read_token: bool | None = None,
+    checkpoint_every: int = 0,
+    checkpoint_interval: float = 10.0,
 ) -> Litestar:
     """The API around `timeline`; with `own_timeline` the app closes it when it shuts down.
 
     Reads need a reader token when `require_read_token` (default: the environment variable
-    TIMELINE_REQUIRE_READ_TOKEN=1); writes always need an editor token.
+    TIMELINE_REQUIRE_READ_TOKEN=1); writes always need an editor token. With `checkpoint_every`
+    N > 0 the head is signed every `checkpoint_interval` seconds once N events came since the
+    last checkpoint.
     """
     if require_read_token is None:
         require_read_token = os.environ.get("TIMELINE_REQUIRE_READ_TOKEN", "") in ("1", "true")
@@ -92,7 +99,11 @@ def create_app(
     async def writer(app: Litestar) -> AsyncIterator[None]:
         app.state.committer = GroupCommitter(timeline)
         try:
-            yield
+            if checkpoint_every > 0:
+                async with periodic_checkpoints(timeline, checkpoint_every, checkpoint_interval):
+                    yield
+            else:
+                yield
         finally:
             await sync_to_thread(app.state.committer.close)
             if own_timeline:
@@ -104,6 +115,7 @@ def create_app(
         LogController,
         HistoryController,
         health,
+        AuditController,
         *VIEW_HANDLERS,
         stream_events,
         *WEB_HANDLERS,
@@ -170,8 +182,12 @@ def app_from_environment() -> Litestar:
     """
     max_body_bytes = _positive("TIMELINE_MAX_BODY_BYTES", int, MAX_BODY_BYTES)
     body_timeout = _positive("TIMELINE_BODY_TIMEOUT_SECONDS", float, BODY_TIMEOUT_SECONDS)
+    every = int(os.environ.get("TIMELINE_CHECKPOINT_EVERY") or CHECKPOINT_EVERY)
     app = create_app(
-        Timeline(database_url()), max_body_bytes=max_body_bytes, body_timeout_seconds=body_timeout
+        Timeline(database_url()),
+        max_body_bytes=max_body_bytes,
+        body_timeout_seconds=body_timeout,
+        checkpoint_every=every,
     )
     # TIMELINE_RUN_PROJECTIONS=0: a separate `timeline projections run` keeps the read models
     app.state.run_projections = os.environ.get("TIMELINE_RUN_PROJECTIONS", "1") not in FALSE

@@ -13,7 +13,7 @@ from litestar.concurrency import sync_to_thread
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.openapi import ResponseSpec
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
 
 from service.application import Timeline
 from service.audit import (
@@ -29,8 +29,8 @@ from service.audit.checkpoints import sign_head
 from service.audit.keys import signer_for
 from service.audit.proofs import InclusionProof, inclusion_proof
 from service.http.auth import ROLE
-from service.http.params import InvalidParameter, parse_known_at
-from service.http.problems import problem_spec
+from service.http.params import MAX_POSITION, InvalidParameter, parse_known_at
+from service.http.problems import BAD_PARAMS, problem_spec
 from service.http.shapes import HistoryItem, Time, format_micros, history_item
 from service.http.tables import CSV, wants_csv
 from service.store.records import to_micros
@@ -94,9 +94,13 @@ class AuditController(Controller):
     @get(
         "/checkpoints/{position:int}",
         summary="The checkpoint at a position",
-        responses={404: problem_spec("No checkpoint at this position")},
+        responses={**BAD_PARAMS, 404: problem_spec("No checkpoint at this position")},
     )
-    async def at(self, timeline: NamedDependency[Timeline], position: FromPath[int]) -> Checkpoint:
+    async def at(
+        self,
+        timeline: NamedDependency[Timeline],
+        position: Annotated[int, PathParameter(ge=0, le=MAX_POSITION)],
+    ) -> Checkpoint:
         """The checkpoint signed at exactly this position of the log."""
         return await sync_to_thread(checkpoint_at, timeline, position)
 
@@ -106,6 +110,8 @@ class AuditController(Controller):
         opt={ROLE: "admin"},  # signing is for operators; reads stay open
         responses={
             200: ResponseSpec(Checkpoint, description="The head was already signed"),
+            401: problem_spec("No token, or an unknown or revoked one"),
+            403: problem_spec("The token is not an admin's"),
             422: problem_spec("The log is empty, or does not verify"),
         },
     )
@@ -123,14 +129,18 @@ class AuditController(Controller):
     @get(
         "/verify",
         summary="Recompute the hash chain",
-        responses={404: problem_spec("No checkpoint at the position given")},
+        responses={**BAD_PARAMS, 404: problem_spec("No checkpoint at the position given")},
     )
     async def verify(
         self,
         timeline: NamedDependency[Timeline],
         checkpoint: Annotated[
             int | None,
-            QueryParameter(ge=1, description="Also check the stored checkpoint at this position"),
+            QueryParameter(
+                ge=1,
+                le=MAX_POSITION,
+                description="Also check the stored checkpoint at this position",
+            ),
         ] = None,
     ) -> VerifyReport:
         """The first position where the stored log differs from what was recorded, if any."""
@@ -158,7 +168,10 @@ class AuditController(Controller):
     @get(
         "/changes",
         summary="What was recorded in a window of system time",
-        responses={200: ResponseSpec(Changes, description="JSON, or CSV for format=csv")},
+        responses={
+            **BAD_PARAMS,
+            200: ResponseSpec(Changes, description="JSON, or CSV for format=csv"),
+        },
     )
     async def changes(
         self,
@@ -171,7 +184,9 @@ class AuditController(Controller):
             str | None,
             QueryParameter(description="RFC 3339 time, or a date (its end); default now"),
         ] = None,
-        after: Annotated[int, QueryParameter(ge=0, description="Continue after this position")] = 0,
+        after: Annotated[
+            int, QueryParameter(ge=0, le=MAX_POSITION, description="Continue after this position")
+        ] = 0,
         limit: Annotated[
             int, QueryParameter(ge=1, le=MAX_PAGE, description="Events per page")
         ] = 1000,
@@ -202,7 +217,10 @@ class AuditController(Controller):
     @get(
         "/events/{event_id:uuid}/proof",
         summary="Inclusion proof of an event",
-        responses={404: problem_spec("Unknown event, or no checkpoint covers it yet")},
+        responses={
+            **BAD_PARAMS,
+            404: problem_spec("Unknown event, or no checkpoint covers it yet"),
+        },
     )
     async def proof(
         self,
@@ -210,7 +228,9 @@ class AuditController(Controller):
         event_id: FromPath[UUID],
         checkpoint: Annotated[
             int | None,
-            QueryParameter(ge=1, description="Prove against this checkpoint (default: latest)"),
+            QueryParameter(
+                ge=1, le=MAX_POSITION, description="Prove against this checkpoint (default: latest)"
+            ),
         ] = None,
     ) -> InclusionProof:
         """The audit path from the event's link to a signed checkpoint's Merkle root."""

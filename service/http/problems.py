@@ -57,6 +57,9 @@ def problem_spec(description: str) -> ResponseSpec:
     return ResponseSpec(ProblemDetails, description=description, media_type=PROBLEM_JSON)
 
 
+BAD_PARAMS = {400: problem_spec("A parameter is invalid; `errors` name it")}
+
+
 def _status_of(error: DomainError) -> int:
     if isinstance(error, NotFound):
         return HTTPStatus.NOT_FOUND

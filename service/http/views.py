@@ -31,7 +31,7 @@ from service.application import Timeline
 from service.errors import UnknownDevelopment
 from service.http.openapi import text_answers
 from service.http.params import InvalidParameter, parse_as_of, parse_known_at
-from service.http.problems import problem_spec
+from service.http.problems import BAD_PARAMS, problem_spec
 from service.http.shapes import Time, format_micros
 from service.http.tables import CSV, wants_csv
 
@@ -49,7 +49,6 @@ Limit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT, description="Items per
 Cursor = Annotated[str | None, QueryParameter(description="`next` of the previous page")]
 Filter = Annotated[str | None, QueryParameter(min_length=1, max_length=200)]
 Day = Annotated[str | None, QueryParameter(description="A date YYYY-MM-DD, inclusive")]
-BAD_PARAMS = {400: problem_spec("A parameter is invalid; `errors` name it")}
 OR_CSV = text_answers(CSV)  # documents the `?format=csv` answer beside the JSON one
 
 
