@@ -13,7 +13,8 @@ COPY service ./service
 COPY projections ./projections
 RUN pip install . && rm -rf /src
 
-RUN useradd --system --create-home --home-dir /home/timeline --uid 10001 timeline
+RUN useradd --system --create-home --home-dir /home/timeline --uid 10001 timeline \
+    && mkdir /keys && chown timeline /keys  # a named volume there inherits this owner
 USER timeline
 # The default database (sqlite ./timeline.db) lands here when TIMELINE_DATABASE is not set.
 WORKDIR /home/timeline
