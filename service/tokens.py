@@ -62,8 +62,7 @@ class Tokens:
         # A live token is looked up at most once a second per process, not on every request;
         # a revocation elsewhere therefore takes effect here within `cache_seconds`.
         self._cache: dict[str, tuple[float, Token]] = {}
-        with store.transaction() as cursor:
-            cursor.execute(_SCHEMA)
+        store.create_beside(_SCHEMA)
 
     def create(self, name: str, role: Role) -> str:
         """Make a token; returns the secret, which is not stored and cannot be shown again."""

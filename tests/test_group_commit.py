@@ -47,9 +47,7 @@ def test_requests_for_one_development_in_a_group_take_consecutive_versions(
         [
             request(a_development(development)),
             request(ReportAdded(development_id=development, report=a_report("KOR"))),
-            request(
-                ReportAdded(development_id=development, report=a_report(), expected_version=2)
-            ),
+            request(ReportAdded(development_id=development, report=a_report(), expected_version=2)),
         ]
     )
     versions = [r[0].receipt.version for r in results if isinstance(r, list)]

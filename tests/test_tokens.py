@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from threading import Barrier
 
 import pytest
 
 from service.application import Timeline
-from service.tokens import TokenError, Tokens, allows
+from service.tokens import Token, TokenError, Tokens, allows
 
 
 @pytest.fixture
@@ -52,3 +54,21 @@ def test_roles_are_ordered_reader_editor_admin() -> None:
     assert allows("admin", "editor") and allows("editor", "editor")
     assert allows("editor", "reader") and not allows("reader", "editor")
     assert not allows("editor", "admin")
+
+
+def test_processes_starting_at_once_each_find_the_token_table(database_url: str) -> None:
+    # Several API processes start together on a fresh database; PostgreSQL's CREATE TABLE IF NOT
+    # EXISTS alone lets two of them collide on the catalogue, so none may fail to start.
+    apps = [Timeline(database_url) for _ in range(6)]
+    barrier = Barrier(len(apps))
+
+    def start(app: Timeline) -> list[Token]:
+        barrier.wait()
+        return Tokens(app.store).list()
+
+    try:
+        with ThreadPoolExecutor(len(apps)) as pool:
+            assert list(pool.map(start, apps)) == [[]] * len(apps)
+    finally:
+        for app in apps:
+            app.close()

@@ -42,19 +42,17 @@ def ensure_table(store: LogRecorder) -> None:
         if store in _ready:
             return
         blob = _binary(store)
-        # The write transaction takes the log's lock, so two processes never race on the DDL.
-        with store.write_transaction() as cursor:
-            cursor.execute(
-                f"CREATE TABLE IF NOT EXISTS {TABLE} ("
-                "position BIGINT PRIMARY KEY, "
-                "tree_size BIGINT NOT NULL, "
-                f"head {blob} NOT NULL, "
-                f"tree_root {blob} NOT NULL, "
-                f"frontier {blob} NOT NULL, "
-                "signed_at BIGINT NOT NULL, "
-                f"public_key {blob} NOT NULL, "
-                f"signature {blob} NOT NULL)"
-            )
+        store.create_beside(
+            f"CREATE TABLE IF NOT EXISTS {TABLE} ("
+            "position BIGINT PRIMARY KEY, "
+            "tree_size BIGINT NOT NULL, "
+            f"head {blob} NOT NULL, "
+            f"tree_root {blob} NOT NULL, "
+            f"frontier {blob} NOT NULL, "
+            "signed_at BIGINT NOT NULL, "
+            f"public_key {blob} NOT NULL, "
+            f"signature {blob} NOT NULL)"
+        )
         _ready.add(store)
 
 

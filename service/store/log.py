@@ -68,6 +68,15 @@ class LogRecorder:
     def id_value(self, value: Any) -> UUID:
         """A UUID from this engine's stored form."""
 
+    def create_beside(self, statement: str) -> None:
+        """Create a table beside the log under the log's lock, so concurrent starters never race.
+
+        PostgreSQL's `CREATE TABLE IF NOT EXISTS` is not safe against a second process running it at
+        the same moment (a duplicate key in `pg_type`); the write lock makes one wait for the other.
+        """
+        with self.write_transaction() as cursor:
+            cursor.execute(statement)
+
     def sql(self, text: str) -> str:
         """Statement text with this engine's placeholder and table names."""
         return text.replace("%s", self.placeholder).replace("{events}", self.events_table_name)
