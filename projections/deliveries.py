@@ -152,7 +152,7 @@ class DeliveriesProjection(Projection[KeptDelivery]):
     ) -> None:
         track = self._track(track_id)
         first = track.change(removed, added)
-        index, new = track.recompute(first)
+        index, new = track.recompute(first, None if removed else added)
         old = track.rows[index:]
         unchanged = {(row[1], row[2], row[3]): row for row in old}
         rows: list[list[Any]] = []

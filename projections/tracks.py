@@ -201,8 +201,14 @@ class Track:
             high = None if high is None or piece.high is None else high + piece.high
         return (low, high, reports, last)
 
-    def recompute(self, first: int) -> tuple[int, list[tuple[int, int, Payload]]]:
-        """Rows from the one holding the day before `first` on: `(index in rows, new rows)`."""
+    def recompute(
+        self, first: int, appended: list[Piece] | None = None
+    ) -> tuple[int, list[tuple[int, int, Payload]]]:
+        """Rows from the one holding the day before `first` on: `(index in rows, new rows)`.
+
+        `appended` are the pieces a commit only added: when they extend the fold of their day
+        (see `_extension`), that day costs as much as they do, not as much as the whole day.
+        """
         rows, pieces, ends = self.rows, self.pieces, self.ends
         index = bisect_right(rows, first - 1, key=_row_start) - 1
         current: Payload | None = None
@@ -212,6 +218,7 @@ class Track:
         else:
             index += 1
         payload = current
+        extended = self._extension(first, appended) if appended else None
         new: list[tuple[int, int, Payload]] = []
         at, end_at = bisect_left(pieces, first, key=_start), bisect_left(ends, first)
         count, end_count = len(pieces), len(ends)
@@ -220,14 +227,14 @@ class Track:
                 pieces[at].valid_from if at < count else DAY_MAX,
                 ends[end_at] if end_at < end_count else DAY_MAX,
             )
-            stop = at
-            while stop < count and pieces[stop].valid_from == day:
-                stop += 1
-            end_stop = end_at
-            while end_stop < end_count and ends[end_stop] == day:
-                end_stop += 1
-            if end_stop > end_at or any(p.asserted_on != day for p in pieces[at:stop]):
-                payload = self.fold_on(day)  # a piece stops, or starts after it was asserted
+            stop = bisect_right(pieces, day, lo=at, key=_start)
+            end_stop = bisect_right(ends, day, lo=end_at)
+            if extended is not None and day == first:
+                payload = extended
+            elif end_stop > end_at or (stop > at and pieces[at].asserted_on != day):
+                # a piece stops, or starts after it was asserted (pieces of a day are sorted
+                # by assertion, and none is asserted after it starts: the first tells)
+                payload = self.fold_on(day)
             else:  # pieces asserted on this day come after every active one: fold on
                 payload = fold(pieces[at:stop], payload)
             if payload != current:
@@ -238,3 +245,25 @@ class Track:
         if current is not None:
             new.append((since, DAY_MAX, current))
         return index, new
+
+    def _extension(self, day: int, appended: list[Piece]) -> Payload | None:
+        """The payload on `day` as the old one folded on with `appended`, when that is exact.
+
+        It is when the new pieces start on `day`, were asserted on it, and come last in its fold
+        (the latest positions), every piece of the day was asserted on it and none stops on it:
+        the day's fold is then the old one continued with them, in the same order.
+        """
+        if any(p.valid_from != day or p.asserted_on != day for p in appended):
+            return None
+        pieces, ends = self.pieces, self.ends
+        low = bisect_left(pieces, day, key=_start)
+        high = bisect_right(pieces, day, lo=low, key=_start)
+        last = pieces[high - len(appended) : high]
+        if pieces[low].asserted_on != day or last != sorted(appended):
+            return None
+        stops = bisect_left(ends, day)
+        if stops < len(ends) and ends[stops] == day:
+            return None
+        on = bisect_right(self.rows, day, key=_row_start) - 1
+        old = self.rows[on][3] if on >= 0 and self.rows[on][2] > day else None
+        return fold(appended, old)
