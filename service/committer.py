@@ -2,29 +2,47 @@
 
 No timer: while one transaction commits, the requests that arrive wait in the queue and go
 together in the next. A request is acknowledged only after the commit that holds its events.
+Coroutines wait on futures of their own event loop, which the writer thread settles with one
+call into each loop per group, not one per request.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future
+from typing import Any
 
 import msgspec
 
 from events import AnyEvent
 from service.application import Timeline
-from service.errors import DomainError
 from service.writing import Outcome, Request
 
 MAX_GROUP_EVENTS = 2000  # bounds a transaction's size and the lock's hold time
 
 
+Result = list[Outcome] | BaseException
+Waiter = Future[list[Outcome]] | asyncio.Future[list[Outcome]]
+
+
 class _Job(msgspec.Struct):
     request: Request
-    future: Future[list[Outcome]]
+    future: Waiter
+    loop: asyncio.AbstractEventLoop | None = None  # the loop of an asyncio future
+
+
+def _settle(settled: list[tuple[Waiter, Result]]) -> None:
+    for future, result in settled:
+        if future.cancelled():  # its caller went away; the events are stored all the same
+            continue
+        if isinstance(result, BaseException):
+            future.set_exception(result)
+        else:
+            future.set_result(result)
 
 
 class GroupCommitter:
@@ -46,7 +64,10 @@ class GroupCommitter:
 
     async def append(self, events: Sequence[AnyEvent], recorded_by: str) -> list[Outcome]:
         """Append from a coroutine; returns once the events are committed."""
-        return await asyncio.wrap_future(self.submit(events, recorded_by))
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[Outcome]] = loop.create_future()
+        self._queue.put(_Job(Request(events=events, recorded_by=recorded_by), future, loop))
+        return await future
 
     def close(self) -> None:
         """Finish what is queued, then stop the writer thread."""
@@ -76,15 +97,19 @@ class GroupCommitter:
                 return
 
     def _commit(self, group: list[_Job]) -> None:
+        results: Sequence[Any]
         try:
             results = self.timeline.append_group([job.request for job in group])
         except Exception as error:  # the database failed: every request of the group learns it
-            for job in group:
-                job.future.set_exception(error)
-            return
-        self.groups += 1
+            results = [error] * len(group)
+        else:
+            self.groups += 1
+        by_loop: dict[asyncio.AbstractEventLoop | None, list[tuple[Waiter, Result]]] = {}
         for job, result in zip(group, results, strict=True):
-            if isinstance(result, DomainError):
-                job.future.set_exception(result)
-            else:
-                job.future.set_result(result)
+            by_loop.setdefault(job.loop, []).append((job.future, result))
+        for loop, settled in by_loop.items():
+            if loop is None:
+                _settle(settled)
+                continue
+            with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
+                loop.call_soon_threadsafe(_settle, settled)

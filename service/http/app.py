@@ -24,7 +24,7 @@ from service.audit.periodic import periodic_checkpoints
 from service.committer import GroupCommitter
 from service.config import ConfigError, database_url
 from service.http.audit import AuditController
-from service.http.auth import authorize, provide_principal
+from service.http.auth import Authorize, provide_principal
 from service.http.log import HistoryController, LogController
 from service.http.openapi import ASSETS, docs_page, swagger_assets
 from service.http.problems import EXCEPTION_HANDLERS
@@ -140,7 +140,7 @@ def create_app(
                 "body_timeout_seconds": body_timeout_seconds,
             }
         ),
-        guards=[authorize],
+        middleware=[Authorize],
         dependencies={
             "timeline": Provide(provide_timeline, sync_to_thread=False),
             "committer": Provide(provide_committer, sync_to_thread=False),

@@ -36,13 +36,29 @@ async def read_body(request: Request[Any, Any, Any]) -> bytes:
     """The raw body, refused with 413 above the app's limit and 408 if it arrives too slowly."""
     state = request.app.state
     seconds: float = state.get("body_timeout_seconds", BODY_TIMEOUT_SECONDS)
+    # A slow sender must not hold a request forever. A bare timer rather than asyncio.timeout:
+    # the same guarantee at a fraction of the cost on the hottest path.
+    task = asyncio.current_task()
+    assert task is not None
+    expired = False
+
+    def expire() -> None:
+        nonlocal expired
+        expired = True
+        task.cancel()
+
+    timer = asyncio.get_running_loop().call_later(seconds, expire)
     try:
-        async with asyncio.timeout(seconds):  # a slow sender must not hold a request forever
-            body = await request.body()
-    except TimeoutError:
+        body = await request.body()
+    except asyncio.CancelledError:
+        if not expired:
+            raise
+        task.uncancel()
         raise ClientException(
             status_code=408, detail=f"the request body did not arrive within {seconds:g} s"
         ) from None
+    finally:
+        timer.cancel()
     limit: int = state.max_body_bytes
     if len(body) > limit:
         raise ClientException(
