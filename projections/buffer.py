@@ -1,7 +1,8 @@
 """Row changes waiting to be written: inserts, closes of system-time ranges, other statements.
 
-A row closed before it was written is written once, closed; a rebuild writes every row that
-way (and the rows still open at the end), so it never updates a row.
+A row closed before it was written is written once, closed. A rebuild writes closed rows as
+they close and, with `spill`, rows that have stayed open a while; the few of those that close
+later are updated.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ class RowBuffer:
         self.done: dict[str, list[list[Any]]] = {}  # inserted and closed, not written
         self.closes: dict[str, list[tuple[int, int]]] = {}  # (pos_to, id) of written rows
         self.statements: list[tuple[str, list[Sequence[Any]]]] = []
-        self.count = 0
+        self.count = 0  # rows inserted since the last `spill`
+        self.spilled: dict[str, int] = {}  # by table: the last row id inserted at the last spill
 
     def insert(self, table: Table, row: list[Any]) -> None:
         """A new row; `row[0]` is its id when the table has a system-time range."""
@@ -50,23 +52,38 @@ class RowBuffer:
         """Any other statement, run after the rows are written."""
         self.statements.append((statement, params))
 
-    def take_done(self) -> RowBuffer:
-        """A buffer of the closed rows, which are final, leaving the open ones here."""
+    def spill(self) -> RowBuffer:
+        """A buffer of what may be written now, taken from this one.
+
+        That is every closed row, every close and statement, and the rows still open that were
+        inserted before the previous spill: a row that stayed open that long rarely closes, and
+        when it does `close` finds it gone and updates it.
+        """
         taken = RowBuffer(self.dialect)
-        taken.tables, taken.done, taken.count = dict(self.tables), self.done, self.count
-        self.done, self.count = {}, 0
+        taken.tables = dict(self.tables)
+        taken.done, taken.closes, taken.statements = self.done, self.closes, self.statements
+        self.done, self.closes, self.statements, self.count = {}, {}, [], 0
+        for name, by_id in self.open.items():
+            mark = self.spilled.get(name, 0)
+            old: list[int] = []
+            for row_id in by_id:  # inserted in id order
+                if row_id > mark:
+                    break
+                old.append(row_id)
+            taken.open[name] = {row_id: by_id.pop(row_id) for row_id in old}
+            if by_id:
+                self.spilled[name] = next(reversed(by_id))
         return taken
 
-    def flush(self, cursor: Cursor, *, with_open: bool = True) -> None:
-        """Write what is buffered; `with_open=False` keeps open rows for later (a rebuild)."""
+    def flush(self, cursor: Cursor) -> None:
+        """Write what is buffered."""
         sql = self.dialect.sql
         for name, rows in self.done.items():
             self._insert(cursor, self.tables[name], rows)
         self.done = {}
-        if with_open:
-            for name, by_id in self.open.items():
-                self._insert(cursor, self.tables[name], list(by_id.values()))
-            self.open = {}
+        for name, by_id in self.open.items():
+            self._insert(cursor, self.tables[name], list(by_id.values()))
+        self.open = {}
         for name, closes in self.closes.items():
             pos_to = self.tables[name].columns[self.tables[name].pos_to]
             if closes:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Container, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
 
@@ -127,17 +127,27 @@ class Projection(ABC, Generic[K]):
 
     def save(self, buffer: RowBuffer, *, rebuilding: bool = False) -> None:
         """Queue the changed states for writing, and keep the memory bounded."""
-        table = self.state_table.name
-        encode = self._encoder.encode
-        if rebuilding:
-            statement = f"INSERT INTO {table} (development_id, state) VALUES (%s, %s)"
-        else:
-            statement = (
-                f"INSERT INTO {table} (development_id, state) VALUES (%s, %s) "
-                "ON CONFLICT (development_id) DO UPDATE SET state = excluded.state"
-            )
-        buffer.execute(statement, [(key, encode(self.kept[key])) for key in self.dirty])
+        self._save(buffer, list(self.dirty))
         self.dirty.clear()
         if not self.complete and len(self.kept) > MAX_KEPT:
             for key in list(self.kept)[: len(self.kept) // 2]:
                 del self.kept[key]
+
+    def save_settled(self, buffer: RowBuffer, recent: Container[Any]) -> None:
+        """Queue the changed states of developments not in `recent`.
+
+        A rebuild writes a state once its development has gone quiet, while it folds on, and
+        again at the end if it changed after all.
+        """
+        settled = [key for key in self.dirty if key not in recent]
+        for key in settled:
+            del self.dirty[key]
+        self._save(buffer, settled)
+
+    def _save(self, buffer: RowBuffer, keys: list[Any]) -> None:
+        encode, kept = self._encoder.encode, self.kept
+        buffer.execute(
+            f"INSERT INTO {self.state_table.name} (development_id, state) VALUES (%s, %s) "
+            "ON CONFLICT (development_id) DO UPDATE SET state = excluded.state",
+            [(key, encode(kept[key])) for key in keys],
+        )

@@ -2,9 +2,11 @@
 
 A rebuild runs in one transaction: readers see the old rows until it commits, then the new
 ones; on SQLite it holds the write lock meanwhile (appends wait). It folds the whole log in
-memory, writes each row once (closed rows as they close, open rows at the end), builds the
-secondary indexes after the rows on SQLite, and bumps the tracking generation so a running
-runner drops what it holds.
+memory while a writer writes what has settled: closed rows, and rows and states that stayed
+unchanged a while (the few that change again are updated). On a SQLite file the writer is a
+child process (`projections.writer`), elsewhere a thread. On SQLite it builds the secondary
+indexes after the rows. It bumps the tracking generation so a running runner drops what it
+holds.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -22,13 +25,17 @@ import msgspec
 from projections.buffer import RowBuffer
 from projections.deliveries import DeliveriesProjection
 from projections.entries import LogReader, commits
-from projections.runner import ProjectionRunner, ensure_schema, make_projections, read_tracking
+from projections.projection import Projection
+from projections.runner import ProjectionRunner, ensure_schema, make_projections
 from projections.schema import BOX, INDEXES, SQLITE_BOX, TRACKING, Dialect, index_names, rows_of
+from projections.writer import ChildCursor
 from service.store.log import Cursor, LogRecorder
+from service.store.sqlite import TimelineSQLiteRecorder
 
 Progress = Callable[[int, int], None]  # (events folded, events to fold)
-PAGE = 20_000
-FLUSH_ROWS = 50_000
+Write = Callable[[Cursor], None]
+PAGE = 5_000
+FLUSH_ROWS = 10_000
 
 
 class Rebuilt(msgspec.Struct, frozen=True):
@@ -46,20 +53,20 @@ class Rebuilt(msgspec.Struct, frozen=True):
 
 
 class _Writer:
-    """Writes closed rows in a thread while the fold goes on (SQLite lets go of the GIL)."""
+    """Runs writes in a thread while the fold goes on (SQLite lets go of the GIL)."""
 
     def __init__(self, cursor: Cursor) -> None:
         self.cursor = cursor
-        self.queue: queue.Queue[RowBuffer | None] = queue.Queue(maxsize=2)
+        self.queue: queue.Queue[Write | None] = queue.Queue(maxsize=4)
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, name="rebuild-writer", daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
-        while (buffer := self.queue.get()) is not None:
+        while (write := self.queue.get()) is not None:
             if self.error is None:
                 try:
-                    buffer.flush(self.cursor, with_open=False)
+                    write(self.cursor)
                 except BaseException as error:  # handed to the folding thread by `check`
                     self.error = error
 
@@ -68,16 +75,56 @@ class _Writer:
         if self.error is not None:
             raise self.error
 
-    def put(self, buffer: RowBuffer) -> None:
-        """Write these rows soon."""
+    def put(self, write: Write) -> None:
+        """Run this write soon, after the ones put before."""
         self.check()
-        self.queue.put(buffer)
+        self.queue.put(write)
 
     def close(self) -> None:
-        """Wait for every row to be written."""
+        """Wait for every write to be done."""
         self.queue.put(None)
         self.thread.join()
         self.check()
+
+
+class _Direct:
+    """Hands writes straight to a cursor that runs them elsewhere (the child's)."""
+
+    def __init__(self, cursor: Cursor) -> None:
+        self.cursor = cursor
+
+    def put(self, write: Write) -> None:
+        """Run this write soon, after the ones put before."""
+        write(self.cursor)
+
+
+@contextmanager
+def _writing(store: LogRecorder) -> Iterator[_Writer | _Direct]:
+    """A writer whose writes are committed together when the block ends without an error."""
+    file = _sqlite_file(store)
+    if file is None:
+        with store.write_transaction() as cursor:
+            writer = _Writer(cursor)
+            try:
+                yield writer
+            finally:
+                writer.close()
+        return
+    child = ChildCursor(*file)
+    try:
+        yield _Direct(child)
+    except BaseException:
+        child.abort()
+        raise
+    child.commit()
+
+
+def _sqlite_file(store: LogRecorder) -> tuple[str, float] | None:
+    """The store's SQLite file and lock timeout; None on PostgreSQL or SQLite in memory."""
+    if not isinstance(store, TimelineSQLiteRecorder):
+        return None
+    pool = store.datastore.pool
+    return None if pool.is_sqlite_memory_mode else (pool.db_name, pool.lock_timeout or 5)
 
 
 @contextmanager
@@ -120,50 +167,57 @@ def rebuild(
     reader = LogReader(store)
     head = store.last_position()
     folded = last = 0
-    with _quiet_gc(), store.write_transaction() as cursor:
-        if dialect.sqlite:
-            cursor.execute("PRAGMA cache_size = -262144")  # 256 MiB: build indexes in memory
-        tracking = read_tracking(dialect, cursor)
+    with _quiet_gc(), _writing(store) as writer:
+        if dialect.sqlite:  # 256 MiB: build indexes in memory
+            writer.put(partial(_execute, "PRAGMA cache_size = -262144", ()))
         for projection in projections:
-            _clear(dialect, cursor, projection.name, projection.tables)
+            writer.put(partial(_clear, dialect, projection.name, projection.tables))
             projection.start_rebuild()
         if len(projections) == 2 and isinstance(projections[1], DeliveriesProjection):
             projections[1].folded_by = projections[0]  # in NAMES order: developments first
         buffer = RowBuffer(dialect)
-        writer = _Writer(cursor)
-        try:
-            for entries in reader.pages(0, PAGE):
-                for commit in commits(entries):
-                    for projection in projections:
-                        projection.apply(commit, buffer)
-                folded += len(entries)
-                last = entries[-1].position
-                if buffer.count > FLUSH_ROWS:
-                    writer.put(buffer.take_done())
-                if progress is not None:
-                    progress(folded, max(head, last))
-        finally:
-            writer.close()
+        recent: set[Any] = set()  # developments folded since the last spill
+        for entries in reader.pages(0, PAGE):
+            for commit in commits(entries):
+                for projection in projections:
+                    projection.apply(commit, buffer)
+            recent.update([entry.development for entry in entries])
+            folded += len(entries)
+            last = entries[-1].position
+            if buffer.count > FLUSH_ROWS:
+                for projection in projections:
+                    projection.save_settled(buffer, recent)
+                writer.put(buffer.spill().flush)
+                recent = set()
+            if progress is not None:
+                progress(folded, max(head, last))
+        writer.put(buffer.flush)
+        writer.put(partial(_create_indexes, projections))
+        states = RowBuffer(dialect)
         for projection in projections:
-            projection.save(buffer, rebuilding=True)
+            projection.save(states, rebuilding=True)
             if isinstance(projection, DeliveriesProjection):
-                projection.save_pieces(buffer)
-        buffer.flush(cursor)
-        for projection in projections:
-            for statement in INDEXES[projection.name]:
-                cursor.execute(statement)
-            generation = tracking.get(projection.name, (0, 0))[1] + 1
-            cursor.execute(
-                dialect.sql(
-                    f"UPDATE {TRACKING} SET position = %s, generation = %s WHERE name = %s"
-                ),
-                (last, generation, projection.name),
+                projection.save_pieces(states)
+            states.execute(
+                f"UPDATE {TRACKING} SET position = %s, generation = generation + 1 WHERE name = %s",
+                [(last, projection.name)],
             )
             projection.forget()
+        writer.put(states.flush)
     return Rebuilt(tuple(p.name for p in projections), last, folded, time.perf_counter() - began)
 
 
-def _clear(dialect: Dialect, cursor: Cursor, name: str, tables: Sequence[str]) -> None:
+def _execute(statement: str, params: Sequence[Any], cursor: Cursor) -> None:
+    cursor.execute(statement, params)
+
+
+def _create_indexes(projections: Sequence[Projection[Any]], cursor: Cursor) -> None:
+    for projection in projections:
+        for statement in INDEXES[projection.name]:
+            cursor.execute(statement)
+
+
+def _clear(dialect: Dialect, name: str, tables: Sequence[str], cursor: Cursor) -> None:
     if dialect.sqlite:  # rows go in faster without indexes; they are built again at the end
         for index in index_names(name):
             cursor.execute(f"DROP INDEX IF EXISTS {index}")

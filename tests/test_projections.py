@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import threading
 import time
 from collections.abc import Iterator
@@ -141,6 +142,29 @@ def test_a_rebuild_from_position_zero_gives_the_live_rows(store: Store) -> None:
 
     assert verify_rebuild(store.timeline.store) == {}
     assert {generation for _, generation in tracking(store).values()} == {1}
+
+
+def test_a_rebuild_that_writes_as_it_folds_gives_the_live_rows_and_states(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a log whose first development changes again at the end
+    first = store.develop(said(US, D(2023, 12, 1), figure(value=7)))
+    grow(store)
+    store.add(first, said("NIS", D(2024, 5, 1), figure(value=9)))
+    store.judge(first, "corroborated", D(2024, 5, 2))
+    store.read.runner.catch_up()
+    # and a rebuild that writes what has settled every few events, so rows and states written
+    # early are updated when that development changes again
+    rebuilding = importlib.import_module("projections.rebuild")
+    monkeypatch.setattr(rebuilding, "PAGE", 3)
+    monkeypatch.setattr(rebuilding, "FLUSH_ROWS", 1)
+
+    # when it rebuilds, then its rows are the live ones
+    assert verify_rebuild(store.timeline.store) == {}
+
+    # and a runner reads the rebuilt states back and folds on to the rows of a rebuild
+    store.add(first, said(US, D(2024, 6, 1), figure(value=11)))
+    assert verify_rebuild(store.timeline.store) == {}
 
 
 def test_rebuilding_one_projection_leaves_the_other_alone(store: Store) -> None:
