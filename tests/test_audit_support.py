@@ -156,15 +156,12 @@ class Tamperer:
         return int(position or 0)
 
     def leave_gap(self, timeline: Timeline) -> int:
-        """Burn the next position and let the service write after it, as a refused insert would
-        on PostgreSQL (SQLite never leaves one: a placeholder row is used, then removed)."""
-        if self.sqlite:
-            gap = self.forge(record=False)
-        else:
-            [(gap,)] = self.run("SELECT nextval('timeline_events_notification_id_seq')")
+        """Leave a free position with a row the service wrote after it: an events row without a
+        record holds the next position while the service writes, then is removed (as a refused
+        insert left one on PostgreSQL when positions came from the table's sequence)."""
+        gap = self.forge(record=False)
         timeline.append([a_development("After the gap")], "analyst-0")
-        if self.sqlite:
-            self.delete_event(gap)
+        self.delete_event(gap)
         return int(gap)
 
     def relink(self) -> None:

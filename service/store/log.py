@@ -11,11 +11,9 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol
 from uuid import UUID
-
-from eventsourcing.persistence import StoredEvent
 
 from service.store.records import (
     EMPTY_HEAD,
@@ -57,8 +55,8 @@ class LogRecorder:
         """A plain read-write transaction, for tables beside the log (tokens, checkpoints)."""
 
     @abstractmethod
-    def insert_stored(self, cursor: Cursor, stored: Sequence[StoredEvent]) -> list[int]:
-        """Insert the stored events under the lock; return their positions in order."""
+    def insert_log(self, cursor: Cursor, rows: Sequence[StoredRecord]) -> None:
+        """Insert the rows' events and records at their positions, under the lock."""
 
     @abstractmethod
     def id_param(self, value: UUID) -> object:
@@ -88,27 +86,16 @@ class LogRecorder:
 
         `prepare` runs once the lock that orders positions is held and reads through the same
         transaction, so what it reads cannot change before the commit; if it raises, nothing
-        is stored.
+        is stored. The events take the positions after the head, with one system time.
         """
-        with self.write_transaction() as cursor:
+        with self.locked() as (cursor, head):
             pending = prepare(Locked(self, cursor))
             if not pending:
                 return []
-            stored = [
-                StoredEvent(
-                    originator_id=p.development_id,
-                    originator_version=p.version,
-                    topic=p.topic,
-                    state=p.state,
-                )
-                for p in pending
-            ]
-            positions = self.insert_stored(cursor, stored)
-            head = self._head(cursor)
             recorded_at = max(now_micros(), head.recorded_at_us)
             link = head.link
             rows: list[StoredRecord] = []
-            for position, p in zip(positions, pending, strict=True):
+            for position, p in enumerate(pending, head.next_position):
                 link = chain_link(
                     link,
                     position=position,
@@ -134,40 +121,36 @@ class LogRecorder:
                         link=link,
                     )
                 )
-            self.insert_records(cursor, rows)
+            self.insert_log(cursor, rows)
         return rows
 
-    def insert_records(self, cursor: Cursor, rows: Sequence[StoredRecord]) -> None:
-        """Insert the log's records of newly stored events."""
-        cursor.executemany(
-            self.sql(
-                f"INSERT INTO {RECORDS} "
-                "(position, event_id, recorded_at, recorded_by, digest, link) "
-                "VALUES (%s, %s, %s, %s, %s, %s)"
-            ),
-            [
-                (
-                    r.position,
-                    self.id_param(r.event_id),
-                    r.recorded_at_us,
-                    r.recorded_by,
-                    r.digest,
-                    r.link,
-                )
-                for r in rows
-            ],
+    @contextmanager
+    def locked(self) -> Iterator[tuple[Cursor, Head]]:
+        """A write transaction holding the lock, and the head of the log as it then is."""
+        with self.write_transaction() as cursor:
+            yield cursor, self._head(cursor)
+
+    @property
+    def head_query(self) -> str:
+        """The last record, and the highest position of the events table (see `Head.top`)."""
+        return (
+            f"SELECT (SELECT max({self.position_column}) FROM {self.events_table_name}) AS top, "
+            "r.position, r.recorded_at, r.link FROM (SELECT 1 AS one) AS o LEFT JOIN "
+            f"(SELECT position, recorded_at, link FROM {RECORDS} ORDER BY position DESC LIMIT 1)"
+            " AS r ON 1 = 1"
         )
 
     def _head(self, cursor: Cursor) -> Head:
-        cursor.execute(
-            self.sql(
-                f"SELECT position, recorded_at, link FROM {RECORDS} ORDER BY position DESC LIMIT 1"
-            )
-        )
+        cursor.execute(self.head_query)
+        return self._head_of(cursor)
+
+    @staticmethod
+    def _head_of(cursor: Cursor) -> Head:
         row = cursor.fetchone()
-        if row is None:
-            return EMPTY_HEAD
-        return Head(row["position"], row["recorded_at"], bytes(row["link"]))
+        top = int(row["top"] or 0)
+        if row["position"] is None:
+            return EMPTY_HEAD if not top else Head(0, 0, EMPTY_HEAD.link, top)
+        return Head(row["position"], row["recorded_at"], bytes(row["link"]), top)
 
     # --- reading -------------------------------------------------------------------------
 

@@ -8,12 +8,13 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
-from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.persistence import IntegrityError
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
-from psycopg.sql import SQL
+from psycopg.pq import TransactionStatus
+from psycopg.sql import SQL, Composed, Identifier
 
 from service.store.log import RECORDS, Cursor, LogRecorder
-from service.store.records import StoredRecord
+from service.store.records import Head, StoredRecord
 
 _SCHEMA_LOCK = 7_263_941_001  # advisory lock id: one process creates the schema at a time
 
@@ -73,39 +74,56 @@ class TimelinePostgresRecorder(LogRecorder, PostgresApplicationRecorder):
         with self.datastore.transaction(commit=True) as cursor:
             yield cursor
 
-    def insert_stored(self, cursor: Cursor, stored: Sequence[StoredEvent]) -> list[int]:
-        """Notify listeners and insert with one statement over arrays; return the positions.
+    @contextmanager
+    def locked(self) -> Iterator[tuple[Cursor, Head]]:
+        """The write transaction of a group, its lock, notification and head in one round trip.
+
+        Sent as one simple query (`BEGIN; SET LOCAL lock_timeout; LOCK TABLE; NOTIFY; SELECT
+        head`), then one statement inserts the events and their records, then `COMMIT`: three
+        round trips while the lock is held, whatever the size of the group.
+        """
+        with self.datastore.get_connection() as connection:
+            cursor = connection.cursor()
+            statements = [
+                "BEGIN",
+                *(_text(statement, connection) for statement in self.lock_table_statements),
+                SQL("NOTIFY {0}").format(Identifier(self.channel_name)).as_string(connection),
+                self.head_query,
+            ]
+            try:
+                cursor.execute("; ".join(statements))
+                while cursor.nextset():
+                    pass  # the head is the last result
+                yield cursor, self._head_of(cursor)
+                cursor.execute("COMMIT")
+            except BaseException as error:
+                if connection.info.transaction_status != TransactionStatus.IDLE:
+                    connection.rollback()
+                if isinstance(error, psycopg.IntegrityError):
+                    raise IntegrityError(str(error)) from error
+                raise
+
+    def insert_log(self, cursor: Cursor, rows: Sequence[StoredRecord]) -> None:
+        """Insert the events at their positions and their records with one statement.
 
         Arrays of plain values sent in binary (`%b`) instead of the library's composite type:
-        the same rows, and far less work to send a thousand of them.
+        the same rows, and far less work to send a thousand of them. Positions are given, not
+        drawn from the table's sequence: under the lock they are the head's successors.
         """
-        self._notify_channel(cursor)  # type: ignore[arg-type]
         cursor.execute(
-            f"INSERT INTO {self.events_table_name} "
-            "(originator_id, originator_version, topic, state) "
-            "SELECT * FROM unnest(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[]) "
-            "RETURNING originator_id, originator_version, notification_id",
-            (
-                [event.originator_id for event in stored],
-                [event.originator_version for event in stored],
-                [event.topic for event in stored],
-                [event.state for event in stored],
-            ),
-        )
-        positions = {
-            (row["originator_id"], row["originator_version"]): int(row["notification_id"])
-            for row in cursor.fetchall()
-        }
-        return [positions[(event.originator_id, event.originator_version)] for event in stored]
-
-    def insert_records(self, cursor: Cursor, rows: Sequence[StoredRecord]) -> None:
-        """Insert the log's records with one statement over arrays."""
-        cursor.execute(
-            f"INSERT INTO {RECORDS} "
+            f"WITH events AS (INSERT INTO {self.events_table_name} "
+            "(notification_id, originator_id, originator_version, topic, state) "
+            "SELECT * FROM unnest(%b::bigint[], %b::uuid[], %b::bigint[], %b::text[], %b::bytea[]))"
+            f" INSERT INTO {RECORDS} "
             "(position, event_id, recorded_at, recorded_by, digest, link) "
             "SELECT * FROM unnest("
             "%b::bigint[], %b::uuid[], %b::bigint[], %b::text[], %b::text[], %b::bytea[])",
             (
+                [r.position for r in rows],
+                [r.development_id for r in rows],
+                [r.version for r in rows],
+                [r.topic for r in rows],
+                [r.state for r in rows],
                 [r.position for r in rows],
                 [r.event_id for r in rows],
                 [r.recorded_at_us for r in rows],
@@ -122,3 +140,12 @@ class TimelinePostgresRecorder(LogRecorder, PostgresApplicationRecorder):
     def id_value(self, value: Any) -> UUID:
         """Rows come back as UUIDs already."""
         return value if isinstance(value, UUID) else UUID(str(value))
+
+
+def _text(statement: object, connection: psycopg.Connection[Any]) -> str:
+    """A statement the library keeps as composed SQL, as text for a simple query."""
+    if isinstance(statement, str):
+        return statement
+    if isinstance(statement, (SQL, Composed)):
+        return statement.as_string(connection)
+    raise TypeError(f"cannot send {statement!r} as a simple query")

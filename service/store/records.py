@@ -50,6 +50,12 @@ class Head(msgspec.Struct, frozen=True):
     position: int
     recorded_at_us: int
     link: bytes
+    top: int = 0  # the events table's highest position: a row without a record may pass `position`
+
+    @property
+    def next_position(self) -> int:
+        """Where the next event goes: after the last record and after any stray events row."""
+        return max(self.position, self.top) + 1
 
 
 EMPTY_HEAD = Head(0, 0, GENESIS)

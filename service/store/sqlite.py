@@ -8,10 +8,11 @@ from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError, StoredEvent
-from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
+from eventsourcing.persistence import IntegrityError
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
 
 from service.store.log import RECORDS, Cursor, LogRecorder
+from service.store.records import StoredRecord
 
 
 class TimelineSQLiteRecorder(LogRecorder, SQLiteApplicationRecorder):
@@ -66,22 +67,21 @@ class TimelineSQLiteRecorder(LogRecorder, SQLiteApplicationRecorder):
         with self.datastore.transaction(commit=True) as cursor:
             yield cursor
 
-    def insert_stored(self, cursor: Cursor, stored: Sequence[StoredEvent]) -> list[int]:
-        """Insert row by row; SQLite hands out rowids in order under the write lock."""
-        assert isinstance(cursor, SQLiteCursor)
-        positions: list[int] = []
-        for event in stored:
-            cursor.execute(
-                self.insert_events_statement,
-                (
-                    self.id_param(event.originator_id),
-                    event.originator_version,
-                    event.topic,
-                    event.state,
-                ),
-            )
-            positions.append(int(cursor.lastrowid))
-        return positions
+    def insert_log(self, cursor: Cursor, rows: Sequence[StoredRecord]) -> None:
+        """Insert the events at their positions (rowids), then their records."""
+        cursor.executemany(
+            f"INSERT INTO {self.events_table_name} "
+            "(rowid, originator_id, originator_version, topic, state) VALUES (?, ?, ?, ?, ?)",
+            [(r.position, r.development_id.hex, r.version, r.topic, r.state) for r in rows],
+        )
+        cursor.executemany(
+            f"INSERT INTO {RECORDS} (position, event_id, recorded_at, recorded_by, digest, link) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (r.position, r.event_id.hex, r.recorded_at_us, r.recorded_by, r.digest, r.link)
+                for r in rows
+            ],
+        )
 
     def id_param(self, value: UUID | str) -> object:
         """SQLite keeps UUIDs as 32 hex digits, like the library."""
