@@ -5,9 +5,11 @@ Decisions are pure: state + event as posted -> event to store, or a `DomainError
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Iterable
 from datetime import date
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import msgspec
 from msgspec import structs
@@ -114,6 +116,18 @@ def _put(reports: tuple[ReportState, ...], new: ReportState) -> tuple[ReportStat
     return tuple(new if r.number == new.number else r for r in reports)
 
 
+_ids = threading.local()
+
+
+def new_id() -> UUID:
+    """A random (version 4) UUID; the system's randomness is drawn 4 KiB at a time, per thread."""
+    pool: list[bytes] | None = getattr(_ids, "pool", None)
+    if not pool:
+        block = os.urandom(4096)
+        pool = _ids.pool = [block[start : start + 16] for start in range(0, 4096, 16)]
+    return UUID(bytes=pool.pop(), version=4)
+
+
 def fold(events: Iterable[AnyEvent]) -> Development | None:
     """The state after every event of a stream, in version order."""
     state: Development | None = None
@@ -127,14 +141,14 @@ def decide(state: Development | None, event: AnyEvent) -> AnyEvent:
 
     The stored event carries its `event_id` and `development_id`, made here when absent.
     """
-    event_id = event.event_id or uuid4()
+    event_id = event.event_id or new_id()
     if isinstance(event, DevelopmentReported):
         if state is not None:
             raise DevelopmentExists(
                 f"development {state.id} was already reported", path="$.development_id"
             )
         return structs.replace(
-            event, event_id=event_id, development_id=event.development_id or uuid4()
+            event, event_id=event_id, development_id=event.development_id or new_id()
         )
     if state is None:
         raise UnknownDevelopment(

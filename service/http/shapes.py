@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Annotated, Any, Protocol
 from uuid import UUID
 
@@ -21,6 +22,7 @@ Time = Annotated[
 ]
 
 
+@lru_cache(maxsize=256)  # the receipts of one commit share their time
 def format_time(moment: datetime) -> str:
     """A moment as RFC 3339 in UTC with microseconds and `Z`, always the same width."""
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
