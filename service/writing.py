@@ -7,13 +7,14 @@ a refused request is dropped from the group and gets its error, the others go on
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
 import msgspec
 
-from events import AnyEvent, decode_event, digest, encode
+from events import AnyEvent, DevelopmentReported, decode_event, digest, encode
 from service.domain import Development, decide, evolve, fold
 from service.errors import DomainError, IdempotencyMismatch
 from service.mapper import topic_of
@@ -69,6 +70,19 @@ class Group:
     def __init__(self, requests: Sequence[Request]) -> None:
         self.requests = requests
         self.digests = [[digest(event) for event in r.events] for r in requests]
+        # A new development the client gives no id for depends on nothing stored: it is decided
+        # here, before the lock, which is then held only for what reads or extends the log.
+        self.fresh: dict[tuple[int, int], tuple[Development, AnyEvent, bytes]] = {}
+        for number, request in enumerate(requests):
+            for index, event in enumerate(request.events):
+                if isinstance(event, DevelopmentReported) and event.development_id is None:
+                    with contextlib.suppress(DomainError):  # refused again, in order, later
+                        decided = decide(None, event)
+                        self.fresh[number, index] = (
+                            evolve(None, decided),
+                            decided,
+                            encode(decided),
+                        )
         self.errors: dict[int, DomainError] = {}
         # per request, per event: a stored receipt (replay), or a slot of this group's pending
         self.sources: list[list[Receipt | int]] = [[] for _ in requests]
@@ -108,19 +122,14 @@ class Group:
                     if replay is not None:
                         sources.append(replay)
                         continue
-                development_id = event.development_id
-                if development_id is not None and development_id not in states:
-                    states[development_id] = fold(
-                        decode_event(row.state) for row in log.stream(development_id)
-                    )
-                state = None
-                if development_id is not None:
-                    state = mine.get(development_id) or states[development_id]
-                decided = decide(state, event)
+                fresh = self.fresh.get((number, index))
+                if fresh is None:
+                    new_state, decided, encoded = self._decide(event, log, mine, states)
+                else:
+                    new_state, decided, encoded = fresh
             except DomainError as error:
                 error.index = index
                 raise
-            new_state = evolve(state, decided)
             mine[new_state.id] = new_state
             assert decided.event_id is not None
             slot = len(self.pending) + len(pending)
@@ -131,7 +140,7 @@ class Group:
                     development_id=new_state.id,
                     version=new_state.version,
                     topic=topic_of(decided),
-                    state=encode(decided),
+                    state=encoded,
                     event_id=decided.event_id,
                     recorded_by=request.recorded_by,
                     digest=event_digest,
@@ -141,6 +150,25 @@ class Group:
         earlier.update(ids)
         self.pending.extend(pending)
         self.sources[number] = sources
+
+    @staticmethod
+    def _decide(
+        event: AnyEvent,
+        log: Locked,
+        mine: dict[UUID, Development],
+        states: dict[UUID, Development | None],
+    ) -> tuple[Development, AnyEvent, bytes]:
+        """Decide an event on its development as stored and as this group left it."""
+        development_id = event.development_id
+        state = None
+        if development_id is not None:
+            if development_id not in states:
+                states[development_id] = fold(
+                    decode_event(row.state) for row in log.stream(development_id)
+                )
+            state = mine.get(development_id) or states[development_id]
+        decided = decide(state, event)
+        return evolve(state, decided), decided, encode(decided)
 
     @staticmethod
     def _replay(
