@@ -32,6 +32,7 @@ from service.audit import (
 )
 from service.config import ConfigError, database_url
 from service.ingest import ImportFailed, ImportReport, import_events, seed_corpus
+from service.serving import default_workers, serve
 from service.tokens import ROLES, TokenError, Tokens
 
 Command = Callable[[argparse.Namespace], int]
@@ -215,23 +216,14 @@ def cmd_checkpoint(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve the HTTP API and the web page, in one process or several workers."""
-    import uvicorn
-
     url = database_url(args.database)
     Timeline(url).close()  # create the schema once, before any worker starts
     os.environ["TIMELINE_DATABASE"] = url
     if args.no_projections:
         os.environ["TIMELINE_RUN_PROJECTIONS"] = "0"
-    _say(f"serving {url} on http://{args.host}:{args.port} with {args.workers} worker(s)")
-    uvicorn.run(
-        "service.http:app_from_environment",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_level=args.log_level,
-        timeout_graceful_shutdown=5,
-    )
+    workers = args.workers or default_workers(url)
+    _say(f"serving {url} on http://{args.host}:{args.port} with {workers} worker(s)")
+    serve(args.host, args.port, workers=workers, log_level=args.log_level)
     return 0
 
 
@@ -281,7 +273,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve = verbs.add_parser("serve", parents=[common], help="serve the HTTP API")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1, help="server processes (default: 1)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        help="server processes (default: 1 on SQLite, one per CPU on PostgreSQL: bench/write.py)",
+    )
     serve.add_argument(
         "--no-projections",
         action="store_true",

@@ -89,7 +89,13 @@ class Group:
         self.pending: list[Pending] = []
 
     def decide(self, log: Locked) -> list[Pending]:
-        """Decide every request under the lock; return what is to be stored, in order."""
+        """Decide every request; return what is to be stored, in order.
+
+        May be called again (after an optimistic attempt lost a race): it starts afresh.
+        """
+        self.errors = {}
+        self.sources = [[] for _ in self.requests]
+        self.pending = []
         ids = [e.event_id for r in self.requests for e in r.events if e.event_id is not None]
         stored = log.by_event_ids(ids)
         states: dict[UUID, Development | None] = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -44,11 +46,22 @@ def call(method: str, url: str, body: Any = None, token: str = "") -> tuple[int,
 
 
 @contextmanager
-def serving(database: str) -> Iterator[str]:
+def serving(database: str, workers: int = 1) -> Iterator[str]:
     """A `timeline serve` process on a free port, stopped (SIGTERM) on exit."""
     port = free_port()
     process = subprocess.Popen(
-        [TIMELINE, "serve", "--database", database, "--port", str(port), "--log-level", "warning"],
+        [
+            TIMELINE,
+            "serve",
+            "--database",
+            database,
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--workers",
+            str(workers),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -69,7 +82,7 @@ def serving(database: str) -> Iterator[str]:
         yield base
     finally:
         process.terminate()
-        process.wait(timeout=15)
+        assert process.wait(timeout=30) in (0, -signal.SIGTERM)  # a clean stop
 
 
 def development(event_id: str) -> dict[str, Any]:
@@ -89,15 +102,20 @@ def development(event_id: str) -> dict[str, Any]:
     }
 
 
-def test_acknowledged_writes_survive_a_restart(tmp_path: Path) -> None:
-    database = f"sqlite:///{tmp_path}/e2e.db"
-    event_id = str(uuid4())
-    token = subprocess.run(
+def editor_token(database: str) -> str:
+    """A new editor token named e2e, made with the CLI."""
+    return subprocess.run(
         [TIMELINE, "tokens", "create", "--name", "e2e", "--role", "editor", "--database", database],
         check=True,
         capture_output=True,
         text=True,
     ).stdout.strip()
+
+
+def test_acknowledged_writes_survive_a_restart(tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path}/e2e.db"
+    event_id = str(uuid4())
+    token = editor_token(database)
     # Given a server that acknowledged a development and a report
     with serving(database) as base:
         status, receipt = call("POST", f"{base}/api/events", development(event_id), token)
@@ -125,3 +143,60 @@ def test_acknowledged_writes_survive_a_restart(tmp_path: Path) -> None:
         assert status == 200 and [item["version"] for item in history["items"]] == [1, 2]
         status, replay = call("POST", f"{base}/api/events", development(event_id), token)
         assert status == 200 and replay == receipt
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.add(int(entry.name))
+    return found
+
+
+def test_several_workers_share_the_port_and_stop_together(tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path}/workers.db"
+    token = editor_token(database)
+    # Given `timeline serve --workers 2`
+    with serving(database, workers=2) as base:
+        server = next(
+            int(p.name)
+            for p in Path("/proc").iterdir()
+            if p.name.isdigit() and base.rsplit(":", 1)[1] in _cmdline(p)
+        )
+        port_holders = _children(server)
+        assert len(port_holders) >= 2  # the workers (and the spawn helper)
+        # When clients write over many connections
+        ids = [str(uuid4()) for _ in range(40)]
+        with ThreadPoolExecutor(8) as pool:
+            statuses = list(
+                pool.map(
+                    lambda i: call("POST", f"{base}/api/events", development(i), token)[0], ids
+                )
+            )
+        # Then every write is stored once
+        assert statuses == [201] * len(ids)
+        _, log = call("GET", f"{base}/api/events?after=0&limit=100")
+        assert sorted(item["event_id"] for item in log["items"]) == sorted(ids)
+    # And SIGTERM stopped the workers with the server, which exited cleanly (see `serving`)
+    assert wait_gone(port_holders)
+
+
+def _cmdline(entry: Path) -> str:
+    try:
+        return (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def wait_gone(pids: set[int], timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not any(Path(f"/proc/{pid}").exists() for pid in pids):
+            return True
+        time.sleep(0.1)
+    return False

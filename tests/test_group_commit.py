@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Sequence
 from datetime import date
 from uuid import uuid4
 
 import msgspec
+import pytest
 
 from events import DevelopmentReported, ReportAdded, ReportRetracted
 from service.application import Timeline
+from service.audit.verify import verify
 from service.committer import GroupCommitter
 from service.errors import IdempotencyMismatch, UnknownReport, VersionConflict
-from service.writing import Outcome, Request
+from service.store.log import Locked
+from service.store.records import Pending
+from service.writing import Group, Outcome, Request
 from tests.structs import a_development, a_report
 
 
@@ -100,4 +105,32 @@ def test_requests_waiting_while_a_commit_runs_go_together_in_the_next_group(
     assert sorted(o.receipt.position for o in outcomes) == list(range(1, 22))
     committer.close()
     blocker.close()
+    timeline.close()
+
+
+@pytest.mark.postgres
+def test_a_group_that_loses_a_race_is_decided_again_under_the_lock(postgres_url: str) -> None:
+    # Given a PostgreSQL group decided optimistically, and another writer that stores the next
+    # version of the same development right after that decision
+    timeline, other = Timeline(postgres_url), Timeline(postgres_url)
+    development = timeline.append([a_development()], "t")[0].receipt.development_id
+    group = Group([request(ReportAdded(development_id=development, report=a_report("KOR")))])
+    decisions = 0
+
+    def prepare(log: Locked) -> Sequence[Pending]:
+        nonlocal decisions
+        decisions += 1
+        pending = group.decide(log)
+        if decisions == 1:
+            other.append([ReportAdded(development_id=development, report=a_report())], "o")
+        return pending
+
+    # When the group is recorded
+    records = timeline.store.record(prepare)
+    # Then its first decision lost, it was decided again under the lock, and the log is intact
+    assert decisions == 2
+    assert [(r.version, r.position) for r in records] == [(3, 3)]
+    assert [r.version for r in timeline.store.select_stream(development)] == [1, 2, 3]
+    assert verify(timeline).ok
+    other.close()
     timeline.close()

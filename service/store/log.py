@@ -256,7 +256,8 @@ class LogRecorder:
 
 
 class Locked:
-    """Reads of the log inside a write transaction, while its lock is held."""
+    """Reads of the log for deciding a group: under the write lock, or (optimistically, on
+    PostgreSQL) from the last commit, where the table's constraints catch a lost race."""
 
     def __init__(self, recorder: LogRecorder, cursor: Cursor) -> None:
         self._recorder = recorder

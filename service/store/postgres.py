@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import hashlib
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
@@ -13,8 +14,8 @@ from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastor
 from psycopg.pq import TransactionStatus
 from psycopg.sql import SQL, Composed, Identifier
 
-from service.store.log import RECORDS, Cursor, LogRecorder
-from service.store.records import Head, StoredRecord
+from service.store.log import RECORDS, Cursor, Locked, LogRecorder
+from service.store.records import GENESIS, Pending, StoredRecord, now_micros
 
 _SCHEMA_LOCK = 7_263_941_001  # advisory lock id: one process creates the schema at a time
 
@@ -74,64 +75,123 @@ class TimelinePostgresRecorder(LogRecorder, PostgresApplicationRecorder):
         with self.datastore.transaction(commit=True) as cursor:
             yield cursor
 
-    @contextmanager
-    def locked(self) -> Iterator[tuple[Cursor, Head]]:
-        """The write transaction of a group, its lock, notification and head in one round trip.
+    def record(self, prepare: Callable[[Locked], Sequence[Pending]]) -> list[StoredRecord]:
+        """Store what `prepare` decides: optimistically first, then under the lock if need be.
 
-        Sent as one simple query (`BEGIN; SET LOCAL lock_timeout; LOCK TABLE; NOTIFY; SELECT
-        head`), then one statement inserts the events and their records, then `COMMIT`: three
-        round trips while the lock is held, whatever the size of the group.
+        The optimistic attempt decides from the last commit without any lock, then sends
+        `BEGIN`, the lock, the insert and `COMMIT` in one pipeline: the lock is held for the
+        server's own work only, never for a round trip. Whatever it decided from was current
+        unless a constraint says otherwise (a version or an event id stored meanwhile); then
+        the group is decided again under the lock, as `LogRecorder.record` does.
         """
+        with self.read_transaction() as cursor:
+            pending = prepare(Locked(self, cursor))
+        if not pending:
+            return []
         with self.datastore.get_connection() as connection:
-            cursor = connection.cursor()
-            statements = [
-                "BEGIN",
-                *(_text(statement, connection) for statement in self.lock_table_statements),
-                SQL("NOTIFY {0}").format(Identifier(self.channel_name)).as_string(connection),
-                self.head_query,
-            ]
             try:
-                cursor.execute("; ".join(statements))
-                while cursor.nextset():
-                    pass  # the head is the last result
-                yield cursor, self._head_of(cursor)
-                cursor.execute("COMMIT")
-            except BaseException as error:
+                with connection.pipeline():
+                    steps = connection.cursor()
+                    steps.execute("BEGIN")
+                    for statement in [*self.lock_table_statements, self._notify]:
+                        steps.execute(statement)
+                    insert = connection.cursor()
+                    self._insert_chained(insert, pending)
+                    steps.execute("COMMIT")
+                return self._stored(pending, insert)
+            except psycopg.IntegrityError:
+                pass  # lost a race: decided from something that changed before the lock
+            finally:
                 if connection.info.transaction_status != TransactionStatus.IDLE:
                     connection.rollback()
-                if isinstance(error, psycopg.IntegrityError):
-                    raise IntegrityError(str(error)) from error
-                raise
+        with self.write_transaction() as cursor:
+            pending = prepare(Locked(self, cursor))
+            if not pending:
+                return []
+            cursor.execute(self._notify)
+            self._insert_chained(cursor, pending)
+            return self._stored(pending, cursor)
 
     def insert_log(self, cursor: Cursor, rows: Sequence[StoredRecord]) -> None:
-        """Insert the events at their positions and their records with one statement.
+        """Not used: `record` extends the chain in the database (see `_insert_chained`)."""
+        raise NotImplementedError("PostgreSQL records through `record`")
 
-        Arrays of plain values sent in binary (`%b`) instead of the library's composite type:
-        the same rows, and far less work to send a thousand of them. Positions are given, not
-        drawn from the table's sequence: under the lock they are the head's successors.
+    @property
+    def _notify(self) -> SQL | Composed:
+        return SQL("NOTIFY {0}").format(Identifier(self.channel_name))
+
+    def _insert_chained(self, cursor: Cursor, pending: Sequence[Pending]) -> None:
+        """One statement that places the events after the head and extends the hash chain.
+
+        Run under the lock. Positions follow the head (the last record, or a stray events row
+        beyond it); `recorded_at` is this process's clock clamped to the head's; each link is
+        `chain_link`'s formula, with the parts that do not depend on the position, the time or
+        the previous link (text around them, the payload's hash) prepared here.
         """
+        now = now_micros()
         cursor.execute(
-            f"WITH events AS (INSERT INTO {self.events_table_name} "
-            "(notification_id, originator_id, originator_version, topic, state) "
-            "SELECT * FROM unnest(%b::bigint[], %b::uuid[], %b::bigint[], %b::text[], %b::bytea[]))"
-            f" INSERT INTO {RECORDS} "
-            "(position, event_id, recorded_at, recorded_by, digest, link) "
-            "SELECT * FROM unnest("
-            "%b::bigint[], %b::uuid[], %b::bigint[], %b::text[], %b::text[], %b::bytea[])",
+            self._chained_sql,
             (
-                [r.position for r in rows],
-                [r.development_id for r in rows],
-                [r.version for r in rows],
-                [r.topic for r in rows],
-                [r.state for r in rows],
-                [r.position for r in rows],
-                [r.event_id for r in rows],
-                [r.recorded_at_us for r in rows],
-                [r.recorded_by for r in rows],
-                [r.digest for r in rows],
-                [r.link for r in rows],
+                [p.development_id for p in pending],
+                [p.version for p in pending],
+                [p.topic for p in pending],
+                [p.state for p in pending],
+                [p.event_id for p in pending],
+                [p.recorded_by for p in pending],
+                [p.digest for p in pending],
+                [f"\n{p.development_id}\n{p.version}\n{p.topic}\n" for p in pending],
+                [f"\n{p.event_id}\n{p.recorded_by}\n" for p in pending],
+                [hashlib.sha256(p.state).digest() for p in pending],
+                now,
+                GENESIS,
             ),
         )
+
+    @property
+    def _chained_sql(self) -> str:
+        return (
+            "WITH RECURSIVE params AS (SELECT "
+            "%b::uuid[] AS development_id, %b::bigint[] AS version, %b::text[] AS topic, "
+            "%b::bytea[] AS state, %b::uuid[] AS event_id, %b::text[] AS recorded_by, "
+            "%b::text[] AS digest, %b::text[] AS before_time, %b::text[] AS after_time, "
+            "%b::bytea[] AS body), "
+            f"head AS ({self.head_query}), "
+            "base AS (SELECT greatest(coalesce(h.position, 0), coalesce(h.top, 0)) AS position, "
+            "greatest(%b::bigint, coalesce(h.recorded_at, 0)) AS recorded_at, "
+            "coalesce(h.link, %b::bytea) AS link FROM head h), "
+            "chain AS (SELECT 0 AS n, b.position, b.link FROM base b UNION ALL "
+            "SELECT c.n + 1, c.position + 1, sha256(c.link || convert_to((c.position + 1)::text"
+            " || p.before_time[c.n + 1] || b.recorded_at::text || p.after_time[c.n + 1], 'UTF8')"
+            " || p.body[c.n + 1]) FROM chain c, params p, base b "
+            "WHERE c.n < cardinality(p.development_id)), "
+            f"stored AS (INSERT INTO {self.events_table_name} "
+            "(notification_id, originator_id, originator_version, topic, state) "
+            "SELECT c.position, p.development_id[c.n], p.version[c.n], p.topic[c.n], p.state[c.n]"
+            " FROM chain c, params p WHERE c.n > 0) "
+            f"INSERT INTO {RECORDS} (position, event_id, recorded_at, recorded_by, digest, link) "
+            "SELECT c.position, p.event_id[c.n], b.recorded_at, p.recorded_by[c.n], "
+            "p.digest[c.n], c.link FROM chain c, params p, base b WHERE c.n > 0 "
+            "RETURNING position, recorded_at, link"
+        )
+
+    @staticmethod
+    def _stored(pending: Sequence[Pending], cursor: Cursor) -> list[StoredRecord]:
+        rows = sorted(cursor.fetchall(), key=lambda row: int(row["position"]))
+        return [
+            StoredRecord(
+                position=int(row["position"]),
+                development_id=p.development_id,
+                version=p.version,
+                topic=p.topic,
+                state=p.state,
+                event_id=p.event_id,
+                recorded_at_us=int(row["recorded_at"]),
+                recorded_by=p.recorded_by,
+                digest=p.digest,
+                link=bytes(row["link"]),
+            )
+            for p, row in zip(pending, rows, strict=True)
+        ]
 
     def id_param(self, value: UUID) -> object:
         """PostgreSQL keeps UUIDs natively."""
@@ -140,12 +200,3 @@ class TimelinePostgresRecorder(LogRecorder, PostgresApplicationRecorder):
     def id_value(self, value: Any) -> UUID:
         """Rows come back as UUIDs already."""
         return value if isinstance(value, UUID) else UUID(str(value))
-
-
-def _text(statement: object, connection: psycopg.Connection[Any]) -> str:
-    """A statement the library keeps as composed SQL, as text for a simple query."""
-    if isinstance(statement, str):
-        return statement
-    if isinstance(statement, (SQL, Composed)):
-        return statement.as_string(connection)
-    raise TypeError(f"cannot send {statement!r} as a simple query")

@@ -1,0 +1,106 @@
+"""Running the HTTP server: one process, or several sharing the port through SO_REUSEPORT.
+
+With several workers each process binds its own socket to the port with SO_REUSEPORT, so the
+kernel spreads connections over them evenly; one shared listening socket (uvicorn's own
+`--workers`) lets whichever process wakes first take a burst of new connections, and under a
+steady load the busiest worker then carries most of them. The parent restarts a worker that
+dies and stops them all on SIGINT or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import time
+from multiprocessing.process import BaseProcess
+from types import FrameType
+
+APP = "service.http:app_from_environment"
+GRACE_SECONDS = 5
+logger = logging.getLogger(__name__)
+
+
+def default_workers(database_url: str) -> int:
+    """What served best in bench/write.py: one process on SQLite (one writer at a time anyway,
+    and a second only waits for the file's lock), one per CPU on PostgreSQL."""
+    if database_url.startswith("sqlite"):
+        return 1
+    return max(1, os.cpu_count() or 1)
+
+
+def serve(host: str, port: int, *, workers: int, log_level: str) -> None:
+    """Serve until interrupted, in this process or in `workers` processes."""
+    if workers <= 1:
+        import uvicorn
+
+        uvicorn.run(
+            APP,
+            factory=True,
+            host=host,
+            port=port,
+            log_level=log_level,
+            timeout_graceful_shutdown=GRACE_SECONDS,
+        )
+        return
+    _bind(host, port).close()  # fail here, in the parent, when the port is taken
+    context = multiprocessing.get_context("spawn")
+    processes: list[BaseProcess] = []
+    stopping = False
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for _ in range(workers):
+            processes.append(_start(context, host, port, log_level))
+        while not stopping:
+            time.sleep(0.2)
+            for index, process in enumerate(processes):
+                if not process.is_alive() and not stopping:
+                    logger.warning("worker %s exited (%s); starting another", process.pid,
+                                   process.exitcode)  # fmt: skip
+                    processes[index] = _start(context, host, port, log_level)
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+        for process in processes:
+            process.join(GRACE_SECONDS + 5)
+            if process.is_alive():
+                process.kill()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _start(
+    context: multiprocessing.context.SpawnContext, host: str, port: int, log_level: str
+) -> BaseProcess:
+    process = context.Process(target=_worker, args=(host, port, log_level), daemon=False)
+    process.start()
+    return process
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(address)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _worker(host: str, port: int, log_level: str) -> None:
+    import uvicorn
+
+    config = uvicorn.Config(
+        APP, factory=True, log_level=log_level, timeout_graceful_shutdown=GRACE_SECONDS
+    )
+    uvicorn.Server(config).run(sockets=[_bind(host, port)])
