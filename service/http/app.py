@@ -25,6 +25,7 @@ from service.committer import GroupCommitter
 from service.config import ConfigError, database_url
 from service.http.audit import AuditController
 from service.http.auth import Authorize, provide_principal
+from service.http.fastpath import install
 from service.http.log import HistoryController, LogController
 from service.http.openapi import ASSETS, docs_page, swagger_assets
 from service.http.problems import EXCEPTION_HANDLERS
@@ -127,7 +128,7 @@ def create_app(
                 path=ASSETS, directories=[assets], include_in_schema=False, name="docs-assets"
             )
         )
-    return Litestar(
+    app = Litestar(
         # One router around every handler: Litestar 2 refuses two controllers on one path
         # (GET and POST /api/events) when they are registered on the app directly.
         route_handlers=[Router("/", route_handlers=handlers)],
@@ -158,6 +159,7 @@ def create_app(
             render_plugins=[docs_page(assets)],
         ),
     )
+    return install(app)
 
 
 def _positive(name: str, parse: Callable[[str], _Number], default: _Number) -> _Number:

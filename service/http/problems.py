@@ -169,15 +169,18 @@ def on_http_error(request: Request[Any, Any, Any], error: HTTPException) -> Resp
 
 def on_unexpected(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
     """500 as a problem document; the cause goes to the log, never to the client."""
-    logger.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=error)
+    return problem_response(unexpected(request.method, request.url.path, error))
+
+
+def unexpected(method: str, path: str, error: Exception) -> ProblemDetails:
+    """The 500 problem of an error nobody expected, logged with its cause."""
+    logger.exception("unexpected error on %s %s", method, path, exc_info=error)
     status = HTTPStatus.INTERNAL_SERVER_ERROR
-    return problem_response(
-        ProblemDetails(
-            type="about:blank",
-            title=status.phrase,
-            status=status,
-            detail="the server failed to answer this request",
-        )
+    return ProblemDetails(
+        type="about:blank",
+        title=status.phrase,
+        status=status,
+        detail="the server failed to answer this request",
     )
 
 

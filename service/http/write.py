@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from litestar import Controller, Request, Response, post
@@ -13,6 +12,7 @@ from events import AnyEvent, decode_batch, decode_event
 from events.codec import Batch
 from service.committer import GroupCommitter
 from service.http.auth import provide_principal
+from service.http.deadline import within
 from service.http.examples import BATCH_EXAMPLES, EVENT_EXAMPLES
 from service.http.openapi import body_operation
 from service.http.problems import BATCH, problem_spec
@@ -36,29 +36,12 @@ async def read_body(request: Request[Any, Any, Any]) -> bytes:
     """The raw body, refused with 413 above the app's limit and 408 if it arrives too slowly."""
     state = request.app.state
     seconds: float = state.get("body_timeout_seconds", BODY_TIMEOUT_SECONDS)
-    # A slow sender must not hold a request forever. A bare timer rather than asyncio.timeout:
-    # the same guarantee at a fraction of the cost on the hottest path.
-    task = asyncio.current_task()
-    assert task is not None
-    expired = False
-
-    def expire() -> None:
-        nonlocal expired
-        expired = True
-        task.cancel()
-
-    timer = asyncio.get_running_loop().call_later(seconds, expire)
-    try:
-        body = await request.body()
-    except asyncio.CancelledError:
-        if not expired:
-            raise
-        task.uncancel()
+    try:  # a slow sender must not hold a request forever
+        body = await within(seconds, request.body())
+    except TimeoutError:
         raise ClientException(
             status_code=408, detail=f"the request body did not arrive within {seconds:g} s"
         ) from None
-    finally:
-        timer.cancel()
     limit: int = state.max_body_bytes
     if len(body) > limit:
         raise ClientException(
