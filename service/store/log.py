@@ -257,9 +257,13 @@ class LogRecorder:
 
 class Locked:
     """Reads of the log for deciding a group: under the write lock, or (optimistically, on
-    PostgreSQL) from the last commit, where the table's constraints catch a lost race."""
+    PostgreSQL) from the last commit, where the table's constraints catch a lost race.
 
-    def __init__(self, recorder: LogRecorder, cursor: Cursor) -> None:
+    Without a cursor each read is its own snapshot, and a group that reads nothing borrows no
+    connection at all.
+    """
+
+    def __init__(self, recorder: LogRecorder, cursor: Cursor | None) -> None:
         self._recorder = recorder
         self._cursor = cursor
 

@@ -11,13 +11,60 @@ from uuid import UUID
 import psycopg
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
-from psycopg.pq import TransactionStatus
-from psycopg.sql import SQL, Composed, Identifier
+from psycopg.sql import SQL, Composed
 
 from service.store.log import RECORDS, Cursor, Locked, LogRecorder
-from service.store.records import GENESIS, Pending, StoredRecord, now_micros
+from service.store.records import Pending, StoredRecord, now_micros
 
 _SCHEMA_LOCK = 7_263_941_001  # advisory lock id: one process creates the schema at a time
+
+# Appends a group in one call: takes the lock (so the head cannot move), reads the head, extends
+# the hash chain with `chain_link`'s formula (records.py) and inserts the events and their
+# records at the head's successor positions, with one `recorded_at`: this process's clock,
+# clamped to the head's. `before` and `after` are each row's header text around its time;
+# `bodies` the payloads' hashes.
+_APPEND_FUNCTION = """
+CREATE OR REPLACE FUNCTION {events}_append(
+    development_ids uuid[], versions bigint[], topics text[], states bytea[], event_ids uuid[],
+    recorded_bys text[], digests text[], befores bytea[], afters bytea[], bodies bytea[],
+    now_us bigint, lock_wait text)
+RETURNS TABLE ("position" bigint, recorded_at bigint, link bytea)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+    last_position bigint;
+    last_recorded bigint;
+    previous bytea;
+    top bigint;
+    at bigint;
+    positions bigint[] := '{}';
+    links bytea[] := '{}';
+BEGIN
+    PERFORM set_config('lock_timeout', lock_wait, true);
+    LOCK TABLE {events} IN EXCLUSIVE MODE;
+    PERFORM pg_notify('{events}', '');
+    SELECT r.position, r.recorded_at, r.link INTO last_position, last_recorded, previous
+        FROM event_records r ORDER BY r.position DESC LIMIT 1;
+    SELECT max(e.notification_id) INTO top FROM {events} e;
+    last_position := greatest(coalesce(last_position, 0), coalesce(top, 0));
+    at := greatest(now_us, coalesce(last_recorded, 0));
+    previous := coalesce(previous, decode(repeat('00', 32), 'hex'));
+    FOR i IN 1 .. cardinality(development_ids) LOOP
+        last_position := last_position + 1;
+        previous := sha256(previous || convert_to(last_position::text, 'UTF8') || befores[i]
+            || convert_to(at::text, 'UTF8') || afters[i] || bodies[i]);
+        positions[i] := last_position;
+        links[i] := previous;
+    END LOOP;
+    INSERT INTO {events} (notification_id, originator_id, originator_version, topic, state)
+        SELECT * FROM unnest(positions, development_ids, versions, topics, states);
+    INSERT INTO event_records (position, event_id, recorded_at, recorded_by, digest, link)
+        SELECT u.p, u.e, at, u.b, u.d, u.l
+        FROM unnest(positions, event_ids, recorded_bys, digests, links) AS u(p, e, b, d, l);
+    RETURN QUERY SELECT u.p, at, u.l FROM unnest(positions, links) AS u(p, l);
+END
+$$
+"""
 
 
 class TimelinePostgresRecorder(LogRecorder, PostgresApplicationRecorder):
@@ -40,8 +87,10 @@ class TimelinePostgresRecorder(LogRecorder, PostgresApplicationRecorder):
                     f"CREATE INDEX IF NOT EXISTS {RECORDS}_recorded_at "
                     f"ON {RECORDS} (recorded_at, position)"
                 ).format(),
+                _literal(_APPEND_FUNCTION.replace("{events}", events_table_name)),
             ]
         )
+        self.append_function = f"{events_table_name}_append"
 
     def create_table(self) -> None:
         """Create the schema under an advisory lock, so several processes may start at once."""
@@ -78,59 +127,39 @@ class TimelinePostgresRecorder(LogRecorder, PostgresApplicationRecorder):
     def record(self, prepare: Callable[[Locked], Sequence[Pending]]) -> list[StoredRecord]:
         """Store what `prepare` decides: optimistically first, then under the lock if need be.
 
-        The optimistic attempt decides from the last commit without any lock, then sends
-        `BEGIN`, the lock, the insert and `COMMIT` in one pipeline: the lock is held for the
-        server's own work only, never for a round trip. Whatever it decided from was current
-        unless a constraint says otherwise (a version or an event id stored meanwhile); then
-        the group is decided again under the lock, as `LogRecorder.record` does.
+        The optimistic attempt decides from the last commit without any lock, then stores the
+        group with one call of the append function (`_APPEND_FUNCTION`), a transaction of its
+        own that takes the lock, extends the chain and inserts: one round trip, and the lock
+        held only for the server's own work. What it decided from was current unless a
+        constraint says otherwise (a version or an event id stored meanwhile); then the group
+        is decided again under the lock, as `LogRecorder.record` does.
         """
-        with self.read_transaction() as cursor:
-            pending = prepare(Locked(self, cursor))
+        pending = prepare(Locked(self, None))
         if not pending:
             return []
-        with self.datastore.get_connection() as connection:
-            try:
-                with connection.pipeline():
-                    steps = connection.cursor()
-                    steps.execute("BEGIN")
-                    for statement in [*self.lock_table_statements, self._notify]:
-                        steps.execute(statement)
-                    insert = connection.cursor()
-                    self._insert_chained(insert, pending)
-                    steps.execute("COMMIT")
-                return self._stored(pending, insert)
-            except psycopg.IntegrityError:
-                pass  # lost a race: decided from something that changed before the lock
-            finally:
-                if connection.info.transaction_status != TransactionStatus.IDLE:
-                    connection.rollback()
+        try:
+            with self.datastore.get_connection() as connection:
+                return self._append(connection.cursor(), pending)
+        except (psycopg.IntegrityError, IntegrityError):
+            pass  # lost a race: decided from something that changed before the lock
         with self.write_transaction() as cursor:
             pending = prepare(Locked(self, cursor))
             if not pending:
                 return []
-            cursor.execute(self._notify)
-            self._insert_chained(cursor, pending)
-            return self._stored(pending, cursor)
+            return self._append(cursor, pending)
 
     def insert_log(self, cursor: Cursor, rows: Sequence[StoredRecord]) -> None:
-        """Not used: `record` extends the chain in the database (see `_insert_chained`)."""
+        """Not used: `record` extends the chain in the database (`_APPEND_FUNCTION`)."""
         raise NotImplementedError("PostgreSQL records through `record`")
 
-    @property
-    def _notify(self) -> SQL | Composed:
-        return SQL("NOTIFY {0}").format(Identifier(self.channel_name))
-
-    def _insert_chained(self, cursor: Cursor, pending: Sequence[Pending]) -> None:
-        """One statement that places the events after the head and extends the hash chain.
-
-        Run under the lock. Positions follow the head (the last record, or a stray events row
-        beyond it); `recorded_at` is this process's clock clamped to the head's; each link is
-        `chain_link`'s formula, with the parts that do not depend on the position, the time or
-        the previous link (text around them, the payload's hash) prepared here.
-        """
-        now = now_micros()
+    def _append(self, cursor: Cursor, pending: Sequence[Pending]) -> list[StoredRecord]:
+        """Call the append function: the parts of each link that depend on neither the position,
+        the time nor the previous link (the header's text around them, the payload's hash) are
+        prepared here; the rows come back with their positions, time and links."""
         cursor.execute(
-            self._chained_sql,
+            f"SELECT * FROM {self.append_function}(%b::uuid[], %b::bigint[], %b::text[], "
+            "%b::bytea[], %b::uuid[], %b::text[], %b::text[], %b::bytea[], %b::bytea[], "
+            "%b::bytea[], %b::bigint, %b::text)",
             (
                 [p.development_id for p in pending],
                 [p.version for p in pending],
@@ -139,40 +168,14 @@ class TimelinePostgresRecorder(LogRecorder, PostgresApplicationRecorder):
                 [p.event_id for p in pending],
                 [p.recorded_by for p in pending],
                 [p.digest for p in pending],
-                [f"\n{p.development_id}\n{p.version}\n{p.topic}\n" for p in pending],
-                [f"\n{p.event_id}\n{p.recorded_by}\n" for p in pending],
+                [f"\n{p.development_id}\n{p.version}\n{p.topic}\n".encode() for p in pending],
+                [f"\n{p.event_id}\n{p.recorded_by}\n".encode() for p in pending],
                 [hashlib.sha256(p.state).digest() for p in pending],
-                now,
-                GENESIS,
+                now_micros(),
+                f"{self.datastore.lock_timeout}s",
             ),
         )
-
-    @property
-    def _chained_sql(self) -> str:
-        return (
-            "WITH RECURSIVE params AS (SELECT "
-            "%b::uuid[] AS development_id, %b::bigint[] AS version, %b::text[] AS topic, "
-            "%b::bytea[] AS state, %b::uuid[] AS event_id, %b::text[] AS recorded_by, "
-            "%b::text[] AS digest, %b::text[] AS before_time, %b::text[] AS after_time, "
-            "%b::bytea[] AS body), "
-            f"head AS ({self.head_query}), "
-            "base AS (SELECT greatest(coalesce(h.position, 0), coalesce(h.top, 0)) AS position, "
-            "greatest(%b::bigint, coalesce(h.recorded_at, 0)) AS recorded_at, "
-            "coalesce(h.link, %b::bytea) AS link FROM head h), "
-            "chain AS (SELECT 0 AS n, b.position, b.link FROM base b UNION ALL "
-            "SELECT c.n + 1, c.position + 1, sha256(c.link || convert_to((c.position + 1)::text"
-            " || p.before_time[c.n + 1] || b.recorded_at::text || p.after_time[c.n + 1], 'UTF8')"
-            " || p.body[c.n + 1]) FROM chain c, params p, base b "
-            "WHERE c.n < cardinality(p.development_id)), "
-            f"stored AS (INSERT INTO {self.events_table_name} "
-            "(notification_id, originator_id, originator_version, topic, state) "
-            "SELECT c.position, p.development_id[c.n], p.version[c.n], p.topic[c.n], p.state[c.n]"
-            " FROM chain c, params p WHERE c.n > 0) "
-            f"INSERT INTO {RECORDS} (position, event_id, recorded_at, recorded_by, digest, link) "
-            "SELECT c.position, p.event_id[c.n], b.recorded_at, p.recorded_by[c.n], "
-            "p.digest[c.n], c.link FROM chain c, params p, base b WHERE c.n > 0 "
-            "RETURNING position, recorded_at, link"
-        )
+        return self._stored(pending, cursor)
 
     @staticmethod
     def _stored(pending: Sequence[Pending], cursor: Cursor) -> list[StoredRecord]:
@@ -200,3 +203,8 @@ class TimelinePostgresRecorder(LogRecorder, PostgresApplicationRecorder):
     def id_value(self, value: Any) -> UUID:
         """Rows come back as UUIDs already."""
         return value if isinstance(value, UUID) else UUID(str(value))
+
+
+def _literal(statement: str) -> Composed:
+    """A statement as composed SQL, its braces kept as they are."""
+    return SQL(statement.replace("{", "{{").replace("}", "}}")).format()
