@@ -99,7 +99,10 @@ class Actors(Value, frozen=True):
     targets: Annotated[tuple[ActorId, ...], msgspec.Meta(max_length=50)] = ()
 
     def __post_init__(self) -> None:
-        if not (self.names() or self.targets):
+        if not self.targets and all(  # checked on every event: no tuple built for it
+            name is None
+            for name in (self.supplier, self.recipient, self.user, self.end_user, self.authority)
+        ):
             raise FieldError("", "name at least one actor")
 
     def names(self) -> tuple[str, ...]:

@@ -9,7 +9,7 @@ import os
 import threading
 from collections.abc import Iterable
 from datetime import date
-from uuid import UUID
+from uuid import UUID, SafeUUID
 
 import msgspec
 from msgspec import structs
@@ -119,13 +119,27 @@ def _put(reports: tuple[ReportState, ...], new: ReportState) -> tuple[ReportStat
 _ids = threading.local()
 
 
+_VERSION_4 = (~(0xC000 << 48) & ~(0xF000 << 64)) & (2**128 - 1)  # clears variant and version
+_RFC_4122_V4 = (0x8000 << 48) | (4 << 76)  # sets them: RFC 4122 variant, version 4
+
+
 def new_id() -> UUID:
-    """A random (version 4) UUID; the system's randomness is drawn 4 KiB at a time, per thread."""
-    pool: list[bytes] | None = getattr(_ids, "pool", None)
+    """A random (version 4) UUID; the system's randomness is drawn 4 KiB at a time, per thread.
+
+    Built as `UUID(int=..., version=4)` builds it, without its argument checks: ids are made
+    for every event of a batch.
+    """
+    pool: list[int] | None = getattr(_ids, "pool", None)
     if not pool:
         block = os.urandom(4096)
-        pool = _ids.pool = [block[start : start + 16] for start in range(0, 4096, 16)]
-    return UUID(bytes=pool.pop(), version=4)
+        pool = _ids.pool = [
+            int.from_bytes(block[start : start + 16]) & _VERSION_4 | _RFC_4122_V4
+            for start in range(0, 4096, 16)
+        ]
+    made = object.__new__(UUID)
+    object.__setattr__(made, "int", pool.pop())
+    object.__setattr__(made, "is_safe", SafeUUID.unknown)
+    return made
 
 
 def fold(events: Iterable[AnyEvent]) -> Development | None:

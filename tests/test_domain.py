@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from uuid import UUID, uuid4
+from uuid import RFC_4122, UUID, uuid4
 
 import msgspec
 import pytest
@@ -23,7 +23,7 @@ from events import (
     Source,
     StatusChanged,
 )
-from service.domain import Development, decide, evolve, fold
+from service.domain import Development, decide, evolve, fold, new_id
 from service.errors import (
     AlreadyRetracted,
     DevelopmentExists,
@@ -187,3 +187,11 @@ def test_status_changes_advance_the_version_only() -> None:
 
 def test_fold_of_no_events_is_nothing() -> None:
     assert fold([]) is None
+
+
+def test_server_made_ids_are_random_version_4_uuids() -> None:
+    made = [new_id() for _ in range(5000)]
+    assert len(set(made)) == len(made)
+    for made_id in made[:600]:  # across the end of one pool of randomness
+        assert (made_id.version, made_id.variant) == (4, RFC_4122)
+        assert UUID(str(made_id)) == made_id and hash(UUID(made_id.hex)) == hash(made_id)
