@@ -22,7 +22,7 @@ from events import AnyEvent
 from service.application import Timeline
 from service.writing import Outcome, Request
 
-MAX_GROUP_EVENTS = 2000  # bounds a transaction's size and the lock's hold time
+MAX_GROUP_EVENTS = 1000  # bounds a transaction's size and the lock's hold time
 
 
 Result = list[Outcome] | BaseException

@@ -6,7 +6,6 @@ Decisions are pure: state + event as posted -> event to store, or a `DomainError
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterable
 from datetime import date
 from uuid import UUID, SafeUUID
@@ -116,28 +115,28 @@ def _put(reports: tuple[ReportState, ...], new: ReportState) -> tuple[ReportStat
     return tuple(new if r.number == new.number else r for r in reports)
 
 
-_ids = threading.local()
-
-
 _VERSION_4 = (~(0xC000 << 48) & ~(0xF000 << 64)) & (2**128 - 1)  # clears variant and version
 _RFC_4122_V4 = (0x8000 << 48) | (4 << 76)  # sets them: RFC 4122 variant, version 4
+_pool: list[int] = []  # random ids not handed out yet; `pop` hands each out once, any thread
 
 
 def new_id() -> UUID:
-    """A random (version 4) UUID; the system's randomness is drawn 4 KiB at a time, per thread.
+    """A random (version 4) UUID; the system's randomness is drawn 4 KiB at a time.
 
     Built as `UUID(int=..., version=4)` builds it, without its argument checks: ids are made
     for every event of a batch.
     """
-    pool: list[int] | None = getattr(_ids, "pool", None)
-    if not pool:
+    try:
+        value = _pool.pop()
+    except IndexError:
         block = os.urandom(4096)
-        pool = _ids.pool = [
+        _pool.extend(
             int.from_bytes(block[start : start + 16]) & _VERSION_4 | _RFC_4122_V4
             for start in range(0, 4096, 16)
-        ]
+        )
+        value = _pool.pop()
     made = object.__new__(UUID)
-    object.__setattr__(made, "int", pool.pop())
+    object.__setattr__(made, "int", value)
     object.__setattr__(made, "is_safe", SafeUUID.unknown)
     return made
 

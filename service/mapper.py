@@ -31,7 +31,13 @@ class _NoTranscoder(Transcoder):
 
 def topic_of(event: AnyEvent) -> str:
     """The stored topic of an event: its stable tag, so modules can move freely."""
-    return str(event.__struct_config__.tag)
+    topic = _TOPICS.get(type(event))
+    if topic is None:
+        topic = _TOPICS[type(event)] = str(event.__struct_config__.tag)
+    return topic
+
+
+_TOPICS: dict[type, str] = {}  # asking a struct for its config builds one each time
 
 
 class EventMapper(Mapper[UUID]):

@@ -50,11 +50,24 @@ def receipt_of(record: StoredRecord) -> Receipt:
     )
 
 
-class Request(msgspec.Struct, frozen=True, kw_only=True):
+class Request(msgspec.Struct, kw_only=True):
     """One client request: its events, all or nothing, and who asked."""
 
     events: Sequence[AnyEvent]
     recorded_by: str
+    digests: list[str] = []  # per event: its fingerprint (made here, from the events)
+    # per event index: a new development the client gives no id for, already decided
+    fresh: dict[int, tuple[Development, AnyEvent, bytes]] = {}
+
+    def __post_init__(self) -> None:
+        # What depends on nothing stored is worked out here, where the request is made (the
+        # server's event loop): the writer thread, and the lock, then have less to do.
+        self.digests = [digest(event) for event in self.events]
+        for index, event in enumerate(self.events):
+            if isinstance(event, DevelopmentReported) and event.development_id is None:
+                with contextlib.suppress(DomainError):  # refused again, in order, later
+                    decided = decide(None, event)
+                    self.fresh[index] = (evolve(None, decided), decided, encode(decided))
 
 
 class _Earlier(msgspec.Struct, frozen=True):
@@ -69,20 +82,6 @@ class Group:
 
     def __init__(self, requests: Sequence[Request]) -> None:
         self.requests = requests
-        self.digests = [[digest(event) for event in r.events] for r in requests]
-        # A new development the client gives no id for depends on nothing stored: it is decided
-        # here, before the lock, which is then held only for what reads or extends the log.
-        self.fresh: dict[tuple[int, int], tuple[Development, AnyEvent, bytes]] = {}
-        for number, request in enumerate(requests):
-            for index, event in enumerate(request.events):
-                if isinstance(event, DevelopmentReported) and event.development_id is None:
-                    with contextlib.suppress(DomainError):  # refused again, in order, later
-                        decided = decide(None, event)
-                        self.fresh[number, index] = (
-                            evolve(None, decided),
-                            decided,
-                            encode(decided),
-                        )
         self.errors: dict[int, DomainError] = {}
         # per request, per event: a stored receipt (replay), or a slot of this group's pending
         self.sources: list[list[Receipt | int]] = [[] for _ in requests]
@@ -121,14 +120,14 @@ class Group:
         sources: list[Receipt | int] = []
         ids: dict[UUID, _Earlier] = {}
         for index, event in enumerate(request.events):
-            event_digest = self.digests[number][index]
+            event_digest = request.digests[index]
             try:
                 if event.event_id is not None:
                     replay = self._replay(event.event_id, event_digest, stored, earlier, ids)
                     if replay is not None:
                         sources.append(replay)
                         continue
-                fresh = self.fresh.get((number, index))
+                fresh = request.fresh.get(index)
                 if fresh is None:
                     new_state, decided, encoded = self._decide(event, log, mine, states)
                 else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import time
 from datetime import UTC, datetime
+from functools import lru_cache
 from uuid import UUID
 
 import msgspec
@@ -66,6 +67,7 @@ def now_micros() -> int:
     return time.time_ns() // 1000
 
 
+@lru_cache(maxsize=1024)  # the rows of one commit share their time
 def from_micros(micros: int) -> datetime:
     """A UTC datetime from microseconds since the epoch."""
     return datetime.fromtimestamp(micros // 1_000_000, UTC).replace(microsecond=micros % 1_000_000)
