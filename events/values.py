@@ -99,9 +99,13 @@ class Actors(Value, frozen=True):
     targets: Annotated[tuple[ActorId, ...], msgspec.Meta(max_length=50)] = ()
 
     def __post_init__(self) -> None:
-        if not self.targets and all(  # checked on every event: no tuple built for it
-            name is None
-            for name in (self.supplier, self.recipient, self.user, self.end_user, self.authority)
+        if (  # checked for every event: plain tests, no tuple or generator built for it
+            self.supplier is None
+            and self.recipient is None
+            and self.user is None
+            and self.end_user is None
+            and self.authority is None
+            and not self.targets
         ):
             raise FieldError("", "name at least one actor")
 

@@ -56,8 +56,9 @@ class Request(msgspec.Struct, kw_only=True):
     events: Sequence[AnyEvent]
     recorded_by: str
     digests: list[str] = []  # per event: its fingerprint (made here, from the events)
-    # per event index: a new development the client gives no id for, already decided
-    fresh: dict[int, tuple[Development, AnyEvent, bytes]] = {}
+    # per event index: a new development the client gives no id for, decided and encoded (no
+    # later event can name it: its id is made here)
+    fresh: dict[int, tuple[AnyEvent, bytes]] = {}
 
     def __post_init__(self) -> None:
         # What depends on nothing stored is worked out here, where the request is made (the
@@ -67,7 +68,7 @@ class Request(msgspec.Struct, kw_only=True):
             if isinstance(event, DevelopmentReported) and event.development_id is None:
                 with contextlib.suppress(DomainError):  # refused again, in order, later
                     decided = decide(None, event)
-                    self.fresh[index] = (evolve(None, decided), decided, encode(decided))
+                    self.fresh[index] = (decided, encode(decided))
 
 
 class _Earlier(msgspec.Struct, frozen=True):
@@ -130,20 +131,23 @@ class Group:
                 fresh = request.fresh.get(index)
                 if fresh is None:
                     new_state, decided, encoded = self._decide(event, log, mine, states)
+                    mine[new_state.id] = new_state
+                    development_id, version = new_state.id, new_state.version
                 else:
-                    new_state, decided, encoded = fresh
+                    decided, encoded = fresh
+                    assert decided.development_id is not None
+                    development_id, version = decided.development_id, 1
             except DomainError as error:
                 error.index = index
                 raise
-            mine[new_state.id] = new_state
             assert decided.event_id is not None
             slot = len(self.pending) + len(pending)
             ids[decided.event_id] = _Earlier(event_digest, slot)
             sources.append(slot)
             pending.append(
                 Pending(
-                    development_id=new_state.id,
-                    version=new_state.version,
+                    development_id=development_id,
+                    version=version,
                     topic=topic_of(decided),
                     state=encoded,
                     event_id=decided.event_id,

@@ -117,6 +117,22 @@ def test_known_at_is_a_prefix_of_the_log(timeline: Timeline) -> None:
     assert timeline.store.last_position() == 2
 
 
+def test_commits_never_share_a_system_time_even_when_the_clock_stands_still(
+    timeline: Timeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a clock that returns the same microsecond (or one behind the head) every time
+    frozen = now_micros()
+    for module in ("service.store.log", "service.store.postgres"):
+        monkeypatch.setattr(f"{module}.now_micros", lambda: frozen)
+    # When three commits are made, the last one a batch of two
+    timeline.append([a_development()], "t")
+    timeline.append([a_development()], "t")
+    timeline.append([a_development(), a_development()], "t")
+    # Then each commit has its own time, later than the one before; a batch shares one
+    times = [record.recorded_at_us for record in timeline.store.select_records()]
+    assert times == [frozen, frozen + 1, frozen + 2, frozen + 2]
+
+
 def test_concurrent_appends_from_two_applications_are_all_stored_once(
     database_url: str,
 ) -> None:

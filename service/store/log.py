@@ -3,8 +3,9 @@
 Each recorder extends the library's application recorder: events go to its table (position =
 notification id); `event_records` holds, per position, the event id, system time, principal,
 idempotency digest and hash-chain link, written in the same transaction while the writer holds
-the lock that orders positions. That is where `recorded_at` is assigned (clamped to the previous
-row's, so "known at T" is always a prefix of the log) and where the chain is extended.
+the lock that orders positions. That is where `recorded_at` is assigned (clamped past the
+previous commit's, so "known at T" is always a prefix of the log and commits never share a
+time) and where the chain is extended.
 """
 
 from __future__ import annotations
@@ -92,7 +93,9 @@ class LogRecorder:
             pending = prepare(Locked(self, cursor))
             if not pending:
                 return []
-            recorded_at = max(now_micros(), head.recorded_at_us)
+            # strictly after the previous commit: commits never share a system time, which is how
+            # readers of the log tell them apart (a clock behind the head is clamped past it)
+            recorded_at = max(now_micros(), head.recorded_at_us + 1)
             link = head.link
             rows: list[StoredRecord] = []
             for position, p in enumerate(pending, head.next_position):

@@ -21,8 +21,9 @@ _SCHEMA_LOCK = 7_263_941_001  # advisory lock id: one process creates the schema
 # Appends a group in one call: takes the lock (so the head cannot move), reads the head, extends
 # the hash chain with `chain_link`'s formula (records.py) and inserts the events and their
 # records at the head's successor positions, with one `recorded_at`: this process's clock,
-# clamped to the head's. `before` and `after` are each row's header text around its time;
-# `bodies` the payloads' hashes.
+# clamped past the head's (commits never share a system time; the clock was read before the
+# lock, so another commit may have come in between). `before` and `after` are each row's
+# header text around its time; `bodies` the payloads' hashes.
 _APPEND_FUNCTION = """
 CREATE OR REPLACE FUNCTION {events}_append(
     development_ids uuid[], versions bigint[], topics text[], states bytea[], event_ids uuid[],
@@ -47,7 +48,7 @@ BEGIN
         FROM event_records r ORDER BY r.position DESC LIMIT 1;
     SELECT max(e.notification_id) INTO top FROM {events} e;
     last_position := greatest(coalesce(last_position, 0), coalesce(top, 0));
-    at := greatest(now_us, coalesce(last_recorded, 0));
+    at := greatest(now_us, coalesce(last_recorded, 0) + 1);
     previous := coalesce(previous, decode(repeat('00', 32), 'hex'));
     FOR i IN 1 .. cardinality(development_ids) LOOP
         last_position := last_position + 1;
