@@ -117,6 +117,7 @@ def _put(reports: tuple[ReportState, ...], new: ReportState) -> tuple[ReportStat
 
 _VERSION_4 = (~(0xC000 << 48) & ~(0xF000 << 64)) & (2**128 - 1)  # clears variant and version
 _RFC_4122_V4 = (0x8000 << 48) | (4 << 76)  # sets them: RFC 4122 variant, version 4
+_UNKNOWN = SafeUUID.unknown  # an enum member: looked up once, not per id
 _pool: list[int] = []  # random ids not handed out yet; `pop` hands each out once, any thread
 
 
@@ -137,7 +138,7 @@ def new_id() -> UUID:
         value = _pool.pop()
     made = object.__new__(UUID)
     object.__setattr__(made, "int", value)
-    object.__setattr__(made, "is_safe", SafeUUID.unknown)
+    object.__setattr__(made, "is_safe", _UNKNOWN)
     return made
 
 
