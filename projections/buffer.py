@@ -30,23 +30,31 @@ class RowBuffer:
     def insert(self, table: Table, row: list[Any]) -> None:
         """A new row; `row[0]` is its id when the table has a system-time range."""
         self.count += 1
+        name = table.name
         if table.pos_to < 0:
-            self.done.setdefault(table.name, []).append(row)
-            self.tables[table.name] = table
+            done = self.done.get(name)
+            if done is None:
+                done = self.done[name] = []
+                self.tables[name] = table
+            done.append(row)
             return
-        self.open.setdefault(table.name, {})[row[0]] = row
-        self.tables[table.name] = table
+        pending = self.open.get(name)
+        if pending is None:
+            pending = self.open[name] = {}
+            self.tables[name] = table
+        pending[row[0]] = row
 
     def close(self, table: Table, row_id: int, pos_to: int) -> None:
         """End the system-time range of a row at `pos_to`."""
-        self.tables[table.name] = table
-        pending = self.open.get(table.name)
+        name = table.name
+        self.tables[name] = table
+        pending = self.open.get(name)
         row = pending.pop(row_id, None) if pending else None
         if row is None:
-            self.closes.setdefault(table.name, []).append((pos_to, row_id))
+            self.closes.setdefault(name, []).append((pos_to, row_id))
             return
         row[table.pos_to] = pos_to
-        self.done.setdefault(table.name, []).append(row)
+        self.done.setdefault(name, []).append(row)
 
     def execute(self, statement: str, params: list[Sequence[Any]]) -> None:
         """Any other statement, run after the rows are written."""

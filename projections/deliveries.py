@@ -118,13 +118,21 @@ class DeliveriesProjection(Projection[KeptDelivery]):
             if folded is None:
                 evolve(kept.state, entry)
         changes: dict[int, tuple[list[Piece], list[Piece]]] = {}
+        kept_all, dirty, series_ids = self.kept, self.dirty, self.series
         for key, old in before.items():
-            kept = self.kept[key]
+            kept = kept_all[key]
+            dirty[key] = None
+            found = contributions(kept.state)
+            if not found and not old:
+                continue  # the common case: no delivery, then or now
             new = [
-                (self._series_id(series, buffer) * TRACKS_PER_SERIES + variant, piece)
-                for series, variant, piece in contributions(kept.state)
+                (
+                    (series_ids.get(series) or self._series_id(series, buffer)) * TRACKS_PER_SERIES
+                    + variant,
+                    piece,
+                )
+                for series, variant, piece in found
             ]
-            self.dirty[key] = None
             if new == old:
                 continue
             kept.pieces = new

@@ -26,6 +26,7 @@ from projections.state import POS_MAX, DevState, evolve, start
 from service.store.log import Cursor
 
 _json = msgspec.json.Encoder(order="deterministic")
+_DEVELOPMENTS, _REPORTS, _SEGMENTS = DEVELOPMENTS.name, REPORTS.name, SEGMENTS.name
 
 
 class KeptDevelopment(msgspec.Struct, array_like=True, gc=False):
@@ -35,16 +36,6 @@ class KeptDevelopment(msgspec.Struct, array_like=True, gc=False):
     fields_row: int = 0
     report_rows: list[int] = msgspec.field(default_factory=list)
     segments: list[tuple[int, Segment]] = msgspec.field(default_factory=list)
-
-
-class _Touched:
-    """What one commit changed of a development."""
-
-    __slots__ = ("fields", "reports")
-
-    def __init__(self) -> None:
-        self.fields = False
-        self.reports: set[int] = set()
 
 
 def _text(value: Any) -> str | None:
@@ -85,25 +76,31 @@ class DevelopmentsProjection(Projection[KeptDevelopment]):
 
     def apply(self, commit: Sequence[Entry], buffer: RowBuffer) -> None:
         """Fold the commit's events, then write each touched development's changed rows."""
-        touched: dict[Any, _Touched] = {}
+        kept_all = self.kept
+        touched: dict[Any, set[int]] = {}  # report numbers changed, by development
+        fields: set[Any] = set()  # developments whose coded fields changed
         for entry in commit:
             key, event = entry.development, entry.event
-            kept = self.kept.get(key)
-            touch = touched.get(key)
-            if touch is None:
-                touch = touched[key] = _Touched()
+            kept = kept_all.get(key)
             if kept is None:
-                kept = self.kept[key] = KeptDevelopment(start(entry))
-                touch.fields = True
-                touch.reports.add(1)
+                kept_all[key] = KeptDevelopment(start(entry))
+                fields.add(key)
+                reports = touched.get(key)
+                if reports is None:
+                    touched[key] = {1}
+                else:
+                    reports.add(1)
                 continue
+            reports = touched.get(key)
+            if reports is None:
+                reports = touched[key] = set()
             evolve(kept.state, entry)
-            if isinstance(event, Reported | FieldsFixed):
-                touch.fields = True
-            elif isinstance(event, Added):
-                touch.reports.add(len(kept.state.reports))
-            elif isinstance(event, ReportFixed | Retracted):
-                touch.reports.add(event.report)
+            if isinstance(event, Added):
+                reports.add(len(kept.state.reports))
+            elif isinstance(event, (ReportFixed, Retracted)):
+                reports.add(event.report)
+            elif isinstance(event, (FieldsFixed, Reported)):
+                fields.add(key)
             elif isinstance(event, Judged):
                 buffer.insert(
                     STATUS_CHANGES,
@@ -117,21 +114,29 @@ class DevelopmentsProjection(Projection[KeptDevelopment]):
                 )
         position = commit[0].position
         self.latest = self.frontier
-        for key, touch in touched.items():
-            self._write(key, self.kept[key], touch, position, buffer)
-            self.dirty[key] = None
+        dirty = self.dirty
+        for key, reports in touched.items():
+            self._write(key, kept_all[key], key in fields, reports, position, buffer)
+            dirty[key] = None
         if self.latest > self.frontier:
             self.frontier = self.latest
             buffer.insert(FRONTIER, [position, self.latest])
 
     def _write(
-        self, key: Any, kept: KeptDevelopment, touch: _Touched, position: int, buffer: RowBuffer
+        self,
+        key: Any,
+        kept: KeptDevelopment,
+        fields_changed: bool,
+        reports: set[int],
+        position: int,
+        buffer: RowBuffer,
     ) -> None:
         state = kept.state
-        if touch.fields:
+        ids = self.ids
+        if fields_changed:
             if kept.fields_row:
                 buffer.close(DEVELOPMENTS, kept.fields_row, position)
-            kept.fields_row = self.next_id(DEVELOPMENTS)
+            kept.fields_row = ids[_DEVELOPMENTS] = ids[_DEVELOPMENTS] + 1
             fields = state.fields
             buffer.insert(
                 DEVELOPMENTS,
@@ -150,13 +155,14 @@ class DevelopmentsProjection(Projection[KeptDevelopment]):
                     state.initial_status,
                 ],
             )
-        for number in sorted(touch.reports):
+        report_rows = kept.report_rows
+        for number in sorted(reports) if len(reports) > 1 else reports:
             report = state.reports[number - 1]
-            if number <= len(kept.report_rows):
-                buffer.close(REPORTS, kept.report_rows[number - 1], position)
+            if number <= len(report_rows):
+                buffer.close(REPORTS, report_rows[number - 1], position)
             else:
-                kept.report_rows.append(0)
-            row_id = kept.report_rows[number - 1] = self.next_id(REPORTS)
+                report_rows.append(0)
+            row_id = report_rows[number - 1] = ids[_REPORTS] = ids[_REPORTS] + 1
             buffer.insert(
                 REPORTS,
                 [
@@ -180,24 +186,28 @@ class DevelopmentsProjection(Projection[KeptDevelopment]):
     ) -> None:
         new = segments(kept.state)
         old = kept.segments
-        if len(old) == len(new) and all(s == n for (_, s), n in zip(old, new, strict=True)):
-            return
-        unchanged = {segment: row_id for row_id, segment in old}
+        unchanged: dict[Segment, int] = {}
+        if old:
+            if len(old) == len(new) and all(s == n for (_, s), n in zip(old, new, strict=True)):
+                return
+            unchanged = {segment: row_id for row_id, segment in old}
         rows: list[tuple[int, Segment]] = []
+        ids = self.ids
         for segment in new:
             row_id = unchanged.pop(segment, 0)
             if not row_id:
-                row_id = self.next_id(SEGMENTS)
-                shown = segment.shown
-                self.latest = max(self.latest, shown.first_reported_on)
+                row_id = ids[_SEGMENTS] = ids[_SEGMENTS] + 1
+                valid_from, valid_to, shown = segment
+                if shown[0] > self.latest:  # first_reported_on
+                    self.latest = shown[0]
                 buffer.insert(
                     SEGMENTS,
                     [
                         row_id,
                         key,
                         kept.state.position,
-                        segment.valid_from,
-                        segment.valid_to,
+                        valid_from,
+                        valid_to,
                         position,
                         POS_MAX,
                         *shown,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from projections.state import DAY_MAX, STANCE_INDEX, DevState, actor_key
+from projections.state import DAY_MAX, STANCE_INDEX, STANCES, DevState, actor_key
 
 
 class Shown(NamedTuple):
@@ -36,13 +36,25 @@ class Segment(NamedTuple):
     shown: Shown
 
 
+# The stance counts of a development with one report, by the report's stance.
+_ONE_STANCE: dict[str, tuple[int, int, int, int, int]] = {
+    "supports": (1, 0, 0, 0, 0),
+    "contradicts": (0, 1, 0, 0, 0),
+    "denies": (0, 0, 1, 0, 0),
+    "not_observed": (0, 0, 0, 1, 0),
+    "qualifies": (0, 0, 0, 0, 1),
+}
+assert tuple(_ONE_STANCE) == STANCES
+
+
 def _shown(state: DevState, day: int, kind: str, actors: str) -> Shown | None:
     first = last = count = 0
     stances = [0, 0, 0, 0, 0]
     for report in state.reports:
-        if not report.active(day):
-            continue
         asserted = report.asserted_on
+        retracted = report.retracted_on
+        if asserted > day or (retracted is not None and retracted <= day):
+            continue  # not active on `day`
         if not count or asserted < first:
             first = asserted
         if not count or asserted > last:
@@ -74,19 +86,19 @@ def _shown(state: DevState, day: int, kind: str, actors: str) -> Shown | None:
 
 def segments(state: DevState) -> list[Segment]:
     """The development's maximal segments, in day order."""
-    if not state.actors_key:
-        state.actors_key = actor_key(state.fields["actors"])
-    kind, actors = state.fields["kind"], state.actors_key
-    if len(state.reports) == 1 and not state.changes and state.reports[0].retracted_on is None:
-        day = state.reports[0].asserted_on  # the common case: one report, visible from its day
-        s = [0, 0, 0, 0, 0]
-        s[STANCE_INDEX[state.reports[0].stance]] = 1
-        one = Shown(
-            day, day, 1, state.initial_status, day, s[0], s[1], s[2], s[3], s[4], kind, actors
-        )
+    actors = state.actors_key
+    if not actors:
+        actors = state.actors_key = actor_key(state.fields["actors"])
+    kind = state.fields["kind"]
+    reports = state.reports
+    if len(reports) == 1 and not state.changes and reports[0].retracted_on is None:
+        report = reports[0]  # the common case: one report, visible from its day
+        day = report.asserted_on
+        counts = _ONE_STANCE[report.stance]
+        one = Shown(day, day, 1, state.initial_status, day, *counts, kind, actors)
         return [Segment(day, DAY_MAX, one)]
-    days = {report.asserted_on for report in state.reports}
-    days.update(r.retracted_on for r in state.reports if r.retracted_on is not None)
+    days = {report.asserted_on for report in reports}
+    days.update(r.retracted_on for r in reports if r.retracted_on is not None)
     days.update(change.effective_on for change in state.changes)
     ordered = sorted(days)
     found: list[Segment] = []

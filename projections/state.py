@@ -90,13 +90,13 @@ class DevState(msgspec.Struct, array_like=True, gc=False):
 def _report_state(number: int, position: int, raw: bytes) -> ReportState:
     lean = decode_report(raw)
     return ReportState(
-        number=number,
-        position=position,
-        report=bytes(raw),
-        asserted_on=lean.asserted_on.toordinal(),
-        stance=lean.stance,
-        originator=lean.source.originator,
-        figure=lean.figure,
+        number,
+        position,
+        bytes(raw),
+        lean.asserted_on.toordinal(),
+        lean.stance,
+        lean.source.originator,
+        lean.figure,
     )
 
 
