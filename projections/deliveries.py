@@ -13,6 +13,7 @@ from typing import Any
 import msgspec
 
 from projections.buffer import RowBuffer
+from projections.developments import DevelopmentsProjection
 from projections.entries import Entry
 from projections.projection import Projection
 from projections.schema import DELIVERY_ROWS, DELIVERY_STATES, PIECES, SERIES, Table, rows_of
@@ -26,6 +27,10 @@ class KeptDelivery(msgspec.Struct, array_like=True, gc=False):
 
     state: DevState
     pieces: list[tuple[int, Piece]] = msgspec.field(default_factory=list)
+
+
+# `_encode_states` writes a kept delivery as the tuple of its fields, the same msgpack array.
+assert KeptDelivery.__struct_fields__ == ("state", "pieces")
 
 
 class DeliveriesProjection(Projection[KeptDelivery]):
@@ -44,7 +49,7 @@ class DeliveriesProjection(Projection[KeptDelivery]):
         self.piece_changes: dict[tuple[int, int, int], Piece | None] = {}
         # A rebuild of both projections folds each development once: the developments
         # projection applies a commit first, and this one reads the states it folded.
-        self.folded_by: Projection[Any] | None = None
+        self.folded_by: DevelopmentsProjection | None = None
 
     def forget(self) -> None:
         """Drop what is held in memory, tracks and series keys too."""
@@ -188,6 +193,18 @@ class DeliveriesProjection(Projection[KeptDelivery]):
         for row in unchanged.values():
             buffer.close(DELIVERY_ROWS, row[0], position)
         track.rows[index:] = rows
+
+    def _encode_states(self, keys: list[Any]) -> list[Sequence[Any]]:
+        if self.folded_by is None:
+            return super()._encode_states(keys)
+        # Saved right after the developments projection: its states, encoded, are these.
+        encode, kept, saved = self._encoder.encode, self.kept, self.folded_by.saved_states
+        found: list[Sequence[Any]] = []
+        for key in keys:
+            held = kept[key]
+            state = saved.get(key)
+            found.append((key, encode(held if state is None else (state, held.pieces))))
+        return found
 
     def save(self, buffer: RowBuffer, *, rebuilding: bool = False) -> None:
         """Queue states and the net changes of pieces; a rebuild writes every piece at the end."""

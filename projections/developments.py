@@ -38,6 +38,10 @@ class KeptDevelopment(msgspec.Struct, array_like=True, gc=False):
     segments: list[tuple[int, Segment]] = msgspec.field(default_factory=list)
 
 
+# `_encode_states` writes a kept development as the tuple of its fields, the same msgpack array.
+assert KeptDevelopment.__struct_fields__ == ("state", "fields_row", "report_rows", "segments")
+
+
 def _text(value: Any) -> str | None:
     return None if value is None else _json.encode(value).decode()
 
@@ -62,6 +66,19 @@ class DevelopmentsProjection(Projection[KeptDevelopment]):
         super().__init__(*args, **kwargs)
         self.frontier = 0  # the latest first_reported_on of any segment written so far
         self.latest = 0  # the same within the commit being folded
+        self.saved_states: dict[Any, msgspec.Raw] = {}  # the states the last save encoded
+
+    def _encode_states(self, keys: list[Any]) -> list[Sequence[Any]]:
+        # Each state is encoded on its own and kept until the next save: in a rebuild the
+        # deliveries projection, saved next, shares the states and need not encode them again.
+        encode, kept = self._encoder.encode, self.kept
+        self.saved_states = saved = {}
+        found: list[Sequence[Any]] = []
+        for key in keys:
+            held = kept[key]
+            state = saved[key] = msgspec.Raw(encode(held.state))
+            found.append((key, encode((state, held.fields_row, held.report_rows, held.segments))))
+        return found
 
     def start_rebuild(self) -> None:
         """Hold every state in memory from an empty read model."""

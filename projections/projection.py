@@ -145,9 +145,12 @@ class Projection(ABC, Generic[K]):
         self._save(buffer, settled)
 
     def _save(self, buffer: RowBuffer, keys: list[Any]) -> None:
-        encode, kept = self._encoder.encode, self.kept
         buffer.execute(
             f"INSERT INTO {self.state_table.name} (development_id, state) VALUES (%s, %s) "
             "ON CONFLICT (development_id) DO UPDATE SET state = excluded.state",
-            [(key, encode(kept[key])) for key in keys],
+            self._encode_states(keys),
         )
+
+    def _encode_states(self, keys: list[Any]) -> list[Sequence[Any]]:
+        encode, kept = self._encoder.encode, self.kept
+        return [(key, encode(kept[key])) for key in keys]

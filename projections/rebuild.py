@@ -24,6 +24,7 @@ import msgspec
 
 from projections.buffer import RowBuffer
 from projections.deliveries import DeliveriesProjection
+from projections.developments import DevelopmentsProjection
 from projections.entries import LogReader, commits
 from projections.projection import Projection
 from projections.runner import ProjectionRunner, ensure_schema, make_projections
@@ -173,8 +174,10 @@ def rebuild(
         for projection in projections:
             writer.put(partial(_clear, dialect, projection.name, projection.tables))
             projection.start_rebuild()
-        if len(projections) == 2 and isinstance(projections[1], DeliveriesProjection):
-            projections[1].folded_by = projections[0]  # in NAMES order: developments first
+        first, *others = projections  # in NAMES order: developments first
+        if isinstance(first, DevelopmentsProjection) and others:
+            assert isinstance(others[0], DeliveriesProjection)
+            others[0].folded_by = first
         buffer = RowBuffer(dialect)
         recent: set[Any] = set()  # developments folded since the last spill
         for entries in reader.pages(0, PAGE):
