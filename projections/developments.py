@@ -22,11 +22,12 @@ from projections.schema import (
     rows_of,
 )
 from projections.segments import Segment, segments
-from projections.state import POS_MAX, DevState, evolve, start
+from projections.state import POS_MAX, DevState, actor_key, evolve, start
 from service.store.log import Cursor
 
 _json = msgspec.json.Encoder(order="deterministic")
 _DEVELOPMENTS, _REPORTS, _SEGMENTS = DEVELOPMENTS.name, REPORTS.name, SEGMENTS.name
+_ACTOR_KEYS = 100_000  # actor keys remembered
 
 
 class KeptDevelopment(msgspec.Struct, array_like=True, gc=False):
@@ -67,6 +68,7 @@ class DevelopmentsProjection(Projection[KeptDevelopment]):
         self.frontier = 0  # the latest first_reported_on of any segment written so far
         self.latest = 0  # the same within the commit being folded
         self.saved_states: dict[Any, msgspec.Raw] = {}  # the states the last save encoded
+        self.actor_keys: dict[str | None, str] = {}  # actor_key by the actors' JSON
 
     def _encode_states(self, keys: list[Any]) -> list[Sequence[Any]]:
         # Each state is encoded on its own and kept until the next save: in a rebuild the
@@ -155,6 +157,14 @@ class DevelopmentsProjection(Projection[KeptDevelopment]):
                 buffer.close(DEVELOPMENTS, kept.fields_row, position)
             kept.fields_row = ids[_DEVELOPMENTS] = ids[_DEVELOPMENTS] + 1
             fields = state.fields
+            actors = _text(fields["actors"])
+            if not state.actors_key:  # developments share actors: their key is worked out once
+                found = self.actor_keys.get(actors)
+                if found is None:
+                    if len(self.actor_keys) >= _ACTOR_KEYS:
+                        self.actor_keys.clear()
+                    found = self.actor_keys[actors] = actor_key(fields["actors"])
+                state.actors_key = found
             buffer.insert(
                 DEVELOPMENTS,
                 [
@@ -166,7 +176,7 @@ class DevelopmentsProjection(Projection[KeptDevelopment]):
                     fields["kind"],
                     fields["title"],
                     fields["stage"],
-                    _text(fields["actors"]),
+                    actors,
                     _text(fields["item"]),
                     fields["occurred"],
                     state.initial_status,
