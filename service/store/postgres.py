@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -22,13 +21,11 @@ _SCHEMA_LOCK = 7_263_941_001  # advisory lock id: one process creates the schema
 # the hash chain with `chain_link`'s formula (records.py) and inserts the events and their
 # records at the head's successor positions, with one `recorded_at`: this process's clock,
 # clamped past the head's (commits never share a system time; the clock was read before the
-# lock, so another commit may have come in between). `before` and `after` are each row's
-# header text around its time; `bodies` the payloads' hashes.
+# lock, so another commit may have come in between).
 _APPEND_FUNCTION = """
 CREATE OR REPLACE FUNCTION {events}_append(
     development_ids uuid[], versions bigint[], topics text[], states bytea[], event_ids uuid[],
-    recorded_bys text[], digests text[], befores bytea[], afters bytea[], bodies bytea[],
-    now_us bigint, lock_wait text)
+    recorded_bys text[], digests text[], now_us bigint, lock_wait text)
 RETURNS TABLE ("position" bigint, recorded_at bigint, link bytea)
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
@@ -40,6 +37,13 @@ DECLARE
     at bigint;
     positions bigint[] := '{}';
     links bytea[] := '{}';
+    -- copies in PL/pgSQL's expanded form: element i is reached directly, not by a walk
+    ids uuid[] := development_ids;
+    numbers bigint[] := versions;
+    types text[] := topics;
+    bodies bytea[] := states;
+    eids uuid[] := event_ids;
+    principals text[] := recorded_bys;
 BEGIN
     PERFORM set_config('lock_timeout', lock_wait, true);
     LOCK TABLE {events} IN EXCLUSIVE MODE;
@@ -50,18 +54,19 @@ BEGIN
     last_position := greatest(coalesce(last_position, 0), coalesce(top, 0));
     at := greatest(now_us, coalesce(last_recorded, 0) + 1);
     previous := coalesce(previous, decode(repeat('00', 32), 'hex'));
-    FOR i IN 1 .. cardinality(development_ids) LOOP
+    FOR i IN 1 .. cardinality(ids) LOOP
         last_position := last_position + 1;
-        previous := sha256(previous || convert_to(last_position::text, 'UTF8') || befores[i]
-            || convert_to(at::text, 'UTF8') || afters[i] || bodies[i]);
+        previous := sha256(previous || convert_to(last_position::text || E'\\n' || ids[i]::text
+            || E'\\n' || numbers[i]::text || E'\\n' || types[i] || E'\\n' || at::text || E'\\n'
+            || eids[i]::text || E'\\n' || principals[i] || E'\\n', 'UTF8') || sha256(bodies[i]));
         positions[i] := last_position;
         links[i] := previous;
     END LOOP;
     INSERT INTO {events} (notification_id, originator_id, originator_version, topic, state)
-        SELECT * FROM unnest(positions, development_ids, versions, topics, states);
+        SELECT * FROM unnest(positions, ids, numbers, types, bodies);
     INSERT INTO event_records (position, event_id, recorded_at, recorded_by, digest, link)
         SELECT u.p, u.e, at, u.b, u.d, u.l
-        FROM unnest(positions, event_ids, recorded_bys, digests, links) AS u(p, e, b, d, l);
+        FROM unnest(positions, eids, principals, digests, links) AS u(p, e, b, d, l);
     RETURN QUERY SELECT u.p, at, u.l FROM unnest(positions, links) AS u(p, l);
 END
 $$
@@ -154,13 +159,10 @@ class TimelinePostgresRecorder(LogRecorder, PostgresApplicationRecorder):
         raise NotImplementedError("PostgreSQL records through `record`")
 
     def _append(self, cursor: Cursor, pending: Sequence[Pending]) -> list[StoredRecord]:
-        """Call the append function: the parts of each link that depend on neither the position,
-        the time nor the previous link (the header's text around them, the payload's hash) are
-        prepared here; the rows come back with their positions, time and links."""
+        """Call the append function; the rows come back with their positions, time and links."""
         cursor.execute(
             f"SELECT * FROM {self.append_function}(%b::uuid[], %b::bigint[], %b::text[], "
-            "%b::bytea[], %b::uuid[], %b::text[], %b::text[], %b::bytea[], %b::bytea[], "
-            "%b::bytea[], %b::bigint, %b::text)",
+            "%b::bytea[], %b::uuid[], %b::text[], %b::text[], %b::bigint, %b::text)",
             (
                 [p.development_id for p in pending],
                 [p.version for p in pending],
@@ -169,9 +171,6 @@ class TimelinePostgresRecorder(LogRecorder, PostgresApplicationRecorder):
                 [p.event_id for p in pending],
                 [p.recorded_by for p in pending],
                 [p.digest for p in pending],
-                [f"\n{p.development_id}\n{p.version}\n{p.topic}\n".encode() for p in pending],
-                [f"\n{p.event_id}\n{p.recorded_by}\n".encode() for p in pending],
-                [hashlib.sha256(p.state).digest() for p in pending],
                 now_micros(),
                 f"{self.datastore.lock_timeout}s",
             ),
