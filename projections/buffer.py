@@ -10,8 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
+
 from projections.schema import BOX, DELIVERY_ROWS, Dialect, Table
 from service.store.log import Cursor
+
+_json = msgspec.json.Encoder()
 
 
 class RowBuffer:
@@ -94,11 +98,20 @@ class RowBuffer:
         self.open = {}
         for name, closes in self.closes.items():
             pos_to = self.tables[name].columns[self.tables[name].pos_to]
-            if closes:
-                cursor.executemany(sql(f"UPDATE {name} SET {pos_to} = %s WHERE id = %s"), closes)
-                if name == DELIVERY_ROWS.name and self.dialect.sqlite:
-                    boxes = [(pos - 1, row_id) for pos, row_id in closes]
-                    cursor.executemany(sql(f"UPDATE {BOX} SET pos_hi = %s WHERE id = %s"), boxes)
+            if not closes:
+                continue
+            if not self.dialect.sqlite:  # one statement over arrays, not one per row
+                cursor.execute(
+                    f"UPDATE {name} SET {pos_to} = u.pos_to "
+                    "FROM unnest(%s::bigint[], %s::bigint[]) AS u(pos_to, id) "
+                    f"WHERE {name}.id = u.id",
+                    ([pos for pos, _ in closes], [row_id for _, row_id in closes]),
+                )
+                continue
+            cursor.executemany(sql(f"UPDATE {name} SET {pos_to} = %s WHERE id = %s"), closes)
+            if name == DELIVERY_ROWS.name:
+                boxes = [(pos - 1, row_id) for pos, row_id in closes]
+                cursor.executemany(sql(f"UPDATE {BOX} SET pos_hi = %s WHERE id = %s"), boxes)
         self.closes = {}
         for statement, params in self.statements:
             if params:
@@ -108,6 +121,18 @@ class RowBuffer:
 
     def _insert(self, cursor: Cursor, table: Table, rows: list[list[Any]]) -> None:
         if not rows:
+            return
+        if not self.dialect.sqlite:
+            # One statement for all the rows: PostgreSQL reads them from one JSON document into
+            # the table's own row type, where a statement per row costs it (and the client)
+            # far more. Rows hold numbers, text, UUIDs and nulls, which JSON carries exactly.
+            columns = ", ".join(table.columns)
+            document = _json.encode([dict(zip(table.columns, row, strict=True)) for row in rows])
+            cursor.execute(
+                f"INSERT INTO {table.name} ({columns}) SELECT {columns} "
+                f"FROM json_populate_recordset(NULL::{table.name}, %s::json)",
+                (document.decode(),),
+            )
             return
         cursor.executemany(self.dialect.sql(table.insert_sql()), rows)
         if table.name == DELIVERY_ROWS.name and self.dialect.sqlite:

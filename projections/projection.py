@@ -145,11 +145,19 @@ class Projection(ABC, Generic[K]):
         self._save(buffer, settled)
 
     def _save(self, buffer: RowBuffer, keys: list[Any]) -> None:
-        buffer.execute(
-            f"INSERT INTO {self.state_table.name} (development_id, state) VALUES (%s, %s) "
-            "ON CONFLICT (development_id) DO UPDATE SET state = excluded.state",
-            self._encode_states(keys),
-        )
+        rows = self._encode_states(keys)
+        table = self.state_table.name
+        upsert = "ON CONFLICT (development_id) DO UPDATE SET state = excluded.state"
+        if self.dialect.sqlite:
+            buffer.execute(
+                f"INSERT INTO {table} (development_id, state) VALUES (%s, %s) {upsert}", rows
+            )
+        elif rows:  # one statement over arrays, not one per state
+            buffer.execute(
+                f"INSERT INTO {table} (development_id, state) "
+                f"SELECT * FROM unnest(%s::uuid[], %s::bytea[]) {upsert}",
+                [([key for key, _ in rows], [blob for _, blob in rows])],
+            )
 
     def _encode_states(self, keys: list[Any]) -> list[Sequence[Any]]:
         encode, kept = self._encoder.encode, self.kept
