@@ -25,6 +25,7 @@ from typing import Any
 from synthetic import open_store  # bench/ is on sys.path when run as a script
 
 from projections import ProjectionRunner, ReadModels, rebuild
+from projections.rebuild import tidy
 from service.application import Timeline
 
 View = Callable[[ReadModels, date, int, random.Random], Any]
@@ -120,6 +121,7 @@ def main() -> int:
         if args.rebuild or runner.tracking()["developments"][0] < size:
             done = rebuild(timeline.store)
             print(f"read models of {size:,} events: {done.seconds:.1f} s", file=sys.stderr)
+        tidy(timeline.store)  # as autovacuum would have, on a server that ran a while
         results[size] = measure(timeline, args.queries, args.seed)
         timeline.close()
     engine = "postgresql" if args.postgres else "sqlite"

@@ -167,6 +167,26 @@ def test_a_rebuild_that_writes_as_it_folds_gives_the_live_rows_and_states(
     assert verify_rebuild(store.timeline.store) == {}
 
 
+@pytest.mark.postgres
+def test_a_rebuild_on_postgresql_leaves_its_tables_vacuumed_and_analyzed(
+    postgres_url: str,
+) -> None:
+    opened = Store(postgres_url)
+    try:
+        grow(opened)
+        rebuild(opened.timeline.store)
+        with opened.timeline.store.read_transaction() as cursor:
+            cursor.execute(
+                "SELECT relname, last_vacuum, last_analyze FROM pg_stat_user_tables "
+                "WHERE relname IN ('tl_segments', 'tl_delivery_rows')"
+            )
+            rows = cursor.fetchall()
+        assert {row["relname"] for row in rows} == {"tl_segments", "tl_delivery_rows"}
+        assert all(row["last_vacuum"] and row["last_analyze"] for row in rows)
+    finally:
+        opened.close()
+
+
 def test_rebuilding_one_projection_leaves_the_other_alone(store: Store) -> None:
     grow(store, 3)
     store.read.runner.catch_up()
