@@ -15,6 +15,15 @@ class FieldError(ValueError):
 
 
 class Value(
-    msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True, omit_defaults=True
+    msgspec.Struct,
+    frozen=True,
+    forbid_unknown_fields=True,
+    kw_only=True,
+    omit_defaults=True,
+    gc=False,
 ):
-    """Base of every value type: immutable, strict on input, compact when stored."""
+    """Base of every value type: immutable, strict on input, compact when stored.
+
+    Not tracked by the garbage collector (`gc=False`): values hold only strings, numbers,
+    tuples and other values, so they cannot form a cycle, and a batch decodes thousands.
+    """

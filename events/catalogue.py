@@ -38,8 +38,12 @@ class Event(
     kw_only=True,
     omit_defaults=True,
     tag_field="type",
+    gc=False,
 ):
-    """Base of every event; `event_id` is the idempotency key (the server makes one if absent)."""
+    """Base of every event; `event_id` is the idempotency key (the server makes one if absent).
+
+    Untracked by the garbage collector, like the values it holds: an event cannot form a cycle.
+    """
 
     event_id: UUID | None = None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -193,6 +194,10 @@ def app_from_environment() -> Litestar:
     )
     # TIMELINE_RUN_PROJECTIONS=0: a separate `timeline projections run` keeps the read models
     app.state.run_projections = os.environ.get("TIMELINE_RUN_PROJECTIONS", "1") not in FALSE
+    # What a server process has built by now lives as long as it does: out of the collector's
+    # way, so that collections while requests are served only look at the requests' objects.
+    gc.collect()
+    gc.freeze()
     return app
 
 
