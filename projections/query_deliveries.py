@@ -1,8 +1,8 @@
 """Reading the deliveries read model at (D, P): one row per series, then totals.
 
 The rows valid at (D, P) are found by a stabbing query on their (valid, system) rectangles: an
-R-tree on SQLite, a GiST index on PostgreSQL. That touches about one row per series, whatever
-the length of the history.
+R-tree on SQLite; on PostgreSQL two GiST indexes, one for closed rows and one for current ones.
+That touches about one row per series, whatever the length of the history.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from datetime import date
 from typing import Any
 
 from projections.results import Deliveries, Series, Total
-from projections.schema import BOX, DELIVERY_ROWS, SERIES, Dialect, rows_of
+from projections.schema import BOX, DELIVERY_ROWS, PG_BOX, SERIES, Dialect, rows_of
+from projections.state import POS_MAX
 from projections.tracks import EXCLUDED, TRACKS_PER_SERIES, VARIANT_INDEX
 
 _SQLITE = (
@@ -20,10 +21,11 @@ _SQLITE = (
     f"FROM {BOX} b JOIN {DELIVERY_ROWS.name} r ON r.id = b.id "
     "WHERE b.valid_lo <= %s AND b.valid_hi >= %s AND b.pos_lo <= %s AND b.pos_hi >= %s"
 )
-_POSTGRES = (
-    f"SELECT r.track_id, r.low, r.high, r.reports, r.last_asserted_on FROM {DELIVERY_ROWS.name} r "
-    "WHERE box(point(r.valid_from, r.pos_from), point(r.valid_to - 1, r.pos_to - 1)) "
-    "@> box(point(%s, %s), point(%s, %s))"
+_POSTGRES = " UNION ALL ".join(  # closed rows, then current ones: each has its own index
+    "SELECT track_id, low, high, reports, last_asserted_on "
+    f"FROM {DELIVERY_ROWS.name} WHERE pos_to {compare} {POS_MAX} "
+    f"AND {PG_BOX} @> box(point(%s, %s), point(%s, %s))"
+    for compare in ("<", "=")
 )
 
 
@@ -55,7 +57,7 @@ def deliveries(
         if dialect.sqlite:
             cursor.execute(dialect.sql(_SQLITE), (day, day, position, position))
         else:
-            cursor.execute(_POSTGRES, (day, position, day, position))
+            cursor.execute(_POSTGRES, (day, position, day, position) * 2)
         found = [row for row in rows_of(cursor) if row[0] % TRACKS_PER_SERIES == variant]
         cursor.execute(
             f"SELECT series_id, supplier, recipient, category, unit, originator FROM {SERIES.name}"

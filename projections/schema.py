@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from projections.state import POS_MAX
 from service.store.log import Cursor, LogRecorder
 
 MMAP_BYTES = 1 << 34  # the most of a SQLite file read through memory (16 GiB of address space)
@@ -242,9 +243,17 @@ INDEXES: dict[str, list[str]] = {
         "(track_id, pos_to)",
     ],
 }
-PG_BOX_INDEX = (
-    f"CREATE INDEX IF NOT EXISTS tl_delivery_rows_box ON {DELIVERY_ROWS.name} USING gist "
-    "(box(point(valid_from, pos_from), point(valid_to - 1, pos_to - 1)))"
+# A delivery row's rectangle in (valid time, system time), for PostgreSQL's GiST indexes.
+PG_BOX = "box(point(valid_from, pos_from), point(valid_to - 1, pos_to - 1))"
+# Rows still current (system time open) and closed rows are indexed apart: the open rows reach
+# the top of system time, and in one tree with the closed ones they made every node overlap
+# every query (1M events: 127 index pages read per query in one tree, 7 in the two).
+PG_BOX_INDEXES = (
+    "DROP INDEX IF EXISTS tl_delivery_rows_box",  # the one tree of earlier versions
+    f"CREATE INDEX IF NOT EXISTS tl_delivery_rows_closed_box ON {DELIVERY_ROWS.name} "
+    f"USING gist ({PG_BOX}) WHERE pos_to < {POS_MAX}",
+    f"CREATE INDEX IF NOT EXISTS tl_delivery_rows_current_box ON {DELIVERY_ROWS.name} "
+    f"USING gist ({PG_BOX}) WHERE pos_to = {POS_MAX}",
 )
 SQLITE_BOX = (
     f"CREATE VIRTUAL TABLE IF NOT EXISTS {BOX} USING rtree_i32(id, valid_lo, valid_hi, "
@@ -266,7 +275,8 @@ def create(dialect: Dialect, cursor: Cursor) -> None:
     for statements in INDEXES.values():
         for statement in statements:
             cursor.execute(statement)
-    cursor.execute(SQLITE_BOX if dialect.sqlite else PG_BOX_INDEX)
+    for statement in (SQLITE_BOX,) if dialect.sqlite else PG_BOX_INDEXES:
+        cursor.execute(statement)
 
 
 def rows_of(cursor: Cursor) -> list[Any]:
