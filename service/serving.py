@@ -23,12 +23,16 @@ GRACE_SECONDS = 5
 logger = logging.getLogger(__name__)
 
 
+MAX_DEFAULT_WORKERS = 8  # a container may see every CPU of its host
+
+
 def default_workers(database_url: str) -> int:
     """What served best in bench/write.py: one process on SQLite (one writer at a time anyway,
-    and a second only waits for the file's lock), one per CPU on PostgreSQL."""
+    and a second only waits for the file's lock), one per CPU this process may use on
+    PostgreSQL, at most `MAX_DEFAULT_WORKERS`."""
     if database_url.startswith("sqlite"):
         return 1
-    return max(1, os.cpu_count() or 1)
+    return max(1, min(len(os.sched_getaffinity(0)), MAX_DEFAULT_WORKERS))
 
 
 def serve(host: str, port: int, *, workers: int, log_level: str) -> None:
