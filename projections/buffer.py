@@ -27,7 +27,7 @@ class RowBuffer:
         self.open: dict[str, dict[int, list[Any]]] = {}  # inserted, not written, still open
         self.done: dict[str, list[list[Any]]] = {}  # inserted and closed, not written
         self.closes: dict[str, list[tuple[int, int]]] = {}  # (pos_to, id) of written rows
-        self.statements: list[tuple[str, list[Sequence[Any]]]] = []
+        self.statements: list[tuple[str | Table, list[Sequence[Any]]]] = []
         self.count = 0  # rows inserted since the last `spill`
         self.spilled: dict[str, int] = {}  # by table: the last row id inserted at the last spill
 
@@ -60,9 +60,13 @@ class RowBuffer:
         row[table.pos_to] = pos_to
         self.done.setdefault(name, []).append(row)
 
-    def execute(self, statement: str, params: list[Sequence[Any]]) -> None:
-        """Any other statement, run after the rows are written."""
-        self.statements.append((statement, params))
+    def execute(self, statement: str, params: Sequence[Sequence[Any]]) -> None:
+        """Any other statement, run after the rows are written, in the order given."""
+        self.statements.append((statement, list(params)))
+
+    def add(self, table: Table, rows: Sequence[Sequence[Any]]) -> None:
+        """Whole rows of a table without ids, inserted in order with the other statements."""
+        self.statements.append((table, list(rows)))
 
     def spill(self) -> RowBuffer:
         """A buffer of what may be written now, taken from this one.
@@ -114,12 +118,16 @@ class RowBuffer:
                 cursor.executemany(sql(f"UPDATE {BOX} SET pos_hi = %s WHERE id = %s"), boxes)
         self.closes = {}
         for statement, params in self.statements:
-            if params:
+            if not params:
+                continue
+            if isinstance(statement, Table):
+                self._insert(cursor, statement, params)
+            else:
                 cursor.executemany(sql(statement), params)
         self.statements = []
         self.count = 0
 
-    def _insert(self, cursor: Cursor, table: Table, rows: list[list[Any]]) -> None:
+    def _insert(self, cursor: Cursor, table: Table, rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
             return
         if not self.dialect.sqlite:

@@ -212,22 +212,29 @@ class DeliveriesProjection(Projection[KeptDelivery]):
         if rebuilding:
             return
         changes, self.piece_changes = self.piece_changes, {}
-        if changes:
+        if not changes:
+            return
+        keys = list(changes)
+        if self.dialect.sqlite:
             buffer.execute(
                 f"DELETE FROM {PIECES.name} WHERE track_id = %s AND position = %s "
                 "AND valid_from = %s",
-                list(changes),
+                keys,
             )
+        else:  # one statement over arrays, not one per piece
             buffer.execute(
-                PIECES.insert_sql(),
-                [_piece_row(key[0], p) for key, p in changes.items() if p is not None],
+                f"DELETE FROM {PIECES.name} p USING unnest(%b::bigint[], %b::bigint[], "
+                "%b::bigint[]) AS k(track_id, position, valid_from) WHERE p.track_id = "
+                "k.track_id AND p.position = k.position AND p.valid_from = k.valid_from",
+                [tuple(list(column) for column in zip(*keys, strict=True))],
             )
+        buffer.add(PIECES, [_piece_row(key[0], p) for key, p in changes.items() if p is not None])
 
     def save_pieces(self, buffer: RowBuffer) -> None:
         """Queue every piece of every track (the end of a rebuild)."""
         self.piece_changes = {}
-        buffer.execute(
-            PIECES.insert_sql(),
+        buffer.add(
+            PIECES,
             [_piece_row(track_id, p) for track_id, t in self.tracks.items() for p in t.pieces],
         )
 

@@ -155,7 +155,7 @@ class Projection(ABC, Generic[K]):
         elif rows:  # one statement over arrays, not one per state
             buffer.execute(
                 f"INSERT INTO {table} (development_id, state) "
-                f"SELECT * FROM unnest(%s::uuid[], %s::bytea[]) {upsert}",
+                f"SELECT * FROM unnest(%b::uuid[], %b::bytea[]) {upsert}",
                 [([key for key, _ in rows], [blob for _, blob in rows])],
             )
 
