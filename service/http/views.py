@@ -6,10 +6,8 @@ used, and each view also answers CSV (`?format=csv` or `Accept: text/csv`).
 
 from __future__ import annotations
 
-import csv
-import io
 import threading
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date
 from typing import Annotated, Any
@@ -22,18 +20,29 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, QueryParameter
 
-from events import Status, parse_edtf
+from events import Status
 from events.values import Kind
 from projections import ReadModels
 from projections.query_developments import MAX_LIMIT, InvalidCursor
-from projections.results import Deliveries, Detail, DevelopmentRow, Page
+from projections.results import Deliveries
 from service.application import Timeline
 from service.errors import UnknownDevelopment
 from service.http.openapi import text_answers
 from service.http.params import InvalidParameter, parse_as_of, parse_known_at
 from service.http.problems import BAD_PARAMS, problem_spec
-from service.http.shapes import Time, format_micros
+from service.http.shapes import format_micros
 from service.http.tables import CSV, wants_csv
+from service.http.view_shapes import (
+    ALLEGATION_COLUMNS,
+    DELIVERY_COLUMNS,
+    REPORT_COLUMNS,
+    TIMELINE_COLUMNS,
+    DeliveriesView,
+    csv_response,
+    detail_shape,
+    development_shape,
+    page_of,
+)
 
 _lock = threading.Lock()
 
@@ -52,69 +61,6 @@ Day = Annotated[str | None, QueryParameter(description="A date YYYY-MM-DD, inclu
 OR_CSV = text_answers(CSV)  # documents the `?format=csv` answer beside the JSON one
 
 
-class TimelinePage(msgspec.Struct, frozen=True, kw_only=True):
-    """A page of the timeline or of the allegations board."""
-
-    as_of: date
-    known_at: Time
-    items: list[dict[str, Any]]
-    next: str | None
-
-
-class DeliveriesView(msgspec.Struct, frozen=True, kw_only=True):
-    """Per-originator series and per (supplier, recipient, category, unit) totals."""
-
-    as_of: date
-    known_at: Time
-    series: list[dict[str, Any]]
-    totals: list[dict[str, Any]]
-
-
-def _development(row: DevelopmentRow) -> dict[str, Any]:
-    shaped: dict[str, Any] = msgspec.to_builtins(row)
-    shaped.pop("visible")
-    shaped["occurred"] = (
-        None if row.occurred is None else msgspec.to_builtins(parse_edtf(row.occurred))
-    )
-    return shaped
-
-
-def _detail(detail: Detail) -> dict[str, Any]:
-    shaped = _development(detail.development)
-    shaped["active_reports"] = shaped.pop("reports")
-    shaped["visible"], shaped["status_since"] = detail.visible, detail.status_since
-    shaped["reports"] = [
-        {
-            "number": r.number,
-            "position": r.position,
-            **msgspec.to_builtins(r.report),
-            "active": r.active,
-            "retraction": r.retraction,
-            "corrections": r.corrections,
-        }
-        for r in detail.reports
-    ]
-    return msgspec.to_builtins(shaped)  # type: ignore[no-any-return]
-
-
-def _cell(value: Any) -> Any:
-    if isinstance(value, dict | list):
-        return msgspec.json.encode(value).decode()
-    return "" if value is None else value
-
-
-def _csv(
-    rows: Iterable[dict[str, Any]], columns: Sequence[str], as_of: date, known_at: str
-) -> Response[str]:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([_cell(row.get(column)) for column in columns])
-    headers = {"X-As-Of": as_of.isoformat(), "X-Known-At": known_at}
-    return Response(out.getvalue(), media_type=CSV, headers=headers)
-
-
 def _day(name: str, text: str | None) -> date | None:
     if text is None:
         return None
@@ -124,41 +70,11 @@ def _day(name: str, text: str | None) -> date | None:
         raise InvalidParameter(name, error.message) from None
 
 
-def _page(page: Page, as_of: date, known_at_us: int, shape: Any) -> TimelinePage:
-    return TimelinePage(
-        as_of=as_of,
-        known_at=format_micros(known_at_us),
-        items=[shape(item) for item in page.items],
-        next=page.next,
-    )
-
-
 def _call(function: Any, **kwargs: Any) -> Any:
     try:
         return function(**kwargs)
     except InvalidCursor as error:
         raise InvalidParameter("cursor", str(error)) from None
-
-
-def _columns(names: str) -> tuple[str, ...]:
-    return tuple(names.split())
-
-
-TIMELINE_COLUMNS = _columns(
-    "development_id position version kind title stage actors item occurred status "
-    "first_reported_on last_reported_on reports total_reports"
-)
-REPORT_COLUMNS = _columns(
-    "number position source asserted_on stance quote figure reliability credibility "
-    "active retraction corrections"
-)
-ALLEGATION_COLUMNS = _columns(
-    "development_id position title kind status status_since first_reported_on "
-    "age_days supports contradicts denies not_observed qualifies"
-)
-DELIVERY_COLUMNS = _columns(
-    "row supplier recipient category unit originator low high reports last_asserted_on"
-)
 
 
 class DevelopmentsController(Controller):
@@ -197,9 +113,9 @@ class DevelopmentsController(Controller):
             from_=_day("from", from_),
             to=_day("to", to),
         )
-        shaped = _page(page, day, moment, _development)
+        shaped = page_of(page, day, moment, development_shape)
         if wants_csv(request, format):
-            return _csv(shaped.items, TIMELINE_COLUMNS, day, shaped.known_at)
+            return csv_response(shaped.items, TIMELINE_COLUMNS, day, shaped.known_at)
         return Response(shaped)
 
     @get(
@@ -227,9 +143,9 @@ class DevelopmentsController(Controller):
                 f"nothing of development {development_id} was recorded by {known}",
                 path="development_id",
             )
-        shaped = _detail(detail)
+        shaped = detail_shape(detail)
         if wants_csv(request, format):
-            return _csv(shaped["reports"], REPORT_COLUMNS, day, known)
+            return csv_response(shaped["reports"], REPORT_COLUMNS, day, known)
         return Response({"as_of": day, "known_at": known, **shaped})
 
 
@@ -279,7 +195,7 @@ class ViewsController(Controller):
         if wants_csv(request, format):
             rows = [{"row": "series", **s} for s in view.series]
             rows += [{"row": "total", **t} for t in view.totals]
-            return _csv(rows, DELIVERY_COLUMNS, day, view.known_at)
+            return csv_response(rows, DELIVERY_COLUMNS, day, view.known_at)
         return Response(view)
 
     @get(
@@ -304,10 +220,10 @@ class ViewsController(Controller):
         page = _call(
             read_models.allegations, as_of=day, known_at_us=moment, limit=limit, after=cursor
         )
-        shaped = _page(page, day, moment, msgspec.to_builtins)
+        shaped = page_of(page, day, moment, msgspec.to_builtins)
         if wants_csv(request, format):
             rows = [{**item, **item["stances"]} for item in shaped.items]
-            return _csv(rows, ALLEGATION_COLUMNS, day, shaped.known_at)
+            return csv_response(rows, ALLEGATION_COLUMNS, day, shaped.known_at)
         return Response(shaped)
 
 

@@ -1,0 +1,114 @@
+"""How the views answer: JSON documents and CSV tables built from read-model results."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from datetime import date
+from typing import Any
+
+import msgspec
+from litestar import Response
+
+from events import parse_edtf
+from projections.results import Detail, DevelopmentRow, Page
+from service.http.shapes import Time, format_micros
+from service.http.tables import CSV
+
+
+class TimelinePage(msgspec.Struct, frozen=True, kw_only=True):
+    """A page of the timeline or of the allegations board."""
+
+    as_of: date
+    known_at: Time
+    items: list[dict[str, Any]]
+    next: str | None
+
+
+class DeliveriesView(msgspec.Struct, frozen=True, kw_only=True):
+    """Per-originator series and per (supplier, recipient, category, unit) totals."""
+
+    as_of: date
+    known_at: Time
+    series: list[dict[str, Any]]
+    totals: list[dict[str, Any]]
+
+
+def development_shape(row: DevelopmentRow) -> dict[str, Any]:
+    """A development of the timeline as answered: its EDTF dates parsed, `visible` left out."""
+    shaped: dict[str, Any] = msgspec.to_builtins(row)
+    shaped.pop("visible")
+    shaped["occurred"] = (
+        None if row.occurred is None else msgspec.to_builtins(parse_edtf(row.occurred))
+    )
+    return shaped
+
+
+def detail_shape(detail: Detail) -> dict[str, Any]:
+    """One development as answered, with its reports."""
+    shaped = development_shape(detail.development)
+    shaped["active_reports"] = shaped.pop("reports")
+    shaped["visible"], shaped["status_since"] = detail.visible, detail.status_since
+    shaped["reports"] = [
+        {
+            "number": r.number,
+            "position": r.position,
+            **msgspec.to_builtins(r.report),
+            "active": r.active,
+            "retraction": r.retraction,
+            "corrections": r.corrections,
+        }
+        for r in detail.reports
+    ]
+    return msgspec.to_builtins(shaped)  # type: ignore[no-any-return]
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, dict | list):
+        return msgspec.json.encode(value).decode()
+    return "" if value is None else value
+
+
+def csv_response(
+    rows: Iterable[dict[str, Any]], columns: Sequence[str], as_of: date, known_at: str
+) -> Response[str]:
+    """Rows as a CSV table, with the `as_of` and `known_at` it answers for in headers."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_cell(row.get(column)) for column in columns])
+    headers = {"X-As-Of": as_of.isoformat(), "X-Known-At": known_at}
+    return Response(out.getvalue(), media_type=CSV, headers=headers)
+
+
+def page_of(page: Page, as_of: date, known_at_us: int, shape: Any) -> TimelinePage:
+    """A page of results with each item shaped by `shape`."""
+    return TimelinePage(
+        as_of=as_of,
+        known_at=format_micros(known_at_us),
+        items=[shape(item) for item in page.items],
+        next=page.next,
+    )
+
+
+def _columns(names: str) -> tuple[str, ...]:
+    return tuple(names.split())
+
+
+TIMELINE_COLUMNS = _columns(
+    "development_id position version kind title stage actors item occurred status "
+    "first_reported_on last_reported_on reports total_reports"
+)
+REPORT_COLUMNS = _columns(
+    "number position source asserted_on stance quote figure reliability credibility "
+    "active retraction corrections"
+)
+ALLEGATION_COLUMNS = _columns(
+    "development_id position title kind status status_since first_reported_on "
+    "age_days supports contradicts denies not_observed qualifies"
+)
+DELIVERY_COLUMNS = _columns(
+    "row supplier recipient category unit originator low high reports last_asserted_on"
+)
