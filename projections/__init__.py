@@ -4,8 +4,9 @@
 `ReadModels` answers each view as of (D, T); `rebuild` folds the log again from position 0.
 """
 
+from projections.compare import snapshot, verify_rebuild
 from projections.read_models import ReadModels, run_forever
-from projections.rebuild import Rebuilt, rebuild, snapshot, verify_rebuild
+from projections.rebuild import Rebuilt, rebuild
 from projections.runner import NAMES, ProjectionRunner, ensure_schema
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""Rebuilding read models from position 0, and checking that a rebuild equals the live rows.
+"""Rebuilding read models from position 0 (`compare` checks that a rebuild equals the live rows).
 
 A rebuild runs in one transaction: readers see the old rows until it commits, then the new
 ones; on SQLite it holds the write lock meanwhile (appends wait). It folds the whole log in
@@ -27,8 +27,8 @@ from projections.deliveries import DeliveriesProjection
 from projections.developments import DevelopmentsProjection
 from projections.entries import LogReader, commits
 from projections.projection import Projection
-from projections.runner import ProjectionRunner, ensure_schema, make_projections
-from projections.schema import BOX, INDEXES, SQLITE_BOX, TRACKING, Dialect, index_names, rows_of
+from projections.runner import ensure_schema, make_projections
+from projections.schema import BOX, INDEXES, SQLITE_BOX, TRACKING, Dialect, index_names
 from projections.writer import ChildCursor
 from service.store.log import Cursor, LogRecorder
 from service.store.sqlite import TimelineSQLiteRecorder
@@ -246,36 +246,3 @@ def _clear(dialect: Dialect, name: str, tables: Sequence[str], cursor: Cursor) -
     if name == "deliveries" and dialect.sqlite:  # emptying an R-tree row by row is slow
         cursor.execute(f"DROP TABLE IF EXISTS {BOX}")
         cursor.execute(SQLITE_BOX)
-
-
-def snapshot(store: LogRecorder, names: Sequence[str] | None = None) -> dict[str, list[Any]]:
-    """Every row of the named projections' tables, in a stable order, for comparisons."""
-    dialect = Dialect(store)
-    found: dict[str, list[Any]] = {}
-    with store.read_transaction() as cursor:
-        for projection in make_projections(dialect, names):
-            for table in projection.tables:
-                cursor.execute(f"SELECT * FROM {table}")
-                found[table] = sorted(rows_of(cursor), key=repr)
-    return found
-
-
-def verify_rebuild(store: LogRecorder, names: Sequence[str] | None = None) -> dict[str, str]:
-    """Catch up, rebuild and compare with the rows before; what differs, by read-model table.
-
-    The tables of states (`*_state`) are left out: they are the runner's memory between
-    batches, not read models, and hold caches that depend on how the fold got there.
-    """
-    ProjectionRunner(store).catch_up()
-    before = snapshot(store, names)
-    rebuild(store, names)
-    after = snapshot(store, names)
-    differences: dict[str, str] = {}
-    for table, rows in before.items():
-        if table.endswith("_state"):
-            continue
-        if rows != after[table]:
-            missing = [row for row in rows if row not in after[table]][:3]
-            extra = [row for row in after[table] if row not in rows][:3]
-            differences[table] = f"live only: {missing!r}; rebuilt only: {extra!r}"
-    return differences
