@@ -186,6 +186,33 @@ def test_several_workers_share_the_port_and_stop_together(tmp_path: Path) -> Non
     assert wait_gone(port_holders)
 
 
+def test_a_worker_that_dies_is_replaced(tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path}/workers.db"
+    with serving(database, workers=2) as base:
+        server = next(
+            int(p.name)
+            for p in Path("/proc").iterdir()
+            if p.name.isdigit() and base.rsplit(":", 1)[1] in _cmdline(p)
+        )
+        workers = _workers(server)
+        assert len(workers) == 2
+        # When one worker is killed outright
+        os.kill(min(workers), signal.SIGKILL)
+        # Then the server starts another and goes on answering
+        deadline = time.monotonic() + 30
+        while (len(_workers(server)) != 2 or min(workers) in _workers(server)) and (
+            time.monotonic() < deadline
+        ):
+            time.sleep(0.1)
+        replaced = _workers(server)
+        assert len(replaced) == 2 and min(workers) not in replaced
+        assert all(call("GET", f"{base}/api/health")[0] == 200 for _ in range(10))
+
+
+def _workers(server: int) -> set[int]:
+    return {pid for pid in _children(server) if "spawn_main" in _cmdline(Path(f"/proc/{pid}"))}
+
+
 def _cmdline(entry: Path) -> str:
     try:
         return (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()

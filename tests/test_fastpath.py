@@ -7,6 +7,8 @@ import json
 from typing import Any
 from uuid import uuid4
 
+import pytest
+
 from service.http.fastpath import FastAppend
 from tests.api import Client, log_state, post_event, serve
 from tests.bodies import development_reported, encoded, report_added
@@ -110,3 +112,24 @@ def test_a_body_in_several_messages_or_without_a_token_goes_to_the_handler(
         whole = asgi_post(client, [encoded(development_reported())], token)
         assert whole[0] == 201 and fast_path(client).answered == 1
         assert log_state(client).events == 3
+
+
+def test_a_database_failure_on_the_fast_path_is_a_500_problem_and_not_retried(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with serve(database_url) as client:
+        post_event(client, development_reported())  # the token is cached from here on
+        committer = client.app.state.committer
+        calls: list[int] = []
+
+        async def failing(events: Any, principal: str) -> Any:
+            calls.append(len(events))
+            raise RuntimeError("connection lost")
+
+        monkeypatch.setattr(committer, "append", failing)
+        answer = post_event(client, development_reported())
+        assert answer.status_code == 500
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert answer.json()["detail"] == "the server failed to answer this request"
+        assert "connection lost" not in answer.text
+        assert calls == [1]  # not handed on to the handler, which would append it again
