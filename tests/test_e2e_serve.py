@@ -163,11 +163,7 @@ def test_several_workers_share_the_port_and_stop_together(tmp_path: Path) -> Non
     token = editor_token(database)
     # Given `timeline serve --workers 2`
     with serving(database, workers=2) as base:
-        server = next(
-            int(p.name)
-            for p in Path("/proc").iterdir()
-            if p.name.isdigit() and base.rsplit(":", 1)[1] in _cmdline(p)
-        )
+        server = _server_pid(base)
         port_holders = _children(server)
         assert len(port_holders) >= 2  # the workers (and the spawn helper)
         # When clients write over many connections
@@ -189,11 +185,7 @@ def test_several_workers_share_the_port_and_stop_together(tmp_path: Path) -> Non
 def test_a_worker_that_dies_is_replaced(tmp_path: Path) -> None:
     database = f"sqlite:///{tmp_path}/workers.db"
     with serving(database, workers=2) as base:
-        server = next(
-            int(p.name)
-            for p in Path("/proc").iterdir()
-            if p.name.isdigit() and base.rsplit(":", 1)[1] in _cmdline(p)
-        )
+        server = _server_pid(base)
         workers = _workers(server)
         assert len(workers) == 2
         # When one worker is killed outright
@@ -207,6 +199,16 @@ def test_a_worker_that_dies_is_replaced(tmp_path: Path) -> None:
         replaced = _workers(server)
         assert len(replaced) == 2 and min(workers) not in replaced
         assert all(call("GET", f"{base}/api/health")[0] == 200 for _ in range(10))
+
+
+def _server_pid(base: str) -> int:
+    """The `timeline serve` process answering at `base` (its port is on its command line)."""
+    port = base.rsplit(":", 1)[1]
+    return next(
+        int(entry.name)
+        for entry in Path("/proc").iterdir()
+        if entry.name.isdigit() and port in _cmdline(entry)
+    )
 
 
 def _workers(server: int) -> set[int]:
