@@ -12,7 +12,8 @@ from typing import Any
 
 import msgspec
 
-from projections.schema import BOX, DELIVERY_ROWS, Dialect, Table
+from projections.dialect import Dialect
+from projections.schema import BOX, DELIVERY_ROWS, Table
 from service.store.log import Cursor
 
 _json = msgspec.json.Encoder()

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from projections.dialect import Dialect, rows_of
 from projections.rebuild import rebuild
 from projections.runner import ProjectionRunner, make_projections
-from projections.schema import Dialect, rows_of
 from service.store.log import LogRecorder
 
 

@@ -14,9 +14,10 @@ import msgspec
 
 from projections.buffer import RowBuffer
 from projections.developments import DevelopmentsProjection
+from projections.dialect import rows_of
 from projections.entries import Entry
 from projections.projection import Projection
-from projections.schema import DELIVERY_ROWS, DELIVERY_STATES, PIECES, SERIES, Table, rows_of
+from projections.schema import DELIVERY_ROWS, DELIVERY_STATES, PIECES, SERIES, Table
 from projections.state import POS_MAX, DevState, evolve, start
 from projections.tracks import TRACKS_PER_SERIES, Piece, SeriesKey, Track, contributions
 from service.store.log import Cursor

@@ -9,6 +9,7 @@ from typing import Any
 import msgspec
 
 from projections.buffer import RowBuffer
+from projections.dialect import rows_of
 from projections.entries import Added, Entry, FieldsFixed, Judged, Reported, ReportFixed, Retracted
 from projections.projection import Projection
 from projections.schema import (
@@ -19,7 +20,6 @@ from projections.schema import (
     SEGMENTS,
     STATUS_CHANGES,
     Table,
-    rows_of,
 )
 from projections.segments import Segment, segments
 from projections.state import POS_MAX, DevState, actor_key, evolve, start

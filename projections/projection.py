@@ -10,8 +10,9 @@ from typing import Any, Generic, TypeVar
 import msgspec
 
 from projections.buffer import RowBuffer
+from projections.dialect import Dialect, rows_of
 from projections.entries import Entry
-from projections.schema import TRACKING, Dialect, Table, rows_of
+from projections.schema import TRACKING, Table
 from service.store.log import Cursor
 
 

@@ -11,8 +11,9 @@ from collections import defaultdict
 from datetime import date
 from typing import Any
 
+from projections.dialect import Dialect, rows_of
 from projections.results import Deliveries, Series, Total
-from projections.schema import BOX, DELIVERY_ROWS, PG_BOX, SERIES, Dialect, rows_of
+from projections.schema import BOX, DELIVERY_ROWS, PG_BOX, SERIES
 from projections.state import POS_MAX
 from projections.tracks import EXCLUDED, TRACKS_PER_SERIES, VARIANT_INDEX
 

@@ -10,9 +10,10 @@ from uuid import UUID
 import msgspec
 
 from events import Report
+from projections.dialect import Dialect, rows_of
 from projections.query_rows import development_fields, development_row, recorded_counts
 from projections.results import Detail, ReportRow, Retraction
-from projections.schema import REPORTS, STATUS_CHANGES, Dialect, rows_of
+from projections.schema import REPORTS, STATUS_CHANGES
 
 _report_decoder = msgspec.json.Decoder(Report)
 

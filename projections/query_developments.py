@@ -10,9 +10,10 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
+from projections.dialect import Dialect, rows_of
 from projections.query_rows import development_fields, development_row, recorded_counts
 from projections.results import Allegation, Page
-from projections.schema import FRONTIER, SEGMENTS, Dialect, rows_of
+from projections.schema import FRONTIER, SEGMENTS
 from projections.state import ACTOR_SEPARATOR, STANCES
 from service.store.log import Cursor
 

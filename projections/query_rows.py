@@ -8,8 +8,9 @@ from typing import Any
 
 import msgspec
 
+from projections.dialect import Dialect, rows_of
 from projections.results import DevelopmentRow
-from projections.schema import DEVELOPMENTS, REPORTS, Dialect, rows_of
+from projections.schema import DEVELOPMENTS, REPORTS
 from service.store.log import Cursor
 
 _json_decoder = msgspec.json.Decoder()

@@ -25,10 +25,11 @@ import msgspec
 from projections.buffer import RowBuffer
 from projections.deliveries import DeliveriesProjection
 from projections.developments import DevelopmentsProjection
+from projections.dialect import Dialect
 from projections.entries import LogReader, commits
 from projections.projection import Projection
 from projections.runner import ensure_schema, make_projections
-from projections.schema import BOX, INDEXES, SQLITE_BOX, TRACKING, Dialect, index_names
+from projections.schema import BOX, INDEXES, SQLITE_BOX, TRACKING, index_names
 from projections.writer import ChildCursor
 from service.store.log import Cursor, LogRecorder
 from service.store.sqlite import TimelineSQLiteRecorder

@@ -16,9 +16,10 @@ from collections.abc import Sequence
 from projections.buffer import RowBuffer
 from projections.deliveries import DeliveriesProjection
 from projections.developments import DevelopmentsProjection
+from projections.dialect import Dialect, rows_of
 from projections.entries import Entry, LogReader, commits
 from projections.projection import Moved, Projection
-from projections.schema import TRACKING, Dialect, create, rows_of
+from projections.schema import TRACKING, create
 from service.store.log import Cursor, LogRecorder
 
 logger = logging.getLogger(__name__)

@@ -1,0 +1,65 @@
+"""What differs between SQLite and PostgreSQL for the read models: types, placeholders, reads."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from service.store.log import Cursor, LogRecorder
+
+MMAP_BYTES = 1 << 34  # the most of a SQLite file read through memory (16 GiB of address space)
+
+
+class Dialect:
+    """Column types and statements that differ between SQLite and PostgreSQL."""
+
+    def __init__(self, store: LogRecorder) -> None:
+        self.store = store
+        self.sqlite = store.placeholder == "?"
+        if self.sqlite:
+            self.types = {
+                "pk": "INTEGER PRIMARY KEY",
+                "uuid": "TEXT",
+                "int": "INTEGER",
+                "text": "TEXT",
+                "blob": "BLOB",
+                "real": "REAL",
+            }
+        else:
+            self.types = {
+                "pk": "bigint PRIMARY KEY",
+                "uuid": "uuid",
+                "int": "bigint",
+                "text": "text",
+                "blob": "bytea",
+                "real": "double precision",
+            }
+
+    def sql(self, text: str) -> str:
+        """Statement text with this engine's placeholder."""
+        return self.store.sql(text)
+
+    @contextmanager
+    def read(self) -> Iterator[Cursor]:
+        """A read transaction; on SQLite the database file is memory-mapped.
+
+        A long history outgrows SQLite's small page cache; reading through the map instead of
+        a system call per page keeps a query's cost close to what it is on a small database.
+        """
+        with self.store.read_transaction() as cursor:
+            if self.sqlite:
+                cursor.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
+            yield cursor
+
+    def ddl(self, text: str) -> str:
+        """DDL with `{pk}`, `{uuid}`, `{int}`, `{text}`, `{blob}`, `{real}` filled in."""
+        return text.format(**self.types)
+
+
+def rows_of(cursor: Cursor) -> list[Any]:
+    """All rows of the last statement as tuples, whatever the engine's row type."""
+    rows = cursor.fetchall()
+    if rows and isinstance(rows[0], dict):
+        return [tuple(row.values()) for row in rows]
+    return [tuple(row) for row in rows]
