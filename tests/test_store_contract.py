@@ -122,7 +122,7 @@ def test_commits_never_share_a_system_time_even_when_the_clock_stands_still(
 ) -> None:
     # Given a clock that returns the same microsecond (or one behind the head) every time
     frozen = now_micros()
-    for module in ("service.store.log", "service.store.postgres"):
+    for module in ("service.store.sqlite", "service.store.postgres"):
         monkeypatch.setattr(f"{module}.now_micros", lambda: frozen)
     # When three commits are made, the last one a batch of two
     timeline.append([a_development()], "t")

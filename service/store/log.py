@@ -12,17 +12,13 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from typing import Any, Protocol
 from uuid import UUID
 
 from service.store.records import (
-    EMPTY_HEAD,
-    Head,
     Pending,
     StoredRecord,
-    chain_link,
-    now_micros,
 )
 
 RECORDS = "event_records"
@@ -56,8 +52,13 @@ class LogRecorder:
         """A plain read-write transaction, for tables beside the log (tokens, checkpoints)."""
 
     @abstractmethod
-    def insert_log(self, cursor: Cursor, rows: Sequence[StoredRecord]) -> None:
-        """Insert the rows' events and records at their positions, under the lock."""
+    def record(self, prepare: Callable[[Locked], Sequence[Pending]]) -> list[StoredRecord]:
+        """Store the events `prepare` decides, atomically, after the head of the log.
+
+        `prepare` reads through the `Locked` it is given; if it raises, nothing is stored. The
+        events take the positions after the head, with one system time, clamped past the
+        previous commit's, and the hash chain is extended over them.
+        """
 
     @abstractmethod
     def id_param(self, value: UUID) -> object:
@@ -79,81 +80,6 @@ class LogRecorder:
     def sql(self, text: str) -> str:
         """Statement text with this engine's placeholder and table names."""
         return text.replace("%s", self.placeholder).replace("{events}", self.events_table_name)
-
-    # --- writing -------------------------------------------------------------------------
-
-    def record(self, prepare: Callable[[Locked], Sequence[Pending]]) -> list[StoredRecord]:
-        """Store the events `prepare` returns, atomically, deciding them under the write lock.
-
-        `prepare` runs once the lock that orders positions is held and reads through the same
-        transaction, so what it reads cannot change before the commit; if it raises, nothing
-        is stored. The events take the positions after the head, with one system time.
-        """
-        with self.locked() as (cursor, head):
-            pending = prepare(Locked(self, cursor))
-            if not pending:
-                return []
-            # strictly after the previous commit: commits never share a system time, which is how
-            # readers of the log tell them apart (a clock behind the head is clamped past it)
-            recorded_at = max(now_micros(), head.recorded_at_us + 1)
-            link = head.link
-            rows: list[StoredRecord] = []
-            for position, p in enumerate(pending, head.next_position):
-                link = chain_link(
-                    link,
-                    position=position,
-                    development_id=p.development_id,
-                    version=p.version,
-                    topic=p.topic,
-                    recorded_at_us=recorded_at,
-                    recorded_by=p.recorded_by,
-                    event_id=p.event_id,
-                    state=p.state,
-                )
-                rows.append(
-                    StoredRecord(
-                        position=position,
-                        development_id=p.development_id,
-                        version=p.version,
-                        topic=p.topic,
-                        state=p.state,
-                        event_id=p.event_id,
-                        recorded_at_us=recorded_at,
-                        recorded_by=p.recorded_by,
-                        digest=p.digest,
-                        link=link,
-                    )
-                )
-            self.insert_log(cursor, rows)
-        return rows
-
-    @contextmanager
-    def locked(self) -> Iterator[tuple[Cursor, Head]]:
-        """A write transaction holding the lock, and the head of the log as it then is."""
-        with self.write_transaction() as cursor:
-            yield cursor, self._head(cursor)
-
-    @property
-    def head_query(self) -> str:
-        """The last record, and the highest position of the events table (see `Head.top`)."""
-        return (
-            f"SELECT (SELECT max({self.position_column}) FROM {self.events_table_name}) AS top, "
-            "r.position, r.recorded_at, r.link FROM (SELECT 1 AS one) AS o LEFT JOIN "
-            f"(SELECT position, recorded_at, link FROM {RECORDS} ORDER BY position DESC LIMIT 1)"
-            " AS r ON 1 = 1"
-        )
-
-    def _head(self, cursor: Cursor) -> Head:
-        cursor.execute(self.head_query)
-        return self._head_of(cursor)
-
-    @staticmethod
-    def _head_of(cursor: Cursor) -> Head:
-        row = cursor.fetchone()
-        top = int(row["top"] or 0)
-        if row["position"] is None:
-            return EMPTY_HEAD if not top else Head(0, 0, EMPTY_HEAD.link, top)
-        return Head(row["position"], row["recorded_at"], bytes(row["link"]), top)
 
     # --- reading -------------------------------------------------------------------------
 

@@ -138,7 +138,7 @@ class TimelinePostgresRecorder(LogRecorder, PostgresApplicationRecorder):
         own that takes the lock, extends the chain and inserts: one round trip, and the lock
         held only for the server's own work. What it decided from was current unless a
         constraint says otherwise (a version or an event id stored meanwhile); then the group
-        is decided again under the lock, as `LogRecorder.record` does.
+        is decided again under the lock.
         """
         pending = prepare(Locked(self, None))
         if not pending:
@@ -153,10 +153,6 @@ class TimelinePostgresRecorder(LogRecorder, PostgresApplicationRecorder):
             if not pending:
                 return []
             return self._append(cursor, pending)
-
-    def insert_log(self, cursor: Cursor, rows: Sequence[StoredRecord]) -> None:
-        """Not used: `record` extends the chain in the database (`_APPEND_FUNCTION`)."""
-        raise NotImplementedError("PostgreSQL records through `record`")
 
     def _append(self, cursor: Cursor, pending: Sequence[Pending]) -> list[StoredRecord]:
         """Call the append function; the rows come back with their positions, time and links."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
@@ -11,8 +11,8 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
 
-from service.store.log import RECORDS, Cursor, LogRecorder
-from service.store.records import StoredRecord
+from service.store.log import RECORDS, Cursor, Locked, LogRecorder
+from service.store.records import EMPTY_HEAD, Head, Pending, StoredRecord, chain_link, now_micros
 
 
 class TimelineSQLiteRecorder(LogRecorder, SQLiteApplicationRecorder):
@@ -67,7 +67,62 @@ class TimelineSQLiteRecorder(LogRecorder, SQLiteApplicationRecorder):
         with self.datastore.transaction(commit=True) as cursor:
             yield cursor
 
-    def insert_log(self, cursor: Cursor, rows: Sequence[StoredRecord]) -> None:
+    def record(self, prepare: Callable[[Locked], Sequence[Pending]]) -> list[StoredRecord]:
+        """Decide the group under BEGIN IMMEDIATE, then store it after the head."""
+        with self.write_transaction() as cursor:
+            head = self._head(cursor)
+            pending = prepare(Locked(self, cursor))
+            if not pending:
+                return []
+            # strictly after the previous commit: commits never share a system time, which is how
+            # readers of the log tell them apart (a clock behind the head is clamped past it)
+            recorded_at = max(now_micros(), head.recorded_at_us + 1)
+            link = head.link
+            rows: list[StoredRecord] = []
+            for position, p in enumerate(pending, head.next_position):
+                link = chain_link(
+                    link,
+                    position=position,
+                    development_id=p.development_id,
+                    version=p.version,
+                    topic=p.topic,
+                    recorded_at_us=recorded_at,
+                    recorded_by=p.recorded_by,
+                    event_id=p.event_id,
+                    state=p.state,
+                )
+                rows.append(
+                    StoredRecord(
+                        position=position,
+                        development_id=p.development_id,
+                        version=p.version,
+                        topic=p.topic,
+                        state=p.state,
+                        event_id=p.event_id,
+                        recorded_at_us=recorded_at,
+                        recorded_by=p.recorded_by,
+                        digest=p.digest,
+                        link=link,
+                    )
+                )
+            self._insert(cursor, rows)
+        return rows
+
+    def _head(self, cursor: Cursor) -> Head:
+        """The last record, and the highest rowid of the events table (see `Head.top`)."""
+        cursor.execute(
+            f"SELECT (SELECT max(rowid) FROM {self.events_table_name}) AS top, "
+            "r.position, r.recorded_at, r.link FROM (SELECT 1 AS one) AS o LEFT JOIN "
+            f"(SELECT position, recorded_at, link FROM {RECORDS} ORDER BY position DESC LIMIT 1)"
+            " AS r ON 1 = 1"
+        )
+        row = cursor.fetchone()
+        top = int(row["top"] or 0)
+        if row["position"] is None:
+            return EMPTY_HEAD if not top else Head(0, 0, EMPTY_HEAD.link, top)
+        return Head(row["position"], row["recorded_at"], bytes(row["link"]), top)
+
+    def _insert(self, cursor: Cursor, rows: Sequence[StoredRecord]) -> None:
         """Insert the events at their positions (rowids), then their records."""
         cursor.executemany(
             f"INSERT INTO {self.events_table_name} "
