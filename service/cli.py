@@ -276,7 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--workers",
         type=int,
-        help="server processes (default: 1 on SQLite, one per CPU on PostgreSQL: bench/write.py)",
+        help="server processes (default: 1 on SQLite, one per usable CPU up to 8 on PostgreSQL)",
     )
     serve.add_argument(
         "--no-projections",

@@ -7,6 +7,7 @@ principal recorded as `recorded_by` is the token's name, or `anonymous`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from litestar import Request
@@ -48,10 +49,14 @@ class Authorize:
         await self.app(scope, receive, send)
 
 
-def _authorization(scope: Scope) -> str:
+def bearer_secret(scope: Mapping[str, Any]) -> str | None:
+    """The secret of the request's bearer token: "" without an `Authorization` header, None
+    when the header is not `Bearer <secret>`."""
     for name, value in scope["headers"]:
         if name == b"authorization":
-            return value.decode("latin-1")
+            scheme, _, secret = value.decode("latin-1").partition(" ")
+            secret = secret.strip()
+            return secret if scheme.lower() == "bearer" and secret else None
     return ""
 
 
@@ -59,13 +64,11 @@ async def authorize(scope: Scope) -> str:
     """The principal of a request allowed to reach its handler; 401 or 403 otherwise."""
     state = scope["litestar_app"].state
     tokens: Tokens = state.tokens
-    header = _authorization(scope)
+    secret = bearer_secret(scope)
+    if secret is None:
+        raise NotAuthorizedException("use `Authorization: Bearer <token>`", headers=_CHALLENGE)
     token = None
-    if header:
-        scheme, _, secret = header.partition(" ")
-        secret = secret.strip()
-        if scheme.lower() != "bearer" or not secret:
-            raise NotAuthorizedException("use `Authorization: Bearer <token>`", headers=_CHALLENGE)
+    if secret:
         token = tokens.cached(secret) or await sync_to_thread(tokens.authenticate, secret)
         if token is None:
             raise NotAuthorizedException("unknown or revoked token", headers=_CHALLENGE)

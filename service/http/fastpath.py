@@ -26,6 +26,7 @@ from litestar import Litestar
 
 from events import InvalidEvent, decode_event
 from service.errors import DomainError
+from service.http.auth import bearer_secret
 from service.http.deadline import within
 from service.http.problems import PROBLEM_JSON, unexpected
 from service.http.shapes import receipt_body
@@ -85,17 +86,14 @@ class FastAppend:
 
     def _editor(self, scope: Scope) -> str | None:
         """The name of a live editor (or admin) token that the cache vouches for."""
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                scheme, _, secret = value.decode("latin-1").partition(" ")
-                if scheme.lower() != "bearer":
-                    return None
-                tokens: Tokens = self.app.state.tokens
-                token = tokens.cached(secret.strip())
-                if token is None or not allows(token.role, "editor"):
-                    return None
-                return token.name
-        return None
+        secret = bearer_secret(scope)
+        if not secret:
+            return None
+        tokens: Tokens = self.app.state.tokens
+        token = tokens.cached(secret)
+        if token is None or not allows(token.role, "editor"):
+            return None
+        return token.name
 
 
 async def _first(receive: Receive) -> Message | None:
