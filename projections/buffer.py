@@ -108,7 +108,7 @@ class RowBuffer:
             if not self.dialect.sqlite:  # one statement over arrays, not one per row
                 cursor.execute(
                     f"UPDATE {name} SET {pos_to} = u.pos_to "
-                    "FROM unnest(%s::bigint[], %s::bigint[]) AS u(pos_to, id) "
+                    "FROM unnest(%b::bigint[], %b::bigint[]) AS u(pos_to, id) "
                     f"WHERE {name}.id = u.id",
                     ([pos for pos, _ in closes], [row_id for _, row_id in closes]),
                 )
