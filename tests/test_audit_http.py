@@ -75,16 +75,18 @@ def test_checkpoint_made_on_demand_is_served_latest_and_by_position(client: Clie
     assert "PRIVATE" not in made.text
 
 
-def test_only_an_admin_may_sign_while_anyone_may_read_and_verify(
+def test_only_an_admin_may_sign_and_verify_while_anyone_may_read_checkpoints(
     database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TIMELINE_KEY_FILE", str(tmp_path / "timeline.key"))
     with serve(database_url) as editor:
         given_a_corrected_development(editor)
         problem(editor.post("/api/checkpoints"), 403)
+        problem(editor.get("/api/verify"), 403)
+        problem(editor.post("/api/verify", json={"position": 1}), 403)
         del editor.headers["Authorization"]
         problem(editor.post("/api/checkpoints"), 401)
-        assert editor.get("/api/verify").json()["ok"] is True
+        problem(editor.get("/api/verify"), 401)
         problem(editor.get("/api/checkpoints/latest"), 404)
 
 

@@ -28,6 +28,7 @@ from service.http.audit import AuditController
 from service.http.auth import Authorize, provide_principal
 from service.http.fastpath import install
 from service.http.log import HistoryController, LogController
+from service.http.maintenance import rebuild_projections
 from service.http.openapi import ASSETS, docs_page, swagger_assets
 from service.http.problems import EXCEPTION_HANDLERS
 from service.http.stream import stream_events
@@ -118,6 +119,7 @@ def create_app(
         HistoryController,
         health,
         AuditController,
+        rebuild_projections,
         *VIEW_HANDLERS,
         stream_events,
         *WEB_HANDLERS,

@@ -30,7 +30,7 @@ from service.audit.keys import signer_for
 from service.audit.proofs import InclusionProof, inclusion_proof
 from service.http.auth import ROLE
 from service.http.params import MAX_POSITION, InvalidParameter, parse_known_at
-from service.http.problems import BAD_PARAMS, problem_spec
+from service.http.problems import ADMIN_ONLY, BAD_PARAMS, problem_spec
 from service.http.shapes import HistoryItem, Time, format_micros, history_item
 from service.http.tables import CSV, wants_csv
 from service.store.records import to_micros
@@ -110,8 +110,7 @@ class AuditController(Controller):
         opt={ROLE: "admin"},  # signing is for operators; reads stay open
         responses={
             200: ResponseSpec(Checkpoint, description="The head was already signed"),
-            401: problem_spec("No token, or an unknown or revoked one"),
-            403: problem_spec("The token is not an admin's"),
+            **ADMIN_ONLY,
             422: problem_spec("The log is empty, or does not verify"),
         },
     )
@@ -129,7 +128,12 @@ class AuditController(Controller):
     @get(
         "/verify",
         summary="Recompute the hash chain",
-        responses={**BAD_PARAMS, 404: problem_spec("No checkpoint at the position given")},
+        opt={ROLE: "admin"},  # a scan of the whole log: not for any caller to start at will
+        responses={
+            **BAD_PARAMS,
+            **ADMIN_ONLY,
+            404: problem_spec("No checkpoint at the position given"),
+        },
     )
     async def verify(
         self,
@@ -155,9 +159,8 @@ class AuditController(Controller):
         "/verify",
         summary="Recompute the hash chain against a checkpoint you kept",
         status_code=200,
-        # A read that carries a body: without this the guard would ask for an editor token.
-        opt={ROLE: "reader"},
-        responses={400: problem_spec("The body is not a checkpoint")},
+        opt={ROLE: "admin"},
+        responses={400: problem_spec("The body is not a checkpoint"), **ADMIN_ONLY},
     )
     async def verify_against(
         self, timeline: NamedDependency[Timeline], data: JSONBody[Checkpoint]

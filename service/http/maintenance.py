@@ -1,0 +1,38 @@
+"""Maintenance over HTTP, for admin tokens: rebuilding the read models."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from litestar import post
+from litestar.concurrency import sync_to_thread
+from litestar.di import NamedDependency
+from litestar.params import QueryParameter
+
+from projections import Rebuilt, rebuild
+from service.application import Timeline
+from service.http.auth import ROLE
+from service.http.problems import ADMIN_ONLY, BAD_PARAMS
+
+Name = Literal["developments", "deliveries"]  # projections.NAMES
+
+
+@post(
+    "/api/projections/rebuild",
+    summary="Rebuild the read models from position 0",
+    tags=["maintenance"],
+    status_code=200,
+    opt={ROLE: "admin"},
+    responses={**BAD_PARAMS, **ADMIN_ONLY},
+)
+async def rebuild_projections(
+    timeline: NamedDependency[Timeline],
+    name: Annotated[
+        Name | None, QueryParameter(description="One projection; default: all of them")
+    ] = None,
+) -> Rebuilt:
+    """Fold the whole log again (what `timeline projections rebuild` does) and answer when done.
+
+    Readers see the old rows until the rebuild commits; on SQLite appends wait meanwhile.
+    """
+    return await sync_to_thread(rebuild, timeline.store, name)

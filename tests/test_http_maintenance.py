@@ -1,0 +1,42 @@
+"""Rebuilding the read models over HTTP (admin only), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from projections.compare import snapshot
+from service.application import Timeline
+from tests import bodies
+from tests.api import post_event, problem, serve
+
+
+def test_a_rebuild_over_http_needs_an_admin_token(database_url: str) -> None:
+    with serve(database_url) as editor:
+        problem(editor.post("/api/projections/rebuild"), 403)
+        del editor.headers["Authorization"]
+        problem(editor.post("/api/projections/rebuild"), 401)
+
+
+def test_a_rebuild_over_http_folds_the_log_again_into_the_same_rows(database_url: str) -> None:
+    with serve(database_url, role="admin") as admin:
+        development = "6f2d1c1e-51a4-4b8e-9c55-0a4be8d1e001"
+        post_event(admin, bodies.development_reported(development_id=development))
+        post_event(admin, bodies.report_added(development))
+        assert admin.get(f"/api/developments/{development}").status_code == 200  # caught up
+        timeline: Timeline = admin.app.state.timeline
+        before = snapshot(timeline.store)
+        answer = admin.post("/api/projections/rebuild")
+        assert answer.status_code == 200
+        done = answer.json()
+        assert done["names"] == ["developments", "deliveries"]
+        assert (done["position"], done["events"]) == (2, 2)
+        assert {t: r for t, r in snapshot(timeline.store).items() if not t.endswith("_state")} == {
+            t: r for t, r in before.items() if not t.endswith("_state")
+        }
+
+
+def test_a_rebuild_over_http_of_one_projection_names_it(database_url: str) -> None:
+    with serve(database_url, role="admin") as admin:
+        post_event(admin, bodies.development_reported())
+        done = admin.post("/api/projections/rebuild", params={"name": "deliveries"}).json()
+        assert done["names"] == ["deliveries"] and done["events"] == 1
+        document = problem(admin.post("/api/projections/rebuild", params={"name": "x"}), 400)
+        assert "name" in str(document)
