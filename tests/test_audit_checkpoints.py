@@ -24,11 +24,17 @@ from service.audit import (
     verify,
     verify_checkpoint_signature,
 )
-from service.audit.checkpoints import EmptyLog, LogTampered, latest_checkpoint, signed_message
+from service.audit.checkpoints import (
+    EmptyLog,
+    LogTampered,
+    latest_checkpoint,
+    signed_at_micros,
+    signed_message,
+)
 from service.audit.keys import Signer, load_or_create_key
 from service.audit.ledger import StoredCheckpoint
 from service.audit.merkle import Frontier, leaf_hash, tree_root
-from tests.test_audit_support import Tamperer, a_development, record_log
+from tests.test_audit_support import Tamperer, a_development, record_log, tampered_log
 
 ROWS = 12
 
@@ -40,10 +46,7 @@ def signer(tmp_path: Path) -> Signer:
 
 @pytest.fixture
 def tamper(database_url: str, timeline: Timeline) -> Iterator[Tamperer]:
-    record_log(timeline, ROWS)
-    tamperer = Tamperer(database_url)
-    yield tamperer
-    tamperer.close()
+    yield from tampered_log(database_url, timeline, ROWS)
 
 
 def altered(checkpoint: Checkpoint, **fields: object) -> Checkpoint:
@@ -270,12 +273,41 @@ def test_checkpoint_whose_signature_fails_does_not_verify_the_log(
     assert report.checkpoint.extends and not report.checkpoint.signature_valid
 
 
-def test_checkpoint_with_a_forged_head_is_diverged(
+def test_checkpoint_with_an_altered_head_fails_its_signature_before_anything_else(
     timeline: Timeline, tamper: Tamperer, signer: Signer
 ) -> None:
-    # Given a checkpoint someone signed over a head this log never had
+    # Given a kept checkpoint whose head was altered after it was signed
     real = make_checkpoint(timeline, signer)
     report = verify(timeline, altered(real, head=flip_hex(real.head)))
+    # Then the checkpoint is not genuine, which says nothing against the log
+    assert (report.ok, report.problem) == (False, "bad_signature")
+    assert report.checkpoint is not None and report.checkpoint.detail is not None
+    assert "compared all the same: diverged" in report.checkpoint.detail
+
+
+def test_checkpoint_signed_by_another_key_over_a_head_this_log_never_had_is_diverged(
+    timeline: Timeline, tamper: Tamperer, signer: Signer, tmp_path: Path
+) -> None:
+    # Given a genuine signature, by some other key, over a head this log never had
+    real = make_checkpoint(timeline, signer)
+    forger = Signer(load_or_create_key(tmp_path / "forger.key"))
+    head = flip_hex(real.head)
+    message = signed_message(
+        real.position,
+        real.tree_size,
+        bytes.fromhex(head),
+        bytes.fromhex(real.tree_root),
+        signed_at_micros(real.signed_at),
+    )
+    forged = altered(
+        real,
+        head=head,
+        public_key=forger.public_key.hex(),
+        signature=forger.sign(message).hex(),
+    )
+    assert verify_checkpoint_signature(forged)
+    # Then the log does not extend it
+    report = verify(timeline, forged)
     assert (report.ok, report.problem) == (False, "diverged")
 
 

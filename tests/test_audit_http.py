@@ -6,7 +6,7 @@ import csv
 import io
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -98,12 +98,38 @@ def test_verify_reports_an_intact_log(client: Client) -> None:
     assert len(report["head"]) == 64 and report["checkpoint"] is None
 
 
-def test_verify_names_the_first_tampered_position(client: Client, tamper: Tamperer) -> None:
+TAMPERING: list[Any] = [
+    pytest.param(
+        lambda tamper: tamper.edit_payload_byte(2, b"10000", b"10001"), "changed", 2, id="edited"
+    ),
+    pytest.param(lambda tamper: tamper.delete_row(5), "deleted", 5, id="deleted"),
+    pytest.param(lambda tamper: tamper.swap_rows(6, 7), "reordered", 6, id="swapped"),
+    pytest.param(lambda tamper: tamper.forge(), "inserted", 9, id="forged"),
+]
+
+
+@pytest.mark.parametrize(("tampering", "kind", "position"), TAMPERING)
+def test_verify_names_each_kind_of_tampering_at_its_first_bad_position(
+    client: Client,
+    tamper: Tamperer,
+    tampering: Callable[[Tamperer], object],
+    kind: str,
+    position: int,
+) -> None:
+    # Given eight events, then one kind of edit made in the database behind the service's back
     given_a_corrected_development(client)
-    tamper.set_state(2, tamper.state(2).replace(b"10000", b"10001"))
-    report = client.get("/api/verify").json()
-    assert (report["ok"], report["problem"], report["first_bad_position"]) == (False, "changed", 2)
-    assert report["checked"] == 1
+    given_a_corrected_development(client)
+    tampering(tamper)
+    # When an admin asks for verification
+    response = client.get("/api/verify")
+    # Then the log is not intact, the break is named by kind and position, and what came before
+    # it verified
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert report["ok"] is False
+    assert (report["problem"], report["first_bad_position"]) == (kind, position)
+    assert (report["checked"], report["position"]) == (position - 1, position - 1)
+    assert report["detail"]
 
 
 def test_verify_against_a_stored_checkpoint_says_whether_the_log_extends_it(

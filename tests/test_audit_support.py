@@ -4,7 +4,7 @@ directly (sqlite3 or psycopg), as someone with write access to it would. No test
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import unquote, urlsplit
 from uuid import UUID, uuid4
@@ -185,3 +185,11 @@ class Tamperer:
                 state=bytes(state),
             )
             self.run("UPDATE event_records SET link = %s WHERE position = %s", [link, position])
+
+
+def tampered_log(database_url: str, timeline: Timeline, rows: int) -> Iterator[Tamperer]:
+    """The body of a `tamper` fixture: a log of `rows` events, and a tamperer on its database."""
+    record_log(timeline, rows)
+    tamperer = Tamperer(database_url)
+    yield tamperer
+    tamperer.close()

@@ -12,17 +12,14 @@ import pytest
 from service.application import Timeline
 from service.audit import summary, verify
 from service.store.records import GENESIS
-from tests.test_audit_support import Tamperer, record_log
+from tests.test_audit_support import Tamperer, record_log, tampered_log
 
 ROWS = 12
 
 
 @pytest.fixture
 def tamper(database_url: str, timeline: Timeline) -> Iterator[Tamperer]:
-    record_log(timeline, ROWS)
-    tamperer = Tamperer(database_url)
-    yield tamperer
-    tamperer.close()
+    yield from tampered_log(database_url, timeline, ROWS)
 
 
 def test_empty_log_verifies_with_the_genesis_head(timeline: Timeline) -> None:

@@ -120,19 +120,25 @@ def test_missing_required_field_is_named(client: Client) -> None:
 
 
 def test_unknown_field_is_refused(client: Client) -> None:
+    given_development(client)
+    before = log_state(client)
     body = {**bodies.development_reported(), "colour": "red"}
 
     document = problem(post_event(client, body), 400)
 
     assert error_paths(document) == ["$.colour"]
+    assert log_state(client) == before
 
 
 def test_unknown_event_type_is_refused(client: Client) -> None:
+    given_development(client)
+    before = log_state(client)
     body = {**bodies.development_reported(), "type": "development_rumoured"}
 
     document = problem(post_event(client, body), 400)
 
     assert error_paths(document) == ["$.type"]
+    assert log_state(client) == before
 
 
 @pytest.mark.parametrize(

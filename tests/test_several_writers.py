@@ -19,6 +19,8 @@ from uuid import uuid4
 import httpx
 import pytest
 
+from service.application import Timeline
+from service.audit import verify
 from tests import bodies
 from tests.procs import (
     Server,
@@ -53,6 +55,17 @@ def servers(postgres_url: str, tmp_path: Path) -> Iterator[list[Server]]:
         yield servers
 
 
+def assert_chain_intact(database: str, log: list[dict[str, Any]]) -> None:
+    """The hash chain verifies over the whole log, every row of it, up to its last position."""
+    timeline = Timeline(database)
+    try:
+        report = verify(timeline)
+    finally:
+        timeline.close()
+    assert report.ok, f"{report.problem} at position {report.first_bad_position}: {report.detail}"
+    assert (report.checked, report.position) == (len(log), log[-1]["position"])
+
+
 def report_development(server: Server, token: str) -> dict[str, Any]:
     with client(server, token) as http:
         response = http.post("/api/events", json=bodies.development_reported())
@@ -62,7 +75,7 @@ def report_development(server: Server, token: str) -> dict[str, Any]:
 
 
 def test_one_append_wins_each_version_when_both_servers_race_for_it(
-    servers: list[Server], token: str
+    servers: list[Server], token: str, postgres_url: str
 ) -> None:
     # given a development both servers know at version 1
     development_id = report_development(servers[0], token)["development_id"]
@@ -92,6 +105,8 @@ def test_one_append_wins_each_version_when_both_servers_race_for_it(
             http.close()
 
     assert [item["version"] for item in history["items"]] == list(range(1, ROUNDS + 2))
+    # and the refused appends left the hash chain intact over the whole log
+    assert_chain_intact(postgres_url, read_log(servers[0].base_url))
 
 
 def test_concurrent_appends_through_both_servers_are_all_stored_once_in_order(
@@ -142,6 +157,8 @@ def test_concurrent_appends_through_both_servers_are_all_stored_once_in_order(
         versions[item["development_id"]].append(item["version"])
     assert all(found == list(range(1, len(found) + 1)) for found in versions.values())
     assert sorted(len(versions[d]) for d in shared) == [34, 34, 35]
+    # the hash chain both processes extended verifies over the whole log
+    assert_chain_intact(postgres_url, log)
 
     # and the projections both servers kept equal a rebuild from position 0
     assert_projections_equal_a_rebuild(postgres_url, positions[-1])

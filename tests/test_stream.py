@@ -11,13 +11,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
+from uuid import uuid4
 
 import httpx
 import msgspec
 import pytest
 import uvicorn
 
-from events import decode_event
 from service.application import Timeline
 from service.http import create_app
 from service.tokens import Tokens
@@ -93,14 +93,17 @@ def messages(response: httpx.Response) -> Iterator[Message]:
             fields[name] = value.removeprefix(" ")
 
 
-def events(response: httpx.Response, count: int) -> list[Message]:
-    """The next `count` messages that carry an event."""
+def events(response: httpx.Response, count: int, *, within: float = 10.0) -> list[Message]:
+    """The next `count` messages that carry an event; fails when they have not all come in
+    `within` seconds (checked at each message, heartbeats included)."""
+    deadline = time.monotonic() + within
     found = []
     for message in messages(response):
         if message.event is not None:
             found.append(message)
             if len(found) == count:
                 break
+        assert time.monotonic() < deadline, f"{len(found)} of {count} events in {within} s"
     return found
 
 
@@ -182,19 +185,38 @@ def test_heartbeats_are_comment_lines_while_nothing_happens(tmp_path: Path) -> N
     assert beats == ["heartbeat", "heartbeat"] and elapsed < 5
 
 
-def test_the_stream_follows_events_another_process_wrote_to_the_database(tmp_path: Path) -> None:
-    database = f"sqlite:///{tmp_path}/t.db"
-    with live(database) as server, server.client.stream("GET", "/api/stream") as response:
-        # Given a second writer on the same database, outside this app
-        other = Timeline(database)
-        try:
-            event = decode_event(bodies.encoded(bodies.development_reported()))
-            [outcome] = other.append([event], "other")
-        finally:
-            other.close()
-        [message] = events(response, 1)
+def test_the_stream_follows_events_another_process_wrote_to_the_database(
+    database_url: str, tmp_path: Path
+) -> None:
+    # Given three events of one development in a file, for another OS process to import
+    development = str(uuid4())
+    written = [
+        bodies.development_reported(development_id=development),
+        bodies.report_added(development),
+        bodies.status_changed(development),
+    ]
+    source = tmp_path / "events.ndjson"
+    source.write_bytes(b"".join(bodies.encoded(body) + b"\n" for body in written))
+    with live(database_url, stream_poll_seconds=0.05, stream_heartbeat_seconds=0.2) as server:
+        post(server.client, bodies.development_reported())  # before: not part of the stream
+        with server.client.stream("GET", "/api/stream") as response:
+            # When `timeline import` writes them to the same database from its own process
+            imported = subprocess.run(
+                [timeline_command(), "import", str(source), "--database", database_url,
+                 "--recorded-by", "importer"],
+                capture_output=True, text=True, timeout=60, check=False,
+            )  # fmt: skip
+            assert imported.returncode == 0, imported.stderr
+            # Then this server's stream delivers them, in position order, as the log holds them
+            received = events(response, 3, within=10)
+        log = server.client.get("/api/events", params={"after": 1}).json()["items"]
 
-    assert message.id == str(outcome.receipt.position) and message.item()["recorded_by"] == "other"
+    assert [m.item() for m in received] == log
+    assert [m.id for m in received] == [str(item["position"]) for item in log]
+    assert [m.event for m in received] == [body["type"] for body in written]
+    assert {(m.item()["development_id"], m.item()["recorded_by"]) for m in received} == {
+        (development, "importer")
+    }
 
 
 def test_a_malformed_last_event_id_is_a_problem(tmp_path: Path) -> None:

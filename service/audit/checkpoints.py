@@ -63,7 +63,8 @@ class CheckpointFileError(ValueError):
     """A checkpoint file that cannot be read; the message says why."""
 
 
-def _signed_at_micros(text: str) -> int:
+def signed_at_micros(text: str) -> int:
+    """A checkpoint's `signed_at` (RFC 3339 with an offset) in microseconds since the epoch."""
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
         raise ValueError(f"signed_at {text!r} has no offset")
@@ -117,7 +118,7 @@ def verify_checkpoint_signature(checkpoint: Checkpoint, public_key: bytes | None
             checkpoint.tree_size,
             bytes.fromhex(checkpoint.head),
             bytes.fromhex(checkpoint.tree_root),
-            _signed_at_micros(checkpoint.signed_at),
+            signed_at_micros(checkpoint.signed_at),
         )
         Ed25519PublicKey.from_public_bytes(key).verify(bytes.fromhex(checkpoint.signature), message)
     except (InvalidSignature, ValueError):
@@ -228,7 +229,7 @@ def load_checkpoint(data: bytes) -> Checkpoint:
     """A checkpoint from JSON as the API serves it; `CheckpointFileError` if it is not one."""
     try:
         checkpoint = msgspec.json.decode(data, type=Checkpoint)
-        _signed_at_micros(checkpoint.signed_at)
+        signed_at_micros(checkpoint.signed_at)
     except (msgspec.DecodeError, ValueError) as error:
         raise CheckpointFileError(f"not a timeline checkpoint: {error}") from None
     return checkpoint

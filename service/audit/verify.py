@@ -79,9 +79,10 @@ def _against(checkpoint: Checkpoint, walked: Walk) -> CheckpointCheck:
     else:
         problem = "diverged"
         detail = f"position {at} holds no row any more, yet the chain around it verifies"
-    if problem is None and not signature_valid:
+    if not signature_valid:  # a checkpoint that is not genuine proves nothing of the log
+        found = "" if problem is None else f" (compared all the same: {problem}, {detail})"
         problem = "bad_signature"
-        detail = "the checkpoint's signature does not verify with its public key"
+        detail = f"the checkpoint's signature does not verify with its public key{found}"
     return CheckpointCheck(
         position=at,
         head=checkpoint.head,
