@@ -4,6 +4,13 @@ from __future__ import annotations
 
 import msgspec
 
+# Patterns of free text, named in refusals by `events.codec`.
+LINE = r"^(?=.*\S)[^\x00-\x1f\x7f]*$"  # one line of text, not blank, no control characters
+# Text of several lines, not blank: tabs and line breaks, no other control character (PostgreSQL's
+# text columns cannot hold NUL, and the read models keep reasons in such columns).
+TEXT = r"^(?=[\s\S]*\S)[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+URL = r"^https?://[^\s\x00-\x1f\x7f]+$"
+
 
 class FieldError(ValueError):
     """A cross-field rule broken inside a struct; `field` is the name of the field at fault."""

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from events.base import FieldError
+from events.base import LINE, TEXT, URL, FieldError
 from events.catalogue import AnyEvent
 
 
@@ -46,9 +46,9 @@ _NAMED_FIELD = re.compile(r"Object (?:missing required|contains unknown) field `
 # What each pattern of the catalogue means, for people reading a refusal.
 _PATTERNS = {
     "^[a-z][a-z0-9_]*$": "must be a lower-case snake_case word, such as `munitions_unspecified`",
-    r"^https?://[^\s]+$": "must be an http:// or https:// URL without spaces",
-    r"\S": "must not be blank",
-    r"^(?=.*\S)[^\x00-\x1f\x7f]*$": "must be one line of text: not blank, no control characters",
+    URL: "must be an http:// or https:// URL without spaces or control characters",
+    TEXT: "must be text: not blank, no control characters but tabs and line breaks",
+    LINE: "must be one line of text: not blank, no control characters",
 }
 _REGEX_MESSAGE = re.compile(r"Expected `str` matching regex '(.*)'")
 

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from events.base import FieldError, Value
+from events.base import TEXT, FieldError, Value
 
 Qualifier = Literal[
     "exact",
@@ -54,7 +54,7 @@ class Figure(Value, frozen=True):
     low: Quantity | None = None
     high: Quantity | None = None
     basis: Basis = "increment"
-    text: Annotated[str, msgspec.Meta(max_length=500)] | None = None
+    text: Annotated[str, msgspec.Meta(max_length=500, pattern=TEXT)] | None = None
 
     def __post_init__(self) -> None:
         if self.qualifier in _NEEDS_VALUE:

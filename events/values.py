@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from events.base import FieldError, Value
+from events.base import LINE, TEXT, URL, FieldError, Value
 from events.edtf import EdtfError, parse_edtf
 from events.figures import Figure
 
@@ -52,22 +52,20 @@ Stance = Literal["supports", "contradicts", "denies", "not_observed", "qualifies
 Reliability = Literal["A", "B", "C", "D", "E", "F"]
 Credibility = Annotated[int, msgspec.Meta(ge=1, le=6)]
 
-_LINE = r"^(?=.*\S)[^\x00-\x1f\x7f]*$"  # one line of text, not blank, no control characters
-
 
 def _line(min_length: int, max_length: int) -> msgspec.Meta:
-    return msgspec.Meta(min_length=min_length, max_length=max_length, pattern=_LINE)
+    return msgspec.Meta(min_length=min_length, max_length=max_length, pattern=LINE)
 
 
 ActorId = Annotated[str, _line(1, 100)]
 Title = Annotated[str, _line(1, 500)]
 Originator = Annotated[str, _line(1, 200)]
-Url = Annotated[str, msgspec.Meta(max_length=2000, pattern=r"^https?://[^\s]+$")]
-Quote = Annotated[str, msgspec.Meta(min_length=1, max_length=5000, pattern=r"\S")]
-Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=2000, pattern=r"\S")]
+Url = Annotated[str, msgspec.Meta(max_length=2000, pattern=URL)]
+Quote = Annotated[str, msgspec.Meta(min_length=1, max_length=5000, pattern=TEXT)]
+Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=2000, pattern=TEXT)]
 Category = Annotated[str, msgspec.Meta(min_length=1, max_length=60, pattern=r"^[a-z][a-z0-9_]*$")]
 Designation = Annotated[str, _line(1, 200)]
-OccurredText = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+OccurredText = Annotated[str, _line(1, 64)]
 Day = Annotated[date, msgspec.Meta(description="A calendar date, YYYY-MM-DD")]
 
 _EARLIEST, _LATEST = date(1900, 1, 1), date(2100, 12, 31)

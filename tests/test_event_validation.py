@@ -501,6 +501,41 @@ def test_corrected_title_with_a_control_character_is_refused(control: str) -> No
     assert refused_at(body) == "$.changes.title"
 
 
+@pytest.mark.parametrize("control", ["\x00", "\x1b", "\x7f"])
+@pytest.mark.parametrize(
+    ("event_type", "path", "text"),
+    [
+        ("status_changed", "reason", "Panel of experts {}report"),
+        ("report_retracted", "reason", "Withdrawn {}by the originator"),
+        ("report_added", "report.quote", "more than {}10,000 containers"),
+        ("report_added", "report.source.url", "https://example.org/{}brief"),
+        ("development_reported", "occurred", "2023-09{}"),
+    ],
+)
+def test_free_text_with_a_control_character_other_than_a_line_break_is_refused(
+    event_type: str, path: str, text: str, control: str
+) -> None:
+    # NUL in particular: a PostgreSQL text column cannot hold it, and a read model would fail
+    body = minimal(event_type)
+    if path.startswith("report."):
+        body = report_body()
+    body = with_value(body, path, text.format(control))
+
+    assert refused_at(body) == "$." + path
+
+
+def test_figure_text_with_a_nul_is_refused() -> None:
+    figure = {"unit": "container", "value": 1000, "text": "more than\x001,000"}
+
+    assert refused_at(report_body(figure=figure)) == "$.report.figure.text"
+
+
+def test_reason_may_span_several_lines_with_tabs() -> None:
+    event = decode(with_value(minimal("status_changed"), "reason", "Two sources:\n\tNIS, US"))
+
+    assert isinstance(event, StatusChanged) and event.reason == "Two sources:\n\tNIS, US"
+
+
 def test_quote_may_span_several_lines() -> None:
     event = decode(report_body(quote="First line.\nSecond line."))
 

@@ -141,6 +141,22 @@ def test_unknown_event_type_is_refused(client: Client) -> None:
     assert log_state(client) == before
 
 
+def test_a_reason_holding_nul_is_refused_and_the_views_go_on_answering(client: Client) -> None:
+    # Given a development, when a status change's reason holds a NUL character (which a
+    # PostgreSQL text column cannot hold: stored, it would stop the read models there for good)
+    development = given_development(client)
+    before = log_state(client)
+    body = {**bodies.status_changed(development), "reason": "Panel report\x00"}
+
+    document = problem(post_event(client, body), 400)
+
+    # Then it is refused naming the field, nothing is stored and every view still answers
+    assert error_paths(document) == ["$.reason"]
+    assert log_state(client) == before
+    assert client.get(f"/api/developments/{development}").status_code == 200
+    assert client.get("/api/views/allegations").status_code == 200
+
+
 @pytest.mark.parametrize(
     "content",
     [b"", b"{", b'{"type": "development_reported",}', b"\xff\xfe", b'"\\ud800"', b"[]", b"null"],

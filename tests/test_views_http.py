@@ -171,3 +171,22 @@ def test_serve_folds_new_events_in_the_background_without_a_read(database_url: s
         while runner.tracking()["deliveries"][0] < 1 and time.monotonic() < deadline:
             time.sleep(0.02)
         assert runner.tracking()["deliveries"][0] == 1
+
+
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [
+        ("/api/developments", "actor"),
+        ("/api/views/deliveries", "supplier"),
+        ("/api/views/deliveries", "unit"),
+    ],
+)
+def test_a_filter_holding_a_control_character_is_a_400_naming_it(
+    database_url: str, path: str, name: str
+) -> None:
+    # PostgreSQL refuses NUL in a text parameter: it must never get that far
+    with serve(database_url) as client:
+        report_development(client)
+        for value in ("\x00", "IRN\x00", "a\x1fb"):
+            document = problem(client.get(path, params={name: value}), 400)
+            assert name in str(document)

@@ -58,10 +58,9 @@ def problem_spec(description: str) -> ResponseSpec:
 
 
 BAD_PARAMS = {400: problem_spec("A parameter is invalid; `errors` name it")}
-ADMIN_ONLY = {
-    401: problem_spec("No token, or an unknown or revoked one"),
-    403: problem_spec("The token is not an admin's"),
-}
+_UNAUTHENTICATED = problem_spec("No token, or an unknown or revoked one")
+ADMIN_ONLY = {401: _UNAUTHENTICATED, 403: problem_spec("The token is not an admin's")}
+EDITOR_ONLY = {401: _UNAUTHENTICATED, 403: problem_spec("The token is a reader's")}
 
 
 def _status_of(error: DomainError) -> int:

@@ -21,6 +21,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, QueryParameter
 
 from events import Status
+from events.base import LINE
 from events.values import Kind
 from projections import ReadModels
 from projections.query_developments import MAX_LIMIT, InvalidCursor
@@ -56,7 +57,7 @@ KnownAt = Annotated[
 Format = Annotated[str | None, QueryParameter(pattern="^(json|csv)$", description="json or csv")]
 Limit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT, description="Items per page")]
 Cursor = Annotated[str | None, QueryParameter(description="`next` of the previous page")]
-Filter = Annotated[str | None, QueryParameter(min_length=1, max_length=200)]
+Filter = Annotated[str | None, QueryParameter(min_length=1, max_length=200, pattern=LINE)]
 Day = Annotated[str | None, QueryParameter(description="A date YYYY-MM-DD, inclusive")]
 OR_CSV = text_answers(CSV)  # documents the `?format=csv` answer beside the JSON one
 
