@@ -16,6 +16,23 @@ endif
 
 .PHONY: venv run test lint fmt bench clean distclean
 
+# What `make run` prints to try a write: the README's first event, inline, so it runs as pasted.
+# A line ends in `\$(nothing)` to print its backslash: make would join it to the next line.
+nothing :=
+define CURL_EXAMPLE
+  curl -X POST http://$(HOST):$(PORT)/api/events \$(nothing)
+       -H "Authorization: Bearer $$(cat .timeline/local-token)" \$(nothing)
+       -H 'Content-Type: application/json' \$(nothing)
+       -d '{"type": "development_reported", "kind": "transfer", "stage": "delivered",
+            "title": "North Korea delivered munitions containers to Russia",
+            "actors": {"supplier": "PRK", "recipient": "RUS"},
+            "item": {"category": "munitions_unspecified"}, "occurred": "2023-09-07/2023-10-01",
+            "report": {"source": {"originator": "US Government", "channel": "imagery"},
+                       "asserted_on": "2023-10-13", "reliability": "B", "credibility": 2,
+                       "figure": {"unit": "container", "qualifier": "more_than", "value": 1000}}}'
+endef
+export CURL_EXAMPLE
+
 venv: $(VENV)/.installed
 
 # Reinstalls only when pyproject.toml is newer than the stamp.
@@ -32,9 +49,8 @@ run: venv
 	@echo
 	@echo "Local editor token (also in .timeline/local-token):"
 	@echo "  $$(cat .timeline/local-token)"
-	@echo "Append an event:"
-	@echo "  curl -X POST http://$(HOST):$(PORT)/api/events -H \"Authorization: Bearer \$$(cat .timeline/local-token)\" \\"
-	@echo "       -H 'Content-Type: application/json' -d @event.json"
+	@echo "Append an event (paste it as is in another shell, in this folder):"
+	@printf '%s\n' "$$CURL_EXAMPLE"
 	@echo "Open http://$(HOST):$(PORT)/ in a browser; the API is described at http://$(HOST):$(PORT)/api/schema"
 	@echo
 	$(BIN)/timeline serve --host $(HOST) --port $(PORT)

@@ -1,8 +1,14 @@
-"""The `timeline` command: seed, import, export and tokens, on a real database."""
+"""The `timeline` command: seed, import, export and tokens, on a real database.
+
+Most verbs run in this process through `main`; listing and revoking tokens run as the installed
+`timeline` command in a process of its own, as an operator types them.
+"""
 
 from __future__ import annotations
 
 import json
+import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -11,8 +17,10 @@ from service.application import Timeline
 from service.cli import main
 from service.tokens import Tokens
 from tests import bodies
+from tests.procs import TIMELINE, create_token
 
 CORPUS = Path(__file__).parent.parent / "service/seed/corpus.ndjson"
+MINUTE = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}"  # how `tokens list` shows a time
 SEED_LINES = sum(1 for line in CORPUS.read_bytes().split(b"\n") if line.strip())
 
 
@@ -104,3 +112,78 @@ def test_a_database_url_of_an_unknown_kind_is_a_clear_error(
 ) -> None:
     assert main(["seed", "--database", "mysql://localhost/db"]) == 2
     assert "sqlite:///path.db or postgresql://" in capsys.readouterr().err
+
+
+def run_command(*args: str) -> subprocess.CompletedProcess[str]:
+    """The installed `timeline` command run to its end: exit code, standard output and error."""
+    return subprocess.run(
+        [TIMELINE, *args], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def stored_hashes(database: str) -> list[str]:
+    """The token hashes as stored in the database."""
+    timeline = Timeline(database)
+    try:
+        with timeline.store.read_transaction() as cursor:
+            cursor.execute("SELECT token_hash FROM api_tokens")
+            return [str(row["token_hash"]) for row in cursor.fetchall()]
+    finally:
+        timeline.close()
+
+
+def test_tokens_list_shows_names_roles_and_revocation_but_no_secret_or_hash(
+    database_url: str,
+) -> None:
+    # given two tokens made at the command line, one of them since revoked
+    desk = create_token(database_url, "desk", "editor")
+    ops = create_token(database_url, "ops", "admin")
+    assert run_command("tokens", "revoke", "ops", "--database", database_url).returncode == 0
+
+    # when they are listed
+    listed = run_command("tokens", "list", "--database", database_url)
+
+    # then each is one line, by name: its name, its role, when it was made, whether it is live
+    assert listed.returncode == 0, listed.stderr
+    rows = [line.split("\t") for line in listed.stdout.splitlines()]
+    assert [row[:2] for row in rows] == [["desk", "editor"], ["ops", "admin"]]
+    assert all(re.fullmatch(MINUTE, row[2]) for row in rows)
+    assert rows[0][3] == "live" and re.fullmatch(f"revoked {MINUTE}", rows[1][3])
+    # and neither a secret nor a stored hash is shown
+    shown = listed.stdout + listed.stderr
+    hashes = stored_hashes(database_url)
+    assert len(hashes) == 2
+    for hidden in (desk, ops, desk.removeprefix("tl_"), ops.removeprefix("tl_"), *hashes):
+        assert hidden not in shown
+
+
+def test_a_token_revoked_at_the_command_line_no_longer_authenticates(database_url: str) -> None:
+    # given a live editor token
+    secret = create_token(database_url, "intern", "editor")
+    timeline = Timeline(database_url)
+    try:
+        tokens = Tokens(timeline.store)
+        assert tokens.authenticate(secret) is not None
+
+        # when an operator revokes it by name
+        revoked = run_command("tokens", "revoke", "intern", "--database", database_url)
+
+        # then the command says so and the secret authenticates no more
+        assert revoked.returncode == 0, revoked.stderr
+        assert "token 'intern' revoked" in revoked.stderr and revoked.stdout == ""
+        assert tokens.authenticate(secret) is None
+    finally:
+        timeline.close()
+
+
+def test_revoking_an_unknown_token_name_fails_and_says_which_name(database_url: str) -> None:
+    create_token(database_url, "desk", "editor")
+
+    revoked = run_command("tokens", "revoke", "nobody", "--database", database_url)
+
+    assert revoked.returncode == 1
+    assert revoked.stderr.strip() == "error: no token named 'nobody'"
+    assert revoked.stdout == ""
+    # and the tokens there are untouched
+    listed = run_command("tokens", "list", "--database", database_url)
+    assert listed.stdout.startswith("desk\teditor\t") and listed.stdout.endswith("\tlive\n")
