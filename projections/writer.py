@@ -4,16 +4,13 @@ In one process, inserts in a thread would take the GIL back from the fold at eve
 has its own interpreter. The parent sends statements as msgpack frames over a pipe (a thread
 of its own feeds the pipe); the child runs them in one transaction holding the database's write
 lock, commits when told and answers `ok`, or the error. If the parent goes away before telling
-it to commit, the child rolls back: nothing of the rebuild is kept. After answering `ok` the
-child copies its pages from the write-ahead log into the database file (a checkpoint, about a
-tenth of a rebuild's time) while the parent goes on; readers see the rows from the log meanwhile.
+it to commit, the child rolls back: nothing of the rebuild is kept.
 
 The child is this file run as a script, so it imports only `sqlite3` and `msgspec`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import queue
 import sqlite3
 import subprocess
@@ -96,13 +93,12 @@ class ChildCursor:
         self._feeder.join()
         stdout = self.process.stdout
         assert stdout is not None
-        self._answer = stdout.read()  # to the end: the child closes it before its checkpoint
+        self._answer = stdout.read()
         stdout.close()
-        threading.Thread(target=self.process.wait, name="rebuild-checkpoint", daemon=True).start()
+        self.process.wait()
 
     def _fail(self) -> None:
         self._finish()
-        self.process.wait()
         message = self._answer.decode(errors="replace") or f"exit {self.process.returncode}"
         raise RuntimeError(f"the rebuild's writer failed: {message}")
 
@@ -114,7 +110,6 @@ def main(database: str, timeout: float) -> int:
     connection = sqlite3.connect(database, timeout=timeout, isolation_level=None, uri=True)
     try:
         cursor = connection.cursor()
-        cursor.execute("PRAGMA wal_autocheckpoint = 0")  # checkpointed once, after the answer
         cursor.execute("BEGIN IMMEDIATE")
         while header := source.read(_LENGTH):
             op, statement, params = decode(source.read(int.from_bytes(header, "big")))
@@ -125,9 +120,6 @@ def main(database: str, timeout: float) -> int:
             else:
                 cursor.execute("COMMIT")
                 answer.write(b"ok")
-                answer.close()  # the parent goes on
-                with contextlib.suppress(sqlite3.Error):  # else a later commit checkpoints
-                    cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
                 return 0
         connection.rollback()  # the parent went away without committing
         return 1
