@@ -22,7 +22,7 @@ from projections.schema import (
     Table,
 )
 from projections.segments import Segment, segments
-from projections.state import POS_MAX, DevState, actor_key, evolve, start
+from projections.state import POS_MAX, DevState, actor_key, corrected, evolve, start
 from service.store.log import Cursor
 
 _json = msgspec.json.Encoder(order="deterministic")
@@ -31,16 +31,29 @@ _ACTOR_KEYS = 100_000  # actor keys remembered
 
 
 class KeptDevelopment(msgspec.Struct, array_like=True, gc=False):
-    """A development's state and the ids of its open rows."""
+    """A development's state, the ids of its open rows, and its reports' JSON.
+
+    The JSON of report n is `documents[n - 1]`, empty when not held: it is not stored with the
+    state (it would double what a rebuild writes) but read back from the report's open row when
+    a correction or a retraction needs it (`_prepare`).
+    """
 
     state: DevState
     fields_row: int = 0
     report_rows: list[int] = msgspec.field(default_factory=list)
     segments: list[tuple[int, Segment]] = msgspec.field(default_factory=list)
+    documents: list[bytes] = msgspec.field(default_factory=list)
 
 
-# `_encode_states` writes a kept development as the tuple of its fields, the same msgpack array.
-assert KeptDevelopment.__struct_fields__ == ("state", "fields_row", "report_rows", "segments")
+# `_encode_states` writes a kept development as the tuple of its first four fields, the same
+# msgpack array less the documents, which decode as an empty list.
+assert KeptDevelopment.__struct_fields__ == (
+    "state",
+    "fields_row",
+    "report_rows",
+    "segments",
+    "documents",
+)
 
 
 def _text(value: Any) -> str | None:
@@ -92,6 +105,22 @@ class DevelopmentsProjection(Projection[KeptDevelopment]):
             cursor.execute(f"SELECT max(first_reported_on) FROM {FRONTIER.name}")
             self.frontier = rows_of(cursor)[0][0] or 0
         super()._prepare(cursor, entries)
+        wanted: dict[int, tuple[KeptDevelopment, int]] = {}  # row id -> (kept, report number)
+        for entry in entries:
+            event = entry.event
+            kept = self.kept.get(entry.development)
+            if kept is None or not isinstance(event, (ReportFixed, Retracted)):
+                continue
+            documents = kept.documents
+            if len(documents) < len(kept.report_rows):  # read back without its documents
+                documents.extend([b""] * (len(kept.report_rows) - len(documents)))
+            number = event.report
+            if number <= len(documents) and not documents[number - 1]:
+                wanted[kept.report_rows[number - 1]] = (kept, number)
+        query = f"SELECT id, report FROM {_REPORTS} WHERE id IN ({{marks}})"
+        for row_id, report in self.select_in(cursor, query, list(wanted)):
+            kept, number = wanted[row_id]
+            kept.documents[number - 1] = report.encode()
 
     def apply(self, commit: Sequence[Entry], buffer: RowBuffer) -> None:
         """Fold the commit's events, then write each touched development's changed rows."""
@@ -102,7 +131,9 @@ class DevelopmentsProjection(Projection[KeptDevelopment]):
             key, event = entry.development, entry.event
             kept = kept_all.get(key)
             if kept is None:
-                kept_all[key] = KeptDevelopment(start(entry))
+                state = start(entry)  # refuses a stream that begins with another event
+                assert isinstance(event, Reported)
+                kept_all[key] = KeptDevelopment(state, documents=[bytes(event.report)])
                 fields.add(key)
                 reports = touched.get(key)
                 if reports is None:
@@ -114,9 +145,17 @@ class DevelopmentsProjection(Projection[KeptDevelopment]):
             if reports is None:
                 reports = touched[key] = set()
             evolve(kept.state, entry)
+            documents = kept.documents
             if isinstance(event, Added):
-                reports.add(len(kept.state.reports))
-            elif isinstance(event, (ReportFixed, Retracted)):
+                number = len(kept.state.reports)
+                documents.extend([b""] * (number - 1 - len(documents)))  # read back without
+                documents.append(bytes(event.report))
+                reports.add(number)
+            elif isinstance(event, ReportFixed):
+                original = msgspec.json.decode(documents[event.report - 1])
+                documents[event.report - 1] = corrected(original, event)
+                reports.add(event.report)
+            elif isinstance(event, Retracted):
                 reports.add(event.report)
             elif isinstance(event, (FieldsFixed, Reported)):
                 fields.add(key)
@@ -199,7 +238,7 @@ class DevelopmentsProjection(Projection[KeptDevelopment]):
                     position,
                     POS_MAX,
                     report.position,
-                    report.report.decode(),
+                    kept.documents[number - 1].decode(),
                     report.corrections,
                     report.retracted_on,
                     report.retraction_reason,

@@ -109,18 +109,20 @@ class Projection(ABC, Generic[K]):
         missing = list(
             dict.fromkeys(e.development for e in entries if e.development not in self.kept)
         )
-        states = self.state_table.name
-        for start in range(0, len(missing), _CHUNK):
-            chunk = missing[start : start + _CHUNK]
+        query = (
+            f"SELECT development_id, state FROM {self.state_table.name} "
+            "WHERE development_id IN ({marks})"
+        )
+        for key, blob in self.select_in(cursor, query, missing):
+            self.kept[key] = self._decoder.decode(blob)
+
+    def select_in(self, cursor: Cursor, query: str, keys: Sequence[Any]) -> Iterator[Any]:
+        """The rows of `query` for every key, its `{marks}` filled with a few hundred at a time."""
+        for start in range(0, len(keys), _CHUNK):
+            chunk = keys[start : start + _CHUNK]
             marks = ", ".join(["%s"] * len(chunk))
-            cursor.execute(
-                sql(
-                    f"SELECT development_id, state FROM {states} WHERE development_id IN ({marks})"
-                ),
-                tuple(chunk),
-            )
-            for key, blob in rows_of(cursor):
-                self.kept[key] = self._decoder.decode(blob)
+            cursor.execute(self.dialect.sql(query.format(marks=marks)), tuple(chunk))
+            yield from rows_of(cursor)
 
     @abstractmethod
     def apply(self, commit: Sequence[Entry], buffer: RowBuffer) -> None:

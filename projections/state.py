@@ -34,11 +34,15 @@ FIELD_NAMES: tuple[str, ...] = ("kind", "title", "stage", "actors", "item", "occ
 
 
 class ReportState(msgspec.Struct, array_like=True, gc=False):
-    """A report with its corrections applied, and its retraction if any."""
+    """What the read models fold of a report, corrections applied, and its retraction if any.
+
+    The report's JSON is not here: only the developments projection writes it, and keeps it
+    beside the state (`KeptDevelopment.documents`), so that stored states stay small.
+    """
 
     number: int
     position: int  # of the event that created it
-    report: bytes  # its fields as JSON, corrections applied
+    unused: bytes  # empty; earlier versions kept the JSON here, and their stored states still load
     asserted_on: int
     stance: str
     originator: str
@@ -92,7 +96,7 @@ def _report_state(number: int, position: int, raw: bytes) -> ReportState:
     return ReportState(
         number,
         position,
-        bytes(raw),
+        b"",
         lean.asserted_on.toordinal(),
         lean.stance,
         lean.source.originator,
@@ -130,9 +134,7 @@ def evolve(state: DevState, entry: Entry) -> None:
         state.reports.append(_report_state(number, entry.position, event.report))
     elif isinstance(event, ReportFixed):
         old = state.reports[event.report - 1]
-        document = msgspec.json.decode(old.report)
-        document.update(event.changes)
-        new = _report_state(old.number, old.position, encode_json(document))
+        new = _report_state(old.number, old.position, corrected(lean_document(old), event))
         new.corrections = old.corrections + 1
         new.retracted_on, new.retraction_reason = old.retracted_on, old.retraction_reason
         new.retraction_position = old.retraction_position
@@ -152,6 +154,21 @@ def evolve(state: DevState, entry: Entry) -> None:
         state.changes.sort(key=lambda change: (change.effective_on, change.position))
     else:
         raise ValueError(f"position {entry.position}: development reported twice")
+
+
+def lean_document(report: ReportState) -> dict[str, Any]:
+    """The fields of a report that the read models fold, as a document a correction applies to."""
+    return {
+        "source": {"originator": report.originator},
+        "asserted_on": date.fromordinal(report.asserted_on),
+        "stance": report.stance,
+        "figure": report.figure,
+    }
+
+
+def corrected(document: dict[str, Any], event: ReportFixed) -> bytes:
+    """A report's document with a correction's fields replaced whole, as JSON."""
+    return encode_json({**document, **event.changes})
 
 
 def actor_names(actors: dict[str, Any]) -> list[str]:

@@ -83,6 +83,29 @@ def _reports(dev: UUID, count: int) -> list[ReportAdded]:
     ]
 
 
+def test_a_runner_started_afresh_corrects_and_retracts_reports_it_reads_back(store: Store) -> None:
+    # Given developments folded by one runner, whose stored states hold no report JSON
+    devs = [store.develop(said(US, D(2024, 1, 1 + n), figure(value=10))) for n in range(3)]
+    for dev in devs:
+        store.add(dev, said("NIS", D(2024, 2, 1), figure(value=5, basis="cumulative")))
+    ProjectionRunner(store.timeline.store).catch_up()
+    # When a runner of a new process folds corrections and a retraction of those reports, and
+    # one that reads the states back once more folds a report added then corrected
+    store.correct(devs[0], 1, asserted_on=D(2024, 1, 20))
+    store.correct(devs[1], 2, quote="Corrected quote")
+    store.retract(devs[2], 2, D(2024, 3, 1))
+    ProjectionRunner(store.timeline.store).catch_up()
+    store.add(devs[0], said(US, D(2024, 4, 1), figure(value=30)))
+    ProjectionRunner(store.timeline.store).catch_up()
+    store.correct(devs[0], 3, quote="Third, corrected")
+    ProjectionRunner(store.timeline.store).catch_up()
+    # Then every row is the one a rebuild writes: the JSON of each report with its corrections
+    rows = snapshot(store.timeline.store)["tl_reports"]
+    assert any("Corrected quote" in str(row) for row in rows)
+    assert any("Third, corrected" in str(row) for row in rows)
+    assert verify_rebuild(store.timeline.store) == {}
+
+
 def test_a_crash_before_the_commit_leaves_nothing_and_the_runner_resumes(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
