@@ -35,11 +35,16 @@ def free_port() -> int:
         return port
 
 
-def run_timeline(*args: str, timeout: float = 60.0) -> str:
-    """Run a `timeline` command to its end; its standard output (raises when it fails)."""
-    done = subprocess.run(
+def timeline_process(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+    """Run a `timeline` command in its own process to its end, whatever its exit status."""
+    return subprocess.run(
         [TIMELINE, *args], capture_output=True, text=True, timeout=timeout, check=False
     )
+
+
+def run_timeline(*args: str, timeout: float = 60.0) -> str:
+    """Run a `timeline` command to its end; its standard output (raises when it fails)."""
+    done = timeline_process(*args, timeout=timeout)
     if done.returncode != 0:
         raise AssertionError(f"timeline {' '.join(args)} failed: {done.stderr}")
     return done.stdout

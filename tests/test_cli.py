@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from service.application import Timeline
 from service.cli import main
 from service.tokens import Tokens
 from tests import bodies
-from tests.procs import TIMELINE, create_token
+from tests.procs import create_token, timeline_process
 
 CORPUS = Path(__file__).parent.parent / "service/seed/corpus.ndjson"
 MINUTE = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}"  # how `tokens list` shows a time
@@ -114,13 +113,6 @@ def test_a_database_url_of_an_unknown_kind_is_a_clear_error(
     assert "sqlite:///path.db or postgresql://" in capsys.readouterr().err
 
 
-def run_command(*args: str) -> subprocess.CompletedProcess[str]:
-    """The installed `timeline` command run to its end: exit code, standard output and error."""
-    return subprocess.run(
-        [TIMELINE, *args], capture_output=True, text=True, timeout=60, check=False
-    )
-
-
 def stored_hashes(database: str) -> list[str]:
     """The token hashes as stored in the database."""
     timeline = Timeline(database)
@@ -138,10 +130,10 @@ def test_tokens_list_shows_names_roles_and_revocation_but_no_secret_or_hash(
     # given two tokens made at the command line, one of them since revoked
     desk = create_token(database_url, "desk", "editor")
     ops = create_token(database_url, "ops", "admin")
-    assert run_command("tokens", "revoke", "ops", "--database", database_url).returncode == 0
+    assert timeline_process("tokens", "revoke", "ops", "--database", database_url).returncode == 0
 
     # when they are listed
-    listed = run_command("tokens", "list", "--database", database_url)
+    listed = timeline_process("tokens", "list", "--database", database_url)
 
     # then each is one line, by name: its name, its role, when it was made, whether it is live
     assert listed.returncode == 0, listed.stderr
@@ -166,7 +158,7 @@ def test_a_token_revoked_at_the_command_line_no_longer_authenticates(database_ur
         assert tokens.authenticate(secret) is not None
 
         # when an operator revokes it by name
-        revoked = run_command("tokens", "revoke", "intern", "--database", database_url)
+        revoked = timeline_process("tokens", "revoke", "intern", "--database", database_url)
 
         # then the command says so and the secret authenticates no more
         assert revoked.returncode == 0, revoked.stderr
@@ -179,11 +171,11 @@ def test_a_token_revoked_at_the_command_line_no_longer_authenticates(database_ur
 def test_revoking_an_unknown_token_name_fails_and_says_which_name(database_url: str) -> None:
     create_token(database_url, "desk", "editor")
 
-    revoked = run_command("tokens", "revoke", "nobody", "--database", database_url)
+    revoked = timeline_process("tokens", "revoke", "nobody", "--database", database_url)
 
     assert revoked.returncode == 1
     assert revoked.stderr.strip() == "error: no token named 'nobody'"
     assert revoked.stdout == ""
     # and the tokens there are untouched
-    listed = run_command("tokens", "list", "--database", database_url)
+    listed = timeline_process("tokens", "list", "--database", database_url)
     assert listed.stdout.startswith("desk\teditor\t") and listed.stdout.endswith("\tlive\n")

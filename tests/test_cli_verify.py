@@ -5,7 +5,6 @@ first bad position and the kind of tampering, in its summary and in its JSON rep
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -13,7 +12,7 @@ from typing import Any, NamedTuple
 import pytest
 
 from service.application import Timeline
-from tests.procs import TIMELINE
+from tests.procs import timeline_process
 from tests.test_audit_support import Tamperer, record_log, tampered_log
 
 ROWS = 12
@@ -38,9 +37,7 @@ class Run(NamedTuple):
 
 def timeline_command(*args: str) -> Run:
     """Run `timeline ARGS` in its own process to its end, whatever its exit status."""
-    done = subprocess.run(
-        [TIMELINE, *args], capture_output=True, text=True, timeout=60, check=False
-    )
+    done = timeline_process(*args)
     return Run(done.returncode, done.stdout, done.stderr)
 
 

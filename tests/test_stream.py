@@ -23,7 +23,8 @@ from service.http import create_app
 from service.tokens import Tokens
 from tests import bodies
 from tests.api import serve
-from tests.browser.serving import free_port, serving, timeline_command
+from tests.browser.serving import serving
+from tests.procs import TIMELINE, free_port
 
 
 class Message(NamedTuple):
@@ -202,7 +203,7 @@ def test_the_stream_follows_events_another_process_wrote_to_the_database(
         with server.client.stream("GET", "/api/stream") as response:
             # When `timeline import` writes them to the same database from its own process
             imported = subprocess.run(
-                [timeline_command(), "import", str(source), "--database", database_url,
+                [TIMELINE, "import", str(source), "--database", database_url,
                  "--recorded-by", "importer"],
                 capture_output=True, text=True, timeout=60, check=False,
             )  # fmt: skip
@@ -243,7 +244,7 @@ def test_a_client_that_goes_away_ends_its_stream(tmp_path: Path) -> None:
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_the_server_shuts_down_promptly_with_an_open_stream(tmp_path: Path, stop: int) -> None:
     database = f"sqlite:///{tmp_path}/t.db"
-    subprocess.run([timeline_command(), "init", "--database", database], check=True,
+    subprocess.run([TIMELINE, "init", "--database", database], check=True,
                    capture_output=True)  # fmt: skip
     with serving(database) as server:
         # A bare HTTP/1.1 client, as curl: it never closes the stream itself

@@ -3,34 +3,19 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import NamedTuple
 
-
-def timeline_command() -> str:
-    """The `timeline` script of the running interpreter's environment."""
-    return str(Path(sys.executable).with_name("timeline"))
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+from tests.procs import TIMELINE, free_port, run_timeline
 
 
 def cli(*args: str) -> str:
     """Run `timeline ARGS`; its standard output, stripped."""
-    done = subprocess.run([timeline_command(), *args], check=True, capture_output=True, text=True)
-    return done.stdout.strip()
+    return run_timeline(*args).strip()
 
 
 class Server(NamedTuple):
@@ -53,7 +38,7 @@ def serving(database: str) -> Iterator[Server]:
     """`timeline serve` on `database`; terminated (SIGTERM) on exit if still running."""
     port = free_port()
     process = subprocess.Popen(
-        [timeline_command(), "serve", "--database", database, "--port", str(port),
+        [TIMELINE, "serve", "--database", database, "--port", str(port),
          "--log-level", "warning"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
