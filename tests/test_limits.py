@@ -1,12 +1,14 @@
 """Limits that keep hostile or careless clients from exhausting the service.
 
 Body size (413, TIMELINE_MAX_BODY_BYTES), the time a body may take to arrive (408,
-TIMELINE_BODY_TIMEOUT_SECONDS), page sizes, string lengths and list sizes. These are properties
+TIMELINE_BODY_TIMEOUT_SECONDS), the time a request may take to be answered (503,
+TIMELINE_REQUEST_TIMEOUT_SECONDS), page sizes, string lengths and list sizes. These are properties
 of the HTTP layer and the event catalogue, not of a database, so they run on SQLite only.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import time
@@ -16,10 +18,12 @@ from typing import Any, NamedTuple
 
 import httpx
 import pytest
+from litestar import get
 from litestar.testing import TestClient
 
 from service.config import ConfigError
 from service.http.app import app_from_environment
+from service.http.deadline import NO_DEADLINE
 from service.tokens import Tokens
 from tests import bodies
 from tests.api import Client, log_state, post_batch, post_event, problem, serve
@@ -177,6 +181,7 @@ def test_a_stalled_body_does_not_hold_up_other_requests(limited: Limited) -> Non
         ("TIMELINE_BODY_TIMEOUT_SECONDS", "0"),
         ("TIMELINE_BODY_TIMEOUT_SECONDS", "nan"),
         ("TIMELINE_BODY_TIMEOUT_SECONDS", "inf"),
+        ("TIMELINE_REQUEST_TIMEOUT_SECONDS", "-5"),
     ],
 )
 def test_a_limit_in_the_environment_that_is_not_a_positive_number_is_refused_naming_it(
@@ -203,6 +208,61 @@ def test_limits_from_the_environment_reach_the_app(
         # when a body of more than 300 bytes is posted, then it is too large
         problem(post_event(client, bodies.development_reported()), 413)
         assert log_state(client) == (0, 0)
+
+
+# --- the time a request may take to be answered ---------------------------------------------------
+
+
+@get("/api/test-slow", sync_to_thread=True)
+def slow_in_a_thread() -> dict[str, bool]:
+    time.sleep(1.0)
+    return {"ok": True}
+
+
+@get("/api/test-slow-async")
+async def slow_on_the_loop() -> dict[str, bool]:
+    await asyncio.sleep(1.0)
+    return {"ok": True}
+
+
+@get("/api/test-slow-by-design", opt={NO_DEADLINE: True})
+async def slow_by_design() -> dict[str, bool]:
+    await asyncio.sleep(0.5)
+    return {"ok": True}
+
+
+@pytest.mark.parametrize("path", ["/api/test-slow", "/api/test-slow-async"])
+def test_a_request_unanswered_past_the_deadline_gets_503_with_retry_after(
+    tmp_path: Path, path: str
+) -> None:
+    handlers = [slow_in_a_thread, slow_on_the_loop]
+    with serve(
+        f"sqlite:///{tmp_path}/slow.db", request_timeout_seconds=0.2, extra_route_handlers=handlers
+    ) as client:
+        began = time.monotonic()
+        response = client.get(path)
+        document = problem(response, 503)
+        assert time.monotonic() - began < 0.9  # answered at the deadline, not when done
+        assert "0.2 s" in document["detail"] and response.headers["retry-after"] == "1"
+        assert client.get("/api/health").status_code == 200  # and the app goes on serving
+
+
+def test_a_handler_marked_slow_by_design_is_left_to_finish(tmp_path: Path) -> None:
+    with serve(
+        f"sqlite:///{tmp_path}/slow.db",
+        request_timeout_seconds=0.2,
+        extra_route_handlers=[slow_by_design],
+    ) as client:
+        assert client.get("/api/test-slow-by-design").json() == {"ok": True}
+
+
+def test_the_request_deadline_comes_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("TIMELINE_DATABASE", f"sqlite:///{tmp_path}/env.db")
+    monkeypatch.setenv("TIMELINE_REQUEST_TIMEOUT_SECONDS", "7.5")
+    with TestClient(app_from_environment()) as client:  # closes the app's timeline
+        assert client.app.state.request_timeout_seconds == 7.5
 
 
 # --- page sizes, string lengths, list sizes -------------------------------------------------------

@@ -26,6 +26,7 @@ from service.committer import GroupCommitter
 from service.config import ConfigError, database_url
 from service.http.audit import AuditController
 from service.http.auth import Authorize, provide_principal
+from service.http.deadline import REQUEST_TIMEOUT_SECONDS, Deadline
 from service.http.fastpath import install
 from service.http.log import HistoryController, LogController
 from service.http.maintenance import rebuild_projections
@@ -82,6 +83,7 @@ def create_app(
     *,
     max_body_bytes: int = MAX_BODY_BYTES,
     body_timeout_seconds: float = BODY_TIMEOUT_SECONDS,
+    request_timeout_seconds: float = REQUEST_TIMEOUT_SECONDS,
     extra_route_handlers: Sequence[ControllerRouterHandler] = (),
     own_timeline: bool = True,
     require_read_token: bool | None = None,
@@ -142,9 +144,10 @@ def create_app(
                 "require_read_token": require_read_token,
                 "max_body_bytes": max_body_bytes,
                 "body_timeout_seconds": body_timeout_seconds,
+                "request_timeout_seconds": request_timeout_seconds,
             }
         ),
-        middleware=[Authorize],
+        middleware=[Authorize, Deadline],
         dependencies={
             "timeline": Provide(provide_timeline, sync_to_thread=False),
             "committer": Provide(provide_committer, sync_to_thread=False),
@@ -182,16 +185,19 @@ def _positive(name: str, parse: Callable[[str], _Number], default: _Number) -> _
 def app_from_environment() -> Litestar:
     """The app on `TIMELINE_DATABASE`: the factory each server worker process calls.
 
-    Limits from the environment: TIMELINE_MAX_BODY_BYTES (default 1 MiB) and
-    TIMELINE_BODY_TIMEOUT_SECONDS (default 30), the time a request body may take to arrive.
+    Limits from the environment: TIMELINE_MAX_BODY_BYTES (default 1 MiB),
+    TIMELINE_BODY_TIMEOUT_SECONDS (default 30), the time a request body may take to arrive, and
+    TIMELINE_REQUEST_TIMEOUT_SECONDS (default 60), the time a request may take to be answered.
     """
     max_body_bytes = _positive("TIMELINE_MAX_BODY_BYTES", int, MAX_BODY_BYTES)
     body_timeout = _positive("TIMELINE_BODY_TIMEOUT_SECONDS", float, BODY_TIMEOUT_SECONDS)
+    request_timeout = _positive("TIMELINE_REQUEST_TIMEOUT_SECONDS", float, REQUEST_TIMEOUT_SECONDS)
     every = int(os.environ.get("TIMELINE_CHECKPOINT_EVERY") or CHECKPOINT_EVERY)
     app = create_app(
         Timeline(database_url()),
         max_body_bytes=max_body_bytes,
         body_timeout_seconds=body_timeout,
+        request_timeout_seconds=request_timeout,
         checkpoint_every=every,
     )
     # TIMELINE_RUN_PROJECTIONS=0: a separate `timeline projections run` keeps the read models

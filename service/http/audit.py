@@ -29,6 +29,7 @@ from service.audit.checkpoints import sign_head
 from service.audit.keys import signer_for
 from service.audit.proofs import InclusionProof, inclusion_proof
 from service.http.auth import ROLE
+from service.http.deadline import NO_DEADLINE
 from service.http.params import MAX_POSITION, InvalidParameter, parse_known_at
 from service.http.problems import ADMIN_ONLY, BAD_PARAMS, problem_spec
 from service.http.shapes import HistoryItem, Time, format_micros, history_item
@@ -107,7 +108,7 @@ class AuditController(Controller):
     @post(
         "/checkpoints",
         summary="Sign the head of the log now",
-        opt={ROLE: "admin"},  # signing is for operators; reads stay open
+        opt={ROLE: "admin", NO_DEADLINE: True},  # for operators; verifies since the last one
         responses={
             200: ResponseSpec(Checkpoint, description="The head was already signed"),
             **ADMIN_ONLY,
@@ -128,7 +129,7 @@ class AuditController(Controller):
     @get(
         "/verify",
         summary="Recompute the hash chain",
-        opt={ROLE: "admin"},  # a scan of the whole log: not for any caller to start at will
+        opt={ROLE: "admin", NO_DEADLINE: True},  # a scan of the whole log: for operators
         responses={
             **BAD_PARAMS,
             **ADMIN_ONLY,
@@ -159,7 +160,7 @@ class AuditController(Controller):
         "/verify",
         summary="Recompute the hash chain against a checkpoint you kept",
         status_code=200,
-        opt={ROLE: "admin"},
+        opt={ROLE: "admin", NO_DEADLINE: True},
         responses={400: problem_spec("The body is not a checkpoint"), **ADMIN_ONLY},
     )
     async def verify_against(

@@ -12,6 +12,7 @@ from litestar.params import QueryParameter
 from projections import NAMES, Rebuilt, rebuild
 from service.application import Timeline
 from service.http.auth import ROLE
+from service.http.deadline import NO_DEADLINE
 from service.http.problems import ADMIN_ONLY, BAD_PARAMS
 
 Name = Literal["developments", "deliveries"]  # the OpenAPI document lists them
@@ -23,7 +24,7 @@ assert get_args(Name) == NAMES
     summary="Rebuild the read models from position 0",
     tags=["maintenance"],
     status_code=200,
-    opt={ROLE: "admin"},
+    opt={ROLE: "admin", NO_DEADLINE: True},  # as long as folding the whole log takes
     responses={**BAD_PARAMS, **ADMIN_ONLY},
 )
 async def rebuild_projections(

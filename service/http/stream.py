@@ -24,6 +24,7 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from events.values import Kind
 from service.application import Timeline
+from service.http.deadline import NO_DEADLINE
 from service.http.openapi import SERVER_SENT_EVENT, text_answers
 from service.http.params import MAX_POSITION, InvalidParameter
 from service.http.problems import problem_spec
@@ -167,6 +168,7 @@ def _start(last_event_id: str | None, after: int | None) -> int | None:
     summary="Follow the log (server-sent events)",
     responses={400: problem_spec("A parameter or the Last-Event-ID header is invalid")},
     operation_class=text_answers("text/event-stream", schema=SERVER_SENT_EVENT, only=True),
+    opt={NO_DEADLINE: True},  # a stream answers for as long as its client listens
 )
 async def stream_events(
     request: Request[Any, Any, Any],
