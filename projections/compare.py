@@ -8,6 +8,7 @@ from typing import Any
 from projections.dialect import Dialect, rows_of
 from projections.rebuild import rebuild
 from projections.runner import ProjectionRunner, make_projections
+from projections.schema import BOX
 from service.store.log import LogRecorder
 
 
@@ -17,7 +18,10 @@ def snapshot(store: LogRecorder, names: Sequence[str] | None = None) -> dict[str
     found: dict[str, list[Any]] = {}
     with store.read_transaction() as cursor:
         for projection in make_projections(dialect, names):
-            for table in projection.tables:
+            tables = projection.tables
+            if projection.name == "deliveries" and dialect.sqlite:
+                tables += (BOX,)  # the R-tree of closed rows
+            for table in tables:
                 cursor.execute(f"SELECT * FROM {table}")
                 found[table] = sorted(rows_of(cursor), key=repr)
     return found
