@@ -30,10 +30,6 @@ class KeptDelivery(msgspec.Struct, array_like=True, gc=False):
     pieces: list[tuple[int, Piece]] = msgspec.field(default_factory=list)
 
 
-# `_encode_states` writes a kept delivery as the tuple of its fields, the same msgpack array.
-assert KeptDelivery.__struct_fields__ == ("state", "pieces")
-
-
 class DeliveriesProjection(Projection[KeptDelivery]):
     """Rows of `tl_delivery_rows` (and its R-tree on SQLite), with series keys and pieces."""
 
@@ -60,20 +56,38 @@ class DeliveriesProjection(Projection[KeptDelivery]):
         self.piece_changes = {}
 
     def _prepare(self, cursor: Cursor, entries: Sequence[Entry]) -> None:
-        super()._prepare(cursor, entries)
         if not self.series and not self.complete:
             cursor.execute(
                 "SELECT series_id, supplier, recipient, category, unit, originator "
                 f"FROM {SERIES.name}"
             )
             self.series = {tuple(row[1:]): row[0] for row in rows_of(cursor)}
+        super()._prepare(cursor, entries)
 
-    def _series_id(self, key: SeriesKey, buffer: RowBuffer) -> int:
+    def _restore(self, cursor: Cursor, states: dict[Any, DevState]) -> None:
+        for key, state in states.items():
+            self.kept[key] = KeptDelivery(state, self._pieces(state, None))
+
+    def _series_id(self, key: SeriesKey, buffer: RowBuffer | None) -> int:
         found = self.series.get(key)
         if found is None:
+            if buffer is None:  # a state folded again contributes to series already written
+                raise LookupError(f"delivery series {key!r} is not in {SERIES.name}")
             found = self.series[key] = len(self.series) + 1
             buffer.execute(SERIES.insert_sql(), [(found, *key)])
         return found
+
+    def _pieces(self, state: DevState, buffer: RowBuffer | None) -> list[tuple[int, Piece]]:
+        """The pieces the development contributes, by track id."""
+        series_ids = self.series
+        return [
+            (
+                (series_ids.get(series) or self._series_id(series, buffer)) * TRACKS_PER_SERIES
+                + variant,
+                piece,
+            )
+            for series, variant, piece in contributions(state)
+        ]
 
     def _track(self, track_id: int) -> Track:
         track = self.tracks.get(track_id)
@@ -124,22 +138,12 @@ class DeliveriesProjection(Projection[KeptDelivery]):
             if folded is None:
                 evolve(kept.state, entry)
         changes: dict[int, tuple[list[Piece], list[Piece]]] = {}
-        kept_all, dirty, series_ids = self.kept, self.dirty, self.series
+        kept_all, dirty = self.kept, self.dirty
         for key, old in before.items():
             kept = kept_all[key]
             dirty[key] = None
-            found = contributions(kept.state)
-            if not found and not old:
-                continue  # the common case: no delivery, then or now
-            new = [
-                (
-                    (series_ids.get(series) or self._series_id(series, buffer)) * TRACKS_PER_SERIES
-                    + variant,
-                    piece,
-                )
-                for series, variant, piece in found
-            ]
-            if new == old:
+            new = self._pieces(kept.state, buffer)
+            if new == old:  # the common case: no delivery, then or now
                 continue
             kept.pieces = new
             old_set, new_set = set(old), set(new)
@@ -195,23 +199,9 @@ class DeliveriesProjection(Projection[KeptDelivery]):
             buffer.close(DELIVERY_ROWS, row[0], position)
         track.rows[index:] = rows
 
-    def _encode_states(self, keys: list[Any]) -> list[Sequence[Any]]:
-        if self.folded_by is None:
-            return super()._encode_states(keys)
-        # Saved right after the developments projection: its states, encoded, are these.
-        encode, kept, saved = self._encoder.encode, self.kept, self.folded_by.saved_states
-        found: list[Sequence[Any]] = []
-        for key in keys:
-            held = kept[key]
-            state = saved.get(key)
-            found.append((key, encode(held if state is None else (state, held.pieces))))
-        return found
-
-    def save(self, buffer: RowBuffer, *, rebuilding: bool = False) -> None:
-        """Queue states and the net changes of pieces; a rebuild writes every piece at the end."""
-        super().save(buffer, rebuilding=rebuilding)
-        if rebuilding:
-            return
+    def save(self, buffer: RowBuffer) -> None:
+        """Queue states and the net changes of pieces."""
+        super().save(buffer)
         changes, self.piece_changes = self.piece_changes, {}
         if not changes:
             return

@@ -80,19 +80,16 @@ class DevelopmentsProjection(Projection[KeptDevelopment]):
         super().__init__(*args, **kwargs)
         self.frontier = 0  # the latest first_reported_on of any segment written so far
         self.latest = 0  # the same within the commit being folded
-        self.saved_states: dict[Any, msgspec.Raw] = {}  # the states the last save encoded
         self.actor_keys: dict[str | None, str] = {}  # actor_key by the actors' JSON
 
     def _encode_states(self, keys: list[Any]) -> list[Sequence[Any]]:
-        # Each state is encoded on its own and kept until the next save: in a rebuild the
-        # deliveries projection, saved next, shares the states and need not encode them again.
         encode, kept = self._encoder.encode, self.kept
-        self.saved_states = saved = {}
         found: list[Sequence[Any]] = []
         for key in keys:
             held = kept[key]
-            state = saved[key] = msgspec.Raw(encode(held.state))
-            found.append((key, encode((state, held.fields_row, held.report_rows, held.segments))))
+            found.append(
+                (key, encode((held.state, held.fields_row, held.report_rows, held.segments)))
+            )
         return found
 
     def start_rebuild(self) -> None:
@@ -121,6 +118,27 @@ class DevelopmentsProjection(Projection[KeptDevelopment]):
         for row_id, report in self.select_in(cursor, query, list(wanted)):
             kept, number = wanted[row_id]
             kept.documents[number - 1] = report.encode()
+
+    def _restore(self, cursor: Cursor, states: dict[Any, DevState]) -> None:
+        # The ids of the development's current rows; its reports' JSON is read back if needed.
+        restored = {key: KeptDevelopment(state) for key, state in states.items()}
+        keys, current = list(restored), f"development_id IN ({{marks}}) AND pos_to = {POS_MAX}"
+        query = f"SELECT development_id, id FROM {_DEVELOPMENTS} WHERE {current}"
+        for key, row_id in self.select_in(cursor, query, keys):
+            restored[key].fields_row = row_id
+        query = f"SELECT development_id, number, id FROM {_REPORTS} WHERE {current}"
+        for key, number, row_id in self.select_in(cursor, query, keys):
+            rows = restored[key].report_rows
+            rows.extend([0] * (number - len(rows)))
+            rows[number - 1] = row_id
+        starts: dict[Any, dict[int, int]] = {}  # segment row ids by development and valid_from
+        query = f"SELECT development_id, id, valid_from FROM {_SEGMENTS} WHERE {current}"
+        for key, row_id, valid_from in self.select_in(cursor, query, keys):
+            starts.setdefault(key, {})[valid_from] = row_id
+        for key, kept in restored.items():
+            found = starts.get(key, {})
+            kept.segments = [(found[segment[0]], segment) for segment in segments(kept.state)]
+            self.kept[key] = kept
 
     def apply(self, commit: Sequence[Entry], buffer: RowBuffer) -> None:
         """Fold the commit's events, then write each touched development's changed rows."""

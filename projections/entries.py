@@ -115,10 +115,14 @@ class LogReader:
 
     def __init__(self, store: LogRecorder) -> None:
         self.store = store
-        self._query = store.sql(
+        select = (
             "SELECT r.position, r.recorded_at, e.originator_id, e.state "
             f"FROM {RECORDS} r JOIN {{events}} e ON e.{store.position_column} = r.position "
-            "WHERE r.position > %s ORDER BY r.position LIMIT %s"
+        )
+        self._query = store.sql(select + "WHERE r.position > %s ORDER BY r.position LIMIT %s")
+        # Events of some developments up to a position (`{marks}`: their ids), in log order.
+        self.streams_query = store.sql(
+            select + "WHERE e.originator_id IN ({marks}) AND r.position <= %s ORDER BY r.position"
         )
 
     def _fetch(self, after: int, limit: int) -> list[Entry]:
@@ -126,11 +130,7 @@ class LogReader:
             if self.store.placeholder == "?":  # SQLite: read a long log through memory
                 cursor.execute("PRAGMA mmap_size = 17179869184")
             cursor.execute(self._query, (after, limit))
-            rows = cursor.fetchall()
-        if rows and isinstance(rows[0], dict):  # psycopg's dict rows
-            rows = [(r["position"], r["recorded_at"], r["originator_id"], r["state"]) for r in rows]
-        decode = _event_decoder.decode
-        return [Entry(row[0], row[1], row[2], decode(row[3])) for row in rows]
+            return entries_of(cursor.fetchall())
 
     def page(self, after: int, limit: int) -> list[Entry]:
         """Entries after `after`, about `limit` of them, never ending inside one commit.
@@ -163,6 +163,14 @@ class LogReader:
                 return
             yield entries
             after = entries[-1].position
+
+
+def entries_of(rows: Sequence[Any]) -> list[Entry]:
+    """Entries from rows of (position, recorded_at, originator_id, state), decoded."""
+    if rows and isinstance(rows[0], dict):  # psycopg's dict rows
+        rows = [(r["position"], r["recorded_at"], r["originator_id"], r["state"]) for r in rows]
+    decode = _event_decoder.decode
+    return [Entry(row[0], row[1], row[2], decode(row[3])) for row in rows]
 
 
 def commits(entries: Sequence[Entry]) -> Iterator[Sequence[Entry]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Container, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
 
@@ -11,8 +11,9 @@ import msgspec
 
 from projections.buffer import RowBuffer
 from projections.dialect import Dialect, rows_of
-from projections.entries import Entry
+from projections.entries import Entry, LogReader, entries_of
 from projections.schema import TRACKING, Table
+from projections.state import DevState, replay
 from service.store.log import Cursor
 
 
@@ -29,8 +30,9 @@ _CHUNK = 500  # keys per IN (...) query
 class Projection(ABC, Generic[K]):
     """A read model fed by the log: folds each commit into row changes for a `RowBuffer`.
 
-    States live in `kept` while a batch runs and in the projection's state table between runs.
-    In a rebuild `complete` is set: every state is in memory and nothing is read back.
+    States live in `kept` while a batch runs and in the projection's state table between runs,
+    a cache: a state it lacks is folded again from its development's events. A rebuild writes
+    none; with `complete` set, every state is in memory and nothing is read back.
     """
 
     name: str
@@ -49,6 +51,7 @@ class Projection(ABC, Generic[K]):
         self.expected: tuple[int, int] = (0, 0)  # the tracking a batch being folded starts from
         self._encoder = msgspec.msgpack.Encoder()
         self._decoder = msgspec.msgpack.Decoder(self.kept_type)
+        self._streams = LogReader(dialect.store).streams_query
 
     def forget(self) -> None:
         """Drop everything held in memory; the next batch reads it back from the tables."""
@@ -106,46 +109,49 @@ class Projection(ABC, Generic[K]):
                 self.ids[table.name] = rows_of(cursor)[0][0] or 0
         if self.complete:
             return
-        missing = list(
-            dict.fromkeys(e.development for e in entries if e.development not in self.kept)
-        )
+        kept = self.kept
+        missing = list(dict.fromkeys(e.development for e in entries if e.development not in kept))
         query = (
             f"SELECT development_id, state FROM {self.state_table.name} "
             "WHERE development_id IN ({marks})"
         )
         for key, blob in self.select_in(cursor, query, missing):
-            self.kept[key] = self._decoder.decode(blob)
+            kept[key] = self._decoder.decode(blob)
+        # States not stored (a rebuild writes none) are folded from their development's events.
+        unstored = [key for key in missing if key not in kept]
+        streams: dict[Any, list[Entry]] = {}
+        query = self._streams
+        for entry in entries_of(list(self.select_in(cursor, query, unstored, self.expected[:1]))):
+            streams.setdefault(entry.development, []).append(entry)
+        if streams:  # developments new in this batch have no events yet
+            self._restore(cursor, {key: replay(found) for key, found in streams.items()})
 
-    def select_in(self, cursor: Cursor, query: str, keys: Sequence[Any]) -> Iterator[Any]:
-        """The rows of `query` for every key, its `{marks}` filled with a few hundred at a time."""
+    @abstractmethod
+    def _restore(self, cursor: Cursor, states: dict[Any, DevState]) -> None:
+        """Keep these states, folded from the log, with what the tables say of them."""
+
+    def select_in(
+        self, cursor: Cursor, query: str, keys: Sequence[Any], after: Sequence[Any] = ()
+    ) -> Iterator[Any]:
+        """The rows of `query` for every key, its `{marks}` filled with a few hundred at a time
+        (`after`: parameters that follow the keys)."""
         for start in range(0, len(keys), _CHUNK):
             chunk = keys[start : start + _CHUNK]
             marks = ", ".join(["%s"] * len(chunk))
-            cursor.execute(self.dialect.sql(query.format(marks=marks)), tuple(chunk))
+            cursor.execute(self.dialect.sql(query.format(marks=marks)), (*chunk, *after))
             yield from rows_of(cursor)
 
     @abstractmethod
     def apply(self, commit: Sequence[Entry], buffer: RowBuffer) -> None:
         """Fold one commit (events sharing a system time) into row changes."""
 
-    def save(self, buffer: RowBuffer, *, rebuilding: bool = False) -> None:
+    def save(self, buffer: RowBuffer) -> None:
         """Queue the changed states for writing, and keep the memory bounded."""
         self._save(buffer, list(self.dirty))
         self.dirty.clear()
         if not self.complete and len(self.kept) > MAX_KEPT:
             for key in list(self.kept)[: len(self.kept) // 2]:
                 del self.kept[key]
-
-    def save_settled(self, buffer: RowBuffer, recent: Container[Any]) -> None:
-        """Queue the changed states of developments not in `recent`.
-
-        A rebuild writes a state once its development has gone quiet, while it folds on, and
-        again at the end if it changed after all.
-        """
-        settled = [key for key in self.dirty if key not in recent]
-        for key in settled:
-            del self.dirty[key]
-        self._save(buffer, settled)
 
     def _save(self, buffer: RowBuffer, keys: list[Any]) -> None:
         rows = self._encode_states(keys)

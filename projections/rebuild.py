@@ -2,11 +2,12 @@
 
 A rebuild runs in one transaction: readers see the old rows until it commits, then the new
 ones; on SQLite it holds the write lock meanwhile (appends wait). It folds the whole log in
-memory while a writer writes what has settled: closed rows, and rows and states that stayed
-unchanged a while (the few that change again are updated). On a SQLite file the writer is a
-child process (`projections.writer`), elsewhere a thread. On SQLite it builds the secondary
-indexes after the rows. It bumps the tracking generation so a running runner drops what it
-holds.
+memory while a writer writes what has settled: closed rows, and rows that stayed unchanged a
+while (the few that change again are updated). It writes no per-development states: they are
+the runner's cache, and the runner folds a state it lacks from that development's events. On a
+SQLite file the writer is a child process (`projections.writer`), elsewhere a thread. On SQLite
+it builds the secondary indexes after the rows. It bumps the tracking generation so a running
+runner drops what it holds.
 """
 
 from __future__ import annotations
@@ -180,34 +181,28 @@ def rebuild(
             assert isinstance(others[0], DeliveriesProjection)
             others[0].folded_by = first
         buffer = RowBuffer(dialect)
-        recent: set[Any] = set()  # developments folded since the last spill
         for entries in reader.pages(0, PAGE):
             for commit in commits(entries):
                 for projection in projections:
                     projection.apply(commit, buffer)
-            recent.update([entry.development for entry in entries])
             folded += len(entries)
             last = entries[-1].position
             if buffer.count > FLUSH_ROWS:
-                for projection in projections:
-                    projection.save_settled(buffer, recent)
                 writer.put(buffer.spill().flush)
-                recent = set()
             if progress is not None:
                 progress(folded, max(head, last))
         writer.put(buffer.flush)
         writer.put(partial(_create_indexes, projections))
-        states = RowBuffer(dialect)
+        final = RowBuffer(dialect)
         for projection in projections:
-            projection.save(states, rebuilding=True)
             if isinstance(projection, DeliveriesProjection):
-                projection.save_pieces(states)
-            states.execute(
+                projection.save_pieces(final)
+            final.execute(
                 f"UPDATE {TRACKING} SET position = %s, generation = generation + 1 WHERE name = %s",
                 [(last, projection.name)],
             )
             projection.forget()
-        writer.put(states.flush)
+        writer.put(final.flush)
     tidy(store, names)
     return Rebuilt(tuple(p.name for p in projections), last, folded, time.perf_counter() - began)
 

@@ -188,6 +188,8 @@ INDEXES: dict[str, list[str]] = {
         "(development_id, number, pos_from)",
         f"CREATE INDEX IF NOT EXISTS tl_segments_order ON {SEGMENTS.name} "
         "(first_reported_on, position, pos_from, pos_to, valid_from, valid_to, status, kind)",
+        # a development's current segments, for a runner folding a state it lacks
+        f"CREATE INDEX IF NOT EXISTS tl_segments_at ON {SEGMENTS.name} (development_id, pos_to)",
     ],
     # Current rows (system time open) tile valid time per track: the one covering D is the
     # last to begin on or before D, one seek per track.

@@ -6,6 +6,7 @@ valid-time arithmetic is integer arithmetic.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -154,6 +155,14 @@ def evolve(state: DevState, entry: Entry) -> None:
         state.changes.sort(key=lambda change: (change.effective_on, change.position))
     else:
         raise ValueError(f"position {entry.position}: development reported twice")
+
+
+def replay(entries: Sequence[Entry]) -> DevState:
+    """The state of a development from its events, in log order."""
+    state = start(entries[0])
+    for entry in entries[1:]:
+        evolve(state, entry)
+    return state
 
 
 def lean_document(report: ReportState) -> dict[str, Any]:

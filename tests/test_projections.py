@@ -16,6 +16,7 @@ import pytest
 from events import ReportAdded
 from projections import NAMES, ProjectionRunner, rebuild, run_forever, snapshot, verify_rebuild
 from projections.buffer import RowBuffer
+from projections.dialect import rows_of
 from projections.entries import LogReader
 from projections.projection import Moved
 from projections.runner import ensure_schema
@@ -171,7 +172,7 @@ def test_a_rebuild_from_position_zero_gives_the_live_rows(store: Store) -> None:
     assert {generation for _, generation in tracking(store).values()} == {1}
 
 
-def test_a_rebuild_that_writes_as_it_folds_gives_the_live_rows_and_states(
+def test_a_rebuild_that_writes_as_it_folds_gives_the_live_rows(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # given a log whose first development changes again at the end
@@ -189,9 +190,42 @@ def test_a_rebuild_that_writes_as_it_folds_gives_the_live_rows_and_states(
     # when it rebuilds, then its rows are the live ones
     assert verify_rebuild(store.timeline.store) == {}
 
-    # and a runner reads the rebuilt states back and folds on to the rows of a rebuild
+    # and a runner folds the states it lacks from the log and goes on to the rows of a rebuild
     store.add(first, said(US, D(2024, 6, 1), figure(value=11)))
     assert verify_rebuild(store.timeline.store) == {}
+
+
+def test_a_rebuild_writes_no_states_and_a_runner_folds_those_it_lacks_from_the_log(
+    store: Store,
+) -> None:
+    # given a history whose read models were rebuilt: no stored states
+    grow(store)
+    devs = list(dict.fromkeys(recorded.development_id for recorded in store.log()))
+    rebuild(store.timeline.store)
+    assert stored_states(store) == {"tl_dev_state": 0, "tl_delivery_dev_state": 0}
+
+    # when the runner (which dropped what it held when the rebuild bumped the generation)
+    # folds events of old developments, of every kind
+    store.correct(devs[0], 2, asserted_on=D(2024, 2, 3))
+    store.retract(devs[1], 2, D(2024, 5, 1))
+    store.judge(devs[2], "disputed", D(2024, 5, 2))
+    store.add(devs[3], said(US, D(2024, 5, 3), figure(value=99, basis="cumulative")))
+    store.correct_development(devs[4], title="Recoded again")
+    store.read.runner.catch_up()
+
+    # then its rows are those of a rebuild, and it stored the states of what it touched
+    assert stored_states(store) == {"tl_dev_state": 5, "tl_delivery_dev_state": 5}
+    assert verify_rebuild(store.timeline.store) == {}
+
+
+def stored_states(store: Store) -> dict[str, int]:
+    """How many states each projection holds in its table."""
+    found = {}
+    with store.timeline.store.read_transaction() as cursor:
+        for table in ("tl_dev_state", "tl_delivery_dev_state"):
+            cursor.execute(f"SELECT count(*) AS n FROM {table}")
+            found[table] = rows_of(cursor)[0][0]
+    return found
 
 
 @pytest.mark.postgres
