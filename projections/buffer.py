@@ -14,14 +14,9 @@ import msgspec
 
 from projections.dialect import Dialect
 from projections.schema import BOX, DELIVERY_ROWS, Table
-from projections.state import POS_MAX
 from service.store.log import Cursor
 
 _json = msgspec.json.Encoder()
-_BOX_CLOSED = (
-    f"INSERT INTO {BOX} SELECT id, valid_from, valid_to - 1, pos_from, pos_to - 1 "
-    f"FROM {DELIVERY_ROWS.name} WHERE id = %s"
-)
 
 
 class RowBuffer:
@@ -119,8 +114,9 @@ class RowBuffer:
                 )
                 continue
             cursor.executemany(sql(f"UPDATE {name} SET {pos_to} = %s WHERE id = %s"), closes)
-            if name == DELIVERY_ROWS.name:  # a closed row enters the R-tree
-                cursor.executemany(sql(_BOX_CLOSED), [(row_id,) for _, row_id in closes])
+            if name == DELIVERY_ROWS.name:
+                boxes = [(pos - 1, row_id) for pos, row_id in closes]
+                cursor.executemany(sql(f"UPDATE {BOX} SET pos_hi = %s WHERE id = %s"), boxes)
         self.closes = {}
         for statement, params in self.statements:
             if not params:
@@ -148,10 +144,9 @@ class RowBuffer:
             )
             return
         cursor.executemany(self.dialect.sql(table.insert_sql()), rows)
-        if table.name == DELIVERY_ROWS.name:
-            # Closed rows: (id, valid_from, valid_to, pos_from, pos_to) -> the R-tree's closed
-            # intervals. Current rows enter it when they close.
-            boxes = [(r[0], r[2], r[3] - 1, r[4], r[5] - 1) for r in rows if r[5] != POS_MAX]
+        if table.name == DELIVERY_ROWS.name and self.dialect.sqlite:
+            # (id, valid_from, valid_to, pos_from, pos_to) -> the R-tree's closed intervals
+            boxes = [(r[0], r[2], r[3] - 1, r[4], r[5] - 1) for r in rows]
             cursor.executemany(
                 self.dialect.sql(f"INSERT INTO {BOX} VALUES (%s, %s, %s, %s, %s)"), boxes
             )

@@ -20,7 +20,7 @@ def snapshot(store: LogRecorder, names: Sequence[str] | None = None) -> dict[str
         for projection in make_projections(dialect, names):
             tables = projection.tables
             if projection.name == "deliveries" and dialect.sqlite:
-                tables += (BOX,)  # the R-tree of closed rows
+                tables += (BOX,)  # the R-tree of the rows' rectangles
             for table in tables:
                 cursor.execute(f"SELECT * FROM {table}")
                 found[table] = sorted(rows_of(cursor), key=repr)

@@ -1,9 +1,8 @@
 """Reading the deliveries read model at (D, P): one row per series, then totals.
 
-The rows valid at (D, P) are found by a stabbing query on their (valid, system) rectangles, with
-closed rows and current ones apart: on SQLite an R-tree of closed rows and, per series, a seek
-for the current row covering D; on PostgreSQL two GiST indexes. That touches about one row per
-series, whatever the length of the history.
+The rows valid at (D, P) are found by a stabbing query on their (valid, system) rectangles: an
+R-tree on SQLite; on PostgreSQL two GiST indexes, one for closed rows and one for current ones.
+That touches about one row per series, whatever the length of the history.
 """
 
 from __future__ import annotations
@@ -18,14 +17,10 @@ from projections.schema import BOX, DELIVERY_ROWS, PG_BOX, SERIES
 from projections.state import POS_MAX
 from projections.tracks import EXCLUDED, TRACKS_PER_SERIES, VARIANT_INDEX
 
-_COLUMNS = "r.track_id, r.low, r.high, r.reports, r.last_asserted_on"
-_SQLITE = (  # closed rows from the R-tree, then per series the current row of the track asked
-    f"SELECT {_COLUMNS} FROM {BOX} b JOIN {DELIVERY_ROWS.name} r ON r.id = b.id "
-    "WHERE b.valid_lo <= %s AND b.valid_hi >= %s AND b.pos_lo <= %s AND b.pos_hi >= %s "
-    f"UNION ALL SELECT {_COLUMNS} FROM {SERIES.name} s JOIN {DELIVERY_ROWS.name} r ON r.id = ("
-    f"SELECT c.id FROM {DELIVERY_ROWS.name} c WHERE c.track_id = s.series_id * "
-    f"{TRACKS_PER_SERIES} + %s AND c.pos_to = {POS_MAX} AND c.valid_from <= %s "
-    "ORDER BY c.valid_from DESC LIMIT 1) WHERE r.valid_to > %s AND r.pos_from <= %s"
+_SQLITE = (
+    "SELECT r.track_id, r.low, r.high, r.reports, r.last_asserted_on "
+    f"FROM {BOX} b JOIN {DELIVERY_ROWS.name} r ON r.id = b.id "
+    "WHERE b.valid_lo <= %s AND b.valid_hi >= %s AND b.pos_lo <= %s AND b.pos_hi >= %s"
 )
 _POSTGRES = " UNION ALL ".join(  # closed rows, then current ones: each has its own index
     "SELECT track_id, low, high, reports, last_asserted_on "
@@ -61,9 +56,7 @@ def deliveries(
     day = as_of.toordinal()
     with dialect.read() as cursor:
         if dialect.sqlite:
-            cursor.execute(
-                dialect.sql(_SQLITE), (day, day, position, position, variant, day, day, position)
-            )
+            cursor.execute(dialect.sql(_SQLITE), (day, day, position, position))
         else:
             cursor.execute(_POSTGRES, (day, position, day, position) * 2)
         found = [row for row in rows_of(cursor) if row[0] % TRACKS_PER_SERIES == variant]

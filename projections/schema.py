@@ -135,7 +135,7 @@ DELIVERY_ROWS = Table(
     pos_to=5,
 )
 DELIVERY_STATES = Table("tl_delivery_dev_state", ("development_id", "state"))
-BOX = "tl_delivery_box"  # SQLite: an R-tree over the closed rows' (valid, system) rectangles
+BOX = "tl_delivery_box"  # SQLite: an R-tree over the rows' (valid, system) rectangles
 
 
 TABLES = f"""
@@ -191,17 +191,11 @@ INDEXES: dict[str, list[str]] = {
         # a development's current segments, for a runner folding a state it lacks
         f"CREATE INDEX IF NOT EXISTS tl_segments_at ON {SEGMENTS.name} (development_id, pos_to)",
     ],
-    # Current rows (system time open) tile valid time per track: the one covering D is the
-    # last to begin on or before D, one seek per track.
     "deliveries": [
-        f"CREATE INDEX IF NOT EXISTS tl_delivery_rows_current ON {DELIVERY_ROWS.name} "
-        "(track_id, pos_to, valid_from)",
+        f"CREATE INDEX IF NOT EXISTS tl_delivery_rows_open ON {DELIVERY_ROWS.name} "
+        "(track_id, pos_to)",
     ],
 }
-# Statements that bring a database of an earlier version up to this one; cheap once done.
-UPGRADES = (
-    "DROP INDEX IF EXISTS tl_delivery_rows_open",  # (track_id, pos_to): now ends in valid_from
-)
 # A delivery row's rectangle in (valid time, system time), for PostgreSQL's GiST indexes.
 PG_BOX = "box(point(valid_from, pos_from), point(valid_to - 1, pos_to - 1))"
 # Rows still current (system time open) and closed rows are indexed apart: the open rows reach
@@ -214,13 +208,10 @@ PG_BOX_INDEXES = (
     f"CREATE INDEX IF NOT EXISTS tl_delivery_rows_current_box ON {DELIVERY_ROWS.name} "
     f"USING gist ({PG_BOX}) WHERE pos_to = {POS_MAX}",
 )
-# On SQLite the R-tree holds closed rows only, for the same reason; current rows are found
-# through `tl_delivery_rows_current`. Earlier versions put current rows in it too.
 SQLITE_BOX = (
     f"CREATE VIRTUAL TABLE IF NOT EXISTS {BOX} USING rtree_i32(id, valid_lo, valid_hi, "
     "pos_lo, pos_hi)"
 )
-SQLITE_BOX_UPGRADE = f"DELETE FROM {BOX} WHERE pos_hi >= {POS_MAX - 1}"
 
 
 def index_names(projection: str) -> list[str]:
@@ -237,7 +228,5 @@ def create(dialect: Dialect, cursor: Cursor) -> None:
     for statements in INDEXES.values():
         for statement in statements:
             cursor.execute(statement)
-    for statement in UPGRADES:
-        cursor.execute(statement)
-    for statement in (SQLITE_BOX, SQLITE_BOX_UPGRADE) if dialect.sqlite else PG_BOX_INDEXES:
+    for statement in (SQLITE_BOX,) if dialect.sqlite else PG_BOX_INDEXES:
         cursor.execute(statement)

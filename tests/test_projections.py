@@ -7,7 +7,6 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -19,9 +18,6 @@ from projections.buffer import RowBuffer
 from projections.dialect import rows_of
 from projections.entries import LogReader
 from projections.projection import Moved
-from projections.runner import ensure_schema
-from projections.schema import BOX, DELIVERY_ROWS
-from projections.state import POS_MAX
 from service.store.log import Cursor
 from tests.test_views_support import Store, figure, said
 
@@ -246,50 +242,6 @@ def test_a_rebuild_on_postgresql_leaves_its_tables_vacuumed_and_analyzed(
         assert all(row["last_vacuum"] and row["last_analyze"] for row in rows)
     finally:
         opened.close()
-
-
-@pytest.fixture
-def sqlite_store(tmp_path: Path) -> Iterator[Store]:
-    """A fresh timeline and its read models on SQLite."""
-    opened = Store(f"sqlite:///{tmp_path}/timeline.db")
-    yield opened
-    opened.close()
-
-
-def test_a_sqlite_database_of_an_earlier_version_keeps_current_rows_out_of_its_r_tree(
-    sqlite_store: Store,
-) -> None:
-    # given read models written as earlier versions did: current rows in the R-tree too, and
-    # the current rows indexed without valid_from
-    store = sqlite_store
-    grow(store)
-    store.read.runner.catch_up()
-    rows = snapshot(store.timeline.store, ["deliveries"])
-    points = [(D(2024, month, 15), known) for month in (1, 2, 3, 5) for known in (8, 20, None)]
-    views = [store.deliveries_at(day, known) for day, known in points]
-    with store.timeline.store.write_transaction() as cursor:
-        cursor.execute(
-            f"INSERT INTO {BOX} SELECT id, valid_from, valid_to - 1, pos_from, pos_to - 1 "
-            f"FROM {DELIVERY_ROWS.name} WHERE pos_to = {POS_MAX}"
-        )
-        cursor.execute("DROP INDEX tl_delivery_rows_current")
-        cursor.execute(
-            f"CREATE INDEX tl_delivery_rows_open ON {DELIVERY_ROWS.name} (track_id, pos_to)"
-        )
-    assert snapshot(store.timeline.store, ["deliveries"]) != rows
-
-    # when this version opens it, then the R-tree holds closed rows only, the views answer as
-    # before, and the runner folds on to the rows of a rebuild
-    ensure_schema(store.timeline.store)
-    assert snapshot(store.timeline.store, ["deliveries"]) == rows
-    assert [store.deliveries_at(day, known) for day, known in points] == views
-    with store.timeline.store.read_transaction() as cursor:
-        cursor.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
-        indexes = {row[0] for row in cursor.fetchall()}
-    assert "tl_delivery_rows_current" in indexes and "tl_delivery_rows_open" not in indexes
-    dev = store.develop(said(US, D(2024, 6, 1), figure(value=70)))
-    store.add(dev, said(US, D(2024, 6, 5), figure(value=90, basis="cumulative")))
-    assert verify_rebuild(store.timeline.store, ["deliveries"]) == {}
 
 
 def test_rebuilding_one_projection_leaves_the_other_alone(store: Store) -> None:
