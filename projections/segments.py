@@ -6,9 +6,18 @@ the development on every day in it; days on which no report is active have no se
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from typing import NamedTuple
 
-from projections.state import DAY_MAX, STANCE_INDEX, STANCES, DevState, actor_key
+from projections.state import (
+    DAY_MAX,
+    STANCE_INDEX,
+    STANCES,
+    DevState,
+    ReportState,
+    StatusChange,
+    actor_key,
+)
 
 
 class Shown(NamedTuple):
@@ -47,43 +56,6 @@ _ONE_STANCE: dict[str, tuple[int, int, int, int, int]] = {
 assert tuple(_ONE_STANCE) == STANCES
 
 
-def _shown(state: DevState, day: int, kind: str, actors: str) -> Shown | None:
-    first = last = count = 0
-    stances = [0, 0, 0, 0, 0]
-    for report in state.reports:
-        asserted = report.asserted_on
-        retracted = report.retracted_on
-        if asserted > day or (retracted is not None and retracted <= day):
-            continue  # not active on `day`
-        if not count or asserted < first:
-            first = asserted
-        if not count or asserted > last:
-            last = asserted
-        count += 1
-        stances[STANCE_INDEX[report.stance]] += 1
-    if not count:
-        return None
-    change = state.governing(day)
-    status, since = (
-        (state.initial_status, first) if change is None else (change.status, change.effective_on)
-    )
-    supports, contradicts, denies, not_observed, qualifies = stances
-    return Shown(
-        first,
-        last,
-        count,
-        status,
-        since,
-        supports,
-        contradicts,
-        denies,
-        not_observed,
-        qualifies,
-        kind,
-        actors,
-    )
-
-
 def segments(state: DevState) -> list[Segment]:
     """The development's maximal segments, in day order."""
     actors = state.actors_key
@@ -97,15 +69,46 @@ def segments(state: DevState) -> list[Segment]:
         counts = _ONE_STANCE[report.stance]
         one = Shown(day, day, 1, state.initial_status, day, *counts, kind, actors)
         return [Segment(day, DAY_MAX, one)]
-    days = {report.asserted_on for report in reports}
-    days.update(r.retracted_on for r in reports if r.retracted_on is not None)
-    days.update(change.effective_on for change in state.changes)
+    # One sweep over the days on which something starts or stops: each report enters and
+    # leaves the active set once, so a development of n reports costs O(n log n), not O(n^2).
+    starts: dict[int, list[ReportState]] = {}
+    stops: dict[int, list[ReportState]] = {}
+    for report in reports:
+        begin, end = report.asserted_on, report.retracted_on
+        if end is not None and end <= begin:
+            continue  # retracted with effect from before it was asserted: never active
+        starts.setdefault(begin, []).append(report)
+        if end is not None:
+            stops.setdefault(end, []).append(report)
+    changes = state.changes  # sorted by (effective_on, position): the last one governs
+    days = set(starts)
+    days.update(stops)
+    days.update(change.effective_on for change in changes)
     ordered = sorted(days)
+    active: list[int] = []  # the active reports' days, sorted: the first and last reported
+    stances = [0, 0, 0, 0, 0]
+    governing: StatusChange | None = None
+    next_change = 0
     found: list[Segment] = []
     for index, day in enumerate(ordered):
-        shown = _shown(state, day, kind, actors)
-        if shown is None:
+        for report in stops.get(day, ()):
+            del active[bisect_left(active, report.asserted_on)]
+            stances[STANCE_INDEX[report.stance]] -= 1
+        for report in starts.get(day, ()):
+            insort(active, report.asserted_on)
+            stances[STANCE_INDEX[report.stance]] += 1
+        while next_change < len(changes) and changes[next_change].effective_on <= day:
+            governing = changes[next_change]
+            next_change += 1
+        if not active:
             continue
+        first = active[0]
+        status, since = (
+            (state.initial_status, first)
+            if governing is None
+            else (governing.status, governing.effective_on)
+        )
+        shown = Shown._make((first, active[-1], len(active), status, since, *stances, kind, actors))
         end = ordered[index + 1] if index + 1 < len(ordered) else DAY_MAX
         if found and found[-1].valid_to == day and found[-1].shown == shown:
             found[-1] = Segment(found[-1].valid_from, end, shown)
