@@ -59,15 +59,31 @@ def recorded_counts(
 ) -> dict[Any, tuple[int, int]]:
     """(version, total_reports) of each development as recorded by P."""
     store = dialect.store
-    versions = rows_in(
-        dialect,
-        cursor,
-        "SELECT originator_id, max(originator_version) FROM {events} "
-        f"WHERE originator_id IN {{keys}} AND {store.position_column} <= %s "
-        "GROUP BY originator_id",
-        keys,
-        position,
-    )
+    if dialect.sqlite:
+        versions = rows_in(
+            dialect,
+            cursor,
+            "SELECT originator_id, max(originator_version) FROM {events} "
+            f"WHERE originator_id IN {{keys}} AND {store.position_column} <= %s "
+            "GROUP BY originator_id",
+            keys,
+            position,
+        )
+    elif keys:
+        # One probe of the primary key per development. As one `= ANY` query, PostgreSQL
+        # without statistics on the log (autovacuum off, or not yet run after a bulk import)
+        # scanned every position up to P instead: 17.7 ms at 1M events against 6.3 at 10k.
+        cursor.execute(
+            store.sql(
+                "SELECT k.id, (SELECT max(originator_version) FROM {events} "
+                f"WHERE originator_id = k.id AND {store.position_column} <= %s) "
+                "FROM unnest(%s::uuid[]) AS k(id)"
+            ),
+            (position, list(keys)),
+        )
+        versions = [row for row in rows_of(cursor) if row[1] is not None]
+    else:
+        versions = []
     totals = dict(
         rows_in(
             dialect,

@@ -32,7 +32,7 @@ from projections.projection import Projection
 from projections.runner import ensure_schema, make_projections
 from projections.schema import BOX, INDEXES, SQLITE_BOX, TRACKING, index_names
 from projections.writer import ChildCursor
-from service.store.log import Cursor, LogRecorder
+from service.store.log import RECORDS, Cursor, LogRecorder
 from service.store.sqlite import TimelineSQLiteRecorder
 
 Progress = Callable[[int, int], None]  # (events folded, events to fold)
@@ -208,11 +208,13 @@ def rebuild(
 
 
 def tidy(store: LogRecorder, names: Sequence[str] | None = None) -> None:
-    """On PostgreSQL, VACUUM (ANALYZE) the named projections' tables (all by default).
+    """On PostgreSQL, VACUUM (ANALYZE) the named projections' tables (all by default), and
+    ANALYZE the log's.
 
     A rebuild leaves every old row dead and every new one without a visibility-map bit, so
     index-only scans fetch the heap and the planner's statistics are stale until autovacuum
-    comes: measured at 1M events, the timeline's first page went from 5.4 ms to 1.8 ms.
+    comes: measured at 1M events, the timeline's first page went from 5.4 ms to 1.8 ms. The
+    log's statistics matter to the runner's reads of a few developments' events.
     """
     dialect = Dialect(store)
     if dialect.sqlite:
@@ -221,6 +223,8 @@ def tidy(store: LogRecorder, names: Sequence[str] | None = None) -> None:
         for projection in make_projections(dialect, names):
             for table in projection.tables:
                 cursor.execute(f"VACUUM (ANALYZE) {table}")
+        for table in (store.events_table_name, RECORDS):
+            cursor.execute(f"ANALYZE {table}")
 
 
 def _execute(statement: str, params: Sequence[Any], cursor: Cursor) -> None:

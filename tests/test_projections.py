@@ -225,21 +225,24 @@ def stored_states(store: Store) -> dict[str, int]:
 
 
 @pytest.mark.postgres
-def test_a_rebuild_on_postgresql_leaves_its_tables_vacuumed_and_analyzed(
+def test_a_rebuild_on_postgresql_leaves_its_tables_vacuumed_and_the_log_analyzed(
     postgres_url: str,
 ) -> None:
     opened = Store(postgres_url)
     try:
         grow(opened)
         rebuild(opened.timeline.store)
+        log = (opened.timeline.store.events_table_name, "event_records")
         with opened.timeline.store.read_transaction() as cursor:
             cursor.execute(
                 "SELECT relname, last_vacuum, last_analyze FROM pg_stat_user_tables "
-                "WHERE relname IN ('tl_segments', 'tl_delivery_rows')"
+                "WHERE relname IN ('tl_segments', 'tl_delivery_rows', %s, %s)",
+                log,
             )
-            rows = cursor.fetchall()
-        assert {row["relname"] for row in rows} == {"tl_segments", "tl_delivery_rows"}
-        assert all(row["last_vacuum"] and row["last_analyze"] for row in rows)
+            rows = {row["relname"]: row for row in cursor.fetchall()}
+        assert set(rows) == {"tl_segments", "tl_delivery_rows", *log}
+        assert all(rows[name]["last_vacuum"] for name in ("tl_segments", "tl_delivery_rows"))
+        assert all(row["last_analyze"] for row in rows.values())
     finally:
         opened.close()
 
