@@ -214,6 +214,31 @@ def test_a_rebuild_writes_no_states_and_a_runner_folds_those_it_lacks_from_the_l
     assert verify_rebuild(store.timeline.store) == {}
 
 
+def test_two_runners_racing_after_a_rebuild_fold_the_states_they_lack_once(
+    store: Store,
+) -> None:
+    # given rebuilt read models (no stored states) and events of old developments after them
+    grow(store, 4)
+    devs = list(dict.fromkeys(recorded.development_id for recorded in store.log()))
+    rebuild(store.timeline.store)
+    store.read.runner.stop()
+    for number, dev in enumerate(devs):
+        store.add(dev, said(US, D(2024, 6, 1 + number), figure(value=number + 1)))
+        store.judge(dev, "disputed", D(2024, 6, 10))
+
+    # when two runners race through them in small batches
+    runners = [ProjectionRunner(store.timeline.store, batch_size=3) for _ in range(2)]
+    threads = [threading.Thread(target=runner.catch_up) for runner in runners]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # then the rows are those of a rebuild
+    ProjectionRunner(store.timeline.store).catch_up()
+    assert verify_rebuild(store.timeline.store) == {}
+
+
 def stored_states(store: Store) -> dict[str, int]:
     """How many states each projection holds in its table."""
     found = {}
