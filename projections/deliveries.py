@@ -16,7 +16,7 @@ from projections.buffer import RowBuffer
 from projections.developments import DevelopmentsProjection
 from projections.dialect import rows_of
 from projections.entries import Entry
-from projections.projection import Projection
+from projections.projection import Disagree, Projection
 from projections.schema import DELIVERY_ROWS, DELIVERY_STATES, PIECES, SERIES, Table
 from projections.state import POS_MAX, DevState, evolve, start
 from projections.tracks import TRACKS_PER_SERIES, Piece, SeriesKey, Track, contributions
@@ -66,13 +66,17 @@ class DeliveriesProjection(Projection[KeptDelivery]):
 
     def _restore(self, cursor: Cursor, states: dict[Any, DevState]) -> None:
         for key, state in states.items():
-            self.kept[key] = KeptDelivery(state, self._pieces(state, None))
+            try:  # a state folded again contributes to series already written
+                pieces = self._pieces(state, None)
+            except LookupError:
+                raise Disagree(self.name, key, "a delivery series not in the tables") from None
+            self.kept[key] = KeptDelivery(state, pieces)
 
     def _series_id(self, key: SeriesKey, buffer: RowBuffer | None) -> int:
         found = self.series.get(key)
         if found is None:
-            if buffer is None:  # a state folded again contributes to series already written
-                raise LookupError(f"delivery series {key!r} is not in {SERIES.name}")
+            if buffer is None:
+                raise LookupError(key)
             found = self.series[key] = len(self.series) + 1
             buffer.execute(SERIES.insert_sql(), [(found, *key)])
         return found

@@ -11,7 +11,7 @@ import msgspec
 from projections.buffer import RowBuffer
 from projections.dialect import rows_of
 from projections.entries import Added, Entry, FieldsFixed, Judged, Reported, ReportFixed, Retracted
-from projections.projection import Projection
+from projections.projection import Disagree, Projection
 from projections.schema import (
     DEV_STATES,
     DEVELOPMENTS,
@@ -137,7 +137,12 @@ class DevelopmentsProjection(Projection[KeptDevelopment]):
             starts.setdefault(key, {})[valid_from] = row_id
         for key, kept in restored.items():
             found = starts.get(key, {})
-            kept.segments = [(found[segment[0]], segment) for segment in segments(kept.state)]
+            shown = segments(kept.state)
+            if sorted(found) != [segment[0] for segment in shown]:
+                raise Disagree(self.name, key, "segments")
+            if len(kept.report_rows) != len(kept.state.reports) or 0 in kept.report_rows:
+                raise Disagree(self.name, key, "reports")
+            kept.segments = [(found[segment[0]], segment) for segment in shown]
             self.kept[key] = kept
 
     def apply(self, commit: Sequence[Entry], buffer: RowBuffer) -> None:

@@ -21,6 +21,17 @@ class Moved(Exception):
     """The tracking position changed under a batch: someone else advanced or rebuilt it."""
 
 
+class Disagree(RuntimeError):
+    """The read models' rows of a development disagree with its events (written by a version
+    that folded them otherwise): only a rebuild brings them back in line."""
+
+    def __init__(self, projection: str, development: Any, what: str) -> None:
+        super().__init__(
+            f"{projection}: the current rows of development {development} disagree with its "
+            f"events ({what}); run `timeline projections rebuild {projection}`"
+        )
+
+
 K = TypeVar("K", bound=msgspec.Struct)
 
 MAX_KEPT = 100_000  # states kept in memory between batches; the rest are read back when needed

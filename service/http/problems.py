@@ -14,6 +14,7 @@ from litestar.openapi import ResponseSpec
 from litestar.types import ExceptionHandlersMap
 
 from events import InvalidEvent
+from projections.projection import Disagree
 from service.errors import Conflict, DomainError, NotFound, Unprocessable
 from service.http.params import InvalidParameter
 
@@ -187,7 +188,22 @@ def unexpected(method: str, path: str, error: Exception) -> ProblemDetails:
     )
 
 
+def on_disagreeing_read_models(request: Request[Any, Any, Any], error: Disagree) -> Response[Any]:
+    """503: the read models must be rebuilt before they can answer; the cause goes to the log."""
+    logger.error("%s %s: %s", request.method, request.url.path, error)
+    return problem_response(
+        ProblemDetails(
+            type=problem_type("ReadModelsNeedRebuild"),
+            title="Read models need a rebuild",
+            status=HTTPStatus.SERVICE_UNAVAILABLE,
+            detail="the read models disagree with the log; an administrator can rebuild them "
+            "(POST /api/projections/rebuild, or `timeline projections rebuild`)",
+        )
+    )
+
+
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
+    Disagree: on_disagreeing_read_models,
     InvalidEvent: on_invalid_event,
     DomainError: on_domain_error,
     InvalidParameter: on_invalid_parameter,
