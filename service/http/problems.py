@@ -59,6 +59,10 @@ def problem_spec(description: str) -> ResponseSpec:
 
 
 BAD_PARAMS = {400: problem_spec("A parameter is invalid; `errors` name it")}
+VIEW_ERRORS = {  # every view of the read models
+    **BAD_PARAMS,
+    503: problem_spec("The read models disagree with the log: an administrator must rebuild them"),
+}
 _UNAUTHENTICATED = problem_spec("No token, or an unknown or revoked one")
 ADMIN_ONLY = {401: _UNAUTHENTICATED, 403: problem_spec("The token is not an admin's")}
 EDITOR_ONLY = {401: _UNAUTHENTICATED, 403: problem_spec("The token is a reader's")}

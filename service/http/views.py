@@ -30,7 +30,7 @@ from service.application import Timeline
 from service.errors import UnknownDevelopment
 from service.http.openapi import text_answers
 from service.http.params import InvalidParameter, parse_as_of, parse_known_at
-from service.http.problems import BAD_PARAMS, problem_spec
+from service.http.problems import VIEW_ERRORS, problem_spec
 from service.http.shapes import format_micros
 from service.http.tables import CSV, wants_csv
 from service.http.view_shapes import (
@@ -84,7 +84,9 @@ class DevelopmentsController(Controller):
     path = "/api/developments"
     tags = ["views"]
 
-    @get("/", summary="Timeline", sync_to_thread=True, responses=BAD_PARAMS, operation_class=OR_CSV)
+    @get(
+        "/", summary="Timeline", sync_to_thread=True, responses=VIEW_ERRORS, operation_class=OR_CSV
+    )
     def timeline(
         self,
         request: Request[Any, Any, Any],
@@ -123,7 +125,7 @@ class DevelopmentsController(Controller):
         "/{development_id:uuid}",
         summary="One development",
         sync_to_thread=True,
-        responses={**BAD_PARAMS, 404: problem_spec("Nothing of it was recorded by known_at")},
+        responses={**VIEW_ERRORS, 404: problem_spec("Nothing of it was recorded by known_at")},
         operation_class=OR_CSV,
     )
     def development(
@@ -160,7 +162,7 @@ class ViewsController(Controller):
         "/deliveries",
         summary="Deliveries",
         sync_to_thread=True,
-        responses=BAD_PARAMS,
+        responses=VIEW_ERRORS,
         operation_class=OR_CSV,
     )
     def deliveries(
@@ -203,7 +205,7 @@ class ViewsController(Controller):
         "/allegations",
         summary="Allegations",
         sync_to_thread=True,
-        responses=BAD_PARAMS,
+        responses=VIEW_ERRORS,
         operation_class=OR_CSV,
     )
     def allegations(
