@@ -146,14 +146,20 @@ def test_a_runner_whose_position_moved_drops_its_batch(store: Store) -> None:
     assert verify_rebuild(store.timeline.store) == {}
 
 
-def test_two_runners_racing_on_one_database_fold_each_event_once(store: Store) -> None:
-    grow(store, 4)
-    runners = [ProjectionRunner(store.timeline.store, batch_size=7) for _ in range(2)]
+def race(store: Store, *, batch_size: int) -> list[ProjectionRunner]:
+    """Two fresh runners catching up at once, in threads; returned once both are done."""
+    runners = [ProjectionRunner(store.timeline.store, batch_size=batch_size) for _ in range(2)]
     threads = [threading.Thread(target=runner.catch_up) for runner in runners]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    return runners
+
+
+def test_two_runners_racing_on_one_database_fold_each_event_once(store: Store) -> None:
+    grow(store, 4)
+    runners = race(store, batch_size=7)
 
     assert min(r.position for r in runners) >= 0
     ProjectionRunner(store.timeline.store).catch_up()
@@ -227,12 +233,7 @@ def test_two_runners_racing_after_a_rebuild_fold_the_states_they_lack_once(
         store.judge(dev, "disputed", D(2024, 6, 10))
 
     # when two runners race through them in small batches
-    runners = [ProjectionRunner(store.timeline.store, batch_size=3) for _ in range(2)]
-    threads = [threading.Thread(target=runner.catch_up) for runner in runners]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    race(store, batch_size=3)
 
     # then the rows are those of a rebuild
     ProjectionRunner(store.timeline.store).catch_up()
