@@ -131,8 +131,8 @@ class Projection(ABC, Generic[K]):
         # States not stored (a rebuild writes none) are folded from their development's events.
         unstored = [key for key in missing if key not in kept]
         streams: dict[Any, list[Entry]] = {}
-        query = self._streams
-        for entry in entries_of(list(self.select_in(cursor, query, unstored, self.expected[:1]))):
+        rows = self.select_in(cursor, self._streams, unstored, self.expected[:1])
+        for entry in entries_of(list(rows)):
             streams.setdefault(entry.development, []).append(entry)
         if streams:  # developments new in this batch have no events yet
             self._restore(cursor, {key: replay(found) for key, found in streams.items()})
