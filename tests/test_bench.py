@@ -1,0 +1,40 @@
+"""The benchmarks in `bench/` still run, at sizes small enough for the suite (their numbers are
+not checked here: tests never assert timings)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).parent.parent / "bench"
+
+
+def run_bench(script: str, *args: str, data: Path) -> str:
+    done = subprocess.run(
+        [sys.executable, str(BENCH / script), *args],
+        env={**os.environ, "TIMELINE_BENCH_DATA": str(data)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_the_rebuild_benchmark_prints_its_rate_and_both_floors(tmp_path: Path) -> None:
+    out = run_bench("rebuild.py", "--events", "600", "--runs", "1", data=tmp_path)
+    assert re.search(r"run 1: 600 events in [\d.]+ s = [\d,]+ events/s; reading the log alone", out)
+    rows = re.search(r"writing its ([\d,]+) rows alone: [\d.]+ s \(of which the R-tree", out)
+    assert rows is not None and int(rows[1].replace(",", "")) > 600
+    assert not list(tmp_path.glob("*.floor*")), "the scratch copy is left behind"
+
+
+def test_the_query_benchmark_prints_every_view_at_every_size(tmp_path: Path) -> None:
+    out = run_bench("queries.py", "--sizes", "300", "600", "--queries", "5", data=tmp_path)
+    cells = re.findall(r"^(\S.*?)\s+(300|600)\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+([\d.]+)$", out, re.M)
+    views = {name for name, _, _ in cells}
+    assert len(views) == 6 and len(cells) == 12
+    assert {ratio for _, size, ratio in cells if size == "300"} == {"1.00"}
