@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from service.store.log import Cursor, LogRecorder
@@ -51,6 +51,12 @@ class Dialect:
             if self.sqlite:
                 cursor.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
             yield cursor
+
+    def write(self) -> AbstractContextManager[Cursor]:
+        """A transaction writing read models. On SQLite `BEGIN IMMEDIATE`: the file's one write
+        lock, taken before anything is read. On PostgreSQL a plain transaction, never the lock
+        that orders the log's positions: appends do not wait for the read models."""
+        return self.store.write_transaction() if self.sqlite else self.store.transaction()
 
     def ddl(self, text: str) -> str:
         """DDL with `{pk}`, `{uuid}`, `{int}`, `{text}`, `{blob}`, `{real}` filled in."""

@@ -90,9 +90,8 @@ class Projection(ABC, Generic[K]):
         SQLite reads one snapshot; PostgreSQL reads in a transaction that holds a share lock on
         the tracking row, so a runner committing meanwhile waits until the read is done.
         """
-        store = self.dialect.store
         sqlite = self.dialect.sqlite
-        with store.read_transaction() if sqlite else store.write_transaction() as cursor:
+        with self.dialect.store.read_transaction() if sqlite else self.dialect.write() as cursor:
             cursor.execute(
                 self.dialect.sql(
                     f"SELECT position, generation FROM {TRACKING} WHERE name = %s"

@@ -1,13 +1,14 @@
 """Rebuilding read models from position 0 (`compare` checks that a rebuild equals the live rows).
 
 A rebuild runs in one transaction: readers see the old rows until it commits, then the new
-ones; on SQLite it holds the write lock meanwhile (appends wait). It folds the whole log in
-memory while a writer writes what has settled: closed rows, and rows that stayed unchanged a
-while (the few that change again are updated). It writes no per-development states: they are
-the runner's cache, and the runner folds a state it lacks from that development's events. On a
-SQLite file the writer is a child process (`projections.writer`), elsewhere a thread. On SQLite
-it builds the secondary indexes after the rows. It bumps the tracking generation so a running
-runner drops what it holds.
+ones. On SQLite it holds the write lock meanwhile (appends wait); on PostgreSQL appends go on
+(the log's lock is not taken) and runners wait for it at their tracking rows. It folds the
+whole log in memory while a writer writes what has settled: closed rows, and rows that stayed
+unchanged a while (the few that change again are updated). It writes no per-development
+states: they are the runner's cache, and the runner folds a state it lacks from that
+development's events. On a SQLite file the writer is a child process (`projections.writer`),
+elsewhere a thread. On SQLite it builds the secondary indexes after the rows. It bumps the
+tracking generation so a running runner drops what it holds.
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ def _writing(store: LogRecorder) -> Iterator[_Writer | _Direct]:
     """A writer whose writes are committed together when the block ends without an error."""
     file = _sqlite_file(store)
     if file is None:
-        with store.write_transaction() as cursor:
+        with Dialect(store).write() as cursor:
             writer = _Writer(cursor)
             try:
                 yield writer
@@ -173,6 +174,8 @@ def rebuild(
     with _quiet_gc(), _writing(store) as writer:
         if dialect.sqlite:  # 256 MiB: build indexes in memory
             writer.put(partial(_execute, "PRAGMA cache_size = -262144", ()))
+        else:  # runners wait at their tracking rows until the rebuild commits (see `_LOCK`)
+            writer.put(partial(_execute, _LOCK, ([p.name for p in projections],)))
         for projection in projections:
             writer.put(partial(_clear, dialect, projection.name, projection.tables))
             projection.start_rebuild()
@@ -225,6 +228,12 @@ def tidy(store: LogRecorder, names: Sequence[str] | None = None) -> None:
                 cursor.execute(f"VACUUM (ANALYZE) {table}")
         for table in (store.events_table_name, RECORDS):
             cursor.execute(f"ANALYZE {table}")
+
+
+# PostgreSQL: the rebuild takes its tracking rows first. A runner's batch passes through its
+# tracking row before it touches a row, so it waits there, and never holds that row while
+# waiting for rows the rebuild deleted (a deadlock once the rebuild moves the tracking).
+_LOCK = f"SELECT name FROM {TRACKING} WHERE name = ANY(%s) ORDER BY name FOR UPDATE"
 
 
 def _execute(statement: str, params: Sequence[Any], cursor: Cursor) -> None:

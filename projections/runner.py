@@ -47,7 +47,7 @@ def make_projections(dialect: Dialect, names: Sequence[str] | None = None) -> li
 def ensure_schema(store: LogRecorder) -> None:
     """Create the read-model tables and tracking rows that do not exist yet."""
     dialect = Dialect(store)
-    with store.write_transaction() as cursor:
+    with dialect.write() as cursor:
         create(dialect, cursor)
         for name in NAMES:
             cursor.execute(
@@ -137,7 +137,7 @@ class ProjectionRunner:
                 projection.apply(commit, buffer)
             projection.save(buffer)
             last = entries[-1].position
-            with self.store.write_transaction() as cursor:
+            with self.dialect.write() as cursor:
                 cursor.execute(
                     sql(f"SELECT position, generation FROM {TRACKING} WHERE name = %s{lock}"),
                     (projection.name,),

@@ -273,6 +273,52 @@ def test_a_rebuild_on_postgresql_leaves_its_tables_vacuumed_and_the_log_analyzed
         opened.close()
 
 
+@pytest.mark.postgres
+def test_appends_on_postgresql_go_on_during_a_rebuild_and_a_runner_waits_for_it(
+    postgres_url: str,
+) -> None:
+    opened = Store(postgres_url)
+    try:
+        # given a history whose read models are current
+        grow(opened, 3)
+        dev = opened.log()[0].development_id
+        opened.read.runner.catch_up()
+        follower = ProjectionRunner(opened.timeline.store)
+        failures: list[BaseException] = []
+        threads: list[threading.Thread] = []
+
+        def during(done: int, total: int) -> None:
+            if threads:
+                return
+            # when, once the rebuild's transaction is open, an event is appended
+            adding = threading.Thread(
+                target=opened.add, args=(dev, said(US, D(2024, 7, 1), figure(value=7)))
+            )
+            adding.start()
+            adding.join(timeout=30)
+            # then it is stored without waiting for the rebuild to commit
+            assert not adding.is_alive(), "the append waited for the rebuild"
+            # and a runner folding it meanwhile neither deadlocks with the rebuild nor loses it
+            threads.append(threading.Thread(target=_catching, args=(follower, failures)))
+            threads[0].start()
+
+        rebuild(opened.timeline.store, progress=during)
+        threads[0].join(timeout=60)
+
+        assert not threads[0].is_alive() and failures == []
+        assert follower.position == opened.timeline.store.last_position()
+        assert verify_rebuild(opened.timeline.store) == {}
+    finally:
+        opened.close()
+
+
+def _catching(runner: ProjectionRunner, failures: list[BaseException]) -> None:
+    try:
+        runner.catch_up()
+    except BaseException as error:  # the test asserts there was none
+        failures.append(error)
+
+
 def test_rebuilding_one_projection_leaves_the_other_alone(store: Store) -> None:
     grow(store, 3)
     store.read.runner.catch_up()
