@@ -20,6 +20,7 @@ from projections.dialect import Dialect, rows_of
 from projections.entries import Entry, LogReader, commits
 from projections.projection import Moved, Projection
 from projections.schema import TRACKING, create
+from service.errors import Busy
 from service.store.log import Cursor, LogRecorder
 
 logger = logging.getLogger(__name__)
@@ -188,8 +189,11 @@ class ProjectionRunner:
         while not stop.is_set():
             try:
                 folded = self.step()
-            except Exception:
-                logger.exception("projection runner failed; retrying in %.1f s", backoff)
+            except Exception as error:
+                if isinstance(error, Busy):  # a rebuild holds the read models: no trace to log
+                    logger.warning("projection runner: %s; retrying in %.1f s", error, backoff)
+                else:
+                    logger.exception("projection runner failed; retrying in %.1f s", backoff)
                 stop.wait(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
                 continue

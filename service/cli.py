@@ -31,6 +31,7 @@ from service.audit import (
     verify,
 )
 from service.config import ConfigError, database_url
+from service.errors import Busy
 from service.ingest import ImportFailed, ImportReport, import_events, seed_corpus
 from service.serving import default_workers, serve
 from service.tokens import ROLES, TokenError, Tokens
@@ -344,6 +345,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         _say(f"error: {error}")
         return 2
+    except Busy as error:
+        _say(
+            f"error: the database is busy ({error}); another writer holds its lock, a rebuild "
+            "say. Nothing was changed by this command: run it again later, or give the database "
+            "URL a longer ?lock_timeout=SECONDS"
+        )
+        return 75  # EX_TEMPFAIL
     return code
 
 

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 
+class Busy(Exception):
+    """The database's write lock, or a connection to it, was not granted in time (another
+    writer held it: a rebuild, say). Nothing was stored by the request that met it; trying
+    again later is safe (503)."""
+
+
 class DomainError(Exception):
     """Base of every refusal; `path` is the JSONPath of the field at fault, when there is one."""
 

@@ -25,10 +25,10 @@ import msgspec
 from litestar import Litestar
 
 from events import InvalidEvent, decode_event
-from service.errors import DomainError
+from service.errors import Busy, DomainError
 from service.http.auth import bearer_secret
 from service.http.deadline import within
-from service.http.problems import PROBLEM_JSON, unexpected
+from service.http.problems import PROBLEM_JSON, RETRY_BUSY_SECONDS, busy_problem, unexpected
 from service.http.shapes import receipt_body
 from service.tokens import Tokens, allows
 
@@ -37,6 +37,7 @@ Scope = dict[str, Any]
 Message = dict[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+Header = tuple[bytes, bytes]
 
 FIRST_MESSAGE_SECONDS = 1.0  # then the framework takes over, with its own body timeout
 _encoder = msgspec.json.Encoder()
@@ -74,6 +75,10 @@ class FastAppend:
         except (InvalidEvent, DomainError):
             await self._app(scope, _replay(message, receive), send)
             return
+        except Busy:  # answered here: sent on, it would wait for the lock all over again
+            retry = [(b"retry-after", str(RETRY_BUSY_SECONDS).encode())]
+            await _answer(send, 503, PROBLEM_JSON, _encoder.encode(busy_problem()), retry)
+            return
         except Exception as error:  # the database failed: not to be done again blindly
             problem = unexpected("POST", "/api/events", error)
             await _answer(send, problem.status, PROBLEM_JSON, _encoder.encode(problem))
@@ -82,7 +87,8 @@ class FastAppend:
         location = f"/api/developments/{receipt.development_id}".encode()
         status = 201 if outcome.created else 200
         self.answered += 1
-        await _answer(send, status, "application/json", _encoder.encode(receipt), location)
+        content = _encoder.encode(receipt)
+        await _answer(send, status, "application/json", content, [(b"location", location)])
 
     def _editor(self, scope: Scope) -> str | None:
         """The name of a live editor (or admin) token that the cache vouches for."""
@@ -105,10 +111,9 @@ async def _first(receive: Receive) -> Message | None:
 
 
 async def _answer(
-    send: Send, status: int, media_type: str, content: bytes, location: bytes | None = None
+    send: Send, status: int, media_type: str, content: bytes, headers: list[Header] | None = None
 ) -> None:
-    headers = [] if location is None else [(b"location", location)]
-    headers.append((b"content-type", media_type.encode()))
+    headers = [*(headers or ()), (b"content-type", media_type.encode())]
     headers.append((b"content-length", str(len(content)).encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": content})

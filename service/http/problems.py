@@ -15,7 +15,7 @@ from litestar.types import ExceptionHandlersMap
 
 from events import InvalidEvent
 from projections.projection import Disagree
-from service.errors import Conflict, DomainError, NotFound, Unprocessable
+from service.errors import Busy, Conflict, DomainError, NotFound, Unprocessable
 from service.http.params import InvalidParameter
 
 PROBLEM_JSON = "application/problem+json"
@@ -61,8 +61,12 @@ def problem_spec(description: str) -> ResponseSpec:
 BAD_PARAMS = {400: problem_spec("A parameter is invalid; `errors` name it")}
 VIEW_ERRORS = {  # every view of the read models
     **BAD_PARAMS,
-    503: problem_spec("The read models disagree with the log: an administrator must rebuild them"),
+    503: problem_spec(
+        "The read models disagree with the log (an administrator must rebuild them), or the "
+        "database was busy: another writer held its lock too long (`Retry-After`)"
+    ),
 }
+BUSY = {503: problem_spec("The database was busy; nothing was stored: send it again later")}
 _UNAUTHENTICATED = problem_spec("No token, or an unknown or revoked one")
 ADMIN_ONLY = {401: _UNAUTHENTICATED, 403: problem_spec("The token is not an admin's")}
 EDITOR_ONLY = {401: _UNAUTHENTICATED, 403: problem_spec("The token is a reader's")}
@@ -206,7 +210,28 @@ def on_disagreeing_read_models(request: Request[Any, Any, Any], error: Disagree)
     )
 
 
+RETRY_BUSY_SECONDS = 5
+
+
+def busy_problem() -> ProblemDetails:
+    """503: the database's lock was not granted within the lock timeout."""
+    return ProblemDetails(
+        type=problem_type("DatabaseBusy"),
+        title="Database busy",
+        status=HTTPStatus.SERVICE_UNAVAILABLE,
+        detail="the database's lock was not granted in time: another writer held it (a rebuild "
+        "of the read models, say). This request changed nothing; send it again later",
+    )
+
+
+def on_busy(request: Request[Any, Any, Any], error: Busy) -> Response[Any]:
+    """503 with `Retry-After`; the cause goes to the log."""
+    logger.warning("%s %s: %s", request.method, request.url.path, error)
+    return problem_response(busy_problem(), headers={"Retry-After": str(RETRY_BUSY_SECONDS)})
+
+
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
+    Busy: on_busy,
     Disagree: on_disagreeing_read_models,
     InvalidEvent: on_invalid_event,
     DomainError: on_domain_error,

@@ -8,10 +8,12 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
-from eventsourcing.persistence import IntegrityError
+import psycopg_pool
+from eventsourcing.persistence import ConnectionUnavailableError, IntegrityError, OperationalError
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg.sql import SQL, Composed
 
+from service.errors import Busy
 from service.store.log import RECORDS, Cursor, Locked, LogRecorder
 from service.store.records import Pending, StoredRecord, now_micros
 
@@ -111,7 +113,7 @@ class TimelinePostgresRecorder(LogRecorder, PostgresApplicationRecorder):
     def write_transaction(self) -> Iterator[Cursor]:
         """A transaction holding the library's EXCLUSIVE lock on the events table."""
         try:
-            with self.datastore.get_connection() as connection, connection.transaction():
+            with _busy(), self.datastore.get_connection() as connection, connection.transaction():
                 cursor = connection.cursor()
                 self._lock_table(cursor)
                 yield cursor
@@ -126,8 +128,12 @@ class TimelinePostgresRecorder(LogRecorder, PostgresApplicationRecorder):
 
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:
-        """A read-write transaction that commits when the block ends without an error."""
-        with self.datastore.transaction(commit=True) as cursor:
+        """A read-write transaction that commits when the block ends without an error; a lock
+        it waits for longer than the lock timeout makes it `Busy`."""
+        with _busy(), self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                SQL("SET LOCAL lock_timeout = '{0}s'").format(self.datastore.lock_timeout)
+            )
             yield cursor
 
     def record(self, prepare: Callable[[Locked], Sequence[Pending]]) -> list[StoredRecord]:
@@ -144,7 +150,7 @@ class TimelinePostgresRecorder(LogRecorder, PostgresApplicationRecorder):
         if not pending:
             return []
         try:
-            with self.datastore.get_connection() as connection:
+            with _busy(), self.datastore.get_connection() as connection:
                 return self._append(connection.cursor(), pending)
         except (psycopg.IntegrityError, IntegrityError):
             pass  # lost a race: decided from something that changed before the lock
@@ -204,3 +210,18 @@ class TimelinePostgresRecorder(LogRecorder, PostgresApplicationRecorder):
 def _literal(statement: str) -> Composed:
     """A statement as composed SQL, its braces kept as they are."""
     return SQL(statement.replace("{", "{{").replace("}", "}}")).format()
+
+
+@contextmanager
+def _busy() -> Iterator[None]:
+    """A lock (`lock_timeout`) or a pooled connection not granted in time, as `Busy`. The
+    library's pool hands psycopg's errors on as its own, the original as their cause."""
+    try:
+        yield
+    except (ConnectionUnavailableError, OperationalError) as error:
+        cause = error.__cause__
+        if isinstance(error, ConnectionUnavailableError) or isinstance(
+            cause, psycopg.errors.LockNotAvailable | psycopg_pool.PoolTimeout
+        ):
+            raise Busy(str(error).strip()) from error
+        raise

@@ -8,9 +8,10 @@ from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import ConnectionUnavailableError, IntegrityError
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
 
+from service.errors import Busy
 from service.store.log import RECORDS, Cursor, Locked, LogRecorder
 from service.store.records import EMPTY_HEAD, Head, Pending, StoredRecord, chain_link, now_micros
 
@@ -41,8 +42,9 @@ class TimelineSQLiteRecorder(LogRecorder, SQLiteApplicationRecorder):
 
     @contextmanager
     def write_transaction(self) -> Iterator[Cursor]:
-        """BEGIN IMMEDIATE takes the database's write lock before the head is read."""
-        with self.datastore.get_connection(commit=True) as connection:
+        """BEGIN IMMEDIATE takes the database's write lock before the head is read; `Busy` when
+        the lock (or this process's one writing connection) is not granted in time."""
+        with _busy(), self.datastore.get_connection(commit=True) as connection:
             cursor = connection.cursor()
             cursor.execute("BEGIN IMMEDIATE")
             try:
@@ -64,7 +66,7 @@ class TimelineSQLiteRecorder(LogRecorder, SQLiteApplicationRecorder):
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:
         """A read-write transaction that commits when the block ends without an error."""
-        with self.datastore.transaction(commit=True) as cursor:
+        with _busy(), self.datastore.transaction(commit=True) as cursor:
             yield cursor
 
     def record(self, prepare: Callable[[Locked], Sequence[Pending]]) -> list[StoredRecord]:
@@ -145,3 +147,17 @@ class TimelineSQLiteRecorder(LogRecorder, SQLiteApplicationRecorder):
     def id_value(self, value: Any) -> UUID:
         """A UUID from 32 hex digits."""
         return UUID(value)
+
+
+@contextmanager
+def _busy() -> Iterator[None]:
+    """The file's write lock (the lock timeout) or this process's one writing connection not
+    granted in time, as `Busy`."""
+    try:
+        yield
+    except ConnectionUnavailableError as error:
+        raise Busy(f"no connection to write with: {error}") from error
+    except sqlite3.OperationalError as error:
+        if "locked" not in str(error):
+            raise
+        raise Busy(f"the database's write lock: {error}") from error

@@ -1,0 +1,155 @@
+"""Another writer holding the database's lock longer than the lock timeout (a rebuild of a large
+log on SQLite, say): requests get 503 `DatabaseBusy` with `Retry-After`, never a 500, the CLI
+says so, and nothing is stored; once the lock is free, the same requests succeed."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from projections import ProjectionRunner
+from projections.schema import TRACKING
+from service.application import Timeline
+from service.cli import main
+from service.config import ConfigError, persistence_env
+from service.errors import Busy
+from tests import bodies
+from tests.api import log_state, post_batch, post_event, problem, serve
+from tests.test_cli import events_in
+from tests.test_views_support import Store, figure, said
+
+FAST = "?lock_timeout=1"  # seconds a write waits for the lock
+
+
+@contextmanager
+def lock_held(url: str, *, by: str = "append") -> Iterator[None]:
+    """Another process holding what an append needs (`by="append"`) or what a rebuild holds
+    (`by="rebuild"`): on SQLite both are the file's write lock; on PostgreSQL the lock on the
+    events table, or the read models' tracking rows."""
+    if url.startswith("sqlite"):
+        other = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        return
+    timeline = Timeline(url)
+    table = timeline.store.events_table_name
+    timeline.close()
+    statement = (
+        f"LOCK TABLE {table} IN EXCLUSIVE MODE"
+        if by == "append"
+        else f"SELECT name FROM {TRACKING} FOR UPDATE"
+    )
+    with psycopg.connect(url) as holder:  # one transaction, rolled back when the block ends
+        holder.execute(statement)
+        yield
+        holder.rollback()
+
+
+def test_appends_meeting_a_held_lock_get_503_and_store_nothing(database_url: str) -> None:
+    with serve(database_url + FAST) as client:
+        assert post_event(client, bodies.development_reported()).status_code == 201
+        # when another writer holds the lock past the timeout, for one event and for a batch
+        with lock_held(database_url):
+            one = post_event(client, bodies.development_reported())
+            batch = post_batch(client, bodies.development_reported())
+        # then each is a 503 problem saying so, to be sent again later
+        for answer in (one, batch):
+            busy = problem(answer, 503)
+            assert busy["type"] == "urn:timeline:problem:database-busy"
+            assert "send it again later" in busy["detail"]
+            assert answer.headers["retry-after"] == "5"
+        # and nothing of them was stored; sent again, they are
+        assert log_state(client).events == 1
+        assert post_event(client, bodies.development_reported()).status_code == 201
+        assert log_state(client).events == 2
+
+
+@contextmanager
+def one_development(url: str) -> Iterator[tuple[Store, int]]:
+    """A store with one delivery reported and not folded yet, and a `known_at` after it."""
+    store = Store(url + FAST)
+    try:
+        store.develop(said("US Government", date(2024, 1, 1), figure(value=3)))
+        yield store, time.time_ns() // 1000
+    finally:
+        store.close()
+
+
+def test_a_view_that_must_fold_new_events_meets_a_held_rebuild_lock_as_busy(
+    database_url: str,
+) -> None:
+    with one_development(database_url) as (store, now):
+        with lock_held(database_url, by="rebuild"), pytest.raises(Busy):  # it folds first
+            store.read.deliveries(as_of=date(2024, 2, 1), known_at_us=now)
+        assert len(store.read.deliveries(as_of=date(2024, 2, 1), known_at_us=now).series) == 1
+
+
+@pytest.mark.postgres
+def test_on_postgresql_a_view_folds_while_an_append_holds_the_log_lock(
+    postgres_url: str,
+) -> None:
+    with one_development(postgres_url) as (store, now):
+        with lock_held(postgres_url, by="append"):
+            found = store.read.deliveries(as_of=date(2024, 2, 1), known_at_us=now)
+        assert len(found.series) == 1
+
+
+def test_the_cli_says_the_database_is_busy_and_exits_75(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # SQLite, where a rebuild holds the write lock throughout (PostgreSQL's appends do not wait
+    # for one, and the library creates its tables there without a lock timeout)
+    database = f"sqlite:///{tmp_path}/timeline.db"
+    events_in(database)  # the log's tables exist before the lock is taken
+    with lock_held(database):
+        code = main(["seed", "--database", database + FAST])
+    assert code == 75
+    assert "error: the database is busy" in capsys.readouterr().err
+    assert events_in(database) == 0
+
+
+@pytest.mark.parametrize("value", ["0", "soon", "-3", "1.5"])
+def test_a_lock_timeout_that_is_not_whole_seconds_is_a_config_error(value: str) -> None:
+    for url in ("sqlite:///timeline.db", "postgresql://u@h/db"):
+        with pytest.raises(ConfigError, match="lock_timeout must be a whole number of seconds"):
+            persistence_env(f"{url}?lock_timeout={value}")
+    assert persistence_env("sqlite:///t.db?lock_timeout=9")["SQLITE_LOCK_TIMEOUT"] == "9"
+
+
+def test_a_background_runner_meeting_a_held_lock_logs_a_warning_and_catches_up_after(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    database = f"sqlite:///{tmp_path}/timeline.db"
+    store = Store(database + FAST)
+    runner = ProjectionRunner(store.timeline.store, poll_seconds=0.05)
+    try:
+        store.develop(said("US Government", date(2024, 1, 1), figure(value=3)))
+        with caplog.at_level(logging.WARNING, logger="projections.runner"):
+            with lock_held(database):
+                runner.start()
+                while not _said(caplog):  # it waits for the lock, then says so
+                    time.sleep(0.05)
+            runner.catch_up()
+        [record] = _said(caplog)
+        assert record.getMessage().startswith("projection runner: the database's write lock")
+        assert record.exc_info is None  # a wait, not a failure: no traceback
+        assert runner.position == store.timeline.store.last_position()
+    finally:
+        runner.stop()
+        store.close()
+
+
+def _said(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [record for record in caplog.records if record.name == "projections.runner"]
