@@ -31,7 +31,7 @@ from service.audit import (
     verify,
 )
 from service.config import ConfigError, database_url
-from service.errors import Busy
+from service.errors import Busy, Unavailable
 from service.ingest import ImportFailed, ImportReport, import_events, seed_corpus
 from service.serving import default_workers, serve
 from service.tokens import ROLES, TokenError, Tokens
@@ -352,6 +352,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "URL a longer ?lock_timeout=SECONDS"
         )
         return 75  # EX_TEMPFAIL
+    except Unavailable as error:
+        _say(f"error: the database could not be reached ({error}); run the command again later")
+        return 75
     return code
 
 

@@ -9,6 +9,12 @@ class Busy(Exception):
     again later is safe (503)."""
 
 
+class Unavailable(Exception):
+    """The database could not be reached: down, restarting, or the connection broke (503). A
+    write that met it may have been stored if the connection broke while it committed: sent
+    again with the same `event_id`, it is stored once (a replay answers the first receipt)."""
+
+
 class DomainError(Exception):
     """Base of every refusal; `path` is the JSONPath of the field at fault, when there is one."""
 

@@ -25,10 +25,10 @@ import msgspec
 from litestar import Litestar
 
 from events import InvalidEvent, decode_event
-from service.errors import Busy, DomainError
+from service.errors import Busy, DomainError, Unavailable
 from service.http.auth import bearer_secret
 from service.http.deadline import within
-from service.http.problems import PROBLEM_JSON, RETRY_BUSY_SECONDS, busy_problem, unexpected
+from service.http.problems import PROBLEM_JSON, database_problem, unexpected
 from service.http.shapes import receipt_body
 from service.tokens import Tokens, allows
 
@@ -75,9 +75,10 @@ class FastAppend:
         except (InvalidEvent, DomainError):
             await self._app(scope, _replay(message, receive), send)
             return
-        except Busy:  # answered here: sent on, it would wait for the lock all over again
-            retry = [(b"retry-after", str(RETRY_BUSY_SECONDS).encode())]
-            await _answer(send, 503, PROBLEM_JSON, _encoder.encode(busy_problem()), retry)
+        except (Busy, Unavailable) as error:  # sent on, it would wait all over again
+            problem, headers = database_problem(error)
+            retry = [(name.lower().encode(), value.encode()) for name, value in headers.items()]
+            await _answer(send, problem.status, PROBLEM_JSON, _encoder.encode(problem), retry)
             return
         except Exception as error:  # the database failed: not to be done again blindly
             problem = unexpected("POST", "/api/events", error)

@@ -15,7 +15,7 @@ from litestar.types import ExceptionHandlersMap
 
 from events import InvalidEvent
 from projections.projection import Disagree
-from service.errors import Busy, Conflict, DomainError, NotFound, Unprocessable
+from service.errors import Busy, Conflict, DomainError, NotFound, Unavailable, Unprocessable
 from service.http.params import InvalidParameter
 
 PROBLEM_JSON = "application/problem+json"
@@ -63,10 +63,15 @@ VIEW_ERRORS = {  # every view of the read models
     **BAD_PARAMS,
     503: problem_spec(
         "The read models disagree with the log (an administrator must rebuild them), or the "
-        "database was busy: another writer held its lock too long (`Retry-After`)"
+        "database was busy or could not be reached (`Retry-After`)"
     ),
 }
-BUSY = {503: problem_spec("The database was busy; nothing was stored: send it again later")}
+DATABASE_ERRORS = {
+    503: problem_spec(
+        "The database was busy (nothing was stored) or could not be reached: send it again "
+        "(`Retry-After`; with the same event_id, a write is stored once)"
+    )
+}
 _UNAUTHENTICATED = problem_spec("No token, or an unknown or revoked one")
 ADMIN_ONLY = {401: _UNAUTHENTICATED, 403: problem_spec("The token is not an admin's")}
 EDITOR_ONLY = {401: _UNAUTHENTICATED, 403: problem_spec("The token is a reader's")}
@@ -210,28 +215,40 @@ def on_disagreeing_read_models(request: Request[Any, Any, Any], error: Disagree)
     )
 
 
-RETRY_BUSY_SECONDS = 5
-
-
-def busy_problem() -> ProblemDetails:
-    """503: the database's lock was not granted within the lock timeout."""
-    return ProblemDetails(
-        type=problem_type("DatabaseBusy"),
-        title="Database busy",
-        status=HTTPStatus.SERVICE_UNAVAILABLE,
-        detail="the database's lock was not granted in time: another writer held it (a rebuild "
-        "of the read models, say). This request changed nothing; send it again later",
+def database_problem(error: Busy | Unavailable) -> tuple[ProblemDetails, dict[str, str]]:
+    """503 for what the client can send again: a lock not granted within the lock timeout, or
+    a database that could not be reached; with its `Retry-After`."""
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+    if isinstance(error, Busy):
+        problem = ProblemDetails(
+            type=problem_type("DatabaseBusy"),
+            title="Database busy",
+            status=status,
+            detail="the database's lock was not granted in time: another writer held it (a "
+            "rebuild of the read models, say). This request changed nothing; send it again later",
+        )
+        return problem, {"Retry-After": "5"}
+    problem = ProblemDetails(
+        type=problem_type("DatabaseUnavailable"),
+        title="Database unavailable",
+        status=status,
+        detail="the database could not be reached (down or restarting, or the connection "
+        "broke). Send the request again shortly; a write sent again with the same event_id "
+        "is stored once",
     )
+    return problem, {"Retry-After": "1"}
 
 
-def on_busy(request: Request[Any, Any, Any], error: Busy) -> Response[Any]:
+def on_database_error(request: Request[Any, Any, Any], error: Busy | Unavailable) -> Response[Any]:
     """503 with `Retry-After`; the cause goes to the log."""
     logger.warning("%s %s: %s", request.method, request.url.path, error)
-    return problem_response(busy_problem(), headers={"Retry-After": str(RETRY_BUSY_SECONDS)})
+    problem, headers = database_problem(error)
+    return problem_response(problem, headers=headers)
 
 
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
-    Busy: on_busy,
+    Busy: on_database_error,
+    Unavailable: on_database_error,
     Disagree: on_disagreeing_read_models,
     InvalidEvent: on_invalid_event,
     DomainError: on_domain_error,

@@ -15,7 +15,7 @@ from service.http.auth import provide_principal
 from service.http.deadline import within
 from service.http.examples import BATCH_EXAMPLES, EVENT_EXAMPLES
 from service.http.openapi import body_operation
-from service.http.problems import BATCH, BUSY, EDITOR_ONLY, problem_spec
+from service.http.problems import BATCH, DATABASE_ERRORS, EDITOR_ONLY, problem_spec
 from service.http.shapes import ReceiptBody, Receipts, receipt_body
 
 BODY_TIMEOUT_SECONDS = 30.0
@@ -30,7 +30,7 @@ REFUSALS = {
     413: problem_spec("Body larger than the limit"),
     422: problem_spec("Well-formed, but refused by the domain"),
     **EDITOR_ONLY,
-    **BUSY,
+    **DATABASE_ERRORS,
 }
 
 

@@ -9,11 +9,16 @@ from uuid import UUID
 
 import psycopg
 import psycopg_pool
-from eventsourcing.persistence import ConnectionUnavailableError, IntegrityError, OperationalError
+from eventsourcing.persistence import (
+    ConnectionUnavailableError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+)
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg.sql import SQL, Composed
 
-from service.errors import Busy
+from service.errors import Busy, Unavailable
 from service.store.log import RECORDS, Cursor, Locked, LogRecorder
 from service.store.records import Pending, StoredRecord, now_micros
 
@@ -113,7 +118,11 @@ class TimelinePostgresRecorder(LogRecorder, PostgresApplicationRecorder):
     def write_transaction(self) -> Iterator[Cursor]:
         """A transaction holding the library's EXCLUSIVE lock on the events table."""
         try:
-            with _busy(), self.datastore.get_connection() as connection, connection.transaction():
+            with (
+                _retryable(),
+                self.datastore.get_connection() as connection,
+                connection.transaction(),
+            ):
                 cursor = connection.cursor()
                 self._lock_table(cursor)
                 yield cursor
@@ -123,14 +132,14 @@ class TimelinePostgresRecorder(LogRecorder, PostgresApplicationRecorder):
     @contextmanager
     def read_transaction(self) -> Iterator[Cursor]:
         """One statement in autocommit mode sees a consistent snapshot."""
-        with self.datastore.get_connection() as connection:
+        with _retryable(), self.datastore.get_connection() as connection:
             yield connection.cursor()
 
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:
         """A read-write transaction that commits when the block ends without an error; a lock
         it waits for longer than the lock timeout makes it `Busy`."""
-        with _busy(), self.datastore.transaction(commit=True) as cursor:
+        with _retryable(), self.datastore.transaction(commit=True) as cursor:
             cursor.execute(
                 SQL("SET LOCAL lock_timeout = '{0}s'").format(self.datastore.lock_timeout)
             )
@@ -150,7 +159,7 @@ class TimelinePostgresRecorder(LogRecorder, PostgresApplicationRecorder):
         if not pending:
             return []
         try:
-            with _busy(), self.datastore.get_connection() as connection:
+            with _retryable(), self.datastore.get_connection() as connection:
                 return self._append(connection.cursor(), pending)
         except (psycopg.IntegrityError, IntegrityError):
             pass  # lost a race: decided from something that changed before the lock
@@ -213,15 +222,18 @@ def _literal(statement: str) -> Composed:
 
 
 @contextmanager
-def _busy() -> Iterator[None]:
-    """A lock (`lock_timeout`) or a pooled connection not granted in time, as `Busy`. The
-    library's pool hands psycopg's errors on as its own, the original as their cause."""
+def _retryable() -> Iterator[None]:
+    """What a client can retry, as `Busy` (a lock or a pooled connection not granted in time)
+    or `Unavailable` (the server cannot be reached or the connection broke). The library's
+    pool hands psycopg's errors on as its own, the original as their cause."""
     try:
         yield
-    except (ConnectionUnavailableError, OperationalError) as error:
+    except (ConnectionUnavailableError, OperationalError, InterfaceError) as error:
         cause = error.__cause__
         if isinstance(error, ConnectionUnavailableError) or isinstance(
             cause, psycopg.errors.LockNotAvailable | psycopg_pool.PoolTimeout
         ):
             raise Busy(str(error).strip()) from error
+        if isinstance(cause, psycopg.OperationalError | psycopg.InterfaceError):
+            raise Unavailable(str(error).strip()) from error
         raise

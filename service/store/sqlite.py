@@ -44,7 +44,7 @@ class TimelineSQLiteRecorder(LogRecorder, SQLiteApplicationRecorder):
     def write_transaction(self) -> Iterator[Cursor]:
         """BEGIN IMMEDIATE takes the database's write lock before the head is read; `Busy` when
         the lock (or this process's one writing connection) is not granted in time."""
-        with _busy(), self.datastore.get_connection(commit=True) as connection:
+        with _retryable(), self.datastore.get_connection(commit=True) as connection:
             cursor = connection.cursor()
             cursor.execute("BEGIN IMMEDIATE")
             try:
@@ -66,7 +66,7 @@ class TimelineSQLiteRecorder(LogRecorder, SQLiteApplicationRecorder):
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:
         """A read-write transaction that commits when the block ends without an error."""
-        with _busy(), self.datastore.transaction(commit=True) as cursor:
+        with _retryable(), self.datastore.transaction(commit=True) as cursor:
             yield cursor
 
     def record(self, prepare: Callable[[Locked], Sequence[Pending]]) -> list[StoredRecord]:
@@ -150,7 +150,7 @@ class TimelineSQLiteRecorder(LogRecorder, SQLiteApplicationRecorder):
 
 
 @contextmanager
-def _busy() -> Iterator[None]:
+def _retryable() -> Iterator[None]:
     """The file's write lock (the lock timeout) or this process's one writing connection not
     granted in time, as `Busy`."""
     try:

@@ -1,6 +1,7 @@
-"""Another writer holding the database's lock longer than the lock timeout (a rebuild of a large
-log on SQLite, say): requests get 503 `DatabaseBusy` with `Retry-After`, never a 500, the CLI
-says so, and nothing is stored; once the lock is free, the same requests succeed."""
+"""What a client can send again, answered as such: another writer holding the database's lock
+past the lock timeout (a rebuild of a large log on SQLite, say) is 503 `database-busy`, a
+database that cannot be reached is 503 `database-unavailable`, both with `Retry-After`, never a
+500; the CLI says so; nothing is stored twice; once the cause is gone, requests succeed again."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from uuid import uuid4
 
 import psycopg
 import pytest
@@ -23,6 +25,7 @@ from service.config import ConfigError, persistence_env
 from service.errors import Busy
 from tests import bodies
 from tests.api import log_state, post_batch, post_event, problem, serve
+from tests.pgserver import ThrowawayPostgres, find_bindir, scratch_database
 from tests.test_cli import events_in
 from tests.test_views_support import Store, figure, said
 
@@ -153,3 +156,33 @@ def test_a_background_runner_meeting_a_held_lock_logs_a_warning_and_catches_up_a
 
 def _said(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     return [record for record in caplog.records if record.name == "projections.runner"]
+
+
+@pytest.mark.postgres
+def test_a_postgresql_outage_answers_503_and_the_service_recovers_when_it_is_back() -> None:
+    bindir = find_bindir()
+    if bindir is None:
+        pytest.fail("no PostgreSQL server binaries to start one that can be stopped")
+    with (
+        ThrowawayPostgres(bindir) as server,
+        scratch_database(server.admin_url) as url,
+        serve(url) as client,
+    ):
+        assert post_event(client, bodies.development_reported()).status_code == 201
+        again = bodies.development_reported(event_id=str(uuid4()))
+        # when the server is down, writes, views and the health check say so
+        with server.down():
+            answers = [
+                post_event(client, again),
+                client.get("/api/views/deliveries"),
+                client.get("/api/health"),
+            ]
+        for answer in answers:
+            assert problem(answer, 503)["type"] == "urn:timeline:problem:database-unavailable"
+            assert answer.headers["retry-after"] == "1"
+        # then once it is back, the same write sent again is stored, once; broken pooled
+        # connections may answer 503 a few times more before they are replaced
+        statuses = [post_event(client, again).status_code for _ in range(20)]
+        stored = statuses.index(201)
+        assert set(statuses[:stored]) <= {503} and set(statuses[stored + 1 :]) == {200}
+        assert log_state(client).events == 2
