@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from projections.writer import ChildCursor
+from service.errors import Busy
 
 
 @pytest.fixture
@@ -46,4 +47,18 @@ def test_an_aborted_rebuild_leaves_the_tables_as_they_were(database: str) -> Non
     child = ChildCursor(database, 5)
     child.execute("DELETE FROM t")
     child.abort()
+    assert rows(database) == [(1, "before")]
+
+
+def test_a_write_lock_held_past_the_timeout_is_busy_and_nothing_is_kept(database: str) -> None:
+    other = sqlite3.connect(database, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        child = ChildCursor(database, 0.2)
+        child.execute("DELETE FROM t")
+        with pytest.raises(Busy, match="waited for the write lock"):
+            child.commit()
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
     assert rows(database) == [(1, "before")]
