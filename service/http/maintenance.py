@@ -13,7 +13,7 @@ from projections import NAMES, Rebuilt, rebuild
 from service.application import Timeline
 from service.http.auth import ROLE
 from service.http.deadline import NO_DEADLINE
-from service.http.problems import ADMIN_ONLY, BAD_PARAMS
+from service.http.problems import ADMIN_ONLY, BAD_PARAMS, DATABASE_ERRORS
 
 Name = Literal["developments", "deliveries"]  # the OpenAPI document lists them
 assert get_args(Name) == NAMES
@@ -25,7 +25,7 @@ assert get_args(Name) == NAMES
     tags=["maintenance"],
     status_code=200,
     opt={ROLE: "admin", NO_DEADLINE: True},  # as long as folding the whole log takes
-    responses={**BAD_PARAMS, **ADMIN_ONLY},
+    responses={**BAD_PARAMS, **ADMIN_ONLY, **DATABASE_ERRORS},
 )
 async def rebuild_projections(
     timeline: NamedDependency[Timeline],
@@ -35,6 +35,7 @@ async def rebuild_projections(
 ) -> Rebuilt:
     """Fold the whole log again (what `timeline projections rebuild` does) and answer when done.
 
-    Readers see the old rows until the rebuild commits; on SQLite appends wait meanwhile.
+    Readers see the old rows until the rebuild commits. On SQLite appends wait meanwhile (past
+    the lock timeout they get 503); on PostgreSQL they go on.
     """
     return await sync_to_thread(rebuild, timeline.store, name)
