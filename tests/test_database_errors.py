@@ -5,6 +5,7 @@ database that cannot be reached is 503 `database-unavailable`, both with `Retry-
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 import time
@@ -20,12 +21,15 @@ import pytest
 from projections import ProjectionRunner
 from projections.schema import TRACKING
 from service.application import Timeline
+from service.audit import ledger, periodic_checkpoints
+from service.audit.keys import Signer, load_or_create_key
 from service.cli import main
 from service.config import ConfigError, persistence_env
 from service.errors import Busy
 from tests import bodies
 from tests.api import log_state, post_batch, post_event, problem, serve
 from tests.pgserver import ThrowawayPostgres, find_bindir, scratch_database
+from tests.test_audit_support import record_log
 from tests.test_cli import events_in
 from tests.test_views_support import Store, figure, said
 
@@ -142,10 +146,10 @@ def test_a_background_runner_meeting_a_held_lock_logs_a_warning_and_catches_up_a
         with caplog.at_level(logging.WARNING, logger="projections.runner"):
             with lock_held(database):
                 runner.start()
-                while not _said(caplog):  # it waits for the lock, then says so
+                while not _logged(caplog, "projections.runner"):  # it waits, then says so
                     time.sleep(0.05)
             runner.catch_up()
-        [record] = _said(caplog)
+        [record] = _logged(caplog, "projections.runner")
         assert record.getMessage().startswith("projection runner: the database's write lock")
         assert record.exc_info is None  # a wait, not a failure: no traceback
         assert runner.position == store.timeline.store.last_position()
@@ -154,8 +158,8 @@ def test_a_background_runner_meeting_a_held_lock_logs_a_warning_and_catches_up_a
         store.close()
 
 
-def _said(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
-    return [record for record in caplog.records if record.name == "projections.runner"]
+def _logged(caplog: pytest.LogCaptureFixture, logger: str) -> list[logging.LogRecord]:
+    return [record for record in caplog.records if record.name == logger]
 
 
 @pytest.mark.postgres
@@ -186,3 +190,31 @@ def test_a_postgresql_outage_answers_503_and_the_service_recovers_when_it_is_bac
         stored = statuses.index(201)
         assert set(statuses[:stored]) <= {503} and set(statuses[stored + 1 :]) == {200}
         assert log_state(client).events == 2
+
+
+def test_background_checkpoints_meeting_a_held_lock_log_a_warning_and_sign_after(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    database = f"sqlite:///{tmp_path}/timeline.db"
+    timeline = Timeline(database + FAST)
+    signer = Signer(load_or_create_key(tmp_path / "timeline.key"))
+    record_log(timeline, 3)
+    ledger.latest(timeline.store)  # the ledger's table exists before the lock is taken
+
+    async def serve_for_a_while() -> None:
+        async with periodic_checkpoints(timeline, every=3, interval=0.02, signer=signer):
+            with lock_held(database):
+                while not _logged(caplog, "service.audit.periodic"):
+                    await asyncio.sleep(0.05)
+            while ledger.latest(timeline.store) is None:
+                await asyncio.sleep(0.02)
+
+    try:
+        with caplog.at_level(logging.WARNING, logger="service.audit.periodic"):
+            asyncio.run(asyncio.wait_for(serve_for_a_while(), timeout=60))
+        [record, *_] = _logged(caplog, "service.audit.periodic")
+        assert record.getMessage().startswith("could not make a checkpoint now: ")
+        assert record.exc_info is None  # a wait, not a failure: no traceback
+        assert ledger.latest(timeline.store) is not None
+    finally:
+        timeline.close()

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from service.application import Timeline
 from service.audit.checkpoints import maybe_checkpoint
 from service.audit.keys import Signer
+from service.errors import Busy, Unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +30,9 @@ async def periodic_checkpoints(
             await asyncio.sleep(interval)
             try:
                 await asyncio.to_thread(maybe_checkpoint, timeline, every, signer)
-            except Exception:  # a lost connection or a tampered log must not end the loop
+            except (Busy, Unavailable) as error:  # waits, not faults: no trace to log
+                logger.warning("could not make a checkpoint now: %s", error)
+            except Exception:  # a tampered log, say, must not end the loop either
                 logger.exception("could not make a checkpoint")
 
     task = asyncio.create_task(loop())
