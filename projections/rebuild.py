@@ -176,6 +176,8 @@ def rebuild(
             writer.put(partial(_execute, "PRAGMA cache_size = -262144", ()))
         else:  # runners wait at their tracking rows until the rebuild commits (see `_LOCK`)
             writer.put(partial(_execute, _LOCK, ([p.name for p in projections],)))
+            # the writer idles while the fold has nothing settled to write: not a stuck client
+            writer.put(partial(_execute, "SET LOCAL idle_in_transaction_session_timeout = 0", ()))
         for projection in projections:
             writer.put(partial(_clear, dialect, projection.name, projection.tables))
             projection.start_rebuild()
@@ -194,6 +196,8 @@ def rebuild(
                 writer.put(buffer.spill().flush)
             if progress is not None:
                 progress(folded, max(head, last))
+            if last >= head:  # where the log was when it began: the runner folds what came since
+                break
         writer.put(buffer.flush)
         writer.put(partial(_create_indexes, projections))
         final = RowBuffer(dialect)

@@ -312,6 +312,31 @@ def test_appends_on_postgresql_go_on_during_a_rebuild_and_a_runner_waits_for_it(
         opened.close()
 
 
+@pytest.mark.postgres
+def test_a_rebuild_on_postgresql_ends_at_the_head_it_began_at_while_appends_go_on(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened = Store(postgres_url)
+    try:
+        grow(opened, 2)
+        dev = opened.log()[0].development_id
+        head = opened.timeline.store.last_position()
+        monkeypatch.setattr(importlib.import_module("projections.rebuild"), "PAGE", 3)
+
+        def append_one(done: int, total: int) -> None:  # after every page, one more event
+            opened.add(dev, said(US, D(2024, 7, 1 + done % 20), figure(value=done)))
+
+        done = rebuild(opened.timeline.store, progress=append_one)
+
+        # it stopped at the first page holding the head it began at, not chasing the appends
+        assert head <= done.position < head + 3
+        assert tracking(opened)["developments"] == (done.position, 1)
+        assert opened.timeline.store.last_position() > done.position
+        assert verify_rebuild(opened.timeline.store) == {}  # the runner folded the rest
+    finally:
+        opened.close()
+
+
 def _catching(runner: ProjectionRunner, failures: list[BaseException]) -> None:
     try:
         runner.catch_up()
