@@ -1,4 +1,5 @@
-"""Rebuilding read models from position 0 (`compare` checks that a rebuild equals the live rows).
+"""Rebuilding read models from position 0 (`compare` checks that a rebuild equals the live rows),
+up to the head the log had when it began: the runner folds what came since.
 
 A rebuild runs in one transaction: readers see the old rows until it commits, then the new
 ones. On SQLite it holds the write lock meanwhile (appends wait); on PostgreSQL appends go on
