@@ -33,6 +33,14 @@ def store(database_url: str) -> Iterator[Store]:
     opened.close()
 
 
+@pytest.fixture
+def pg_store(postgres_url: str) -> Iterator[Store]:
+    """A fresh timeline and its read models on PostgreSQL only."""
+    opened = Store(postgres_url)
+    yield opened
+    opened.close()
+
+
 def grow(store: Store, developments: int = 6) -> None:
     """A small log with every kind of event, in several commits."""
     for n in range(developments):
@@ -252,89 +260,77 @@ def stored_states(store: Store) -> dict[str, int]:
 
 @pytest.mark.postgres
 def test_a_rebuild_on_postgresql_leaves_its_tables_vacuumed_and_the_log_analyzed(
-    postgres_url: str,
+    pg_store: Store,
 ) -> None:
-    opened = Store(postgres_url)
-    try:
-        grow(opened)
-        rebuild(opened.timeline.store)
-        log = (opened.timeline.store.events_table_name, "event_records")
-        with opened.timeline.store.read_transaction() as cursor:
-            cursor.execute(
-                "SELECT relname, last_vacuum, last_analyze FROM pg_stat_user_tables "
-                "WHERE relname IN ('tl_segments', 'tl_delivery_rows', %s, %s)",
-                log,
-            )
-            rows = {row["relname"]: row for row in cursor.fetchall()}
-        assert set(rows) == {"tl_segments", "tl_delivery_rows", *log}
-        assert all(rows[name]["last_vacuum"] for name in ("tl_segments", "tl_delivery_rows"))
-        assert all(row["last_analyze"] for row in rows.values())
-    finally:
-        opened.close()
+    grow(pg_store)
+    rebuild(pg_store.timeline.store)
+    log = (pg_store.timeline.store.events_table_name, "event_records")
+    with pg_store.timeline.store.read_transaction() as cursor:
+        cursor.execute(
+            "SELECT relname, last_vacuum, last_analyze FROM pg_stat_user_tables "
+            "WHERE relname IN ('tl_segments', 'tl_delivery_rows', %s, %s)",
+            log,
+        )
+        rows = {row["relname"]: row for row in cursor.fetchall()}
+    assert set(rows) == {"tl_segments", "tl_delivery_rows", *log}
+    assert all(rows[name]["last_vacuum"] for name in ("tl_segments", "tl_delivery_rows"))
+    assert all(row["last_analyze"] for row in rows.values())
 
 
 @pytest.mark.postgres
 def test_appends_on_postgresql_go_on_during_a_rebuild_and_a_runner_waits_for_it(
-    postgres_url: str,
+    pg_store: Store,
 ) -> None:
-    opened = Store(postgres_url)
-    try:
-        # given a history whose read models are current
-        grow(opened, 3)
-        dev = opened.log()[0].development_id
-        opened.read.runner.catch_up()
-        follower = ProjectionRunner(opened.timeline.store)
-        failures: list[BaseException] = []
-        threads: list[threading.Thread] = []
+    # given a history whose read models are current
+    grow(pg_store, 3)
+    dev = pg_store.log()[0].development_id
+    pg_store.read.runner.catch_up()
+    follower = ProjectionRunner(pg_store.timeline.store)
+    failures: list[BaseException] = []
+    threads: list[threading.Thread] = []
 
-        def during(done: int, total: int) -> None:
-            if threads:
-                return
-            # when, once the rebuild's transaction is open, an event is appended
-            adding = threading.Thread(
-                target=opened.add, args=(dev, said(US, D(2024, 7, 1), figure(value=7)))
-            )
-            adding.start()
-            adding.join(timeout=30)
-            # then it is stored without waiting for the rebuild to commit
-            assert not adding.is_alive(), "the append waited for the rebuild"
-            # and a runner folding it meanwhile neither deadlocks with the rebuild nor loses it
-            threads.append(threading.Thread(target=_catching, args=(follower, failures)))
-            threads[0].start()
+    def during(done: int, total: int) -> None:
+        if threads:
+            return
+        # when, once the rebuild's transaction is open, an event is appended
+        adding = threading.Thread(
+            target=pg_store.add, args=(dev, said(US, D(2024, 7, 1), figure(value=7)))
+        )
+        adding.start()
+        adding.join(timeout=30)
+        # then it is stored without waiting for the rebuild to commit
+        assert not adding.is_alive(), "the append waited for the rebuild"
+        # and a runner folding it meanwhile neither deadlocks with the rebuild nor loses it
+        threads.append(threading.Thread(target=_catching, args=(follower, failures)))
+        threads[0].start()
 
-        rebuild(opened.timeline.store, progress=during)
-        threads[0].join(timeout=60)
+    rebuild(pg_store.timeline.store, progress=during)
+    threads[0].join(timeout=60)
 
-        assert not threads[0].is_alive() and failures == []
-        assert follower.position == opened.timeline.store.last_position()
-        assert verify_rebuild(opened.timeline.store) == {}
-    finally:
-        opened.close()
+    assert not threads[0].is_alive() and failures == []
+    assert follower.position == pg_store.timeline.store.last_position()
+    assert verify_rebuild(pg_store.timeline.store) == {}
 
 
 @pytest.mark.postgres
 def test_a_rebuild_on_postgresql_ends_at_the_head_it_began_at_while_appends_go_on(
-    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+    pg_store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    opened = Store(postgres_url)
-    try:
-        grow(opened, 2)
-        dev = opened.log()[0].development_id
-        head = opened.timeline.store.last_position()
-        monkeypatch.setattr(importlib.import_module("projections.rebuild"), "PAGE", 3)
+    grow(pg_store, 2)
+    dev = pg_store.log()[0].development_id
+    head = pg_store.timeline.store.last_position()
+    monkeypatch.setattr(importlib.import_module("projections.rebuild"), "PAGE", 3)
 
-        def append_one(done: int, total: int) -> None:  # after every page, one more event
-            opened.add(dev, said(US, D(2024, 7, 1 + done % 20), figure(value=done)))
+    def append_one(done: int, total: int) -> None:  # after every page, one more event
+        pg_store.add(dev, said(US, D(2024, 7, 1 + done % 20), figure(value=done)))
 
-        done = rebuild(opened.timeline.store, progress=append_one)
+    done = rebuild(pg_store.timeline.store, progress=append_one)
 
-        # it stopped at the first page holding the head it began at, not chasing the appends
-        assert head <= done.position < head + 3
-        assert tracking(opened)["developments"] == (done.position, 1)
-        assert opened.timeline.store.last_position() > done.position
-        assert verify_rebuild(opened.timeline.store) == {}  # the runner folded the rest
-    finally:
-        opened.close()
+    # it stopped at the first page holding the head it began at, not chasing the appends
+    assert head <= done.position < head + 3
+    assert tracking(pg_store)["developments"] == (done.position, 1)
+    assert pg_store.timeline.store.last_position() > done.position
+    assert verify_rebuild(pg_store.timeline.store) == {}  # the runner folded the rest
 
 
 def _catching(runner: ProjectionRunner, failures: list[BaseException]) -> None:
