@@ -20,7 +20,7 @@ from projections.dialect import Dialect, rows_of
 from projections.entries import Entry, LogReader, commits
 from projections.projection import Moved, Projection
 from projections.schema import TRACKING, create
-from service.errors import Busy, Unavailable
+from service.errors import StorageError
 from service.store.log import Cursor, LogRecorder
 
 logger = logging.getLogger(__name__)
@@ -190,7 +190,7 @@ class ProjectionRunner:
             try:
                 folded = self.step()
             except Exception as error:
-                if isinstance(error, Busy | Unavailable):  # waits, not faults: no trace
+                if isinstance(error, StorageError):  # conditions, not faults: no trace
                     logger.warning("projection runner: %s; retrying in %.1f s", error, backoff)
                 else:
                     logger.exception("projection runner failed; retrying in %.1f s", backoff)

@@ -98,12 +98,15 @@ class ChildCursor:
         self.process.wait()
 
     def _fail(self) -> None:
-        from service.errors import Busy  # here: the child, run as a script, cannot import it
+        # imported here: the child, run as a script, cannot import it
+        from service.errors import Busy, StorageFull
 
         self._finish()
         message = self._answer.decode(errors="replace") or f"exit {self.process.returncode}"
         if message.startswith("OperationalError: database is locked"):
             raise Busy(f"the rebuild's writer waited for the write lock: {message}")
+        if message.startswith("OperationalError: database or disk is full"):
+            raise StorageFull(f"the rebuild's writer had no room to write: {message}")
         raise RuntimeError(f"the rebuild's writer failed: {message}")
 
 

@@ -31,7 +31,7 @@ from service.audit import (
     verify,
 )
 from service.config import ConfigError, database_url
-from service.errors import Busy, Unavailable
+from service.errors import Busy, StorageFull, Unavailable
 from service.ingest import ImportFailed, ImportReport, import_events, seed_corpus
 from service.serving import default_workers, serve
 from service.tokens import ROLES, TokenError, Tokens
@@ -353,8 +353,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 75  # EX_TEMPFAIL
     except Unavailable as error:
-        _say(f"error: the database could not be reached ({error}); run the command again later")
+        _say(f"error: the database could not be reached or used ({error}); run the command again")
         return 75
+    except StorageFull as error:
+        _say(
+            f"error: the database's disk is full ({error}). Nothing was changed by this "
+            "command: free space and run it again"
+        )
+        return 74  # EX_IOERR
     return code
 
 

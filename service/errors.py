@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 
-class Busy(Exception):
+class StorageError(Exception):
+    """The database could not do what was asked, for a reason of its own and not of the
+    request: a lock not granted in time, a server out of reach, a full disk. The HTTP layer
+    answers each with its own problem (never a 500); the CLI says what happened."""
+
+
+class Busy(StorageError):
     """The database's write lock, or a connection to it, was not granted in time (another
     writer held it: a rebuild, say). Nothing was stored by the request that met it; trying
     again later is safe (503)."""
 
 
-class Unavailable(Exception):
+class Unavailable(StorageError):
     """The database could not be reached: down, restarting, or the connection broke (503). A
     write that met it may have been stored if the connection broke while it committed: sent
     again with the same `event_id`, it is stored once (a replay answers the first receipt)."""
+
+
+class StorageFull(StorageError):
+    """The database had no room for what it was asked to store: its disk (or, on SQLite, its
+    size limit) is full (507). The transaction was rolled back, so nothing was stored; it can
+    be sent again once space is freed."""
 
 
 class DomainError(Exception):

@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from service.application import Timeline
 from service.audit.checkpoints import maybe_checkpoint
 from service.audit.keys import Signer
-from service.errors import Busy, Unavailable
+from service.errors import StorageError
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ async def periodic_checkpoints(
             await asyncio.sleep(interval)
             try:
                 await asyncio.to_thread(maybe_checkpoint, timeline, every, signer)
-            except (Busy, Unavailable) as error:  # waits, not faults: no trace to log
+            except StorageError as error:  # conditions, not faults: no trace to log
                 logger.warning("could not make a checkpoint now: %s", error)
             except Exception:  # a tampered log, say, must not end the loop either
                 logger.exception("could not make a checkpoint")

@@ -25,7 +25,7 @@ import msgspec
 from litestar import Litestar
 
 from events import InvalidEvent, decode_event
-from service.errors import Busy, DomainError, Unavailable
+from service.errors import DomainError, StorageError
 from service.http.auth import bearer_secret
 from service.http.deadline import within
 from service.http.problems import PROBLEM_JSON, database_problem, unexpected
@@ -75,7 +75,7 @@ class FastAppend:
         except (InvalidEvent, DomainError):
             await self._app(scope, _replay(message, receive), send)
             return
-        except (Busy, Unavailable) as error:  # sent on, it would wait all over again
+        except StorageError as error:  # sent on, it would meet the same all over again
             problem, headers = database_problem(error)
             retry = [(name.lower().encode(), value.encode()) for name, value in headers.items()]
             await _answer(send, problem.status, PROBLEM_JSON, _encoder.encode(problem), retry)

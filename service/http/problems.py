@@ -15,7 +15,15 @@ from litestar.types import ExceptionHandlersMap
 
 from events import InvalidEvent
 from projections.projection import Disagree
-from service.errors import Busy, Conflict, DomainError, NotFound, Unavailable, Unprocessable
+from service.errors import (
+    Busy,
+    Conflict,
+    DomainError,
+    NotFound,
+    StorageError,
+    StorageFull,
+    Unprocessable,
+)
 from service.http.params import InvalidParameter
 
 PROBLEM_JSON = "application/problem+json"
@@ -65,12 +73,14 @@ VIEW_ERRORS = {  # every view of the read models
         "The read models disagree with the log (an administrator must rebuild them), or the "
         "database was busy or could not be reached (`Retry-After`)"
     ),
+    507: problem_spec("New events had to be folded first, and the database's disk is full"),
 }
 DATABASE_ERRORS = {
     503: problem_spec(
         "The database was busy (nothing was stored) or could not be reached: send it again "
         "(`Retry-After`; with the same event_id, a write is stored once)"
-    )
+    ),
+    507: problem_spec("The database's disk is full: nothing was stored"),
 }
 _UNAUTHENTICATED = problem_spec("No token, or an unknown or revoked one")
 ADMIN_ONLY = {401: _UNAUTHENTICATED, 403: problem_spec("The token is not an admin's")}
@@ -215,9 +225,19 @@ def on_disagreeing_read_models(request: Request[Any, Any, Any], error: Disagree)
     )
 
 
-def database_problem(error: Busy | Unavailable) -> tuple[ProblemDetails, dict[str, str]]:
-    """503 for what the client can send again: a lock not granted within the lock timeout, or
-    a database that could not be reached; with its `Retry-After`."""
+def database_problem(error: StorageError) -> tuple[ProblemDetails, dict[str, str]]:
+    """The problem for what the database could not do, with its headers: 503 with
+    `Retry-After` for what the client can send again soon (a lock not granted within the lock
+    timeout, a database that could not be reached or used), 507 for a full disk."""
+    if isinstance(error, StorageFull):
+        problem = ProblemDetails(
+            type=problem_type("StorageFull"),
+            title="Storage full",
+            status=HTTPStatus.INSUFFICIENT_STORAGE,
+            detail="the database's disk is full. This request changed nothing; send it again "
+            "once an operator has freed space",
+        )
+        return problem, {}
     status = HTTPStatus.SERVICE_UNAVAILABLE
     if isinstance(error, Busy):
         problem = ProblemDetails(
@@ -232,23 +252,22 @@ def database_problem(error: Busy | Unavailable) -> tuple[ProblemDetails, dict[st
         type=problem_type("DatabaseUnavailable"),
         title="Database unavailable",
         status=status,
-        detail="the database could not be reached (down or restarting, or the connection "
-        "broke). Send the request again shortly; a write sent again with the same event_id "
-        "is stored once",
+        detail="the database could not be reached or used (down or restarting, a connection "
+        "broke, or its files could not be read or written). Send the request again shortly; a "
+        "write sent again with the same event_id is stored once",
     )
     return problem, {"Retry-After": "1"}
 
 
-def on_database_error(request: Request[Any, Any, Any], error: Busy | Unavailable) -> Response[Any]:
-    """503 with `Retry-After`; the cause goes to the log."""
+def on_database_error(request: Request[Any, Any, Any], error: StorageError) -> Response[Any]:
+    """The problem `database_problem` gives; the cause goes to the log."""
     logger.warning("%s %s: %s", request.method, request.url.path, error)
     problem, headers = database_problem(error)
     return problem_response(problem, headers=headers)
 
 
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
-    Busy: on_database_error,
-    Unavailable: on_database_error,
+    StorageError: on_database_error,
     Disagree: on_disagreeing_read_models,
     InvalidEvent: on_invalid_event,
     DomainError: on_domain_error,

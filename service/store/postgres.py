@@ -18,7 +18,7 @@ from eventsourcing.persistence import (
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg.sql import SQL, Composed
 
-from service.errors import Busy, Unavailable
+from service.errors import Busy, StorageFull, Unavailable
 from service.store.log import RECORDS, Cursor, Locked, LogRecorder
 from service.store.records import Pending, StoredRecord, now_micros
 
@@ -223,9 +223,10 @@ def _literal(statement: str) -> Composed:
 
 @contextmanager
 def _retryable() -> Iterator[None]:
-    """What a client can retry, as `Busy` (a lock or a pooled connection not granted in time)
-    or `Unavailable` (the server cannot be reached or the connection broke). The library's
-    pool hands psycopg's errors on as its own, the original as their cause."""
+    """What a client can send again, as `Busy` (a lock or a pooled connection not granted in
+    time), `StorageFull` (no room left where the tables are) or `Unavailable` (the server cannot
+    be reached or the connection broke). The library's pool hands psycopg's errors on as its
+    own, the original as their cause."""
     try:
         yield
     except (ConnectionUnavailableError, OperationalError, InterfaceError) as error:
@@ -234,6 +235,8 @@ def _retryable() -> Iterator[None]:
             cause, psycopg.errors.LockNotAvailable | psycopg_pool.PoolTimeout
         ):
             raise Busy(str(error).strip()) from error
+        if isinstance(cause, psycopg.errors.DiskFull):  # an OperationalError too: first
+            raise StorageFull(str(error).strip()) from error
         if isinstance(cause, psycopg.OperationalError | psycopg.InterfaceError):
             raise Unavailable(str(error).strip()) from error
         raise

@@ -8,10 +8,14 @@ from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import ConnectionUnavailableError, IntegrityError
+from eventsourcing.persistence import (
+    ConnectionUnavailableError,
+    IntegrityError,
+    OperationalError,
+)
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
 
-from service.errors import Busy
+from service.errors import Busy, StorageFull, Unavailable
 from service.store.log import RECORDS, Cursor, Locked, LogRecorder
 from service.store.records import EMPTY_HEAD, Head, Pending, StoredRecord, chain_link, now_micros
 
@@ -39,6 +43,12 @@ class TimelineSQLiteRecorder(LogRecorder, SQLiteApplicationRecorder):
             f"CREATE INDEX IF NOT EXISTS {RECORDS}_recorded_at "
             f"ON {RECORDS} (recorded_at, position)",
         ]
+
+    def create_table(self) -> None:
+        """The library's tables and ours; a held lock, a full disk or files that cannot be
+        read or written said as such."""
+        with _retryable():
+            super().create_table()
 
     @contextmanager
     def write_transaction(self) -> Iterator[Cursor]:
@@ -152,12 +162,20 @@ class TimelineSQLiteRecorder(LogRecorder, SQLiteApplicationRecorder):
 @contextmanager
 def _retryable() -> Iterator[None]:
     """The file's write lock (the lock timeout) or this process's one writing connection not
-    granted in time, as `Busy`."""
+    granted in time, as `Busy`; a full disk (or size limit), as `StorageFull`; files that
+    cannot be opened, read or written, as `Unavailable`. The library's transactions hand
+    sqlite3's errors on as its own, the original as their cause."""
     try:
         yield
     except ConnectionUnavailableError as error:
         raise Busy(f"no connection to write with: {error}") from error
-    except sqlite3.OperationalError as error:
-        if "locked" not in str(error):
-            raise
-        raise Busy(f"the database's write lock: {error}") from error
+    except (sqlite3.OperationalError, OperationalError) as error:
+        cause = error if isinstance(error, sqlite3.Error) else error.__cause__
+        name = getattr(cause, "sqlite_errorname", "")
+        if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+            raise Busy(f"the database's write lock: {error}") from error
+        if name == "SQLITE_FULL":
+            raise StorageFull(f"no room to write: {error}") from error
+        if name.startswith(("SQLITE_IOERR", "SQLITE_CANTOPEN")):  # a disk failing, or full
+            raise Unavailable(f"its files could not be used: {error}") from error
+        raise
