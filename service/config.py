@@ -6,7 +6,7 @@ import os
 from urllib.parse import parse_qs, unquote, urlsplit
 
 DEFAULT_DATABASE = "sqlite:///timeline.db"
-LOCK_TIMEOUT_SECONDS = "30"
+TIMEOUT_SECONDS = "30"
 
 
 class ConfigError(ValueError):
@@ -31,7 +31,7 @@ def persistence_env(url: str) -> dict[str, str]:
         return {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": path,
-            "SQLITE_LOCK_TIMEOUT": _lock_timeout(url, parse_qs(parts.query)),
+            "SQLITE_LOCK_TIMEOUT": _seconds(url, parse_qs(parts.query), "lock_timeout"),
             "APPLICATION_RECORDER_TOPIC": "service.store.sqlite:TimelineSQLiteRecorder",
         }
     if parts.scheme in ("postgresql", "postgres"):
@@ -48,7 +48,8 @@ def persistence_env(url: str) -> dict[str, str]:
             "POSTGRES_SCHEMA": options.get("schema", [""])[0],
             "POSTGRES_POOL_SIZE": options.get("pool_size", ["5"])[0],
             "POSTGRES_MAX_OVERFLOW": options.get("max_overflow", ["10"])[0],
-            "POSTGRES_LOCK_TIMEOUT": _lock_timeout(url, options),
+            "POSTGRES_LOCK_TIMEOUT": _seconds(url, options, "lock_timeout"),
+            "POSTGRES_CONNECT_TIMEOUT": _seconds(url, options, "connect_timeout"),
             "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "30",
             "APPLICATION_RECORDER_TOPIC": "service.store.postgres:TimelinePostgresRecorder",
         }
@@ -57,10 +58,12 @@ def persistence_env(url: str) -> dict[str, str]:
     )
 
 
-def _lock_timeout(url: str, options: dict[str, list[str]]) -> str:
-    """`?lock_timeout=SECONDS` (default 30): how long a write waits for the database's lock
-    before it gives up (an HTTP request then gets 503)."""
-    value = options.get("lock_timeout", [LOCK_TIMEOUT_SECONDS])[0]
+def _seconds(url: str, options: dict[str, list[str]], name: str) -> str:
+    """`?lock_timeout=SECONDS`: how long a write waits for the database's lock before it gives
+    up (an HTTP request then gets 503 `database-busy`); `?connect_timeout=SECONDS`: how long
+    PostgreSQL is waited for when no connection can be made (503 `database-unavailable`).
+    Both 30 by default."""
+    value = options.get(name, [TIMEOUT_SECONDS])[0]
     if not value.isdigit() or int(value) < 1:
-        raise ConfigError(f"{url!r}: lock_timeout must be a whole number of seconds, at least 1")
+        raise ConfigError(f"{url!r}: {name} must be a whole number of seconds, at least 1")
     return value

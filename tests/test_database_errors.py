@@ -28,7 +28,7 @@ from service.config import ConfigError, persistence_env
 from service.errors import Busy
 from tests import bodies
 from tests.api import log_state, post_batch, post_event, problem, serve
-from tests.pgserver import ThrowawayPostgres, find_bindir, scratch_database
+from tests.pgserver import ThrowawayPostgres, find_bindir, free_port, scratch_database
 from tests.test_audit_support import record_log
 from tests.test_cli import events_in
 from tests.test_views_support import Store, figure, said
@@ -128,11 +128,27 @@ def test_the_cli_says_the_database_is_busy_and_exits_75(
 
 
 @pytest.mark.parametrize("value", ["0", "soon", "-3", "1.5"])
-def test_a_lock_timeout_that_is_not_whole_seconds_is_a_config_error(value: str) -> None:
+def test_a_timeout_that_is_not_whole_seconds_is_a_config_error(value: str) -> None:
     for url in ("sqlite:///timeline.db", "postgresql://u@h/db"):
         with pytest.raises(ConfigError, match="lock_timeout must be a whole number of seconds"):
             persistence_env(f"{url}?lock_timeout={value}")
+    with pytest.raises(ConfigError, match="connect_timeout must be a whole number of seconds"):
+        persistence_env(f"postgresql://u@h/db?connect_timeout={value}")
     assert persistence_env("sqlite:///t.db?lock_timeout=9")["SQLITE_LOCK_TIMEOUT"] == "9"
+    postgres = persistence_env("postgresql://u@h/db?connect_timeout=4")
+    assert (postgres["POSTGRES_CONNECT_TIMEOUT"], postgres["POSTGRES_LOCK_TIMEOUT"]) == ("4", "30")
+
+
+@pytest.mark.postgres
+def test_the_cli_says_when_postgresql_cannot_be_reached_and_exits_75(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # nothing listens on this port: no server to connect to, within the connect timeout
+    database = f"postgresql://postgres@127.0.0.1:{free_port()}/timeline?connect_timeout=1"
+    assert main(["seed", "--database", database]) == 75
+    said = capsys.readouterr().err
+    assert said.startswith("error: the database could not be reached or used")
+    assert "Traceback" not in said
 
 
 def test_a_background_runner_meeting_a_held_lock_logs_a_warning_and_catches_up_after(

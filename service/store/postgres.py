@@ -84,7 +84,8 @@ class TimelinePostgresRecorder(LogRecorder, PostgresApplicationRecorder):
     """Application recorder for PostgreSQL that also keeps the log's records and hash chain."""
 
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
-        super().__init__(datastore, events_table_name=events_table_name)
+        with _opening():  # the library connects at once
+            super().__init__(datastore, events_table_name=events_table_name)
         self.sql_create_statements.extend(
             [
                 SQL(
@@ -107,7 +108,7 @@ class TimelinePostgresRecorder(LogRecorder, PostgresApplicationRecorder):
 
     def create_table(self) -> None:
         """Create the schema under an advisory lock, so several processes may start at once."""
-        with self.datastore.get_connection() as connection:
+        with _opening(), self.datastore.get_connection() as connection:
             connection.execute("SELECT pg_advisory_lock(%s)", (_SCHEMA_LOCK,))
             try:
                 super().create_table()
@@ -240,3 +241,14 @@ def _retryable() -> Iterator[None]:
         if isinstance(cause, psycopg.OperationalError | psycopg.InterfaceError):
             raise Unavailable(str(error).strip()) from error
         raise
+
+
+@contextmanager
+def _opening() -> Iterator[None]:
+    """`_retryable` for a store being opened: a pool that cannot hand out a connection within
+    the connect timeout has no other user to wait for, so the server is `Unavailable`."""
+    try:
+        with _retryable():
+            yield
+    except Busy as error:
+        raise Unavailable(str(error)) from error
