@@ -1,4 +1,5 @@
-"""Domain errors: why an append was refused. The HTTP layer maps each class to a status once."""
+"""Why a request failed: the domain refused it (`DomainError`), or the database could not do it
+(`StorageError`). The HTTP layer maps each class to a status once."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ class Busy(StorageError):
 
 
 class Unavailable(StorageError):
-    """The database could not be reached: down, restarting, or the connection broke (503). A
+    """The database could not be reached or used: down, restarting, a connection broke, or (on
+    SQLite) its files could not be opened, read or written (503). A
     write that met it may have been stored if the connection broke while it committed: sent
     again with the same `event_id`, it is stored once (a replay answers the first receipt)."""
 

@@ -71,14 +71,14 @@ VIEW_ERRORS = {  # every view of the read models
     **BAD_PARAMS,
     503: problem_spec(
         "The read models disagree with the log (an administrator must rebuild them), or the "
-        "database was busy or could not be reached (`Retry-After`)"
+        "database was busy or could not be reached or used (`Retry-After`)"
     ),
     507: problem_spec("New events had to be folded first, and the database's disk is full"),
 }
 DATABASE_ERRORS = {
     503: problem_spec(
-        "The database was busy (nothing was stored) or could not be reached: send it again "
-        "(`Retry-After`; with the same event_id, a write is stored once)"
+        "The database was busy (nothing was stored) or could not be reached or used: send it "
+        "again (`Retry-After`; with the same event_id, a write is stored once)"
     ),
     507: problem_spec("The database's disk is full: nothing was stored"),
 }

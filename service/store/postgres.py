@@ -120,7 +120,7 @@ class TimelinePostgresRecorder(LogRecorder, PostgresApplicationRecorder):
         """A transaction holding the library's EXCLUSIVE lock on the events table."""
         try:
             with (
-                _retryable(),
+                _storage_errors(),
                 self.datastore.get_connection() as connection,
                 connection.transaction(),
             ):
@@ -133,14 +133,14 @@ class TimelinePostgresRecorder(LogRecorder, PostgresApplicationRecorder):
     @contextmanager
     def read_transaction(self) -> Iterator[Cursor]:
         """One statement in autocommit mode sees a consistent snapshot."""
-        with _retryable(), self.datastore.get_connection() as connection:
+        with _storage_errors(), self.datastore.get_connection() as connection:
             yield connection.cursor()
 
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:
         """A read-write transaction that commits when the block ends without an error; a lock
         it waits for longer than the lock timeout makes it `Busy`."""
-        with _retryable(), self.datastore.transaction(commit=True) as cursor:
+        with _storage_errors(), self.datastore.transaction(commit=True) as cursor:
             cursor.execute(
                 SQL("SET LOCAL lock_timeout = '{0}s'").format(self.datastore.lock_timeout)
             )
@@ -160,7 +160,7 @@ class TimelinePostgresRecorder(LogRecorder, PostgresApplicationRecorder):
         if not pending:
             return []
         try:
-            with _retryable(), self.datastore.get_connection() as connection:
+            with _storage_errors(), self.datastore.get_connection() as connection:
                 return self._append(connection.cursor(), pending)
         except (psycopg.IntegrityError, IntegrityError):
             pass  # lost a race: decided from something that changed before the lock
@@ -223,11 +223,11 @@ def _literal(statement: str) -> Composed:
 
 
 @contextmanager
-def _retryable() -> Iterator[None]:
-    """What a client can send again, as `Busy` (a lock or a pooled connection not granted in
-    time), `StorageFull` (no room left where the tables are) or `Unavailable` (the server cannot
-    be reached or the connection broke). The library's pool hands psycopg's errors on as its
-    own, the original as their cause."""
+def _storage_errors() -> Iterator[None]:
+    """The database's conditions as `StorageError`s: `Busy` (a lock or a pooled connection
+    not granted in time), `StorageFull` (no room left where the tables are) or `Unavailable`
+    (the server cannot be reached or the connection broke). The library's pool hands psycopg's
+    errors on as its own, the original as their cause."""
     try:
         yield
     except (ConnectionUnavailableError, OperationalError, InterfaceError) as error:
@@ -245,10 +245,10 @@ def _retryable() -> Iterator[None]:
 
 @contextmanager
 def _opening() -> Iterator[None]:
-    """`_retryable` for a store being opened: a pool that cannot hand out a connection within
+    """`_storage_errors` for a store being opened: a pool that cannot hand out a connection within
     the connect timeout has no other user to wait for, so the server is `Unavailable`."""
     try:
-        with _retryable():
+        with _storage_errors():
             yield
     except Busy as error:
         raise Unavailable(str(error)) from error

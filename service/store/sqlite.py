@@ -47,14 +47,14 @@ class TimelineSQLiteRecorder(LogRecorder, SQLiteApplicationRecorder):
     def create_table(self) -> None:
         """The library's tables and ours; a held lock, a full disk or files that cannot be
         read or written said as such."""
-        with _retryable():
+        with _storage_errors():
             super().create_table()
 
     @contextmanager
     def write_transaction(self) -> Iterator[Cursor]:
         """BEGIN IMMEDIATE takes the database's write lock before the head is read; `Busy` when
         the lock (or this process's one writing connection) is not granted in time."""
-        with _retryable(), self.datastore.get_connection(commit=True) as connection:
+        with _storage_errors(), self.datastore.get_connection(commit=True) as connection:
             cursor = connection.cursor()
             cursor.execute("BEGIN IMMEDIATE")
             try:
@@ -76,7 +76,7 @@ class TimelineSQLiteRecorder(LogRecorder, SQLiteApplicationRecorder):
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:
         """A read-write transaction that commits when the block ends without an error."""
-        with _retryable(), self.datastore.transaction(commit=True) as cursor:
+        with _storage_errors(), self.datastore.transaction(commit=True) as cursor:
             yield cursor
 
     def record(self, prepare: Callable[[Locked], Sequence[Pending]]) -> list[StoredRecord]:
@@ -160,7 +160,7 @@ class TimelineSQLiteRecorder(LogRecorder, SQLiteApplicationRecorder):
 
 
 @contextmanager
-def _retryable() -> Iterator[None]:
+def _storage_errors() -> Iterator[None]:
     """The file's write lock (the lock timeout) or this process's one writing connection not
     granted in time, as `Busy`; a full disk (or size limit), as `StorageFull`; files that
     cannot be opened, read or written, as `Unavailable`. The library's transactions hand
