@@ -200,13 +200,22 @@ INDEXES: dict[str, list[str]] = {
 PG_BOX = "box(point(valid_from, pos_from), point(valid_to - 1, pos_to - 1))"
 # Rows still current (system time open) and closed rows are indexed apart: the open rows reach
 # the top of system time, and in one tree with the closed ones they made every node overlap
-# every query (1M events: 127 index pages read per query in one tree, 7 in the two).
+# every query (1M events: 127 index pages read per query in one tree, 7 in the two). Each index
+# carries the columns the view reads, so it is answered by an index-only scan: at 1M events the
+# rows found at one point lay on ~36 heap pages, mostly outside the server's cache.
+_COVER = (
+    "INCLUDE (track_id, low, high, reports, last_asserted_on, valid_from, valid_to, pos_from, "
+    "pos_to)"
+)
 PG_BOX_INDEXES = (
-    "DROP INDEX IF EXISTS tl_delivery_rows_box",  # the one tree of earlier versions
-    f"CREATE INDEX IF NOT EXISTS tl_delivery_rows_closed_box ON {DELIVERY_ROWS.name} "
-    f"USING gist ({PG_BOX}) WHERE pos_to < {POS_MAX}",
-    f"CREATE INDEX IF NOT EXISTS tl_delivery_rows_current_box ON {DELIVERY_ROWS.name} "
-    f"USING gist ({PG_BOX}) WHERE pos_to = {POS_MAX}",
+    # the indexes of earlier versions: one tree, then two without the columns
+    "DROP INDEX IF EXISTS tl_delivery_rows_box",
+    "DROP INDEX IF EXISTS tl_delivery_rows_closed_box",
+    "DROP INDEX IF EXISTS tl_delivery_rows_current_box",
+    f"CREATE INDEX IF NOT EXISTS tl_delivery_rows_closed_cover ON {DELIVERY_ROWS.name} "
+    f"USING gist ({PG_BOX}) {_COVER} WHERE pos_to < {POS_MAX}",
+    f"CREATE INDEX IF NOT EXISTS tl_delivery_rows_current_cover ON {DELIVERY_ROWS.name} "
+    f"USING gist ({PG_BOX}) {_COVER} WHERE pos_to = {POS_MAX}",
 )
 SQLITE_BOX = (
     f"CREATE VIRTUAL TABLE IF NOT EXISTS {BOX} USING rtree_i32(id, valid_lo, valid_hi, "
