@@ -1,10 +1,15 @@
 """Running the HTTP server: one process, or several sharing the port through SO_REUSEPORT.
 
-With several workers each process binds its own socket to the port with SO_REUSEPORT, so the
-kernel spreads connections over them evenly; one shared listening socket (uvicorn's own
+With several workers each one accepts on its own socket, bound to the port with SO_REUSEPORT, so
+the kernel spreads connections over them evenly; one shared listening socket (uvicorn's own
 `--workers`) lets whichever process wakes first take a burst of new connections, and under a
-steady load the busiest worker then carries most of them. The parent restarts a worker that
-dies and stops them all on SIGINT or SIGTERM.
+steady load the busiest worker then carries most of them.
+
+The parent opens those sockets and keeps them open, and a worker that dies is replaced by one
+on the same socket: the connections queued on it wait for the new worker instead of being
+reset, and none is refused meanwhile (a listening socket that closes leaves its share of the
+port's connections nowhere to go until the kernel has unhooked it). The parent stops them all
+on SIGINT or SIGTERM.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from types import FrameType
 
 APP = "service.http:app_from_environment"
 GRACE_SECONDS = 5
+BACKLOG = 2048  # uvicorn's default
 logger = logging.getLogger(__name__)
 
 
@@ -49,7 +55,7 @@ def serve(host: str, port: int, *, workers: int, log_level: str) -> None:
             timeout_graceful_shutdown=GRACE_SECONDS,
         )
         return
-    _bind(host, port).close()  # fail here, in the parent, when the port is taken
+    sockets = [_listen(host, port) for _ in range(workers)]  # fails here when the port is taken
     context = multiprocessing.get_context("spawn")
     processes: list[BaseProcess] = []
     stopping = False
@@ -60,15 +66,15 @@ def serve(host: str, port: int, *, workers: int, log_level: str) -> None:
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        for _ in range(workers):
-            processes.append(_start(context, host, port, log_level))
+        for sock in sockets:
+            processes.append(_start(context, sock, log_level))
         while not stopping:
             time.sleep(0.2)
             for index, process in enumerate(processes):
                 if not process.is_alive() and not stopping:
                     logger.warning("worker %s exited (%s); starting another", process.pid,
                                    process.exitcode)  # fmt: skip
-                    processes[index] = _start(context, host, port, log_level)
+                    processes[index] = _start(context, sockets[index], log_level)
     finally:
         for process in processes:
             if process.is_alive():
@@ -77,19 +83,22 @@ def serve(host: str, port: int, *, workers: int, log_level: str) -> None:
             process.join(GRACE_SECONDS + 5)
             if process.is_alive():
                 process.kill()
+        for sock in sockets:
+            sock.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
 
 def _start(
-    context: multiprocessing.context.SpawnContext, host: str, port: int, log_level: str
+    context: multiprocessing.context.SpawnContext, sock: socket.socket, log_level: str
 ) -> BaseProcess:
-    process = context.Process(target=_worker, args=(host, port, log_level), daemon=False)
+    """A worker accepting on `sock`, which the child inherits (multiprocessing passes it)."""
+    process = context.Process(target=_worker, args=(sock, log_level), daemon=False)
     process.start()
     return process
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def _listen(host: str, port: int) -> socket.socket:
     family, kind, proto, _, address = socket.getaddrinfo(
         host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
     )[0]
@@ -97,14 +106,18 @@ def _bind(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind(address)
-    sock.set_inheritable(True)
+    sock.listen(BACKLOG)
     return sock
 
 
-def _worker(host: str, port: int, log_level: str) -> None:
+def _worker(sock: socket.socket, log_level: str) -> None:
     import uvicorn
 
     config = uvicorn.Config(
-        APP, factory=True, log_level=log_level, timeout_graceful_shutdown=GRACE_SECONDS
+        APP,
+        factory=True,
+        log_level=log_level,
+        backlog=BACKLOG,
+        timeout_graceful_shutdown=GRACE_SECONDS,
     )
-    uvicorn.Server(config).run(sockets=[_bind(host, port)])
+    uvicorn.Server(config).run(sockets=[sock])

@@ -182,23 +182,27 @@ def test_several_workers_share_the_port_and_stop_together(tmp_path: Path) -> Non
     assert wait_gone(port_holders)
 
 
-def test_a_worker_that_dies_is_replaced(tmp_path: Path) -> None:
+def test_a_worker_that_dies_is_replaced_and_no_connection_is_refused_meanwhile(
+    tmp_path: Path,
+) -> None:
     database = f"sqlite:///{tmp_path}/workers.db"
     with serving(database, workers=2) as base:
         server = _server_pid(base)
         workers = _workers(server)
         assert len(workers) == 2
-        # When one worker is killed outright
+        # When one worker is killed outright, while requests keep arriving
         os.kill(min(workers), signal.SIGKILL)
-        # Then the server starts another and goes on answering
+        answers = []
         deadline = time.monotonic() + 30
         while (len(_workers(server)) != 2 or min(workers) in _workers(server)) and (
             time.monotonic() < deadline
         ):
-            time.sleep(0.1)
+            answers.append(call("GET", f"{base}/api/health")[0])  # raises if refused or reset
+        # Then every one of them is answered, and the server has started another worker
         replaced = _workers(server)
         assert len(replaced) == 2 and min(workers) not in replaced
-        assert all(call("GET", f"{base}/api/health")[0] == 200 for _ in range(10))
+        assert answers and set(answers) == {200}
+        assert all(call("GET", f"{base}/api/health")[0] == 200 for _ in range(20))
 
 
 def _server_pid(base: str) -> int:
