@@ -256,6 +256,8 @@ def test_changes_answer_csv_for_an_accept_header(client: Client) -> None:
         ({"since": "monday"}, "since"),
         ({"since": "2024-02-30"}, "since"),
         ({"since": "2024-03-01", "until": "yesterday"}, "until"),
+        ({"since": "0001-01-01T00:00:00+01:00"}, "since"),
+        ({"since": "2024-03-01", "until": "9999-12-31T23:59:59-01:00"}, "until"),
         ({"since": "2024-03-02", "until": "2024-03-01"}, "until"),
     ],
 )

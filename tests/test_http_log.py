@@ -272,11 +272,12 @@ def test_history_of_an_unknown_development_is_not_found(client: Client) -> None:
     problem(client.get(f"/api/developments/{uuid.uuid4()}/history"), 404)
 
 
-def test_history_with_an_invalid_known_at_names_it(client: Client) -> None:
+@pytest.mark.parametrize("known_at", ["last week", "9999-12-31T23:59:59-23:59"])
+def test_history_with_an_invalid_known_at_names_it(client: Client, known_at: str) -> None:
     development_id = report_development(client)
 
     response = client.get(
-        f"/api/developments/{development_id}/history", params={"known_at": "last week"}
+        f"/api/developments/{development_id}/history", params={"known_at": known_at}
     )
 
     assert error_paths(problem(response, 400)) == ["known_at"]

@@ -40,6 +40,11 @@ def test_known_at_as_the_last_representable_date_still_parses() -> None:
     assert parse_known_at("9999-12-31") == micros("9999-12-31T23:59:59.999999+00:00")
 
 
+def test_known_at_at_either_end_of_the_years_in_utc_still_parses() -> None:
+    assert parse_known_at("0001-01-01T00:00:00Z") == micros("0001-01-01T00:00:00+00:00")
+    assert parse_known_at("9999-12-31T23:59:59+01:00") == micros("9999-12-31T22:59:59+00:00")
+
+
 def test_known_at_defaults_to_now() -> None:
     before = now_micros()
 
@@ -62,6 +67,8 @@ def test_known_at_defaults_to_now() -> None:
         "20240301T120000Z",
         "\uff12\uff10\uff12\uff14-03-01",  # fullwidth digits
         "2024-03-01T12:00:00Z ",
+        "0001-01-01T00:00:00+01:00",  # year 0 in UTC
+        "9999-12-31T23:59:59-01:00",  # year 10000 in UTC
     ],
 )
 def test_invalid_known_at_names_the_parameter(text: str) -> None:

@@ -135,6 +135,10 @@ def test_views_answer_csv(database_url: str, how: str) -> None:
     [
         ("/api/developments", {"as_of": "2024-02-30"}, "as_of"),
         ("/api/developments", {"known_at": "yesterday"}, "known_at"),
+        # real RFC 3339 times whose offset takes them out of years 1-9999 in UTC
+        ("/api/developments", {"known_at": "9999-12-31T23:59:59-01:00"}, "known_at"),
+        ("/api/views/allegations", {"known_at": "0001-01-01T00:30:00+01:00"}, "known_at"),
+        ("/api/views/deliveries", {"known_at": "0001-01-01T00:30:00+01:00"}, "known_at"),
         ("/api/developments", {"limit": "501"}, "limit"),
         ("/api/developments", {"kind": "rumour"}, "kind"),
         ("/api/developments", {"status": "maybe"}, "status"),

@@ -130,6 +130,7 @@ def test_a_datetime_local_known_at_is_read_as_utc_and_kept_in_links(client: Clie
 def test_invalid_dates_are_explained_on_an_html_page(client: Client) -> None:
     assert "Invalid as_of" in page(client, "/", 400, as_of="2024-13-01").text
     assert "Invalid known_at" in page(client, "/", 400, known_at="yesterday").text
+    assert "Invalid known_at" in page(client, "/", 400, known_at="9999-12-31T23:59:59-01:00").text
 
 
 def test_the_pages_refer_to_nothing_outside_the_service(client: Client) -> None:

@@ -67,4 +67,8 @@ def parse_known_at(text: str | None) -> int:
         moment = datetime.fromisoformat(f"{day}T{clock}{offset}")
     except ValueError as error:
         raise InvalidParameter("known_at", f"{text!r} is not a real time ({error})") from None
+    try:
+        moment.astimezone(UTC)  # answers show it in UTC: an offset may push it past year 1 or 9999
+    except OverflowError:
+        raise InvalidParameter("known_at", f"{text!r} is not in years 1 to 9999 in UTC") from None
     return to_micros(moment)
