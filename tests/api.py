@@ -95,3 +95,13 @@ def problem(response: httpx.Response, status: int) -> dict[str, Any]:
 def error_paths(document: dict[str, Any]) -> list[str]:
     """The paths a problem names."""
     return [error["path"] for error in document.get("errors", [])]
+
+
+def next_link(response: httpx.Response) -> str | None:
+    """The target of the answer's `Link: <...>; rel="next"` header, if it has one."""
+    link: str | None = response.headers.get("link")
+    if link is None:
+        return None
+    target, _, relation = link.partition(">; ")
+    assert relation == 'rel="next"' and target.startswith("<"), link
+    return target[1:]

@@ -16,7 +16,7 @@ import pytest
 from service.audit import Checkpoint
 from service.audit.proofs import InclusionProof, verify_event_proof
 from tests import bodies
-from tests.api import EDITOR, Client, post_event, problem, serve
+from tests.api import EDITOR, Client, next_link, post_event, problem, serve
 from tests.test_audit_support import Tamperer
 
 
@@ -240,6 +240,21 @@ def test_changes_as_csv_give_one_row_per_changed_field(client: Client) -> None:
     assert rows[2]["reason"] == "The briefing said about 1,000 containers"
     assert msgspec.json.decode(rows[2]["after"])["qualifier"] == "about"
     assert {row["development_id"] for row in rows} == {development}
+
+
+def test_changes_as_csv_link_to_the_next_page_of_the_same_window(client: Client) -> None:
+    given_a_corrected_development(client)
+    given_a_corrected_development(client)
+    positions: list[str] = []
+    url: str | None = "/api/changes?since=2000-01-01&limit=3&format=csv"
+    while url is not None:
+        response = client.get(url)
+        assert response.status_code == 200
+        positions += [row["position"] for row in csv.DictReader(io.StringIO(response.text))]
+        url = next_link(response)
+        if len(positions) == 3:  # what is recorded after the first page is outside the window
+            given_a_corrected_development(client)
+    assert positions == [str(position) for position in range(1, 9)]
 
 
 def test_changes_answer_csv_for_an_accept_header(client: Client) -> None:

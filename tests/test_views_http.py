@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests import bodies
-from tests.api import Client, post_event, problem, report_development, serve
+from tests.api import Client, next_link, post_event, problem, report_development, serve
 
 AS_OF = {"as_of": "2024-03-15"}
 
@@ -98,6 +98,31 @@ def test_pages_follow_the_next_cursor_to_the_end(database_url: str) -> None:
             if cursor is None:
                 break
     assert seen == ["2024-01-01", "2024-01-02", "2024-01-03"]
+
+
+@pytest.mark.parametrize("path", ["/api/developments", "/api/views/allegations"])
+def test_csv_pages_link_to_the_next_one_at_the_same_as_of_and_known_at(
+    database_url: str, path: str
+) -> None:
+    with serve(database_url) as client:
+        for day in (3, 1, 2):
+            report = bodies.report(asserted_on=f"2024-01-0{day}")
+            assert post_event(client, bodies.development_reported(report=report)).status_code == 201
+        seen: list[str] = []
+        known_at: set[str] = set()
+        url: str | None = f"{path}?as_of=2024-03-15&limit=2&format=csv"
+        while url is not None:
+            response = client.get(url)
+            assert response.status_code == 200 and response.headers["x-as-of"] == "2024-03-15"
+            seen += [row["first_reported_on"] for row in csv.DictReader(io.StringIO(response.text))]
+            known_at.add(response.headers["x-known-at"])
+            url = next_link(response)
+            if len(seen) == 2:  # a development recorded after the first page is not on the next
+                report = bodies.report(asserted_on="2024-01-04")
+                created = post_event(client, bodies.development_reported(report=report))
+                assert created.status_code == 201
+    assert seen == ["2024-01-01", "2024-01-02", "2024-01-03"]
+    assert len(known_at) == 1
 
 
 @pytest.mark.parametrize("how", ["query", "accept"])

@@ -33,7 +33,7 @@ from service.http.deadline import NO_DEADLINE
 from service.http.params import MAX_POSITION, InvalidParameter, parse_known_at
 from service.http.problems import ADMIN_ONLY, BAD_PARAMS, problem_spec
 from service.http.shapes import HistoryItem, Time, format_micros, history_item
-from service.http.tables import CSV, wants_csv
+from service.http.tables import CSV, next_link, wants_csv
 from service.store.records import to_micros
 
 
@@ -205,7 +205,9 @@ class AuditController(Controller):
             changes_between, timeline, since_us, until_us, after=after, limit=limit
         )
         if wants_csv(request, format):
-            return Response(changes_csv(page), media_type=CSV)
+            pinned = {"after": page.next, "until": format_micros(until_us)}
+            headers = next_link(request, None if page.next is None else pinned)
+            return Response(changes_csv(page), media_type=CSV, headers=headers)
         developments = [
             ChangedDevelopment(
                 group.development_id,

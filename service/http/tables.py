@@ -1,8 +1,10 @@
-"""CSV answers: whether the caller asked for one."""
+"""CSV answers: whether the caller asked for one, and the link to the next page."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 from litestar import Request
 
@@ -14,3 +16,17 @@ def wants_csv(request: Request[Any, Any, Any], format: str | None) -> bool:
     if format is not None:
         return format == "csv"
     return request.accept.best_match(["application/json", CSV], default="application/json") == CSV
+
+
+def next_link(
+    request: Request[Any, Any, Any], following: Mapping[str, Any] | None
+) -> dict[str, str]:
+    """A `Link: <...>; rel="next"` header (RFC 8288) for a CSV page, whose body has no room for
+    `next`: this request's URL with the parameters in `following` set (the cursor, and the
+    times the page answered for, so the next page answers for the same ones). None when this
+    is the last page."""
+    if following is None:
+        return {}
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k not in following]
+    query = urlencode([*kept, *((k, str(v)) for k, v in following.items())])
+    return {"Link": f'<{request.url.path}?{query}>; rel="next"'}

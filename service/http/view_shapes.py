@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -71,7 +71,11 @@ def _cell(value: Any) -> Any:
 
 
 def csv_response(
-    rows: Iterable[dict[str, Any]], columns: Sequence[str], as_of: date, known_at: str
+    rows: Iterable[dict[str, Any]],
+    columns: Sequence[str],
+    as_of: date,
+    known_at: str,
+    headers: Mapping[str, str] | None = None,
 ) -> Response[str]:
     """Rows as a CSV table, with the `as_of` and `known_at` it answers for in headers."""
     out = io.StringIO()
@@ -79,7 +83,7 @@ def csv_response(
     writer.writerow(columns)
     for row in rows:
         writer.writerow([_cell(row.get(column)) for column in columns])
-    headers = {"X-As-Of": as_of.isoformat(), "X-Known-At": known_at}
+    headers = {"X-As-Of": as_of.isoformat(), "X-Known-At": known_at, **(headers or {})}
     return Response(out.getvalue(), media_type=CSV, headers=headers)
 
 

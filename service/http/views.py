@@ -32,13 +32,14 @@ from service.http.openapi import text_answers
 from service.http.params import InvalidParameter, parse_as_of, parse_known_at
 from service.http.problems import VIEW_ERRORS, problem_spec
 from service.http.shapes import format_micros
-from service.http.tables import CSV, wants_csv
+from service.http.tables import CSV, next_link, wants_csv
 from service.http.view_shapes import (
     ALLEGATION_COLUMNS,
     DELIVERY_COLUMNS,
     REPORT_COLUMNS,
     TIMELINE_COLUMNS,
     DeliveriesView,
+    TimelinePage,
     csv_response,
     detail_shape,
     development_shape,
@@ -60,6 +61,14 @@ Cursor = Annotated[str | None, QueryParameter(description="`next` of the previou
 Filter = Annotated[str | None, QueryParameter(min_length=1, max_length=200, pattern=LINE)]
 Day = Annotated[str | None, QueryParameter(description="A date YYYY-MM-DD, inclusive")]
 OR_CSV = text_answers(CSV)  # documents the `?format=csv` answer beside the JSON one
+
+
+def _following(request: Request[Any, Any, Any], page: TimelinePage) -> dict[str, str]:
+    """The CSV page's link to the next one, at the same `as_of` and `known_at`."""
+    if page.next is None:
+        return {}
+    pinned = {"cursor": page.next, "as_of": page.as_of, "known_at": page.known_at}
+    return next_link(request, pinned)
 
 
 def _day(name: str, text: str | None) -> date | None:
@@ -118,7 +127,8 @@ class DevelopmentsController(Controller):
         )
         shaped = page_of(page, day, moment, development_shape)
         if wants_csv(request, format):
-            return csv_response(shaped.items, TIMELINE_COLUMNS, day, shaped.known_at)
+            following = _following(request, shaped)
+            return csv_response(shaped.items, TIMELINE_COLUMNS, day, shaped.known_at, following)
         return Response(shaped)
 
     @get(
@@ -226,7 +236,8 @@ class ViewsController(Controller):
         shaped = page_of(page, day, moment, msgspec.to_builtins)
         if wants_csv(request, format):
             rows = [{**item, **item["stances"]} for item in shaped.items]
-            return csv_response(rows, ALLEGATION_COLUMNS, day, shaped.known_at)
+            following = _following(request, shaped)
+            return csv_response(rows, ALLEGATION_COLUMNS, day, shaped.known_at, following)
         return Response(shaped)
 
 
