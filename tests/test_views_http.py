@@ -64,8 +64,39 @@ def test_the_timeline_item_and_the_detail_have_their_documented_shape(database_u
     assert (item["first_reported_on"], item["last_reported_on"]) == ("2023-10-13", "2023-10-13")
     second = detail["reports"][1]
     assert second["active"] is False and second["retraction"]["effective_on"] == "2024-03-01"
-    assert second["figure"] == {"unit": "container", "qualifier": "more_than", "value": 10000}
+    assert second["figure"] == {
+        "unit": "container",
+        "qualifier": "more_than",
+        "value": 10000,
+        "basis": "increment",
+    }
     assert (detail["active_reports"], detail["status"], detail["visible"]) == (1, "alleged", True)
+
+
+def test_a_report_posted_without_its_defaulted_fields_answers_them_outright(
+    database_url: str,
+) -> None:
+    # Given a report that leaves stance, grading, qualifier and basis to their defaults
+    report = bodies.report(figure={"unit": "shell", "value": 10})
+    with serve(database_url) as client:
+        created = post_event(client, bodies.development_reported(report=report))
+        path = f"/api/developments/{created.json()['development_id']}"
+        [answered] = _get(client, path, **AS_OF)["reports"]
+        table = client.get(path, params={**AS_OF, "format": "csv"}).text
+    # Then the detail says what they are, in JSON and in CSV
+    assert (answered["stance"], answered["reliability"], answered["credibility"]) == (
+        "supports",
+        "F",
+        6,
+    )
+    assert answered["figure"] == {
+        "unit": "shell",
+        "qualifier": "exact",
+        "value": 10,
+        "basis": "increment",
+    }
+    [row] = csv.DictReader(io.StringIO(table))
+    assert (row["stance"], row["reliability"], row["credibility"]) == ("supports", "F", "6")
 
 
 def test_deliveries_answer_series_and_totals(database_url: str) -> None:

@@ -45,6 +45,17 @@ def development_shape(row: DevelopmentRow) -> dict[str, Any]:
     return shaped
 
 
+def spelled_out(value: Any) -> Any:
+    """A value as builtins with every field that has one: events' structs leave out fields at
+    their defaults when encoded (compact when stored), but an answer says `stance: supports`,
+    `reliability: F`, `qualifier: exact` and `basis: increment` outright. Fields that are None
+    stay out, as in the events."""
+    if isinstance(value, msgspec.Struct):
+        fields = ((name, getattr(value, name)) for name in value.__struct_fields__)
+        return {name: spelled_out(field) for name, field in fields if field is not None}
+    return msgspec.to_builtins(value)
+
+
 def detail_shape(detail: Detail) -> dict[str, Any]:
     """One development as answered, with its reports."""
     shaped = development_shape(detail.development)
@@ -54,7 +65,7 @@ def detail_shape(detail: Detail) -> dict[str, Any]:
         {
             "number": r.number,
             "position": r.position,
-            **msgspec.to_builtins(r.report),
+            **spelled_out(r.report),
             "active": r.active,
             "retraction": r.retraction,
             "corrections": r.corrections,
