@@ -83,6 +83,10 @@ def _decode(decoder: msgspec.json.Decoder[Any], data: bytes | str) -> Any:
         raise InvalidEvent(
             [Problem("$", "JSON is malformed: not valid UTF-8")], malformed=True
         ) from None
+    except RecursionError:  # arrays or objects nested past Python's recursion limit
+        raise InvalidEvent(
+            [Problem("$", "JSON is malformed: nested too deeply")], malformed=True
+        ) from None
 
 
 def decode_event(data: bytes | str) -> AnyEvent:

@@ -14,7 +14,7 @@ from typing import Any
 from projections.dialect import Dialect, rows_of
 from projections.results import Deliveries, Series, Total
 from projections.schema import BOX, DELIVERY_ROWS, PG_BOX, SERIES
-from projections.state import POS_MAX
+from projections.state import POS_MAX, valid_day
 from projections.tracks import EXCLUDED, TRACKS_PER_SERIES, VARIANT_INDEX
 
 _SQLITE = (
@@ -53,7 +53,7 @@ def deliveries(
     if status in EXCLUDED:
         return Deliveries(series=[], totals=[])
     variant = 0 if status is None else VARIANT_INDEX[status]
-    day = as_of.toordinal()
+    day = valid_day(as_of)
     with dialect.read() as cursor:
         if dialect.sqlite:
             cursor.execute(dialect.sql(_SQLITE), (day, day, position, position))

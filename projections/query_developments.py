@@ -6,6 +6,7 @@ page costs the same however long the history is.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
@@ -14,7 +15,7 @@ from projections.dialect import Dialect, rows_of
 from projections.query_rows import development_fields, development_row, recorded_counts
 from projections.results import Allegation, Page
 from projections.schema import FRONTIER, SEGMENTS
-from projections.state import ACTOR_SEPARATOR, STANCES
+from projections.state import ACTOR_SEPARATOR, STANCES, valid_day
 from service.store.log import Cursor
 
 ALLEGATION_STATUSES = ("alleged", "corroborated", "disputed")
@@ -30,16 +31,18 @@ def encode_cursor(first_reported_on: date, position: int) -> str:
     return f"{first_reported_on.isoformat()}~{position}"
 
 
+_CURSOR = re.compile(r"(\d{4}-\d{2}-\d{2})~(\d{1,18})", re.ASCII)
+
+
 def decode_cursor(text: str) -> tuple[int, int]:
-    """(day ordinal, position) from a cursor."""
-    day, _, position = text.partition("~")
+    """(day ordinal, position) from a cursor, in the one form `encode_cursor` writes."""
+    match = _CURSOR.fullmatch(text)
     try:
-        found = date.fromisoformat(day).toordinal(), int(position)
+        if match is None:
+            raise ValueError(text)
+        return date.fromisoformat(match.group(1)).toordinal(), int(match.group(2))
     except ValueError:
-        found = (0, -1)
-    if not 0 <= found[1] < 2**62:
-        raise InvalidCursor(f"{text!r} is not a cursor this service handed out")
-    return found
+        raise InvalidCursor(f"{text!r} is not a cursor this service handed out") from None
 
 
 def _like(actor: str) -> str:
@@ -133,7 +136,7 @@ def timeline(
         segments, following = _segments(
             dialect,
             cursor,
-            day=as_of.toordinal(),
+            day=valid_day(as_of),
             position=position,
             limit=limit,
             after=after,
@@ -167,7 +170,7 @@ def allegations(
         segments, following = _segments(
             dialect,
             cursor,
-            day=as_of.toordinal(),
+            day=valid_day(as_of),
             position=position,
             limit=limit,
             after=after,

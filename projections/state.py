@@ -29,6 +29,14 @@ DAY_MIN = 1  # date.min: before any report
 DAY_MAX = date(9999, 12, 31).toordinal()  # the open end of valid time
 POS_MAX = 2**31 - 1  # the open end of system time (an R-tree on SQLite holds 32-bit integers)
 
+
+def valid_day(as_of: date) -> int:
+    """D as a point of valid time for the range queries. DAY_MAX stands for "no end", so a row
+    open to the end covers every day but the last; 9999-12-31 is read as 9999-12-30 (a row
+    beginning on the last day is empty, so nothing else differs)."""
+    return min(as_of.toordinal(), DAY_MAX - 1)
+
+
 STANCES: tuple[str, ...] = ("supports", "contradicts", "denies", "not_observed", "qualifies")
 STANCE_INDEX: dict[str, int] = {stance: index for index, stance in enumerate(STANCES)}
 FIELD_NAMES: tuple[str, ...] = ("kind", "title", "stage", "actors", "item", "occurred")

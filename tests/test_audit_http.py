@@ -90,6 +90,11 @@ def test_only_an_admin_may_sign_and_verify_while_anyone_may_read_checkpoints(
         problem(editor.get("/api/checkpoints/latest"), 404)
 
 
+def test_verify_refuses_a_body_nested_past_the_recursion_limit(client: Client) -> None:
+    document = problem(client.post("/api/verify", content=b"[" * 10_000 + b"]" * 10_000), 400)
+    assert "nested too deeply" in document["detail"]
+
+
 def test_verify_reports_an_intact_log(client: Client) -> None:
     given_a_corrected_development(client)
     report = client.get("/api/verify").json()

@@ -170,6 +170,18 @@ def test_body_that_is_not_an_event_object_is_refused(client: Client, content: by
     assert log_state(client) == (0, 0)
 
 
+@pytest.mark.parametrize("path", ["/api/events", "/api/events/batch"])
+def test_json_nested_past_the_recursion_limit_is_malformed(client: Client, path: str) -> None:
+    nested = b'{"type": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    body = nested if path == "/api/events" else b'{"events": [' + nested + b"]}"
+
+    document = problem(client.post(path, content=body), 400)
+
+    assert document["type"] == "urn:timeline:problem:malformed-json"
+    assert "nested too deeply" in document["errors"][0]["message"]
+    assert log_state(client) == (0, 0)
+
+
 def test_malformed_json_is_its_own_problem_type(client: Client) -> None:
     document = problem(client.post("/api/events", content=b'{"type": '), 400)
 

@@ -220,9 +220,13 @@ def test_the_stream_follows_events_another_process_wrote_to_the_database(
     }
 
 
-def test_a_malformed_last_event_id_is_a_problem(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "last_event_id",
+    [b"abc", "\u00b2".encode("latin-1"), b"9223372036854775808"],  # "²" is a digit to Python
+)
+def test_a_malformed_last_event_id_is_a_problem(tmp_path: Path, last_event_id: bytes) -> None:
     with serve(f"sqlite:///{tmp_path}/t.db") as client:
-        response = client.get("/api/stream", headers={"Last-Event-ID": "abc"})
+        response = client.get("/api/stream", headers=[(b"Last-Event-ID", last_event_id)])
         bad_kind = client.get("/api/stream", params={"kind": "rumour"})
 
     assert response.status_code == 400 and response.json()["errors"][0]["path"] == "Last-Event-ID"

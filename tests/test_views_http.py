@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import time
+from datetime import date
 from typing import Any
 
 import pytest
@@ -201,6 +202,12 @@ def test_views_answer_csv(database_url: str, how: str) -> None:
         ("/api/developments", {"from": "2024-1-1"}, "from"),
         ("/api/developments", {"cursor": "2024-01-01"}, "cursor"),
         ("/api/developments", {"cursor": "2024-01-01~99999999999999999999999"}, "cursor"),
+        # forms `date.fromisoformat` and `int` take but the service never hands out
+        ("/api/developments", {"cursor": "20240101~2"}, "cursor"),
+        ("/api/views/allegations", {"cursor": "2024-W01-1~2"}, "cursor"),
+        ("/api/views/allegations", {"cursor": "2024-01-01~ 2"}, "cursor"),
+        ("/api/developments", {"cursor": "2024-01-01~2_0"}, "cursor"),
+        ("/api/developments", {"cursor": "2024-01-01~\uff10"}, "cursor"),
         ("/api/views/allegations", {"format": "xml"}, "format"),
         ("/api/views/deliveries", {"status": "maybe"}, "status"),
     ],
@@ -211,6 +218,39 @@ def test_an_invalid_parameter_is_a_400_naming_it(
     with serve(database_url) as client:
         document = problem(client.get(path, params=params), 400)
     assert named in [error["path"] for error in document["errors"]]
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/developments", "/api/views/allegations", "/api/views/deliveries", "/api/events"]
+)
+def test_an_accept_header_with_an_infinite_q_is_a_400_naming_it(
+    database_url: str, path: str
+) -> None:
+    with serve(database_url) as client:
+        response = client.get(path, headers={"Accept": "text/csv;q=inf, application/json"})
+    assert [error["path"] for error in problem(response, 400)["errors"]] == ["Accept"]
+
+
+def test_the_last_day_of_the_calendar_answers_as_the_day_before(database_url: str) -> None:
+    # "No end" of valid time is stored as 9999-12-31, so a row open to the end covers every day
+    # but that one: the views read 9999-12-31 as 9999-12-30 instead of answering nothing
+    with serve(database_url) as client:
+        report_development(client)
+        for path, key in [
+            ("/api/developments", "items"),
+            ("/api/views/allegations", "items"),
+            ("/api/views/deliveries", "series"),
+        ]:
+            last = _get(client, path, as_of="9999-12-31")[key]
+            before = _get(client, path, as_of="9999-12-30")[key]
+            for item in last + before:
+                item.pop("age_days", None)  # D - first_reported_on: one day apart
+            assert len(last) == 1 and last == before, path
+        allegation = _get(client, "/api/views/allegations", as_of="9999-12-31")["items"][0]
+        assert (
+            allegation["age_days"]
+            == (date(9999, 12, 31) - date.fromisoformat(allegation["first_reported_on"])).days
+        )
 
 
 def test_a_development_unknown_at_known_at_is_a_404(database_url: str) -> None:

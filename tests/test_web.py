@@ -133,6 +133,24 @@ def test_invalid_dates_are_explained_on_an_html_page(client: Client) -> None:
     assert "Invalid known_at" in page(client, "/", 400, known_at="9999-12-31T23:59:59-01:00").text
 
 
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"known_at": "9999-12-31"},
+        {"known_at": "9999-12-31T23:59:59.999999Z"},
+        {"as_of": "9999-12-15"},
+        {"as_of": "9999-12-31"},
+    ],
+)
+def test_the_pages_answer_at_the_end_of_the_calendar(
+    client: Client, params: dict[str, str]
+) -> None:
+    for path in ("/", "/parts/overview", f"/developments/{CONTAINERS}"):
+        response = client.get(path, params=params)
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"].startswith("text/html")
+
+
 def test_the_pages_refer_to_nothing_outside_the_service(client: Client) -> None:
     for path in ("/", f"/developments/{CONTAINERS}", "/parts/overview"):
         for url in page(client, path).urls:

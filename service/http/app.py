@@ -8,14 +8,15 @@ import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import msgspec
-from litestar import Litestar, Router, get
+from litestar import Litestar, Request, Router, get
 from litestar.concurrency import sync_to_thread
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
+from litestar.exceptions import ClientException
 from litestar.openapi import OpenAPIConfig
 from litestar.static_files import create_static_files_router
 from litestar.types import ControllerRouterHandler
@@ -49,6 +50,17 @@ class Health(msgspec.Struct, frozen=True):
     status: Literal["ok"]
     database: Literal["sqlite", "postgresql"]
     position: int
+
+
+class TimelineRequest(Request[Any, Any, Any]):
+    """Litestar's request, whose JSON body nested past Python's recursion limit is a 400 (a
+    body Litestar decodes for a handler, like POST /api/verify's; events have their own decoder)."""
+
+    async def json(self) -> Any:
+        try:
+            return await super().json()
+        except RecursionError:
+            raise ClientException("the JSON body is nested too deeply") from None
 
 
 def provide_timeline(state: State) -> Timeline:
@@ -155,6 +167,7 @@ def create_app(
             **VIEW_DEPENDENCIES,
         },
         exception_handlers=EXCEPTION_HANDLERS,
+        request_class=TimelineRequest,
         request_max_body_size=max_body_bytes,
         lifespan=[writer, follow_log],
         openapi_config=OpenAPIConfig(

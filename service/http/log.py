@@ -21,6 +21,7 @@ from service.http.openapi import text_answers
 from service.http.params import MAX_POSITION, parse_known_at
 from service.http.problems import problem_spec
 from service.http.shapes import History, LogPage, format_micros, history_item, log_item
+from service.http.tables import preferred
 
 NDJSON = "application/x-ndjson"
 EXPORT_PAGE = 1000
@@ -75,7 +76,7 @@ class LogController(Controller):
         ] = None,
     ) -> Response[LogPage] | Stream:
         """Events after a position; `Accept: application/x-ndjson` streams one event per line."""
-        wanted = request.accept.best_match(["application/json", NDJSON], default="application/json")
+        wanted = preferred(request, ["application/json", NDJSON])
         if wanted == NDJSON:
             return Stream(_lines(timeline, after, limit), media_type=NDJSON)
         page_size = limit or 100

@@ -157,9 +157,10 @@ async def _follow(
 def _start(last_event_id: str | None, after: int | None) -> int | None:
     if last_event_id is None or not last_event_id.strip():
         return after
-    if not last_event_id.strip().isdigit():
+    text = last_event_id.strip()
+    if not (text.isascii() and text.isdigit()) or int(text) > MAX_POSITION:  # not "²", "٣"
         raise InvalidParameter("Last-Event-ID", f"{last_event_id!r} is not a log position")
-    return int(last_event_id)
+    return int(text)
 
 
 @get(

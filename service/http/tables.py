@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
 from litestar import Request
 
+from service.http.params import InvalidParameter
+
 CSV = "text/csv"
+
+
+def preferred(request: Request[Any, Any, Any], offered: Sequence[str]) -> str:
+    """Which of the `offered` media types the Accept header prefers (the first by default)."""
+    try:
+        return request.accept.best_match(list(offered), default=offered[0]) or offered[0]
+    except (OverflowError, ValueError):  # Litestar turns q=inf into an int
+        raise InvalidParameter("Accept", "a q value is not a number from 0 to 1") from None
 
 
 def wants_csv(request: Request[Any, Any, Any], format: str | None) -> bool:
     """`?format=csv`, or else an Accept header that prefers CSV to JSON."""
     if format is not None:
         return format == "csv"
-    return request.accept.best_match(["application/json", CSV], default="application/json") == CSV
+    return preferred(request, ["application/json", CSV]) == CSV
 
 
 def next_link(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from datetime import date, timedelta
+from datetime import MAXYEAR, date, timedelta
 from itertools import groupby
 
 import msgspec
@@ -145,8 +145,10 @@ def _x_ticks(scale: Scale) -> list[Tick]:
     months = (scale.end.year - scale.start.year) * 12 + scale.end.month - scale.start.month
     every = next((m for m in (1, 3, 6, 12, 24, 60) if months / m <= 5), 120)
     ticks, year, month = [], scale.start.year, scale.start.month + 1
-    while date(year + (month - 1) // 12, (month - 1) % 12 + 1, 1) <= scale.end:
+    while year + (month - 1) // 12 <= MAXYEAR:
         day = date(year + (month - 1) // 12, (month - 1) % 12 + 1, 1)
+        if day > scale.end:
+            break
         if (day.month - 1) % every == 0:
             ticks.append(Tick(scale.x(day), str(day.year) if day.month == 1 else f"{day:%b}"))
         month += 1

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 import jinja2
 
+from service.store.records import from_micros
 from service.web import chart, words
 
 HERE = Path(__file__).parent
@@ -37,8 +38,7 @@ def known_at_input(known_at_us: int | None) -> str:
     """A `known_at` moment as a `datetime-local` value in UTC, seconds included."""
     if known_at_us is None:
         return ""
-    moment = datetime.fromtimestamp(known_at_us / 1_000_000, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S")
+    return from_micros(known_at_us).strftime("%Y-%m-%dT%H:%M:%S")  # no float: exact to 9999
 
 
 def today() -> date:
