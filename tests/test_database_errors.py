@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 from uuid import uuid4
 
 import psycopg
@@ -149,6 +150,42 @@ def test_the_cli_says_when_postgresql_cannot_be_reached_and_exits_75(
     said = capsys.readouterr().err
     assert said.startswith("error: the database could not be reached or used")
     assert "Traceback" not in said
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("missing", "said"),
+    [("database", 'database "tl_no_such_database" does not exist'),
+     ("role", 'role "no_such_role" does not exist')],
+)  # fmt: skip
+def test_the_cli_names_a_postgresql_database_or_role_that_does_not_exist(
+    postgres_url: str, missing: str, said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The pool retries a refused connection until its connect timeout: without a direct
+    # attempt first this waited 30 s and said the server "could not be reached" (exit 75)
+    parts = urlsplit(postgres_url)
+    if missing == "database":
+        parts = parts._replace(path="/tl_no_such_database")
+    else:
+        parts = parts._replace(netloc="no_such_role@" + parts.netloc.split("@")[-1])
+    assert main(["export", "--database", urlunsplit(parts)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: the PostgreSQL server refused the connection: {said}\n"
+
+
+@pytest.mark.parametrize("where", ["a directory", "a missing folder"])
+def test_the_cli_says_a_sqlite_path_that_cannot_be_a_database_and_makes_nothing(
+    tmp_path: Path, where: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "timeline.db"
+    if where == "a directory":
+        path.mkdir()
+    else:
+        path = tmp_path / "missing" / "timeline.db"
+    assert main(["seed", "--database", f"sqlite:///{path}"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: the SQLite database {path} ") and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == (["timeline.db"] if path.is_dir() else [])
 
 
 def test_a_background_runner_meeting_a_held_lock_logs_a_warning_and_catches_up_after(

@@ -18,6 +18,7 @@ from eventsourcing.persistence import (
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg.sql import SQL, Composed
 
+from service.config import ConfigError
 from service.errors import Busy, StorageFull, Unavailable
 from service.store.log import RECORDS, Cursor, Locked, LogRecorder
 from service.store.records import Pending, StoredRecord, now_micros
@@ -84,6 +85,7 @@ class TimelinePostgresRecorder(LogRecorder, PostgresApplicationRecorder):
     """Application recorder for PostgreSQL that also keeps the log's records and hash chain."""
 
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
+        _check_accepted(datastore)
         with _opening():  # the library connects at once
             super().__init__(datastore, events_table_name=events_table_name)
         self.sql_create_statements.extend(
@@ -241,6 +243,28 @@ def _storage_errors() -> Iterator[None]:
         if isinstance(cause, psycopg.OperationalError | psycopg.InterfaceError):
             raise Unavailable(str(error).strip()) from error
         raise
+
+
+# What a server says when it refuses a connection for a reason no retry will change.
+_REFUSALS = ("does not exist", "authentication failed", "pg_hba.conf", "permission denied")
+
+
+def _check_accepted(datastore: PostgresDatastore) -> None:
+    """Connect once, directly, and raise `ConfigError` when the server refuses the database,
+    role or password. The pool retries every failed connection until its connect timeout, so
+    a misspelt database name would read as a server out of reach 30 s later. A server that
+    does not answer is left to the pool, which waits for it to start."""
+    pool = datastore.pool
+    kwargs = pool.kwargs() if callable(pool.kwargs) else pool.kwargs
+    conninfo = pool.conninfo() if callable(pool.conninfo) else pool.conninfo
+    settings = {key: value for key, value in (kwargs or {}).items() if key != "row_factory"}
+    try:
+        psycopg.connect(conninfo, **settings, connect_timeout=max(1, int(pool.timeout))).close()
+    except psycopg.OperationalError as error:
+        said = str(error).strip().splitlines()[-1] if str(error).strip() else ""
+        if "FATAL:" in said and any(refusal in said for refusal in _REFUSALS):
+            reason = said.split("FATAL:", 1)[1].strip()
+            raise ConfigError(f"the PostgreSQL server refused the connection: {reason}") from None
 
 
 @contextmanager

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -15,6 +16,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
 
+from service.config import ConfigError
 from service.errors import Busy, StorageFull, Unavailable
 from service.store.log import RECORDS, Cursor, Locked, LogRecorder
 from service.store.records import EMPTY_HEAD, Head, Pending, StoredRecord, chain_link, now_micros
@@ -27,6 +29,7 @@ class TimelineSQLiteRecorder(LogRecorder, SQLiteApplicationRecorder):
     position_column = "rowid"
 
     def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
+        _check_openable(datastore.pool.db_name)
         super().__init__(datastore, events_table_name)
 
     def construct_create_table_statements(self) -> list[str]:
@@ -157,6 +160,20 @@ class TimelineSQLiteRecorder(LogRecorder, SQLiteApplicationRecorder):
     def id_value(self, value: Any) -> UUID:
         """A UUID from 32 hex digits."""
         return UUID(value)
+
+
+def _check_openable(name: str) -> None:
+    """A file path SQLite could never open is the setting's fault, not the disk's: say which.
+    (SQLite says only "unable to open database file".)"""
+    if name == ":memory:" or name.startswith("file:"):
+        return
+    path = Path(name)
+    if path.is_dir():
+        raise ConfigError(f"the SQLite database {name} is a directory, not a file")
+    if not path.parent.is_dir():
+        raise ConfigError(
+            f"the SQLite database {name} cannot be made: {path.parent} is not a folder"
+        )
 
 
 @contextmanager
