@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 DEFAULT_DATABASE = "sqlite:///timeline.db"
@@ -22,15 +23,9 @@ def persistence_env(url: str) -> dict[str, str]:
     """The `eventsourcing` settings that select and configure the recorder for `url`."""
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
-        path = unquote(parts.path)
-        if parts.netloc:
-            raise ConfigError(f"{url!r}: use sqlite:///relative.db or sqlite:////absolute.db")
-        path = path[1:] if path.startswith("/") else path
-        if not path:
-            raise ConfigError(f"{url!r} names no database file")
         return {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-            "SQLITE_DBNAME": path,
+            "SQLITE_DBNAME": _sqlite_name(url),
             "SQLITE_LOCK_TIMEOUT": _seconds(url, parse_qs(parts.query), "lock_timeout"),
             "APPLICATION_RECORDER_TOPIC": "service.store.sqlite:TimelineSQLiteRecorder",
         }
@@ -46,8 +41,8 @@ def persistence_env(url: str) -> dict[str, str]:
             "POSTGRES_USER": unquote(parts.username or os.environ.get("USER", "postgres")),
             "POSTGRES_PASSWORD": unquote(parts.password or ""),
             "POSTGRES_SCHEMA": options.get("schema", [""])[0],
-            "POSTGRES_POOL_SIZE": options.get("pool_size", ["5"])[0],
-            "POSTGRES_MAX_OVERFLOW": options.get("max_overflow", ["10"])[0],
+            "POSTGRES_POOL_SIZE": _whole(url, options, "pool_size", "5", least=1),
+            "POSTGRES_MAX_OVERFLOW": _whole(url, options, "max_overflow", "10", least=0),
             "POSTGRES_LOCK_TIMEOUT": _seconds(url, options, "lock_timeout"),
             "POSTGRES_CONNECT_TIMEOUT": _seconds(url, options, "connect_timeout"),
             "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "30",
@@ -58,12 +53,39 @@ def persistence_env(url: str) -> dict[str, str]:
     )
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL (None for any other database, or one held in memory)."""
+    if urlsplit(url).scheme != "sqlite":
+        return None
+    name = _sqlite_name(url)
+    return None if name == ":memory:" or name.startswith("file:") else Path(name)
+
+
+def _sqlite_name(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.netloc:
+        raise ConfigError(f"{url!r}: use sqlite:///relative.db or sqlite:////absolute.db")
+    path = unquote(parts.path)
+    path = path[1:] if path.startswith("/") else path
+    if not path:
+        raise ConfigError(f"{url!r} names no database file")
+    return path
+
+
+def _whole(
+    url: str, options: dict[str, list[str]], name: str, default: str, *, least: int, unit: str = ""
+) -> str:
+    """`?pool_size=N` (at least 1, default 5): connections each process keeps to PostgreSQL;
+    `?max_overflow=N` (at least 0, default 10): how many more it may open at busy times."""
+    value = options.get(name, [default])[0]
+    if not (value.isascii() and value.isdigit()) or int(value) < least:
+        raise ConfigError(f"{url!r}: {name} must be a whole number{unit}, at least {least}")
+    return value
+
+
 def _seconds(url: str, options: dict[str, list[str]], name: str) -> str:
     """`?lock_timeout=SECONDS`: how long a write waits for the database's lock before it gives
     up (an HTTP request then gets 503 `database-busy`); `?connect_timeout=SECONDS`: how long
     PostgreSQL is waited for when no connection can be made (503 `database-unavailable`).
     Both 30 by default."""
-    value = options.get(name, [TIMEOUT_SECONDS])[0]
-    if not value.isdigit() or int(value) < 1:
-        raise ConfigError(f"{url!r}: {name} must be a whole number of seconds, at least 1")
-    return value
+    return _whole(url, options, name, TIMEOUT_SECONDS, least=1, unit=" of seconds")
