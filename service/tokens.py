@@ -20,6 +20,9 @@ from service.store.records import from_micros, now_micros
 Role = Literal["reader", "editor", "admin"]
 ROLES: tuple[Role, ...] = ("reader", "editor", "admin")
 PREFIX = "tl_"
+# What events are recorded by when no token posted them: the command line's loads, and a write
+# without a token. A token of that name would make `recorded_by` ambiguous.
+RESERVED = ("seed", "import", "anonymous")
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS api_tokens ("
@@ -49,6 +52,15 @@ def allows(role: Role, needed: Role) -> bool:
     return ROLES.index(role) >= ROLES.index(needed)
 
 
+def check_principal(name: str) -> str:
+    """`name`, if it may be recorded as `recorded_by`: 1 to 100 printable characters."""
+    if not name or len(name) > 100 or not name.isprintable():
+        raise TokenError(
+            "a name is 1 to 100 printable characters, none of them a control character"
+        )
+    return name
+
+
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
@@ -66,14 +78,28 @@ class Tokens:
 
     def create(self, name: str, role: Role) -> str:
         """Make a token; returns the secret, which is not stored and cannot be shown again."""
-        if not name or len(name) > 100 or not name.isprintable():
-            raise TokenError("a token name is 1 to 100 printable characters")
+        check_principal(name)
+        if name in RESERVED:
+            raise TokenError(
+                f"{name!r} is reserved: events stored by `timeline seed` and `timeline import` "
+                "are recorded as 'seed' and 'import', writes without a token as 'anonymous'"
+            )
         if role not in ROLES:
             raise TokenError(f"role must be one of {', '.join(ROLES)}")
         secret = PREFIX + secrets.token_urlsafe(32)
         with self.store.transaction() as cursor:
-            cursor.execute(self.store.sql("SELECT name FROM api_tokens WHERE name = %s"), (name,))
-            if cursor.fetchone() is not None:
+            cursor.execute(
+                self.store.sql("SELECT revoked_at FROM api_tokens WHERE name = %s"), (name,)
+            )
+            row = cursor.fetchone()
+            if row is not None and row["revoked_at"] is not None:
+                # Events keep the name as `recorded_by`: a new token of that name would make
+                # the audit trail ambiguous about who posted them.
+                raise TokenError(
+                    f"a token named {name!r} was revoked; names are never reused, "
+                    "choose another name"
+                )
+            if row is not None:
                 raise TokenError(f"a token named {name!r} exists; revoke it or choose another name")
             cursor.execute(
                 self.store.sql(

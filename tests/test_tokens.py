@@ -72,3 +72,22 @@ def test_processes_starting_at_once_each_find_the_token_table(database_url: str)
     finally:
         for app in apps:
             app.close()
+
+
+@pytest.mark.parametrize("name", ["seed", "import", "anonymous"])
+def test_a_name_the_service_records_by_itself_is_refused(tokens: Tokens, name: str) -> None:
+    # `seed` and `import` record the command line's loads, `anonymous` writes without a token
+    with pytest.raises(TokenError, match=f"'{name}' is reserved"):
+        tokens.create(name, "editor")
+    assert tokens.list() == []
+
+
+def test_a_revoked_name_is_never_reused_and_says_so(tokens: Tokens) -> None:
+    # given a token revoked, whose name events keep as recorded_by
+    tokens.create("me", "editor")
+    tokens.revoke("me")
+    # when the name is asked for again, it is refused, saying why
+    with pytest.raises(TokenError, match="'me' was revoked; names are never reused"):
+        tokens.create("me", "editor")
+    [listed] = tokens.list()
+    assert listed.revoked_at is not None
