@@ -10,8 +10,8 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -30,44 +30,89 @@ from service.audit import (
     summary,
     verify,
 )
-from service.config import ConfigError, database_url
+from service.config import ConfigError, database_url, sqlite_file
 from service.errors import Busy, StorageFull, Unavailable
-from service.ingest import ImportFailed, ImportReport, import_events, seed_corpus
+from service.ingest import Batch, ImportFailed, ImportReport, read_batch, seed_corpus, store_batch
 from service.serving import default_workers, serve
-from service.tokens import ROLES, TokenError, Tokens
+from service.tokens import ROLES, TokenError, Tokens, check_principal
 
 Command = Callable[[argparse.Namespace], int]
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")  # uvicorn's
+EXIT_STATUS = (
+    "exit status: 0 done; 1 refused (bad lines in an import, a log not intact, a token "
+    "request); 2 a usage or configuration error (also: no database file for a command that "
+    "works on an existing one); 74 a file could not be read or written, or the database's "
+    "disk is full; 75 the database was busy or unreachable: run the command again"
+)
 
 
 def _say(message: str) -> None:
     print(message, file=sys.stderr)
 
 
-def _open(args: argparse.Namespace) -> Timeline:
-    return Timeline(database_url(args.database))
+def _open(args: argparse.Namespace, *, existing: bool = False) -> Timeline:
+    """The timeline at `--database`; with `existing`, a missing SQLite file is an error rather
+    than a new empty database, for commands that would only report on nothing."""
+    url = database_url(args.database)
+    path = sqlite_file(url)
+    if existing and path is not None and not path.exists():
+        raise ConfigError(
+            f"no database at {path} ({url}); this command creates none: "
+            "check --database or TIMELINE_DATABASE"
+        )
+    return Timeline(url)
+
+
+def _cannot(doing: str, name: str, error: OSError, consequence: str = "") -> int:
+    _say(f"error: cannot {doing} {name}: {error.strerror or error}{consequence}")
+    return 74  # EX_IOERR
 
 
 def _progress(total: int | None, unit: str, description: str) -> tqdm[Any]:
     return tqdm(total=total, unit=unit, desc=description, file=sys.stderr, disable=None)
 
 
-def _import(timeline: Timeline, stream: IO[bytes], *, recorded_by: str, skip: bool) -> int:
+@contextmanager
+def _ticking(bar: tqdm[Any]) -> Iterator[None]:
+    """Redraw `bar` twice a second while one long call runs, so its elapsed time moves."""
+    stop = threading.Event()
+
+    def tick() -> None:
+        while not stop.wait(0.5):
+            bar.refresh()
+
+    ticker = threading.Thread(target=tick, daemon=True)
+    if not bar.disable:
+        ticker.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        if ticker.is_alive():
+            ticker.join()
+
+
+def _read(stream: IO[bytes]) -> Batch:
     with _progress(None, "line", "reading") as bar:
-        try:
-            report = import_events(
-                timeline,
-                stream,
-                recorded_by=recorded_by,
-                skip_bad_lines=skip,
-                progress=bar.update,
-            )
-        except ImportFailed as failure:
-            for bad in failure.bad[:20]:
-                _say(f"error: {bad}")
-            if len(failure.bad) > 20:
-                _say(f"error: … and {len(failure.bad) - 20} more bad lines")
-            _say("nothing was imported (use --skip-bad-lines to import the valid lines)")
-            return 1
+        return read_batch(stream, bar.update)
+
+
+def _import(args: argparse.Namespace, batch: Batch, *, recorded_by: str, skip: bool) -> int:
+    timeline = _open(args)
+    try:
+        # One transaction: the count moves once, when it commits.
+        with _progress(len(batch.events), "event", "storing") as bar, _ticking(bar):
+            report = store_batch(timeline, batch, recorded_by=recorded_by, skip_bad_lines=skip)
+            bar.update(len(batch.events))
+    except ImportFailed as failure:
+        for bad in failure.bad[:20]:
+            _say(f"error: {bad}")
+        if len(failure.bad) > 20:
+            _say(f"error: … and {len(failure.bad) - 20} more bad lines")
+        _say("nothing was imported (use --skip-bad-lines to import the valid lines)")
+        return 1
+    finally:
+        timeline.close()
     _report(report)
     return 0
 
@@ -83,44 +128,53 @@ def _report(report: ImportReport) -> None:
 
 def cmd_seed(args: argparse.Namespace) -> int:
     """Load the bundled corpus; loading it again stores nothing new."""
-    timeline = _open(args)
-    try:
-        with seed_corpus() as stream:
-            return _import(timeline, stream, recorded_by="seed", skip=False)
-    finally:
-        timeline.close()
+    with seed_corpus() as stream:
+        batch = _read(stream)
+    return _import(args, batch, recorded_by="seed", skip=False)
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    """Import an NDJSON file of events as posted."""
+    """Import an NDJSON file of events as posted, or standard input for `-`."""
     path = Path(args.file)
-    if not path.is_file():
-        _say(f"error: {path} is not a file")
-        return 2
-    timeline = _open(args)
     try:
-        with path.open("rb") as stream:
-            return _import(timeline, stream, recorded_by=args.recorded_by, skip=args.skip_bad_lines)
-    finally:
-        timeline.close()
+        if args.file == "-":
+            batch = _read(sys.stdin.buffer)
+        elif not path.is_file():
+            _say(f"error: {path} is not a file")
+            return 2
+        else:
+            with path.open("rb") as stream:
+                batch = _read(stream)
+    except OSError as error:
+        return _cannot("read", args.file, error, "; nothing was imported")
+    return _import(args, batch, recorded_by=args.recorded_by, skip=args.skip_bad_lines)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Write every event, as posted, one JSON object a line, in position order."""
-    timeline = _open(args)
+    timeline = _open(args, existing=True)
     with ExitStack() as stack:
         stack.callback(timeline.close)
-        out: IO[bytes] = (
-            stack.enter_context(Path(args.output).open("wb")) if args.output else sys.stdout.buffer
-        )
         last = timeline.store.last_position()
+        # The file is opened (and emptied) only once the database answered.
+        try:
+            out: IO[bytes] = (
+                stack.enter_context(Path(args.output).open("wb"))
+                if args.output
+                else sys.stdout.buffer
+            )
+        except OSError as error:
+            return _cannot("write", args.output, error)
         bar = stack.enter_context(_progress(max(last - args.after, 0), "event", "exporting"))
         count = 0
-        for record in timeline.store.iter_records(after=args.after):
-            out.write(encode(recorded_of(record).event) + b"\n")
-            bar.update(1)
-            count += 1
-        out.flush()
+        try:
+            for record in timeline.store.iter_records(after=args.after):
+                out.write(encode(recorded_of(record).event) + b"\n")
+                bar.update(1)
+                count += 1
+            out.flush()
+        except OSError as error:
+            return _cannot("write", args.output or "standard output", error)
     _say(f"{count} event(s) exported")
     return 0
 
@@ -133,8 +187,10 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
-def _tokens(args: argparse.Namespace, act: Callable[[Tokens], int]) -> int:
-    timeline = _open(args)
+def _tokens(
+    args: argparse.Namespace, act: Callable[[Tokens], int], *, existing: bool = True
+) -> int:
+    timeline = _open(args, existing=existing)
     try:
         return act(Tokens(timeline.store))
     except TokenError as error:
@@ -152,7 +208,7 @@ def cmd_tokens_create(args: argparse.Namespace) -> int:
         _say(f"token {args.name!r} ({args.role}) created; it is shown once and stored as a hash")
         return 0
 
-    return _tokens(args, create)
+    return _tokens(args, create, existing=False)
 
 
 def cmd_tokens_list(args: argparse.Namespace) -> int:
@@ -180,7 +236,7 @@ def cmd_tokens_revoke(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     """Recompute the hash chain; exit 0 when the log is intact (and extends the checkpoint)."""
-    timeline = _open(args)
+    timeline = _open(args, existing=True)
     try:
         checkpoint = read_checkpoint_file(Path(args.checkpoint)) if args.checkpoint else None
         with _progress(timeline.store.last_position(), "event", "verifying") as bar:
@@ -203,7 +259,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_checkpoint(args: argparse.Namespace) -> int:
     """Sign the head of the log now and print the checkpoint, to keep outside the service."""
-    timeline = _open(args)
+    timeline = _open(args, existing=True)
     try:
         checkpoint = make_checkpoint(timeline)
     except (EmptyLog, LogTampered) as error:
@@ -256,11 +312,32 @@ def cmd_projections_rebuild(args: argparse.Namespace) -> int:
     return 0
 
 
+def _whole(least: int, most: int | None = None) -> Callable[[str], int]:
+    """An argument type: a whole number from `least` to `most`."""
+    span = f"from {least} to {most}" if most is not None else f"at least {least}"
+
+    def parse(text: str) -> int:
+        value = int(text) if text.isascii() and text.isdigit() else None
+        if value is None or value < least or (most is not None and value > most):
+            raise argparse.ArgumentTypeError(f"{text!r}: a whole number {span}")
+        return value
+
+    return parse
+
+
+def _principal(text: str) -> str:
+    try:
+        return check_principal(text)
+    except TokenError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every verb."""
     parser = argparse.ArgumentParser(
         prog="timeline",
         description="Event-sourced timeline of reported arms-transfer developments.",
+        epilog=EXIT_STATUS,
     )
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -272,35 +349,53 @@ def build_parser() -> argparse.ArgumentParser:
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
 
     serve = verbs.add_parser("serve", parents=[common], help="serve the HTTP API")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
+    )
+    serve.add_argument(
+        "--port",
+        type=_whole(1, 65535),
+        default=8000,
+        help="TCP port, 1 to 65535 (default: %(default)s)",
+    )
     serve.add_argument(
         "--workers",
-        type=int,
-        help="server processes (default: 1 on SQLite, one per usable CPU up to 8 on PostgreSQL)",
+        type=_whole(1),
+        help="server processes, at least 1 "
+        "(default: 1 on SQLite, one per usable CPU up to 8 on PostgreSQL)",
     )
     serve.add_argument(
         "--no-projections",
         action="store_true",
         help="do not keep the read models here (run `timeline projections run` instead)",
     )
-    serve.add_argument("--log-level", default="info")
+    serve.add_argument(
+        "--log-level", default="info", choices=LOG_LEVELS, help="server log (default: %(default)s)"
+    )
     serve.set_defaults(run=cmd_serve)
 
     seed = verbs.add_parser("seed", parents=[common], help="load the bundled corpus")
     seed.set_defaults(run=cmd_seed)
 
     load = verbs.add_parser("import", parents=[common], help="import events from NDJSON")
-    load.add_argument("file", help="NDJSON file, one event as posted per line")
+    load.add_argument(
+        "file", help="NDJSON file, one event as posted per line; - reads standard input"
+    )
     load.add_argument(
         "--skip-bad-lines", action="store_true", help="import the valid lines, report the rest"
     )
-    load.add_argument("--recorded-by", default="import", help="principal to record")
+    load.add_argument(
+        "--recorded-by",
+        type=_principal,
+        default="import",
+        help="principal to record as recorded_by, 1 to 100 printable characters "
+        "(default: %(default)s)",
+    )
     load.set_defaults(run=cmd_import)
 
     dump = verbs.add_parser("export", parents=[common], help="export events as NDJSON")
     dump.add_argument("--output", "-o", help="file to write (default: standard output)")
-    dump.add_argument("--after", type=int, default=0, help="start after this position")
+    dump.add_argument("--after", type=_whole(0), default=0, help="start after this position")
     dump.set_defaults(run=cmd_export)
 
     init = verbs.add_parser("init", parents=[common], help="create the database schema")
@@ -317,7 +412,12 @@ def build_parser() -> argparse.ArgumentParser:
     projections = verbs.add_parser("projections", help="read models: run or rebuild")
     projection_verbs = projections.add_subparsers(dest="projections_verb", required=True)
     follow = projection_verbs.add_parser("run", parents=[common], help="follow the log")
-    follow.add_argument("--poll-seconds", type=float, default=0.1)
+    follow.add_argument(
+        "--poll-seconds",
+        type=float,
+        default=0.1,
+        help="how often SQLite's log is read for new events (default: %(default)s)",
+    )
     follow.set_defaults(run=cmd_projections_run)
     again = projection_verbs.add_parser("rebuild", parents=[common], help="rebuild from 0")
     again.add_argument("name", nargs="?", choices=NAMES, help="one projection (default: all)")
@@ -327,12 +427,12 @@ def build_parser() -> argparse.ArgumentParser:
     token_verbs = tokens.add_subparsers(dest="tokens_verb", required=True, metavar="VERB")
     create = token_verbs.add_parser("create", parents=[common], help="create a token")
     create.add_argument("--name", required=True, help="who or what uses it; recorded_by")
-    create.add_argument("--role", required=True, choices=ROLES)
+    create.add_argument("--role", required=True, choices=ROLES, help="what the token may do")
     create.set_defaults(run=cmd_tokens_create)
     listing = token_verbs.add_parser("list", parents=[common], help="list tokens")
     listing.set_defaults(run=cmd_tokens_list)
     revoke = token_verbs.add_parser("revoke", parents=[common], help="revoke a token")
-    revoke.add_argument("name")
+    revoke.add_argument("name", help="the token's name, as `tokens list` shows it")
     revoke.set_defaults(run=cmd_tokens_revoke)
     return parser
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Callable, Iterable, Iterator
 from importlib import resources
 from typing import IO
+from uuid import UUID
 
 import msgspec
 
 from events import AnyEvent, InvalidEvent, decode_event
 from service.application import Timeline
 from service.errors import DomainError
+from service.writing import Outcome, Request
 
 
 class BadLine(msgspec.Struct, frozen=True):
@@ -43,6 +46,8 @@ class ImportFailed(Exception):
 def read_events(lines: Iterable[bytes]) -> Iterator[tuple[int, AnyEvent | BadLine]]:
     """Decode each non-blank line; a line that does not decode yields a `BadLine`."""
     for number, line in enumerate(lines, start=1):
+        if number == 1:
+            line = line.removeprefix(codecs.BOM_UTF8)  # as some editors on Windows save UTF-8
         if not line.strip():
             continue
         try:
@@ -50,6 +55,27 @@ def read_events(lines: Iterable[bytes]) -> Iterator[tuple[int, AnyEvent | BadLin
         except InvalidEvent as error:
             problem = error.errors[0]
             yield number, BadLine(number, problem.path, problem.message)
+
+
+class Batch(msgspec.Struct, frozen=True, kw_only=True):
+    """A file read: its events with their line numbers, and the lines that did not decode."""
+
+    numbers: list[int]
+    events: list[AnyEvent]
+    bad: list[BadLine]
+
+
+def read_batch(lines: Iterable[bytes], progress: Callable[[int], object] = lambda _: None) -> Batch:
+    """Every line of an NDJSON stream decoded; `progress(1)` after each non-blank line."""
+    batch = Batch(numbers=[], events=[], bad=[])
+    for number, item in read_events(lines):
+        if isinstance(item, BadLine):
+            batch.bad.append(item)
+        else:
+            batch.numbers.append(number)
+            batch.events.append(item)
+        progress(1)
+    return batch
 
 
 def import_events(
@@ -60,40 +86,65 @@ def import_events(
     skip_bad_lines: bool = False,
     progress: Callable[[int], object] = lambda _: None,
 ) -> ImportReport:
-    """Store every event of an NDJSON stream in one transaction: all of it, or nothing.
+    """Store every event of an NDJSON stream in one transaction: all of it, or nothing."""
+    batch = read_batch(lines, progress)
+    return store_batch(timeline, batch, recorded_by=recorded_by, skip_bad_lines=skip_bad_lines)
+
+
+def store_batch(
+    timeline: Timeline, batch: Batch, *, recorded_by: str, skip_bad_lines: bool = False
+) -> ImportReport:
+    """Store the events of a file in one transaction: all of them, or nothing.
 
     With `skip_bad_lines`, lines that do not decode or that the domain refuses are left out
     and reported; otherwise the first such lines raise `ImportFailed` and nothing is stored.
     """
-    numbers: list[int] = []
-    events: list[AnyEvent] = []
-    bad: list[BadLine] = []
-    for number, item in read_events(lines):
-        if isinstance(item, BadLine):
-            bad.append(item)
-        else:
-            numbers.append(number)
-            events.append(item)
-        progress(1)
-    if bad and not skip_bad_lines:
-        raise ImportFailed(bad)
-    while True:
+    if batch.bad and not skip_bad_lines:
+        raise ImportFailed(batch.bad)
+    refused: list[BadLine] = []
+    if not skip_bad_lines:
         try:
-            outcomes = timeline.append(events, recorded_by=recorded_by) if events else []
-            break
+            outcomes = (
+                timeline.append(batch.events, recorded_by=recorded_by) if batch.events else []
+            )
         except DomainError as error:
-            index = error.index or 0
-            refused = BadLine(numbers[index], error.path, error.detail)
-            if not skip_bad_lines:
-                raise ImportFailed([refused]) from None
-            bad.append(refused)
-            del numbers[index], events[index]
+            raise ImportFailed([_refused(batch.numbers[error.index or 0], error)]) from None
+    else:
+        outcomes, refused = _store_each(timeline, batch.numbers, batch.events, recorded_by)
     created = sum(outcome.created for outcome in outcomes)
     return ImportReport(
         stored=created,
         already_present=len(outcomes) - created,
-        skipped=tuple(sorted(bad, key=lambda b: b.line)),
+        skipped=tuple(sorted(batch.bad + refused, key=lambda b: b.line)),
     )
+
+
+def _refused(number: int, error: DomainError) -> BadLine:
+    return BadLine(number, error.path, error.detail)
+
+
+def _store_each(
+    timeline: Timeline, numbers: list[int], events: list[AnyEvent], recorded_by: str
+) -> tuple[list[Outcome], list[BadLine]]:
+    """Store, in one transaction, the events one batch keeps when its refused events are taken
+    out one by one, deciding each event once: against those kept before it."""
+    requests = [Request(events=[event], recorded_by=recorded_by) for event in events]
+    results = timeline.append_group(requests) if requests else []
+    outcomes: list[Outcome] = []
+    refused: list[BadLine] = []
+    created: set[UUID] = set()
+    for number, event, result in zip(numbers, events, results, strict=True):
+        if event.event_id in created:
+            # Within one batch a repeated id is refused (the first one is stored with it), where
+            # across requests it would be a replay.
+            message = f"event_id {event.event_id} appears twice in the batch"
+            refused.append(BadLine(number, "$.event_id", message))
+        elif isinstance(result, DomainError):
+            refused.append(_refused(number, result))
+        else:
+            outcomes.extend(result)
+            created.update(outcome.receipt.event_id for outcome in result if outcome.created)
+    return outcomes, refused
 
 
 def seed_corpus() -> IO[bytes]:

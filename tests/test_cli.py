@@ -6,17 +6,27 @@ Most verbs run in this process through `main`; listing and revoking tokens run a
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import json
+import os
+import pty
 import re
+import subprocess
+import termios
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
 from service.application import Timeline
-from service.cli import main
+from service.cli import build_parser, main
+from service.errors import DomainError
+from service.ingest import import_events
 from service.tokens import Tokens
+from service.writing import Outcome, Request
 from tests import bodies
-from tests.procs import create_token, timeline_process
+from tests.procs import TIMELINE, create_token, timeline_process
 
 CORPUS = Path(__file__).parent.parent / "service/seed/corpus.ndjson"
 MINUTE = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}"  # how `tokens list` shows a time
@@ -179,3 +189,178 @@ def test_revoking_an_unknown_token_name_fails_and_says_which_name(database_url: 
     # and the tokens there are untouched
     listed = timeline_process("tokens", "list", "--database", database_url)
     assert listed.stdout.startswith("desk\teditor\t") and listed.stdout.endswith("\tlive\n")
+
+
+def test_skipping_refused_lines_decides_the_file_in_one_pass(
+    timeline: Timeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a file where every other line adds a report to a development never reported, and
+    # where one event id comes twice (refused as in one batch, not taken as a replay)
+    known = "5d1f0f7e-0000-4000-8000-00000000000a"
+    first = bodies.development_reported(development_id=known, event_id=known)
+    lines = [json.dumps(first)]
+    for n in range(20):
+        lines.append(json.dumps(bodies.report_added(f"5d1f0f7e-0000-4000-8000-{n:012}")))
+        lines.append(json.dumps(bodies.report_added(known)))
+    lines.append(json.dumps(first))
+    attempts: list[int] = []
+    append_group = Timeline.append_group
+
+    def counted(self: Timeline, requests: Sequence[Request]) -> list[list[Outcome] | DomainError]:
+        attempts.append(len(requests))
+        return append_group(self, requests)
+
+    monkeypatch.setattr(Timeline, "append_group", counted)
+
+    # when it is imported, skipping bad lines
+    data = "\n".join(lines).encode()
+    report = import_events(timeline, data.splitlines(), recorded_by="import", skip_bad_lines=True)
+
+    # then the whole file was decided once, in one transaction, not once per refused line
+    assert len(attempts) == 1
+    # and the stored events and the skipped lines are those of taking refusals out one by one
+    assert (report.stored, report.already_present) == (21, 0)
+    assert [(bad.line, bad.path) for bad in report.skipped] == [
+        *((line, "$.development_id") for line in range(2, 42, 2)),
+        (42, "$.event_id"),
+    ]
+    assert report.skipped[-1].message == f"event_id {known} appears twice in the batch"
+    assert [r.version for r in timeline.store.select_records(limit=100)] == list(range(1, 22))
+
+
+@pytest.mark.parametrize(
+    "verb", [["export"], ["verify"], ["checkpoint"], ["tokens", "list"], ["tokens", "revoke", "x"]]
+)
+def test_a_command_that_reads_refuses_a_missing_sqlite_file_and_creates_none(
+    verb: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "typo.db"
+    assert main([*verb, "--database", f"sqlite:///{missing}"]) == 2
+    assert f"error: no database at {missing}" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_export_to_a_mistyped_database_leaves_the_export_file_whole(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    exported = tmp_path / "export.ndjson"
+    exported.write_text("yesterday's export\n")
+    assert main(["export", "-o", str(exported), "--database", f"sqlite:///{tmp_path}/typo"]) == 2
+    assert exported.read_text() == "yesterday's export\n"
+
+
+@pytest.mark.parametrize("where", ["missing/export.ndjson", "."])
+def test_an_export_that_cannot_be_written_is_a_one_line_error(
+    where: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database = f"sqlite:///{tmp_path}/a.db"
+    main(["seed", "--database", database])
+    capsys.readouterr()
+    target = tmp_path / where
+    assert main(["export", "-o", str(target), "--database", database]) == 74
+    assert capsys.readouterr().err.startswith(f"error: cannot write {target}: ")
+
+
+def test_an_import_that_cannot_be_read_is_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # /proc/self/mem is a file whose reading fails (EIO), as a failing disk's would
+    database = f"sqlite:///{tmp_path}/a.db"
+    assert main(["import", "/proc/self/mem", "--database", database]) == 74
+    err = capsys.readouterr().err
+    assert err == "error: cannot read /proc/self/mem: Input/output error; nothing was imported\n"
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "says"),
+    [
+        ("--log-level", "bogus", "invalid choice: 'bogus'"),
+        ("--port", "99999", "'99999': a whole number from 1 to 65535"),
+        ("--port", "0", "'0': a whole number from 1 to 65535"),
+        ("--workers", "0", "'0': a whole number at least 1"),
+    ],
+)
+def test_serve_refuses_an_option_it_cannot_use(
+    option: str, value: str, says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", option, value])
+    assert exited.value.code == 2
+    assert f"argument {option}: {says}" in capsys.readouterr().err
+
+
+def test_every_option_of_every_verb_has_help() -> None:
+    def parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+        yield parser
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for child in action.choices.values():
+                    yield from parsers(child)
+
+    for parser in parsers(build_parser()):
+        for action in parser._actions:
+            verbs = isinstance(action, argparse._SubParsersAction)  # each verb has its help
+            assert verbs or action.help, f"{parser.prog} {action.dest} has no help"
+
+
+def test_a_pool_size_that_is_not_a_number_is_named(capsys: pytest.CaptureFixture[str]) -> None:
+    url = "postgresql://postgres@127.0.0.1:5432/timeline?pool_size=abc"
+    assert main(["verify", "--database", url]) == 2
+    assert "pool_size must be a whole number, at least 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["", "desk\x1b[2J", "x" * 101])
+def test_recorded_by_follows_the_rules_of_token_names(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "events.ndjson"
+    source.write_text(json.dumps(bodies.development_reported()) + "\n")
+    database = f"sqlite:///{tmp_path}/a.db"
+    with pytest.raises(SystemExit) as exited:
+        main(["import", str(source), "--recorded-by", name, "--database", database])
+    assert exited.value.code == 2
+    assert "--recorded-by: a name is 1 to 100 printable characters" in capsys.readouterr().err
+    assert not (tmp_path / "a.db").exists()
+
+
+def test_an_import_file_may_start_with_a_byte_order_mark(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "events.ndjson"
+    source.write_bytes(b"\xef\xbb\xbf" + json.dumps(bodies.development_reported()).encode())
+    database = f"sqlite:///{tmp_path}/a.db"
+    assert main(["import", str(source), "--database", database]) == 0
+    assert events_in(database) == 1
+
+
+def test_import_dash_reads_standard_input(tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path}/a.db"
+    done = subprocess.run(
+        [TIMELINE, "import", "-", "--database", database],
+        input=CORPUS.read_bytes(),
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert events_in(database) == SEED_LINES
+
+
+def test_an_import_on_a_terminal_shows_the_storing_progress(tmp_path: Path) -> None:
+    # given standard error on a terminal, where progress bars are shown
+    parent, child = pty.openpty()
+    termios.tcsetwinsize(child, (24, 120))  # a new terminal has no width to draw in
+    database = f"sqlite:///{tmp_path}/a.db"
+    with subprocess.Popen(
+        [TIMELINE, "import", str(CORPUS), "--database", database], stderr=child
+    ) as process:
+        os.close(child)
+        shown = b""
+        with contextlib.suppress(OSError):  # the terminal closes with the process
+            while chunk := os.read(parent, 4096):
+                shown += chunk
+        os.close(parent)
+    # then storing has its bar, as reading has, counting the events
+    assert process.returncode == 0
+    text = shown.decode()
+    assert "reading" in text and "storing: 100%" in text and f"{SEED_LINES}/{SEED_LINES}" in text
