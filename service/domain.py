@@ -173,10 +173,22 @@ def decide(state: Development | None, event: AnyEvent) -> AnyEvent:
         )
     match event:
         case ReportCorrected(report=number, changes=changes):
-            current = state.report(number).report
+            target = state.report(number)
+            current = target.report
             if all(getattr(current, f) == getattr(changes, f) for f in changed_fields(changes)):
                 raise NothingToChange(
                     f"report #{number} already has these values", path="$.changes"
+                )
+            retracted_on = target.retracted_on
+            if (
+                isinstance(changes.asserted_on, date)
+                and retracted_on is not None
+                and retracted_on < changes.asserted_on
+            ):  # the rule a retraction meets, from the other side
+                raise RetractionBeforeReport(
+                    f"report #{number} was retracted effective {retracted_on}, before "
+                    f"{changes.asserted_on}",
+                    path="$.changes.asserted_on",
                 )
         case ReportRetracted(report=number, effective_on=effective_on):
             target = state.report(number)

@@ -176,6 +176,22 @@ def test_a_report_cannot_be_retracted_before_it_was_made() -> None:
     assert refused.value.path == "$.effective_on"
 
 
+def test_a_retracted_report_cannot_be_redated_after_its_retraction() -> None:
+    retraction = ReportRetracted(
+        development_id=DEV, report=1, effective_on=date(2023, 12, 1), reason="withdrawn"
+    )
+    state = history(reported(), retraction)
+
+    def redated(day: date) -> ReportCorrected:
+        changes = ReportChanges(asserted_on=day)
+        return ReportCorrected(development_id=DEV, report=1, changes=changes, reason="date")
+
+    with pytest.raises(RetractionBeforeReport) as refused:
+        decide(state, redated(date(2023, 12, 2)))
+    assert refused.value.path == "$.changes.asserted_on"
+    decide(state, redated(date(2023, 12, 1)))  # on the retraction's day, as a retraction may be
+
+
 def test_status_changes_advance_the_version_only() -> None:
     change = StatusChanged(
         development_id=DEV, status="corroborated", effective_on=date(2024, 2, 23), reason="fact"
