@@ -157,6 +157,15 @@ def test_csv_pages_link_to_the_next_one_at_the_same_as_of_and_known_at(
     assert len(known_at) == 1
 
 
+def test_csv_counts_are_whole_numbers_however_large(database_url: str) -> None:
+    figure = {"unit": "round", "qualifier": "order_of_magnitude", "value": 10**15}
+    with serve(database_url) as client:
+        report_development(client, report=bodies.report(figure=figure))
+        table = client.get("/api/views/deliveries", params={**AS_OF, "format": "csv"}).text
+    series = next(csv.DictReader(io.StringIO(table)))
+    assert (series["low"], series["high"]) == (str(10**15), str(10**16))  # not 1e+16
+
+
 @pytest.mark.parametrize("how", ["query", "accept"])
 def test_views_answer_csv(database_url: str, how: str) -> None:
     with serve(database_url) as client:
@@ -184,6 +193,7 @@ def test_views_answer_csv(database_url: str, how: str) -> None:
     assert tables["/api/developments"][0]["development_id"] == development_id
     assert tables[f"/api/developments/{development_id}"][0]["asserted_on"] == "2023-10-13"
     assert [row["row"] for row in tables["/api/views/deliveries"]] == ["series", "total"]
+    assert tables["/api/views/deliveries"][0]["low"] == "1000"  # a count, not 1000.0
     assert tables["/api/views/allegations"][0]["supports"] == "1"
 
 

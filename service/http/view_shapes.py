@@ -78,6 +78,8 @@ def detail_shape(detail: Detail) -> dict[str, Any]:
 def _cell(value: Any) -> Any:
     if isinstance(value, dict | list):
         return msgspec.json.encode(value).decode()
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # a count as a spreadsheet reads it: 1000000, not 1000000.0 or 1e+16
     return "" if value is None else value
 
 
