@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 import uuid
@@ -189,10 +191,8 @@ def test_history_answers_the_stream_in_version_order_in_the_log_shape(client: Cl
     assert [{k: v for k, v in item.items() if k != "changes"} for item in items] == log
 
 
-def test_history_says_what_each_correction_retraction_and_status_change_changed(
-    client: Client,
-) -> None:
-    # given a development whose report, coding and status were all revised
+def a_revised_development(client: Client) -> str:
+    """A development whose report, coding and status were all revised: its id."""
     development_id = report_development(client)
     for body in (
         bodies.report_corrected(development_id),
@@ -202,6 +202,14 @@ def test_history_says_what_each_correction_retraction_and_status_change_changed(
         bodies.status_changed(development_id, status="disputed", effective_on="2024-03-02"),
     ):
         assert post_event(client, body).status_code == 201
+    return development_id
+
+
+def test_history_says_what_each_correction_retraction_and_status_change_changed(
+    client: Client,
+) -> None:
+    # given a development whose report, coding and status were all revised
+    development_id = a_revised_development(client)
 
     # when its history is read
     items = history(client, development_id)["items"]
@@ -227,6 +235,29 @@ def test_history_says_what_each_correction_retraction_and_status_change_changed(
         [{"field": "retracted_on", "before": None, "after": "2024-03-01"}],
         [{"field": "status", "before": "corroborated", "after": "disputed"}],
     ]
+
+
+def test_history_as_csv_has_a_row_per_changed_field_with_the_dates_that_take_effect(
+    client: Client,
+) -> None:
+    development_id = a_revised_development(client)
+
+    response = client.get(f"/api/developments/{development_id}/history", params={"format": "csv"})
+
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+    assert response.headers["x-known-at"]
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert [(r["version"], r["type"], r["field"], r["effective_on"]) for r in rows] == [
+        ("1", "development_reported", "", ""),
+        ("2", "report_corrected", "figure", ""),
+        ("3", "development_corrected", "item", ""),
+        ("4", "status_changed", "status", "2024-02-23"),
+        ("5", "report_retracted", "retracted_on", "2024-03-01"),
+        ("6", "status_changed", "status", "2024-03-02"),
+    ]
+    assert (rows[3]["before"], rows[3]["after"]) == ("alleged", "corroborated")
+    assert rows[4]["after"] == "2024-03-01"  # a date as a date, not a JSON string
+    assert {row["development_id"] for row in rows} == {development_id}
 
 
 def test_known_at_before_a_correction_hides_it(client: Client) -> None:

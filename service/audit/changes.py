@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC
+from collections.abc import Container, Sequence
+from datetime import UTC, date
 from typing import Any
 from uuid import UUID
 
@@ -63,23 +64,31 @@ def changes_between(
     ]
     positions = {row.position for row in rows}
     following = rows[-1].position if rows and rows[-1].position < end else None
-    groups: list[DevelopmentChanges] = []
-    for development_id in dict.fromkeys(row.development_id for row in rows):
-        stream = timeline.stream(development_id, until_us=until_us)
-        diffs = history_changes(recorded.event for recorded in stream)
-        state = fold(recorded.event for recorded in stream)
-        groups.append(
-            DevelopmentChanges(
-                development_id=development_id,
-                title=state.title if state else "",
-                events=[
-                    Changed(recorded, changes)
-                    for recorded, changes in zip(stream, diffs, strict=True)
-                    if recorded.position in positions
-                ],
-            )
+    groups = [
+        development_changes(
+            development_id, timeline.stream(development_id, until_us=until_us), positions
         )
+        for development_id in dict.fromkeys(row.development_id for row in rows)
+    ]
     return ChangesPage(groups, following)
+
+
+def development_changes(
+    development_id: UUID, stream: Sequence[Recorded], positions: Container[int] | None = None
+) -> DevelopmentChanges:
+    """A development's events (those at `positions`, or all) with their diffs against the state
+    each one met, and its title after the whole `stream`."""
+    diffs = history_changes(recorded.event for recorded in stream)
+    state = fold(recorded.event for recorded in stream)
+    return DevelopmentChanges(
+        development_id=development_id,
+        title=state.title if state else "",
+        events=[
+            Changed(recorded, changes)
+            for recorded, changes in zip(stream, diffs, strict=True)
+            if positions is None or recorded.position in positions
+        ],
+    )
 
 
 CSV_COLUMNS = (
@@ -95,19 +104,23 @@ CSV_COLUMNS = (
     "field",
     "before",
     "after",
+    "effective_on",
 )
 
 
 def _cell(value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, date):
+        return value.isoformat()
     if isinstance(value, str):
         return value
     return msgspec.json.encode(value).decode()
 
 
 def changes_csv(page: ChangesPage) -> str:
-    """One row per changed field; an event that changed no field (it added) gets one row."""
+    """One row per changed field; an event that changed no field (it added) gets one row. A
+    status change or a retraction carries the date it takes effect in `effective_on`."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
@@ -126,6 +139,8 @@ def changes_csv(page: ChangesPage) -> str:
                 recorded.recorded_by,
                 _cell(getattr(recorded.event, "reason", None)),
             ]
+            effective_on = _cell(getattr(recorded.event, "effective_on", None))
             for change in item.changes or [Change("", None, None)]:
-                writer.writerow([*common, change.field, _cell(change.before), _cell(change.after)])
+                before, after = _cell(change.before), _cell(change.after)
+                writer.writerow([*common, change.field, before, after, effective_on])
     return out.getvalue()

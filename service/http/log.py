@@ -15,13 +15,14 @@ from litestar.params import FromPath, QueryParameter
 from litestar.response import Stream
 
 from service.application import Timeline
+from service.audit.changes import ChangesPage, changes_csv, development_changes
 from service.errors import UnknownDevelopment
 from service.history import history_changes
 from service.http.openapi import text_answers
 from service.http.params import MAX_POSITION, parse_known_at
 from service.http.problems import problem_spec
 from service.http.shapes import History, LogPage, format_micros, history_item, log_item
-from service.http.tables import preferred
+from service.http.tables import CSV, preferred, wants_csv
 
 NDJSON = "application/x-ndjson"
 EXPORT_PAGE = 1000
@@ -95,12 +96,14 @@ class HistoryController(Controller):
         "/{development_id:uuid}/history",
         summary="History of a development",
         responses={
+            200: ResponseSpec(History, description="JSON, or CSV for format=csv"),
             400: problem_spec("`known_at` is neither an RFC 3339 time nor a date"),
             404: problem_spec("Nothing of the development was recorded by `known_at`"),
         },
     )
     async def read_history(
         self,
+        request: Request[Any, Any, Any],
         timeline: NamedDependency[Timeline],
         development_id: FromPath[UUID],
         known_at: Annotated[
@@ -109,19 +112,28 @@ class HistoryController(Controller):
                 description="RFC 3339 time with offset, or a date (its end, UTC); default now"
             ),
         ] = None,
-    ) -> History:
-        """Every event of the development recorded by `known_at`, with what each one changed."""
+        format: Annotated[
+            str | None, QueryParameter(pattern="^(json|csv)$", description="json or csv")
+        ] = None,
+    ) -> Response[Any]:
+        """Every event of the development recorded by `known_at`, with what each one changed;
+        as CSV, one row per changed field, in the columns of `/api/changes`."""
         until_us = parse_known_at(known_at)
         stream = await sync_to_thread(timeline.stream, development_id, until_us=until_us)
+        known = format_micros(until_us)
         if not stream:
-            known = format_micros(until_us)
             raise UnknownDevelopment(
                 f"nothing of development {development_id} was recorded by {known}",
                 path="development_id",
             )
+        if wants_csv(request, format):
+            page = ChangesPage([development_changes(development_id, stream)], None)
+            return Response(changes_csv(page), media_type=CSV, headers={"X-Known-At": known})
         changes = history_changes(recorded.event for recorded in stream)
-        return History(
-            development_id=development_id,
-            known_at=format_micros(until_us),
-            items=[history_item(r, c) for r, c in zip(stream, changes, strict=True)],
+        return Response(
+            History(
+                development_id=development_id,
+                known_at=known,
+                items=[history_item(r, c) for r, c in zip(stream, changes, strict=True)],
+            )
         )
