@@ -11,6 +11,7 @@ import msgspec
 
 from events.base import LINE, TEXT, URL, FieldError
 from events.catalogue import AnyEvent
+from events.expected import expectations, lookup
 
 
 class Problem(msgspec.Struct, frozen=True):
@@ -40,7 +41,7 @@ _event_decoder = msgspec.json.Decoder(AnyEvent)
 _batch_decoder = msgspec.json.Decoder(Batch)
 
 
-_NAMED_FIELD = re.compile(r"Object (?:missing required|contains unknown) field `(.*)`", re.S)
+_NAMED_FIELD = re.compile(r"Object (missing required|contains unknown) field `(.*)`", re.S)
 
 
 # What each pattern of the catalogue means, for people reading a refusal.
@@ -52,8 +53,49 @@ _PATTERNS = {
 }
 _REGEX_MESSAGE = re.compile(r"Expected `str` matching regex '(.*)'")
 
+# What each field of a body expects, from the struct types; read only when a body is refused.
+_EXPECTED = expectations(AnyEvent, Batch)
+_WRONG_TYPE = re.compile(r"Expected `[^`]*`(, got `[^`]*`)?")
+_BAD_ENUM = re.compile(r"Invalid (?:enum )?value .*", re.S)
 
-def _problem(error: msgspec.ValidationError) -> Problem:
+# The formats msgspec reads times in, named as the query parameters name them.
+_TEMPORAL = {
+    "date": "a date YYYY-MM-DD",
+    "time": "a time HH:MM:SS with an optional offset, such as 12:00:00Z",
+    "datetime": "an RFC 3339 time with offset, such as 2024-03-01T12:00:00Z",
+}
+_BAD_TEMPORAL = re.compile(r"Invalid RFC3339 encoded (date|time|datetime)")
+_WRONG_TEMPORAL = re.compile(r"Expected `(date|time|datetime)`(, got `[^`]*`)?")
+_SHAPE = {"date": re.compile(r"\d{4}-\d{2}-\d{2}")}
+_STEP = re.compile(r"\.(\w+)|\[(\d+)\]")
+
+
+def _value_at(data: bytes | str, path: str) -> Any:
+    """The JSON value at a refusal's `path`, or None when it cannot be read back."""
+    try:
+        value = msgspec.json.decode(data)
+    except (ValueError, RecursionError):  # msgspec stopped at the error: the rest may be broken
+        return None
+    for name, index in _STEP.findall(path):
+        try:
+            value = value[name] if name else value[int(index)]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return value
+
+
+def _temporal(kind: str, data: bytes | str, path: str) -> str:
+    """A refusal of a date or time that echoes the text and names the format expected."""
+    text = _value_at(data, path)
+    if not isinstance(text, str):
+        return f"Invalid {kind}: expected {_TEMPORAL[kind]}"
+    shape = _SHAPE.get(kind)
+    why = " (no such day)" if shape and shape.fullmatch(text) else ""
+    shown = repr(text) if len(text) <= 60 else repr(text[:60]) + "…"
+    return f"Invalid {kind} {shown}{why}: expected {_TEMPORAL[kind]}"
+
+
+def _problem(error: msgspec.ValidationError, data: bytes | str) -> Problem:
     message, _, path = str(error).partition(" - at `")
     regex = _REGEX_MESSAGE.fullmatch(message)
     if regex:
@@ -61,22 +103,52 @@ def _problem(error: msgspec.ValidationError) -> Problem:
         message = _PATTERNS.get(regex.group(1).replace("\\\\", "\\"), message)
     path = path.rstrip("`") or "$"
     named = _NAMED_FIELD.fullmatch(message)
+    parent = path
     if named:  # msgspec puts a missing or unknown field's name in the message, not the path
-        name = named.group(1)
+        name = named.group(2)
         path += f".{name}" if name.isidentifier() else f"[{json.dumps(name)}]"
     cause = error.__cause__
     if isinstance(cause, FieldError):
         message = cause.message
         if cause.field:
             path = f"{path}.{cause.field}"
-    return Problem(path=path, message=message)
+        return Problem(path=path, message=message)
+    return Problem(path=path, message=_with_fix(message, path, parent, data, named))
+
+
+def _with_fix(
+    message: str, path: str, parent: str, data: bytes | str, named: re.Match[str] | None
+) -> str:
+    """msgspec's message with what the field expects, when the types or the format say."""
+    temporal = _BAD_TEMPORAL.fullmatch(message)
+    if temporal:
+        return _temporal(temporal.group(1), data, path)
+    wrong = _WRONG_TEMPORAL.fullmatch(message)
+    if wrong:
+        return f"Expected {_TEMPORAL[wrong.group(1)]}{wrong.group(2) or ''}"
+    missing = named is not None and named.group(1) == "missing required"
+    if missing:
+        whole = lookup(_EXPECTED, parent)
+        if whole and whole.replaced_whole:
+            field = parent.rpartition(".")[2]
+            return f"{message}: a correction replaces `{field}` whole, so give all its fields"
+    expected = lookup(_EXPECTED, path)
+    if not expected or not expected.choices:
+        return message
+    choices = ", ".join(expected.choices)
+    wrong = _WRONG_TYPE.fullmatch(message)
+    if wrong:
+        return f"Expected one of: {choices}{wrong.group(1) or ''}"
+    if missing or _BAD_ENUM.fullmatch(message):
+        return f"{message}: expected one of: {choices}"
+    return message
 
 
 def _decode(decoder: msgspec.json.Decoder[Any], data: bytes | str) -> Any:
     try:
         return decoder.decode(data)
     except msgspec.ValidationError as error:
-        raise InvalidEvent([_problem(error)]) from None
+        raise InvalidEvent([_problem(error, data)]) from None
     except msgspec.DecodeError as error:
         raise InvalidEvent([Problem("$", str(error))], malformed=True) from None
     except UnicodeError:  # msgspec lets invalid UTF-8 inside a string escape as this

@@ -378,6 +378,37 @@ def test_unknown_type_is_refused_naming_type(event_type: str) -> None:
     assert refused_at(body) == "$.type"
 
 
+def test_unknown_type_is_refused_listing_the_event_types() -> None:
+    error = refusal({**minimal("report_added"), "type": "report_removed"})
+
+    assert error.errors[0].message == (
+        "Invalid value 'report_removed': expected one of: development_reported, report_added, "
+        "report_corrected, report_retracted, development_corrected, status_changed"
+    )
+
+
+@pytest.mark.parametrize("type_", [None, 3])
+def test_missing_or_non_string_type_lists_the_event_types(type_: object) -> None:
+    body = (
+        without(minimal("report_added"), "type")
+        if type_ is None
+        else {**minimal("report_added"), "type": type_}
+    )
+
+    problem = refusal(body).errors[0]
+
+    assert problem.path == "$.type"
+    assert problem.message.endswith("one of: " + ", ".join(TAGS))
+
+
+def test_unknown_type_in_a_batch_lists_the_event_types() -> None:
+    events = [minimal("report_added"), {**minimal("report_added"), "type": "merged"}]
+
+    problem = batch_refusal(batch(events)).errors[0]
+
+    assert problem.message == "Invalid value 'merged': expected one of: " + ", ".join(TAGS)
+
+
 def test_type_that_is_not_a_string_is_refused_naming_type() -> None:
     assert refused_at({**minimal("report_added"), "type": 3}) == "$.type"
 
@@ -578,6 +609,91 @@ def test_value_outside_its_enumeration_is_refused(event_type: str, field: str, v
     assert refused_at(with_value(minimal(event_type), field, value)) == f"$.{field}"
 
 
+STANCES = "supports, contradicts, denies, not_observed, qualifies"
+CHANNELS = (
+    "statement, disclosure, testimony, fact_sheet, briefing, sanctions_designation, prosecutor, "
+    "monitor_report, media, imagery, state_media, other"
+)
+KINDS = "transfer, use, assessment, compensation, sanction, finding, meeting, statement, other"
+QUALIFIERS = (
+    "exact, about, at_least, more_than, up_to, fewer_than, range, order_of_magnitude, unspecified"
+)
+
+
+@pytest.mark.parametrize(
+    ("event_type", "field", "value", "allowed"),
+    [
+        ("report_added", "report.stance", "Denies", STANCES),
+        ("report_added", "report.reliability", "b", "A, B, C, D, E, F"),
+        ("report_added", "report.source.channel", "tweet", CHANNELS),
+        ("development_reported", "kind", "delivery", KINDS),
+        (
+            "development_reported",
+            "stage",
+            "in_transit",
+            "sought, negotiated, agreed, shipped, delivered, null",
+        ),
+        (
+            "status_changed",
+            "status",
+            "Confirmed",
+            "alleged, corroborated, confirmed, disputed, refuted, retracted, superseded, withdrawn",
+        ),
+        ("report_corrected", "changes.stance", "rejects", STANCES),
+        ("development_corrected", "changes.kind", "shipment", KINDS),
+    ],
+)
+def test_value_outside_its_enumeration_is_refused_listing_the_allowed_values(
+    event_type: str, field: str, value: str, allowed: str
+) -> None:
+    error = refusal(with_value(minimal(event_type), field, value))
+
+    assert error.errors[0].path == f"$.{field}"
+    assert error.errors[0].message == f"Invalid enum value {value!r}: expected one of: {allowed}"
+
+
+@pytest.mark.parametrize(
+    ("field", "allowed"), [("qualifier", QUALIFIERS), ("basis", "increment, cumulative")]
+)
+def test_figure_enumeration_is_refused_listing_the_allowed_values(field: str, allowed: str) -> None:
+    error = refusal(report_body(figure={"unit": "container", "value": 3, field: "roughly"}))
+
+    assert error.errors[0].path == f"$.report.figure.{field}"
+    assert error.errors[0].message == f"Invalid enum value 'roughly': expected one of: {allowed}"
+
+
+def test_enumerated_field_of_the_wrong_json_type_lists_the_allowed_values() -> None:
+    error = refusal(with_value(minimal("report_added"), "report.stance", 3))
+
+    assert error.errors[0].message == f"Expected one of: {STANCES}, got `int`"
+
+
+def test_missing_enumerated_field_lists_the_allowed_values() -> None:
+    error = refusal(without(minimal("report_added"), "report.source.channel"))
+
+    assert error.errors[0].path == "$.report.source.channel"
+    assert error.errors[0].message == (
+        f"Object missing required field `channel`: expected one of: {CHANNELS}"
+    )
+
+
+def test_unknown_field_named_like_an_enumerated_one_is_not_given_its_values() -> None:
+    # status is a field of other event types, not of report_added
+    error = refusal({**minimal("report_added"), "status": "confirmed"})
+
+    assert error.errors[0].message == "Object contains unknown field `status`"
+
+
+def test_other_refusals_keep_their_message() -> None:
+    assert refusal({**minimal("report_added"), "development_id": "x"}).errors[0].message == (
+        "Invalid UUID"
+    )
+    credibility = refusal(with_value(minimal("report_added"), "report.credibility", 9))
+    assert credibility.errors[0].message == "Expected `int` <= 6"
+    figure = refusal(report_body(figure={"value": 1000}))
+    assert figure.errors[0].message == "Object missing required field `unit`"
+
+
 @pytest.mark.parametrize(
     "kind",
     [
@@ -713,6 +829,28 @@ def test_corrected_figure_is_checked_like_a_reported_one() -> None:
     assert refused_at(body) == "$.changes.figure.value"
 
 
+@pytest.mark.parametrize(
+    ("changes", "path", "field"),
+    [
+        ({"figure": {"value": 3000}}, "$.changes.figure.unit", "figure"),
+        ({"source": {"originator": "KCNA"}}, "$.changes.source.channel", "source"),
+    ],
+)
+def test_partial_value_in_a_report_correction_says_it_is_replaced_whole(
+    changes: Body, path: str, field: str
+) -> None:
+    # given a correction that sends only the part of the figure that changed
+    problem = refusal(with_value(minimal("report_corrected"), "changes", changes)).errors[0]
+
+    # then the refusal says the whole value is needed, not only that a field is missing
+    name = path.rpartition(".")[2]
+    assert problem.path == path
+    assert problem.message == (
+        f"Object missing required field `{name}`: "
+        f"a correction replaces `{field}` whole, so give all its fields"
+    )
+
+
 @pytest.mark.parametrize("actors", [{}, {"targets": []}])
 def test_actors_naming_nobody_are_refused(actors: Body) -> None:
     body = with_value(minimal("development_reported"), "actors", actors)
@@ -785,6 +923,55 @@ def test_date_with_a_time_is_refused() -> None:
     body = with_value(minimal("status_changed"), "effective_on", "2024-02-23T00:00:00Z")
 
     assert refused_at(body) == "$.effective_on"
+
+
+@pytest.mark.parametrize(("event_type", "field"), DATE_FIELDS)
+@pytest.mark.parametrize("day", ["01/09/2024", "2024-9-1", "2024-02-23T00:00:00Z", ""])
+def test_date_in_another_format_is_refused_echoing_it_and_naming_yyyy_mm_dd(
+    event_type: str, field: str, day: str
+) -> None:
+    problem = refusal(with_value(minimal(event_type), field, day)).errors[0]
+
+    assert problem.path == f"$.{field}"
+    assert problem.message == f"Invalid date {day!r}: expected a date YYYY-MM-DD"
+
+
+def test_day_that_does_not_exist_is_refused_saying_so() -> None:
+    body = with_value(minimal("report_added"), "report.asserted_on", "2024-02-30")
+
+    assert refusal(body).errors[0].message == (
+        "Invalid date '2024-02-30' (no such day): expected a date YYYY-MM-DD"
+    )
+
+
+def test_date_given_as_a_number_is_refused_naming_the_format() -> None:
+    body = with_value(minimal("status_changed"), "effective_on", 20240223)
+
+    assert refusal(body).errors[0].message == "Expected a date YYYY-MM-DD, got `int`"
+
+
+def test_long_date_text_is_echoed_cut_short() -> None:
+    body = with_value(minimal("status_changed"), "effective_on", "9" * 5000)
+
+    message = refusal(body).errors[0].message
+
+    assert message == f"Invalid date '{'9' * 60}'…: expected a date YYYY-MM-DD"
+
+
+def test_bad_date_before_broken_json_still_names_the_format() -> None:
+    # msgspec stops at the date, so the text after it is never read: nothing to echo
+    data = b'{"type": "status_changed", "effective_on": "2024-9-1", broken'
+
+    assert refusal(data).errors[0].message == "Invalid date: expected a date YYYY-MM-DD"
+
+
+def test_bad_date_in_a_batch_is_echoed_from_its_event() -> None:
+    bad = with_value(minimal("status_changed"), "effective_on", "2024-9-1")
+
+    problem = batch_refusal(batch([minimal("report_added"), bad])).errors[0]
+
+    assert problem.path == "$.events[1].effective_on"
+    assert problem.message == "Invalid date '2024-9-1': expected a date YYYY-MM-DD"
 
 
 def test_asserted_on_is_decoded_as_a_date() -> None:
