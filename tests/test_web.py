@@ -6,12 +6,14 @@ import re
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from importlib import resources
+from pathlib import Path
 
 import pytest
 
 from service.application import Timeline
 from service.ingest import import_events, seed_corpus
-from tests.api import Client, serve
+from tests.api import Client, post_event, report_development, serve
+from tests.bodies import report, report_added, source
 
 CONTAINERS = "0fa92882-e151-5fc7-80b1-b54bbe48b61f"  # the seed's DPRK container deliveries
 
@@ -89,7 +91,7 @@ def test_the_allegations_board_lists_the_claims_open_on_the_date(client: Client)
     board = text.split("Open allegations on 1 March 2024")[1].split("Timeline of developments")[0]
     assert "17 open: alleged 14, corroborated 3, disputed 0" in board
     assert "Iran preparing to provide Russia with up to several hundred UAVs" in board
-    assert "599 days (1 y 8 m)" in board and "supports 2 denies 1" in board
+    assert "599 days (1 y 7 m)" in board and "supports 2 denies 1" in board
     assert "Putin\N{EN DASH}Kim summit" not in board  # confirmed: not open
 
 
@@ -168,3 +170,23 @@ def test_the_page_is_package_data_of_the_service() -> None:
     web = resources.files("service").joinpath("web")
     for name in ("templates/index.html", "static/timeline.js", "static/timeline.css"):
         assert web.joinpath(name).is_file(), name
+
+
+def test_the_revision_history_says_each_added_figure_in_words(tmp_path: Path) -> None:
+    # Given a development whose reports give figures without the source's own wording
+    with serve(f"sqlite:///{tmp_path}/figures.db") as editor:
+        audit = source(originator="Audit Source", channel="imagery")
+        development = report_development(editor, report=report(
+            source=audit, asserted_on="2024-06-01",
+            figure={"unit": "round", "qualifier": "exact", "value": 500}))  # fmt: skip
+        for figure in ({"unit": "uav", "qualifier": "range", "low": 200, "high": 300},
+                       {"unit": "container", "qualifier": "more_than", "value": 1000,
+                        "text": "over a thousand containers"}):  # fmt: skip
+            added = report_added(development, report=report(source=audit, figure=figure))
+            assert post_event(editor, added).status_code == 201
+        # When the history is read
+        text = page(editor, f"/developments/{development}", as_of="2024-07-01").text
+    # Then each figure is said in words, with the source's wording when it gave one
+    assert "Report by Audit Source, said on 2024-06-01: 500 rounds." in text
+    assert "said on 2023-10-13: 200\N{EN DASH}300 UAVs." in text
+    assert "more than 1,000 containers (“over a thousand containers”)." in text

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+
 from events import Figure
 from projections.results import Deliveries, Series
 from service.web import chart, words
@@ -80,3 +82,29 @@ def test_a_correction_is_shown_word_by_word_and_field_by_field() -> None:
     found = differences("source", before, after)
     assert [(d.name, d.changed) for d in found] == [("source.originator", False),
                                                      ("source.channel", True)]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "said"),
+    [
+        (date(2022, 7, 11), date(2024, 3, 1), "599 days (1 y 7 m)"),
+        (date(2023, 3, 1), date(2024, 2, 24), "360 days (11 m)"),
+        (date(2023, 3, 1), date(2024, 3, 1), "366 days (1 y 0 m)"),
+        (date(2024, 1, 31), date(2024, 2, 29), "29 days"),
+        (date(2023, 12, 31), date(2024, 2, 29), "60 days (2 m)"),
+        (date(2024, 1, 10), date(2024, 2, 10), "31 days (1 m)"),
+    ],
+)
+def test_an_age_counts_whole_calendar_months_never_rounding_up(
+    first: date, last: date, said: str
+) -> None:
+    assert words.age(first, last) == said
+
+
+def test_a_grade_reads_as_a_sentence_when_a_half_cannot_be_judged() -> None:
+    assert words.grade("B", 2) == "B2: usually reliable source, probably true"
+    assert words.grade("F", 6) == (
+        "F6: source reliability cannot be judged; truth cannot be judged"
+    )
+    assert words.grade("A", 6) == "A6: completely reliable source; truth cannot be judged"
+    assert words.grade("F", 3) == "F3: source reliability cannot be judged; possibly true"

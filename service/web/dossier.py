@@ -10,7 +10,7 @@ from uuid import UUID
 
 import msgspec
 
-from events import Edtf, Recorded, parse_edtf
+from events import Edtf, Recorded, Report, parse_edtf
 from projections import ReadModels
 from projections.results import Detail
 from service.application import Timeline
@@ -46,6 +46,7 @@ class Revision(msgspec.Struct, frozen=True, kw_only=True):
     recorded_by: str
     event: dict[str, Any]
     differences: list[Difference]
+    figure: str | None = None  # the figure of a report it adds, in words
 
 
 class Dossier(msgspec.Struct, frozen=True, kw_only=True):
@@ -98,10 +99,13 @@ def differences(field: str, before: Any, after: Any) -> list[Difference]:
 def _revision(recorded: Recorded, changes: list[Change] | None) -> Revision:
     found = [d for change in changes or [] for d in differences(change.field, change.before,
                                                                  change.after)]  # fmt: skip
+    report = getattr(recorded.event, "report", None)  # a Report, or a report's number
+    figure = report.figure if isinstance(report, Report) else None
     return Revision(version=recorded.version, position=recorded.position, type=recorded.type,
                     recorded_at=words.moment(recorded.recorded_at),
                     recorded_by=recorded.recorded_by, event=msgspec.to_builtins(recorded.event),
-                    differences=found)  # fmt: skip
+                    differences=found,
+                    figure=words.figure_text(figure) if figure else None)  # fmt: skip
 
 
 def dossier(read_models: ReadModels, timeline: Timeline, development_id: UUID, *, as_of: date,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from events import Edtf, Figure
@@ -31,12 +31,12 @@ QUALIFIERS = {
     "order_of_magnitude": "on the order of ",
 }
 RELIABILITY = {
-    "A": "completely reliable",
-    "B": "usually reliable",
-    "C": "fairly reliable",
-    "D": "not usually reliable",
-    "E": "unreliable",
-    "F": "reliability cannot be judged",
+    "A": "completely reliable source",
+    "B": "usually reliable source",
+    "C": "fairly reliable source",
+    "D": "not usually reliable source",
+    "E": "unreliable source",
+    "F": "source reliability cannot be judged",
 }
 CREDIBILITY = {
     1: "confirmed by other sources",
@@ -138,10 +138,14 @@ def actors_text(actors: dict[str, Any]) -> str:
 
 
 def grade(reliability: str, credibility: int) -> str:
-    """The Admiralty grade in words: `B2: usually reliable source, probably true`."""
+    """The Admiralty grade in words: `B2: usually reliable source, probably true`.
+
+    An ungraded half is a clause of its own (`cannot be judged`), so a semicolon parts the two.
+    """
+    unjudged = reliability == "F" or credibility == 6
     return (
-        f"{reliability}{credibility}: {RELIABILITY.get(reliability, '')} source, "
-        f"{CREDIBILITY.get(credibility, '')}"
+        f"{reliability}{credibility}: {RELIABILITY.get(reliability, 'source')}"
+        f"{'; ' if unjudged else ', '}{CREDIBILITY.get(credibility, '')}"
     )
 
 
@@ -162,11 +166,21 @@ def occurred_text(edtf: Edtf) -> str:
     return ", ".join(words)
 
 
-def age(days: int) -> str:
-    """`599 days (1 y 7 m)`."""
+def months_between(first: date, last: date) -> int:
+    """Whole calendar months from `first` to `last`; a month ending on a shorter month's last day
+    counts (31 January to 29 February is one month)."""
+    months = (last.year - first.year) * 12 + last.month - first.month
+    if last.day < first.day and (last + timedelta(days=1)).month == last.month:
+        months -= 1
+    return months
+
+
+def age(first: date, last: date) -> str:
+    """The age of a claim first said on `first`, on `last`: `599 days (1 y 7 m)`."""
+    days = (last - first).days
     if days < 31:
         return f"{days} day" + ("" if days == 1 else "s")
-    years, months = divmod(round(days / 30.4375), 12)
+    years, months = divmod(months_between(first, last), 12)
     span = f"{years} y {months} m" if years else f"{months} m"
     return f"{days:,} days ({span})"
 
