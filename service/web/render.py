@@ -41,6 +41,12 @@ def known_at_input(known_at_us: int | None) -> str:
     return from_micros(known_at_us).strftime("%Y-%m-%dT%H:%M:%S")  # no float: exact to 9999
 
 
+def known_at_exact(known_at_us: int | None) -> str:
+    """A `known_at` moment to the microsecond (RFC 3339, `Z`), which the script keeps as given
+    until the reader edits the field: the field itself holds whole seconds."""
+    return "" if known_at_us is None else words.moment(from_micros(known_at_us))
+
+
 def today() -> date:
     """Today, UTC: the default `as_of` and the slider's last day."""
     return datetime.now(UTC).date()
@@ -56,7 +62,7 @@ def _environment() -> jinja2.Environment:
     )
     environment.globals.update(
         asset=asset, state=state, words=words, chart=chart, FIRST_DAY=FIRST_DAY, STATUSES=STATUSES,
-        STANCES=STANCES, today=today, known_at_input=known_at_input,
+        STANCES=STANCES, today=today, known_at_input=known_at_input, known_at_exact=known_at_exact,
     )  # fmt: skip
     return environment
 

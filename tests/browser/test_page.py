@@ -133,3 +133,100 @@ def test_the_time_axes_work_from_the_keyboard(page: Page, site: Site) -> None:
 
     expect(page).to_have_url(re.compile(r"\?as_of=2024-02-29$"))
     expect(page.locator("#lede")).to_contain_text("As of 29 February 2024")
+
+
+def _development_with_two_reports(site: Site) -> tuple[str, str]:
+    """A new development and a second report of it; its id and when v2 was recorded."""
+    audit = {"originator": "Browser test", "channel": "imagery"}
+    first = _post(site, {
+        "type": "development_reported", "kind": "transfer", "title": "Shells seen at Tumangang",
+        "actors": {"supplier": "PRK", "recipient": "RUS"},
+        "report": {"source": audit, "asserted_on": "2024-06-15"},
+    })  # fmt: skip
+    second = _post(site, {
+        "type": "report_added", "development_id": first["development_id"],
+        "report": {"source": audit, "asserted_on": "2024-06-20",
+                   "figure": {"unit": "round", "value": 500}},
+    })  # fmt: skip
+    return first["development_id"], second["recorded_at"]
+
+
+def test_moving_a_control_keeps_the_known_at_to_the_microsecond(page: Page, site: Site) -> None:
+    # Given a page asked as known at the very moment its second version was recorded
+    development, recorded_at = _development_with_two_reports(site)
+    assert not recorded_at.endswith(".000000Z")
+    page.goto(f"{site.base}/developments/{development}?as_of=2024-07-01&known_at={recorded_at}")
+    expect(page.locator("#v2")).to_contain_text("500 rounds")
+
+    # When the reader moves the as-of date
+    page.locator("#as-of").fill("2024-07-02")
+
+    # Then the known-at sent and kept in the address is the one given, and v2 is still there
+    exact = re.escape(recorded_at.replace(":", "%3A"))
+    expect(page).to_have_url(re.compile(rf"\?as_of=2024-07-02&known_at={exact}$"))
+    expect(page.locator("#reports-title + ol li").first).to_contain_text("as of 2024-07-02")
+    expect(page.locator("#v2")).to_have_count(1)
+
+
+def test_a_known_at_before_the_development_keeps_the_views_and_says_why(
+    page: Page, site: Site
+) -> None:
+    # Given the containers page as of 1 March 2024
+    page.goto(f"{site.base}/developments/{CONTAINERS}?as_of=2024-03-01")
+    expect(page.locator("#liveness")).to_have_attribute("data-state", "live")
+
+    # When the reader sets a known-at before anything of it was recorded
+    page.locator("#known-at").fill("2000-01-01T00:00:00")
+
+    # Then the page says nothing was recorded by then, and keeps its views and its address
+    refused = page.locator("#refused")
+    expect(refused).to_contain_text(f"Nothing of development {CONTAINERS} was recorded by")
+    expect(refused).to_contain_text("Choose Now")
+    expect(page).to_have_url(re.compile(rf"/developments/{CONTAINERS}\?as_of=2024-03-01$"))
+    expect(page.locator("#report-2")).to_contain_text("South Korea NIS")
+    page.locator("#known-at-now").click()
+    expect(refused).to_be_hidden()
+
+    # And the page asked at that known-at offers the same page as recorded now
+    page.goto(f"{site.base}/developments/{CONTAINERS}?as_of=2024-03-01&known_at=2000-01-01")
+    expect(page.locator("main")).to_contain_text("before anything of it was recorded")
+    page.locator("#at-now").click()
+    expect(page).to_have_url(re.compile(rf"/developments/{CONTAINERS}\?as_of=2024-03-01$"))
+    expect(page.locator("#report-2")).to_contain_text("South Korea NIS")
+
+
+def test_a_focused_link_scrolls_clear_of_the_time_axes(page: Page, site: Site) -> None:
+    # Given the containers page scrolled so that a link sits under the sticky time axes
+    page.goto(f"{site.base}/developments/{CONTAINERS}?as_of=2024-03-01")
+    link = page.locator('#reports a[href="#history"]').first
+    bar, box = page.locator("#controls").bounding_box(), link.bounding_box()
+    assert bar is not None and box is not None
+    page.evaluate(f"window.scrollBy(0, {box['y'] - bar['height'] / 2})")  # sticky: the bar is at 0
+    box = link.bounding_box()
+    assert box is not None and box["y"] < bar["height"], "the link should start under the bar"
+
+    # When it takes the focus
+    link.focus()
+
+    # Then it is scrolled below the bar
+    box = link.bounding_box()
+    assert box is not None and box["y"] >= bar["height"], (box, bar)
+
+
+def test_a_live_update_keeps_the_focus_on_the_same_link(page: Page, site: Site) -> None:
+    # Given a development page with its link back to the overview focused
+    development, _ = _development_with_two_reports(site)
+    page.goto(f"{site.base}/developments/{development}?as_of=2024-07-01")
+    expect(page.locator("#liveness")).to_have_attribute("data-state", "live")
+    page.locator(".crumbs a").focus()
+
+    # When another report of it arrives and the views are redrawn
+    _post(site, {
+        "type": "report_added", "development_id": development,
+        "report": {"source": {"originator": "Second look", "channel": "imagery"},
+                   "asserted_on": "2024-06-25"},
+    })  # fmt: skip
+    expect(page.locator("#report-3")).to_contain_text("Second look")
+
+    # Then the focus is on the same link, in the new views
+    expect(page.locator(".crumbs a")).to_be_focused()

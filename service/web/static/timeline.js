@@ -8,6 +8,7 @@
     "report_retracted", "development_corrected", "status_changed"];
   const form = document.getElementById("controls");
   const views = document.getElementById("views");
+  if (document.body.dataset.page === "error") offerNow();
   if (!form || !views) return;
 
   const slider = document.getElementById("as-of-slider");
@@ -17,10 +18,14 @@
   const now = document.getElementById("known-at-now");
   const live = document.getElementById("live");
   const liveness = document.getElementById("liveness");
+  const refused = document.getElementById("refused");
   const firstDay = Date.parse(slider.dataset.firstDay + "T00:00:00Z");
   let controller = null;
   let timer = null;
   const fresh = new Set();  // developments that changed since the last refresh
+  // The known-at the page was given, to the microsecond; the field holds whole seconds, and a
+  // moment rounded down can leave out what was recorded in its last second.
+  let exactKnownAt = knownAt.dataset.exact || "";
 
   function dayOf(index) {
     return new Date(firstDay + index * DAY_MS).toISOString().slice(0, 10);
@@ -36,6 +41,7 @@
   }
 
   function knownAtParam() {
+    if (exactKnownAt) return exactKnownAt;
     const value = knownAt.value;
     if (!value) return "";
     return (value.length === 16 ? value + ":00" : value) + "Z";  // the input is labelled UTC
@@ -55,18 +61,48 @@
     slider.setAttribute("aria-valuetext", longDate(day));
   }
 
-  // Fetch the part for the current axes and swap it in; the newest request wins.
+  // Swap in new views, keeping the keyboard focus on the same link or control.
+  function swap(html) {
+    const focused = views.contains(document.activeElement) ? document.activeElement : null;
+    let selector = null;
+    if (focused && focused.id) selector = "#" + CSS.escape(focused.id);
+    else if (focused && focused.getAttribute("href")) {
+      selector = `[href="${CSS.escape(focused.getAttribute("href"))}"]`;
+    }
+    views.innerHTML = html;
+    const again = selector && views.querySelector(selector);
+    if (again) again.focus({ preventScroll: true });
+  }
+
+  // A refused refresh leaves the views and the address as they were, and says why.
+  function refuse(status, html) {
+    const page = new DOMParser().parseFromString(html, "text/html");
+    const detail = page.querySelector("#error-title + p");
+    let message = `Not shown (${status}): ` + (detail ? detail.textContent : "the server refused.");
+    if (status === 404 && knownAtParam()) message += " Choose Now, or a later known-at, to see it.";
+    refused.textContent = message + " The views below are still those of the address above.";
+    refused.hidden = false;
+    announce(message);
+  }
+
+  // Fetch the part for the current axes and swap it in; the newest request wins. The address
+  // changes only once the views for it are on screen, so a reload shows what was shown.
   async function refresh(after) {
     const q = query();
-    history.replaceState(null, "", location.pathname + (q ? "?" + q : ""));
     if (controller) controller.abort();
     controller = new AbortController();
     views.setAttribute("aria-busy", "true");
     try {
       const response = await fetch(views.dataset.part + (q ? "?" + q : ""),
         { signal: controller.signal, headers: { Accept: "text/html" } });
-      if (!response.ok) throw new Error(response.status + " " + response.statusText);
-      views.innerHTML = await response.text();
+      const html = await response.text();
+      if (!response.ok) {
+        refuse(response.status, html);
+        return;
+      }
+      history.replaceState(null, "", location.pathname + (q ? "?" + q : ""));
+      refused.hidden = true;
+      swap(html);
       if (after) after();
     } catch (error) {
       if (error.name !== "AbortError") announce("Could not refresh the views: " + error.message);
@@ -98,8 +134,8 @@
     showDate(asOf.value);
     later();
   });
-  knownAt.addEventListener("change", () => later());
-  now.addEventListener("click", () => { knownAt.value = ""; later(); });
+  knownAt.addEventListener("change", () => { exactKnownAt = ""; later(); });
+  now.addEventListener("click", () => { exactKnownAt = ""; knownAt.value = ""; later(); });
   form.addEventListener("submit", (event) => { event.preventDefault(); refresh(); });
 
   // Live: every event recorded after this page was made, from the log (any API process).
@@ -149,4 +185,20 @@
   }
 
   follow();
+
+  // An error page for a development asked at a known-at before it was recorded: a way back.
+  function offerNow() {
+    const params = new URLSearchParams(location.search);
+    const card = document.querySelector("main .card");
+    if (!card || !location.pathname.startsWith("/developments/") || !params.has("known_at")) return;
+    params.delete("known_at");
+    const paragraph = document.createElement("p");
+    const link = document.createElement("a");
+    link.id = "at-now";
+    link.href = location.pathname + (params.size ? "?" + params.toString() : "");
+    link.textContent = "See this page as recorded now";
+    paragraph.append(`Asked as known at ${new URLSearchParams(location.search).get("known_at")}, `
+      + "before anything of it was recorded. ", link, ".");
+    card.querySelector("h1").after(paragraph);
+  }
 })();
