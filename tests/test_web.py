@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from html.parser import HTMLParser
 from importlib import resources
 from pathlib import Path
+from uuid import uuid4
 
 import pytest
 
@@ -121,7 +122,14 @@ def test_a_development_page_shows_sources_grades_quotes_and_each_correction(
 def test_known_at_before_anything_was_recorded_shows_an_empty_service(client: Client) -> None:
     text = page(client, "/", as_of="2024-03-01", known_at="2000-01-01").text
     assert "Nothing had been reported by 1 March 2024" in text
-    page(client, f"/developments/{CONTAINERS}", 404, known_at="2000-01-01")
+    refused = page(
+        client, f"/developments/{CONTAINERS}", 404, as_of="2024-03-01", known_at="2000-01-01"
+    )
+    # the error page links to the same page as recorded now, without the script
+    assert f"/developments/{CONTAINERS}?as_of=2024-03-01" in refused.urls
+    assert "it was recorded later" in refused.text
+    unknown = page(client, f"/developments/{uuid4()}", 404)
+    assert not any(url.startswith("/developments/") for url in unknown.urls)
 
 
 def test_a_datetime_local_known_at_is_read_as_utc_and_kept_in_links(client: Client) -> None:

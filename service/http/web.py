@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from typing import Annotated
+from urllib.parse import urlencode
 from uuid import UUID
 
 from litestar import Controller, MediaType, Response, get
@@ -48,8 +49,9 @@ def _html(body: str, status: int = 200) -> Response[str]:
                     headers={"Cache-Control": "no-store"})  # fmt: skip
 
 
-def _error(status: int, title: str, detail: str) -> Response[str]:
-    return _html(render("error.html", title=title, detail=detail, head=0), status)
+def _error(status: int, title: str, detail: str, *, now: str | None = None) -> Response[str]:
+    """An error page; `now` is the address of the same page as recorded now, if it may differ."""
+    return _html(render("error.html", title=title, detail=detail, now=now, head=0), status)
 
 
 def _axes(as_of: str | None, known_at: str | None) -> Axes | Response[str]:
@@ -85,9 +87,15 @@ class WebController(Controller):
         view = dossier(read_models, timeline, development_id, as_of=axes.as_of,
                        known_at=axes.known_at, known_at_us=axes.known_at_us)  # fmt: skip
         if view is None:
-            by = f" by {axes.known_at}" if axes.known_at else ""
+            if axes.known_at is None:
+                return _error(404, "Unknown development",
+                              f"Nothing of development {development_id} was recorded.")  # fmt: skip
+            query = urlencode({"as_of": as_of} if as_of else {})
+            now = f"/developments/{development_id}" + (f"?{query}" if query else "")
             return _error(404, "Unknown development",
-                          f"Nothing of development {development_id} was recorded{by}.")  # fmt: skip
+                          f"Nothing of development {development_id} was recorded by "
+                          f"{axes.known_at}, the known-at asked: it was recorded later.",
+                          now=now)  # fmt: skip
         known_at_us = axes.known_at_us if axes.known_at else None
         return _html(render(template, view=view, as_of=view.as_of, known_at_us=known_at_us,
                             head=view.head))  # fmt: skip

@@ -8,7 +8,6 @@
     "report_retracted", "development_corrected", "status_changed"];
   const form = document.getElementById("controls");
   const views = document.getElementById("views");
-  if (document.body.dataset.page === "error") offerNow();
   if (!form || !views) return;
 
   const slider = document.getElementById("as-of-slider");
@@ -185,20 +184,4 @@
   }
 
   follow();
-
-  // An error page for a development asked at a known-at before it was recorded: a way back.
-  function offerNow() {
-    const params = new URLSearchParams(location.search);
-    const card = document.querySelector("main .card");
-    if (!card || !location.pathname.startsWith("/developments/") || !params.has("known_at")) return;
-    params.delete("known_at");
-    const paragraph = document.createElement("p");
-    const link = document.createElement("a");
-    link.id = "at-now";
-    link.href = location.pathname + (params.size ? "?" + params.toString() : "");
-    link.textContent = "See this page as recorded now";
-    paragraph.append(`Asked as known at ${new URLSearchParams(location.search).get("known_at")}, `
-      + "before anything of it was recorded. ", link, ".");
-    card.querySelector("h1").after(paragraph);
-  }
 })();
