@@ -1,0 +1,141 @@
+"""A query parameter the API route does not declare is a 400 naming it, never an unfiltered 200."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests import bodies
+from tests.api import (
+    Client,
+    error_paths,
+    log_state,
+    post_event,
+    problem,
+    report_development,
+    serve,
+)
+
+AS_OF = "as_of=2024-03-15"
+
+
+def _refused(client: Client, url: str, name: str) -> dict[str, Any]:
+    """The problem of `url`, checked to name the parameter `name` alone."""
+    document = problem(client.get(url), 400)
+    assert document["type"] == "urn:timeline:problem:invalid-parameter"
+    assert error_paths(document) == [name]
+    return document
+
+
+def test_a_misspelt_filter_of_a_view_is_refused_naming_it_and_what_the_view_takes(
+    database_url: str,
+) -> None:
+    with serve(database_url) as client:
+        report_development(client)
+        # Given the deliveries view answers the one PRK delivery when asked for it
+        filtered = client.get(f"/api/views/deliveries?{AS_OF}&supplier=IRN")
+        assert filtered.status_code == 200, filtered.text
+        # When the supplier filter is misspelt, or a filter the view lacks is sent
+        misspelt = _refused(client, f"/api/views/deliveries?{AS_OF}&suplier=IRN", "suplier")
+        unsupported = _refused(
+            client,
+            "/api/views/deliveries?originator=UK%20Defence%20Intelligence",
+            "originator",
+        )
+    # Then the answer is a 400 that lists what the view takes, not every delivery
+    assert misspelt["detail"] == (
+        "invalid value for suplier: GET /api/views/deliveries has no parameter 'suplier'; it "
+        "takes as_of, category, format, known_at, recipient, status, supplier, unit "
+        "(did you mean 'supplier'?)"
+    )
+    assert "it takes as_of, category, format" in unsupported["detail"]
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "name"),
+    [
+        ("/api/developments", "as_of=2024-03-15&kinds=transfer", "kinds"),
+        ("/api/events", "after=0&lim=10", "lim"),
+        ("/api/changes", "since=2024-01-01&untill=2024-02-01", "untill"),
+        ("/api/developments/{id}/history", "as_of=2024-03-15", "as_of"),  # takes known_at only
+        ("/api/checkpoints/latest", "known_at=2024-03-15", "known_at"),
+        # the header is Last-Event-ID; a bad `after` keeps the stream from opening without the check
+        ("/api/stream", "after=-1&lastEventId=3", "lastEventId"),
+    ],
+)
+def test_an_unknown_parameter_is_refused_on_every_kind_of_route(
+    database_url: str, path: str, query: str, name: str
+) -> None:
+    with serve(database_url) as client:
+        development_id = report_development(client)
+        # When the route is asked with a parameter it does not declare
+        document = _refused(client, f"{path.format(id=development_id)}?{query}", name)
+    # Then the problem names it and says which the route does take
+    assert f"has no parameter {name!r}; it takes " in document["detail"]
+
+
+def test_a_route_without_parameters_refuses_any(database_url: str) -> None:
+    with serve(database_url) as client:
+        for url in ("/api/health?verbose=1", "/api/health?verbose", "/api/health?=1"):
+            name = url.partition("?")[2].partition("=")[0]
+            document = _refused(client, url, name)
+            assert document["detail"].endswith("it takes no query parameters")
+
+
+def test_the_from_alias_filters_where_the_handler_s_own_name_is_refused(
+    database_url: str,
+) -> None:
+    with serve(database_url) as client:
+        report_development(client)  # first reported on 2023-10-13
+        # When the timeline is asked from a day, by the parameter's public name
+        before = client.get(f"/api/developments?{AS_OF}&from=2023-10-01").json()["items"]
+        after = client.get(f"/api/developments?{AS_OF}&from=2024-01-01").json()["items"]
+        # Then it filters; the Python name of the handler's argument is no parameter of the API
+        assert (len(before), len(after)) == (1, 0)
+        _refused(client, f"/api/developments?{AS_OF}&from_=2024-01-01", "from_")
+
+
+def test_a_repeated_known_parameter_answers_as_before_and_a_repeated_unknown_one_is_refused(
+    database_url: str,
+) -> None:
+    with serve(database_url) as client:
+        report_development(client)
+        # When as_of comes twice, the last one counts, as it did
+        twice = client.get("/api/developments?as_of=2023-01-01&as_of=2024-03-15")
+        assert twice.status_code == 200, twice.text
+        assert (twice.json()["as_of"], len(twice.json()["items"])) == ("2024-03-15", 1)
+        _refused(client, f"/api/developments?{AS_OF}&sort=title&sort=position", "sort")
+
+
+def test_a_post_with_an_unknown_parameter_stores_nothing_even_past_the_fast_path(
+    database_url: str,
+) -> None:
+    with serve(database_url) as client:
+        # Given the editor's token is known to the fast path by a first write
+        report_development(client)
+        # When a valid event is posted with a parameter the append does not take
+        response = client.post(
+            "/api/events?dry_run=1",
+            content=bodies.encoded(bodies.development_reported()),
+            headers={"Content-Type": "application/json"},
+        )
+        # Then it is refused, and the log still holds the first event alone
+        document = problem(response, 400)
+        assert error_paths(document) == ["dry_run"]
+        assert log_state(client).events == 1
+        assert post_event(client, bodies.development_reported()).status_code == 201
+
+
+def test_html_pages_and_the_api_documents_ignore_parameters_the_api_refuses(
+    database_url: str,
+) -> None:
+    with serve(database_url) as client:
+        # When the same stray parameter goes to a page, the OpenAPI document and the API
+        page = client.get("/?utm_source=mail")
+        document = client.get("/api/schema/openapi.json?utm_source=mail")
+        api = client.get("/api/developments?utm_source=mail")
+    # Then the page and the document answer as ever, and only the API refuses it
+    assert (page.status_code, page.headers["content-type"]) == (200, "text/html; charset=utf-8")
+    assert (document.status_code, document.json()["info"]["title"]) == (200, "Timeline")
+    assert error_paths(problem(api, 400)) == ["utm_source"]
