@@ -194,12 +194,11 @@ def test_a_worker_that_dies_is_replaced_and_no_connection_is_refused_meanwhile(
         os.kill(min(workers), signal.SIGKILL)
         answers = []
         deadline = time.monotonic() + 30
-        while (len(_workers(server)) != 2 or min(workers) in _workers(server)) and (
-            time.monotonic() < deadline
-        ):
-            answers.append(call("GET", f"{base}/api/health")[0])  # raises if refused or reset
-        # Then every one of them is answered, and the server has started another worker
         replaced = _workers(server)
+        while (len(replaced) != 2 or min(workers) in replaced) and time.monotonic() < deadline:
+            answers.append(call("GET", f"{base}/api/health")[0])  # raises if refused or reset
+            replaced = _workers(server)  # one reading per turn, the one the loop stopped on
+        # Then every one of them is answered, and the server has started another worker
         assert len(replaced) == 2 and min(workers) not in replaced
         assert answers and set(answers) == {200}
         assert all(call("GET", f"{base}/api/health")[0] == 200 for _ in range(20))
