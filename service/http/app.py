@@ -28,12 +28,13 @@ from service.config import ConfigError, database_url
 from service.http.audit import AuditController
 from service.http.auth import Authorize, provide_principal
 from service.http.deadline import REQUEST_TIMEOUT_SECONDS, Deadline
+from service.http.fastpath import install
 from service.http.log import HistoryController, LogController
 from service.http.maintenance import rebuild_projections
 from service.http.openapi import ASSETS, docs_page, swagger_assets
 from service.http.problems import EXCEPTION_HANDLERS
 from service.http.stream import stream_events
-from service.http.strict import RefuseUnknownParameters, install_fast_path
+from service.http.strict import RefuseUnknownParameters
 from service.http.views import VIEW_DEPENDENCIES, VIEW_HANDLERS, follow_log
 from service.http.web import WEB_HANDLERS
 from service.http.write import BODY_TIMEOUT_SECONDS, EventsWriteController
@@ -178,7 +179,7 @@ def create_app(
             render_plugins=[docs_page(assets)],
         ),
     )
-    return install_fast_path(app)
+    return install(app)
 
 
 def _positive(name: str, parse: Callable[[str], _Number], default: _Number) -> _Number:

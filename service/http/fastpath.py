@@ -56,6 +56,7 @@ class FastAppend:
             scope["type"] != "http"
             or scope["path"] != "/api/events"
             or scope["method"] != "POST"
+            or scope["query_string"]  # the handler refuses parameters it does not take
             or (principal := self._editor(scope)) is None
         ):
             await self._app(scope, receive, send)

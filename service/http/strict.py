@@ -15,10 +15,6 @@ from litestar.connection import ASGIConnection
 from litestar.routes import HTTPRoute
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from service.http.fastpath import FastAppend
-from service.http.fastpath import Receive as RawReceive
-from service.http.fastpath import Scope as RawScope
-from service.http.fastpath import Send as RawSend
 from service.http.params import InvalidParameter
 
 API = "/api/"
@@ -82,20 +78,3 @@ def _refusal(where: str, unknown: list[str], accepted: frozenset[str]) -> str:
     message += "; it takes " + ", ".join(sorted(accepted))
     meant = get_close_matches(unknown[0], accepted, n=1)
     return message + (f" (did you mean {meant[0]!r}?)" if meant else "")
-
-
-class FastAppendWithoutQuery(FastAppend):
-    """The fast path, for the requests without a query string: a POST /api/events with one
-    goes on to the Litestar handler, where `RefuseUnknownParameters` checks it."""
-
-    async def __call__(self, scope: RawScope, receive: RawReceive, send: RawSend) -> None:
-        if scope.get("query_string"):
-            await self._app(scope, receive, send)
-        else:
-            await super().__call__(scope, receive, send)
-
-
-def install_fast_path(app: Litestar) -> Litestar:
-    """Put the fast path, for requests without a query string, in front of `app`'s handling."""
-    app.asgi_handler = FastAppendWithoutQuery(app, app.asgi_handler)  # type: ignore[arg-type,assignment]
-    return app
