@@ -197,6 +197,46 @@ def test_views_answer_csv(database_url: str, how: str) -> None:
     assert tables["/api/views/allegations"][0]["supports"] == "1"
 
 
+def test_csv_cells_hold_one_value_each_under_the_json_path_they_come_from(
+    database_url: str,
+) -> None:
+    # Given a development with actors, an item, a period, and a retracted report with a figure
+    actors = {"supplier": "PRK", "recipient": "RUS", "targets": ["UKR", "Kharkiv"]}
+    with serve(database_url) as client:
+        development_id = report_development(
+            client, actors=actors, item={"category": "uav", "designation": "Geran-2"}
+        )
+        assert post_event(client, bodies.report_added(development_id)).status_code == 201
+        assert post_event(client, bodies.report_retracted(development_id, 2)).status_code == 201
+        [timeline] = csv.DictReader(
+            io.StringIO(client.get("/api/developments", params={**AS_OF, "format": "csv"}).text)
+        )
+        path = f"/api/developments/{development_id}"
+        first, second = csv.DictReader(
+            io.StringIO(client.get(path, params={**AS_OF, "format": "csv"}).text)
+        )
+    # Then objects are spread over columns a spreadsheet can sort and filter on
+    assert (timeline["actors.supplier"], timeline["actors.recipient"]) == ("PRK", "RUS")
+    assert timeline["actors.user"] == "" and timeline["actors.targets"] == '["UKR","Kharkiv"]'
+    assert (timeline["item.category"], timeline["item.designation"]) == ("uav", "Geran-2")
+    assert (timeline["occurred.text"], timeline["occurred.lower"], timeline["occurred.upper"]) == (
+        "2023-09/2023-10",
+        "2023-09-01",
+        "2023-10-31",
+    )
+    assert (first["source.originator"], first["source.channel"]) == ("John Kirby", "briefing")
+    assert (first["figure.qualifier"], first["figure.value"], first["figure.basis"]) == (
+        "more_than",
+        "1000",
+        "increment",
+    )
+    assert first["retraction.effective_on"] == "" and first["active"] == "True"
+    assert (second["retraction.effective_on"], second["active"]) == ("2024-03-01", "False")
+    assert second["retraction.reason"] == "The originator withdrew the figure"
+    cells = [cell for row in (timeline, first, second) for cell in row.values()]
+    assert not any(cell.startswith("{") for cell in cells)
+
+
 @pytest.mark.parametrize(
     ("path", "params", "named"),
     [

@@ -75,8 +75,18 @@ def detail_shape(detail: Detail) -> dict[str, Any]:
     return msgspec.to_builtins(shaped)  # type: ignore[no-any-return]
 
 
+def _at(row: Mapping[str, Any], column: str) -> Any:
+    """The value a column names: a key of the row, or a dotted path into its objects."""
+    value: Any = row
+    for key in column.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(key)
+    return value
+
+
 def _cell(value: Any) -> Any:
-    if isinstance(value, dict | list):
+    if isinstance(value, dict | list):  # a list (`actors.targets`): its JSON array
         return msgspec.json.encode(value).decode()
     if isinstance(value, float) and value.is_integer():
         return int(value)  # a count as a spreadsheet reads it: 1000000, not 1000000.0 or 1e+16
@@ -90,12 +100,15 @@ def csv_response(
     known_at: str,
     headers: Mapping[str, str] | None = None,
 ) -> Response[str]:
-    """Rows as a CSV table, with the `as_of` and `known_at` it answers for in headers."""
+    """Rows as a CSV table, with the `as_of` and `known_at` it answers for in headers.
+
+    A column is a key of the JSON answer's rows or a dotted path into one of its objects
+    (`actors.supplier`, `figure.value`), so a spreadsheet gets one value per cell."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(columns)
     for row in rows:
-        writer.writerow([_cell(row.get(column)) for column in columns])
+        writer.writerow([_cell(_at(row, column)) for column in columns])
     headers = {"X-As-Of": as_of.isoformat(), "X-Known-At": known_at, **(headers or {})}
     return Response(out.getvalue(), media_type=CSV, headers=headers)
 
@@ -115,12 +128,16 @@ def _columns(names: str) -> tuple[str, ...]:
 
 
 TIMELINE_COLUMNS = _columns(
-    "development_id position version kind title stage actors item occurred status "
-    "first_reported_on last_reported_on reports total_reports"
+    "development_id position version kind title stage actors.supplier actors.recipient "
+    "actors.user actors.end_user actors.authority actors.targets item.category "
+    "item.designation occurred.text occurred.lower occurred.upper status first_reported_on "
+    "last_reported_on reports total_reports"
 )
 REPORT_COLUMNS = _columns(
-    "number position source asserted_on stance quote figure reliability credibility "
-    "active retraction corrections"
+    "number position source.originator source.channel source.title source.url "
+    "source.published_on asserted_on stance quote figure.unit figure.qualifier figure.value "
+    "figure.low figure.high figure.basis figure.text reliability credibility active "
+    "retraction.effective_on retraction.reason retraction.position corrections"
 )
 ALLEGATION_COLUMNS = _columns(
     "development_id position title kind status status_since first_reported_on "
