@@ -81,6 +81,19 @@ def test_the_overview_says_what_each_source_had_said_about_deliveries_by_1_march
     assert "Iran Foreign Ministry: no number stated (“a limited number”)" in text
 
 
+def test_each_chart_lists_every_change_of_its_figures_in_a_table_not_only_on_hover(
+    client: Client,
+) -> None:
+    response = client.get("/", params={"as_of": "2024-03-01"})
+    tables = re.findall(r'<details class="steps">.*?</details>', response.text, re.S)
+    rows = [Page(row).text.strip() for t in tables for row in re.findall(r"<tr>.*?</tr>", t)]
+    assert "US Government 2023-10-13 at least 1,000 containers" in rows  # bounds, as drawn
+    assert "US Government 2024-02-23 at least 10,000 containers" in rows
+    assert "South Korea NIS 2023-11-01 at least 1,000,000 rounds" in rows
+    assert "Iran Foreign Ministry 2022-11-05 a report without a number" in rows
+    assert len(tables) == len(re.findall(r'<figure class="panel"', response.text))
+
+
 def test_an_earlier_as_of_shows_the_figures_said_by_then(client: Client) -> None:
     text = page(client, "/", as_of="2023-10-20").text
     assert "US Government: more than 1,000 containers (as of 2023-10-13, 1 report)" in text

@@ -22,6 +22,7 @@ LEFT, RIGHT, TOP, BOTTOM = 70, 14, 16, 30
 PLOT_W, PLOT_H = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 COLOURS = 6  # palette size in the stylesheet: .c0 … .c5
 DASHES = ("", "6 3", "2 3")
+_NO_NUMBER = "a report without a number"
 
 
 class Tick(msgspec.Struct, frozen=True):
@@ -31,12 +32,13 @@ class Tick(msgspec.Struct, frozen=True):
     text: str
 
 
-class Point(msgspec.Struct, frozen=True):
-    """A change of a series' bounds, with its words for a tooltip; `unstated`: no number."""
+class Point(msgspec.Struct, frozen=True, kw_only=True):
+    """A change of a series' bounds on a day, and what it said; `unstated`: no number."""
 
     x: float
     y: float
-    text: str
+    on: date
+    said: str
     unstated: bool = False
 
 
@@ -115,8 +117,7 @@ def _trace(line: Line, scale: Scale, name: str, colour: int, dash: str) -> Trace
     for step, stop in _segments(line.steps, scale.end):
         x0, x1, y = scale.x(step.on), scale.x(stop), scale.y(step.low)
         if _unstated(step, line):
-            text = f"{name}, {step.on.isoformat()}: a report without a number"
-            points.append(Point(x0, y, text, unstated=True))
+            points.append(Point(x=x0, y=y, on=step.on, said=_NO_NUMBER, unstated=True))
             previous_stop = None
             continue
         path.append(f"V{y}H{x1}" if previous_stop == step.on else f"M{x0} {y}H{x1}")
@@ -126,7 +127,7 @@ def _trace(line: Line, scale: Scale, name: str, colour: int, dash: str) -> Trace
         elif step.high > step.low:
             band.append(f"M{x0} {scale.y(step.high)}H{x1}V{y}H{x0}Z")
         said = words.bounds_text(step.low, step.high, line.key.unit)
-        points.append(Point(x0, y, f"{name}, {step.on.isoformat()}: {said}"))
+        points.append(Point(x=x0, y=y, on=step.on, said=said))
     return Trace(name=name, colour=colour, dash=dash, line="".join(path), band="".join(band),
                  open_band="".join(open_band), points=points, summary=_summary(line, name),
                  unstated=all(point.unstated for point in points))  # fmt: skip
