@@ -7,7 +7,7 @@
 from projections.compare import snapshot, verify_rebuild
 from projections.read_models import ReadModels, run_forever
 from projections.rebuild import Rebuilt, rebuild
-from projections.runner import NAMES, ProjectionRunner, ensure_schema
+from projections.runner import NAMES, ProjectionRunner, ensure_schema, stale
 
 __all__ = [
     "NAMES",
@@ -18,5 +18,6 @@ __all__ = [
     "rebuild",
     "run_forever",
     "snapshot",
+    "stale",
     "verify_rebuild",
 ]

@@ -14,6 +14,7 @@ from projections.dialect import Dialect, rows_of
 from projections.query_rows import development_fields, development_row, recorded_counts
 from projections.results import Detail, ReportRow, Retraction
 from projections.schema import REPORTS, STATUS_CHANGES
+from projections.state import status_run
 
 _report_decoder = msgspec.json.Decoder(Report)
 
@@ -41,21 +42,20 @@ def development(
         report_rows = rows_of(cursor)
         cursor.execute(
             sql(
-                f"SELECT effective_on, position, status FROM {STATUS_CHANGES.name} "
+                f"SELECT effective_on, status FROM {STATUS_CHANGES.name} "
                 "WHERE development_id = %s AND position <= %s AND effective_on <= %s "
-                "ORDER BY effective_on DESC, position DESC LIMIT 1"
+                "ORDER BY effective_on, position"
             ),
             (key, position, day),
         )
-        governing = rows_of(cursor)
+        status, since = status_run(fields[7], [(row[0], row[1]) for row in rows_of(cursor)])
     reports = [_report_row(row, day) for row in report_rows]
     active = [r.report.asserted_on for r in reports if r.active]
-    status = governing[0][2] if governing else fields[7]
     first = min(active, default=None)
     reported = (first.toordinal(), max(active).toordinal(), len(active)) if first else None
     row = development_row(dialect, fields, counts, status=status, reported=reported)
-    since = date.fromordinal(governing[0][0]) if governing else first
-    return Detail(development=row, visible=bool(active), status_since=since, reports=reports)
+    since_day = first if since is None else date.fromordinal(since)
+    return Detail(development=row, visible=bool(active), status_since=since_day, reports=reports)
 
 
 def _report_row(row: Sequence[Any], day: int) -> ReportRow:

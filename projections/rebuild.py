@@ -32,7 +32,7 @@ from projections.dialect import Dialect
 from projections.entries import LogReader, commits
 from projections.projection import Projection
 from projections.runner import ensure_schema, make_projections
-from projections.schema import BOX, INDEXES, SQLITE_BOX, TRACKING, index_names
+from projections.schema import BOX, FOLDS, INDEXES, SQLITE_BOX, TRACKING, index_names
 from projections.writer import ChildCursor
 from service.store.log import RECORDS, Cursor, LogRecorder
 from service.store.sqlite import TimelineSQLiteRecorder
@@ -206,8 +206,9 @@ def rebuild(
             if isinstance(projection, DeliveriesProjection):
                 projection.save_pieces(final)
             final.execute(
-                f"UPDATE {TRACKING} SET position = %s, generation = generation + 1 WHERE name = %s",
-                [(last, projection.name)],
+                f"UPDATE {TRACKING} SET position = %s, generation = generation + 1, fold = %s "
+                "WHERE name = %s",
+                [(last, FOLDS[projection.name], projection.name)],
             )
             projection.forget()
         writer.put(final.flush)

@@ -19,7 +19,7 @@ from projections.developments import DevelopmentsProjection
 from projections.dialect import Dialect, rows_of
 from projections.entries import Entry, LogReader, commits
 from projections.projection import Moved, Projection
-from projections.schema import TRACKING, create
+from projections.schema import FOLDS, TRACKING, create
 from service.errors import StorageError
 from service.store.log import Cursor, LogRecorder
 
@@ -53,11 +53,20 @@ def ensure_schema(store: LogRecorder) -> None:
         for name in NAMES:
             cursor.execute(
                 dialect.sql(
-                    f"INSERT INTO {TRACKING} (name, position, generation) VALUES (%s, 0, 0) "
-                    "ON CONFLICT (name) DO NOTHING"
+                    f"INSERT INTO {TRACKING} (name, position, generation, fold) "
+                    "VALUES (%s, 0, 0, %s) ON CONFLICT (name) DO NOTHING"
                 ),
-                (name,),
+                (name, FOLDS[name]),
             )
+
+
+def stale(store: LogRecorder) -> list[str]:
+    """The projections whose rows another version of their fold wrote (see `FOLDS`)."""
+    ensure_schema(store)
+    with store.read_transaction() as cursor:
+        cursor.execute(f"SELECT name, fold FROM {TRACKING}")
+        folds = dict(rows_of(cursor))
+    return [name for name in NAMES if folds.get(name) != FOLDS[name]]
 
 
 def read_tracking(dialect: Dialect, cursor: Cursor) -> dict[str, tuple[int, int]]:

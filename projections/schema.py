@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from projections.dialect import Dialect
+from projections.dialect import Dialect, rows_of
 from projections.state import POS_MAX
 from service.store.log import Cursor
 
@@ -32,6 +32,11 @@ class Table:
 
 
 TRACKING = "tl_tracking"
+# The version of each projection's fold: bump it when a change makes the fold write other rows
+# for the same log (a rule of DESIGN §4 read otherwise). The tracking row says which version
+# wrote the rows (0: one older than this column); `timeline serve` and `timeline projections
+# run` rebuild a projection whose rows another version wrote before they begin.
+FOLDS = {"developments": 2, "deliveries": 1}
 
 DEVELOPMENTS = Table(
     "tl_developments",
@@ -140,7 +145,7 @@ BOX = "tl_delivery_box"  # SQLite: an R-tree over the rows' (valid, system) rect
 
 TABLES = f"""
 CREATE TABLE IF NOT EXISTS {TRACKING} (name {{text}} PRIMARY KEY, position {{int}} NOT NULL,
-  generation {{int}} NOT NULL);
+  generation {{int}} NOT NULL, fold {{int}} NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS {DEV_STATES.name} (development_id {{uuid}} PRIMARY KEY,
   state {{blob}} NOT NULL);
 CREATE TABLE IF NOT EXISTS {DEVELOPMENTS.name} (id {{pk}}, development_id {{uuid}} NOT NULL,
@@ -234,8 +239,20 @@ def create(dialect: Dialect, cursor: Cursor) -> None:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
     for statement in dialect.ddl(TABLES).split(";"):
         cursor.execute(statement)
+    _add_fold_column(dialect, cursor)
     for statements in INDEXES.values():
         for statement in statements:
             cursor.execute(statement)
     for statement in (SQLITE_BOX,) if dialect.sqlite else PG_BOX_INDEXES:
         cursor.execute(statement)
+
+
+def _add_fold_column(dialect: Dialect, cursor: Cursor) -> None:
+    """Tracking tables made before `fold` existed gain it, at 0: their rows are rebuilt."""
+    add = f"ALTER TABLE {TRACKING} ADD COLUMN fold {dialect.ddl('{int}')} NOT NULL DEFAULT 0"
+    if not dialect.sqlite:
+        cursor.execute(add.replace("ADD COLUMN", "ADD COLUMN IF NOT EXISTS"))
+        return
+    cursor.execute(f"PRAGMA table_info({TRACKING})")
+    if "fold" not in [row[1] for row in rows_of(cursor)]:
+        cursor.execute(add)

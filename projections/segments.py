@@ -15,8 +15,8 @@ from projections.state import (
     STANCES,
     DevState,
     ReportState,
-    StatusChange,
     actor_key,
+    status_run,
 )
 
 
@@ -87,7 +87,7 @@ def segments(state: DevState) -> list[Segment]:
     ordered = sorted(days)
     active: list[int] = []  # the active reports' days, sorted: the first and last reported
     stances = [0, 0, 0, 0, 0]
-    governing: StatusChange | None = None
+    status, since = state.initial_status, None  # since: None while the initial status holds
     next_change = 0
     found: list[Segment] = []
     for index, day in enumerate(ordered):
@@ -97,18 +97,16 @@ def segments(state: DevState) -> list[Segment]:
         for report in starts.get(day, ()):
             insort(active, report.asserted_on)
             stances[STANCE_INDEX[report.stance]] += 1
-        while next_change < len(changes) and changes[next_change].effective_on <= day:
-            governing = changes[next_change]
-            next_change += 1
+        if next_change < len(changes) and changes[next_change].effective_on <= day:
+            while next_change < len(changes) and changes[next_change].effective_on <= day:
+                next_change += 1
+            effective = [(c.effective_on, c.status) for c in changes[:next_change]]
+            status, since = status_run(state.initial_status, effective)
         if not active:
             continue
         first = active[0]
-        status, since = (
-            (state.initial_status, first)
-            if governing is None
-            else (governing.status, governing.effective_on)
-        )
-        shown = Shown._make((first, active[-1], len(active), status, since, *stances, kind, actors))
+        began = first if since is None else since
+        shown = Shown._make((first, active[-1], len(active), status, began, *stances, kind, actors))
         end = ordered[index + 1] if index + 1 < len(ordered) else DAY_MAX
         if found and found[-1].valid_to == day and found[-1].shown == shown:
             found[-1] = Segment(found[-1].valid_from, end, shown)

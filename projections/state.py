@@ -100,6 +100,19 @@ class DevState(msgspec.Struct, array_like=True, gc=False):
         return self.initial_status if change is None else change.status
 
 
+def status_run(initial: str, effective: Sequence[tuple[int, str]]) -> tuple[str, int | None]:
+    """The status set by the last of `effective` ((effective_on, status) of the changes in
+    force by a day, in effect order) and the day it has held since: the first day of the run of
+    changes that all set it, since a change to the status a development already has re-affirms
+    it and does not start it again. None when the run goes back to the initial status, which
+    holds from the first active report."""
+    status, since = initial, None
+    for effective_on, changed in effective:
+        if changed != status:
+            status, since = changed, effective_on
+    return status, since
+
+
 def _report_state(number: int, position: int, raw: bytes) -> ReportState:
     lean = decode_report(raw)
     return ReportState(

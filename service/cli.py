@@ -18,7 +18,7 @@ from typing import IO, Any
 from tqdm import tqdm
 
 from events import encode
-from projections import NAMES, rebuild, run_forever
+from projections import NAMES, rebuild, run_forever, stale
 from service.application import Timeline, recorded_of
 from service.audit import (
     CheckpointFileError,
@@ -34,6 +34,7 @@ from service.config import ConfigError, database_url, sqlite_file
 from service.errors import Busy, StorageFull, Unavailable
 from service.ingest import Batch, ImportFailed, ImportReport, read_batch, seed_corpus, store_batch
 from service.serving import default_workers, serve
+from service.store.log import LogRecorder
 from service.tokens import ROLES, TokenError, Tokens, check_principal
 
 Command = Callable[[argparse.Namespace], int]
@@ -274,7 +275,7 @@ def cmd_checkpoint(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve the HTTP API and the web page, in one process or several workers."""
     url = database_url(args.database)
-    Timeline(url).close()  # create the schema once, before any worker starts
+    _rebuild_stale(url)  # and create the schema once, before any worker starts
     os.environ["TIMELINE_DATABASE"] = url
     if args.no_projections:
         os.environ["TIMELINE_RUN_PROJECTIONS"] = "0"
@@ -290,6 +291,7 @@ def cmd_projections_run(args: argparse.Namespace) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     url = database_url(args.database)
+    _rebuild_stale(url)
     _say(f"following the log of {url}")
     run_forever(url, stop, poll_seconds=args.poll_seconds)
     return 0
@@ -297,19 +299,39 @@ def cmd_projections_run(args: argparse.Namespace) -> int:
 
 def cmd_projections_rebuild(args: argparse.Namespace) -> int:
     """Clear the read models (or one) and fold the whole log again."""
-    url = database_url(args.database)
+    _rebuild(database_url(args.database), args.name)
+    return 0
+
+
+def _rebuild(target: str | LogRecorder, names: str | Sequence[str] | None) -> None:
+    """Rebuild with a progress bar, and say how it went."""
     with _progress(None, "event", "rebuilding") as bar:
 
         def advance(done: int, total: int) -> None:
             bar.total = total
             bar.update(done - bar.n)
 
-        result = rebuild(url, args.name, progress=advance)
+        result = rebuild(target, names, progress=advance)
     _say(
         f"rebuilt {', '.join(result.names)}: {result.events:,} events in "
         f"{result.seconds:.1f} s ({result.events_per_second:,.0f} events/s)"
     )
-    return 0
+
+
+def _rebuild_stale(url: str) -> None:
+    """Create the schema if need be, and rebuild the read models that another version of
+    their fold wrote, before serving or following the log from them."""
+    timeline = Timeline(url)
+    try:
+        names = stale(timeline.store)
+        if names:
+            _say(
+                f"the read models of {', '.join(names)} were written by another version of "
+                "this service: rebuilding them from the log first"
+            )
+            _rebuild(timeline.store, names)
+    finally:
+        timeline.close()
 
 
 def _whole(least: int, most: int | None = None) -> Callable[[str], int]:

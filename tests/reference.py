@@ -41,9 +41,10 @@ Interpretations where DESIGN is silent (the read models must agree with these):
   Filters: `supplier` / `recipient` match case-insensitively (they are actors); `category`, `unit`
   and `status` match exactly. Filters select series; totals are computed over the selected series.
   Rows are sorted by key, None before any string.
-- Allegations: `status_since` is the `effective_on` of the `status_changed` that sets the status
-  as of D (the governing one: an earlier change to the same status does not extend it), or
-  `first_reported_on` when the status is the initial one. `age_days` = D - `first_reported_on`.
+- Allegations: `status_since` is the day the status as of D has held since: the `effective_on`
+  of the earliest of the latest changes effective by D that all set that status (a change to
+  the status the development already has re-affirms it), or `first_reported_on` when that run
+  of changes reaches back to the initial status. `age_days` = D - `first_reported_on`.
 - A log that is not well formed (a stream event before its `development_reported`, a correction or
   retraction of a report that does not exist, a second `development_reported` for one id) raises
   `ValueError`: the oracle refuses to guess. A second retraction of one report (the domain refuses
@@ -306,6 +307,20 @@ def _governing_change(state: _DevelopmentState, as_of: date) -> _StatusChange | 
     return max(effective, key=lambda c: (c.effective_on, c.position))
 
 
+def _status_since(state: _DevelopmentState, as_of: date) -> date | None:
+    """The first day of the run of same-status changes in force at D; None back to the start."""
+    effective = sorted(
+        (c for c in state.status_changes if c.effective_on <= as_of),
+        key=lambda c: (c.effective_on, c.position),
+    )
+    since = None
+    for earlier, change in zip([None, *effective], effective, strict=False):
+        before = state.initial_status if earlier is None else earlier.status
+        if change.status != before:
+            since = change.effective_on
+    return since
+
+
 def _status(state: _DevelopmentState, as_of: date) -> Status:
     change = _governing_change(state, as_of)
     return state.initial_status if change is None else change.status
@@ -535,7 +550,6 @@ def allegations(log: Sequence[Recorded], as_of: date, known_at_us: int) -> list[
         if not row.visible or row.status not in ALLEGATION_STATUSES:
             continue
         assert row.first_reported_on is not None
-        change = _governing_change(state, as_of)
         stances: dict[Stance, int] = dict.fromkeys(STANCES, 0)
         for r in _active_reports(state, as_of):
             stances[r.report.stance] += 1
@@ -546,7 +560,7 @@ def allegations(log: Sequence[Recorded], as_of: date, known_at_us: int) -> list[
                 title=row.title,
                 kind=row.kind,
                 status=row.status,
-                status_since=row.first_reported_on if change is None else change.effective_on,
+                status_since=_status_since(state, as_of) or row.first_reported_on,
                 first_reported_on=row.first_reported_on,
                 age_days=(as_of - row.first_reported_on).days,
                 stances=stances,

@@ -28,10 +28,15 @@ def shown_on(state: DevState, day: int) -> Shown | None:
     for report in active:
         stances[STANCE_INDEX[report.stance]] += 1
     first = min(report.asserted_on for report in active)
-    change = state.governing(day)
-    status, since = (
-        (state.initial_status, first) if change is None else (change.status, change.effective_on)
-    )
+    effective = [change for change in state.changes if change.effective_on <= day]
+    status, since = state.initial_status, first
+    if effective:  # the status has held since the earliest of the latest changes that set it
+        status = effective[-1].status
+        run = len(effective)
+        while run > 0 and effective[run - 1].status == status:
+            run -= 1
+        if run > 0 or status != state.initial_status:
+            since = effective[run].effective_on
     last = max(report.asserted_on for report in active)
     kind, actors = state.fields["kind"], actor_key(state.fields["actors"])
     return Shown._make((first, last, len(active), status, since, *stances, kind, actors))

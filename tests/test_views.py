@@ -257,6 +257,31 @@ def test_allegations_count_active_reports_by_stance_with_age_and_status_since(
     assert store.allegations_at(D(2024, 3, 1)) == []
 
 
+def test_a_status_judged_again_has_held_since_it_was_first_set_not_since_the_reaffirmation(
+    store: Store,
+) -> None:
+    # Given a development corroborated in February and corroborated again in March, and one
+    # whose initial status (alleged) is judged alleged again
+    again = store.develop(said(US, D(2024, 1, 10)))
+    store.judge(again, "corroborated", D(2024, 2, 1))
+    store.judge(again, "corroborated", D(2024, 3, 1))
+    initial = store.develop(said(NIS, D(2024, 1, 20)))
+    store.judge(initial, "alleged", D(2024, 3, 5))
+    # and one that leaves its status and comes back to it
+    back = store.develop(said(US, D(2024, 1, 25)))
+    store.judge(back, "disputed", D(2024, 2, 10))
+    store.judge(back, "alleged", D(2024, 3, 10))
+
+    since = {a.development_id: a.status_since for a in store.allegations_at(D(2024, 4, 1))}
+    detail = store.detail_at(again, D(2024, 4, 1))
+
+    # Then each status has held since the day it was set: a re-affirmation does not restart it
+    assert since == {again: D(2024, 2, 1), initial: D(2024, 1, 20), back: D(2024, 3, 10)}
+    assert detail is not None and detail.status_since == D(2024, 2, 1)
+    same_as_reference(store, D(2024, 4, 1))
+    same_as_reference(store, D(2024, 2, 15))
+
+
 # --- the timeline -----------------------------------------------------------------------------
 
 

@@ -1,0 +1,89 @@
+"""Read models written by another version of a projection's fold are rebuilt before they serve.
+
+The tracking row of each projection says which version of its fold wrote its rows
+(`projections.schema.FOLDS`); `timeline projections run` and `timeline serve` rebuild the
+projections whose rows another version wrote, so an upgrade that reads a rule of DESIGN §4
+otherwise never answers from rows folded by the old rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from projections import ProjectionRunner, rebuild, snapshot, stale
+from projections.schema import SEGMENTS, TRACKING
+from service.application import Timeline
+from service.ingest import import_events, seed_corpus
+from tests.procs import projection_runner, wait_until
+
+
+@pytest.fixture
+def seeded(database_url: str) -> Iterator[Timeline]:
+    """The seed corpus, its read models folded by this version."""
+    timeline = Timeline(database_url)
+    with seed_corpus() as corpus:
+        import_events(timeline, corpus, recorded_by="seed")
+    ProjectionRunner(timeline.store).catch_up()
+    yield timeline
+    timeline.close()
+
+
+def _read_models(timeline: Timeline) -> dict[str, list[Any]]:
+    """Every row of the read models, without the runner's states (its cache, not a view)."""
+    rows = snapshot(timeline.store)
+    return {table: found for table, found in rows.items() if not table.endswith("_state")}
+
+
+def _as_an_earlier_fold_wrote_them(timeline: Timeline) -> None:
+    """The developments' rows as another version left them: other `status_since` days."""
+    with timeline.store.write_transaction() as cursor:
+        cursor.execute(f"UPDATE {TRACKING} SET fold = 0 WHERE name = 'developments'")
+        cursor.execute(f"UPDATE {SEGMENTS.name} SET status_since = 1")
+
+
+def test_a_database_folded_by_this_version_has_nothing_stale(seeded: Timeline) -> None:
+    assert stale(seeded.store) == []
+
+
+def test_a_rebuild_records_the_version_of_the_fold_that_wrote_the_rows(seeded: Timeline) -> None:
+    _as_an_earlier_fold_wrote_them(seeded)
+    assert stale(seeded.store) == ["developments"]
+
+    rebuild(seeded.store, "developments")
+
+    assert stale(seeded.store) == []
+
+
+def test_a_tracking_table_from_before_fold_versions_marks_every_projection_stale(
+    seeded: Timeline,
+) -> None:
+    with seeded.store.write_transaction() as cursor:
+        cursor.execute(f"ALTER TABLE {TRACKING} DROP COLUMN fold")
+
+    assert stale(seeded.store) == ["developments", "deliveries"]
+
+
+def test_projections_run_rebuilds_rows_another_fold_wrote_before_it_follows_the_log(
+    seeded: Timeline, database_url: str, tmp_path: Path
+) -> None:
+    # Given read models that an earlier version folded otherwise
+    live = _read_models(seeded)
+    _as_an_earlier_fold_wrote_them(seeded)
+    assert _read_models(seeded) != live
+
+    # When `timeline projections run` starts on them
+    runner = projection_runner(database_url, tmp_path / "logs")
+    try:
+        following = wait_until(lambda: "following the log" in runner.tail(), timeout=60)
+        assert following, runner.tail()
+    finally:
+        runner.stop()
+
+    # Then it said so, rebuilt them from the log, and they are the rows this version folds
+    assert "were written by another version of this service" in runner.tail()
+    assert stale(seeded.store) == []
+    assert _read_models(seeded) == live
