@@ -1,4 +1,5 @@
-"""A query parameter the API route does not declare is a 400 naming it, never an unfiltered 200."""
+"""A query parameter the API route does not declare, or one given twice, is a 400 naming it,
+never an unfiltered 200 or an answer for one of the two values."""
 
 from __future__ import annotations
 
@@ -96,16 +97,21 @@ def test_the_from_alias_filters_where_the_handler_s_own_name_is_refused(
         _refused(client, f"/api/developments?{AS_OF}&from_=2024-01-01", "from_")
 
 
-def test_a_repeated_known_parameter_answers_as_before_and_a_repeated_unknown_one_is_refused(
+def test_a_parameter_given_twice_is_refused_naming_it_since_one_value_would_be_ignored(
     database_url: str,
 ) -> None:
     with serve(database_url) as client:
         report_development(client)
-        # When as_of comes twice, the last one counts, as it did
-        twice = client.get("/api/developments?as_of=2023-01-01&as_of=2024-03-15")
-        assert twice.status_code == 200, twice.text
-        assert (twice.json()["as_of"], len(twice.json()["items"])) == ("2024-03-15", 1)
-        _refused(client, f"/api/developments?{AS_OF}&sort=title&sort=position", "sort")
+        # When as_of comes twice (it used to answer for the last one), or a filter does
+        twice = _refused(client, "/api/developments?as_of=2023-01-01&as_of=2024-03-15", "as_of")
+        _refused(client, f"/api/views/deliveries?{AS_OF}&supplier=PRK&supplier=IRN", "supplier")
+        # and an unknown one comes twice: it is named as unknown
+        unknown = _refused(client, f"/api/developments?{AS_OF}&sort=title&sort=position", "sort")
+        # Then the problem says the parameter takes one value
+        assert twice["detail"] == (
+            "invalid value for as_of: GET /api/developments takes one 'as_of'; it was given more"
+        )
+        assert "has no parameter 'sort'" in unknown["detail"]
 
 
 def test_a_post_with_an_unknown_parameter_stores_nothing_even_past_the_fast_path(

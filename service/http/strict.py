@@ -1,5 +1,6 @@
 """Query parameters a route does not declare are refused: a misspelt filter (`?suplier=IRN`)
-would otherwise be ignored, and the answer would be the unfiltered one, with no warning.
+would otherwise be ignored, and the answer would be the unfiltered one, with no warning. So is
+a parameter given twice (`?as_of=2024-01-01&as_of=2024-06-01`): one of them would be ignored.
 
 What a route accepts is what Litestar parsed from its handler's signature (and its dependencies'):
 the query names of the route's kwargs model, aliases such as `from` included.
@@ -23,7 +24,8 @@ DOCUMENTS = "/api/schema"  # the OpenAPI document, Swagger UI and its assets: no
 
 class RefuseUnknownParameters:
     """Middleware of every route: under /api/ (but its documents), a query parameter the route's
-    handler does not declare is an `InvalidParameter` naming it and listing those it takes."""
+    handler does not declare is an `InvalidParameter` naming it and listing those it takes, and
+    one given more than once is an `InvalidParameter` naming it."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -40,11 +42,14 @@ class RefuseUnknownParameters:
         if accepted is None:  # the first request of this route: what Litestar made of it
             self._accepted = accepted_parameters(scope["litestar_app"])
             accepted = self._accepted.setdefault(id(handler), frozenset())
-        sent = ASGIConnection[Any, Any, Any, Any](scope).query_params.keys()
-        unknown = [name for name in sent if name not in accepted]
+        params = ASGIConnection[Any, Any, Any, Any](scope).query_params
+        unknown = [name for name in params if name not in accepted]
+        where = f"{scope.get('method')} {scope['path']}"
         if unknown:
-            where = f"{scope.get('method')} {scope['path']}"
             raise InvalidParameter(unknown[0], _refusal(where, unknown, accepted))
+        for name in params:  # each takes one value: which of two was meant cannot be told
+            if len(params.getall(name)) > 1:
+                raise InvalidParameter(name, f"{where} takes one {name!r}; it was given more")
 
 
 def _is_api(scope: Scope) -> bool:
