@@ -41,7 +41,9 @@ class DeliveriesProjection(Projection[KeptDelivery]):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.series: dict[SeriesKey, int] = {}
+        self.series: dict[SeriesKey, int] = {}  # by key as spelt in events
+        self.identities: dict[SeriesKey, int] = {}  # by key with actors casefolded
+        self.spellings: dict[str, str] = {}  # an actor's first spelling, by its casefold
         self.tracks: dict[int, Track] = {}
         self.piece_changes: dict[tuple[int, int, int], Piece | None] = {}
         # A rebuild of both projections folds each development once: the developments
@@ -52,6 +54,8 @@ class DeliveriesProjection(Projection[KeptDelivery]):
         """Drop what is held in memory, tracks and series keys too."""
         super().forget()
         self.series = {}
+        self.identities = {}
+        self.spellings = {}
         self.tracks = {}
         self.piece_changes = {}
 
@@ -59,9 +63,13 @@ class DeliveriesProjection(Projection[KeptDelivery]):
         if not self.series and not self.complete:
             cursor.execute(
                 "SELECT series_id, supplier, recipient, category, unit, originator "
-                f"FROM {SERIES.name}"
+                f"FROM {SERIES.name} ORDER BY series_id"
             )
-            self.series = {tuple(row[1:]): row[0] for row in rows_of(cursor)}
+            for series_id, *key in rows_of(cursor):
+                self.series[tuple(key)] = self.identities[_identity(tuple(key))] = series_id
+                for actor in key[:2]:
+                    if actor is not None:
+                        self.spellings.setdefault(actor.casefold(), actor)
         super()._prepare(cursor, entries)
 
     def _restore(self, cursor: Cursor, states: dict[Any, DevState]) -> None:
@@ -73,13 +81,24 @@ class DeliveriesProjection(Projection[KeptDelivery]):
             self.kept[key] = KeptDelivery(state, pieces)
 
     def _series_id(self, key: SeriesKey, buffer: RowBuffer | None) -> int:
+        """The series of `key`. Actors are identifiers that differ in case alone for the
+        same actor (DESIGN: filters match them case-insensitively), so `PRK` and `prk` are
+        one series, shown as the actor was first spelt."""
         found = self.series.get(key)
         if found is None:
-            if buffer is None:
-                raise LookupError(key)
-            found = self.series[key] = len(self.series) + 1
-            buffer.execute(SERIES.insert_sql(), [(found, *key)])
+            identity = _identity(key)
+            found = self.identities.get(identity)
+            if found is None:
+                if buffer is None:
+                    raise LookupError(key)
+                found = self.identities[identity] = len(self.identities) + 1
+                spelt = (self._spelt(key[0]), self._spelt(key[1]), *key[2:])
+                buffer.execute(SERIES.insert_sql(), [(found, *spelt)])
+            self.series[key] = found
         return found
+
+    def _spelt(self, actor: str | None) -> str | None:
+        return None if actor is None else self.spellings.setdefault(actor.casefold(), actor)
 
     def _pieces(self, state: DevState, buffer: RowBuffer | None) -> list[tuple[int, Piece]]:
         """The pieces the development contributes, by track id."""
@@ -245,4 +264,16 @@ def _piece_row(track_id: int, piece: Piece) -> tuple[Any, ...]:
         piece.low,
         piece.high,
         int(piece.bounded),
+    )
+
+
+def _identity(key: SeriesKey | tuple[Any, ...]) -> SeriesKey:
+    """A series key with its actors casefolded."""
+    supplier, recipient, category, unit, originator = key
+    return (
+        None if supplier is None else supplier.casefold(),
+        None if recipient is None else recipient.casefold(),
+        category,
+        unit,
+        originator,
     )

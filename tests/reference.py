@@ -38,6 +38,8 @@ Interpretations where DESIGN is silent (the read models must agree with these):
   reports n`. `last_asserted_on` is the latest `asserted_on` among the series' contributing
   reports. `supplier`, `recipient` and `category` are None when the development names no such
   actor or item, and stay None in the keys.
+  Actors that differ in case alone are one (`PRK`, `prk`): one series, one total. Which spelling
+  a series shows is the service's choice (the first one it folded); compare with `folded`.
   Filters: `supplier` / `recipient` match case-insensitively (they are actors); `category`, `unit`
   and `status` match exactly. Filters select series; totals are computed over the selected series.
   Rows are sorted by key, None before any string.
@@ -356,6 +358,10 @@ def _matches_actor(actors: Actors, wanted: str) -> bool:
     return any(name.casefold() == wanted.casefold() for name in actors.names())
 
 
+def _folded(name: str | None) -> str | None:
+    return None if name is None else name.casefold()
+
+
 def _same_actor(name: str | None, wanted: str) -> bool:
     return name is not None and name.casefold() == wanted.casefold()
 
@@ -446,6 +452,7 @@ def deliveries(
 ) -> RefDeliveries:
     """`GET /api/views/deliveries`: per-originator series of delivered quantities, and totals."""
     contributions: dict[_SeriesKey, list[tuple[date, int, Figure]]] = defaultdict(list)
+    spelt: dict[str, str] = {}  # an actor's spelling, by its casefold: `PRK` and `prk` are one
     for state in _replay(log, known_at_us).values():
         current = _status(state, as_of)
         if state.kind != "transfer" or state.stage != "delivered":
@@ -470,16 +477,20 @@ def deliveries(
             if unit is not None and figure.unit != unit:
                 continue
             key = (
-                dev_supplier,
-                dev_recipient,
+                _folded(dev_supplier),
+                _folded(dev_recipient),
                 dev_category,
                 figure.unit,
                 r.report.source.originator,
             )
+            for actor in (dev_supplier, dev_recipient):
+                if actor is not None:
+                    spelt.setdefault(actor.casefold(), actor)
             contributions[key].append((r.report.asserted_on, r.position, figure))
 
     series: list[RefSeries] = []
-    for key, items in contributions.items():
+    for folded, items in contributions.items():
+        key = (spelt.get(folded[0] or ""), spelt.get(folded[1] or ""), *folded[2:])
         items.sort(key=lambda item: (item[0], item[1]))
         low, high = _fold_figures(figure for _, _, figure in items)
         series.append(

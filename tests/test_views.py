@@ -17,7 +17,7 @@ import pytest
 from service.ingest import read_events
 from service.store.records import to_micros
 from tests import reference
-from tests.test_views_support import FAR_FUTURE, Store, figure, plain, said
+from tests.test_views_support import FAR_FUTURE, Store, figure, folded, plain, said
 
 D = date
 US, NIS = "US Department of State", "South Korea NIS"
@@ -37,7 +37,7 @@ def same_as_reference(store: Store, as_of: date, known_at: int | None = None) ->
     log, at = store.log(), known_at or store.now()
     assert plain(store.timeline_at(as_of, at)) == plain(reference.timeline(log, as_of, at))
     assert plain(store.allegations_at(as_of, at)) == plain(reference.allegations(log, as_of, at))
-    assert plain(store.deliveries_at(as_of, at)) == plain(reference.deliveries(log, as_of, at))
+    assert folded(store.deliveries_at(as_of, at)) == folded(reference.deliveries(log, as_of, at))
     for development_id in {r.development_id for r in log}:
         found = store.detail_at(development_id, as_of, at)
         expected = reference.development_detail(log, development_id, as_of, at)
@@ -106,6 +106,30 @@ def test_originators_are_separate_series_and_the_total_is_the_largest_never_the_
     ]
     [total] = view.totals
     assert (total.low, total.high) == (10_000.0, 10_000.0)
+
+
+def test_actors_that_differ_in_case_alone_are_one_series_shown_as_first_spelt(
+    store: Store,
+) -> None:
+    # Given one coder wrote `PRK`, another `prk` and `Rus`, for the same originator and for two
+    store.develop(said(US, D(2024, 1, 1), figure(value=100)))
+    store.develop(said(US, D(2024, 1, 5), figure(value=40)), supplier="prk", recipient="Rus")
+    store.develop(said(NIS, D(2024, 1, 9), figure(value=300)), supplier="prk")
+
+    view = store.deliveries_at(D(2024, 2, 1))
+
+    # Then each originator has one series, the total spans both, and each actor keeps the
+    # spelling it was first folded with
+    assert [(s.supplier, s.recipient, s.originator, s.low) for s in view.series] == [
+        ("PRK", "RUS", NIS, 300.0),
+        ("PRK", "RUS", US, 140.0),
+    ]
+    assert [(t.supplier, t.recipient, t.low) for t in view.totals] == [("PRK", "RUS", 300.0)]
+    assert [s.originator for s in store.deliveries_at(D(2024, 2, 1), supplier="pRk").series] == [
+        NIS,
+        US,
+    ]
+    same_as_reference(store, D(2024, 2, 1))
 
 
 def test_units_and_categories_are_never_added_together(store: Store) -> None:

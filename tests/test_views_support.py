@@ -66,6 +66,17 @@ def plain(value: Any) -> Any:
     return msgspec.json.decode(msgspec.json.encode(value))
 
 
+def folded(deliveries: Any) -> Any:
+    """A deliveries view as `plain`, its actors casefolded: which spelling of an actor that
+    differs in case alone a series shows is the service's choice, not the reference's."""
+    view = plain(deliveries)
+    for row in (*view["series"], *view["totals"]):
+        for role in ("supplier", "recipient"):
+            if row[role] is not None:
+                row[role] = row[role].casefold()
+    return view
+
+
 class Store:
     """A timeline on a database, its read models, and one method per kind of event."""
 
