@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import time
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import pytest
@@ -49,6 +49,38 @@ def test_every_view_carries_the_as_of_and_known_at_it_used(database_url: str) ->
                 "2100-01-01T00:00:00.000000Z",
             )
         assert _get(client, "/api/developments")["as_of"]  # defaults: today and now
+
+
+def test_an_answer_without_known_at_says_the_time_of_the_last_event_and_answers_so_again(
+    database_url: str,
+) -> None:
+    # "now" would not do: a commit under way may have read the clock before now, and asked
+    # again at that `known_at` once it commits, the answer would take it in
+    with serve(database_url) as client:
+        receipt = post_event(client, bodies.development_reported()).json()
+        development_id = receipt["development_id"]
+        paths = (
+            "/api/developments",
+            f"/api/developments/{development_id}",
+            "/api/views/deliveries",
+            "/api/views/allegations",
+            f"/api/developments/{development_id}/history",
+        )
+        first = {path: _get(client, path) for path in paths}
+        changes = _get(client, "/api/changes", since="2000-01-01")
+        # When more is recorded, also in the development asked about
+        later = post_event(client, bodies.report_added(development_id)).json()
+        again = {path: _get(client, path, known_at=first[path]["known_at"]) for path in paths}
+        changes_again = _get(client, "/api/changes", since="2000-01-01", until=changes["until"])
+    # Then each answer said the time of the last event recorded then, and says the same again
+    recorded = _micros(receipt["recorded_at"])
+    assert {_micros(first[path]["known_at"]) for path in paths} == {recorded}
+    assert _micros(changes["until"]) == recorded < _micros(later["recorded_at"])
+    assert again == first and changes_again == changes
+
+
+def _micros(moment: str) -> int:
+    return round(datetime.fromisoformat(moment).timestamp() * 1_000_000)
 
 
 def test_the_timeline_item_and_the_detail_have_their_documented_shape(database_url: str) -> None:

@@ -63,15 +63,22 @@ def provide_signer(state: State, timeline: NamedDependency[Timeline]) -> Signer:
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 
 
-def _moment(name: str, text: str | None, *, start_of_day: bool) -> int:
-    """An RFC 3339 time or a date (its first or last microsecond, UTC) in microseconds."""
+def _moment(
+    name: str,
+    text: str | None,
+    *,
+    start_of_day: bool,
+    settled: int | None = None,
+) -> int:
+    """An RFC 3339 time or a date (its first or last microsecond, UTC) in microseconds;
+    absent, `parse_known_at`'s "now" (`settled`)."""
     if text is not None and start_of_day and _DATE.fullmatch(text):
         try:
             return to_micros(datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC))
         except ValueError:
             raise InvalidParameter(name, f"{text!r} is not a real date") from None
     try:
-        return parse_known_at(text)
+        return parse_known_at(text, settled=settled)
     except InvalidParameter as error:
         raise InvalidParameter(name, error.message) from None
 
@@ -198,7 +205,10 @@ class AuditController(Controller):
     ) -> Response[Any]:
         """Events recorded in [since, until] by development, each with who, when, why and diffs."""
         since_us = _moment("since", since, start_of_day=True)
-        until_us = _moment("until", until, start_of_day=False)
+        settled = await sync_to_thread(timeline.store.settled_at) if until is None else None
+        until_us = _moment("until", until, start_of_day=False, settled=settled)
+        if until is None:  # the log is settled at a time before the window: nothing in it yet
+            until_us = max(until_us, since_us)
         if until_us < since_us:
             raise InvalidParameter("until", "the window ends before it starts")
         page = await sync_to_thread(

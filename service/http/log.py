@@ -118,7 +118,8 @@ class HistoryController(Controller):
     ) -> Response[Any]:
         """Every event of the development recorded by `known_at`, with what each one changed;
         as CSV, one row per changed field, in the columns of `/api/changes`."""
-        until_us = parse_known_at(known_at)
+        settled = await sync_to_thread(timeline.store.settled_at) if known_at is None else None
+        until_us = parse_known_at(known_at, settled=settled)
         stream = await sync_to_thread(timeline.stream, development_id, until_us=until_us)
         known = format_micros(until_us)
         if not stream:

@@ -41,14 +41,17 @@ def parse_as_of(text: str | None) -> date:
     return _day("as_of", text)
 
 
-def parse_known_at(text: str | None) -> int:
+def parse_known_at(text: str | None, *, settled: int | None = None) -> int:
     """`known_at` in microseconds since the epoch; absent means now.
 
     An RFC 3339 time must carry its offset (`Z` or `±HH:MM`); a date YYYY-MM-DD means the
-    last microsecond of that day, UTC.
+    last microsecond of that day, UTC. Where an answer says the `known_at` it used, "now" is
+    `settled`: the system time of the last event recorded (`LogRecorder.settled_at`), which
+    answers the same as now and keeps answering the same when asked again, while a commit
+    under way may have read the clock before now and be recorded at or before it.
     """
     if text is None:
-        return now_micros()
+        return now_micros() if settled is None else settled
     if _DATE.fullmatch(text):
         start_of_day = datetime.combine(_day("known_at", text), datetime.min.time(), UTC)
         return to_micros(start_of_day) + _DAY_US - 1

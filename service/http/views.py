@@ -112,7 +112,7 @@ class DevelopmentsController(Controller):
         format: Format = None,
     ) -> Response[Any]:
         """Visible developments by `first_reported_on`, then position; `next` pages on."""
-        day, moment = parse_as_of(as_of), parse_known_at(known_at)
+        day, moment = parse_as_of(as_of), _known_at(read_models, known_at)
         page = _call(
             read_models.timeline,
             as_of=day,
@@ -148,7 +148,7 @@ class DevelopmentsController(Controller):
         format: Format = None,
     ) -> Response[Any]:
         """The development with every report recorded by T, active or not as of D."""
-        day, moment = parse_as_of(as_of), parse_known_at(known_at)
+        day, moment = parse_as_of(as_of), _known_at(read_models, known_at)
         detail = read_models.development(development_id, as_of=day, known_at_us=moment)
         known = format_micros(moment)
         if detail is None:
@@ -160,6 +160,12 @@ class DevelopmentsController(Controller):
         if wants_csv(request, format):
             return csv_response(shaped["reports"], REPORT_COLUMNS, day, known)
         return Response({"as_of": day, "known_at": known, **shaped})
+
+
+def _known_at(read_models: ReadModels, known_at: str | None) -> int:
+    """T as asked; absent, the time the log is settled at, so the answer can be asked again."""
+    settled = read_models.store.settled_at() if known_at is None else None
+    return parse_known_at(known_at, settled=settled)
 
 
 class ViewsController(Controller):
@@ -189,7 +195,7 @@ class ViewsController(Controller):
         format: Format = None,
     ) -> Response[Any]:
         """One row per (supplier, recipient, category, unit, originator); totals never sum."""
-        day, moment = parse_as_of(as_of), parse_known_at(known_at)
+        day, moment = parse_as_of(as_of), _known_at(read_models, known_at)
         found: Deliveries = read_models.deliveries(
             as_of=day,
             known_at_us=moment,
@@ -229,7 +235,7 @@ class ViewsController(Controller):
         format: Format = None,
     ) -> Response[Any]:
         """Visible developments alleged, corroborated or disputed, oldest first."""
-        day, moment = parse_as_of(as_of), parse_known_at(known_at)
+        day, moment = parse_as_of(as_of), _known_at(read_models, known_at)
         page = _call(
             read_models.allegations, as_of=day, known_at_us=moment, limit=limit, after=cursor
         )

@@ -183,6 +183,19 @@ class LogRecorder:
             row = cursor.fetchone()
         return int(row["position"]) if row else 0
 
+    def settled_at(self) -> int | None:
+        """The system time of the last event recorded; None when there is none.
+
+        A commit still under way is recorded after it (`recorded_at` is clamped past the head
+        the commit found under the lock), so the log known by this time is settled for good;
+        the log known by "now" is not while a commit that read its clock earlier is under way.
+        """
+        query = f"SELECT recorded_at FROM {RECORDS} ORDER BY position DESC LIMIT 1"
+        with self.read_transaction() as cursor:
+            cursor.execute(query)
+            row = cursor.fetchone()
+        return int(row["recorded_at"]) if row else None
+
 
 class Locked:
     """Reads of the log for deciding a group: under the write lock, or (optimistically, on
