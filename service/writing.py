@@ -124,7 +124,7 @@ class Group:
             event_digest = request.digests[index]
             try:
                 if event.event_id is not None:
-                    replay = self._replay(event.event_id, event_digest, stored, earlier, ids)
+                    replay = self._replay(event, event_digest, stored, earlier, ids)
                     if replay is not None:
                         sources.append(replay)
                         continue
@@ -181,13 +181,19 @@ class Group:
 
     @staticmethod
     def _replay(
-        event_id: UUID,
+        event: AnyEvent,
         event_digest: str,
         stored: dict[UUID, StoredRecord],
         earlier: dict[UUID, _Earlier],
         mine: dict[UUID, _Earlier],
     ) -> Receipt | int | None:
-        """The receipt (or pending slot) of an event id seen before, or None for a new one."""
+        """The receipt (or pending slot) of an event id seen before, or None for a new one.
+
+        The same event is the same body as posted, or the event as it was stored, with the
+        ids the server made filled in: as the log and an export give it back.
+        """
+        event_id = event.event_id
+        assert event_id is not None
         if event_id in mine:
             raise IdempotencyMismatch(
                 f"event_id {event_id} appears twice in the batch", path="$.event_id"
@@ -195,7 +201,8 @@ class Group:
         before: StoredRecord | _Earlier | None = stored.get(event_id) or earlier.get(event_id)
         if before is None:
             return None
-        if before.digest != event_digest:
+        as_stored = isinstance(before, StoredRecord) and encode(event) == before.state
+        if before.digest != event_digest and not as_stored:
             raise IdempotencyMismatch(
                 f"event_id {event_id} was recorded with a different body", path="$.event_id"
             )

@@ -101,6 +101,24 @@ def test_an_export_imports_into_an_empty_database_as_the_same_events(
     b.close()
 
 
+def test_an_export_imported_back_into_its_own_database_is_all_already_present(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given events imported without ids: the server made their event_ids and development_ids
+    database = f"sqlite:///{tmp_path}/timeline.db"
+    posted = tmp_path / "posted.ndjson"
+    posted.write_text(json.dumps(bodies.development_reported()) + "\n")
+    assert main(["import", str(posted), "--database", database]) == 0
+    exported = tmp_path / "export.ndjson"
+    assert main(["export", "--database", database, "-o", str(exported)]) == 0
+    capsys.readouterr()
+    # When the export is imported back into the same database
+    assert main(["import", str(exported), "--database", database]) == 0
+    # Then each of its events is the one already stored, and nothing is added
+    assert "0 event(s) stored, 1 already present" in capsys.readouterr().err
+    assert events_in(database) == 1
+
+
 def test_tokens_create_prints_the_token_alone_on_standard_output(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

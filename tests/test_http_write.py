@@ -209,6 +209,22 @@ def test_same_event_id_and_body_again_answers_the_original_receipt(client: Clien
     assert log_state(client) == before
 
 
+def test_an_event_posted_again_as_the_log_gives_it_back_is_a_replay_of_it(
+    client: Client,
+) -> None:
+    # Given an event posted without ids: the server made its event_id and development_id
+    first = post_event(client, bodies.development_reported())
+    [item] = client.get("/api/events").json()["items"]
+    before = log_state(client)
+    # When it is posted again as the log gives it back, ids filled in, and then changed
+    again = post_event(client, item["event"])
+    changed = post_event(client, {**item["event"], "title": "Another title"})
+    # Then the first is the same event (200, its receipt) and the second a conflict
+    assert (again.status_code, again.json()) == (200, first.json())
+    assert problem(changed, 409)["type"] == "urn:timeline:problem:idempotency-mismatch"
+    assert log_state(client) == before
+
+
 def test_same_event_id_with_another_body_is_a_conflict(client: Client) -> None:
     event_id = str(uuid.uuid4())
     post_event(client, bodies.development_reported(event_id=event_id))
