@@ -184,11 +184,14 @@ class ProjectionRunner:
         return folded
 
     def ensure(self, target: int) -> None:
-        """Read-your-writes: return once the read models reflect every event up to `target`."""
-        if self.position >= target:
-            return
+        """Read-your-writes: return once the read models reflect every event up to `target`.
+
+        It asks the tables where they are, never trusting where this runner got to: a rebuild
+        may have ended before that (at the head it read before its lock, while this runner
+        went on), and its rows then lack what this runner had folded.
+        """
         tracking = self.tracking()
-        self.position = max(self.position, min(p for p, _ in tracking.values()))
+        self.position = min(position for position, _ in tracking.values())
         if self.position < target:
             self.catch_up(target)
 
