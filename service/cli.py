@@ -275,10 +275,12 @@ def cmd_checkpoint(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve the HTTP API and the web page, in one process or several workers."""
     url = database_url(args.database)
-    _rebuild_stale(url)  # and create the schema once, before any worker starts
-    os.environ["TIMELINE_DATABASE"] = url
-    if args.no_projections:
+    if args.no_projections:  # `timeline projections run` keeps the read models, and rebuilds
+        Timeline(url).close()  # create the schema once, before any worker starts
         os.environ["TIMELINE_RUN_PROJECTIONS"] = "0"
+    else:
+        _rebuild_stale(url)  # and create the schema once, before any worker starts
+    os.environ["TIMELINE_DATABASE"] = url
     workers = args.workers or default_workers(url)
     _say(f"serving {url} on http://{args.host}:{args.port} with {workers} worker(s)")
     serve(args.host, args.port, workers=workers, log_level=args.log_level)

@@ -18,7 +18,7 @@ from projections import ProjectionRunner, rebuild, snapshot, stale
 from projections.schema import SEGMENTS, TRACKING
 from service.application import Timeline
 from service.ingest import import_events, seed_corpus
-from tests.procs import projection_runner, wait_until
+from tests.procs import Process, Server, projection_runner, wait_until
 
 
 @pytest.fixture
@@ -67,23 +67,33 @@ def test_a_tracking_table_from_before_fold_versions_marks_every_projection_stale
     assert stale(seeded.store) == ["developments", "deliveries"]
 
 
-def test_projections_run_rebuilds_rows_another_fold_wrote_before_it_follows_the_log(
-    seeded: Timeline, database_url: str, tmp_path: Path
+def _started(command: str, database: str, logs: Path) -> Process:
+    """`timeline serve` (healthy) or `timeline projections run` (following the log)."""
+    if command == "serve":
+        server = Server(database, logs / "serve.log")
+        server.wait_healthy(timeout=60)
+        return server
+    runner = projection_runner(database, logs)
+    following = wait_until(lambda: "following the log" in runner.tail(), timeout=60)
+    assert following, runner.tail()
+    return runner
+
+
+@pytest.mark.parametrize("command", ["serve", "projections run"])
+def test_the_process_that_keeps_the_read_models_rebuilds_rows_another_fold_wrote_first(
+    seeded: Timeline, database_url: str, tmp_path: Path, command: str
 ) -> None:
     # Given read models that an earlier version folded otherwise
     live = _read_models(seeded)
     _as_an_earlier_fold_wrote_them(seeded)
     assert _read_models(seeded) != live
 
-    # When `timeline projections run` starts on them
-    runner = projection_runner(database_url, tmp_path / "logs")
-    try:
-        following = wait_until(lambda: "following the log" in runner.tail(), timeout=60)
-        assert following, runner.tail()
-    finally:
-        runner.stop()
+    # When `timeline serve` or `timeline projections run` starts on them
+    (tmp_path / "logs").mkdir()
+    process = _started(command, database_url, tmp_path / "logs")
+    process.stop()
 
     # Then it said so, rebuilt them from the log, and they are the rows this version folds
-    assert "were written by another version of this service" in runner.tail()
+    assert "were written by another version of this service" in process.tail()
     assert stale(seeded.store) == []
     assert _read_models(seeded) == live
