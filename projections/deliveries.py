@@ -44,6 +44,7 @@ class DeliveriesProjection(Projection[KeptDelivery]):
         self.series: dict[SeriesKey, int] = {}  # by key as spelt in events
         self.identities: dict[SeriesKey, int] = {}  # by key with actors casefolded
         self.spellings: dict[str, str] = {}  # an actor's first spelling, by its casefold
+        self.last_series = 0  # the largest series id handed out
         self.tracks: dict[int, Track] = {}
         self.piece_changes: dict[tuple[int, int, int], Piece | None] = {}
         # A rebuild of both projections folds each development once: the developments
@@ -56,6 +57,7 @@ class DeliveriesProjection(Projection[KeptDelivery]):
         self.series = {}
         self.identities = {}
         self.spellings = {}
+        self.last_series = 0
         self.tracks = {}
         self.piece_changes = {}
 
@@ -67,6 +69,7 @@ class DeliveriesProjection(Projection[KeptDelivery]):
             )
             for series_id, *key in rows_of(cursor):
                 self.series[tuple(key)] = self.identities[_identity(tuple(key))] = series_id
+                self.last_series = max(self.last_series, series_id)
                 for actor in key[:2]:
                     if actor is not None:
                         self.spellings.setdefault(actor.casefold(), actor)
@@ -91,7 +94,7 @@ class DeliveriesProjection(Projection[KeptDelivery]):
             if found is None:
                 if buffer is None:
                     raise LookupError(key)
-                found = self.identities[identity] = len(self.identities) + 1
+                found = self.identities[identity] = self.last_series = self.last_series + 1
                 spelt = (self._spelt(key[0]), self._spelt(key[1]), *key[2:])
                 buffer.execute(SERIES.insert_sql(), [(found, *spelt)])
             self.series[key] = found

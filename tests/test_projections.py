@@ -201,6 +201,28 @@ def test_a_view_after_a_rebuild_that_ended_short_of_a_runner_folds_what_it_left_
     assert len(store.timeline_at(date(2024, 2, 1))) == 2
 
 
+def test_a_runner_on_series_an_earlier_fold_split_by_case_hands_out_new_ids_past_them(
+    store: Store,
+) -> None:
+    # Given series rows as a fold that told `PRK` from `prk` left them: ids 1 and 2, one actor
+    store.develop(said(US, D(2024, 1, 1), figure(value=10)))
+    store.develop(said(US, D(2024, 1, 2), figure(value=20)), supplier="prk")
+    store.read.runner.catch_up()
+    with store.timeline.store.write_transaction() as cursor:
+        cursor.execute(
+            "INSERT INTO tl_delivery_series SELECT 2, 'prk', recipient, category, unit, "
+            "originator FROM tl_delivery_series WHERE series_id = 1"
+        )
+    # When a runner that starts afresh folds a development of a new series
+    runner = ProjectionRunner(store.timeline.store)
+    store.develop(said("NIS", D(2024, 1, 3), figure(value=30)))
+    runner.catch_up()
+    # Then the new series takes the next id after the largest, not one already taken
+    with store.timeline.store.read_transaction() as cursor:
+        cursor.execute("SELECT series_id, originator FROM tl_delivery_series ORDER BY series_id")
+        assert [tuple(row) for row in rows_of(cursor)] == [(1, US), (2, US), (3, "NIS")]
+
+
 def test_a_rebuild_that_writes_as_it_folds_gives_the_live_rows(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
