@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from events import Figure
-from projections.results import Deliveries, Series
+from projections.results import Deliveries, Series, Total
 from service.web import chart, words
 from service.web.dossier import Token, differences, tokens
 from service.web.steps import DeliveryHistory, Line, SeriesKey, Step, steps_of
@@ -69,6 +69,30 @@ def test_a_panel_draws_the_low_as_a_step_line_and_an_open_band_above_it() -> Non
         "US Government: at least 10,000 containers (as of 2024-02-23, 2 reports)"
     )
     assert [p.y for p in trace.points] == sorted([p.y for p in trace.points], reverse=True)
+
+
+def test_each_step_and_the_total_are_said_in_the_words_of_the_figure_that_set_them() -> None:
+    october, february, as_of = date(2023, 10, 13), date(2024, 2, 23), date(2024, 3, 1)
+    more_than = Figure(unit="container", qualifier="more_than", value=1000)
+    about = Figure(unit="container", qualifier="about", value=10_000, basis="cumulative")
+    line = Line(key=KEY, steps=[Step(october, 1000, None), Step(february, 10_000, 10_000)],
+                current=series(10_000, 10_000, february, 2), last_figure=about,
+                figures=[(october, 1, more_than), (february, 2, about)])  # fmt: skip
+    other = Line(key=KEY._replace(originator="UN Panel"), steps=[Step(october, 500, 500)],
+                 current=series(500, 500, october), last_figure=None)  # fmt: skip
+    total = Total(supplier="PRK", recipient="RUS", category="munitions_unspecified",
+                  unit="container", low=10_000, high=10_000)  # fmt: skip
+    history = DeliveryHistory(as_of=as_of, lines=[line, other], totals=[total], dates=2,
+                              sampled=False)  # fmt: skip
+
+    [panel] = chart.panels(history)
+
+    # "more than", "about": as the sources said, not "at least 1,000" or a bare "10,000"
+    assert [point.said for point in panel.traces[0].points] == [
+        "more than 1,000 containers",
+        "about 10,000 containers",
+    ]
+    assert "the largest figure of any source: about 10,000 containers" in panel.totals[0]
 
 
 def test_a_correction_is_shown_word_by_word_and_field_by_field() -> None:

@@ -126,7 +126,7 @@ def _trace(line: Line, scale: Scale, name: str, colour: int, dash: str) -> Trace
             open_band.append(f"M{x0} {TOP}H{x1}V{y}H{x0}Z")
         elif step.high > step.low:
             band.append(f"M{x0} {scale.y(step.high)}H{x1}V{y}H{x0}Z")
-        said = words.bounds_text(step.low, step.high, line.key.unit)
+        said = words.series_text(step.low, step.high, line.key.unit, line.said_by(step.on))
         points.append(Point(x=x0, y=y, on=step.on, said=said))
     return Trace(name=name, colour=colour, dash=dash, line="".join(path), band="".join(band),
                  open_band="".join(open_band), points=points, summary=_summary(line, name),
@@ -173,10 +173,13 @@ def _totals(unit: str, totals: list[Total], lines: list[Line]) -> list[str]:
         route = (total.supplier, total.recipient, total.category)
         counted = [x for x in lines if _route(x) == route and x.current is not None]
         if total.unit == unit and len(counted) > 1:
+            # in the words of the figure that gave it, when one series has both its bounds
+            largest = [x.last_figure for x in counted if x.current and
+                       (x.current.low, x.current.high) == (total.low, total.high)]  # fmt: skip
+            figure = words.series_text(total.low, total.high, unit, (largest or [None])[0])
             said.append(
                 f"{words.actor(total.supplier)} → {words.actor(total.recipient)}, the largest "
-                f"figure of any source: {words.bounds_text(total.low, total.high, unit)} "
-                "(never a sum of sources)"
+                f"figure of any source: {figure} (never a sum of sources)"
             )
     return said
 

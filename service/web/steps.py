@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import date
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import msgspec
@@ -57,6 +57,17 @@ class Line(msgspec.Struct, frozen=True, kw_only=True):
     steps: list[Step]
     current: Series | None
     last_figure: Figure | None
+    # every supporting figure of the series recorded by T, by (asserted_on, position)
+    figures: list[tuple[date, int, Figure]] = []
+
+    def said_by(self, day: date) -> Figure | None:
+        """The figure of the latest report asserted by `day`, whose words may say a step."""
+        found = None
+        for asserted_on, _, figure in self.figures:
+            if asserted_on > day:
+                break
+            found = figure
+        return found
 
 
 class DeliveryHistory(msgspec.Struct, frozen=True, kw_only=True):
@@ -103,22 +114,30 @@ def _delivered(read_models: ReadModels, as_of: date, known_at_us: int) -> list[D
         cursor = page.next
 
 
-def last_figures(details: Iterable[Detail]) -> dict[SeriesKey, Figure]:
-    """Per series, the figure of its latest active supporting report."""
-    latest: dict[SeriesKey, tuple[date, int, Figure]] = {}
+def figures_of(details: Iterable[Detail], *, active: bool) -> dict[SeriesKey, list[Any]]:
+    """Per series, (asserted_on, position, figure) of its supporting reports in that order:
+    the active ones as of D, or every one recorded by T."""
+    found: dict[SeriesKey, list[Any]] = {}
     for detail in details:
         row = detail.development
         category = (row.item or {}).get("category")
         for report in detail.reports:
             figure = report.report.figure
-            if not report.active or report.report.stance != "supports" or figure is None:
+            if (active and not report.active) or report.report.stance != "supports":
+                continue
+            if figure is None:
                 continue
             key = SeriesKey(row.actors.get("supplier"), row.actors.get("recipient"), category,
                             figure.unit, report.report.source.originator)  # fmt: skip
-            candidate = (report.report.asserted_on, report.position, figure)
-            if key not in latest or candidate[:2] > latest[key][:2]:
-                latest[key] = candidate
-    return {key: value[2] for key, value in latest.items()}
+            found.setdefault(key, []).append((report.report.asserted_on, report.position, figure))
+    for figures in found.values():
+        figures.sort(key=lambda item: item[:2])
+    return found
+
+
+def last_figures(details: Iterable[Detail]) -> dict[SeriesKey, Figure]:
+    """Per series, the figure of its latest active supporting report."""
+    return {key: found[-1][2] for key, found in figures_of(details, active=True).items()}
 
 
 def bounds_of(series: Series) -> tuple[float, float | None, bool]:
@@ -163,9 +182,15 @@ def delivery_history(read_models: ReadModels, timeline: Timeline, *, as_of: date
     dates = _sample(all_dates)
     snapshots = [(day, read_models.deliveries(as_of=day, known_at_us=known_at_us)) for day in dates]
     current = {key_of(series): series for series in snapshots[-1][1].series}
-    figures = last_figures(details)
+    figures, recorded = last_figures(details), figures_of(details, active=False)
     lines = [
-        Line(key=key, steps=steps, current=current.get(key), last_figure=figures.get(key))
+        Line(
+            key=key,
+            steps=steps,
+            current=current.get(key),
+            last_figure=figures.get(key),
+            figures=recorded.get(key, []),
+        )
         for key, steps in sorted(steps_of(snapshots).items(), key=lambda item: _order(item[0]))
     ]
     return DeliveryHistory(as_of=as_of, lines=lines, totals=snapshots[-1][1].totals,
