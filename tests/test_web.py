@@ -85,7 +85,7 @@ def test_each_chart_lists_every_change_of_its_figures_in_a_table_not_only_on_hov
     client: Client,
 ) -> None:
     response = client.get("/", params={"as_of": "2024-03-01"})
-    tables = re.findall(r'<details class="steps">.*?</details>', response.text, re.S)
+    tables = re.findall(r'<details class="steps"[^>]*>.*?</details>', response.text, re.S)
     rows = [Page(row).text.strip() for t in tables for row in re.findall(r"<tr>.*?</tr>", t)]
     # in the words of the figure that set each step: "more than", never "at least" or exact
     assert "US Government 2023-10-13 more than 1,000 containers" in rows
@@ -93,6 +93,17 @@ def test_each_chart_lists_every_change_of_its_figures_in_a_table_not_only_on_hov
     assert "South Korea NIS 2023-11-01 more than 1,000,000 rounds" in rows
     assert "Iran Foreign Ministry 2022-11-05 a report without a number" in rows
     assert len(tables) == len(re.findall(r'<figure class="panel"', response.text))
+
+
+def test_the_overview_has_one_h1_and_counts_in_the_singular_when_there_is_one(
+    client: Client,
+) -> None:
+    html = client.get("/", params={"as_of": "2022-07-11"}).text
+    text = Page(html).text
+    assert len(re.findall(r"<h1[ >]", html)) == 1
+    assert "1 development reported, 1 open allegation," in text
+    summaries = re.findall(r"<summary[^>]*>(.*?)</summary>", client.get("/").text)
+    assert len(summaries) == len(set(summaries)) > 1  # each chart's table is named apart
 
 
 def test_an_earlier_as_of_shows_the_figures_said_by_then(client: Client) -> None:

@@ -70,6 +70,11 @@ def unit_name(unit: str, count: float | None = None) -> str:
     return one if count == 1 else many
 
 
+def counted(count: int, one: str, many: str | None = None) -> str:
+    """`1 development`, `2 developments`: a count and its noun."""
+    return f"{number(count)} {one if count == 1 else many or one + 's'}"
+
+
 def quantity(value: float, unit: str) -> str:
     """`10,000 containers`."""
     return f"{number(value)} {unit_name(unit, value)}"

@@ -230,3 +230,31 @@ def test_a_live_update_keeps_the_focus_on_the_same_link(page: Page, site: Site) 
 
     # Then the focus is on the same link, in the new views
     expect(page.locator(".crumbs a")).to_be_focused()
+
+
+def test_a_chart_table_opened_from_the_keyboard_stays_open_and_focused_when_views_redraw(
+    page: Page, site: Site
+) -> None:
+    # Given the containers chart's table opened with Enter on its summary
+    page.goto(f"{site.base}/?as_of=2024-07-01")
+    expect(page.locator("#liveness")).to_have_attribute("data-state", "live")
+    table = page.locator("#panel-container-steps")
+    summary = page.locator("#panel-container-steps-summary")
+    summary.focus()
+    summary.press("Enter")
+    expect(table).to_have_attribute("open", "")
+
+    # When an event recorded elsewhere redraws the views
+    development, _ = _development_with_two_reports(site)
+    expect(page.locator(f"[data-development='{development}']").first).to_be_attached()
+
+    # Then the table is still open and its summary still has the focus
+    expect(table).to_have_attribute("open", "")
+    expect(summary).to_be_focused()
+
+    # and it stays open when the date moves, showing that date's rows
+    page.locator("#as-of").fill("2023-10-20")
+    page.locator("#as-of").dispatch_event("change")
+    expect(page).to_have_url(re.compile(r"as_of=2023-10-20"))
+    expect(table).to_have_attribute("open", "")
+    expect(table.locator("tbody tr")).to_have_count(1)

@@ -68,7 +68,12 @@
     else if (focused && focused.getAttribute("href")) {
       selector = `[href="${CSS.escape(focused.getAttribute("href"))}"]`;
     }
+    const open = [...views.querySelectorAll("details[open][id]")].map((details) => details.id);
     views.innerHTML = html;
+    for (const id of open) {  // a table a reader opened stays open
+      const details = document.getElementById(id);
+      if (details) details.open = true;
+    }
     const again = selector && views.querySelector(selector);
     if (again) again.focus({ preventScroll: true });
   }
