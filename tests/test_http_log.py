@@ -8,6 +8,7 @@ import json
 import re
 import uuid
 from collections.abc import Iterator
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -276,14 +277,23 @@ def test_known_at_before_a_correction_hides_it(client: Client) -> None:
     assert len(history(client, development_id)["items"]) == 2
 
 
-def test_known_at_as_a_date_means_the_end_of_that_day(client: Client) -> None:
+def test_known_at_as_a_date_means_the_end_of_that_day_and_today_is_settled_now(
+    client: Client,
+) -> None:
     development_id = report_development(client)
-    today = client.get("/api/events").json()["items"][0]["recorded_at"][:10]
+    recorded_at = client.get("/api/events").json()["items"][0]["recorded_at"]
+    today = recorded_at[:10]
 
     document = history(client, development_id, known_at=today)
+    yesterday = (date.fromisoformat(today) - timedelta(days=1)).isoformat()
+    before = client.get(
+        f"/api/developments/{development_id}/history", params={"known_at": yesterday}
+    )
 
-    assert document["known_at"] == f"{today}T23:59:59.999999Z"
+    # the end of today is to come: answered as now, at the time of the last event recorded
+    assert document["known_at"] == recorded_at
     assert len(document["items"]) == 1
+    assert f"recorded by {yesterday}T23:59:59.999999Z" in problem(before, 404)["detail"]
 
 
 def test_history_known_at_before_the_development_was_recorded_is_not_found(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import time
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -35,8 +35,10 @@ def test_a_read_right_after_a_write_returns_it(database_url: str) -> None:
 
 def test_every_view_carries_the_as_of_and_known_at_it_used(database_url: str) -> None:
     with serve(database_url) as client:
-        development_id = report_development(client)
-        known_at = "2100-01-01T00:00:00Z"
+        receipt = post_event(client, bodies.development_reported()).json()
+        development_id, recorded_at = receipt["development_id"], receipt["recorded_at"]
+        time.sleep(0.002)  # so that a known_at 1 ms past it is past
+        known_at = (datetime.fromisoformat(recorded_at) + timedelta(milliseconds=1)).isoformat()
         for path in (
             "/api/developments",
             f"/api/developments/{development_id}",
@@ -44,11 +46,25 @@ def test_every_view_carries_the_as_of_and_known_at_it_used(database_url: str) ->
             "/api/views/allegations",
         ):
             document = _get(client, path, as_of="2024-03-15", known_at=known_at)
-            assert (document["as_of"], document["known_at"]) == (
+            assert (document["as_of"], _micros(document["known_at"])) == (
                 "2024-03-15",
-                "2100-01-01T00:00:00.000000Z",
+                _micros(recorded_at) + 1000,
             )
         assert _get(client, "/api/developments")["as_of"]  # defaults: today and now
+
+
+def test_a_known_at_to_come_is_answered_as_now_and_says_so(database_url: str) -> None:
+    # Known by 2100 (or by the end of today, as a date says) is not recorded yet: the answer
+    # would change as it is, so it is the answer of now, and says the time it is settled at
+    with serve(database_url) as client:
+        receipt = post_event(client, bodies.development_reported()).json()
+        paths = ("/api/views/allegations", f"/api/developments/{receipt['development_id']}")
+        for path in paths:
+            for known_at in ("2100-01-01T00:00:00Z", "9999-12-31"):
+                document = _get(client, path, known_at=known_at)
+                assert document["known_at"] == receipt["recorded_at"]
+        changes = _get(client, "/api/changes", since="2000-01-01", until="2100-01-01")
+        assert changes["until"] == receipt["recorded_at"]
 
 
 def test_an_answer_without_known_at_says_the_time_of_the_last_event_and_answers_so_again(

@@ -30,7 +30,7 @@ from service.audit.keys import signer_for
 from service.audit.proofs import InclusionProof, inclusion_proof
 from service.http.auth import ROLE
 from service.http.deadline import NO_DEADLINE
-from service.http.params import MAX_POSITION, InvalidParameter, parse_known_at
+from service.http.params import MAX_POSITION, InvalidParameter, parse_known_at, settled_known_at
 from service.http.problems import ADMIN_ONLY, BAD_PARAMS, problem_spec
 from service.http.shapes import HistoryItem, Time, format_micros, history_item
 from service.http.tables import CSV, next_link, wants_csv
@@ -63,22 +63,15 @@ def provide_signer(state: State, timeline: NamedDependency[Timeline]) -> Signer:
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 
 
-def _moment(
-    name: str,
-    text: str | None,
-    *,
-    start_of_day: bool,
-    settled: int | None = None,
-) -> int:
-    """An RFC 3339 time or a date (its first or last microsecond, UTC) in microseconds;
-    absent, `parse_known_at`'s "now" (`settled`)."""
+def _moment(name: str, text: str | None, *, start_of_day: bool) -> int:
+    """An RFC 3339 time or a date (its first or last microsecond, UTC) in microseconds."""
     if text is not None and start_of_day and _DATE.fullmatch(text):
         try:
             return to_micros(datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC))
         except ValueError:
             raise InvalidParameter(name, f"{text!r} is not a real date") from None
     try:
-        return parse_known_at(text, settled=settled)
+        return parse_known_at(text)
     except InvalidParameter as error:
         raise InvalidParameter(name, error.message) from None
 
@@ -205,10 +198,9 @@ class AuditController(Controller):
     ) -> Response[Any]:
         """Events recorded in [since, until] by development, each with who, when, why and diffs."""
         since_us = _moment("since", since, start_of_day=True)
-        settled = await sync_to_thread(timeline.store.settled_at) if until is None else None
-        until_us = _moment("until", until, start_of_day=False, settled=settled)
-        if until is None:  # the log is settled at a time before the window: nothing in it yet
-            until_us = max(until_us, since_us)
+        until_us = await sync_to_thread(settled_known_at, timeline.store, "until", until)
+        if until is None or until_us != _moment("until", until, start_of_day=False):
+            until_us = max(until_us, since_us)  # settled before the window: nothing in it yet
         if until_us < since_us:
             raise InvalidParameter("until", "the window ends before it starts")
         page = await sync_to_thread(

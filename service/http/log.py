@@ -19,7 +19,7 @@ from service.audit.changes import ChangesPage, changes_csv, development_changes
 from service.errors import UnknownDevelopment
 from service.history import history_changes
 from service.http.openapi import text_answers
-from service.http.params import MAX_POSITION, parse_known_at
+from service.http.params import MAX_POSITION, settled_known_at
 from service.http.problems import problem_spec
 from service.http.shapes import History, LogPage, format_micros, history_item, log_item
 from service.http.tables import CSV, preferred, wants_csv
@@ -118,8 +118,7 @@ class HistoryController(Controller):
     ) -> Response[Any]:
         """Every event of the development recorded by `known_at`, with what each one changed;
         as CSV, one row per changed field, in the columns of `/api/changes`."""
-        settled = await sync_to_thread(timeline.store.settled_at) if known_at is None else None
-        until_us = parse_known_at(known_at, settled=settled)
+        until_us = await sync_to_thread(settled_known_at, timeline.store, "known_at", known_at)
         stream = await sync_to_thread(timeline.stream, development_id, until_us=until_us)
         known = format_micros(until_us)
         if not stream:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime
 
+from service.store.log import LogRecorder
 from service.store.records import now_micros, to_micros
 
 MAX_POSITION = 2**63 - 1  # the largest position either database can hold (signed 64 bits)
@@ -41,17 +42,32 @@ def parse_as_of(text: str | None) -> date:
     return _day("as_of", text)
 
 
-def parse_known_at(text: str | None, *, settled: int | None = None) -> int:
+def settled_known_at(store: LogRecorder, name: str, text: str | None) -> int:
+    """T for an answer that says the `known_at` it used: as asked when that is past, and when
+    it is absent or after now, the system time of the last event recorded
+    (`LogRecorder.settled_at`; now on an empty log). That answers as now does and answers the
+    same when asked again, where now, or a time to come (`known_at` of today's date means its
+    end), would take in a commit under way that read the clock before it, and every event
+    recorded until then. Blocking: it may read the store."""
+    try:
+        moment = parse_known_at(text)
+    except InvalidParameter as error:
+        raise InvalidParameter(name, error.message) from None
+    now = now_micros()
+    if text is not None and moment < now:
+        return moment
+    settled = store.settled_at()
+    return now if settled is None else settled
+
+
+def parse_known_at(text: str | None) -> int:
     """`known_at` in microseconds since the epoch; absent means now.
 
     An RFC 3339 time must carry its offset (`Z` or `±HH:MM`); a date YYYY-MM-DD means the
-    last microsecond of that day, UTC. Where an answer says the `known_at` it used, "now" is
-    `settled`: the system time of the last event recorded (`LogRecorder.settled_at`), which
-    answers the same as now and keeps answering the same when asked again, while a commit
-    under way may have read the clock before now and be recorded at or before it.
+    last microsecond of that day, UTC.
     """
     if text is None:
-        return now_micros() if settled is None else settled
+        return now_micros()
     if _DATE.fullmatch(text):
         start_of_day = datetime.combine(_day("known_at", text), datetime.min.time(), UTC)
         return to_micros(start_of_day) + _DAY_US - 1

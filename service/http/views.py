@@ -29,7 +29,7 @@ from projections.results import Deliveries
 from service.application import Timeline
 from service.errors import UnknownDevelopment
 from service.http.openapi import text_answers
-from service.http.params import InvalidParameter, parse_as_of, parse_known_at
+from service.http.params import InvalidParameter, parse_as_of, settled_known_at
 from service.http.problems import VIEW_ERRORS, problem_spec
 from service.http.shapes import format_micros
 from service.http.tables import CSV, next_link, wants_csv
@@ -163,9 +163,7 @@ class DevelopmentsController(Controller):
 
 
 def _known_at(read_models: ReadModels, known_at: str | None) -> int:
-    """T as asked; absent, the time the log is settled at, so the answer can be asked again."""
-    settled = read_models.store.settled_at() if known_at is None else None
-    return parse_known_at(known_at, settled=settled)
+    return settled_known_at(read_models.store, "known_at", known_at)
 
 
 class ViewsController(Controller):

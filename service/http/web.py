@@ -20,6 +20,7 @@ from litestar.static_files import create_static_files_router
 from projections import ReadModels
 from service.application import Timeline
 from service.http.params import InvalidParameter, parse_as_of, parse_known_at
+from service.store.records import now_micros
 from service.web.dossier import dossier
 from service.web.overview import overview
 from service.web.render import STATIC, render
@@ -40,8 +41,11 @@ class Axes:
         if match is not None:
             known_at = f"{match.group(1)}{match.group(2) or ':00'}Z"
         self.as_of: date = parse_as_of((as_of or "").strip() or None)
-        self.known_at = known_at
         self.known_at_us = parse_known_at(known_at)
+        now = now_micros()
+        # a time to come is now: what it will know is not recorded yet (the page stays live)
+        self.known_at = known_at if self.known_at_us < now else None
+        self.known_at_us = min(self.known_at_us, now)
 
 
 def _html(body: str, status: int = 200) -> Response[str]:
