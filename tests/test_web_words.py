@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from events import Figure
+from events import Figure, parse_edtf
 from projections.results import Deliveries, Series, Total
 from service.web import chart, words
 from service.web.dossier import Token, differences, tokens
@@ -93,6 +93,16 @@ def test_each_step_and_the_total_are_said_in_the_words_of_the_figure_that_set_th
         "about 10,000 containers",
     ]
     assert "the largest figure of any source: about 10,000 containers" in panel.totals[0]
+
+
+def test_an_interval_whose_ends_differ_in_precision_says_both() -> None:
+    assert words.occurred_text(parse_edtf("2023-09/2024-02-23")) == (
+        "month to day precision, interval"
+    )
+    assert words.occurred_text(parse_edtf("2023-09/2023-10")) == "month precision, interval"
+    assert words.occurred_text(parse_edtf("../2022-02-23")) == (
+        "day precision, interval, start open"
+    )
 
 
 def test_a_correction_is_shown_word_by_word_and_field_by_field() -> None:

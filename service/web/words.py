@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from events import Edtf, Figure
+from events import Edtf, Figure, parse_edtf
 
 TO = "\N{EN DASH}"  # between the ends of a range
 ACTORS = {
@@ -159,6 +159,9 @@ def occurred_text(edtf: Edtf) -> str:
     words = [f"{edtf.precision} precision"]
     if "/" in edtf.text:
         start, stop = edtf.text.split("/")
+        given = [parse_edtf(end).precision for end in (start, stop) if end not in ("", "..")]
+        if len(set(given)) > 1:  # the API gives the finer one: say both
+            words[0] = f"{given[0]} to {given[1]} precision"
         words.append("interval")
         if start in ("", ".."):
             words.append("start " + ("open" if start == ".." else "unknown"))
