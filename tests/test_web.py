@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import time
 from collections.abc import Iterator
@@ -9,6 +10,7 @@ from datetime import UTC, datetime
 from html.parser import HTMLParser
 from importlib import resources
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 from uuid import uuid4
 
@@ -236,3 +238,31 @@ def test_the_revision_history_says_each_added_figure_in_words(tmp_path: Path) ->
     assert "Report by Audit Source, said on 2024-06-01: 500 rounds." in text
     assert "said on 2023-10-13: 200\N{EN DASH}300 UAVs." in text
     assert "more than 1,000 containers (“over a thousand containers”)." in text
+
+
+def test_a_live_overview_links_to_itself_as_recorded_now_and_that_link_keeps_showing_it(
+    tmp_path: Path,
+) -> None:
+    with serve(f"sqlite:///{tmp_path}/pin.db") as editor:
+        # Given one development recorded
+        receipt = post_event(editor, _delivered("Pinned one")).json()
+        live = editor.get("/", params={"as_of": "2024-07-01"}).text
+        [pin] = re.findall(r'<a class="pin" href="([^"]+)"', live)
+        # When another is recorded after the link was taken
+        assert post_event(editor, _delivered("Recorded later")).status_code == 201
+        pinned = Page(editor.get(html.unescape(pin)).text).text
+        now = Page(editor.get("/", params={"as_of": "2024-07-01"}).text).text
+    # Then the link pins the time of the last event then, and shows what the page showed
+    assert f"known_at={quote(receipt['recorded_at'], safe='')}" in html.unescape(pin)
+    assert "Pinned one" in pinned and "Recorded later" not in pinned
+    assert "Recorded later" in now
+
+
+def _delivered(title: str) -> dict[str, Any]:
+    return {
+        "type": "development_reported",
+        "kind": "transfer",
+        "title": title,
+        "actors": {"supplier": "PRK", "recipient": "RUS"},
+        "report": report(asserted_on="2024-06-01"),
+    }

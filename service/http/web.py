@@ -20,6 +20,7 @@ from litestar.static_files import create_static_files_router
 from projections import ReadModels
 from service.application import Timeline
 from service.http.params import InvalidParameter, parse_as_of, parse_known_at
+from service.http.shapes import format_micros
 from service.store.records import now_micros
 from service.web.dossier import dossier
 from service.web.overview import overview
@@ -76,11 +77,15 @@ class WebController(Controller):
         axes = _axes(as_of, known_at)
         if isinstance(axes, Response):
             return axes
+        # Live, the views are those as recorded by the last event, and a link pins them so:
+        # it shows the same page however much is recorded later (a citable snapshot)
+        settled = None if axes.known_at else read_models.store.settled_at()
         view = overview(read_models, timeline, as_of=axes.as_of, known_at=axes.known_at,
-                        known_at_us=axes.known_at_us)  # fmt: skip
+                        known_at_us=axes.known_at_us if settled is None else settled)  # fmt: skip
         known_at_us = axes.known_at_us if axes.known_at else None
+        pin = None if settled is None else format_micros(settled)
         return _html(render(template, view=view, as_of=view.as_of, known_at_us=known_at_us,
-                            head=view.head))  # fmt: skip
+                            head=view.head, pin=pin))  # fmt: skip
 
     def _development(self, template: str, read_models: ReadModels, timeline: Timeline,
                      development_id: UUID, as_of: str | None,
