@@ -98,8 +98,18 @@ def _read(stream: IO[bytes]) -> Batch:
         return read_batch(stream, bar.update)
 
 
-def _import(args: argparse.Namespace, batch: Batch, *, recorded_by: str, skip: bool) -> int:
+def _import(
+    args: argparse.Namespace, batch: Batch, *, recorded_by: str, skip: bool, chosen: bool = False
+) -> int:
+    """Store the batch; `chosen`: `recorded_by` is the operator's, checked against tokens."""
     timeline = _open(args)
+    try:
+        if chosen:
+            Tokens(timeline.store).check_importer(recorded_by)
+    except TokenError as error:
+        timeline.close()
+        _say(f"error: --recorded-by: {error}; nothing was imported")
+        return 2
     try:
         # One transaction: the count moves once, when it commits.
         with _progress(len(batch.events), "event", "storing") as bar, _ticking(bar):
@@ -148,7 +158,7 @@ def cmd_import(args: argparse.Namespace) -> int:
                 batch = _read(stream)
     except OSError as error:
         return _cannot("read", args.file, error, "; nothing was imported")
-    return _import(args, batch, recorded_by=args.recorded_by, skip=args.skip_bad_lines)
+    return _import(args, batch, recorded_by=args.recorded_by, skip=args.skip_bad_lines, chosen=True)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -279,7 +289,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         Timeline(url).close()  # create the schema once, before any worker starts
         os.environ["TIMELINE_RUN_PROJECTIONS"] = "0"
     else:
-        _rebuild_stale(url)  # and create the schema once, before any worker starts
+        _rebuild_stale(Timeline(url))  # and create the schema once, before any worker starts
     os.environ["TIMELINE_DATABASE"] = url
     workers = args.workers or default_workers(url)
     _say(f"serving {url} on http://{args.host}:{args.port} with {workers} worker(s)")
@@ -289,11 +299,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_projections_run(args: argparse.Namespace) -> int:
     """Follow the log and keep the read models, until SIGINT or SIGTERM."""
+    url = database_url(args.database)
+    _rebuild_stale(_open(args, existing=True))
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    url = database_url(args.database)
-    _rebuild_stale(url)
     _say(f"following the log of {url}")
     run_forever(url, stop, poll_seconds=args.poll_seconds)
     return 0
@@ -301,7 +311,11 @@ def cmd_projections_run(args: argparse.Namespace) -> int:
 
 def cmd_projections_rebuild(args: argparse.Namespace) -> int:
     """Clear the read models (or one) and fold the whole log again."""
-    _rebuild(database_url(args.database), args.name)
+    timeline = _open(args, existing=True)
+    try:
+        _rebuild(timeline.store, args.name)
+    finally:
+        timeline.close()
     return 0
 
 
@@ -320,10 +334,9 @@ def _rebuild(target: str | LogRecorder, names: str | Sequence[str] | None) -> No
     )
 
 
-def _rebuild_stale(url: str) -> None:
-    """Create the schema if need be, and rebuild the read models that another version of
-    their fold wrote, before serving or following the log from them."""
-    timeline = Timeline(url)
+def _rebuild_stale(timeline: Timeline) -> None:
+    """Rebuild the read models that another version of their fold wrote, before serving or
+    following the log from them; then close the timeline."""
     try:
         names = stale(timeline.store)
         if names:
@@ -450,7 +463,9 @@ def build_parser() -> argparse.ArgumentParser:
     tokens = verbs.add_parser("tokens", help="API tokens: create, list, revoke")
     token_verbs = tokens.add_subparsers(dest="tokens_verb", required=True, metavar="VERB")
     create = token_verbs.add_parser("create", parents=[common], help="create a token")
-    create.add_argument("--name", required=True, help="who or what uses it; recorded_by")
+    create.add_argument(
+        "--name", required=True, type=_principal, help="who or what uses it; recorded_by"
+    )
     create.add_argument("--role", required=True, choices=ROLES, help="what the token may do")
     create.set_defaults(run=cmd_tokens_create)
     listing = token_verbs.add_parser("list", parents=[common], help="list tokens")

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from service.store.log import LogRecorder
+from service.store.log import RECORDS, LogRecorder
 from service.store.records import from_micros, now_micros
 
 Role = Literal["reader", "editor", "admin"]
@@ -100,7 +100,17 @@ class Tokens:
                     "choose another name"
                 )
             if row is not None:
-                raise TokenError(f"a token named {name!r} exists; revoke it or choose another name")
+                raise TokenError(f"a token named {name!r} exists; names are never reused, "
+                                 "choose another name")  # fmt: skip
+            cursor.execute(
+                self.store.sql(f"SELECT 1 FROM {RECORDS} WHERE recorded_by = %s LIMIT 1"),
+                (name,),
+            )
+            if cursor.fetchone() is not None:
+                raise TokenError(
+                    f"events were imported as recorded by {name!r}; a token of that name would "
+                    "make the audit trail ambiguous, choose another name"
+                )
             cursor.execute(
                 self.store.sql(
                     "INSERT INTO api_tokens (name, role, token_hash, created_at) "
@@ -109,6 +119,20 @@ class Tokens:
                 (name, role, _hash(secret), now_micros()),
             )
         return secret
+
+    def check_importer(self, name: str) -> None:
+        """Refuse `name` as the `recorded_by` of an import: a reserved name (`import` itself
+        excepted) or a token's, live or revoked, would put events in another principal's name."""
+        check_principal(name)
+        if name in RESERVED and name != "import":
+            raise TokenError(f"{name!r} is reserved for events not imported by a person")
+        with self.store.read_transaction() as cursor:
+            cursor.execute(self.store.sql("SELECT 1 FROM api_tokens WHERE name = %s"), (name,))
+            if cursor.fetchone() is not None:
+                raise TokenError(
+                    f"{name!r} is a token's name: events imported as recorded by it would read "
+                    "as posted with that token; choose another name"
+                )
 
     def cached(self, secret: str) -> Token | None:
         """The token with this secret if it was found live within the last `cache_seconds`."""

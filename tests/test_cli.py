@@ -247,7 +247,16 @@ def test_skipping_refused_lines_decides_the_file_in_one_pass(
 
 
 @pytest.mark.parametrize(
-    "verb", [["export"], ["verify"], ["checkpoint"], ["tokens", "list"], ["tokens", "revoke", "x"]]
+    "verb",
+    [
+        ["export"],
+        ["verify"],
+        ["checkpoint"],
+        ["tokens", "list"],
+        ["tokens", "revoke", "x"],
+        ["projections", "rebuild"],
+        ["projections", "run"],
+    ],
 )
 def test_a_command_that_reads_refuses_a_missing_sqlite_file_and_creates_none(
     verb: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -339,6 +348,51 @@ def test_recorded_by_follows_the_rules_of_token_names(
     assert exited.value.code == 2
     assert "--recorded-by: a name is 1 to 100 printable characters" in capsys.readouterr().err
     assert not (tmp_path / "a.db").exists()
+
+
+@pytest.mark.parametrize("name", ["anonymous", "seed", "alice", "gone"])
+def test_an_import_may_not_be_recorded_by_a_reserved_name_or_a_token_s(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a live token alice and a revoked token gone
+    database = f"sqlite:///{tmp_path}/a.db"
+    assert (
+        main(["tokens", "create", "--name", "alice", "--role", "editor", "--database", database])
+        == 0
+    )
+    assert (
+        main(["tokens", "create", "--name", "gone", "--role", "editor", "--database", database])
+        == 0
+    )
+    assert main(["tokens", "revoke", "gone", "--database", database]) == 0
+    source = tmp_path / "events.ndjson"
+    source.write_text(json.dumps(bodies.development_reported()) + "\n")
+    capsys.readouterr()
+    # When an import is to be recorded in that name, it is refused and stores nothing
+    assert main(["import", str(source), "--recorded-by", name, "--database", database]) == 2
+    assert "nothing was imported" in capsys.readouterr().err
+    assert events_in(database) == 0
+
+
+def test_a_token_may_not_take_the_name_events_were_imported_as(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database = f"sqlite:///{tmp_path}/a.db"
+    source = tmp_path / "events.ndjson"
+    source.write_text(json.dumps(bodies.development_reported()) + "\n")
+    imported = ["import", str(source), "--recorded-by", "bulk loader", "--database", database]
+    assert main(imported) == 0
+    capsys.readouterr()
+    created = ["tokens", "create", "--name", "bulk loader", "--role", "editor"]
+    assert main([*created, "--database", database]) == 1
+    assert "events were imported as recorded by 'bulk loader'" in capsys.readouterr().err
+
+
+def test_an_invalid_token_name_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["tokens", "create", "--name", "", "--role", "editor"])
+    assert exited.value.code == 2
+    assert "a name is 1 to 100 printable characters" in capsys.readouterr().err
 
 
 def test_an_import_file_may_start_with_a_byte_order_mark(

@@ -72,6 +72,7 @@ def test_admin_endpoints_need_an_admin_token(database_url: str) -> None:
 def test_reads_can_be_closed_to_callers_without_a_reader_token(database_url: str) -> None:
     with serve(database_url, role=None, require_read_token=True) as client:
         problem(client.get("/api/events"), 401)
+        assert client.get("/api/health").status_code == 200  # a liveness probe sends no token
         timeline: Timeline = client.app.state.timeline
         secret = Tokens(timeline.store).create("analyst", "reader")
         client.headers["Authorization"] = f"Bearer {secret}"

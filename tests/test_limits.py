@@ -182,6 +182,8 @@ def test_a_stalled_body_does_not_hold_up_other_requests(limited: Limited) -> Non
         ("TIMELINE_BODY_TIMEOUT_SECONDS", "nan"),
         ("TIMELINE_BODY_TIMEOUT_SECONDS", "inf"),
         ("TIMELINE_REQUEST_TIMEOUT_SECONDS", "-5"),
+        ("TIMELINE_CHECKPOINT_EVERY", "abc"),  # 0 is allowed: checkpoints on demand only
+        ("TIMELINE_CHECKPOINT_EVERY", "-5"),
     ],
 )
 def test_a_limit_in_the_environment_that_is_not_a_positive_number_is_refused_naming_it(

@@ -26,7 +26,7 @@ from service.audit.periodic import periodic_checkpoints
 from service.committer import GroupCommitter
 from service.config import ConfigError, database_url
 from service.http.audit import AuditController
-from service.http.auth import Authorize, provide_principal
+from service.http.auth import OPEN, Authorize, provide_principal
 from service.http.deadline import REQUEST_TIMEOUT_SECONDS, Deadline
 from service.http.fastpath import install
 from service.http.log import HistoryController, LogController
@@ -76,7 +76,7 @@ def provide_committer(state: State) -> GroupCommitter:
     return committer
 
 
-@get("/api/health", tags=["service"], summary="Health")
+@get("/api/health", tags=["service"], summary="Health", opt={OPEN: True})
 async def health(timeline: NamedDependency[Timeline]) -> Health:
     """The service is up and its database answers."""
     position = await sync_to_thread(timeline.store.last_position)
@@ -182,8 +182,11 @@ def create_app(
     return install(app)
 
 
-def _positive(name: str, parse: Callable[[str], _Number], default: _Number) -> _Number:
-    """A positive, finite number from the environment variable `name`, or `default` if unset."""
+def _positive(
+    name: str, parse: Callable[[str], _Number], default: _Number, *, zero: bool = False
+) -> _Number:
+    """A positive (or with `zero`, not negative), finite number from the environment variable
+    `name`, or `default` if unset."""
     text = os.environ.get(name, "").strip()
     if not text:
         return default
@@ -191,8 +194,9 @@ def _positive(name: str, parse: Callable[[str], _Number], default: _Number) -> _
         value: _Number | None = parse(text)
     except ValueError:
         value = None
-    if value is None or not 0 < value < math.inf:
-        raise ConfigError(f"{name}={text!r}: expected a positive {parse.__name__}")
+    if value is None or not (value >= 0 if zero else value > 0) or not value < math.inf:
+        expected = "0 or a positive" if zero else "a positive"
+        raise ConfigError(f"{name}={text!r}: expected {expected} {parse.__name__}")
     return value
 
 
@@ -206,7 +210,7 @@ def app_from_environment() -> Litestar:
     max_body_bytes = _positive("TIMELINE_MAX_BODY_BYTES", int, MAX_BODY_BYTES)
     body_timeout = _positive("TIMELINE_BODY_TIMEOUT_SECONDS", float, BODY_TIMEOUT_SECONDS)
     request_timeout = _positive("TIMELINE_REQUEST_TIMEOUT_SECONDS", float, REQUEST_TIMEOUT_SECONDS)
-    every = int(os.environ.get("TIMELINE_CHECKPOINT_EVERY") or CHECKPOINT_EVERY)
+    every = _positive("TIMELINE_CHECKPOINT_EVERY", int, CHECKPOINT_EVERY, zero=True)
     app = create_app(
         Timeline(database_url()),
         max_body_bytes=max_body_bytes,
