@@ -33,7 +33,7 @@ from service.audit import (
 from service.config import ConfigError, database_url, sqlite_file
 from service.errors import Busy, StorageFull, Unavailable
 from service.ingest import Batch, ImportFailed, ImportReport, read_batch, seed_corpus, store_batch
-from service.serving import default_workers, serve
+from service.serving import check_free, default_workers, serve
 from service.store.log import LogRecorder
 from service.tokens import ROLES, TokenError, Tokens, check_principal
 
@@ -42,7 +42,8 @@ LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")  # uvico
 EXIT_STATUS = (
     "exit status: 0 done; 1 refused (bad lines in an import, a log not intact, a token "
     "request); 2 a usage or configuration error (also: no database file for a command that "
-    "works on an existing one); 74 a file could not be read or written, or the database's "
+    "works on an existing one, an input file that does not exist, a port in use); 74 a file "
+    "could not be read or written, or the database's "
     "disk is full; 75 the database was busy or unreachable: run the command again"
 )
 
@@ -285,6 +286,12 @@ def cmd_checkpoint(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve the HTTP API and the web page, in one process or several workers."""
     url = database_url(args.database)
+    try:
+        check_free(args.host, args.port)
+    except OSError as error:
+        raise ConfigError(
+            f"cannot listen on {args.host}:{args.port}: {error.strerror or error}"
+        ) from None
     if args.no_projections:  # `timeline projections run` keeps the read models, and rebuilds
         Timeline(url).close()  # create the schema once, before any worker starts
         os.environ["TIMELINE_RUN_PROJECTIONS"] = "0"

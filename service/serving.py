@@ -98,6 +98,18 @@ def _start(
     return process
 
 
+def check_free(host: str, port: int) -> None:
+    """Raise OSError when something listens on `host:port` already. The probe binds without
+    SO_REUSEPORT: the workers' sockets set it, so a second server would otherwise bind beside
+    the first and share its connections."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(address)
+
+
 def _listen(host: str, port: int) -> socket.socket:
     family, kind, proto, _, address = socket.getaddrinfo(
         host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE

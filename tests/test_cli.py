@@ -12,6 +12,7 @@ import json
 import os
 import pty
 import re
+import socket
 import subprocess
 import termios
 from collections.abc import Iterator, Sequence
@@ -314,6 +315,22 @@ def test_serve_refuses_an_option_it_cannot_use(
         main(["serve", option, value])
     assert exited.value.code == 2
     assert f"argument {option}: {says}" in capsys.readouterr().err
+
+
+def test_serve_on_a_port_in_use_says_so_and_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a listener on a port, with SO_REUSEPORT as a server's workers have theirs
+    with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        database = f"sqlite:///{tmp_path}/a.db"
+        # When a server is started on it: refused before it opens the database or binds beside
+        assert main(["serve", "--port", port, "--workers", "2", "--database", database]) == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
+    assert not (tmp_path / "a.db").exists()
 
 
 def test_every_option_of_every_verb_has_help() -> None:
