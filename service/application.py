@@ -14,7 +14,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
 from events import AnyEvent, Recorded, decode_event
-from service.config import persistence_env
+from service.config import ConfigError, persistence_env
 from service.domain import Development, evolve
 from service.errors import Conflict, DomainError
 from service.mapper import EventMapper, StreamItem
@@ -49,9 +49,19 @@ class Timeline(Application[UUID]):
 
     name = "Timeline"
 
-    def __init__(self, database: str) -> None:
+    def __init__(self, database: str, *, create: bool = False) -> None:
+        """The timeline at `database`; `create`: make its tables whatever CREATE_TABLE says."""
         self.database = database
-        super().__init__(env=persistence_env(database))
+        env = persistence_env(database)
+        if create:
+            env["CREATE_TABLE"] = "yes"
+        super().__init__(env=env)
+        if not self.store.tables_present():
+            self.close()
+            raise ConfigError(
+                f"no timeline tables in {database}: run `timeline init` on it first "
+                "(processes started with CREATE_TABLE=no create none)"
+            )
 
     def construct_mapper(self) -> EventMapper:
         """One msgspec mapper instead of the library's JSON transcoder."""

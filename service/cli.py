@@ -193,8 +193,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_init(args: argparse.Namespace) -> int:
     """Create the database schema, once, before several processes start."""
-    timeline = _open(args)
-    timeline.close()
+    Timeline(database_url(args.database), create=True).close()
     _say(f"schema ready in {database_url(args.database)}")
     return 0
 

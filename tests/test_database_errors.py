@@ -271,3 +271,18 @@ def test_background_checkpoints_meeting_a_held_lock_log_a_warning_and_sign_after
         assert ledger.latest(timeline.store) is not None
     finally:
         timeline.close()
+
+
+def test_a_database_without_the_log_s_tables_asks_for_timeline_init(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given processes told not to create tables (as after `timeline init`), on a database where
+    # init never ran
+    monkeypatch.setenv("CREATE_TABLE", "no")
+    with pytest.raises(ConfigError, match=r"no timeline tables in .*: run `timeline init`"):
+        Timeline(database_url)
+    assert main(["tokens", "list", "--database", database_url]) == 2
+    assert "run `timeline init` on it first" in capsys.readouterr().err
+    # When init runs, they open it
+    assert main(["init", "--database", database_url]) == 0
+    Timeline(database_url).close()

@@ -183,6 +183,11 @@ class LogRecorder:
             row = cursor.fetchone()
         return int(row["position"]) if row else 0
 
+    @abstractmethod
+    def tables_present(self) -> bool:
+        """Whether the log's tables exist (a process started with CREATE_TABLE=no before
+        `timeline init` ran finds none)."""
+
     def settled_at(self) -> int | None:
         """The system time of the last event recorded; None when there is none.
 

@@ -108,6 +108,16 @@ class TimelinePostgresRecorder(LogRecorder, PostgresApplicationRecorder):
         )
         self.append_function = f"{events_table_name}_append"
 
+    def tables_present(self) -> bool:
+        """Whether the events and records tables exist (found as every query finds them)."""
+        with self.read_transaction() as cursor:
+            cursor.execute(
+                "SELECT to_regclass(%s) IS NOT NULL AND to_regclass(%s) IS NOT NULL AS present",
+                (self.events_table_name, RECORDS),
+            )
+            row = cursor.fetchone()
+        return bool(row["present"])
+
     def create_table(self) -> None:
         """Create the schema under an advisory lock, so several processes may start at once."""
         with _opening(), self.datastore.get_connection() as connection:

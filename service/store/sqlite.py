@@ -47,6 +47,17 @@ class TimelineSQLiteRecorder(LogRecorder, SQLiteApplicationRecorder):
             f"ON {RECORDS} (recorded_at, position)",
         ]
 
+    def tables_present(self) -> bool:
+        """Whether the events and records tables exist."""
+        names = (self.events_table_name, RECORDS)
+        with self.read_transaction() as cursor:
+            cursor.execute(
+                "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name IN (?, ?)",
+                names,
+            )
+            row = cursor.fetchone()
+        return int(row["n"]) == len(names)
+
     def create_table(self) -> None:
         """The library's tables and ours; a held lock, a full disk or files that cannot be
         read or written said as such."""
