@@ -76,6 +76,12 @@ def test_an_unknown_parameter_is_refused_on_every_kind_of_route(
     assert f"has no parameter {name!r}; it takes " in document["detail"]
 
 
+def test_a_required_parameter_left_out_is_named(database_url: str) -> None:
+    with serve(database_url) as client:
+        document = _refused(client, "/api/changes", "since")
+    assert "Missing required query parameter 'since'" in document["detail"]
+
+
 def test_a_route_without_parameters_refuses_any(database_url: str) -> None:
     with serve(database_url) as client:
         for url in ("/api/health?verbose=1", "/api/health?verbose", "/api/health?=1"):

@@ -161,7 +161,13 @@ def on_validation_error(
         for item in extra
         if isinstance(item, dict)
     ]
-    return _parameter_problem(errors or [FieldProblem("$", error.detail)])
+    if not errors:  # a required parameter left out: Litestar names it in its detail alone
+        missing = _MISSING.match(error.detail)
+        errors = [FieldProblem(missing.group(1) if missing else "$", error.detail)]
+    return _parameter_problem(errors)
+
+
+_MISSING = re.compile(r"Missing required \w+ parameter '([^']+)'")
 
 
 _KNOWN_STATUSES = frozenset(HTTPStatus)
