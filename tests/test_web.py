@@ -144,9 +144,12 @@ def test_a_development_page_shows_sources_grades_quotes_and_each_correction(
     assert "Report 2: South Korea NIS" in text
     assert "B2: usually reliable source, probably true" in text
     assert "Since September 2023 North Korea has delivered more than 10,000 containers" in text
-    assert "<del>disclosure</del>" in response.text and "<ins>fact_sheet</ins>" in response.text
-    assert "<del>2023-09-07/2023-10-01</del>" in response.text
-    assert "<ins>2023-09/2024-02-23</ins>" in response.text
+    hidden = '<span class="visually-hidden">{}: </span>'  # said to screen readers
+    removed, added = hidden.format("removed"), hidden.format("added")
+    assert f"<del>{removed}disclosure</del>" in response.text
+    assert f"<ins>{added}fact_sheet</ins>" in response.text
+    assert f"<del>{removed}2023-09-07/2023-10-01</del>" in response.text
+    assert f"<ins>{added}2023-09/2024-02-23</ins>" in response.text
 
 
 def test_known_at_before_anything_was_recorded_shows_an_empty_service(client: Client) -> None:

@@ -70,9 +70,11 @@ def test_a_development_page_highlights_each_correction(page: Page, site: Site) -
 
     expect(page).to_have_url(re.compile(rf"/developments/{CONTAINERS}\?as_of=2024-03-01$"))
     history = page.locator("#history")
-    expect(history.locator("del", has_text=re.compile(r"^disclosure$"))).to_be_visible()
-    expect(history.locator("ins", has_text=re.compile(r"^fact_sheet$"))).to_be_visible()
-    expect(history.locator("ins", has_text=re.compile(r"^2023-09/2024-02-23$"))).to_be_visible()
+    # each said as removed or added to a screen reader, not run together
+    expect(history.locator("del", has_text=re.compile(r"^removed: disclosure$"))).to_be_visible()
+    expect(history.locator("ins", has_text=re.compile(r"^added: fact_sheet$"))).to_be_visible()
+    added = re.compile(r"^added: 2023-09/2024-02-23$")
+    expect(history.locator("ins", has_text=added)).to_be_visible()
     expect(page.locator("#report-2")).to_contain_text("B2: usually reliable source")
     screenshot(page, "development-containers-laptop")
 
