@@ -142,6 +142,7 @@ def test_a_development_page_shows_sources_grades_quotes_and_each_correction(
     text = Page(response.text).text
     assert response.status_code == 200
     assert "Report 2: South Korea NIS" in text
+    assert "First reported 2023-10-13, last on 2024-02-23" in text
     assert "B2: usually reliable source, probably true" in text
     assert "Since September 2023 North Korea has delivered more than 10,000 containers" in text
     hidden = '<span class="visually-hidden">{}: </span>'  # said to screen readers
