@@ -262,6 +262,29 @@ def test_a_live_overview_links_to_itself_as_recorded_now_and_that_link_keeps_sho
     assert "Recorded later" in now
 
 
+def test_each_revision_links_to_the_page_as_known_just_before_it(tmp_path: Path) -> None:
+    with serve(f"sqlite:///{tmp_path}/before.db") as editor:
+        # Given a development, then a correction of its report, recorded apart
+        development = report_development(editor, report=report(asserted_on="2024-06-01"))
+        corrected = {
+            "type": "report_corrected",
+            "development_id": development,
+            "report": 1,
+            "changes": {"asserted_on": "2024-06-02"},
+            "reason": "The briefing was on the 2nd",
+        }
+        assert post_event(editor, corrected).status_code == 201
+        page_now = editor.get(f"/developments/{development}", params={"as_of": "2024-07-01"}).text
+        [link] = [
+            html.unescape(u) for u in re.findall(r'<a class="before" href="([^"]+)"', page_now)
+        ]
+        # When the reader follows the link of v2 (none for v1: nothing was recorded before it)
+        before = editor.get(link).text
+    # Then the page is the one recorded before the correction
+    assert 'id="v2"' in page_now and 'id="v2"' not in before and 'id="v1"' in before
+    assert "2024-06-01" in Page(before).text and "Said on 2024-06-02" not in Page(before).text
+
+
 def _delivered(title: str) -> dict[str, Any]:
     return {
         "type": "development_reported",

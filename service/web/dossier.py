@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID
 
@@ -47,6 +47,7 @@ class Revision(msgspec.Struct, frozen=True, kw_only=True):
     event: dict[str, Any]
     differences: list[Difference]
     figure: str | None = None  # the figure of a report it adds, in words
+    before: str = ""  # the known_at of the microsecond before it was recorded
 
 
 class Dossier(msgspec.Struct, frozen=True, kw_only=True):
@@ -105,7 +106,13 @@ def _revision(recorded: Recorded, changes: list[Change] | None) -> Revision:
                     recorded_at=words.moment(recorded.recorded_at),
                     recorded_by=recorded.recorded_by, event=msgspec.to_builtins(recorded.event),
                     differences=found,
-                    figure=words.figure_text(figure) if figure else None)  # fmt: skip
+                    figure=words.figure_text(figure) if figure else None,
+                    before=_just_before(recorded.recorded_at))  # fmt: skip
+
+
+def _just_before(moment: datetime) -> str:
+    """`known_at` of the last microsecond before `moment`: the page as it was before then."""
+    return (moment - timedelta(microseconds=1)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def dossier(read_models: ReadModels, timeline: Timeline, development_id: UUID, *, as_of: date,
