@@ -286,3 +286,24 @@ def test_a_database_without_the_log_s_tables_asks_for_timeline_init(
     # When init runs, they open it
     assert main(["init", "--database", database_url]) == 0
     Timeline(database_url).close()
+
+
+def test_on_sqlite_a_read_finding_no_free_connection_answers_503_busy(tmp_path: Path) -> None:
+    # Given a server whose every pooled SQLite connection is taken, for longer than it waits
+    with serve(f"sqlite:///{tmp_path / 'pool.db'}") as client:
+        assert client.get("/api/views/deliveries").status_code == 200
+        timeline = client.app.state.timeline
+        pool = timeline.store.datastore.pool
+        pool.pool_timeout = 0.2
+        taken = [pool.get_connection() for _ in range(pool.pool_size + pool.max_overflow)]
+        try:
+            # When a view and the log are read
+            answers = [client.get("/api/views/deliveries"), client.get("/api/events")]
+        finally:
+            for connection in taken:
+                pool.put_connection(connection)
+        # Then each is a 503 to send again, not a 500; afterwards reads succeed
+        for answer in answers:
+            assert problem(answer, 503)["type"] == "urn:timeline:problem:database-busy"
+            assert answer.headers["Retry-After"]
+        assert client.get("/api/views/deliveries").status_code == 200

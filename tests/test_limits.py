@@ -212,6 +212,35 @@ def test_limits_from_the_environment_reach_the_app(
         assert log_state(client) == (0, 0)
 
 
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("TIMELINE_REQUIRE_READ_TOKEN", "ture"), ("TIMELINE_RUN_PROJECTIONS", "2")],
+)
+def test_a_yes_or_no_setting_that_is_neither_is_refused_naming_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, variable: str, value: str
+) -> None:
+    monkeypatch.setenv("TIMELINE_DATABASE", f"sqlite:///{tmp_path}/env.db")
+    monkeypatch.setenv(variable, value)
+
+    with pytest.raises(ConfigError, match=f"{variable}='{value}': expected one of 1, true"):
+        app_from_environment()
+
+
+@pytest.mark.parametrize(
+    ("value", "status"), [("TRUE", 401), ("Yes", 401), ("off", 200), ("", 200)]
+)
+def test_reads_need_a_token_when_the_setting_says_yes_in_any_case(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, value: str, status: int
+) -> None:
+    # given TIMELINE_REQUIRE_READ_TOKEN spelt as an operator might
+    monkeypatch.setenv("TIMELINE_DATABASE", f"sqlite:///{tmp_path}/env.db")
+    monkeypatch.setenv("TIMELINE_REQUIRE_READ_TOKEN", value)
+    with TestClient(app_from_environment()) as client:
+        # when a view is read without a token, then it is refused exactly when it says yes
+        assert client.get("/api/views/deliveries").status_code == status
+        assert client.get("/api/health").status_code == 200
+
+
 # --- the time a request may take to be answered ---------------------------------------------------
 
 

@@ -111,7 +111,7 @@ def create_app(
     last checkpoint.
     """
     if require_read_token is None:
-        require_read_token = os.environ.get("TIMELINE_REQUIRE_READ_TOKEN", "") in ("1", "true")
+        require_read_token = _flag("TIMELINE_REQUIRE_READ_TOKEN", default=False)
 
     @asynccontextmanager
     async def writer(app: Litestar) -> AsyncIterator[None]:
@@ -219,7 +219,7 @@ def app_from_environment() -> Litestar:
         checkpoint_every=every,
     )
     # TIMELINE_RUN_PROJECTIONS=0: a separate `timeline projections run` keeps the read models
-    app.state.run_projections = os.environ.get("TIMELINE_RUN_PROJECTIONS", "1") not in FALSE
+    app.state.run_projections = _flag("TIMELINE_RUN_PROJECTIONS", default=True)
     # What a server process has built by now lives as long as it does: out of the collector's
     # way, so that collections while requests are served only look at the requests' objects.
     gc.collect()
@@ -227,4 +227,16 @@ def app_from_environment() -> Litestar:
     return app
 
 
+TRUE = ("1", "true", "yes", "on")
 FALSE = ("0", "false", "no", "off")
+
+
+def _flag(name: str, *, default: bool) -> bool:
+    """A yes-or-no environment variable, in any case, or `default` if unset; anything else is
+    refused, so that a misspelt `TIMELINE_REQUIRE_READ_TOKEN=ture` does not leave reads open."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    if text.lower() not in TRUE + FALSE:
+        raise ConfigError(f"{name}={text!r}: expected one of {', '.join(TRUE + FALSE)}")
+    return text.lower() in TRUE

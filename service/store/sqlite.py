@@ -83,8 +83,9 @@ class TimelineSQLiteRecorder(LogRecorder, SQLiteApplicationRecorder):
 
     @contextmanager
     def read_transaction(self) -> Iterator[Cursor]:
-        """A deferred transaction: one consistent snapshot of the WAL."""
-        with self.datastore.transaction(commit=False) as cursor:
+        """A deferred transaction: one consistent snapshot of the WAL; no free connection, or
+        files that cannot be read, said as such (`Busy`, `Unavailable`)."""
+        with _storage_errors(), self.datastore.transaction(commit=False) as cursor:
             yield cursor
 
     @contextmanager
@@ -189,14 +190,14 @@ def _check_openable(name: str) -> None:
 
 @contextmanager
 def _storage_errors() -> Iterator[None]:
-    """The file's write lock (the lock timeout) or this process's one writing connection not
+    """The file's write lock (the lock timeout) or a connection of this process's pool not
     granted in time, as `Busy`; a full disk (or size limit), as `StorageFull`; files that
     cannot be opened, read or written, as `Unavailable`. The library's transactions hand
     sqlite3's errors on as its own, the original as their cause."""
     try:
         yield
     except ConnectionUnavailableError as error:
-        raise Busy(f"no connection to write with: {error}") from error
+        raise Busy(f"no free connection to the database: {error}") from error
     except (sqlite3.OperationalError, OperationalError) as error:
         cause = error if isinstance(error, sqlite3.Error) else error.__cause__
         name = getattr(cause, "sqlite_errorname", "")
