@@ -42,12 +42,12 @@ class Dialect:
 
     @contextmanager
     def read(self) -> Iterator[Cursor]:
-        """A read transaction; on SQLite the database file is memory-mapped.
+        """A read whose statements see one snapshot; on SQLite the file is memory-mapped.
 
         A long history outgrows SQLite's small page cache; reading through the map instead of
         a system call per page keeps a query's cost close to what it is on a small database.
         """
-        with self.store.read_transaction() as cursor:
+        with self.store.snapshot() as cursor:
             if self.sqlite:
                 cursor.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
             yield cursor

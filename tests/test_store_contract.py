@@ -186,3 +186,25 @@ def test_the_write_side_state_is_rebuilt_through_the_librarys_repository(
     assert state is not None and state.version == 2
     assert [r.report.source.originator for r in state.reports] == ["US Government", "KOR"]
     assert timeline.development(uuid4()) is None
+
+
+def test_a_read_transaction_sees_one_snapshot_across_its_statements(database_url: str) -> None:
+    # Given a reader in the middle of a read of several statements (a view reads its rows, then
+    # their titles), and another process appending meanwhile
+    reader, writer = Timeline(database_url), Timeline(database_url)
+    try:
+        writer.append([a_development()], "t")
+        table = reader.store.events_table_name
+        with reader.store.snapshot() as cursor:
+            cursor.execute(f"SELECT count(*) AS n FROM {table}")
+            before = cursor.fetchone()["n"]
+            writer.append([a_development()], "t")
+            cursor.execute(f"SELECT count(*) AS n FROM {table}")
+            during = cursor.fetchone()["n"]
+        # Then every statement of the read sees the log as its first did, and the next read
+        # sees the append
+        assert (before, during) == (1, 1)
+        assert len(reader.store.select_records()) == 2
+    finally:
+        reader.close()
+        writer.close()

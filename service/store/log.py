@@ -45,7 +45,13 @@ class LogRecorder:
 
     @abstractmethod
     def read_transaction(self) -> AbstractContextManager[Cursor]:
-        """A read-only transaction with a consistent snapshot."""
+        """A read whose every statement sees a consistent snapshot (on SQLite, all of them the
+        same one; on PostgreSQL each its own, and no transaction to begin or end)."""
+
+    @abstractmethod
+    def snapshot(self) -> AbstractContextManager[Cursor]:
+        """A read-only transaction whose statements all see one snapshot: a view reading its
+        rows and then their titles never sees a commit (a rebuild, say) land between them."""
 
     @abstractmethod
     def transaction(self) -> AbstractContextManager[Cursor]:

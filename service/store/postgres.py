@@ -144,9 +144,21 @@ class TimelinePostgresRecorder(LogRecorder, PostgresApplicationRecorder):
 
     @contextmanager
     def read_transaction(self) -> Iterator[Cursor]:
-        """One statement in autocommit mode sees a consistent snapshot."""
+        """Autocommit: each statement sees a consistent snapshot of its own."""
         with _storage_errors(), self.datastore.get_connection() as connection:
             yield connection.cursor()
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Cursor]:
+        """REPEATABLE READ, READ ONLY: every statement sees the snapshot of the first."""
+        with _storage_errors(), self.datastore.get_connection() as connection:
+            cursor = connection.cursor()
+            cursor.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            try:
+                yield cursor
+            finally:  # nothing to keep; a broken connection is the pool's to drop
+                if not connection.broken:
+                    connection.rollback()
 
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -87,6 +87,10 @@ class TimelineSQLiteRecorder(LogRecorder, SQLiteApplicationRecorder):
         files that cannot be read, said as such (`Busy`, `Unavailable`)."""
         with _storage_errors(), self.datastore.transaction(commit=False) as cursor:
             yield cursor
+
+    def snapshot(self) -> AbstractContextManager[Cursor]:
+        """A deferred transaction already reads one snapshot."""
+        return self.read_transaction()
 
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:
