@@ -142,6 +142,20 @@ def cmd_seed(args: argparse.Namespace) -> int:
     """Load the bundled corpus; loading it again stores nothing new."""
     with seed_corpus() as stream:
         batch = _read(stream)
+    timeline = _open(args)
+    try:
+        ids = [event.event_id for event in batch.events if event.event_id is not None]
+        held = len(timeline.store.select_by_event_ids(ids))
+    finally:
+        timeline.close()
+    if 0 < held < len(batch.events):  # seeded by a version whose corpus was coded otherwise
+        _say(
+            f"this database holds {held} of the bundled corpus's {len(batch.events)} events: "
+            "an earlier version seeded it, and this one codes the corpus otherwise (see "
+            "service/seed/CODING.md). Nothing was stored: a log is never rewritten. To see "
+            "this version's corpus, seed a new database (--database sqlite:///other.db)."
+        )
+        return 0
     return _import(args, batch, recorded_by="seed", skip=False)
 
 

@@ -52,6 +52,26 @@ def test_seeding_twice_stores_the_corpus_once(
     assert events_in(database_url) == SEED_LINES
 
 
+def test_seeding_a_database_an_earlier_corpus_seeded_stores_nothing_and_says_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a database seeded by an earlier version, whose corpus had only some of these events
+    database = f"sqlite:///{tmp_path}/earlier.db"
+    earlier = CORPUS.read_bytes().splitlines()[:30]
+    timeline = Timeline(database)
+    try:
+        import_events(timeline, earlier, recorded_by="seed")
+    finally:
+        timeline.close()
+    # When this version seeds it (as `make run` does each time)
+    assert main(["seed", "--database", database]) == 0
+    # Then it says why it stores nothing, and the log is as it was
+    err = capsys.readouterr().err
+    assert f"holds 30 of the bundled corpus's {SEED_LINES} events" in err
+    assert "Nothing was stored" in err
+    assert events_in(database) == 30
+
+
 def test_an_import_with_a_bad_line_names_it_and_stores_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

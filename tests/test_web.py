@@ -19,9 +19,10 @@ import pytest
 from service.application import Timeline
 from service.ingest import import_events, seed_corpus
 from tests.api import Client, post_event, report_development, serve
-from tests.bodies import report, report_added, source
+from tests.bodies import development_corrected, report, report_added, source
 
 CONTAINERS = "0fa92882-e151-5fc7-80b1-b54bbe48b61f"  # the seed's DPRK container deliveries
+CONTAINERS_SINCE = "6257630a-be9f-522b-bf9a-cd39f4c3f943"  # and their total since September 2023
 
 
 INLINE = frozenset({"a", "abbr", "code", "del", "em", "ins", "span", "strong", "time"})
@@ -120,7 +121,7 @@ def test_an_earlier_as_of_shows_the_figures_said_by_then(client: Client) -> None
 def test_the_allegations_board_lists_the_claims_open_on_the_date(client: Client) -> None:
     text = page(client, "/", as_of="2024-03-01").text
     board = text.split("Open allegations on 1 March 2024")[1].split("Timeline of developments")[0]
-    assert "17 open: alleged 14, corroborated 3, disputed 0" in board
+    assert "18 open: alleged 15, corroborated 3, disputed 0" in board
     assert "Iran preparing to provide Russia with up to several hundred UAVs" in board
     assert "599 days (1 y 7 m)" in board and "supports 2 denies 1" in board
     assert "Putin\N{EN DASH}Kim summit" not in board  # confirmed: not open
@@ -142,15 +143,30 @@ def test_a_development_page_shows_sources_grades_quotes_and_each_correction(
     text = Page(response.text).text
     assert response.status_code == 200
     assert "Report 2: South Korea NIS" in text
-    assert "First reported 2023-10-13, last on 2024-02-23" in text
+    assert "First reported 2023-10-13, last on 2023-11-01" in text
     assert "B2: usually reliable source, probably true" in text
-    assert "Since September 2023 North Korea has delivered more than 10,000 containers" in text
+    response = client.get(f"/developments/{CONTAINERS_SINCE}", params={"as_of": "2024-03-01"})
+    assert "Since September 2023 North Korea has delivered more than 10,000 containers" in (
+        Page(response.text).text
+    )
     hidden = '<span class="visually-hidden">{}: </span>'  # said to screen readers
     removed, added = hidden.format("removed"), hidden.format("added")
     assert f"<del>{removed}disclosure</del>" in response.text
     assert f"<ins>{added}fact_sheet</ins>" in response.text
+
+
+def test_a_correction_of_a_development_shows_the_words_it_removed_and_added(
+    tmp_path: Path,
+) -> None:
+    with serve(f"sqlite:///{tmp_path / 'corrected.db'}") as client:
+        development = report_development(client, occurred="2023-09-07/2023-10-01")
+        correction = development_corrected(development, changes={"occurred": "2023-09/2023-10"})
+        assert post_event(client, correction).status_code == 201
+        response = client.get(f"/developments/{development}")
+    hidden = '<span class="visually-hidden">{}: </span>'
+    removed, added = hidden.format("removed"), hidden.format("added")
     assert f"<del>{removed}2023-09-07/2023-10-01</del>" in response.text
-    assert f"<ins>{added}2023-09/2024-02-23</ins>" in response.text
+    assert f"<ins>{added}2023-09/2023-10</ins>" in response.text
 
 
 def test_known_at_before_anything_was_recorded_shows_an_empty_service(client: Client) -> None:
