@@ -6,6 +6,7 @@ Pure: folds the stream with `service.domain.evolve` and compares the states arou
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date
 from typing import Any
 
 import msgspec
@@ -46,7 +47,8 @@ def _differences(before: object, after: object, fields: Iterable[str]) -> list[C
 def changes_of(
     state: Development | None, status: str | None, event: AnyEvent
 ) -> list[Change] | None:
-    """What `event` changes given the state and status before it; None if it adds, not changes."""
+    """What `event` changes given the state before it and, for a status change, the status it
+    replaces on its `effective_on`; None if it adds, not changes."""
     match event:
         case ReportCorrected(report=number, changes=corrections):
             assert state is not None
@@ -65,13 +67,34 @@ def changes_of(
 
 
 def history_changes(events: Iterable[AnyEvent]) -> list[list[Change] | None]:
-    """For each event of a stream in version order, the changes it made (see `changes_of`)."""
+    """For each event of a stream in version order, the changes it made (see `changes_of`).
+
+    A status change's `before` is the status in effect on its `effective_on` as recorded until
+    then, not the last one recorded: judged `disputed` from December after `confirmed` from
+    March, it replaced what held in December.
+    """
     state: Development | None = None
-    status: str | None = None
+    initial: str | None = None
+    judged: list[tuple[date, str]] = []  # (effective_on, status), in recording order
     result: list[list[Change] | None] = []
     for event in events:
+        status = None
+        if isinstance(event, StatusChanged):
+            status = _in_effect(initial, judged, event.effective_on)
         result.append(changes_of(state, status, event))
-        if isinstance(event, DevelopmentReported | StatusChanged):
-            status = event.status
+        if isinstance(event, DevelopmentReported):
+            initial = event.status
+        elif isinstance(event, StatusChanged):
+            judged.append((event.effective_on, event.status))
         state = evolve(state, event)
     return result
+
+
+def _in_effect(initial: str | None, judged: list[tuple[date, str]], day: date) -> str | None:
+    """The status on `day`: the latest change effective by then (ties: the later recorded)."""
+    found = initial
+    latest: date | None = None
+    for effective_on, status in judged:
+        if effective_on <= day and (latest is None or effective_on >= latest):
+            found, latest = status, effective_on
+    return found

@@ -94,16 +94,18 @@ def test_retraction_sets_retracted_on_from_nothing() -> None:
     assert changes[1] == [Change("retracted_on", None, "2024-03-01")]
 
 
-def test_status_changes_follow_each_other_in_recording_order() -> None:
-    # given a development reported as corroborated, then judged twice
+def test_a_status_change_replaces_the_status_in_effect_on_its_date() -> None:
+    # given a development reported as corroborated, then judged three times
     first = bodies.development_reported(development_id=DEVELOPMENT, status="corroborated")
     events = [
         decode_event(encoded(body))
         for body in (
             first,
             bodies.status_changed(DEVELOPMENT, status="confirmed", effective_on="2024-03-01"),
-            # recorded later, effective earlier: `before` is still the previous one recorded
+            # recorded later, effective earlier: it replaced what held in December, not March
             bodies.status_changed(DEVELOPMENT, status="disputed", effective_on="2023-12-01"),
+            # effective the same day as the March one: it replaces that one
+            bodies.status_changed(DEVELOPMENT, status="refuted", effective_on="2024-03-01"),
         )
     ]
 
@@ -111,5 +113,6 @@ def test_status_changes_follow_each_other_in_recording_order() -> None:
 
     assert changes[1:] == [
         [Change("status", "corroborated", "confirmed")],
-        [Change("status", "confirmed", "disputed")],
+        [Change("status", "corroborated", "disputed")],
+        [Change("status", "confirmed", "refuted")],
     ]
