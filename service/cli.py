@@ -6,6 +6,7 @@ Results go to standard output; messages and progress bars go to standard error.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import signal
 import sys
@@ -382,6 +383,17 @@ def _whole(least: int, most: int | None = None) -> Callable[[str], int]:
     return parse
 
 
+def _poll_seconds(text: str) -> float:
+    """An argument type: seconds between reads of the log, from 0.01 to 3600."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.01 <= value <= 3600:  # nan fails too; 0 or less would spin a core
+        raise argparse.ArgumentTypeError(f"{text!r}: a number of seconds from 0.01 to 3600")
+    return value
+
+
 def _principal(text: str) -> str:
     try:
         return check_principal(text)
@@ -471,9 +483,9 @@ def build_parser() -> argparse.ArgumentParser:
     follow = projection_verbs.add_parser("run", parents=[common], help="follow the log")
     follow.add_argument(
         "--poll-seconds",
-        type=float,
+        type=_poll_seconds,
         default=0.1,
-        help="how often SQLite's log is read for new events (default: %(default)s)",
+        help="how often the log is read for new events, in seconds (default: %(default)s)",
     )
     follow.set_defaults(run=cmd_projections_run)
     again = projection_verbs.add_parser("rebuild", parents=[common], help="rebuild from 0")

@@ -337,6 +337,18 @@ def test_serve_refuses_an_option_it_cannot_use(
     assert f"argument {option}: {says}" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("value", ["-1", "0", "nan", "inf", "often"])
+def test_projections_run_refuses_a_poll_interval_it_cannot_use(
+    value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # -1 and 0 spun a core; inf ended in a traceback
+    with pytest.raises(SystemExit) as exited:
+        main(["projections", "run", "--poll-seconds", value])
+    assert exited.value.code == 2
+    says = f"argument --poll-seconds: {value!r}: a number of seconds from 0.01 to 3600"
+    assert says in capsys.readouterr().err
+
+
 def test_serve_on_a_port_in_use_says_so_and_exits_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
