@@ -135,14 +135,19 @@ def _sqlite_file(store: LogRecorder) -> tuple[str, float] | None:
 @contextmanager
 def _quiet_gc() -> Iterator[None]:
     # Millions of long-lived states make every collection rescan them; nothing here makes cycles.
+    # A server (POST /api/projections/rebuild) froze what it built at start: frozen it stays.
+    frozen, enabled = gc.get_freeze_count() > 0, gc.isenabled()
     gc.collect()
     gc.freeze()
     gc.disable()
     try:
         yield
     finally:
-        gc.enable()
+        if enabled:
+            gc.enable()
         gc.unfreeze()
+        if frozen:
+            gc.freeze()
 
 
 def rebuild(

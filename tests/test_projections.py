@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import threading
 import time
@@ -180,6 +181,23 @@ def test_a_rebuild_from_position_zero_gives_the_live_rows(store: Store) -> None:
 
     assert verify_rebuild(store.timeline.store) == {}
     assert {generation for _, generation in tracking(store).values()} == {1}
+
+
+def test_a_rebuild_in_a_server_process_leaves_its_garbage_collector_as_it_found_it(
+    store: Store,
+) -> None:
+    # Given a process that froze what it built at start, as each server worker does
+    grow(store)
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        # When a rebuild runs in it (POST /api/projections/rebuild)
+        rebuild(store.timeline.store)
+        # Then the collector runs again and what was frozen stays frozen
+        assert gc.isenabled()
+        assert gc.get_freeze_count() >= frozen > 0
+    finally:
+        gc.unfreeze()
 
 
 def test_a_view_after_a_rebuild_that_ended_short_of_a_runner_folds_what_it_left_out(
