@@ -19,7 +19,7 @@ from projections.developments import DevelopmentsProjection
 from projections.dialect import Dialect, rows_of
 from projections.entries import Entry, LogReader, commits
 from projections.projection import Moved, Projection
-from projections.schema import FOLDS, TRACKING, create
+from projections.schema import FOLDS, TRACKING, complete, create
 from service.errors import StorageError
 from service.store.log import Cursor, LogRecorder
 
@@ -48,6 +48,8 @@ def make_projections(dialect: Dialect, names: Sequence[str] | None = None) -> li
 def ensure_schema(store: LogRecorder) -> None:
     """Create the read-model tables and tracking rows that do not exist yet."""
     dialect = Dialect(store)
+    if complete(dialect) and set(NAMES) <= _tracked(store):
+        return  # nothing to make: no lock taken
     with dialect.write() as cursor:
         create(dialect, cursor)
         for name in NAMES:
@@ -58,6 +60,12 @@ def ensure_schema(store: LogRecorder) -> None:
                 ),
                 (name, FOLDS[name]),
             )
+
+
+def _tracked(store: LogRecorder) -> set[str]:
+    with store.read_transaction() as cursor:
+        cursor.execute(f"SELECT name FROM {TRACKING}")
+        return {str(row[0]) for row in rows_of(cursor)}
 
 
 def stale(store: LogRecorder) -> list[str]:

@@ -247,6 +247,37 @@ def create(dialect: Dialect, cursor: Cursor) -> None:
         cursor.execute(statement)
 
 
+def made(dialect: Dialect) -> set[str]:
+    """The tables and indexes `create` makes on this engine."""
+    statements = [*dialect.ddl(TABLES).split(";"), *(s for v in INDEXES.values() for s in v)]
+    statements += [SQLITE_BOX] if dialect.sqlite else list(PG_BOX_INDEXES)
+    return {
+        statement.split("IF NOT EXISTS", 1)[1].split()[0]
+        for statement in statements
+        if "CREATE" in statement and "IF NOT EXISTS" in statement
+    }
+
+
+def complete(dialect: Dialect) -> bool:
+    """Whether everything `create` makes is there, with the current columns: read without a
+    lock, so a process starting beside a rebuild (which holds the locks DDL waits for) opens."""
+    wanted = made(dialect)
+    if dialect.store.existing(wanted) != wanted:
+        return False
+    with dialect.store.read_transaction() as cursor:
+        if dialect.sqlite:
+            cursor.execute(f"PRAGMA table_info({TRACKING})")
+            columns = {row[1] for row in rows_of(cursor)}
+        else:
+            cursor.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_schema = current_schema() AND table_name = %s",
+                (TRACKING,),
+            )
+            columns = {row[0] for row in rows_of(cursor)}
+        return "fold" in columns
+
+
 def _add_fold_column(dialect: Dialect, cursor: Cursor) -> None:
     """Tracking tables made before `fold` existed gain it, at 0: their rows are rebuilt."""
     add = f"ALTER TABLE {TRACKING} ADD COLUMN fold {dialect.ddl('{int}')} NOT NULL DEFAULT 0"

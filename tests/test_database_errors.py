@@ -27,6 +27,7 @@ from service.audit.keys import Signer, load_or_create_key
 from service.cli import main
 from service.config import ConfigError, persistence_env
 from service.errors import Busy
+from service.tokens import Tokens
 from tests import bodies
 from tests.api import log_state, post_batch, post_event, problem, serve
 from tests.pgserver import ThrowawayPostgres, find_bindir, free_port, scratch_database
@@ -307,3 +308,25 @@ def test_on_sqlite_a_read_finding_no_free_connection_answers_503_busy(tmp_path: 
             assert problem(answer, 503)["type"] == "urn:timeline:problem:database-busy"
             assert answer.headers["Retry-After"]
         assert client.get("/api/views/deliveries").status_code == 200
+
+
+def test_a_process_starting_beside_a_rebuild_opens_without_waiting_for_its_locks(
+    database_url: str,
+) -> None:
+    # Given a database whose tables are all made (the log's, the read models', tokens, ledger)
+    made = Timeline(database_url)
+    ProjectionRunner(made.store)
+    Tokens(made.store)
+    ledger.ensure_table(made.store)
+    made.close()
+    # When another process holds what a rebuild holds (the write lock on SQLite; the tracking
+    # rows on PostgreSQL) and a server process starts, with a lock timeout of one second
+    with lock_held(database_url, by="rebuild"):
+        started = Timeline(database_url + FAST)
+        try:
+            # Then it opens what it needs without waiting for the rebuild (it was Busy)
+            ProjectionRunner(started.store)
+            Tokens(started.store)
+            ledger.ensure_table(started.store)
+        finally:
+            started.close()

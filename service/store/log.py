@@ -11,7 +11,7 @@ time) and where the chain is extended.
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 from uuid import UUID
@@ -74,12 +74,21 @@ class LogRecorder:
     def id_value(self, value: Any) -> UUID:
         """A UUID from this engine's stored form."""
 
+    @abstractmethod
+    def existing(self, names: Iterable[str]) -> set[str]:
+        """Which of these tables and indexes exist (in the schema queries find them in)."""
+
     def create_beside(self, statement: str) -> None:
         """Create a table beside the log under the log's lock, so concurrent starters never race.
 
         PostgreSQL's `CREATE TABLE IF NOT EXISTS` is not safe against a second process running it at
         the same moment (a duplicate key in `pg_type`); the write lock makes one wait for the other.
+        A table that exists is not created again, so a process starting beside a rebuild (which
+        holds that lock on SQLite) does not wait for it.
         """
+        name = statement.split("IF NOT EXISTS", 1)[1].split()[0]
+        if name in self.existing([name]):
+            return
         with self.write_transaction() as cursor:
             cursor.execute(statement)
 

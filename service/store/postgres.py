@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
@@ -110,13 +110,18 @@ class TimelinePostgresRecorder(LogRecorder, PostgresApplicationRecorder):
 
     def tables_present(self) -> bool:
         """Whether the events and records tables exist (found as every query finds them)."""
+        names = {self.events_table_name, RECORDS}
+        return self.existing(names) == names
+
+    def existing(self, names: Iterable[str]) -> set[str]:
+        """Which of these tables and indexes exist, found as every query finds them."""
+        wanted = list(names)
         with self.read_transaction() as cursor:
             cursor.execute(
-                "SELECT to_regclass(%s) IS NOT NULL AND to_regclass(%s) IS NOT NULL AS present",
-                (self.events_table_name, RECORDS),
+                "SELECT name FROM unnest(%s::text[]) AS name WHERE to_regclass(name) IS NOT NULL",
+                (wanted,),
             )
-            row = cursor.fetchone()
-        return bool(row["present"])
+            return {row["name"] for row in cursor.fetchall()}
 
     def create_table(self) -> None:
         """Create the schema under an advisory lock, so several processes may start at once."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -49,14 +49,16 @@ class TimelineSQLiteRecorder(LogRecorder, SQLiteApplicationRecorder):
 
     def tables_present(self) -> bool:
         """Whether the events and records tables exist."""
-        names = (self.events_table_name, RECORDS)
+        names = {self.events_table_name, RECORDS}
+        return self.existing(names) == names
+
+    def existing(self, names: Iterable[str]) -> set[str]:
+        """Which of these tables and indexes exist."""
+        wanted = list(names)
+        marks = ", ".join("?" * len(wanted))
         with self.read_transaction() as cursor:
-            cursor.execute(
-                "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name IN (?, ?)",
-                names,
-            )
-            row = cursor.fetchone()
-        return int(row["n"]) == len(names)
+            cursor.execute(f"SELECT name FROM sqlite_master WHERE name IN ({marks})", wanted)
+            return {row["name"] for row in cursor.fetchall()}
 
     def create_table(self) -> None:
         """The library's tables and ours; a held lock, a full disk or files that cannot be
