@@ -10,6 +10,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -27,10 +28,12 @@ from service.audit.keys import Signer, load_or_create_key
 from service.cli import main
 from service.config import ConfigError, persistence_env
 from service.errors import Busy
+from service.store.records import to_micros
 from service.tokens import Tokens
 from tests import bodies
 from tests.api import log_state, post_batch, post_event, problem, serve
 from tests.pgserver import ThrowawayPostgres, find_bindir, free_port, scratch_database
+from tests.structs import a_development
 from tests.test_audit_support import record_log
 from tests.test_cli import events_in
 from tests.test_views_support import Store, figure, said
@@ -103,6 +106,27 @@ def test_a_view_that_must_fold_new_events_meets_a_held_rebuild_lock_as_busy(
         with lock_held(database_url, by="rebuild"), pytest.raises(Busy):  # it folds first
             store.read.deliveries(as_of=date(2024, 2, 1), known_at_us=now)
         assert len(store.read.deliveries(as_of=date(2024, 2, 1), known_at_us=now).series) == 1
+
+
+@pytest.mark.postgres
+def test_on_postgresql_a_commit_that_waited_for_the_lock_is_stamped_after_the_wait(
+    postgres_url: str,
+) -> None:
+    # Given another process holding the log's lock while an append begins
+    timeline = Timeline(postgres_url)
+    try:
+        with ThreadPoolExecutor(1) as pool, lock_held(postgres_url, by="append"):
+            began = time.time_ns() // 1000
+            waiting = pool.submit(timeline.append, [a_development()], "t")
+            time.sleep(1.0)
+            released = time.time_ns() // 1000
+        [outcome] = waiting.result()
+        # Then its recorded_at is when it took the lock, not when it began to wait: a known_at
+        # answered meanwhile (before the release) does not change once it lands
+        recorded = to_micros(outcome.receipt.recorded_at)
+        assert recorded >= released > began
+    finally:
+        timeline.close()
 
 
 @pytest.mark.postgres

@@ -128,9 +128,10 @@ def test_commits_never_share_a_system_time_even_when_the_clock_stands_still(
     timeline.append([a_development()], "t")
     timeline.append([a_development()], "t")
     timeline.append([a_development(), a_development()], "t")
-    # Then each commit has its own time, later than the one before; a batch shares one
+    # Then each commit has its own time, later than the one before; a batch shares one (on
+    # PostgreSQL the server's clock, read under the lock, moves on where this one stood still)
     times = [record.recorded_at_us for record in timeline.store.select_records()]
-    assert times == [frozen, frozen + 1, frozen + 2, frozen + 2]
+    assert frozen <= times[0] < times[1] < times[2] == times[3]
 
 
 def test_concurrent_appends_from_two_applications_are_all_stored_once(

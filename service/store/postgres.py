@@ -27,9 +27,11 @@ _SCHEMA_LOCK = 7_263_941_001  # advisory lock id: one process creates the schema
 
 # Appends a group in one call: takes the lock (so the head cannot move), reads the head, extends
 # the hash chain with `chain_link`'s formula (records.py) and inserts the events and their
-# records at the head's successor positions, with one `recorded_at`: this process's clock,
-# clamped past the head's (commits never share a system time; the clock was read before the
-# lock, so another commit may have come in between).
+# records at the head's successor positions, with one `recorded_at`: the server's clock read
+# under the lock (or this process's, if ahead), clamped past the head's, so commits never share
+# a system time and a commit that waited for the lock is not stamped with the time it began
+# waiting (up to the lock timeout before it became visible: a `known_at` in that gap would have
+# answered differently once it landed).
 _APPEND_FUNCTION = """
 CREATE OR REPLACE FUNCTION {events}_append(
     development_ids uuid[], versions bigint[], topics text[], states bytea[], event_ids uuid[],
@@ -60,7 +62,8 @@ BEGIN
         FROM event_records r ORDER BY r.position DESC LIMIT 1;
     SELECT max(e.notification_id) INTO top FROM {events} e;
     last_position := greatest(coalesce(last_position, 0), coalesce(top, 0));
-    at := greatest(now_us, coalesce(last_recorded, 0) + 1);
+    at := greatest(now_us, (extract(epoch FROM clock_timestamp()) * 1000000)::bigint,
+        coalesce(last_recorded, 0) + 1);
     previous := coalesce(previous, decode(repeat('00', 32), 'hex'));
     FOR i IN 1 .. cardinality(ids) LOOP
         last_position := last_position + 1;
