@@ -19,13 +19,14 @@ from typing import IO, Any
 from tqdm import tqdm
 
 from events import encode
-from projections import NAMES, rebuild, run_forever, stale
+from projections import NAMES, ensure_schema, rebuild, run_forever, stale
 from service.application import Timeline, recorded_of
 from service.audit import (
     CheckpointFileError,
     EmptyLog,
     LogTampered,
     dump_checkpoint,
+    ledger,
     make_checkpoint,
     read_checkpoint_file,
     summary,
@@ -207,8 +208,15 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    """Create the database schema, once, before several processes start."""
-    Timeline(database_url(args.database), create=True).close()
+    """Create the database schema, once, before several processes start: the log's tables,
+    the read models', the tokens' and the checkpoints'."""
+    timeline = Timeline(database_url(args.database), create=True)
+    try:
+        ensure_schema(timeline.store)
+        Tokens(timeline.store)
+        ledger.ensure_table(timeline.store)
+    finally:
+        timeline.close()
     _say(f"schema ready in {database_url(args.database)}")
     return 0
 

@@ -33,6 +33,11 @@ def persistence_env(url: str) -> dict[str, str]:
         if not parts.path.strip("/"):
             raise ConfigError(f"{url!r} names no database")
         options = parse_qs(parts.query)
+        if "schema" in options:  # the read models, tokens and checkpoints are not qualified
+            raise ConfigError(
+                f"{url!r}: ?schema= is not supported: a timeline's tables live in the "
+                "database's default schema; use a database per timeline"
+            )
         return {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
             "POSTGRES_DBNAME": unquote(parts.path.strip("/")),
@@ -40,7 +45,6 @@ def persistence_env(url: str) -> dict[str, str]:
             "POSTGRES_PORT": str(parts.port or 5432),
             "POSTGRES_USER": unquote(parts.username or os.environ.get("USER", "postgres")),
             "POSTGRES_PASSWORD": unquote(parts.password or ""),
-            "POSTGRES_SCHEMA": options.get("schema", [""])[0],
             "POSTGRES_POOL_SIZE": _whole(url, options, "pool_size", "5", least=1),
             "POSTGRES_MAX_OVERFLOW": _whole(url, options, "max_overflow", "10", least=0),
             "POSTGRES_LOCK_TIMEOUT": _seconds(url, options, "lock_timeout"),

@@ -21,7 +21,8 @@ import psycopg
 import pytest
 
 from projections import ProjectionRunner
-from projections.schema import TRACKING
+from projections.dialect import Dialect
+from projections.schema import TRACKING, complete
 from service.application import Timeline
 from service.audit import ledger, periodic_checkpoints
 from service.audit.keys import Signer, load_or_create_key
@@ -151,6 +152,12 @@ def test_the_cli_says_the_database_is_busy_and_exits_75(
     assert code == 75
     assert "error: the database is busy" in capsys.readouterr().err
     assert events_in(database) == 0
+
+
+def test_a_postgresql_schema_option_is_refused_rather_than_half_followed() -> None:
+    # the library would have put the log there and every other table in the default schema
+    with pytest.raises(ConfigError, match=r"\?schema= is not supported"):
+        persistence_env("postgresql://u@h/db?schema=news")
 
 
 @pytest.mark.parametrize("value", ["0", "soon", "-3", "1.5"])
@@ -308,9 +315,14 @@ def test_a_database_without_the_log_s_tables_asks_for_timeline_init(
         Timeline(database_url)
     assert main(["tokens", "list", "--database", database_url]) == 2
     assert "run `timeline init` on it first" in capsys.readouterr().err
-    # When init runs, they open it
+    # When init runs, they open it, and find every table made: none has DDL left to run
     assert main(["init", "--database", database_url]) == 0
-    Timeline(database_url).close()
+    opened = Timeline(database_url)
+    try:
+        assert complete(Dialect(opened.store))
+        assert {"api_tokens", ledger.TABLE} <= opened.store.existing(["api_tokens", ledger.TABLE])
+    finally:
+        opened.close()
 
 
 def test_on_sqlite_a_read_finding_no_free_connection_answers_503_busy(tmp_path: Path) -> None:
