@@ -57,7 +57,6 @@ DECLARE
 BEGIN
     PERFORM set_config('lock_timeout', lock_wait, true);
     LOCK TABLE {events} IN EXCLUSIVE MODE;
-    PERFORM pg_notify('{events}', '');
     SELECT r.position, r.recorded_at, r.link INTO last_position, last_recorded, previous
         FROM event_records r ORDER BY r.position DESC LIMIT 1;
     SELECT max(e.notification_id) INTO top FROM {events} e;
