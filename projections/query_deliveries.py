@@ -34,7 +34,8 @@ def _none_first(value: str | None) -> tuple[bool, str]:
     return (value is not None, value or "")
 
 
-def _same_actor(name: str | None, wanted: str | None) -> bool:
+def _matches(name: str | None, wanted: str | None) -> bool:
+    """No filter, or equal but for case: actors, categories and units alike."""
     return wanted is None or (name is not None and name.casefold() == wanted.casefold())
 
 
@@ -67,9 +68,9 @@ def deliveries(
     series: list[Series] = []
     for track_id, low, high, reports, last in found:
         key = keys[track_id // TRACKS_PER_SERIES]
-        if not (_same_actor(key[0], supplier) and _same_actor(key[1], recipient)):
+        if not (_matches(key[0], supplier) and _matches(key[1], recipient)):
             continue
-        if (category is not None and key[2] != category) or (unit is not None and key[3] != unit):
+        if not (_matches(key[2], category) and _matches(key[3], unit)):
             continue
         series.append(
             Series(

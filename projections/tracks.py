@@ -22,7 +22,15 @@ VARIANT_INDEX = {status: index for index, status in enumerate(VARIANTS)}
 TRACKS_PER_SERIES = 8  # track id = series id * 8 + variant
 
 SeriesKey = tuple[str | None, str | None, str | None, str, str]
-Payload = tuple[float, float | None, int, int]  # low, high, reports, last_asserted_on
+# low, high, reports, last_asserted_on: the row as stored. `high` is None when the fold leaves
+# the series unbounded above, and also when no active report has stated a number yet (low 0).
+Payload = tuple[float, float | None, int, int]
+
+
+class Unsettled(Exception):
+    """Folding on from `low 0, high None` with an increment that has a high: that payload is
+    either "no number stated yet" (the increment starts from 0) or unbounded (it stays so), and
+    only the pieces tell which. The caller folds the day from its pieces instead."""
 
 
 class Piece(NamedTuple):
@@ -90,8 +98,17 @@ def contributions(state: DevState) -> list[tuple[SeriesKey, int, Piece]]:
 
 
 def fold(pieces: Iterable[Piece], payload: Payload | None) -> Payload | None:
-    """Continue the fold of a track's bounds with more pieces, in order."""
-    low, high, reports, last = payload or (0.0, 0.0, 0, 0)
+    """Continue the fold of a track's bounds with more pieces, in order.
+
+    Raises `Unsettled` when `payload` cannot say whether a number was stated before and the
+    answer depends on it (see there).
+    """
+    if payload is None:
+        low, high, reports, last = 0.0, None, 0, 0
+        stated: bool | None = False  # whether an active report stated a number; None: unknown
+    else:
+        low, high, reports, last = payload
+        stated = True if high is not None or low else None
     for piece in pieces:
         reports += 1
         last = max(last, piece.asserted_on)
@@ -99,9 +116,15 @@ def fold(pieces: Iterable[Piece], payload: Payload | None) -> Payload | None:
             continue
         if piece.cumulative:
             low, high = piece.low, piece.high  # type: ignore[assignment]
-        else:
+        elif stated:
             low += piece.low  # type: ignore[operator]
             high = None if high is None or piece.high is None else high + piece.high
+        elif stated is None and piece.high is not None:
+            raise Unsettled
+        else:  # nothing stated before (or unknown, and this one unbounded): it starts from 0
+            low += piece.low  # type: ignore[operator]
+            high = None if piece.high is None else 0.0 + piece.high
+        stated = True
     return (low, high, reports, last) if reports else None
 
 
@@ -165,6 +188,7 @@ class Track:
         Counted without a scan: pieces started by `day` less pieces stopped by it. Bounds:
         back from the last piece asserted by `day` to the last active cumulative figure, then
         forward, so the additions happen in the order (and with the rounding) of a full fold.
+        No active piece stating a number: low 0 and high None, nothing bounds the series above.
         """
         started = bisect_right(self.pieces, day, key=_start)
         reports = started - bisect_right(self.ends, day)
@@ -176,6 +200,7 @@ class Track:
         tail: list[Piece] = []
         low: float = 0.0
         high: float | None = 0.0
+        stated = False
         while index >= 0:
             piece = order[index]
             index -= 1
@@ -185,10 +210,13 @@ class Track:
                 last = piece.asserted_on
             if not piece.bounded:
                 continue
+            stated = True
             if piece.cumulative:
                 low, high = piece.low, piece.high  # type: ignore[assignment]
                 break
             tail.append(piece)
+        if not stated:
+            return (low, None, reports, last)
         for piece in reversed(tail):
             low += piece.low  # type: ignore[operator]
             high = None if high is None or piece.high is None else high + piece.high
@@ -229,7 +257,10 @@ class Track:
                 # by assertion, and none is asserted after it starts: the first tells)
                 payload = self.fold_on(day)
             else:  # pieces asserted on this day come after every active one: fold on
-                payload = fold(pieces[at:stop], payload)
+                try:
+                    payload = fold(pieces[at:stop], payload)
+                except Unsettled:
+                    payload = self.fold_on(day)
             if payload != current:
                 if current is not None:
                     new.append((since, day, current))
@@ -259,4 +290,7 @@ class Track:
             return None
         on = bisect_right(self.rows, day, key=_row_start) - 1
         old = self.rows[on][3] if on >= 0 and self.rows[on][2] > day else None
-        return fold(appended, old)
+        try:
+            return fold(appended, old)
+        except Unsettled:
+            return None

@@ -34,14 +34,16 @@ Interpretations where DESIGN is silent (the read models must agree with these):
   cumulative figure replaces both bounds (`high` None when the figure is open-ended), an
   increment adds to both (`None + x = None`: an unbounded high stays unbounded), and an
   `unspecified` figure (increment or cumulative) leaves the bounds as they are but still counts in
-  `reports`. A series whose only figures are unspecified therefore reads `low 0, high 0,
-  reports n`. `last_asserted_on` is the latest `asserted_on` among the series' contributing
-  reports. `supplier`, `recipient` and `category` are None when the development names no such
+  `reports`. A series none of whose active figures states a number (all unspecified) has nothing
+  bounding it above: it reads `low 0, high None, reports n`, and so its total's high is None.
+  Once a figure states a number, unspecified ones before or after it change only `reports`.
+  `last_asserted_on` is the latest `asserted_on` among the series' contributing reports.
+  `supplier`, `recipient` and `category` are None when the development names no such
   actor or item, and stay None in the keys.
   Actors that differ in case alone are one (`PRK`, `prk`): one series, one total. Which spelling
   a series shows is the service's choice (the first one it folded); compare with `folded`.
-  Filters: `supplier` / `recipient` match case-insensitively (they are actors); `category`, `unit`
-  and `status` match exactly. Filters select series; totals are computed over the selected series.
+  Filters: `supplier`, `recipient`, `category` and `unit` match case-insensitively; `status`
+  matches exactly. Filters select series; totals are computed over the selected series.
   Rows are sorted by key, None before any string.
 - Allegations: `status_since` is the day the status as of D has held since: the `effective_on`
   of the earliest of the latest changes effective by D that all set that status (a change to
@@ -363,6 +365,7 @@ def _folded(name: str | None) -> str | None:
 
 
 def _same_actor(name: str | None, wanted: str) -> bool:
+    """Equal but for case: actors, and the category and unit filters."""
     return name is not None and name.casefold() == wanted.casefold()
 
 
@@ -467,14 +470,14 @@ def deliveries(
             continue
         if recipient is not None and not _same_actor(dev_recipient, recipient):
             continue
-        if category is not None and dev_category != category:
+        if category is not None and not _same_actor(dev_category, category):
             continue
         # a development with no active report is not visible and contributes nothing
         for r in _active_reports(state, as_of):
             figure = r.report.figure
             if r.report.stance != "supports" or figure is None:
                 continue
-            if unit is not None and figure.unit != unit:
+            if unit is not None and not _same_actor(figure.unit, unit):
                 continue
             key = (
                 _folded(dev_supplier),
@@ -538,19 +541,22 @@ def _total_key(t: RefTotal) -> _TotalKey:
 
 
 def _fold_figures(figures: Iterable[Figure]) -> tuple[float, float | None]:
-    """Bounds of one series from its figures in order: cumulative sets, increment adds."""
+    """Bounds of one series from its figures in order: cumulative sets, increment adds; no
+    figure stating a number leaves the high None (nothing bounds the series above)."""
     low: float = 0.0
     high: float | None = 0.0
+    stated = False
     for figure in figures:
         bounds = figure.bounds()
         if bounds is None:  # unspecified: counts as a report, adds nothing
             continue
+        stated = True
         if figure.basis == "cumulative":
             low, high = bounds.low, bounds.high
         else:
             low += bounds.low
             high = None if high is None or bounds.high is None else high + bounds.high
-    return low, high
+    return low, high if stated else None
 
 
 def allegations(log: Sequence[Recorded], as_of: date, known_at_us: int) -> list[RefAllegation]:

@@ -339,9 +339,9 @@ def test_an_unspecified_figure_counts_as_a_report_and_adds_nothing() -> None:
     log = Log()
     dev = log.develop(said(US, D(2022, 11, 2), figure(unit="round", qualifier="unspecified")))
 
-    # alone, the series starts and stays at [0, 0]
+    # alone, the series counts it, and nothing bounds the series above
     alone = only_series(log, D(2022, 12, 1))
-    assert (alone.low, alone.high, alone.reports) == (0.0, 0.0, 1)
+    assert (alone.low, alone.high, alone.reports) == (0.0, None, 1)
 
     log.add(dev, said(US, D(2022, 12, 1), figure(unit="round", qualifier="about", value=500)))
     log.add(

@@ -56,6 +56,68 @@ def test_a_cumulative_figure_appended_to_a_busy_day_replaces_its_sum() -> None:
     assert rows_of(track) == [(100, DAY_MAX, (7.0, None, 4, 100))]
 
 
+def unspecified(day: int, position: int, **fields: Any) -> Piece:
+    """A piece of an unspecified figure: it counts and states no number."""
+    return piece(day, position, low=None, high=None, bounded=False, **fields)
+
+
+def test_a_track_whose_pieces_state_no_number_has_no_high_until_one_does() -> None:
+    # Given a track of two unspecified pieces, a running total among them, folded commit by commit
+    track = Track([], [])
+    commit(track, [], [unspecified(100, 1)])
+    commit(track, [], [unspecified(101, 2, cumulative=True)])
+    # When an increment follows on a later day
+    commit(track, [], [piece(103, 3, low=4.0, high=6.0)])
+
+    # Then nothing bounded it above before; the increment starts from 0
+    assert rows_of(track) == [
+        (100, 101, (0.0, None, 1, 100)),
+        (101, 103, (0.0, None, 2, 101)),
+        (103, DAY_MAX, (4.0, 6.0, 3, 103)),
+    ]
+    assert rows_of(track) == from_scratch([*track.pieces])
+
+
+def test_an_at_least_zero_increment_stays_unbounded_when_folded_on_from_its_rows() -> None:
+    # Given a track of one "at least 0" increment and another of one unspecified piece: both
+    # rows read low 0 and no high
+    at_least = Track([], [])
+    commit(at_least, [], [piece(100, 1, low=0.0, high=None)])
+    unstated = Track([], [])
+    commit(unstated, [], [unspecified(100, 1)])
+    assert rows_of(at_least)[0][2][:2] == rows_of(unstated)[0][2][:2] == (0.0, None)
+    # When each is folded on with an increment of 10, on the same day and on a later one
+    for track in (at_least, unstated):
+        commit(track, [], [piece(100, 2)])
+        commit(track, [], [piece(102, 3)])
+
+    # Then "at least 0" stays unbounded, and the track that stated nothing starts from 0
+    assert rows_of(at_least) == [
+        (100, 102, (10.0, None, 2, 100)),
+        (102, DAY_MAX, (20.0, None, 3, 102)),
+    ]
+    assert rows_of(unstated) == [
+        (100, 102, (10.0, 10.0, 2, 100)),
+        (102, DAY_MAX, (20.0, 20.0, 3, 102)),
+    ]
+
+
+def test_an_unspecified_piece_after_a_number_only_counts() -> None:
+    # Given a track that stated 10
+    track = Track([], [])
+    commit(track, [], [piece(100, 1)])
+    # When unspecified pieces follow, an increment and a running total
+    commit(track, [], [unspecified(101, 2)])
+    commit(track, [], [unspecified(102, 3, cumulative=True)])
+
+    # Then the bounds stay 10: the count and the last day move
+    assert rows_of(track) == [
+        (100, 101, (10.0, 10.0, 1, 100)),
+        (101, 102, (10.0, 10.0, 2, 101)),
+        (102, DAY_MAX, (10.0, 10.0, 3, 102)),
+    ]
+
+
 def test_a_report_of_an_earlier_position_on_the_same_day_is_folded_in_its_place() -> None:
     # a late-arriving piece that sorts before the day's last one: no shortcut, same answer
     track = Track([], [])
@@ -64,7 +126,7 @@ def test_a_report_of_an_earlier_position_on_the_same_day_is_folded_in_its_place(
     assert rows_of(track) == [(100, DAY_MAX, (50.0, 50.0, 2, 100))]
 
 
-_values = st.sampled_from([0.1, 0.2, 0.3, 1.0, 7.5, 1e16])
+_values = st.sampled_from([0.0, 0.1, 0.2, 0.3, 1.0, 7.5, 1e16])  # 0: "at least 0" too
 
 
 @st.composite
@@ -103,3 +165,46 @@ def test_rows_recomputed_commit_by_commit_equal_rows_from_scratch(data: st.DataO
         held.extend(added)
         assert rows_of(track) == from_scratch(held)
     assert rows_of(track) == from_scratch(held)
+
+
+def on_day(pieces: list[Piece], day: int) -> Payload | None:
+    """DESIGN §4 asked on one day: the active pieces in fold order; a cumulative figure sets the
+    bounds, an increment adds to them, an unspecified one only counts, and no number stated
+    leaves the high None."""
+    active = sorted(
+        (p for p in pieces if p.valid_from <= day < p.valid_to),
+        key=lambda p: (p.asserted_on, p.position, p.valid_from),
+    )
+    if not active:
+        return None
+    low: float = 0.0
+    high: float | None = 0.0
+    stated = False
+    for p in active:
+        if not p.bounded:
+            continue
+        assert p.low is not None
+        stated = True
+        if p.cumulative:
+            low, high = p.low, p.high
+        else:
+            low += p.low
+            high = None if high is None or p.high is None else high + p.high
+    last = max(p.asserted_on for p in active)
+    return (low, high if stated else None, len(active), last)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.integers(1, 60).flatmap(_pieces),
+        min_size=1,
+        max_size=12,
+        unique_by=lambda p: (p.position, p.valid_from),
+    )
+)
+def test_rows_from_scratch_equal_the_fold_asked_day_by_day(pieces: list[Piece]) -> None:
+    rows = from_scratch(pieces)
+    for day in range(95, 120):
+        held = [payload for start, end, payload in rows if start <= day < end]
+        assert (held[0] if held else None) == on_day(pieces, day)

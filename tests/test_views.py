@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from projections import ReadModels
 from service.ingest import read_events
 from service.store.records import to_micros
 from tests import reference
@@ -196,6 +197,123 @@ def test_a_late_report_rewrites_the_series_from_its_date_only(store: Store) -> N
     assert store.deliveries_at(D(2024, 2, 15)).series[0].low == 1000.0
     assert store.deliveries_at(D(2024, 3, 2)).series[0].low == 1010.0
     same_as_reference(store, D(2024, 3, 2), before)
+
+
+def test_a_series_whose_reports_state_no_number_has_no_high_and_neither_has_its_total(
+    store: Store,
+) -> None:
+    # Given Iran's drones to Russia: the US says "a limited number" twice, the NIS says 400
+    dev = store.develop(
+        said(US, D(2022, 10, 20), figure("uav", qualifier="unspecified")),
+        supplier="IRN",
+        category="uav",
+    )
+    store.add(dev, said(US, D(2022, 11, 1), figure("uav", qualifier="unspecified")))
+    store.develop(
+        said(NIS, D(2022, 11, 5), figure("uav", value=400)), supplier="IRN", category="uav"
+    )
+
+    # When the deliveries view is asked after all three
+    view = store.deliveries_at(D(2022, 12, 1))
+
+    # Then the US series counts its reports but nothing bounds it above, and so the total
+    # has no high either (its low is still the largest low)
+    assert [(s.originator, s.low, s.high, s.reports) for s in view.series] == [
+        (NIS, 400.0, 400.0, 1),
+        (US, 0.0, None, 2),
+    ]
+    [total] = view.totals
+    assert (total.low, total.high) == (400.0, None)
+    same_as_reference(store, D(2022, 12, 1))
+
+
+def test_an_increment_after_reports_stating_no_number_starts_from_zero(store: Store) -> None:
+    # Given a series that said "a limited number", folded and kept by the read models
+    dev = store.develop(said(US, D(2024, 1, 1), figure(qualifier="unspecified")))
+    [unstated] = store.deliveries_at(D(2024, 1, 2)).series
+    store.read.runner.stop()
+    store.read = ReadModels(store.timeline.store)  # its rows come back from the database
+    # When the same originator later states increments, the first one on a later day
+    store.add(dev, said(US, D(2024, 1, 5), figure(qualifier="range", low=20, high=30)))
+    store.add(dev, said(US, D(2024, 1, 5), figure(value=5)))
+
+    # Then the bounds start from 0 with the first number, the unspecified report only counts
+    [stated] = store.deliveries_at(D(2024, 1, 6)).series
+    assert (unstated.low, unstated.high, unstated.reports) == (0.0, None, 1)
+    assert (stated.low, stated.high, stated.reports) == (25.0, 35.0, 3)
+    assert store.deliveries_at(D(2024, 1, 6)).totals[0].high == 35.0
+    same_as_reference(store, D(2024, 1, 2))
+    same_as_reference(store, D(2024, 1, 6))
+
+
+def test_an_unspecified_report_after_numbers_changes_nothing_but_the_count(store: Store) -> None:
+    # Given a series that stated 100 and then up to 50 more
+    dev = store.develop(said(US, D(2024, 1, 1), figure(value=100)))
+    store.add(dev, said(US, D(2024, 1, 2), figure(qualifier="up_to", value=50)))
+    # When the same originator then reports "more", with no number, as an increment and as a
+    # running total
+    store.add(dev, said(US, D(2024, 1, 3), figure(qualifier="unspecified")))
+    store.add(dev, said(US, D(2024, 1, 4), figure(qualifier="unspecified", basis="cumulative")))
+
+    # Then the bounds stay those the numbers gave; only the count and the last date move
+    series = [store.deliveries_at(D(2024, 1, day)).series[0] for day in (2, 3, 4)]
+    assert [(s.low, s.high, s.reports) for s in series] == [
+        (100.0, 150.0, 2),
+        (100.0, 150.0, 3),
+        (100.0, 150.0, 4),
+    ]
+    assert series[-1].last_asserted_on == D(2024, 1, 4)
+    [total] = store.deliveries_at(D(2024, 1, 4)).totals
+    assert (total.low, total.high) == (100.0, 150.0)
+    same_as_reference(store, D(2024, 1, 4))
+
+
+def test_at_least_zero_reads_like_no_number_but_stays_unbounded_when_increments_follow(
+    store: Store,
+) -> None:
+    # Given two originators: the US says "at least 0" drones, the NIS gives no number; both
+    # series read low 0 and no high
+    at_least = store.develop(said(US, D(2024, 1, 1), figure(qualifier="at_least", value=0)))
+    unstated = store.develop(said(NIS, D(2024, 1, 1), figure(qualifier="unspecified")))
+    alike = store.deliveries_at(D(2024, 1, 2)).series
+    store.read.runner.stop()
+    store.read = ReadModels(store.timeline.store)  # their rows come back from the database
+    # When each then states an increment of 10, on a later day and on the same day
+    store.add(at_least, said(US, D(2024, 1, 5), figure(value=10)))
+    store.add(unstated, said(NIS, D(2024, 1, 5), figure(value=10)))
+    store.add(at_least, said(US, D(2024, 1, 5), figure(value=1)))
+
+    # Then the one that was unbounded stays so; the one that stated nothing is now bounded
+    later = store.deliveries_at(D(2024, 1, 6)).series
+    assert [(s.originator, s.low, s.high) for s in alike] == [(NIS, 0.0, None), (US, 0.0, None)]
+    assert [(s.originator, s.low, s.high, s.reports) for s in later] == [
+        (NIS, 10.0, 10.0, 2),
+        (US, 11.0, None, 3),
+    ]
+    same_as_reference(store, D(2024, 1, 2))
+    same_as_reference(store, D(2024, 1, 6))
+
+
+def test_the_category_and_unit_filters_ignore_case_as_the_actor_filters_do(store: Store) -> None:
+    # Given drones counted in uav and shells counted in rounds
+    store.develop(said(US, D(2024, 1, 1), figure("uav", value=40)), category="uav")
+    store.develop(said(US, D(2024, 1, 1), figure("round", value=9)))
+
+    # When the filters are spelt in another case
+    by_category = store.deliveries_at(D(2024, 1, 2), category="UAV")
+    by_unit = store.deliveries_at(D(2024, 1, 2), unit="Round", supplier="prk")
+
+    # Then they select the same series as the stored spelling does, and their totals
+    assert [(s.category, s.unit, s.low) for s in by_category.series] == [("uav", "uav", 40.0)]
+    assert [(t.category, t.low) for t in by_category.totals] == [("uav", 40.0)]
+    assert [(s.category, s.unit) for s in by_unit.series] == [("munitions_unspecified", "round")]
+    assert by_category == store.deliveries_at(D(2024, 1, 2), category="uav")
+    log, at = store.log(), store.now()
+    filters: list[dict[str, Any]] = [{"category": "UAV"}, {"unit": "ROUND"}]
+    for wanted in filters:
+        assert folded(store.deliveries_at(D(2024, 1, 2), at, **wanted)) == folded(
+            reference.deliveries(log, D(2024, 1, 2), at, **wanted)
+        )
 
 
 # --- system time and corrections --------------------------------------------------------------

@@ -105,7 +105,7 @@ def series_text(low: float, high: float | None, unit: str, last: Figure | None) 
     """A series' bounds, in the words of its last figure when that figure alone sets them."""
     if last is not None:
         bounds = last.bounds()
-        if bounds is None and low == 0 and high == 0:
+        if bounds is None and low == 0 and not high:  # the view: low 0, no high
             return "no number stated" + (f" (“{last.text}”)" if last.text else "")
         if bounds is not None and (bounds.low, bounds.high) == (low, high):
             return figure_text(last)
