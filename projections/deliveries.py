@@ -68,7 +68,7 @@ class DeliveriesProjection(Projection[KeptDelivery]):
                 f"FROM {SERIES.name} ORDER BY series_id"
             )
             for series_id, *key in rows_of(cursor):
-                self.series[tuple(key)] = self.identities[_identity(tuple(key))] = series_id
+                self.series[tuple(key)] = self.identities[series_identity(tuple(key))] = series_id
                 self.last_series = max(self.last_series, series_id)
                 for actor in key[:2]:
                     if actor is not None:
@@ -89,7 +89,7 @@ class DeliveriesProjection(Projection[KeptDelivery]):
         one series, shown as the actor was first spelt."""
         found = self.series.get(key)
         if found is None:
-            identity = _identity(key)
+            identity = series_identity(key)
             found = self.identities.get(identity)
             if found is None:
                 if buffer is None:
@@ -270,8 +270,8 @@ def _piece_row(track_id: int, piece: Piece) -> tuple[Any, ...]:
     )
 
 
-def _identity(key: SeriesKey | tuple[Any, ...]) -> SeriesKey:
-    """A series key with its actors casefolded."""
+def series_identity(key: SeriesKey | tuple[Any, ...]) -> SeriesKey:
+    """A series key with its actors casefolded: keys equal but for their case are one series."""
     supplier, recipient, category, unit, originator = key
     return (
         None if supplier is None else supplier.casefold(),

@@ -84,9 +84,11 @@ def y_ticks(highest: float) -> list[float]:
 
 
 def _unstated(step: Step, line: Line) -> bool:
-    """The series counts reports that gave no number: nothing to draw as a quantity."""
-    figure = line.last_figure
-    return step.low == 0 and step.high == 0 and figure is not None and figure.bounds() is None
+    """From this step, the series counts reports that gave no number: nothing to draw as a
+    quantity. The figure is the one that set the step, not the series' last one; the view
+    says such a series as low 0 and high 0 or none (unbounded: nothing bounds it above)."""
+    figure = line.said_by(step.on)
+    return step.low == 0 and not step.high and figure is not None and figure.bounds() is None
 
 
 class Scale(msgspec.Struct, frozen=True):

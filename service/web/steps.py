@@ -3,13 +3,19 @@
 The deliveries view answers one date. A series changes only on a date some event of a delivered
 transfer names (a report's `asserted_on`, a retraction's or status change's `effective_on`), so
 asking the view at each of those dates up to `as_of` gives the exact step lines.
+
+The words of each step are those of the figure that set it, so which figures count in a series
+on a day is the projection's rule, not another one: each development is folded as the
+projections fold it, its pieces (`projections.tracks.contributions`: asserted, not retracted,
+its status not refuted, retracted or withdrawn) say the days each report's figure counts, and
+series whose actors differ in case alone are one, as the view shows them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
-from typing import Any, NamedTuple
+from typing import NamedTuple
 from uuid import UUID
 
 import msgspec
@@ -22,10 +28,17 @@ from events import (
     ReportCorrected,
     ReportRetracted,
     StatusChanged,
+    encode,
 )
 from projections import ReadModels
-from projections.results import Deliveries, Detail, Series, Total
+from projections.deliveries import series_identity
+from projections.entries import entries_of
+from projections.results import Deliveries, Series, Total
+from projections.state import DevState, replay
+from projections.tracks import SeriesKey as Identity
+from projections.tracks import contributions
 from service.application import Timeline
+from service.store.records import to_micros
 
 MAX_DATES = 60  # beyond this many change dates, the lines are drawn through a sample of them
 PAGE = 500
@@ -59,15 +72,23 @@ class Line(msgspec.Struct, frozen=True, kw_only=True):
     last_figure: Figure | None
     # every supporting figure of the series recorded by T, by (asserted_on, position)
     figures: list[tuple[date, int, Figure]] = []
+    # the days `[from, to)` on which each figure counts in the series, by position (see
+    # `counted_figures`); a figure not in it counts from its `asserted_on` on
+    counts: dict[int, list[tuple[date, date]]] = {}
 
     def said_by(self, day: date) -> Figure | None:
-        """The figure of the latest report asserted by `day`, whose words may say a step."""
-        found = None
-        for asserted_on, _, figure in self.figures:
-            if asserted_on > day:
-                break
-            found = figure
-        return found
+        """The figure of the latest report counted on `day`, whose words may say a step."""
+        return said_by(self.figures, self.counts, day)
+
+
+class Counted(NamedTuple):
+    """A supporting report's figure in a series, and the days `[start, end)` it counts there."""
+
+    asserted_on: date
+    position: int  # of the event that created the report: orders reports of one day
+    figure: Figure
+    start: date
+    end: date
 
 
 class DeliveryHistory(msgspec.Struct, frozen=True, kw_only=True):
@@ -98,46 +119,54 @@ def change_dates(stream: Iterable[Recorded]) -> Iterator[date]:
                 yield day
 
 
-def _delivered(read_models: ReadModels, as_of: date, known_at_us: int) -> list[Detail]:
+def _delivered(read_models: ReadModels, as_of: date, known_at_us: int) -> list[UUID]:
     found, cursor = [], None
     while True:
         page = read_models.timeline(as_of=as_of, known_at_us=known_at_us, kind="transfer",
                                     limit=PAGE, after=cursor)  # fmt: skip
-        for row in page.items:
-            if row.stage == "delivered":
-                detail = read_models.development(row.development_id, as_of=as_of,
-                                                 known_at_us=known_at_us)  # fmt: skip
-                if detail is not None:
-                    found.append(detail)
+        found += [row.development_id for row in page.items if row.stage == "delivered"]
         if page.next is None:
             return found
         cursor = page.next
 
 
-def figures_of(details: Iterable[Detail], *, active: bool) -> dict[SeriesKey, list[Any]]:
-    """Per series, (asserted_on, position, figure) of its supporting reports in that order:
-    the active ones as of D, or every one recorded by T."""
-    found: dict[SeriesKey, list[Any]] = {}
-    for detail in details:
-        row = detail.development
-        category = (row.item or {}).get("category")
-        for report in detail.reports:
-            figure = report.report.figure
-            if (active and not report.active) or report.report.stance != "supports":
-                continue
-            if figure is None:
-                continue
-            key = SeriesKey(row.actors.get("supplier"), row.actors.get("recipient"), category,
-                            figure.unit, report.report.source.originator)  # fmt: skip
-            found.setdefault(key, []).append((report.report.asserted_on, report.position, figure))
-    for figures in found.values():
-        figures.sort(key=lambda item: item[:2])
+def state_of(stream: Sequence[Recorded]) -> DevState:
+    """A development folded from its events as the projections fold it."""
+    rows = [(r.position, to_micros(r.recorded_at), r.development_id, encode(r.event))
+            for r in stream]  # fmt: skip
+    return replay(entries_of(rows))
+
+
+def counted_figures(states: Iterable[DevState]) -> dict[Identity, list[Counted]]:
+    """Per series identity (its key with actors casefolded: `projections.deliveries`), every
+    supporting figure that counts in it on some day, by (asserted_on, position), with the days
+    it does: the pieces the deliveries projection folds for the series over every status."""
+    found: dict[Identity, list[Counted]] = {}
+    for state in states:
+        figures = {r.position: r.figure for r in state.reports if r.figure is not None}
+        for key, variant, piece in contributions(state):
+            if variant == 0:
+                found.setdefault(series_identity(key), []).append(Counted(
+                    date.fromordinal(piece.asserted_on), piece.position,
+                    figures[piece.position], date.fromordinal(piece.valid_from),
+                    date.fromordinal(piece.valid_to)))  # fmt: skip
+    for counted in found.values():
+        counted.sort(key=lambda item: (item.asserted_on, item.position, item.start))
     return found
 
 
-def last_figures(details: Iterable[Detail]) -> dict[SeriesKey, Figure]:
-    """Per series, the figure of its latest active supporting report."""
-    return {key: found[-1][2] for key, found in figures_of(details, active=True).items()}
+def said_by(figures: Sequence[tuple[date, int, Figure]],
+            counts: dict[int, list[tuple[date, date]]], day: date) -> Figure | None:  # fmt: skip
+    """Of `figures` in fold order, the last one counted on `day`: asserted by then and, when
+    `counts` gives its days, counted on one of them."""
+    found = None
+    for asserted_on, position, figure in figures:
+        if asserted_on > day:
+            break
+        days = counts.get(position)
+        if days is None or any(start <= day < end for start, end in days):
+            found = figure
+    return found
 
 
 def bounds_of(series: Series) -> tuple[float, float | None, bool]:
@@ -173,26 +202,27 @@ def steps_of(snapshots: list[tuple[date, Deliveries]]) -> dict[SeriesKey, list[S
 def delivery_history(read_models: ReadModels, timeline: Timeline, *, as_of: date,
                      known_at_us: int) -> DeliveryHistory:  # fmt: skip
     """The step lines of every delivery series up to `as_of`, as known at `known_at_us`."""
-    details = _delivered(read_models, as_of, known_at_us)
     days: set[date] = {as_of}
-    for detail in details:
-        development: UUID = detail.development.development_id
-        days.update(change_dates(timeline.stream(development, until_us=known_at_us)))
+    states = []
+    for development in _delivered(read_models, as_of, known_at_us):
+        stream = timeline.stream(development, until_us=known_at_us)
+        days.update(change_dates(stream))
+        states.append(state_of(stream))
     all_dates = sorted(day for day in days if day <= as_of)
     dates = _sample(all_dates)
     snapshots = [(day, read_models.deliveries(as_of=day, known_at_us=known_at_us)) for day in dates]
     current = {key_of(series): series for series in snapshots[-1][1].series}
-    figures, recorded = last_figures(details), figures_of(details, active=False)
-    lines = [
-        Line(
-            key=key,
-            steps=steps,
-            current=current.get(key),
-            last_figure=figures.get(key),
-            figures=recorded.get(key, []),
-        )
-        for key, steps in sorted(steps_of(snapshots).items(), key=lambda item: _order(item[0]))
-    ]
+    counted = counted_figures(states)
+    lines = []
+    for key, steps in sorted(steps_of(snapshots).items(), key=lambda item: _order(item[0])):
+        found = counted.get(series_identity(key), [])
+        figures = list({c.position: (c.asserted_on, c.position, c.figure) for c in found}.values())
+        counts: dict[int, list[tuple[date, date]]] = {}
+        for item in found:
+            counts.setdefault(item.position, []).append((item.start, item.end))
+        lines.append(Line(key=key, steps=steps, current=current.get(key),
+                          last_figure=said_by(figures, counts, as_of), figures=figures,
+                          counts=counts))  # fmt: skip
     return DeliveryHistory(as_of=as_of, lines=lines, totals=snapshots[-1][1].totals,
                            dates=len(all_dates), sampled=len(dates) < len(all_dates))  # fmt: skip
 

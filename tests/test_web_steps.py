@@ -1,0 +1,107 @@
+"""The chart's step tables and legend count what the deliveries view counts, in its words."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from tests.api import Client, post_event, report_development, serve
+from tests.bodies import report, report_added, status_changed
+from tests.test_web import Page
+
+MORE_THAN_10K = {"unit": "container", "qualifier": "more_than", "value": 10_000,
+                 "basis": "cumulative"}  # fmt: skip
+
+
+def step_rows(client: Client, as_of: str) -> list[str]:
+    """Every row of the overview's step tables, as its text."""
+    response = client.get("/", params={"as_of": as_of})
+    assert response.status_code == 200, response.text
+    tables = re.findall(r'<details class="steps"[^>]*>.*?</details>', response.text, re.S)
+    bodies = [body for t in tables for body in re.findall(r"<tbody>.*?</tbody>", t, re.S)]
+    return [Page(row).text.strip() for b in bodies for row in re.findall(r"<tr>.*?</tr>", b)]
+
+
+def legend(client: Client, as_of: str) -> list[str]:
+    """What the legend of each chart says of each series."""
+    response = client.get("/", params={"as_of": as_of})
+    return [Page(said).text.strip() for said in
+            re.findall(r'<span class="said">(.*?)</span>', response.text, re.S)]  # fmt: skip
+
+
+def series(client: Client, as_of: str) -> list[tuple[Any, ...]]:
+    """The deliveries view's series: route, originator, bounds, reports and last date."""
+    view = client.get("/api/views/deliveries", params={"as_of": as_of}).json()
+    return [(s["supplier"], s["recipient"], s["originator"], s["low"], s["high"], s["reports"],
+             s["last_asserted_on"]) for s in view["series"]]  # fmt: skip
+
+
+def test_actors_that_differ_in_case_alone_are_one_series_in_the_steps_as_in_the_view(
+    tmp_path: Path,
+) -> None:
+    with serve(f"sqlite:///{tmp_path}/case.db") as client:
+        # Given two deliveries on one route told by one originator, the second spelt `prk`
+        report_development(client)  # more than 1,000 containers, on 2023-10-13
+        later = report(asserted_on="2024-02-23", figure=MORE_THAN_10K)
+        report_development(client, actors={"supplier": "prk", "recipient": "RUS"}, report=later)
+        # When the overview and the view are read as of 1 March 2024
+        rows, said = step_rows(client, "2024-03-01"), legend(client, "2024-03-01")
+        view = series(client, "2024-03-01")
+    # Then the view has one series of both reports, shown as first spelt
+    assert view == [("PRK", "RUS", "John Kirby", 10_000.0, None, 2, "2024-02-23")]
+    # and so does the chart: each step in the words of the figure that set it
+    assert rows == [
+        "John Kirby 2023-10-13 more than 1,000 containers",
+        "John Kirby 2024-02-23 more than 10,000 containers",
+    ]
+    assert said == ["John Kirby: more than 10,000 containers (as of 2024-02-23, 2 reports)"]
+
+
+def test_a_refuted_development_no_longer_says_the_steps_after_it_was_refuted(
+    tmp_path: Path,
+) -> None:
+    with serve(f"sqlite:///{tmp_path}/refuted.db") as client:
+        # Given about 1,000 containers, then more than 10,000 in a development refuted from
+        # 1 March 2024
+        about = {"unit": "container", "qualifier": "about", "value": 1000}
+        report_development(client, report=report(figure=about))
+        refuted = report_development(
+            client, report=report(asserted_on="2024-02-23", figure=MORE_THAN_10K)
+        )
+        judged = status_changed(refuted, status="refuted", effective_on="2024-03-01",
+                                reason="The imagery showed empty containers")  # fmt: skip
+        assert post_event(client, judged).status_code == 201
+        # When the overview and the view are read as of 1 April 2024
+        rows, said = step_rows(client, "2024-04-01"), legend(client, "2024-04-01")
+        view = series(client, "2024-04-01")
+        before = step_rows(client, "2024-02-29")
+    # Then from 1 March the series is the first report's alone, as the view says, in its words
+    assert view == [("PRK", "RUS", "John Kirby", 1000.0, 1000.0, 1, "2023-10-13")]
+    assert rows == [
+        "John Kirby 2023-10-13 about 1,000 containers",
+        "John Kirby 2024-02-23 more than 10,000 containers",
+        "John Kirby 2024-03-01 about 1,000 containers",
+    ]
+    assert said == ["John Kirby: about 1,000 containers (as of 2023-10-13, 1 report)"]
+    # and before it was refuted, its figure counted
+    assert before[-1] == "John Kirby 2024-02-23 more than 10,000 containers"
+
+
+def test_a_step_without_a_number_is_marked_so_though_a_later_figure_gave_one(
+    tmp_path: Path,
+) -> None:
+    with serve(f"sqlite:///{tmp_path}/unstated.db") as client:
+        # Given a report of containers delivered without a number, then one with a number
+        unstated = {"unit": "container", "qualifier": "unspecified", "text": "many"}
+        development = report_development(client, report=report(figure=unstated))
+        added = report_added(development, report=report(asserted_on="2024-02-23",
+                                                        figure=MORE_THAN_10K))  # fmt: skip
+        assert post_event(client, added).status_code == 201
+        # When the overview is read as of 1 March 2024
+        rows = step_rows(client, "2024-03-01")
+    # Then the first step is a report without a number, as the chart draws it (a marker)
+    assert rows == [
+        "John Kirby 2023-10-13 a report without a number",
+        "John Kirby 2024-02-23 more than 10,000 containers",
+    ]
