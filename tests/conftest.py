@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from service.application import Timeline
+from tests.api import Client, serve
 from tests.pgserver import (
     ENV_ADMIN_URL,
     PostgresUnavailable,
@@ -81,3 +82,11 @@ def timeline(database_url: str) -> Iterator[Timeline]:
     app = Timeline(database_url)
     yield app
     app.close()
+
+
+@pytest.fixture
+def client(database_url: str) -> Iterator[Client]:
+    """A client of the app on a fresh database (SQLite, then PostgreSQL), with an editor token;
+    modules that need another client define their own."""
+    with serve(database_url) as client:
+        yield client

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,12 +15,6 @@ from events import decode_batch, decode_event
 from service.application import Timeline
 from service.http import create_app
 from tests.api import Client, log_state, problem, report_development, serve
-
-
-@pytest.fixture
-def client(database_url: str) -> Iterator[Client]:
-    with serve(database_url) as client:
-        yield client
 
 
 def test_health_names_the_database_and_the_last_position(client: Client, database_url: str) -> None:

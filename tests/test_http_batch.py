@@ -23,12 +23,6 @@ from tests.api import (
 MiB = 1_048_576
 
 
-@pytest.fixture
-def client(database_url: str) -> Iterator[Client]:
-    with serve(database_url) as client:
-        yield client
-
-
 def test_batch_is_stored_in_order_with_one_receipt_per_event(client: Client) -> None:
     # given a batch that reports a development and then adds to its stream
     development_id = str(uuid.uuid4())

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests import bodies
-from tests.api import Client, report_development, serve
+from tests.api import Client, report_development
 
 EXPECTED = {200, 201, 400, 404, 409, 413, 422}
 FUZZ = settings(
@@ -34,12 +33,6 @@ json_values = st.recursive(
     ),
     max_leaves=10,
 )
-
-
-@pytest.fixture
-def client(database_url: str) -> Iterator[Client]:
-    with serve(database_url) as client:
-        yield client
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import io
 import json
 import re
 import uuid
-from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
@@ -22,7 +21,6 @@ from tests.api import (
     post_event,
     problem,
     report_development,
-    serve,
 )
 
 NDJSON = {"Accept": "application/x-ndjson"}
@@ -36,12 +34,6 @@ ITEM_FIELDS = {
     "recorded_by",
     "event",
 }
-
-
-@pytest.fixture
-def client(database_url: str) -> Iterator[Client]:
-    with serve(database_url) as client:
-        yield client
 
 
 def given_two_developments(client: Client) -> tuple[str, str]:

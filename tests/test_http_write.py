@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,15 +18,8 @@ from tests.api import (
     post_event,
     problem,
     report_development,
-    serve,
 )
 from tests.bodies import Body, body_of
-
-
-@pytest.fixture
-def client(database_url: str) -> Iterator[Client]:
-    with serve(database_url) as client:
-        yield client
 
 
 def given_development(client: Client) -> str:

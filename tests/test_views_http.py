@@ -242,7 +242,7 @@ def test_views_answer_csv(database_url: str, how: str) -> None:
     assert tables[f"/api/developments/{development_id}"][0]["asserted_on"] == "2023-10-13"
     assert [row["row"] for row in tables["/api/views/deliveries"]] == ["series", "total"]
     assert tables["/api/views/deliveries"][0]["low"] == "1000"  # a count, not 1000.0
-    assert tables["/api/views/allegations"][0]["supports"] == "1"
+    assert tables["/api/views/allegations"][0]["stances.supports"] == "1"
 
 
 def test_csv_cells_hold_one_value_each_under_the_json_path_they_come_from(

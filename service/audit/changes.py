@@ -6,8 +6,6 @@ correction recorded on Friday is compared with the state it corrected, however o
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Container, Sequence
 from datetime import UTC, date
 from typing import Any
@@ -19,6 +17,7 @@ from events import Recorded
 from service.application import Timeline
 from service.domain import fold
 from service.history import Change, history_changes
+from service.spreadsheet import csv_table
 
 MAX_PAGE = 5000
 
@@ -121,9 +120,7 @@ def _cell(value: Any) -> str:
 def changes_csv(page: ChangesPage) -> str:
     """One row per changed field; an event that changed no field (it added) gets one row. A
     status change or a retraction carries the date it takes effect in `effective_on`."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
+    rows: list[list[Any]] = [list(CSV_COLUMNS)]
     for group in page.groups:
         for item in group.events:
             recorded = item.recorded
@@ -142,5 +139,5 @@ def changes_csv(page: ChangesPage) -> str:
             effective_on = _cell(getattr(recorded.event, "effective_on", None))
             for change in item.changes or [Change("", None, None)]:
                 before, after = _cell(change.before), _cell(change.after)
-                writer.writerow([*common, change.field, before, after, effective_on])
-    return out.getvalue()
+                rows.append([*common, change.field, before, after, effective_on])
+    return csv_table(rows)

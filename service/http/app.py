@@ -31,6 +31,7 @@ from service.http.deadline import REQUEST_TIMEOUT_SECONDS, Deadline
 from service.http.fastpath import install
 from service.http.log import HistoryController, LogController
 from service.http.maintenance import rebuild_projections
+from service.http.media import RefuseUnsupportedMedia
 from service.http.openapi import ASSETS, docs_page, swagger_assets
 from service.http.problems import EXCEPTION_HANDLERS
 from service.http.stream import stream_events
@@ -160,7 +161,7 @@ def create_app(
                 "request_timeout_seconds": request_timeout_seconds,
             }
         ),
-        middleware=[Authorize, Deadline, RefuseUnknownParameters],
+        middleware=[Authorize, Deadline, RefuseUnknownParameters, RefuseUnsupportedMedia],
         dependencies={
             "timeline": Provide(provide_timeline, sync_to_thread=False),
             "committer": Provide(provide_committer, sync_to_thread=False),

@@ -30,10 +30,11 @@ from service.audit.keys import signer_for
 from service.audit.proofs import InclusionProof, inclusion_proof
 from service.http.auth import ROLE
 from service.http.deadline import NO_DEADLINE
+from service.http.media import JSON_BODY
 from service.http.params import MAX_POSITION, InvalidParameter, parse_known_at, settled_known_at
-from service.http.problems import ADMIN_ONLY, BAD_PARAMS, problem_spec
+from service.http.problems import ADMIN_ONLY, BAD_PARAMS, UNSUPPORTED_MEDIA, problem_spec
 from service.http.shapes import HistoryItem, Time, format_micros, history_item
-from service.http.tables import CSV, next_link, wants_csv
+from service.http.tables import CSV, Format, next_link, wants_csv
 from service.store.records import to_micros
 
 
@@ -160,8 +161,12 @@ class AuditController(Controller):
         "/verify",
         summary="Recompute the hash chain against a checkpoint you kept",
         status_code=200,
-        opt={ROLE: "admin", NO_DEADLINE: True},
-        responses={400: problem_spec("The body is not a checkpoint"), **ADMIN_ONLY},
+        opt={ROLE: "admin", NO_DEADLINE: True, JSON_BODY: True},
+        responses={
+            400: problem_spec("The body is not a checkpoint; `errors` name the fields"),
+            **UNSUPPORTED_MEDIA,
+            **ADMIN_ONLY,
+        },
     )
     async def verify_against(
         self, timeline: NamedDependency[Timeline], data: JSONBody[Checkpoint]
@@ -194,7 +199,7 @@ class AuditController(Controller):
         limit: Annotated[
             int, QueryParameter(ge=1, le=MAX_PAGE, description="Events per page")
         ] = 1000,
-        format: Annotated[str | None, QueryParameter(pattern="^(json|csv)$")] = None,
+        format: Format = None,
     ) -> Response[Any]:
         """Events recorded in [since, until] by development, each with who, when, why and diffs."""
         since_us = _moment("since", since, start_of_day=True)

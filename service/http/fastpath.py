@@ -4,7 +4,8 @@ framework's per-request machinery.
 `FastAppend` is the first ASGI handler inside the Litestar app (`install` puts it there,
 before the exception handling and the router). It takes a request only when everything about it
 is ordinary: `POST /api/events`, a bearer token already known to be a live editor's (the token
-cache), a JSON body that arrived whole in its first message and within the size limit. It
+cache), a body labelled JSON or not labelled (`media.refusal`), that arrived whole in its first
+message and within the size limit. It
 decodes the event, appends it through the group committer and, when that succeeds, sends the
 receipt exactly as the Litestar handler would (201 or, for a replay, 200; `Location`).
 
@@ -28,6 +29,7 @@ from events import InvalidEvent, decode_event
 from service.errors import DomainError, StorageError
 from service.http.auth import bearer_secret
 from service.http.deadline import within
+from service.http.media import refusal
 from service.http.problems import PROBLEM_JSON, database_problem, unexpected
 from service.http.shapes import receipt_body
 from service.tokens import Tokens, allows
@@ -57,6 +59,7 @@ class FastAppend:
             or scope["path"] != "/api/events"
             or scope["method"] != "POST"
             or scope["query_string"]  # the handler refuses parameters it does not take
+            or refusal(scope["headers"]) is not None  # not labelled JSON: the app answers 415
             or (principal := self._editor(scope)) is None
         ):
             await self._app(scope, receive, send)

@@ -22,7 +22,7 @@ from service.http.openapi import text_answers
 from service.http.params import MAX_POSITION, settled_known_at
 from service.http.problems import problem_spec
 from service.http.shapes import History, LogPage, format_micros, history_item, log_item
-from service.http.tables import CSV, preferred, wants_csv
+from service.http.tables import CSV, Format, preferred, wants_csv
 
 NDJSON = "application/x-ndjson"
 EXPORT_PAGE = 1000
@@ -112,9 +112,7 @@ class HistoryController(Controller):
                 description="RFC 3339 time with offset, or a date (its end, UTC); default now"
             ),
         ] = None,
-        format: Annotated[
-            str | None, QueryParameter(pattern="^(json|csv)$", description="json or csv")
-        ] = None,
+        format: Format = None,
     ) -> Response[Any]:
         """Every event of the development recorded by `known_at`, with what each one changed;
         as CSV, one row per changed field, in the columns of `/api/changes`."""
@@ -128,7 +126,8 @@ class HistoryController(Controller):
             )
         if wants_csv(request, format):
             page = ChangesPage([development_changes(development_id, stream)], None)
-            return Response(changes_csv(page), media_type=CSV, headers={"X-Known-At": known})
+            table = changes_csv(page)
+            return Response(table, media_type=CSV, headers={"X-Known-At": known})
         changes = history_changes(recorded.event for recorded in stream)
         return Response(
             History(

@@ -80,6 +80,10 @@ def parse_known_at(text: str | None) -> int:
         )
     day, clock, offset = match.groups()
     offset = "+00:00" if offset in ("Z", "z") else offset.replace(" ", "+")
+    if int(offset[1:3]) > 23 or int(offset[4:6]) > 59:  # Python says it in its own terms
+        raise InvalidParameter(
+            "known_at", f"{text!r}: the UTC offset must be between -23:59 and +23:59"
+        )
     whole, _, fraction = clock.partition(".")
     clock = f"{whole}.{fraction[:6]:0<6}"  # RFC 3339 allows any precision; we keep microseconds
     try:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import re
+from enum import Enum
 from http import HTTPStatus
-from typing import Any
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import msgspec
 from litestar import Request, Response
@@ -24,6 +26,7 @@ from service.errors import (
     StorageFull,
     Unprocessable,
 )
+from service.http.media import UnsupportedMediaType
 from service.http.params import InvalidParameter
 
 PROBLEM_JSON = "application/problem+json"
@@ -82,6 +85,13 @@ DATABASE_ERRORS = {
     ),
     507: problem_spec("The database's disk is full: nothing was stored"),
 }
+UNSUPPORTED_MEDIA = {
+    415: problem_spec(
+        "`Content-Type` is not application/json (or a +json type), or `Content-Encoding` is not "
+        "identity; `errors` name the header (`header.content-type`). Without `Content-Type`, "
+        "the body is read as JSON"
+    )
+}
 _UNAUTHENTICATED = problem_spec("No token, or an unknown or revoked one")
 ADMIN_ONLY = {401: _UNAUTHENTICATED, 403: problem_spec("The token is not an admin's")}
 EDITOR_ONLY = {401: _UNAUTHENTICATED, 403: problem_spec("The token is a reader's")}
@@ -133,6 +143,24 @@ def on_invalid_event(request: Request[Any, Any, Any], error: InvalidEvent) -> Re
     )
 
 
+def on_unsupported_media(
+    request: Request[Any, Any, Any], error: UnsupportedMediaType
+) -> Response[Any]:
+    """415 naming the header that labels the body as something the route does not read."""
+    status = HTTPStatus.UNSUPPORTED_MEDIA_TYPE
+    return problem_response(
+        ProblemDetails(
+            type=problem_type("UnsupportedMediaType"),
+            title=status.phrase,
+            status=status,
+            detail=error.message,
+            errors=[FieldProblem(error.path, error.message)],
+        ),
+        # the body was not read: the rest of it would be read as the next request
+        headers={**error.headers, "Connection": "close"},
+    )
+
+
 def on_invalid_parameter(request: Request[Any, Any, Any], error: InvalidParameter) -> Response[Any]:
     """400 naming the query parameter our own parsers refused."""
     return _parameter_problem([FieldProblem(error.name, error.message)])
@@ -154,20 +182,80 @@ def _parameter_problem(errors: list[FieldProblem]) -> Response[Any]:
 def on_validation_error(
     request: Request[Any, Any, Any], error: ValidationException
 ) -> Response[Any]:
-    """400 naming each parameter Litestar could not convert (e.g. `after=abc`)."""
+    """400 naming each parameter Litestar could not convert (e.g. `after=abc`), or each field of
+    a body it decoded (POST /api/verify's) by its JSONPath, as the events' errors do."""
     extra = error.extra if isinstance(error.extra, list) else []
-    errors = [
-        FieldProblem(str(item.get("key") or "$"), str(item.get("message") or error.detail))
-        for item in extra
-        if isinstance(item, dict)
-    ]
+    items = [item for item in extra if isinstance(item, dict)]
+    errors = [_field_problem(request, item, error.detail) for item in items]
     if not errors:  # a required parameter left out: Litestar names it in its detail alone
         missing = _MISSING.match(error.detail)
         errors = [FieldProblem(missing.group(1) if missing else "$", error.detail)]
+    if items and all(item.get("source") == "body" for item in items):
+        return _body_problem(errors)
     return _parameter_problem(errors)
 
 
 _MISSING = re.compile(r"Missing required \w+ parameter '([^']+)'")
+_FIELD_OF_OBJECT = re.compile(r"Object (?:missing required|contains unknown) field `([^`]+)`")
+_INVALID_ENUM = re.compile(r"Invalid enum value (.+)")
+
+
+def _field_problem(
+    request: Request[Any, Any, Any], item: dict[str, Any], detail: str
+) -> FieldProblem:
+    """One error Litestar reported: a body's at its JSONPath, a parameter's under its name."""
+    key, message = str(item.get("key") or ""), str(item.get("message") or detail)
+    if item.get("source") == "body":
+        # Litestar names the body's field without `$.` (`position`), and the body itself, or
+        # the object missing a field (or having one too many), as `data`: the field is only in
+        # the message
+        path = "$" if key in ("", "data") else f"$.{key}"
+        field = _FIELD_OF_OBJECT.fullmatch(message)
+        return FieldProblem(f"{path}.{field.group(1)}" if field else path, message)
+    invalid = _INVALID_ENUM.fullmatch(message)
+    choices = _choices_of(request, key) if invalid else None
+    if invalid and choices:
+        message = f"{key} must be one of {', '.join(choices)}, not {invalid.group(1)}"
+    return FieldProblem(key or "$", message)
+
+
+def _choices_of(request: Request[Any, Any, Any], name: str) -> list[str] | None:
+    """The values the handler's parameter `name` takes, when it is an enum or a Literal."""
+    try:
+        parameters = request.route_handler.parsed_fn_signature.parameters
+    except (AttributeError, KeyError):
+        return None
+    for field_name, field in parameters.items():
+        alias = getattr(field.kwarg_definition, "query", None)
+        if name in (field_name, alias):
+            return _choices(field.annotation) or None
+    return None
+
+
+def _choices(annotation: Any) -> list[str]:
+    """The values of a Literal or an Enum, also inside Optional / Union / Annotated."""
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        return [str(member.value) for member in annotation]
+    origin = get_origin(annotation)
+    if origin is Literal:
+        return [str(value) for value in get_args(annotation)]
+    if origin is Annotated:
+        return _choices(get_args(annotation)[0])
+    if origin in (Union, UnionType):
+        return [value for member in get_args(annotation) for value in _choices(member)]
+    return []
+
+
+def _body_problem(errors: list[FieldProblem]) -> Response[Any]:
+    return problem_response(
+        ProblemDetails(
+            type=problem_type("InvalidBody"),
+            title="Invalid body",
+            status=HTTPStatus.BAD_REQUEST,
+            detail="; ".join(f"{e.path}: {e.message}" for e in errors),
+            errors=errors,
+        )
+    )
 
 
 _KNOWN_STATUSES = frozenset(HTTPStatus)
@@ -278,6 +366,7 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     InvalidEvent: on_invalid_event,
     DomainError: on_domain_error,
     InvalidParameter: on_invalid_parameter,
+    UnsupportedMediaType: on_unsupported_media,
     ValidationException: on_validation_error,
     HTTPException: on_http_error,
     Exception: on_unexpected,

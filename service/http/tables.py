@@ -1,16 +1,20 @@
-"""CSV answers: whether the caller asked for one, and the link to the next page."""
+"""CSV answers: whether the caller asked for one, and the link to the next page (the table
+itself: `service.spreadsheet`)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from litestar import Request
+from litestar.params import QueryParameter
 
 from service.http.params import InvalidParameter
 
 CSV = "text/csv"
+# `?format=`: a Literal, so that a wrong one is refused naming the values it may take
+Format = Annotated[Literal["json", "csv"] | None, QueryParameter(description="json or csv")]
 
 
 def preferred(request: Request[Any, Any, Any], offered: Sequence[str]) -> str:

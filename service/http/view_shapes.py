@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any
@@ -15,6 +13,7 @@ from events import parse_edtf
 from projections.results import Detail, DevelopmentRow, Page
 from service.http.shapes import Time, format_micros
 from service.http.tables import CSV
+from service.spreadsheet import csv_table
 
 
 class TimelinePage(msgspec.Struct, frozen=True, kw_only=True):
@@ -104,13 +103,9 @@ def csv_response(
 
     A column is a key of the JSON answer's rows or a dotted path into one of its objects
     (`actors.supplier`, `figure.value`), so a spreadsheet gets one value per cell."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([_cell(_at(row, column)) for column in columns])
+    table = csv_table([columns, *([_cell(_at(row, column)) for column in columns] for row in rows)])
     headers = {"X-As-Of": as_of.isoformat(), "X-Known-At": known_at, **(headers or {})}
-    return Response(out.getvalue(), media_type=CSV, headers=headers)
+    return Response(table, media_type=CSV, headers=headers)
 
 
 def page_of(page: Page, as_of: date, known_at_us: int, shape: Any) -> TimelinePage:
@@ -141,7 +136,8 @@ REPORT_COLUMNS = _columns(
 )
 ALLEGATION_COLUMNS = _columns(
     "development_id position title kind status status_since first_reported_on "
-    "age_days supports contradicts denies not_observed qualifies"
+    "age_days stances.supports stances.contradicts stances.denies stances.not_observed "
+    "stances.qualifies"
 )
 DELIVERY_COLUMNS = _columns(
     "row supplier recipient category unit originator low high reports last_asserted_on"

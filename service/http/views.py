@@ -32,7 +32,7 @@ from service.http.openapi import text_answers
 from service.http.params import InvalidParameter, parse_as_of, settled_known_at
 from service.http.problems import VIEW_ERRORS, problem_spec
 from service.http.shapes import format_micros
-from service.http.tables import CSV, next_link, wants_csv
+from service.http.tables import CSV, Format, next_link, wants_csv
 from service.http.view_shapes import (
     ALLEGATION_COLUMNS,
     DELIVERY_COLUMNS,
@@ -55,7 +55,6 @@ KnownAt = Annotated[
     str | None,
     QueryParameter(description="System time: RFC 3339 with offset, or a date; default now"),
 ]
-Format = Annotated[str | None, QueryParameter(pattern="^(json|csv)$", description="json or csv")]
 Limit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT, description="Items per page")]
 Cursor = Annotated[str | None, QueryParameter(description="`next` of the previous page")]
 Filter = Annotated[str | None, QueryParameter(min_length=1, max_length=200, pattern=LINE)]
@@ -113,6 +112,9 @@ class DevelopmentsController(Controller):
     ) -> Response[Any]:
         """Visible developments by `first_reported_on`, then position; `next` pages on."""
         day, moment = parse_as_of(as_of), _known_at(read_models, known_at)
+        first, last = _day("from", from_), _day("to", to)
+        if first is not None and last is not None and last < first:  # as /api/changes says
+            raise InvalidParameter("to", f"the window ends ({last}) before it starts ({first})")
         page = _call(
             read_models.timeline,
             as_of=day,
@@ -122,8 +124,8 @@ class DevelopmentsController(Controller):
             kind=kind,
             actor=actor,
             status=status,
-            from_=_day("from", from_),
-            to=_day("to", to),
+            from_=first,
+            to=last,
         )
         shaped = page_of(page, day, moment, development_shape)
         if wants_csv(request, format):
@@ -239,9 +241,8 @@ class ViewsController(Controller):
         )
         shaped = page_of(page, day, moment, msgspec.to_builtins)
         if wants_csv(request, format):
-            rows = [{**item, **item["stances"]} for item in shaped.items]
             following = _following(request, shaped)
-            return csv_response(rows, ALLEGATION_COLUMNS, day, shaped.known_at, following)
+            return csv_response(shaped.items, ALLEGATION_COLUMNS, day, shaped.known_at, following)
         return Response(shaped)
 
 

@@ -14,8 +14,15 @@ from service.committer import GroupCommitter
 from service.http.auth import provide_principal
 from service.http.deadline import within
 from service.http.examples import BATCH_EXAMPLES, EVENT_EXAMPLES
+from service.http.media import JSON_BODY
 from service.http.openapi import body_operation
-from service.http.problems import BATCH, DATABASE_ERRORS, EDITOR_ONLY, problem_spec
+from service.http.problems import (
+    BATCH,
+    DATABASE_ERRORS,
+    EDITOR_ONLY,
+    UNSUPPORTED_MEDIA,
+    problem_spec,
+)
 from service.http.shapes import ReceiptBody, Receipts, receipt_body
 
 BODY_TIMEOUT_SECONDS = 30.0
@@ -29,6 +36,7 @@ REFUSALS = {
     408: problem_spec("The body did not arrive within the time limit"),
     413: problem_spec("Body larger than the limit"),
     422: problem_spec("Well-formed, but refused by the domain"),
+    **UNSUPPORTED_MEDIA,
     **EDITOR_ONLY,
     **DATABASE_ERRORS,
 }
@@ -76,6 +84,7 @@ class EventsWriteController(Controller):
             200: ResponseSpec(ReceiptBody, description="Replay: the original receipt"),
             **REFUSALS,
         },
+        opt={JSON_BODY: True},
     )
     async def append_event(
         self,
@@ -101,7 +110,7 @@ class EventsWriteController(Controller):
             200: ResponseSpec(Receipts, description="Every event was a replay"),
             **REFUSALS,
         },
-        opt={BATCH: True},
+        opt={BATCH: True, JSON_BODY: True},
     )
     async def append_batch(
         self,
