@@ -4,6 +4,8 @@ hands everything else to the handler, which answers it in full."""
 from __future__ import annotations
 
 import json
+import sqlite3
+from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
@@ -133,3 +135,26 @@ def test_a_database_failure_on_the_fast_path_is_a_500_problem_and_not_retried(
         assert answer.json()["detail"] == "the server failed to answer this request"
         assert "connection lost" not in answer.text
         assert calls == [1]  # not handed on to the handler, which would append it again
+
+
+def test_a_fast_append_that_outlasts_the_request_deadline_gets_503_at_the_deadline(
+    tmp_path: Path,
+) -> None:
+    # Given a server that answers within 0.3 s, whose database another process holds for longer
+    # than that (its appends wait up to 2 s for the lock)
+    url = f"sqlite:///{tmp_path / 'slow.db'}?lock_timeout=2"
+    with serve(url, request_timeout_seconds=0.3) as client:
+        post_event(client, development_reported())  # the token is cached from here on
+        holder = sqlite3.connect(str(tmp_path / "slow.db"), isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            # When an append takes the fast path
+            answer = post_event(client, development_reported())
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+    # Then it is answered 503 at the deadline, as the handler's requests are, not when the lock
+    # wait gave up (it waited the whole 2 s)
+    assert answer.status_code == 503
+    assert answer.json()["detail"] == "the request took longer than 0.3 s; try again"
+    assert answer.headers["Retry-After"] == "1"

@@ -73,6 +73,11 @@ class Deadline:
                 raise
             raise HTTPException(
                 status_code=503,
-                detail=f"the request took longer than {seconds:g} s; try again",
+                detail=too_slow(seconds),
                 headers={"Retry-After": "1"},
             ) from None
+
+
+def too_slow(seconds: float) -> str:
+    """What a request answered 503 for taking longer than `seconds` is told."""
+    return f"the request took longer than {seconds:g} s; try again"

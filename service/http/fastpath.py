@@ -28,9 +28,9 @@ from litestar import Litestar
 from events import InvalidEvent, decode_event
 from service.errors import DomainError, StorageError
 from service.http.auth import bearer_secret
-from service.http.deadline import within
+from service.http.deadline import too_slow, within
 from service.http.media import refusal
-from service.http.problems import PROBLEM_JSON, database_problem, unexpected
+from service.http.problems import PROBLEM_JSON, ProblemDetails, database_problem, unexpected
 from service.http.shapes import receipt_body
 from service.tokens import Tokens, allows
 
@@ -73,11 +73,19 @@ class FastAppend:
         if len(body) > state.max_body_bytes:
             await self._app(scope, _replay(message, receive), send)
             return
+        seconds: float = state.get("request_timeout_seconds", 0.0)
         try:
             event = decode_event(body)
-            [outcome] = await state.committer.append([event], principal)
+            appending = state.committer.append([event], principal)
+            [outcome] = await (within(seconds, appending) if seconds else appending)
         except (InvalidEvent, DomainError):
             await self._app(scope, _replay(message, receive), send)
+            return
+        except TimeoutError:  # as `Deadline` answers the handler's (the commit may still land)
+            problem = ProblemDetails(type="about:blank", title="Service Unavailable", status=503,
+                                     detail=too_slow(seconds))  # fmt: skip
+            content = _encoder.encode(problem)
+            await _answer(send, 503, PROBLEM_JSON, content, [(b"retry-after", b"1")])
             return
         except StorageError as error:  # sent on, it would meet the same all over again
             problem, headers = database_problem(error)
