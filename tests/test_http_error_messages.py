@@ -3,12 +3,20 @@ takes, the range of an offset, a window that ends before it starts."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from service.tokens import Tokens
 from tests.api import Client, error_paths, log_state, problem, report_development
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """These answers are given before the database is asked: SQLite alone tells them."""
+    return f"sqlite:///{tmp_path}/timeline.db"
+
 
 KINDS = "transfer, use, assessment, compensation, sanction, finding, meeting, statement, other"
 STATUSES = "alleged, corroborated, confirmed, disputed, refuted, retracted, superseded, withdrawn"

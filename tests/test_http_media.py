@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +11,13 @@ from service.tokens import Tokens
 from tests import bodies
 from tests.api import Client, error_paths, log_state, problem
 from tests.bodies import encoded
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """These answers are given before the database is asked: SQLite alone tells them."""
+    return f"sqlite:///{tmp_path}/timeline.db"
+
 
 EVENT = encoded(bodies.development_reported())
 BATCH = encoded(bodies.batch(bodies.development_reported()))
