@@ -22,7 +22,7 @@ from service.store.log import LogRecorder
 from service.store.records import StoredRecord, from_micros
 from service.writing import Group, Outcome, Request
 
-MAX_ATTEMPTS = 3  # decisions run under the write lock; a clash means a writer ignored it
+MAX_ATTEMPTS = 3  # `record` decides under the lock at last; a clash then means a writer ignored it
 
 
 def recorded_of(record: StoredRecord) -> Recorded:

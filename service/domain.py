@@ -1,6 +1,7 @@
 """The write-side domain: a development's state, the fold that builds it, one decision per event.
 
-Decisions are pure: state + event as posted -> event to store, or a `DomainError`.
+Decisions are pure but for the ids they draw for a new development or event: state + event as
+posted -> event to store, or a `DomainError`.
 """
 
 from __future__ import annotations

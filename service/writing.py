@@ -1,4 +1,5 @@
-"""Deciding a group of append requests under the write lock, each request on its own.
+"""Deciding a group of append requests, each request on its own: under the write lock on
+SQLite; on PostgreSQL from the last commit first, and under the lock only when that lost a race.
 
 Group commit: the writer gathers concurrent requests and stores them in one transaction. Each
 request is decided against the developments as the requests before it in the group left them;

@@ -23,6 +23,7 @@ from events import (
     Source,
     StatusChanged,
 )
+from projections.entries import LeanReport, Reported
 from service.domain import Development, decide, evolve, fold, new_id
 from service.errors import (
     AlreadyRetracted,
@@ -211,3 +212,13 @@ def test_server_made_ids_are_random_version_4_uuids() -> None:
     for made_id in made[:600]:  # across the end of one pool of randomness
         assert (made_id.version, made_id.variant) == (4, RFC_4122)
         assert UUID(str(made_id)) == made_id and hash(UUID(made_id.hex)) == hash(made_id)
+
+
+def test_the_read_side_fills_in_the_defaults_the_events_omit_as_the_events_define_them() -> None:
+    # stored events omit defaults, so the projections' lean decoders must supply the same ones
+    def default(struct: type, field: str) -> object:
+        return dict(zip(struct.__struct_fields__[-len(struct.__struct_defaults__):],
+                        struct.__struct_defaults__, strict=True))[field]  # fmt: skip
+
+    assert default(LeanReport, "stance") == default(Report, "stance")
+    assert default(Reported, "status") == default(DevelopmentReported, "status")
