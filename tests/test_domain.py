@@ -216,9 +216,8 @@ def test_server_made_ids_are_random_version_4_uuids() -> None:
 
 def test_the_read_side_fills_in_the_defaults_the_events_omit_as_the_events_define_them() -> None:
     # stored events omit defaults, so the projections' lean decoders must supply the same ones
-    def default(struct: type, field: str) -> object:
-        return dict(zip(struct.__struct_fields__[-len(struct.__struct_defaults__):],
-                        struct.__struct_defaults__, strict=True))[field]  # fmt: skip
+    def default(struct: type[msgspec.Struct], name: str) -> object:
+        return next(f.default for f in msgspec.structs.fields(struct) if f.name == name)
 
     assert default(LeanReport, "stance") == default(Report, "stance")
     assert default(Reported, "status") == default(DevelopmentReported, "status")
