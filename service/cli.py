@@ -270,9 +270,19 @@ def cmd_tokens_revoke(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     """Recompute the hash chain; exit 0 when the log is intact (and extends the checkpoint)."""
+    if args.public_key and not args.checkpoint:
+        _say("error: --public-key pins the key of a --checkpoint; give the checkpoint too")
+        return 2
     timeline = _open(args, existing=True)
     try:
         checkpoint = read_checkpoint_file(Path(args.checkpoint)) if args.checkpoint else None
+        pinned = (args.public_key or "").strip().lower()
+        if checkpoint is not None and pinned and checkpoint.public_key.lower() != pinned:
+            _say(
+                f"NOT TRUSTED: the checkpoint was signed with public key {checkpoint.public_key}, "
+                f"not the one pinned ({pinned}): whoever holds that key can sign a rewritten log"
+            )
+            return 1
         with _progress(timeline.store.last_position(), "event", "verifying") as bar:
 
             def advance(rows: int) -> None:
@@ -480,6 +490,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = verbs.add_parser("verify", parents=[common], help="verify the log's hash chain")
     check.add_argument("--checkpoint", metavar="FILE", help="a checkpoint JSON file kept outside")
+    check.add_argument(
+        "--public-key",
+        metavar="HEX",
+        help="the key the checkpoint must be signed with (each checkpoint names it); "
+        "without it, the checkpoint's own key is taken on trust",
+    )
     check.add_argument("--json", action="store_true", help="print the report as JSON")
     check.set_defaults(run=cmd_verify)
 

@@ -137,6 +137,23 @@ def test_checkpoint_the_log_still_extends_exits_zero(
     )
 
 
+def test_a_checkpoint_signed_with_another_key_than_the_pinned_one_is_not_trusted(
+    checkpoint_file: Path, verify_command: Callable[..., Run]
+) -> None:
+    # Given the kept checkpoint and the public key it should have been signed with
+    key: str = json.loads(checkpoint_file.read_text())["public_key"]
+    # When the log is verified against it with that key pinned, or with another one
+    pinned = verify_command("--checkpoint", str(checkpoint_file), "--public-key", key.upper())
+    other = verify_command("--checkpoint", str(checkpoint_file), "--public-key", "ab" * 32)
+    alone = verify_command("--public-key", key)
+    # Then the right key verifies; another is refused before anything is read: a checkpoint
+    # signed by whoever holds some key proves nothing of the log
+    assert pinned.code == 0, pinned.err
+    assert other.code == 1 and other.out == ""
+    assert f"NOT TRUSTED: the checkpoint was signed with public key {key}" in other.err
+    assert alone.code == 2 and "give the checkpoint too" in alone.err
+
+
 def test_altered_checkpoint_file_fails_its_signature_and_exits_non_zero(
     checkpoint_file: Path, verify_command: Callable[..., Run]
 ) -> None:
