@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from events.values import Status
 from projections.state import DAY_MAX, DAY_MIN
-from projections.tracks import Payload, Piece, Track
+from projections.tracks import EXCLUDED, VARIANTS, Payload, Piece, Track
 
 Rows = list[tuple[int, int, Payload]]
 
@@ -208,3 +209,9 @@ def test_rows_from_scratch_equal_the_fold_asked_day_by_day(pieces: list[Piece]) 
     for day in range(95, 120):
         held = [payload for start, end, payload in rows if start <= day < end]
         assert (held[0] if held else None) == on_day(pieces, day)
+
+
+def test_every_status_is_either_left_out_of_deliveries_or_has_a_status_variant() -> None:
+    # a status added to the events without a track variant would fail at the first fold
+    assert set(VARIANTS[1:]) | EXCLUDED == set(get_args(Status))
+    assert not set(VARIANTS[1:]) & EXCLUDED and VARIANTS[0] == "*"
