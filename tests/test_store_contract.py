@@ -209,3 +209,16 @@ def test_a_read_transaction_sees_one_snapshot_across_its_statements(database_url
     finally:
         reader.close()
         writer.close()
+
+
+def test_a_read_that_fails_leaves_its_connection_fit_for_the_next(timeline: Timeline) -> None:
+    # Given a read whose statement fails
+    timeline.append([a_development()], "t")
+    for _ in range(2):  # whatever connection of the pool it took
+        with pytest.raises(Exception, match="no_such_column"), timeline.store.snapshot() as cursor:
+            cursor.execute("SELECT no_such_column FROM event_records")
+    # Then the next reads are answered
+    with timeline.store.snapshot() as cursor:
+        cursor.execute("SELECT count(*) AS n FROM event_records")
+        assert cursor.fetchone()["n"] == 1
+    assert len(timeline.store.select_records()) == 1
