@@ -350,11 +350,7 @@ def test_a_process_starting_beside_a_rebuild_opens_without_waiting_for_its_locks
     database_url: str,
 ) -> None:
     # Given a database whose tables are all made (the log's, the read models', tokens, ledger)
-    made = Timeline(database_url)
-    ProjectionRunner(made.store)
-    Tokens(made.store)
-    ledger.ensure_table(made.store)
-    made.close()
+    assert main(["init", "--database", database_url]) == 0
     # When another process holds what a rebuild holds (the write lock on SQLite; the tracking
     # rows on PostgreSQL) and a server process starts, with a lock timeout of one second
     with lock_held(database_url, by="rebuild"):
