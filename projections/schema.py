@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from projections.dialect import Dialect, rows_of
 from projections.state import POS_MAX
-from service.store.log import Cursor
+from service.store.log import Cursor, created
 
 _SCHEMA_LOCK = 7_263_941_002  # advisory lock id: one process creates the read models at a time
 
@@ -251,11 +251,7 @@ def made(dialect: Dialect) -> set[str]:
     """The tables and indexes `create` makes on this engine."""
     statements = [*dialect.ddl(TABLES).split(";"), *(s for v in INDEXES.values() for s in v)]
     statements += [SQLITE_BOX] if dialect.sqlite else list(PG_BOX_INDEXES)
-    return {
-        statement.split("IF NOT EXISTS", 1)[1].split()[0]
-        for statement in statements
-        if "CREATE" in statement and "IF NOT EXISTS" in statement
-    }
+    return {created(s) for s in statements if "CREATE" in s and "IF NOT EXISTS" in s}
 
 
 def complete(dialect: Dialect) -> bool:

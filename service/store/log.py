@@ -86,7 +86,7 @@ class LogRecorder:
         A table that exists is not created again, so a process starting beside a rebuild (which
         holds that lock on SQLite) does not wait for it.
         """
-        name = statement.split("IF NOT EXISTS", 1)[1].split()[0]
+        name = created(statement)
         if name in self.existing([name]):
             return
         with self.write_transaction() as cursor:
@@ -198,10 +198,11 @@ class LogRecorder:
             row = cursor.fetchone()
         return int(row["position"]) if row else 0
 
-    @abstractmethod
     def tables_present(self) -> bool:
         """Whether the log's tables exist (a process started with CREATE_TABLE=no before
         `timeline init` ran finds none)."""
+        names = {self.events_table_name, RECORDS}
+        return self.existing(names) == names
 
     def settled_at(self) -> int | None:
         """The system time of the last event recorded; None when there is none.
@@ -236,3 +237,8 @@ class Locked:
     def by_event_ids(self, event_ids: Sequence[UUID]) -> dict[UUID, StoredRecord]:
         """Rows stored under any of these event ids."""
         return self._recorder.select_by_event_ids(event_ids, self._cursor)
+
+
+def created(statement: str) -> str:
+    """The name of what a `CREATE … IF NOT EXISTS name …` statement creates."""
+    return statement.split("IF NOT EXISTS", 1)[1].split()[0]

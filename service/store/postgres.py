@@ -110,11 +110,6 @@ class TimelinePostgresRecorder(LogRecorder, PostgresApplicationRecorder):
         )
         self.append_function = f"{events_table_name}_append"
 
-    def tables_present(self) -> bool:
-        """Whether the events and records tables exist (found as every query finds them)."""
-        names = {self.events_table_name, RECORDS}
-        return self.existing(names) == names
-
     def existing(self, names: Iterable[str]) -> set[str]:
         """Which of these tables and indexes exist, found as every query finds them."""
         wanted = list(names)

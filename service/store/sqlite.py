@@ -47,11 +47,6 @@ class TimelineSQLiteRecorder(LogRecorder, SQLiteApplicationRecorder):
             f"ON {RECORDS} (recorded_at, position)",
         ]
 
-    def tables_present(self) -> bool:
-        """Whether the events and records tables exist."""
-        names = {self.events_table_name, RECORDS}
-        return self.existing(names) == names
-
     def existing(self, names: Iterable[str]) -> set[str]:
         """Which of these tables and indexes exist."""
         wanted = list(names)
