@@ -45,6 +45,13 @@ def _settle(settled: list[tuple[Waiter, Result]]) -> None:
             future.set_result(result)
 
 
+def _start(job: _Job) -> bool:
+    """False for a thread's request cancelled while it waited: it is dropped, nothing stored.
+    Otherwise its future can no longer be cancelled (an asyncio one is settled on its loop)."""
+    future = job.future
+    return not isinstance(future, Future) or future.set_running_or_notify_cancel()
+
+
 class GroupCommitter:
     """Serialises appends of one process through a writer thread that commits them in groups."""
 
@@ -79,7 +86,7 @@ class GroupCommitter:
             job = self._queue.get()
             if job is None:
                 return
-            group = [job]
+            group = [job] if _start(job) else []
             size = len(job.request.events)
             stop = False
             while size < self.max_group_events:
@@ -90,9 +97,11 @@ class GroupCommitter:
                 if more is None:
                     stop = True
                     break
-                group.append(more)
-                size += len(more.request.events)
-            self._commit(group)
+                if _start(more):
+                    group.append(more)
+                    size += len(more.request.events)
+            if group:
+                self._commit(group)
             if stop:
                 return
 

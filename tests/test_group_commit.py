@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
 from datetime import date
+from pathlib import Path
+from typing import NamedTuple
 from uuid import uuid4
 
 import msgspec
@@ -84,28 +87,55 @@ def test_the_same_event_id_twice_in_a_group_is_stored_once(timeline: Timeline) -
     assert len(timeline.store.select_records()) == 1
 
 
-def test_requests_waiting_while_a_commit_runs_go_together_in_the_next_group(
-    tmp_path: object,
-) -> None:
-    # Given a committer whose first transaction is held up by another writer of the file
-    path = f"{tmp_path}/group.db"
+class Held(NamedTuple):
+    """A committer whose first request waits for the lock another connection holds."""
+
+    timeline: Timeline
+    committer: GroupCommitter
+    blocker: sqlite3.Connection
+    first: Future[list[Outcome]]
+
+
+@pytest.fixture
+def held(tmp_path: Path) -> Iterator[Held]:
+    path = f"{tmp_path}/held.db"
     timeline = Timeline(f"sqlite:///{path}")
     committer = GroupCommitter(timeline)
     blocker = sqlite3.connect(path, isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")
     first = committer.submit([a_development()], "t")
     time.sleep(0.2)  # the writer thread is now waiting for the database lock
-    # When twenty more requests arrive meanwhile
-    later = [committer.submit([a_development()], "t") for _ in range(20)]
-    blocker.execute("COMMIT")
-    outcomes: list[Outcome] = [first.result(timeout=30)[0]]
-    outcomes += [future.result(timeout=30)[0] for future in later]
-    # Then they were committed in two transactions, each acknowledged with its own position
-    assert committer.groups == 2
-    assert sorted(o.receipt.position for o in outcomes) == list(range(1, 22))
+    yield Held(timeline, committer, blocker, first)
     committer.close()
     blocker.close()
     timeline.close()
+
+
+def test_requests_waiting_while_a_commit_runs_go_together_in_the_next_group(held: Held) -> None:
+    # Given a committer whose first transaction is held up by another writer of the file
+    # When twenty more requests arrive meanwhile
+    later = [held.committer.submit([a_development()], "t") for _ in range(20)]
+    held.blocker.execute("COMMIT")
+    outcomes: list[Outcome] = [held.first.result(timeout=30)[0]]
+    outcomes += [future.result(timeout=30)[0] for future in later]
+    # Then they were committed in two transactions, each acknowledged with its own position
+    assert held.committer.groups == 2
+    assert sorted(o.receipt.position for o in outcomes) == list(range(1, 22))
+
+
+def test_a_request_cancelled_while_it_waits_is_not_stored_and_the_writer_goes_on(
+    held: Held,
+) -> None:
+    # Given a committer whose first transaction is held up by another writer of the file
+    # When a request queued behind it is cancelled, and another one follows
+    assert held.committer.submit([a_development()], "t").cancel()
+    last = held.committer.submit([a_development()], "t")
+    held.blocker.execute("COMMIT")
+    # Then the first and the last are acknowledged; the cancelled one was never stored
+    assert held.first.result(timeout=30)[0].receipt.position == 1
+    assert last.result(timeout=30)[0].receipt.position == 2
+    assert held.first.cancel() is False  # a request being committed cannot be cancelled
+    assert len(held.timeline.store.select_records()) == 2
 
 
 @pytest.mark.postgres
