@@ -33,7 +33,8 @@ from service.audit.checkpoints import (
 )
 from service.audit.keys import Signer, load_or_create_key
 from service.audit.ledger import StoredCheckpoint
-from service.audit.merkle import Frontier, leaf_hash, tree_root
+from service.audit.merkle import Frontier, inclusion_path, leaf_hash, tree_root
+from service.audit.proofs import inclusion_proof, verify_event_proof
 from tests.test_audit_support import Tamperer, a_development, record_log, tampered_log
 
 ROWS = 12
@@ -362,3 +363,45 @@ def test_rewrite_below_the_last_own_checkpoint_is_never_signed(
     assert verify(timeline).ok
     with pytest.raises(LogTampered, match=f"at position {ROWS + 1}"):
         make_checkpoint(timeline, signer)
+
+
+def test_proofs_read_chunk_roots_stored_by_checkpoints_and_verify(
+    timeline: Timeline, signer: Signer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given chunks of 4 rows, and checkpoints at 10 and at 23 rows
+    monkeypatch.setattr(ledger, "CHUNK", 4)
+    record_log(timeline, 10)
+    make_checkpoint(timeline, signer)
+    assert ledger.chunks(timeline.store, 10)[1] == [4, 8]
+    record_log(timeline, 13)
+    kept = make_checkpoint(timeline, signer)
+    roots, lasts = ledger.chunks(timeline.store, 23)
+    links = [leaf_hash(r.link) for r in timeline.store.select_records()]
+    assert lasts == [4, 8, 12, 16, 20]
+    assert roots == [tree_root(links[i : i + 4]) for i in range(0, 20, 4)]
+    for record in timeline.store.select_records():
+        # When each event's proof is made
+        proof = inclusion_proof(timeline, record.event_id)
+        # Then it places the event and verifies against the checkpoint kept, with its key
+        assert proof.leaf_index == record.position - 1 and proof.tree_size == 23
+        assert verify_event_proof(proof, kept, signer.public_key)
+        assert proof.audit_path == [p.hex() for p in inclusion_path(proof.leaf_index, links)]
+
+
+def test_proofs_do_not_trust_chunk_roots_that_miss_the_signed_root(
+    timeline: Timeline, signer: Signer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a stored chunk root that was altered after the checkpoint stored it
+    monkeypatch.setattr(ledger, "CHUNK", 4)
+    record_log(timeline, 9)
+    kept = make_checkpoint(timeline, signer)
+    with timeline.store.write_transaction() as cursor:
+        cursor.execute(
+            timeline.store.sql(f"UPDATE {ledger.CHUNKS} SET root = %s WHERE chunk = 0"),
+            (bytes(32),),
+        )
+    # When proofs are made of an event in that chunk and of one after it
+    for record in timeline.store.select_records()[1::7]:
+        proof = inclusion_proof(timeline, record.event_id)
+        # Then they come from the rows themselves and verify
+        assert verify_event_proof(proof, kept, signer.public_key)

@@ -9,6 +9,7 @@ import pytest
 
 from service.audit.merkle import (
     EMPTY_ROOT,
+    Chunked,
     Frontier,
     GrowingTree,
     inclusion_path,
@@ -110,3 +111,20 @@ def test_proof_fails_for_another_leaf_index_size_root_or_sibling() -> None:
 def test_path_of_a_leaf_outside_the_tree_is_refused() -> None:
     with pytest.raises(IndexError):
         inclusion_path(3, leaves(3))
+
+
+@pytest.mark.parametrize("size", range(1, 40))
+def test_a_tree_known_by_its_chunk_roots_gives_the_rfc_root_and_paths(size: int) -> None:
+    # Given a tree whose first whole chunks of 4 leaves are known only by their roots
+    items = leaves(size)
+    for known in range(size // 4 + 1):
+        roots = [tree_root(items[4 * c : 4 * c + 4]) for c in range(known)]
+        tail = {i: items[i] for i in range(4 * known, size)}
+        assert Chunked(size, roots, tail, 4).root() == rfc_mth(items)
+        for index in range(size):
+            # When the path of a leaf is asked with only its chunk's leaves and the tail's
+            chunk = index // 4
+            own = {i: items[i] for i in range(4 * chunk, 4 * chunk + 4)} if chunk < known else {}
+            path = Chunked(size, roots, tail | own, 4).path(index)
+            # Then it is the RFC's path (a leaf it was not given would raise KeyError)
+            assert path == rfc_path(index, items)

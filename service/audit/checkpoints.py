@@ -2,7 +2,8 @@
 
 A checkpoint is only signed over a chain that verifies from the previous checkpoint (or from the
 start), and carries the tree on from that checkpoint's stored frontier, so making one costs the
-events since the last one. The same JSON shape is served by the API and kept in files.
+events since the last one, and stores the roots of the tree's chunks completed since, for
+proofs. The same JSON shape is served by the API and kept in files.
 """
 
 from __future__ import annotations
@@ -155,6 +156,7 @@ def sign_head(timeline: Timeline, signer: Signer | None = None) -> tuple[Checkpo
         raise EmptyLog("nothing has been recorded yet, so there is no head to sign")
     existing = ledger.at_position(store, head_position)
     if existing is not None:
+        ledger.fill_chunks(store, head_position)  # those of a version that stored none
         return to_wire(existing), False
     start = _trusted_start(timeline, signer, head_position - 1)  # one may land at the head now
     walked = walk(
@@ -187,6 +189,7 @@ def sign_head(timeline: Timeline, signer: Signer | None = None) -> tuple[Checkpo
             ),
         ),
     )
+    ledger.fill_chunks(store, head_position)  # the rows up to it verified: proofs may use them
     return to_wire(stored), stored.signed_at_us == signed_at
 
 

@@ -1,4 +1,6 @@
-"""The `checkpoints` table, kept in the log's own database on SQLite and on PostgreSQL."""
+"""The audit tables, kept in the log's own database on SQLite and on PostgreSQL: `checkpoints`,
+and `merkle_chunks`, the roots of the Merkle tree's whole chunks of `CHUNK` leaves, so a proof
+reads a few thousand rows however long the log (`proofs.inclusion_proof`)."""
 
 from __future__ import annotations
 
@@ -8,10 +10,12 @@ from typing import Any
 
 import msgspec
 
-from service.audit.merkle import Frontier
-from service.store.log import LogRecorder
+from service.audit.merkle import Frontier, leaf_hash, tree_root
+from service.store.log import RECORDS, LogRecorder
 
 TABLE = "checkpoints"
+CHUNKS = "merkle_chunks"
+CHUNK = 1024  # leaves per chunk: a power of two, so a chunk is a perfect subtree
 _COLUMNS = "position, tree_size, head, tree_root, frontier, signed_at, public_key, signature"
 
 
@@ -52,6 +56,12 @@ def ensure_table(store: LogRecorder) -> None:
             "signed_at BIGINT NOT NULL, "
             f"public_key {blob} NOT NULL, "
             f"signature {blob} NOT NULL)"
+        )
+        store.create_beside(
+            f"CREATE TABLE IF NOT EXISTS {CHUNKS} ("
+            "chunk BIGINT PRIMARY KEY, "
+            "last_position BIGINT NOT NULL, "
+            f"root {blob} NOT NULL)"
         )
         _ready.add(store)
 
@@ -98,11 +108,6 @@ def latest(
     return _one(store, f"WHERE {where} ORDER BY position DESC LIMIT 1", tuple(params))
 
 
-def covering(store: LogRecorder, position: int) -> StoredCheckpoint | None:
-    """The earliest checkpoint whose tree includes `position`."""
-    return _one(store, "WHERE position >= %s ORDER BY position LIMIT 1", (position,))
-
-
 def insert(store: LogRecorder, checkpoint: StoredCheckpoint) -> StoredCheckpoint:
     """Store a checkpoint; if one was stored at that position meanwhile, answer that one."""
     ensure_table(store)
@@ -126,3 +131,68 @@ def insert(store: LogRecorder, checkpoint: StoredCheckpoint) -> StoredCheckpoint
     stored = at_position(store, checkpoint.position)
     assert stored is not None
     return stored
+
+
+def links(store: LogRecorder, after: int, upto: int, limit: int) -> list[tuple[int, bytes]]:
+    """(position, link) of the log's rows after `after`, up to `upto`, at most `limit`."""
+    with store.read_transaction() as cursor:
+        cursor.execute(
+            store.sql(
+                f"SELECT position, link FROM {RECORDS} WHERE position > %s AND position <= %s "
+                "ORDER BY position LIMIT %s"
+            ),
+            (after, upto, limit),
+        )
+        return [(int(row["position"]), bytes(row["link"])) for row in cursor.fetchall()]
+
+
+def chunks(store: LogRecorder, upto: int) -> tuple[list[bytes], list[int]]:
+    """The roots of the tree's whole chunks that end at or before `upto`, from the first, and
+    the position of each one's last row."""
+    ensure_table(store)
+    with store.read_transaction() as cursor:
+        cursor.execute(
+            store.sql(
+                f"SELECT chunk, last_position, root FROM {CHUNKS} WHERE last_position <= %s "
+                "ORDER BY chunk"
+            ),
+            (upto,),
+        )
+        rows = cursor.fetchall()
+    roots: list[bytes] = []
+    lasts: list[int] = []
+    for row in rows:
+        if int(row["chunk"]) != len(roots):  # a gap: those after it cannot be placed
+            break
+        roots.append(bytes(row["root"]))
+        lasts.append(int(row["last_position"]))
+    return roots, lasts
+
+
+def fill_chunks(store: LogRecorder, upto: int, *, batch: int = 64) -> int:
+    """Store the root of every whole chunk of rows up to position `upto` not stored yet, reading
+    only the rows after the last one stored; how many it stored. Concurrent callers store the
+    same roots: the first wins."""
+    roots, lasts = chunks(store, upto)
+    number, after = len(roots), (lasts[-1] if lasts else 0)
+    while True:
+        made: list[tuple[int, int, bytes]] = []
+        while len(made) < batch:
+            rows = links(store, after, upto, CHUNK)
+            if len(rows) < CHUNK:
+                break
+            root = tree_root([leaf_hash(link) for _, link in rows])
+            after = rows[-1][0]
+            made.append((number, after, root))
+            number += 1
+        if made:
+            with store.write_transaction() as cursor:
+                cursor.executemany(
+                    store.sql(
+                        f"INSERT INTO {CHUNKS} (chunk, last_position, root) VALUES (%s, %s, %s) "
+                        "ON CONFLICT (chunk) DO NOTHING"
+                    ),
+                    made,
+                )
+        if len(made) < batch:
+            return number - len(roots)

@@ -8,7 +8,7 @@ O(log n) hashes, which is what a checkpoint stores to carry the tree on.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import msgspec
 
@@ -92,21 +92,58 @@ def tree_root(leaves: Sequence[bytes]) -> bytes:
     return node_hash(tree_root(leaves[:k]), tree_root(leaves[k:]))
 
 
-def inclusion_path(index: int, leaves: Sequence[bytes]) -> list[bytes]:
-    """The audit path of leaf `index` in the tree of `leaves` (RFC 6962 PATH), leaf side first."""
-    if not 0 <= index < len(leaves):
-        raise IndexError(f"leaf {index} is not in a tree of {len(leaves)}")
+def path_in(index: int, size: int, root: Callable[[int, int], bytes]) -> list[bytes]:
+    """The audit path of leaf `index` in a tree of `size` leaves (RFC 6962 PATH), leaf side
+    first, where `root(a, b)` is the Merkle tree hash of leaves a to b - 1."""
+    if not 0 <= index < size:
+        raise IndexError(f"leaf {index} is not in a tree of {size}")
     path: list[bytes] = []
-    while len(leaves) > 1:
-        k = _split(len(leaves))
-        if index < k:
-            path.append(tree_root(leaves[k:]))
-            leaves = leaves[:k]
+    start, end = 0, size
+    while end - start > 1:
+        middle = start + _split(end - start)
+        if index < middle:
+            path.append(root(middle, end))
+            end = middle
         else:
-            path.append(tree_root(leaves[:k]))
-            leaves, index = leaves[k:], index - k
+            path.append(root(start, middle))
+            start = middle
     path.reverse()
     return path
+
+
+def inclusion_path(index: int, leaves: Sequence[bytes]) -> list[bytes]:
+    """The audit path of leaf `index` in the tree of `leaves` (RFC 6962 PATH), leaf side first."""
+    return path_in(index, len(leaves), lambda start, end: tree_root(leaves[start:end]))
+
+
+class Chunked:
+    """A tree of `size` leaves known by the roots of its first whole chunks of `chunk` leaves
+    (aligned perfect subtrees, so the MTH of a range made of whole chunks needs no leaf) and
+    the hashes of the other leaves it is asked about."""
+
+    def __init__(
+        self, size: int, chunk_roots: Sequence[bytes], leaves: dict[int, bytes], chunk: int
+    ) -> None:
+        assert chunk & (chunk - 1) == 0, "a chunk is a power of two leaves"
+        self.size, self.chunk_roots, self.leaves, self.chunk = size, chunk_roots, leaves, chunk
+
+    def root(self, start: int = 0, end: int | None = None) -> bytes:
+        """The Merkle tree hash of leaves `start` to `end - 1` (all by default)."""
+        end = self.size if end is None else end
+        if end - start == self.chunk and start % self.chunk == 0:
+            number = start // self.chunk
+            if number < len(self.chunk_roots):
+                return self.chunk_roots[number]
+        if end - start == 1:
+            return self.leaves[start]
+        if end == start:
+            return EMPTY_ROOT
+        middle = start + _split(end - start)
+        return node_hash(self.root(start, middle), self.root(middle, end))
+
+    def path(self, index: int) -> list[bytes]:
+        """The audit path of leaf `index`: its chunk's leaves must be known."""
+        return path_in(index, self.size, self.root)
 
 
 def verify_inclusion(

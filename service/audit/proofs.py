@@ -7,6 +7,7 @@ client needs to check it, with a checkpoint it keeps (and the public key it trus
 from __future__ import annotations
 
 import base64
+import bisect
 from uuid import UUID
 
 import msgspec
@@ -20,10 +21,12 @@ from service.audit.checkpoints import (
     to_wire,
     verify_checkpoint_signature,
 )
-from service.audit.merkle import inclusion_path, leaf_hash, verify_inclusion
+from service.audit.merkle import Chunked, leaf_hash, verify_inclusion
 from service.errors import NotFound
-from service.store.log import RECORDS
+from service.store.log import RECORDS, LogRecorder
 from service.store.records import GENESIS, chain_link
+
+PAGE = 20_000  # rows per read of the rows after the last chunk
 
 
 class UnknownEvent(NotFound):
@@ -57,36 +60,43 @@ class InclusionProof(msgspec.Struct, frozen=True, kw_only=True):
     checkpoint: Checkpoint
 
 
-class _Leaves(msgspec.Struct):
-    """The leaf hashes of a tree, and where one row sits in it with its predecessor's link."""
+class _Place(msgspec.Struct):
+    """A tree as far as a proof needs it, and where one row sits in it."""
 
-    hashes: list[bytes]
+    tree: Chunked
     index: int
-    previous_link: bytes
 
 
-def _leaves(timeline: Timeline, upto: int, position: int, page: int = 20_000) -> _Leaves:
-    """Leaf hashes of every record up to `upto`, read page by page, and the place of `position`."""
-    store = timeline.store
-    query = store.sql(
-        f"SELECT position, link FROM {RECORDS} WHERE position > %s AND position <= %s "
-        "ORDER BY position LIMIT %s"
-    )
-    found = _Leaves([], -1, GENESIS)
-    previous, after = GENESIS, 0
-    while True:
-        with store.read_transaction() as cursor:
-            cursor.execute(query, (after, upto, page))
-            rows = cursor.fetchall()
-        for row in rows:
-            link = bytes(row["link"])
-            if int(row["position"]) == position:
-                found.index, found.previous_link = len(found.hashes), previous
-            found.hashes.append(leaf_hash(link))
-            previous = link
-        if len(rows) < page:
-            return found
-        after = int(rows[-1]["position"])
+def _place(store: LogRecorder, upto: int, position: int, *, stored: bool = True) -> _Place:
+    """The tree of the rows up to `upto` from its stored chunk roots (none if not `stored`),
+    with the leaves of the chunk holding `position` and of the rows after the last chunk:
+    two chunks of rows and a root per chunk, where the whole tree would be every row."""
+    roots, lasts = ledger.chunks(store, upto) if stored else ([], [])
+    number = bisect.bisect_left(lasts, position)
+    rows: list[tuple[int, int, bytes]] = []  # (leaf index, position, link)
+    if number < len(lasts):  # in a whole chunk
+        after = lasts[number - 1] if number else 0
+        found = ledger.links(store, after, lasts[number], ledger.CHUNK)
+        rows += [(number * ledger.CHUNK + i, at, link) for i, (at, link) in enumerate(found)]
+    first, after = len(lasts) * ledger.CHUNK, lasts[-1] if lasts else 0
+    while page := ledger.links(store, after, upto, PAGE):  # after the last chunk
+        rows += [(first + i, at, link) for i, (at, link) in enumerate(page)]
+        first, after = first + len(page), page[-1][0]
+    leaves = {index: leaf_hash(link) for index, _, link in rows}
+    index = next((index for index, at, _ in rows if at == position), -1)
+    return _Place(Chunked(first, roots, leaves, ledger.CHUNK), index)
+
+
+def _previous_link(store: LogRecorder, position: int) -> bytes:
+    with store.read_transaction() as cursor:
+        cursor.execute(
+            store.sql(
+                f"SELECT link FROM {RECORDS} WHERE position < %s ORDER BY position DESC LIMIT 1"
+            ),
+            (position,),
+        )
+        row = cursor.fetchone()
+    return bytes(row["link"]) if row else GENESIS
 
 
 def inclusion_proof(
@@ -107,8 +117,12 @@ def inclusion_proof(
             "POST /api/checkpoints",
             path="checkpoint",
         )
-    leaves = _leaves(timeline, stored.position, record.position)
-    if leaves.index < 0:  # its record vanished between the two reads
+    place = _place(store, stored.position, record.position)
+    if place.tree.size != stored.tree_size or place.tree.root() != stored.tree_root:
+        # chunk roots that do not add up to the signed root (or a log that changed since):
+        # the tree from every row, so the proof shows what the log holds now
+        place = _place(store, stored.position, record.position, stored=False)
+    if place.index < 0:  # its record vanished between the two reads
         raise UnknownEvent(f"event {event_id} is no longer in the log", path="event_id")
     return InclusionProof(
         entry=Entry(
@@ -121,11 +135,11 @@ def inclusion_proof(
             recorded_by=record.recorded_by,
             state_base64=base64.b64encode(record.state).decode(),
         ),
-        previous_link=leaves.previous_link.hex(),
+        previous_link=_previous_link(store, record.position).hex(),
         link=record.link.hex(),
-        leaf_index=leaves.index,
-        tree_size=len(leaves.hashes),
-        audit_path=[sibling.hex() for sibling in inclusion_path(leaves.index, leaves.hashes)],
+        leaf_index=place.index,
+        tree_size=place.tree.size,
+        audit_path=[sibling.hex() for sibling in place.tree.path(place.index)],
         checkpoint=to_wire(stored),
     )
 
