@@ -12,9 +12,10 @@ from datetime import date
 from typing import Any
 
 from projections.dialect import Dialect, rows_of
+from projections.entries import Entry, LogReader, entries_of
 from projections.results import Deliveries, Series, Total
-from projections.schema import BOX, DELIVERY_ROWS, PG_BOX, SERIES
-from projections.state import POS_MAX, valid_day
+from projections.schema import BOX, DELIVERY_ROWS, DEVELOPMENTS, PG_BOX, SERIES
+from projections.state import POS_MAX, DevState, replay, valid_day
 from projections.tracks import EXCLUDED, TRACKS_PER_SERIES, VARIANT_INDEX
 
 _SQLITE = (
@@ -87,6 +88,30 @@ def deliveries(
         )
     series.sort(key=lambda s: [_none_first(part) for part in _series_key(s)])
     return Deliveries(series=series, totals=totals(series))
+
+
+def delivered_states(dialect: Dialect, position: int, *, chunk: int = 500) -> list[DevState]:
+    """Every development coded a delivered transfer as recorded by P (visible or not, at any
+    date), folded from its events up to P as the projections fold it: what words the steps of
+    the web's charts. It reads each one's events: its cost grows with their number."""
+    streams: dict[Any, list[Entry]] = {}
+    query = LogReader(dialect.store).streams_query
+    with dialect.read() as cursor:
+        cursor.execute(
+            dialect.sql(
+                f"SELECT development_id FROM {DEVELOPMENTS.name} WHERE pos_from <= %s "
+                "AND pos_to > %s AND kind = 'transfer' AND stage = 'delivered'"
+            ),
+            (position, position),
+        )
+        keys = [row[0] for row in rows_of(cursor)]
+        for start in range(0, len(keys), chunk):
+            part = keys[start : start + chunk]
+            marks = ", ".join(["%s"] * len(part))
+            cursor.execute(dialect.sql(query.format(marks=marks)), (*part, position))
+            for entry in entries_of(rows_of(cursor)):
+                streams.setdefault(entry.development, []).append(entry)
+    return [replay(entries) for entries in streams.values()]
 
 
 def _series_key(s: Series) -> tuple[Any, ...]:

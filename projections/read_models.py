@@ -9,6 +9,7 @@ from uuid import UUID
 from projections import query_deliveries, query_detail, query_developments
 from projections.results import Deliveries, Detail, Page
 from projections.runner import ProjectionRunner
+from projections.state import DevState
 from service.store.log import LogRecorder
 
 
@@ -98,6 +99,10 @@ class ReadModels:
             unit=unit,
             status=status,
         )
+
+    def delivered_states(self, *, known_at_us: int) -> list[DevState]:
+        """Every delivered transfer recorded by T, folded (`query_deliveries.delivered_states`)."""
+        return query_deliveries.delivered_states(self.dialect, self.position_at(known_at_us))
 
 
 def run_forever(database_url: str, stop: threading.Event, *, poll_seconds: float = 0.1) -> None:

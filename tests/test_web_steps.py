@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.api import Client, post_event, report_development, serve
-from tests.bodies import report, report_added, status_changed
+from tests.bodies import report, report_added, report_retracted, status_changed
 from tests.test_web import Page
 
 MORE_THAN_10K = {"unit": "container", "qualifier": "more_than", "value": 10_000,
@@ -104,4 +104,22 @@ def test_a_step_without_a_number_is_marked_so_though_a_later_figure_gave_one(
     assert rows == [
         "John Kirby 2023-10-13 a report without a number",
         "John Kirby 2024-02-23 more than 10,000 containers",
+    ]
+
+
+def test_a_series_whose_only_report_was_retracted_before_the_date_still_has_its_steps(
+    tmp_path: Path,
+) -> None:
+    with serve(f"sqlite:///{tmp_path}/retracted.db") as client:
+        # Given more than 1,000 containers reported on 2023-10-13, retracted from 2024-03-01
+        development = report_development(client)
+        assert post_event(client, report_retracted(development)).status_code == 201
+        # When the overview is read as of 1 April 2024, when nothing of it is visible
+        rows, said = step_rows(client, "2024-04-01"), legend(client, "2024-04-01")
+        view = series(client, "2024-04-01")
+    # Then the view counts nothing that day, and the chart still shows what it counted before
+    assert view == []
+    assert rows == ["John Kirby 2023-10-13 more than 1,000 containers"]
+    assert said == [
+        "John Kirby: not counted as of this date (its reports were retracted or refuted)"
     ]

@@ -70,7 +70,7 @@ def overview(read_models: ReadModels, timeline: Timeline, *, as_of: date, known_
     page = read_models.timeline(as_of=as_of, known_at_us=known_at_us, limit=ENTRIES)
     open_claims = read_models.allegations(as_of=as_of, known_at_us=known_at_us, limit=500)
     allegations: list[Allegation] = open_claims.items
-    history = delivery_history(read_models, timeline, as_of=as_of, known_at_us=known_at_us)
+    history = delivery_history(read_models, as_of=as_of, known_at_us=known_at_us)
     return Overview(
         as_of=as_of,
         known_at=known_at,

@@ -13,35 +13,23 @@ series whose actors differ in case alone are one, as the view shows them.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
+from operator import itemgetter
 from typing import NamedTuple
-from uuid import UUID
 
 import msgspec
 
-from events import (
-    DevelopmentReported,
-    Figure,
-    Recorded,
-    ReportAdded,
-    ReportCorrected,
-    ReportRetracted,
-    StatusChanged,
-    encode,
-)
+from events import Figure
 from projections import ReadModels
 from projections.deliveries import series_identity
-from projections.entries import entries_of
 from projections.results import Deliveries, Series, Total
-from projections.state import DevState, replay
+from projections.state import DevState
 from projections.tracks import SeriesKey as Identity
 from projections.tracks import contributions
-from service.application import Timeline
-from service.store.records import to_micros
 
 MAX_DATES = 60  # beyond this many change dates, the lines are drawn through a sample of them
-PAGE = 500
 
 
 class SeriesKey(NamedTuple):
@@ -107,34 +95,15 @@ def key_of(series: Series) -> SeriesKey:
                      series.originator)  # fmt: skip
 
 
-def change_dates(stream: Iterable[Recorded]) -> Iterator[date]:
-    """The dates on which this development's events can change what it counts."""
-    for recorded in stream:
-        match recorded.event:
-            case DevelopmentReported(report=report) | ReportAdded(report=report):
-                yield report.asserted_on
-            case ReportCorrected(changes=changes) if isinstance(changes.asserted_on, date):
-                yield changes.asserted_on
-            case ReportRetracted(effective_on=day) | StatusChanged(effective_on=day):
-                yield day
-
-
-def _delivered(read_models: ReadModels, as_of: date, known_at_us: int) -> list[UUID]:
-    found, cursor = [], None
-    while True:
-        page = read_models.timeline(as_of=as_of, known_at_us=known_at_us, kind="transfer",
-                                    limit=PAGE, after=cursor)  # fmt: skip
-        found += [row.development_id for row in page.items if row.stage == "delivered"]
-        if page.next is None:
-            return found
-        cursor = page.next
-
-
-def state_of(stream: Sequence[Recorded]) -> DevState:
-    """A development folded from its events as the projections fold it."""
-    rows = [(r.position, to_micros(r.recorded_at), r.development_id, encode(r.event))
-            for r in stream]  # fmt: skip
-    return replay(entries_of(rows))
+def change_dates(state: DevState) -> Iterator[date]:
+    """The dates on which this development can change what it counts: its reports' asserted
+    and retraction dates, its status changes' effective dates."""
+    for report in state.reports:
+        yield date.fromordinal(report.asserted_on)
+        if report.retracted_on is not None:
+            yield date.fromordinal(report.retracted_on)
+    for change in state.changes:
+        yield date.fromordinal(change.effective_on)
 
 
 def counted_figures(states: Iterable[DevState]) -> dict[Identity, list[Counted]]:
@@ -159,14 +128,12 @@ def said_by(figures: Sequence[tuple[date, int, Figure]],
             counts: dict[int, list[tuple[date, date]]], day: date) -> Figure | None:  # fmt: skip
     """Of `figures` in fold order, the last one counted on `day`: asserted by then and, when
     `counts` gives its days, counted on one of them."""
-    found = None
-    for asserted_on, position, figure in figures:
-        if asserted_on > day:
-            break
+    for index in range(bisect_right(figures, day, key=itemgetter(0)) - 1, -1, -1):
+        _, position, figure = figures[index]
         days = counts.get(position)
         if days is None or any(start <= day < end for start, end in days):
-            found = figure
-    return found
+            return figure
+    return None
 
 
 def bounds_of(series: Series) -> tuple[float, float | None, bool]:
@@ -199,15 +166,12 @@ def steps_of(snapshots: list[tuple[date, Deliveries]]) -> dict[SeriesKey, list[S
     return steps
 
 
-def delivery_history(read_models: ReadModels, timeline: Timeline, *, as_of: date,
-                     known_at_us: int) -> DeliveryHistory:  # fmt: skip
+def delivery_history(read_models: ReadModels, *, as_of: date, known_at_us: int) -> DeliveryHistory:
     """The step lines of every delivery series up to `as_of`, as known at `known_at_us`."""
     days: set[date] = {as_of}
-    states = []
-    for development in _delivered(read_models, as_of, known_at_us):
-        stream = timeline.stream(development, until_us=known_at_us)
-        days.update(change_dates(stream))
-        states.append(state_of(stream))
+    states = read_models.delivered_states(known_at_us=known_at_us)
+    for state in states:
+        days.update(change_dates(state))
     all_dates = sorted(day for day in days if day <= as_of)
     dates = _sample(all_dates)
     snapshots = [(day, read_models.deliveries(as_of=day, known_at_us=known_at_us)) for day in dates]
