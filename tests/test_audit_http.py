@@ -152,9 +152,12 @@ def test_verify_against_a_stored_checkpoint_says_whether_the_log_extends_it(
     assert rewritten["checkpoint"]["extends"] is False
 
 
-def test_verify_against_an_unknown_stored_checkpoint_is_a_404(client: Client) -> None:
+def test_verify_against_an_unknown_stored_checkpoint_is_a_404_naming_the_parameter(
+    client: Client,
+) -> None:
     given_a_corrected_development(client)
-    problem(client.get("/api/verify", params={"checkpoint": 99}), 404)
+    document = problem(client.get("/api/verify", params={"checkpoint": 99}), 404)
+    assert [error["path"] for error in document["errors"]] == ["checkpoint"]
 
 
 def test_verify_against_a_checkpoint_kept_outside(client: Client) -> None:
@@ -316,6 +319,20 @@ def test_proof_of_an_event_newer_than_every_checkpoint_is_a_404(client: Client) 
     receipt = post_event(client, bodies.development_reported()).json()
     document = problem(client.get(f"/api/events/{receipt['event_id']}/proof"), 404)
     assert "POST /api/checkpoints" in document["detail"]
+
+
+def test_proof_against_a_checkpoint_never_made_or_made_before_the_event_says_which(
+    client: Client,
+) -> None:
+    given_a_corrected_development(client)
+    client.post("/api/checkpoints")
+    receipt = post_event(client, bodies.development_reported()).json()
+    client.post("/api/checkpoints")
+    never = problem(client.get(f"/api/events/{receipt['event_id']}/proof?checkpoint=3"), 404)
+    assert never["detail"] == "no checkpoint was made at position 3"
+    early = problem(client.get(f"/api/events/{receipt['event_id']}/proof?checkpoint=4"), 404)
+    assert early["detail"] == "the checkpoint at 4 was made before position 5: ask for a later one"
+    assert [error["path"] for error in early["errors"]] == ["checkpoint"]
 
 
 def test_proof_of_an_unknown_event_is_a_404(client: Client) -> None:

@@ -215,11 +215,11 @@ def latest_checkpoint(timeline: Timeline) -> Checkpoint:
     return to_wire(stored)
 
 
-def checkpoint_at(timeline: Timeline, position: int) -> Checkpoint:
-    """The checkpoint made at `position`; `UnknownCheckpoint` when there is none."""
+def checkpoint_at(timeline: Timeline, position: int, *, path: str = "position") -> Checkpoint:
+    """The checkpoint made at `position`; `UnknownCheckpoint` naming `path` when there is none."""
     stored = ledger.at_position(timeline.store, position)
     if stored is None:
-        raise UnknownCheckpoint(f"no checkpoint was made at position {position}", path="position")
+        raise UnknownCheckpoint(f"no checkpoint was made at position {position}", path=path)
     return to_wire(stored)
 
 

@@ -111,10 +111,17 @@ def inclusion_proof(
         stored = ledger.latest(store)
     else:
         stored = ledger.at_position(store, checkpoint_position)
+        if stored is None:
+            raise UnknownCheckpoint(
+                f"no checkpoint was made at position {checkpoint_position}", path="checkpoint"
+            )
     if stored is None or stored.position < record.position:
         raise UnknownCheckpoint(
             f"no checkpoint covers position {record.position} yet; make one with "
-            "POST /api/checkpoints",
+            "POST /api/checkpoints"
+            if checkpoint_position is None
+            else f"the checkpoint at {checkpoint_position} was made before position "
+            f"{record.position}: ask for a later one",
             path="checkpoint",
         )
     place = _place(store, stored.position, record.position)

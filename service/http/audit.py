@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -153,7 +154,9 @@ class AuditController(Controller):
         signed = (
             None
             if checkpoint is None
-            else await sync_to_thread(checkpoint_at, timeline, checkpoint)
+            else await sync_to_thread(
+                partial(checkpoint_at, path="checkpoint"), timeline, checkpoint
+            )
         )
         return await sync_to_thread(verify_log, timeline, signed)
 
