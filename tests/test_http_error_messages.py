@@ -184,3 +184,36 @@ def test_a_projection_to_rebuild_that_does_not_exist_is_refused_listing_them(
         "path": "name",
         "message": "name must be one of developments, deliveries, not 'views'",
     }
+
+
+# --- ids in paths: one spelling, and a 400 naming the parameter ----------------------------------
+
+NIL = "00000000-0000-0000-0000-000000000000"
+
+
+@pytest.mark.parametrize(
+    "written",
+    ["not-a-uuid", "{" + NIL + "}", "urn:uuid:" + NIL, NIL[:-1] + "\u0660", NIL.replace("-", "")],
+)
+@pytest.mark.parametrize(
+    ("route", "name"),
+    [
+        ("/api/developments/{}", "development_id"),
+        ("/api/developments/{}/history", "development_id"),
+        ("/api/events/{}/proof", "event_id"),
+    ],
+)
+def test_an_id_in_a_path_written_other_than_8_4_4_4_12_hex_is_a_400_naming_it(
+    client: Client, route: str, name: str, written: str
+) -> None:
+    document = problem(client.get(route.format(written)), 400)
+    assert _only_error(document)["path"] == name
+    assert "8-4-4-4-12" in _only_error(document)["message"]
+
+
+def test_the_web_page_of_a_development_with_a_malformed_id_is_a_400_page(client: Client) -> None:
+    for path in ("/developments/not-a-uuid", "/parts/developments/{" + NIL + "}"):
+        response = client.get(path)
+        assert response.status_code == 400
+        assert "8-4-4-4-12" in response.text
+    assert client.get(f"/developments/{NIL}").status_code == 404

@@ -14,7 +14,7 @@ from litestar.concurrency import sync_to_thread
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.openapi import ResponseSpec
-from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
+from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from service.application import Timeline
 from service.audit import (
@@ -32,7 +32,14 @@ from service.audit.proofs import InclusionProof, inclusion_proof
 from service.http.auth import ROLE
 from service.http.deadline import NO_DEADLINE
 from service.http.media import JSON_BODY
-from service.http.params import MAX_POSITION, InvalidParameter, parse_known_at, settled_known_at
+from service.http.params import (
+    MAX_POSITION,
+    IdInPath,
+    InvalidParameter,
+    parse_known_at,
+    settled_known_at,
+    uuid_of,
+)
 from service.http.problems import ADMIN_ONLY, BAD_PARAMS, UNSUPPORTED_MEDIA, problem_spec
 from service.http.shapes import HistoryItem, Time, format_micros, history_item
 from service.http.tables import CSV, Format, next_link, wants_csv
@@ -231,7 +238,7 @@ class AuditController(Controller):
         )
 
     @get(
-        "/events/{event_id:uuid}/proof",
+        "/events/{event_id:str}/proof",
         summary="Inclusion proof of an event",
         responses={
             **BAD_PARAMS,
@@ -241,7 +248,7 @@ class AuditController(Controller):
     async def proof(
         self,
         timeline: NamedDependency[Timeline],
-        event_id: FromPath[UUID],
+        event_id: IdInPath,
         checkpoint: Annotated[
             int | None,
             QueryParameter(
@@ -250,4 +257,6 @@ class AuditController(Controller):
         ] = None,
     ) -> InclusionProof:
         """The audit path from the event's link to a signed checkpoint's Merkle root."""
-        return await sync_to_thread(inclusion_proof, timeline, event_id, checkpoint)
+        return await sync_to_thread(
+            inclusion_proof, timeline, uuid_of("event_id", event_id), checkpoint
+        )

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
-from uuid import UUID
 
 import msgspec
 from litestar import Controller, Request, Response, get
 from litestar.concurrency import sync_to_thread
 from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
-from litestar.params import FromPath, QueryParameter
+from litestar.params import QueryParameter
 from litestar.response import Stream
 
 from service.application import Timeline
@@ -19,7 +18,7 @@ from service.audit.changes import ChangesPage, changes_csv, development_changes
 from service.errors import UnknownDevelopment
 from service.history import history_changes
 from service.http.openapi import text_answers
-from service.http.params import MAX_POSITION, settled_known_at
+from service.http.params import MAX_POSITION, IdInPath, settled_known_at, uuid_of
 from service.http.problems import problem_spec
 from service.http.shapes import History, LogPage, format_micros, history_item, log_item
 from service.http.tables import CSV, Format, preferred, wants_csv
@@ -93,7 +92,7 @@ class HistoryController(Controller):
     tags = ["developments"]
 
     @get(
-        "/{development_id:uuid}/history",
+        "/{development_id:str}/history",
         summary="History of a development",
         responses={
             200: ResponseSpec(History, description="JSON, or CSV for format=csv"),
@@ -105,7 +104,7 @@ class HistoryController(Controller):
         self,
         request: Request[Any, Any, Any],
         timeline: NamedDependency[Timeline],
-        development_id: FromPath[UUID],
+        development_id: IdInPath,
         known_at: Annotated[
             str | None,
             QueryParameter(
@@ -116,8 +115,9 @@ class HistoryController(Controller):
     ) -> Response[Any]:
         """Every event of the development recorded by `known_at`, with what each one changed;
         as CSV, one row per changed field, in the columns of `/api/changes`."""
+        development = uuid_of("development_id", development_id)
         until_us = await sync_to_thread(settled_known_at, timeline.store, "known_at", known_at)
-        stream = await sync_to_thread(timeline.stream, development_id, until_us=until_us)
+        stream = await sync_to_thread(timeline.stream, development, until_us=until_us)
         known = format_micros(until_us)
         if not stream:
             raise UnknownDevelopment(
@@ -125,13 +125,13 @@ class HistoryController(Controller):
                 path="development_id",
             )
         if wants_csv(request, format):
-            page = ChangesPage([development_changes(development_id, stream)], None)
+            page = ChangesPage([development_changes(development, stream)], None)
             table = changes_csv(page)
             return Response(table, media_type=CSV, headers={"X-Known-At": known})
         changes = history_changes(recorded.event for recorded in stream)
         return Response(
             History(
-                development_id=development_id,
+                development_id=development,
                 known_at=known,
                 items=[history_item(r, c) for r, c in zip(stream, changes, strict=True)],
             )

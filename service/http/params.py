@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
+from typing import Annotated
+from uuid import UUID
+
+from litestar.params import PathParameter
 
 from service.store.log import LogRecorder
 from service.store.records import now_micros, to_micros
@@ -15,6 +19,20 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 _MOMENT = re.compile(
     r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2}(?:\.\d+)?)([Zz]|[+ -]\d{2}:\d{2})", re.ASCII
 )
+
+
+# An id in a path: written one way only, as it is served (ASCII hex, 8-4-4-4-12), so a development
+# has one URL (Python's UUID() also reads braces, `urn:uuid:` and non-ASCII digits), and anything
+# else is a 400 naming the parameter, where the router's own `uuid` type answered 404.
+IdInPath = Annotated[str, PathParameter(description="A UUID: 8-4-4-4-12 hexadecimal digits")]
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.ASCII | re.I)
+
+
+def uuid_of(name: str, text: str) -> UUID:
+    """The UUID an `IdInPath` parameter writes; `InvalidParameter` if it is written otherwise."""
+    if not _UUID.fullmatch(text):
+        raise InvalidParameter(name, f"{text!r} is not a UUID written as 8-4-4-4-12 hex digits")
+    return UUID(text)
 
 
 class InvalidParameter(ValueError):

@@ -11,14 +11,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date
 from typing import Annotated, Any
-from uuid import UUID
 
 import msgspec
 from litestar import Controller, Litestar, Request, Response, get
 from litestar.concurrency import sync_to_thread
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.params import FromQuery, QueryParameter
 
 from events import Status
 from events.base import LINE
@@ -29,7 +28,7 @@ from projections.results import Deliveries
 from service.application import Timeline
 from service.errors import UnknownDevelopment
 from service.http.openapi import text_answers
-from service.http.params import InvalidParameter, parse_as_of, settled_known_at
+from service.http.params import IdInPath, InvalidParameter, parse_as_of, settled_known_at, uuid_of
 from service.http.problems import VIEW_ERRORS, problem_spec
 from service.http.shapes import format_micros
 from service.http.tables import CSV, Format, next_link, wants_csv
@@ -134,7 +133,7 @@ class DevelopmentsController(Controller):
         return Response(shaped)
 
     @get(
-        "/{development_id:uuid}",
+        "/{development_id:str}",
         summary="One development",
         sync_to_thread=True,
         responses={**VIEW_ERRORS, 404: problem_spec("Nothing of it was recorded by known_at")},
@@ -144,14 +143,16 @@ class DevelopmentsController(Controller):
         self,
         request: Request[Any, Any, Any],
         read_models: NamedDependency[ReadModels],
-        development_id: FromPath[UUID],
+        development_id: IdInPath,
         as_of: AsOf = None,
         known_at: KnownAt = None,
         format: Format = None,
     ) -> Response[Any]:
         """The development with every report recorded by T, active or not as of D."""
         day, moment = parse_as_of(as_of), _known_at(read_models, known_at)
-        detail = read_models.development(development_id, as_of=day, known_at_us=moment)
+        detail = read_models.development(
+            uuid_of("development_id", development_id), as_of=day, known_at_us=moment
+        )
         known = format_micros(moment)
         if detail is None:
             raise UnknownDevelopment(

@@ -10,16 +10,15 @@ import re
 from datetime import date
 from typing import Annotated
 from urllib.parse import urlencode
-from uuid import UUID
 
 from litestar import Controller, MediaType, Response, get
 from litestar.di import NamedDependency
-from litestar.params import FromPath, QueryParameter
+from litestar.params import QueryParameter
 from litestar.static_files import create_static_files_router
 
 from projections import ReadModels
 from service.application import Timeline
-from service.http.params import InvalidParameter, parse_as_of, parse_known_at
+from service.http.params import IdInPath, InvalidParameter, parse_as_of, parse_known_at, uuid_of
 from service.http.shapes import format_micros
 from service.store.records import now_micros
 from service.web.dossier import dossier
@@ -88,12 +87,16 @@ class WebController(Controller):
                             head=view.head, pin=pin))  # fmt: skip
 
     def _development(self, template: str, read_models: ReadModels, timeline: Timeline,
-                     development_id: UUID, as_of: str | None,
+                     development_id: str, as_of: str | None,
                      known_at: str | None) -> Response[str]:  # fmt: skip
         axes = _axes(as_of, known_at)
         if isinstance(axes, Response):
             return axes
-        view = dossier(read_models, timeline, development_id, as_of=axes.as_of,
+        try:
+            development = uuid_of("development_id", development_id)
+        except InvalidParameter as error:
+            return _error(400, "Invalid development id", error.message)
+        view = dossier(read_models, timeline, development, as_of=axes.as_of,
                        known_at=axes.known_at, known_at_us=axes.known_at_us)  # fmt: skip
         if view is None:
             if axes.known_at is None:
@@ -122,17 +125,17 @@ class WebController(Controller):
         """The overview's views alone, for the script to swap in."""
         return self._overview("_overview.html", read_models, timeline, as_of, known_at)
 
-    @get("/developments/{development_id:uuid}", sync_to_thread=True)
+    @get("/developments/{development_id:str}", sync_to_thread=True)
     def development(self, read_models: NamedDependency[ReadModels],
-                    timeline: NamedDependency[Timeline], development_id: FromPath[UUID],
+                    timeline: NamedDependency[Timeline], development_id: IdInPath,
                     as_of: AsOf = None, known_at: KnownAt = None) -> Response[str]:  # fmt: skip
         """One development: its reports with sources, grades and quotes, and its revisions."""
         return self._development("development.html", read_models, timeline, development_id,
                                  as_of, known_at)  # fmt: skip
 
-    @get("/parts/developments/{development_id:uuid}", sync_to_thread=True)
+    @get("/parts/developments/{development_id:str}", sync_to_thread=True)
     def development_part(self, read_models: NamedDependency[ReadModels],
-                         timeline: NamedDependency[Timeline], development_id: FromPath[UUID],
+                         timeline: NamedDependency[Timeline], development_id: IdInPath,
                          as_of: AsOf = None,
                          known_at: KnownAt = None) -> Response[str]:  # fmt: skip
         """A development page's content alone, for the script to swap in."""
