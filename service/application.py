@@ -118,3 +118,10 @@ class Timeline(Application[UUID]):
     def stream(self, development_id: UUID, *, until_us: int | None = None) -> list[Recorded]:
         """A development's events in version order, optionally as known by a time."""
         return [recorded_of(r) for r in self.store.select_stream(development_id, until_us=until_us)]
+
+    def streams(
+        self, development_ids: Sequence[UUID], *, until_us: int | None = None
+    ) -> dict[UUID, list[Recorded]]:
+        """Several developments' events, each in version order, optionally as known by a time."""
+        found = self.store.select_streams(development_ids, until_us=until_us)
+        return {key: [recorded_of(r) for r in rows] for key, rows in found.items()}

@@ -38,6 +38,23 @@ def test_positions_increase_and_versions_count_within_each_development(
     assert times == sorted(times)
 
 
+def test_several_streams_read_at_once_are_each_read_alone_in_version_order(
+    timeline: Timeline,
+) -> None:
+    # Given three developments with interleaved reports, the last one recorded after a time
+    developments = [timeline.append([a_development()], "t")[0].receipt.development_id
+                    for _ in range(3)]  # fmt: skip
+    for development in (*developments, developments[0], developments[2]):
+        timeline.append([ReportAdded(development_id=development, report=a_report())], "t")
+    until = timeline.store.select_records()[-2].recorded_at_us
+    # When they are read together, two at a time, up to that time
+    found = timeline.store.select_streams([*developments, uuid4()], until_us=until, chunk=2)
+    # Then each is what reading it alone gives, and a development without events is left out
+    assert found == {d: timeline.store.select_stream(d, until_us=until) for d in developments}
+    assert [row.version for row in found[developments[0]]] == [1, 2, 3]
+    assert [row.version for row in found[developments[2]]] == [1, 2]
+
+
 def test_hash_chain_links_every_row_to_the_previous_one(timeline: Timeline) -> None:
     timeline.append([a_development(), a_development()], "alice")
     link = GENESIS

@@ -63,12 +63,9 @@ def changes_between(
     ]
     positions = {row.position for row in rows}
     following = rows[-1].position if rows and rows[-1].position < end else None
-    groups = [
-        development_changes(
-            development_id, timeline.stream(development_id, until_us=until_us), positions
-        )
-        for development_id in dict.fromkeys(row.development_id for row in rows)
-    ]
+    touched = list(dict.fromkeys(row.development_id for row in rows))
+    streams = timeline.streams(touched, until_us=until_us)
+    groups = [development_changes(key, streams[key], positions) for key in touched]
     return ChangesPage(groups, following)
 
 

@@ -165,6 +165,24 @@ class LogRecorder:
             params.append(until_us)
         return self._select(where, params, "ORDER BY e.originator_version", cursor)
 
+    def select_streams(
+        self, development_ids: Sequence[UUID], *, until_us: int | None = None, chunk: int = 500
+    ) -> dict[UUID, list[StoredRecord]]:
+        """Rows of several developments, each in version order, optionally known by a time:
+        one query per `chunk` of them."""
+        found: dict[UUID, list[StoredRecord]] = {}
+        for start in range(0, len(development_ids), chunk):
+            ids = [self.id_param(i) for i in development_ids[start : start + chunk]]
+            where = f"WHERE e.originator_id IN ({', '.join(['%s'] * len(ids))}) "
+            params: list[object] = [*ids]
+            if until_us is not None:
+                where += "AND r.recorded_at <= %s "
+                params.append(until_us)
+            order = "ORDER BY e.originator_id, e.originator_version"
+            for row in self._select(where, params, order):
+                found.setdefault(row.development_id, []).append(row)
+        return found
+
     def select_by_event_ids(
         self, event_ids: Sequence[UUID], cursor: Cursor | None = None
     ) -> dict[UUID, StoredRecord]:
