@@ -1,4 +1,4 @@
-"""Query values on the two time axes: `as_of` (a date) and `known_at` (a moment, microseconds)."""
+"""Query and path values: `as_of` (a date), `known_at` (a moment, microseconds), ids in paths."""
 
 from __future__ import annotations
 
@@ -21,6 +21,15 @@ _MOMENT = re.compile(
 )
 
 
+class InvalidParameter(ValueError):
+    """A query or path value that cannot be used; `name` is the parameter at fault."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(f"{name}: {message}")
+        self.name = name
+        self.message = message
+
+
 # An id in a path: written one way only, as it is served (ASCII hex, 8-4-4-4-12), so a development
 # has one URL (Python's UUID() also reads braces, `urn:uuid:` and non-ASCII digits), and anything
 # else is a 400 naming the parameter, where the router's own `uuid` type answered 404.
@@ -33,15 +42,6 @@ def uuid_of(name: str, text: str) -> UUID:
     if not _UUID.fullmatch(text):
         raise InvalidParameter(name, f"{text!r} is not a UUID written as 8-4-4-4-12 hex digits")
     return UUID(text)
-
-
-class InvalidParameter(ValueError):
-    """A query or path value that cannot be used; `name` is the parameter at fault."""
-
-    def __init__(self, name: str, message: str) -> None:
-        super().__init__(f"{name}: {message}")
-        self.name = name
-        self.message = message
 
 
 def _day(name: str, text: str) -> date:
