@@ -180,6 +180,30 @@ def test_pages_follow_the_next_cursor_to_the_end(database_url: str) -> None:
     assert seen == ["2024-01-01", "2024-01-02", "2024-01-03"]
 
 
+def test_following_next_alone_goes_on_with_the_first_page_s_as_of_and_known_at(
+    database_url: str,
+) -> None:
+    with serve(database_url) as client:
+        # Given three developments first reported on 1, 2 and 3 June, and their first page
+        ids = [report_development(client, report=bodies.report(asserted_on=f"2024-06-0{day}"))
+               for day in (1, 2, 3)]  # fmt: skip
+        first = _get(client, "/api/developments", as_of="2024-07-01", limit=1)
+        # When the third is reported earlier before the next page is asked, by its cursor alone
+        earlier = bodies.report_added(ids[2], report=bodies.report(asserted_on="2024-05-01"))
+        assert post_event(client, earlier).status_code == 201
+        seen, cursor = [item["development_id"] for item in first["items"]], first["next"]
+        while cursor is not None:
+            page = _get(client, "/api/developments", cursor=cursor, limit=1)
+            assert (page["as_of"], page["known_at"]) == ("2024-07-01", first["known_at"])
+            seen += [item["development_id"] for item in page["items"]]
+            cursor = page["next"]
+        now = _get(client, "/api/developments", known_at="2100-01-01", cursor=first["next"])
+    # Then the pages are those of one answer: none skipped, none twice
+    assert seen == ids
+    # and a request that gives its own known_at is answered at it
+    assert now["known_at"] != first["known_at"]
+
+
 @pytest.mark.parametrize("path", ["/api/developments", "/api/views/allegations"])
 def test_csv_pages_link_to_the_next_one_at_the_same_as_of_and_known_at(
     database_url: str, path: str

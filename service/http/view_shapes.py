@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 from litestar import Response
@@ -109,13 +110,34 @@ def csv_response(
 
 
 def page_of(page: Page, as_of: date, known_at_us: int, shape: Any) -> TimelinePage:
-    """A page of results with each item shaped by `shape`."""
+    """A page of results with each item shaped by `shape`; its `next` carries the page's times."""
     return TimelinePage(
         as_of=as_of,
         known_at=format_micros(known_at_us),
         items=[shape(item) for item in page.items],
-        next=page.next,
+        next=None if page.next is None else f"{page.next}~{as_of.isoformat()}~{known_at_us}",
     )
+
+
+class Continued(NamedTuple):
+    """What a `next` cursor says: where the read models go on, and the `as_of` and `known_at`
+    (µs) of the page that handed it out (None in a cursor of an earlier version)."""
+
+    after: str | None
+    as_of: str | None = None
+    known_at_us: int | None = None
+
+
+_PINNED = re.compile(r"(.+)~(\d{4}-\d{2}-\d{2})~(\d{1,18})", re.ASCII)
+
+
+def continued(cursor: str | None) -> Continued:
+    """The parts of a cursor `page_of` handed out (any other text is left to the read models,
+    which refuse what they did not write)."""
+    found = None if cursor is None else _PINNED.fullmatch(cursor)
+    if found is None:
+        return Continued(cursor)
+    return Continued(found.group(1), found.group(2), int(found.group(3)))
 
 
 def _columns(names: str) -> tuple[str, ...]:

@@ -39,6 +39,7 @@ from service.http.view_shapes import (
     TIMELINE_COLUMNS,
     DeliveriesView,
     TimelinePage,
+    continued,
     csv_response,
     detail_shape,
     development_shape,
@@ -78,6 +79,19 @@ def _day(name: str, text: str | None) -> date | None:
         raise InvalidParameter(name, error.message) from None
 
 
+def _times(
+    read_models: ReadModels, as_of: str | None, known_at: str | None, cursor: str | None
+) -> tuple[date, int, str | None]:
+    """D, T (µs) and where the read models go on. A `next` cursor carries the `as_of` and
+    `known_at` of its page, used where the request gives none: following `next` alone goes on
+    with the same answer, whatever was recorded since."""
+    going_on = continued(cursor)
+    day = parse_as_of(going_on.as_of if as_of is None else as_of)
+    if known_at is None and going_on.known_at_us is not None:
+        return day, going_on.known_at_us, going_on.after
+    return day, _known_at(read_models, known_at), going_on.after
+
+
 def _call(function: Any, **kwargs: Any) -> Any:
     try:
         return function(**kwargs)
@@ -110,7 +124,7 @@ class DevelopmentsController(Controller):
         format: Format = None,
     ) -> Response[Any]:
         """Visible developments by `first_reported_on`, then position; `next` pages on."""
-        day, moment = parse_as_of(as_of), _known_at(read_models, known_at)
+        day, moment, after = _times(read_models, as_of, known_at, cursor)
         first, last = _day("from", from_), _day("to", to)
         if first is not None and last is not None and last < first:  # as /api/changes says
             raise InvalidParameter("to", f"the window ends ({last}) before it starts ({first})")
@@ -119,7 +133,7 @@ class DevelopmentsController(Controller):
             as_of=day,
             known_at_us=moment,
             limit=limit,
-            after=cursor,
+            after=after,
             kind=kind,
             actor=actor,
             status=status,
@@ -236,9 +250,9 @@ class ViewsController(Controller):
         format: Format = None,
     ) -> Response[Any]:
         """Visible developments alleged, corroborated or disputed, oldest first."""
-        day, moment = parse_as_of(as_of), _known_at(read_models, known_at)
+        day, moment, after = _times(read_models, as_of, known_at, cursor)
         page = _call(
-            read_models.allegations, as_of=day, known_at_us=moment, limit=limit, after=cursor
+            read_models.allegations, as_of=day, known_at_us=moment, limit=limit, after=after
         )
         shaped = page_of(page, day, moment, msgspec.to_builtins)
         if wants_csv(request, format):
