@@ -198,12 +198,15 @@ def test_following_next_alone_goes_on_with_the_first_page_s_as_of_and_known_at(
             seen += [item["development_id"] for item in page["items"]]
             cursor = page["next"]
         now = _get(client, "/api/developments", known_at="2100-01-01", cursor=first["next"])
+        far = first["next"].rsplit("~", 1)[0] + "~999999999999999999"  # known_at in year 33658
+        forged = _get(client, "/api/developments", cursor=far)
         unpinned = first["next"].rsplit("~", 2)[0]  # as versions before session 10 wrote it
         older = _get(client, "/api/developments", as_of="2024-07-01", cursor=unpinned)
     # Then the pages are those of one answer: none skipped, none twice
     assert seen == ids
     # and a request that gives its own known_at is answered at it
     assert now["known_at"] != first["known_at"]
+    assert forged["known_at"] == now["known_at"]  # a known_at to come is now's, settled
     assert [item["development_id"] for item in older["items"]] == [ids[1], ids[2]][
         : len(older["items"])
     ]

@@ -45,6 +45,7 @@ from service.http.view_shapes import (
     development_shape,
     page_of,
 )
+from service.store.records import now_micros
 
 _lock = threading.Lock()
 
@@ -87,8 +88,9 @@ def _times(
     with the same answer, whatever was recorded since."""
     going_on = continued(cursor)
     day = parse_as_of(going_on.as_of if as_of is None else as_of)
-    if known_at is None and going_on.known_at_us is not None:
-        return day, going_on.known_at_us, going_on.after
+    pinned = going_on.known_at_us
+    if known_at is None and pinned is not None and pinned < now_micros():  # else: one to come
+        return day, pinned, going_on.after
     return day, _known_at(read_models, known_at), going_on.after
 
 
