@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections import Counter
+import threading
+import weakref
+from collections import Counter, OrderedDict
+from collections.abc import Callable
 from datetime import date
 
 import msgspec
@@ -65,8 +68,53 @@ def _entry(read_models: ReadModels, row: DevelopmentRow, as_of: date, known_at_u
 
 def overview(read_models: ReadModels, timeline: Timeline, *, as_of: date, known_at: str | None,
              known_at_us: int) -> Overview:  # fmt: skip
-    """The front page's data, read from the read models at (as_of, known_at_us)."""
+    """The front page's data, read from the read models at (as_of, known_at_us).
+
+    What the log held up to one position never changes, so neither does the page made from it:
+    the last few are kept (`RECENT`), and each is made once however many ask at the same time,
+    as every live page does after each event. Only `head` is read afresh.
+    """
     head = timeline.store.last_position()
+    key = (as_of, known_at, read_models.position_at(known_at_us))
+    made = _made_once(read_models, key, lambda: _overview(read_models, as_of, known_at,
+                                                          known_at_us))  # fmt: skip
+    return msgspec.structs.replace(made, head=head)
+
+
+RECENT = 8  # overviews kept, by (as_of, known_at, position)
+_Key = tuple[date, str | None, int]
+_lock = threading.Lock()
+_kept: weakref.WeakKeyDictionary[ReadModels, OrderedDict[_Key, Overview]] = (
+    weakref.WeakKeyDictionary()
+)
+_making: dict[tuple[int, _Key], threading.Lock] = {}
+
+
+def _made_once(read_models: ReadModels, key: _Key, make: Callable[[], Overview]) -> Overview:
+    with _lock:
+        kept = _kept.setdefault(read_models, OrderedDict())
+        if key in kept:
+            kept.move_to_end(key)
+            return kept[key]
+        making = _making.setdefault((id(read_models), key), threading.Lock())
+    with making:  # whoever came first makes it; the others wait and take it
+        with _lock:
+            if key in kept:
+                return kept[key]
+        try:
+            made = make()
+        finally:
+            with _lock:
+                _making.pop((id(read_models), key), None)
+        with _lock:
+            kept[key] = made
+            while len(kept) > RECENT:
+                kept.popitem(last=False)
+    return made
+
+
+def _overview(read_models: ReadModels, as_of: date, known_at: str | None,
+              known_at_us: int) -> Overview:  # fmt: skip
     page = read_models.timeline(as_of=as_of, known_at_us=known_at_us, limit=ENTRIES)
     open_claims = read_models.allegations(as_of=as_of, known_at_us=known_at_us, limit=500)
     allegations: list[Allegation] = open_claims.items
@@ -74,7 +122,7 @@ def overview(read_models: ReadModels, timeline: Timeline, *, as_of: date, known_
     return Overview(
         as_of=as_of,
         known_at=known_at,
-        head=head,
+        head=0,
         entries=[_entry(read_models, row, as_of, known_at_us) for row in page.items],
         truncated=page.next is not None,
         allegations=allegations,
