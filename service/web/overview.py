@@ -103,13 +103,13 @@ def _made_once(read_models: ReadModels, key: _Key, make: Callable[[], Overview])
                 return kept[key]
         try:
             made = make()
-        finally:
+            with _lock:
+                kept[key] = made
+                while len(kept) > RECENT:
+                    kept.popitem(last=False)
+        finally:  # kept before the lock goes: who comes next finds it
             with _lock:
                 _making.pop((id(read_models), key), None)
-        with _lock:
-            kept[key] = made
-            while len(kept) > RECENT:
-                kept.popitem(last=False)
     return made
 
 
