@@ -115,7 +115,7 @@ class DevelopmentsProjection(Projection[KeptDevelopment]):
             if number <= len(documents) and not documents[number - 1]:
                 wanted[kept.report_rows[number - 1]] = (kept, number)
         query = f"SELECT id, report FROM {_REPORTS} WHERE id IN ({{marks}})"
-        for row_id, report in self.select_in(cursor, query, list(wanted)):
+        for row_id, report in self.dialect.select_in(cursor, query, list(wanted)):
             kept, number = wanted[row_id]
             kept.documents[number - 1] = report.encode()
 
@@ -124,16 +124,16 @@ class DevelopmentsProjection(Projection[KeptDevelopment]):
         restored = {key: KeptDevelopment(state) for key, state in states.items()}
         keys, current = list(restored), f"development_id IN ({{marks}}) AND pos_to = {POS_MAX}"
         query = f"SELECT development_id, id FROM {_DEVELOPMENTS} WHERE {current}"
-        for key, row_id in self.select_in(cursor, query, keys):
+        for key, row_id in self.dialect.select_in(cursor, query, keys):
             restored[key].fields_row = row_id
         query = f"SELECT development_id, number, id FROM {_REPORTS} WHERE {current}"
-        for key, number, row_id in self.select_in(cursor, query, keys):
+        for key, number, row_id in self.dialect.select_in(cursor, query, keys):
             rows = restored[key].report_rows
             rows.extend([0] * (number - len(rows)))
             rows[number - 1] = row_id
         starts: dict[Any, dict[int, int]] = {}  # segment row ids by development and valid_from
         query = f"SELECT development_id, id, valid_from FROM {_SEGMENTS} WHERE {current}"
-        for key, row_id, valid_from in self.select_in(cursor, query, keys):
+        for key, row_id, valid_from in self.dialect.select_in(cursor, query, keys):
             starts.setdefault(key, {})[valid_from] = row_id
         for key, kept in restored.items():
             found = starts.get(key, {})

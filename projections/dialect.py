@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from service.store.log import Cursor, LogRecorder
 
 MMAP_BYTES = 1 << 34  # the most of a SQLite file read through memory (16 GiB of address space)
+CHUNK = 500  # keys per IN (...) query
 
 
 class Dialect:
@@ -57,6 +58,17 @@ class Dialect:
         lock, taken before anything is read. On PostgreSQL a plain transaction, never the lock
         that orders the log's positions: appends do not wait for the read models."""
         return self.store.write_transaction() if self.sqlite else self.store.transaction()
+
+    def select_in(
+        self, cursor: Cursor, query: str, keys: Sequence[Any], after: Sequence[Any] = ()
+    ) -> Iterator[Any]:
+        """The rows of `query` for every key, its `{marks}` filled with a few hundred at a time
+        (`after`: parameters that follow the keys)."""
+        for start in range(0, len(keys), CHUNK):
+            chunk = keys[start : start + CHUNK]
+            marks = ", ".join(["%s"] * len(chunk))
+            cursor.execute(self.sql(query.format(marks=marks)), (*chunk, *after))
+            yield from rows_of(cursor)
 
     def ddl(self, text: str) -> str:
         """DDL with `{pk}`, `{uuid}`, `{int}`, `{text}`, `{blob}`, `{real}` filled in."""

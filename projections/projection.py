@@ -35,7 +35,6 @@ class Disagree(RuntimeError):
 K = TypeVar("K", bound=msgspec.Struct)
 
 MAX_KEPT = 100_000  # states kept in memory between batches; the rest are read back when needed
-_CHUNK = 500  # keys per IN (...) query
 
 
 class Projection(ABC, Generic[K]):
@@ -125,12 +124,12 @@ class Projection(ABC, Generic[K]):
             f"SELECT development_id, state FROM {self.state_table.name} "
             "WHERE development_id IN ({marks})"
         )
-        for key, blob in self.select_in(cursor, query, missing):
+        for key, blob in self.dialect.select_in(cursor, query, missing):
             kept[key] = self._decoder.decode(blob)
         # States not stored (a rebuild writes none) are folded from their development's events.
         unstored = [key for key in missing if key not in kept]
         streams: dict[Any, list[Entry]] = {}
-        rows = self.select_in(cursor, self._streams, unstored, self.expected[:1])
+        rows = self.dialect.select_in(cursor, self._streams, unstored, self.expected[:1])
         for entry in entries_of(list(rows)):
             streams.setdefault(entry.development, []).append(entry)
         if streams:  # developments new in this batch have no events yet
@@ -139,17 +138,6 @@ class Projection(ABC, Generic[K]):
     @abstractmethod
     def _restore(self, cursor: Cursor, states: dict[Any, DevState]) -> None:
         """Keep these states, folded from the log, with what the tables say of them."""
-
-    def select_in(
-        self, cursor: Cursor, query: str, keys: Sequence[Any], after: Sequence[Any] = ()
-    ) -> Iterator[Any]:
-        """The rows of `query` for every key, its `{marks}` filled with a few hundred at a time
-        (`after`: parameters that follow the keys)."""
-        for start in range(0, len(keys), _CHUNK):
-            chunk = keys[start : start + _CHUNK]
-            marks = ", ".join(["%s"] * len(chunk))
-            cursor.execute(self.dialect.sql(query.format(marks=marks)), (*chunk, *after))
-            yield from rows_of(cursor)
 
     @abstractmethod
     def apply(self, commit: Sequence[Entry], buffer: RowBuffer) -> None:

@@ -90,7 +90,7 @@ def deliveries(
     return Deliveries(series=series, totals=totals(series))
 
 
-def delivered_states(dialect: Dialect, position: int, *, chunk: int = 500) -> list[DevState]:
+def delivered_states(dialect: Dialect, position: int) -> list[DevState]:
     """Every development coded a delivered transfer as recorded by P (visible or not, at any
     date), folded from its events up to P as the projections fold it: what words the steps of
     the web's charts. It reads each one's events: its cost grows with their number."""
@@ -105,12 +105,9 @@ def delivered_states(dialect: Dialect, position: int, *, chunk: int = 500) -> li
             (position, position),
         )
         keys = [row[0] for row in rows_of(cursor)]
-        for start in range(0, len(keys), chunk):
-            part = keys[start : start + chunk]
-            marks = ", ".join(["%s"] * len(part))
-            cursor.execute(dialect.sql(query.format(marks=marks)), (*part, position))
-            for entry in entries_of(rows_of(cursor)):
-                streams.setdefault(entry.development, []).append(entry)
+        rows = list(dialect.select_in(cursor, query, keys, (position,)))
+    for entry in entries_of(rows):
+        streams.setdefault(entry.development, []).append(entry)
     return [replay(entries) for entries in streams.values()]
 
 

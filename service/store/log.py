@@ -159,11 +159,19 @@ class LogRecorder:
         self, development_id: UUID, *, until_us: int | None = None, cursor: Cursor | None = None
     ) -> list[StoredRecord]:
         """Rows of one development in version order, optionally known by a time."""
-        where, params = "WHERE e.originator_id = %s ", [self.id_param(development_id)]
+        where, params = self._streams_where([development_id], until_us)
+        return self._select(where, params, "ORDER BY e.originator_version", cursor)
+
+    def _streams_where(
+        self, development_ids: Sequence[UUID], until_us: int | None
+    ) -> tuple[str, list[object]]:
+        marks = ", ".join(["%s"] * len(development_ids))
+        where = f"WHERE e.originator_id IN ({marks}) "
+        params: list[object] = [self.id_param(i) for i in development_ids]
         if until_us is not None:
             where += "AND r.recorded_at <= %s "
             params.append(until_us)
-        return self._select(where, params, "ORDER BY e.originator_version", cursor)
+        return where, params
 
     def select_streams(
         self, development_ids: Sequence[UUID], *, until_us: int | None = None, chunk: int = 500
@@ -172,12 +180,7 @@ class LogRecorder:
         one query per `chunk` of them."""
         found: dict[UUID, list[StoredRecord]] = {}
         for start in range(0, len(development_ids), chunk):
-            ids = [self.id_param(i) for i in development_ids[start : start + chunk]]
-            where = f"WHERE e.originator_id IN ({', '.join(['%s'] * len(ids))}) "
-            params: list[object] = [*ids]
-            if until_us is not None:
-                where += "AND r.recorded_at <= %s "
-                params.append(until_us)
+            where, params = self._streams_where(development_ids[start : start + chunk], until_us)
             order = "ORDER BY e.originator_id, e.originator_version"
             for row in self._select(where, params, order):
                 found.setdefault(row.development_id, []).append(row)
