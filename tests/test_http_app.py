@@ -156,3 +156,32 @@ def test_documented_examples_are_valid_bodies(client: Client) -> None:
         assert content["examples"]
         for example in content["examples"].values():
             decode(json.dumps(example["value"]))
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/health",
+        "/api/developments?as_of=2024-03-01",
+        "/api/views/deliveries?format=csv",
+        "/api/schema/openapi.json",
+        "/",
+        "/api/developments?as_of=someday",  # refused: the same 400, without its body
+    ],
+)
+def test_head_answers_as_get_does_without_the_body(client: Client, path: str) -> None:
+    report_development(client)
+    got = client.get(path)
+
+    head = client.head(path)
+
+    assert (head.status_code, head.content) == (got.status_code, b"")
+    assert head.headers["content-type"] == got.headers["content-type"]
+    assert int(head.headers["content-length"]) == len(got.content) > 0
+
+
+def test_head_where_no_get_answers_is_refused_as_get_would_be(client: Client) -> None:
+    got, head = client.get("/api/events/batch"), client.head("/api/events/batch")
+
+    assert (got.status_code, head.status_code) == (405, 405)
+    assert head.content == b"" and head.headers["allow"] == got.headers["allow"]

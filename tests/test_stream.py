@@ -260,3 +260,14 @@ def test_the_server_shuts_down_promptly_with_an_open_stream(tmp_path: Path, stop
             server.process.send_signal(stop)
             server.process.wait(timeout=10)
     assert time.monotonic() - started < 3
+
+
+def test_head_of_the_stream_answers_its_headers_and_ends(tmp_path: Path) -> None:
+    with live(f"sqlite:///{tmp_path}/t.db", stream_heartbeat_seconds=0.2) as server:
+        started = time.monotonic()
+        head = server.client.head("/api/stream")
+
+        assert time.monotonic() - started < 3  # not held open as a stream would be
+        assert head.status_code == 200 and head.content == b""
+        assert head.headers["content-type"].startswith("text/event-stream")
+        assert server.client.get("/api/health").status_code == 200  # the server goes on

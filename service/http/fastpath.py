@@ -29,6 +29,7 @@ from events import InvalidEvent, decode_event
 from service.errors import DomainError, StorageError
 from service.http.auth import bearer_secret
 from service.http.deadline import too_slow, within
+from service.http.head import AnswerHead
 from service.http.media import refusal
 from service.http.problems import PROBLEM_JSON, ProblemDetails, database_problem, unexpected
 from service.http.shapes import receipt_body
@@ -145,6 +146,8 @@ def _replay(first: Message | None, receive: Receive) -> Receive:
 
 
 def install(app: Litestar) -> Litestar:
-    """Put the fast path in front of `app`'s own handling (its `asgi_handler`)."""
-    app.asgi_handler = FastAppend(app, app.asgi_handler)  # type: ignore[arg-type,assignment]
+    """Put the fast path in front of `app`'s own handling (its `asgi_handler`), behind it
+    `HEAD` answered as `GET`."""
+    then = AnswerHead(app.asgi_handler)  # type: ignore[arg-type]
+    app.asgi_handler = FastAppend(app, then)  # type: ignore[assignment]
     return app
