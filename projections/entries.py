@@ -124,6 +124,18 @@ class LogReader:
         self.streams_query = store.sql(
             select + "WHERE e.originator_id IN ({marks}) AND r.position <= %s ORDER BY r.position"
         )
+        position = store.position_column
+        self._developments = store.sql(
+            f"SELECT DISTINCT originator_id FROM {store.events_table_name} "
+            f"WHERE {position} > %s AND {position} <= %s"
+        )
+
+    def developments_between(self, after: int, upto: int) -> set[Any]:
+        """The developments with events after position `after` up to `upto`."""
+        with self.store.read_transaction() as cursor:
+            cursor.execute(self._developments, (after, upto))
+            rows = cursor.fetchall()
+        return {row["originator_id"] if isinstance(row, dict) else row[0] for row in rows}
 
     def _fetch(self, after: int, limit: int) -> list[Entry]:
         with self.store.read_transaction() as cursor:

@@ -7,6 +7,7 @@ That touches about one row per series, whatever the length of the history.
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from datetime import date
 from typing import Any
@@ -94,21 +95,63 @@ def delivered_states(dialect: Dialect, position: int) -> list[DevState]:
     """Every development coded a delivered transfer as recorded by P (visible or not, at any
     date), folded from its events up to P as the projections fold it: what words the steps of
     the web's charts. It reads each one's events: its cost grows with their number."""
+    return list(_delivered(dialect, position).values())
+
+
+_DELIVERED = "kind = 'transfer' AND stage = 'delivered' AND pos_from <= %s AND pos_to > %s"
+
+
+def _delivered(
+    dialect: Dialect, position: int, among: list[Any] | None = None
+) -> dict[Any, DevState]:
+    """`delivered_states` by development, of every development or only of those `among`."""
     streams: dict[Any, list[Entry]] = {}
-    query = LogReader(dialect.store).streams_query
+    coded = f"SELECT development_id FROM {DEVELOPMENTS.name} WHERE "
     with dialect.read() as cursor:
-        cursor.execute(
-            dialect.sql(
-                f"SELECT development_id FROM {DEVELOPMENTS.name} WHERE pos_from <= %s "
-                "AND pos_to > %s AND kind = 'transfer' AND stage = 'delivered'"
-            ),
-            (position, position),
-        )
-        keys = [row[0] for row in rows_of(cursor)]
+        if among is None:
+            cursor.execute(dialect.sql(coded + _DELIVERED), (position, position))
+            keys = [row[0] for row in rows_of(cursor)]
+        else:
+            query = coded + "development_id IN ({marks}) AND " + _DELIVERED
+            keys = [row[0] for row in dialect.select_in(cursor, query, among, (position,) * 2)]
+        query = LogReader(dialect.store).streams_query
         rows = list(dialect.select_in(cursor, query, keys, (position,)))
     for entry in entries_of(rows):
         streams.setdefault(entry.development, []).append(entry)
-    return [replay(entries) for entries in streams.values()]
+    return {key: replay(entries) for key, entries in streams.items()}
+
+
+class DeliveredStates:
+    """`delivered_states` kept for the latest position asked: at a later one, only the
+    developments with events since are folded again. States folded from the log up to a
+    position never change (the log is appended to, never altered), so what is kept stays true.
+    """
+
+    REFOLD = 2_000  # more developments changed than this: fold every one again
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self._lock = threading.Lock()
+        self._kept: tuple[int, dict[Any, DevState]] = (-1, {})
+
+    def at(self, position: int) -> list[DevState]:
+        """`delivered_states(dialect, position)`, from what is kept where it can be."""
+        with self._lock:
+            kept_at, kept = self._kept
+        if position == kept_at:
+            return list(kept.values())
+        states: dict[Any, DevState] | None = None
+        if 0 <= kept_at < position:
+            changed = LogReader(self.dialect.store).developments_between(kept_at, position)
+            if len(changed) <= self.REFOLD:
+                states = {key: state for key, state in kept.items() if key not in changed}
+                states.update(_delivered(self.dialect, position, list(changed)))
+        if states is None:
+            states = _delivered(self.dialect, position)
+        with self._lock:
+            if position > self._kept[0]:  # a past known_at is answered, not kept
+                self._kept = (position, states)
+        return list(states.values())
 
 
 def _series_key(s: Series) -> tuple[Any, ...]:

@@ -25,6 +25,7 @@ class ReadModels:
         self.store = store
         self.runner = runner or ProjectionRunner(store)
         self.dialect = self.runner.dialect
+        self._delivered = query_deliveries.DeliveredStates(self.dialect)
 
     def position_at(self, known_at_us: int) -> int:
         """P for T, with the read models caught up to it."""
@@ -101,8 +102,9 @@ class ReadModels:
         )
 
     def delivered_states(self, *, known_at_us: int) -> list[DevState]:
-        """Every delivered transfer recorded by T, folded (`query_deliveries.delivered_states`)."""
-        return query_deliveries.delivered_states(self.dialect, self.position_at(known_at_us))
+        """Every delivered transfer recorded by T, folded (`query_deliveries.delivered_states`),
+        the latest asked kept (`query_deliveries.DeliveredStates`)."""
+        return self._delivered.at(self.position_at(known_at_us))
 
 
 def run_forever(database_url: str, stop: threading.Event, *, poll_seconds: float = 0.1) -> None:

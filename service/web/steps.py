@@ -111,17 +111,41 @@ def counted_figures(states: Iterable[DevState]) -> dict[Identity, list[Counted]]
     supporting figure that counts in it on some day, by (asserted_on, position), with the days
     it does: the pieces the deliveries projection folds for the series over every status."""
     found: dict[Identity, list[Counted]] = {}
+    used: dict[int, _Counted] = {}
     for state in states:
-        figures = {r.position: r.figure for r in state.reports if r.figure is not None}
-        for key, variant, piece in contributions(state):
-            if variant == 0:
-                found.setdefault(series_identity(key), []).append(Counted(
-                    date.fromordinal(piece.asserted_on), piece.position,
-                    figures[piece.position], date.fromordinal(piece.valid_from),
-                    date.fromordinal(piece.valid_to)))  # fmt: skip
+        used[id(state)] = kept = _counted(state)
+        for identity, item in kept[1]:
+            found.setdefault(identity, []).append(item)
+    if len(_COUNTED) > 2 * len(used) + 1_000:  # keep those of this overview, not every one's
+        _COUNTED.clear()
+        _COUNTED.update(used)
     for counted in found.values():
         counted.sort(key=lambda item: (item.asserted_on, item.position, item.start))
     return found
+
+
+_Counted = tuple[DevState, list[tuple[Identity, Counted]]]
+# What `_counted` found, by state: the read models keep the states of delivered transfers
+# between positions (`DeliveredStates`), so most states of an overview are those of the last.
+_COUNTED: dict[int, _Counted] = {}
+
+
+def _counted(state: DevState) -> _Counted:
+    """One development's figures that count in a series on some day (variant 0: under every
+    status that does not exclude it), with the series' identity; found once per state."""
+    kept = _COUNTED.get(id(state))
+    if kept is not None and kept[0] is state:
+        return kept
+    figures = {r.position: r.figure for r in state.reports if r.figure is not None}
+    found = [
+        (series_identity(key), Counted(
+            date.fromordinal(piece.asserted_on), piece.position, figures[piece.position],
+            date.fromordinal(piece.valid_from), date.fromordinal(piece.valid_to)))
+        for key, variant, piece in contributions(state)
+        if variant == 0
+    ]  # fmt: skip
+    kept = _COUNTED[id(state)] = (state, found)
+    return kept
 
 
 def said_by(figures: Sequence[tuple[date, int, Figure]],

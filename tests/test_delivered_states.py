@@ -1,0 +1,87 @@
+"""The delivered transfers the web's charts are worded from, kept between positions: at a later
+position only the developments with events since are folded again, and the answer is the one a
+fold of every development gives, as are the figures found in them."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import uuid4
+
+from events import decode_event
+from projections import ReadModels, query_deliveries
+from projections.state import DevState
+from service.application import Timeline
+from service.web.steps import counted_figures
+from tests import bodies
+
+EVER = 2**62  # a known_at after every event: the head
+
+
+def _append(timeline: Timeline, *events: dict[str, Any]) -> None:
+    timeline.append([decode_event(bodies.encoded(event)) for event in events], "t")
+
+
+def _folded(states: list[DevState]) -> list[bytes]:
+    return sorted(repr(state).encode() for state in states)
+
+
+def test_kept_delivered_states_equal_a_fresh_fold_at_every_position(database_url: str) -> None:
+    timeline = Timeline(database_url)
+    read_models = ReadModels(timeline.store)
+    ids = [str(uuid4()) for _ in range(4)]
+    steps: list[tuple[dict[str, Any], ...]] = [
+        (bodies.development_reported(development_id=ids[0]),),
+        # an undelivered transfer, and a report added to the delivered one
+        (bodies.development_reported(development_id=ids[1], stage="agreed"),
+         bodies.report_added(ids[0])),
+        # one becomes delivered by a correction, the other is corrected and judged
+        (bodies.development_corrected(ids[1], changes={"stage": "delivered"}),
+         bodies.report_corrected(ids[0]), bodies.status_changed(ids[0])),
+        # the first stops being a delivered transfer; two new ones, one retracted
+        (bodies.development_corrected(ids[0], changes={"stage": "agreed"}),
+         bodies.development_reported(development_id=ids[2]),
+         bodies.development_reported(development_id=ids[3])),
+        (bodies.report_retracted(ids[3]),),
+    ]  # fmt: skip
+    delivered = []
+    positions = []
+    for events in steps:
+        for event in events:  # one commit each: every position between is asked too
+            _append(timeline, event)
+            positions.append(timeline.store.last_position())
+            states = read_models.delivered_states(known_at_us=EVER)
+            fresh = query_deliveries.delivered_states(read_models.dialect, positions[-1])
+            assert _folded(states) == _folded(fresh)
+            # and the figures the chart's words come from, found once per state, agree too
+            assert counted_figures(states) == counted_figures(fresh)
+        delivered.append(len(states))
+    assert delivered == [1, 1, 2, 3, 3]
+    # a position before the one kept is answered as a fold of it, and the kept one stays
+    assert _folded(read_models._delivered.at(positions[1])) == _folded(
+        query_deliveries.delivered_states(read_models.dialect, positions[1])
+    )
+    assert len(read_models._delivered.at(positions[-1])) == 3
+    timeline.close()
+
+
+def test_kept_delivered_states_fold_again_only_what_changed(
+    database_url: str, monkeypatch: Any
+) -> None:
+    timeline = Timeline(database_url)
+    read_models = ReadModels(timeline.store)
+    ids = [str(uuid4()) for _ in range(3)]
+    _append(timeline, *(bodies.development_reported(development_id=i) for i in ids))
+    assert len(read_models.delivered_states(known_at_us=EVER)) == 3
+    folded: list[list[Any] | None] = []
+    fold = query_deliveries._delivered
+
+    def counted(dialect: Any, position: int, among: list[Any] | None = None) -> Any:
+        folded.append(among)
+        return fold(dialect, position, among)
+
+    monkeypatch.setattr(query_deliveries, "_delivered", counted)
+    _append(timeline, bodies.report_added(ids[1]))
+
+    assert len(read_models.delivered_states(known_at_us=EVER)) == 3
+    assert len(folded) == 1 and folded[0] is not None and len(folded[0]) == 1
+    timeline.close()
