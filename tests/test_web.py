@@ -11,14 +11,14 @@ from html.parser import HTMLParser
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlsplit
 from uuid import uuid4
 
 import pytest
 
 from service.application import Timeline
 from service.ingest import import_events, seed_corpus
-from tests.api import Client, post_event, report_development, serve
+from tests.api import Client, post_batch, post_event, report_development, serve
 from tests.bodies import development_corrected, report, report_added, source
 
 CONTAINERS = "0fa92882-e151-5fc7-80b1-b54bbe48b61f"  # the seed's DPRK container deliveries
@@ -309,3 +309,53 @@ def _delivered(title: str) -> dict[str, Any]:
         "actors": {"supplier": "PRK", "recipient": "RUS"},
         "report": report(asserted_on="2024-06-01"),
     }
+
+
+def _api_csv_pages(client: Client, path: str, **params: str) -> str:
+    """Every page of an API CSV, the header once, following `Link: rel="next"`."""
+    response = client.get(path, params={**params, "format": "csv", "limit": "500"})
+    table = response.text
+    while (link := response.headers.get("link")) is not None:
+        response = client.get(link[1 : link.index(">")])
+        table += response.text.split("\r\n", 1)[1]
+    return table
+
+
+def test_each_view_downloads_whole_as_one_csv_of_what_the_page_shows(tmp_path: Path) -> None:
+    with serve(f"sqlite:///{tmp_path}/many.db") as editor:
+        # Given more developments than one API page holds, and a live overview's links
+        for start in range(0, 501, 250):
+            events = [{**_delivered(f"Delivery {n}"), "stage": "delivered"}
+                      for n in range(start, min(start + 250, 501))]  # fmt: skip
+            assert post_batch(editor, *events).status_code == 201
+        overview = Page(editor.get("/", params={"as_of": "2024-07-01"}).text)
+        links = {url.split("?")[0]: html.unescape(url) for url in overview.urls
+                 if url.startswith("/download/")}  # fmt: skip
+        # and one more development recorded after the page was made
+        assert post_event(editor, _delivered("Recorded later")).status_code == 201
+        downloads = {path: editor.get(url) for path, url in links.items()}
+        pinned = parse_qs(urlsplit(links["/download/timeline.csv"]).query)
+        params = {"as_of": "2024-07-01", "known_at": pinned["known_at"][0]}
+        api = {
+            "/download/timeline.csv": _api_csv_pages(editor, "/api/developments", **params),
+            "/download/allegations.csv": _api_csv_pages(editor, "/api/views/allegations", **params),
+            "/download/deliveries.csv": editor.get(
+                "/api/views/deliveries", params={**params, "format": "csv"}
+            ).text,
+        }
+    # Then each is a file of every row the API's pages hold at the page's times, not the later one
+    assert sorted(downloads) == sorted(api)
+    for path, response in downloads.items():
+        assert response.status_code == 200, response.text
+        name = path.removeprefix("/download/").removesuffix(".csv")
+        assert response.headers["content-disposition"] == (
+            f'attachment; filename="{name}-as-of-2024-07-01.csv"'
+        )
+        assert response.text == api[path]
+    assert len(downloads["/download/timeline.csv"].text.splitlines()) == 1 + 501
+    assert "Recorded later" not in downloads["/download/timeline.csv"].text
+
+
+def test_an_unknown_download_is_a_404_page_naming_the_tables(client: Client) -> None:
+    assert "timeline, allegations, deliveries" in page(client, "/download/series.csv", 404).text
+    assert "timeline, allegations, deliveries" in page(client, "/download/timeline", 404).text

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any, NamedTuple
 
@@ -11,7 +11,7 @@ import msgspec
 from litestar import Response
 
 from events import parse_edtf
-from projections.results import Detail, DevelopmentRow, Page
+from projections.results import Deliveries, Detail, DevelopmentRow, Page
 from service.http.shapes import Time, format_micros
 from service.http.tables import CSV
 from service.spreadsheet import csv_table
@@ -43,6 +43,34 @@ def development_shape(row: DevelopmentRow) -> dict[str, Any]:
         None if row.occurred is None else msgspec.to_builtins(parse_edtf(row.occurred))
     )
     return shaped
+
+
+def deliveries_view(found: Deliveries, as_of: date, known_at_us: int) -> DeliveriesView:
+    """The deliveries view as answered."""
+    return DeliveriesView(
+        as_of=as_of,
+        known_at=format_micros(known_at_us),
+        series=msgspec.to_builtins(found.series),
+        totals=msgspec.to_builtins(found.totals),
+    )
+
+
+def delivery_rows(view: DeliveriesView) -> list[dict[str, Any]]:
+    """The deliveries view as the rows of one table: its series, then its totals."""
+    rows = [{"row": "series", **s} for s in view.series]
+    return rows + [{"row": "total", **t} for t in view.totals]
+
+
+def every_item(fetch: Callable[[str | None], Page]) -> list[Any]:
+    """The items of every page, `fetch` giving the page after a cursor (None: the first)."""
+    items: list[Any] = []
+    after = None
+    while True:
+        page = fetch(after)
+        items += page.items
+        if page.next is None:
+            return items
+        after = page.next
 
 
 def spelled_out(value: Any) -> Any:

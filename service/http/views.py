@@ -37,10 +37,11 @@ from service.http.view_shapes import (
     DELIVERY_COLUMNS,
     REPORT_COLUMNS,
     TIMELINE_COLUMNS,
-    DeliveriesView,
     TimelinePage,
     continued,
     csv_response,
+    deliveries_view,
+    delivery_rows,
     detail_shape,
     development_shape,
     page_of,
@@ -222,16 +223,9 @@ class ViewsController(Controller):
             unit=unit,
             status=status,
         )
-        view = DeliveriesView(
-            as_of=day,
-            known_at=format_micros(moment),
-            series=msgspec.to_builtins(found.series),
-            totals=msgspec.to_builtins(found.totals),
-        )
+        view = deliveries_view(found, day, moment)
         if wants_csv(request, format):
-            rows = [{"row": "series", **s} for s in view.series]
-            rows += [{"row": "total", **t} for t in view.totals]
-            return csv_response(rows, DELIVERY_COLUMNS, day, view.known_at)
+            return csv_response(delivery_rows(view), DELIVERY_COLUMNS, day, view.known_at)
         return Response(view)
 
     @get(

@@ -7,19 +7,32 @@ page's script swaps in a part when the time axes move or an event arrives on `/a
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
+import msgspec
 from litestar import Controller, MediaType, Response, get
 from litestar.di import NamedDependency
-from litestar.params import QueryParameter
+from litestar.params import FromPath, QueryParameter
 from litestar.static_files import create_static_files_router
 
 from projections import ReadModels
+from projections.query_developments import MAX_LIMIT
 from service.application import Timeline
 from service.http.params import IdInPath, InvalidParameter, parse_as_of, parse_known_at, uuid_of
 from service.http.shapes import format_micros
+from service.http.view_shapes import (
+    ALLEGATION_COLUMNS,
+    DELIVERY_COLUMNS,
+    TIMELINE_COLUMNS,
+    csv_response,
+    deliveries_view,
+    delivery_rows,
+    development_shape,
+    every_item,
+)
 from service.store.records import now_micros
 from service.web.dossier import dossier
 from service.web.overview import overview
@@ -133,6 +146,26 @@ class WebController(Controller):
         return self._development("development.html", read_models, timeline, development_id,
                                  as_of, known_at)  # fmt: skip
 
+    @get("/download/{table:str}", sync_to_thread=True)
+    def download(self, read_models: NamedDependency[ReadModels], table: FromPath[str],
+                 as_of: AsOf = None, known_at: KnownAt = None) -> Response[str]:  # fmt: skip
+        """A view as one CSV file, every page of it: `timeline.csv`, `allegations.csv` or
+        `deliveries.csv`, with the columns of the API's CSV, for a spreadsheet."""
+        axes = _axes(as_of, known_at)
+        if isinstance(axes, Response):
+            return axes
+        name = table.removesuffix(".csv")
+        if name == table or name not in DOWNLOADS:
+            return _error(404, "Unknown table", f"Tables to download: {', '.join(DOWNLOADS)}.")
+        day = axes.as_of
+        moment = axes.known_at_us if axes.known_at else read_models.store.settled_at()
+        if moment is None:  # nothing recorded yet
+            moment = axes.known_at_us
+        columns, rows = DOWNLOADS[name](read_models, day, moment)
+        disposition = f'attachment; filename="{name}-as-of-{day.isoformat()}.csv"'
+        return csv_response(rows, columns, day, format_micros(moment),
+                            {"Content-Disposition": disposition})  # fmt: skip
+
     @get("/parts/developments/{development_id:str}", sync_to_thread=True)
     def development_part(self, read_models: NamedDependency[ReadModels],
                          timeline: NamedDependency[Timeline], development_id: IdInPath,
@@ -142,6 +175,30 @@ class WebController(Controller):
         return self._development("_development.html", read_models, timeline, development_id,
                                  as_of, known_at)  # fmt: skip
 
+
+def _timeline(read_models: ReadModels, as_of: date, known_at_us: int) -> _Table:
+    items = every_item(lambda after: read_models.timeline(
+        as_of=as_of, known_at_us=known_at_us, limit=MAX_LIMIT, after=after))  # fmt: skip
+    return TIMELINE_COLUMNS, [development_shape(item) for item in items]
+
+
+def _allegations(read_models: ReadModels, as_of: date, known_at_us: int) -> _Table:
+    items = every_item(lambda after: read_models.allegations(
+        as_of=as_of, known_at_us=known_at_us, limit=MAX_LIMIT, after=after))  # fmt: skip
+    return ALLEGATION_COLUMNS, msgspec.to_builtins(items)
+
+
+def _deliveries(read_models: ReadModels, as_of: date, known_at_us: int) -> _Table:
+    found = read_models.deliveries(as_of=as_of, known_at_us=known_at_us)
+    return DELIVERY_COLUMNS, delivery_rows(deliveries_view(found, as_of, known_at_us))
+
+
+_Table = tuple[Sequence[str], list[dict[str, Any]]]  # columns and rows
+DOWNLOADS: dict[str, Callable[[ReadModels, date, int], _Table]] = {
+    "timeline": _timeline,
+    "allegations": _allegations,
+    "deliveries": _deliveries,
+}
 
 static_router = create_static_files_router(
     path="/static", directories=[STATIC], include_in_schema=False, name="web-static",
