@@ -351,7 +351,8 @@ def test_each_view_downloads_whole_as_one_csv_of_what_the_page_shows(tmp_path: P
         assert response.headers["content-disposition"] == (
             f'attachment; filename="{name}-as-of-2024-07-01.csv"'
         )
-        assert response.text == api[path]
+        # with a byte-order mark, so that Excel reads it as UTF-8
+        assert response.content == "\ufeff".encode() + api[path].encode()
     assert len(downloads["/download/timeline.csv"].text.splitlines()) == 1 + 501
     assert "Recorded later" not in downloads["/download/timeline.csv"].text
 

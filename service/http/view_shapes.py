@@ -127,12 +127,17 @@ def csv_response(
     as_of: date,
     known_at: str,
     headers: Mapping[str, str] | None = None,
+    *,
+    bom: bool = False,
 ) -> Response[str]:
     """Rows as a CSV table, with the `as_of` and `known_at` it answers for in headers.
 
     A column is a key of the JSON answer's rows or a dotted path into one of its objects
-    (`actors.supplier`, `figure.value`), so a spreadsheet gets one value per cell."""
+    (`actors.supplier`, `figure.value`), so a spreadsheet gets one value per cell. With `bom`
+    the table starts with a byte-order mark, by which Excel knows it is UTF-8."""
     table = csv_table([columns, *([_cell(_at(row, column)) for column in columns] for row in rows)])
+    if bom:
+        table = "\ufeff" + table
     headers = {"X-As-Of": as_of.isoformat(), "X-Known-At": known_at, **(headers or {})}
     return Response(table, media_type=CSV, headers=headers)
 

@@ -150,7 +150,9 @@ class WebController(Controller):
     def download(self, read_models: NamedDependency[ReadModels], table: FromPath[str],
                  as_of: AsOf = None, known_at: KnownAt = None) -> Response[str]:  # fmt: skip
         """A view as one CSV file, every page of it: `timeline.csv`, `allegations.csv` or
-        `deliveries.csv`, with the columns of the API's CSV, for a spreadsheet."""
+        `deliveries.csv`, with the columns of the API's CSV, for a spreadsheet: with a byte-order
+        mark, which the API's CSV leaves out for scripts, so Excel reads the dashes and names
+        as UTF-8."""
         axes = _axes(as_of, known_at)
         if isinstance(axes, Response):
             return axes
@@ -164,7 +166,7 @@ class WebController(Controller):
         columns, rows = DOWNLOADS[name](read_models, day, moment)
         disposition = f'attachment; filename="{name}-as-of-{day.isoformat()}.csv"'
         return csv_response(rows, columns, day, format_micros(moment),
-                            {"Content-Disposition": disposition})  # fmt: skip
+                            {"Content-Disposition": disposition}, bom=True)  # fmt: skip
 
     @get("/parts/developments/{development_id:str}", sync_to_thread=True)
     def development_part(self, read_models: NamedDependency[ReadModels],
