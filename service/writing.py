@@ -19,7 +19,7 @@ from events import AnyEvent, DevelopmentReported, decode_event, digest, encode
 from service.domain import Development, decide, evolve, fold
 from service.errors import DomainError, IdempotencyMismatch
 from service.mapper import topic_of
-from service.store.log import Locked
+from service.store.log import Locked, Undecided
 from service.store.records import Pending, StoredRecord
 
 
@@ -105,6 +105,11 @@ class Group:
             try:
                 self._decide_request(number, request, log, stored, states, earlier)
             except DomainError as error:
+                # Refused from snapshots that may straddle another writer's commit of one of
+                # its events: a resent event then looks new to the ids and already applied to
+                # the stream (409 or 422, where it is a replay: 200)
+                if log.optimistic and any(e.event_id is not None for e in request.events):
+                    raise Undecided from error
                 self.errors[number] = error
         return self.pending
 

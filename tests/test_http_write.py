@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from service.store.log import LogRecorder
 from tests import bodies
 from tests.api import (
     EDITOR,
@@ -306,3 +307,36 @@ def test_development_correction_that_changes_nothing_is_unprocessable(client: Cl
     body = bodies.development_corrected(development_id, changes={"stage": "delivered"})
 
     refused(client, body, 422, "nothing-to-change", "$.changes")
+
+
+@pytest.mark.parametrize(
+    "resent",
+    [
+        lambda d: bodies.report_added(d, expected_version=1),  # 409 version conflict
+        lambda d: bodies.report_retracted(d),  # 422 retracted twice
+        lambda d: bodies.development_reported(development_id=str(uuid.uuid4())),  # 409 exists
+    ],
+    ids=["expected_version", "retracted_twice", "client_development_id"],
+)
+def test_a_resend_whose_first_commit_the_event_id_lookup_missed_is_a_replay(
+    client: Client, monkeypatch: pytest.MonkeyPatch, resent: Any
+) -> None:
+    # Given an event stored under a client-chosen event_id
+    development = report_development(client)
+    body = {**resent(development), "event_id": str(uuid.uuid4())}
+    first = post_event(client, body)
+    assert first.status_code == 201, first.text
+    before = log_state(client)
+    # When it is sent again, and the lookup of its event id reads a snapshot from before that
+    # commit while the read of its development's stream sees it: on PostgreSQL, a decision
+    # without the lock reads each from the last commit (another writer's, in between)
+    lookup = LogRecorder.select_by_event_ids
+
+    def missed(self: LogRecorder, ids: Any, cursor: Any = None) -> Any:
+        return {} if cursor is None else lookup(self, ids, cursor)
+
+    monkeypatch.setattr(LogRecorder, "select_by_event_ids", missed)
+    again = post_event(client, body)
+    # Then it is still the same event: 200 with the original receipt, nothing stored
+    assert (again.status_code, again.json()) == (200, first.json()), again.text
+    assert log_state(client) == before

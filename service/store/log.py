@@ -239,17 +239,25 @@ class LogRecorder:
         return int(row["recorded_at"]) if row else None
 
 
+class Undecided(Exception):
+    """An optimistic decision that may rest on a race: decide the group again under the lock."""
+
+
 class Locked:
     """Reads of the log for deciding a group: under the write lock, or (optimistically, on
     PostgreSQL) from the last commit, where the table's constraints catch a lost race.
 
     Without a cursor each read is its own snapshot, and a group that reads nothing borrows no
-    connection at all.
+    connection at all. Snapshots taken one after the other can disagree: the event ids looked
+    up before another writer's commit, a stream read after it. What is stored is then caught by
+    the constraints, but a refusal is not: a decider that refuses an event it may have missed
+    (one with an event id) raises `Undecided` when `optimistic`.
     """
 
     def __init__(self, recorder: LogRecorder, cursor: Cursor | None) -> None:
         self._recorder = recorder
         self._cursor = cursor
+        self.optimistic = cursor is None
 
     def stream(self, development_id: UUID) -> list[StoredRecord]:
         """Every row of one development, in version order."""

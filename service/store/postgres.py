@@ -20,7 +20,7 @@ from psycopg.sql import SQL, Composed
 
 from service.config import ConfigError
 from service.errors import Busy, StorageFull, Unavailable
-from service.store.log import RECORDS, Cursor, Locked, LogRecorder
+from service.store.log import RECORDS, Cursor, Locked, LogRecorder, Undecided
 from service.store.records import Pending, StoredRecord, now_micros
 
 _SCHEMA_LOCK = 7_263_941_001  # advisory lock id: one process creates the schema at a time
@@ -179,17 +179,18 @@ class TimelinePostgresRecorder(LogRecorder, PostgresApplicationRecorder):
         group with one call of the append function (`_APPEND_FUNCTION`), a transaction of its
         own that takes the lock, extends the chain and inserts: one round trip, and the lock
         held only for the server's own work. What it decided from was current unless a
-        constraint says otherwise (a version or an event id stored meanwhile); then the group
-        is decided again under the lock.
+        constraint says otherwise (a version or an event id stored meanwhile), or `prepare`
+        refused something a race may explain (`Undecided`); then the group is decided again
+        under the lock.
         """
-        pending = prepare(Locked(self, None))
-        if not pending:
-            return []
         try:
+            pending = prepare(Locked(self, None))
+            if not pending:
+                return []
             with _storage_errors(), self.datastore.get_connection() as connection:
                 return self._append(connection.cursor(), pending)
-        except (psycopg.IntegrityError, IntegrityError):
-            pass  # lost a race: decided from something that changed before the lock
+        except (psycopg.IntegrityError, IntegrityError, Undecided):
+            pass  # lost a race, or may have: decided from something that changed meanwhile
         with self.write_transaction() as cursor:
             pending = prepare(Locked(self, cursor))
             if not pending:
