@@ -32,6 +32,19 @@ class Disagree(RuntimeError):
         )
 
 
+class Outdated(RuntimeError):
+    """Read models written by another version of their fold (`schema.FOLDS`): they answer only
+    once rebuilt, as `timeline serve` and `timeline projections run` do when they start."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        super().__init__(
+            f"the read models of {', '.join(names)} were written by another version of this "
+            "service and are rebuilt from the log before they answer (`timeline projections "
+            "run` does it when it starts; or run `timeline projections rebuild`)"
+        )
+
+
 K = TypeVar("K", bound=msgspec.Struct)
 
 MAX_KEPT = 100_000  # states kept in memory between batches; the rest are read back when needed

@@ -18,7 +18,7 @@ from projections.deliveries import DeliveriesProjection
 from projections.developments import DevelopmentsProjection
 from projections.dialect import Dialect, rows_of
 from projections.entries import Entry, LogReader, commits
-from projections.projection import Moved, Projection
+from projections.projection import Moved, Outdated, Projection
 from projections.schema import FOLDS, TRACKING, complete, create
 from service.errors import StorageError
 from service.store.log import Cursor, LogRecorder
@@ -196,10 +196,18 @@ class ProjectionRunner:
 
         It asks the tables where they are, never trusting where this runner got to: a rebuild
         may have ended before that (at the head it read before its lock, while this runner
-        went on), and its rows then lack what this runner had folded.
+        went on), and its rows then lack what this runner had folded. Rows another version of
+        a fold wrote are `Outdated`.
         """
-        tracking = self.tracking()
-        self.position = min(position for position, _ in tracking.values())
+        with self.store.read_transaction() as cursor:
+            cursor.execute(f"SELECT name, position, fold FROM {TRACKING}")
+            tracking = rows_of(cursor)
+        # Never an answer from rows folded by another rule, nor new events folded onto them:
+        # a process serving without its own runner waits for the runner's rebuild
+        outdated = [name for name, _, fold in tracking if fold != FOLDS.get(name)]
+        if outdated:
+            raise Outdated(sorted(outdated))
+        self.position = min(int(position) for _, position, _ in tracking)
         if self.position < target:
             self.catch_up(target)
 

@@ -18,6 +18,7 @@ from projections import ProjectionRunner, rebuild, snapshot, stale
 from projections.schema import SEGMENTS, TRACKING
 from service.application import Timeline
 from service.ingest import import_events, seed_corpus
+from tests.api import problem, serve
 from tests.procs import Process, Server, projection_runner, wait_until
 
 
@@ -97,3 +98,24 @@ def test_the_process_that_keeps_the_read_models_rebuilds_rows_another_fold_wrote
     assert "were written by another version of this service" in process.tail()
     assert stale(seeded.store) == []
     assert _read_models(seeded) == live
+
+
+def test_reads_wait_for_the_rebuild_of_rows_another_fold_wrote_instead_of_answering_from_them(
+    seeded: Timeline, database_url: str
+) -> None:
+    # Given read models an earlier version folded, and an API without a runner of its own
+    # (`serve --no-projections`, as in docker-compose.yml), opened before the runner rebuilt
+    _as_an_earlier_fold_wrote_them(seeded)
+    with serve(database_url, role=None) as client:
+        # When a view is asked for before the rebuild, and again after it
+        waiting = client.get("/api/views/allegations", params={"as_of": "2024-03-01"})
+        detail = client.get("/api/developments", params={"as_of": "2024-03-01"})
+        rebuild(seeded.store, ["developments"])
+        answered = client.get("/api/views/allegations", params={"as_of": "2024-03-01"})
+    # Then it was a 503 to ask again, naming what is being rebuilt, and then the answer
+    for response in (waiting, detail):
+        document = problem(response, 503)
+        assert document["type"] == "urn:timeline:problem:read-models-outdated"
+        assert "developments" in document["detail"] and response.headers["retry-after"] == "5"
+    assert answered.status_code == 200 and answered.json()["items"]
+    assert {s["status_since"] for s in answered.json()["items"]} != {"0001-01-01"}

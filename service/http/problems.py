@@ -16,7 +16,7 @@ from litestar.openapi import ResponseSpec
 from litestar.types import ExceptionHandlersMap
 
 from events import InvalidEvent
-from projections.projection import Disagree
+from projections.projection import Disagree, Outdated
 from service.errors import (
     Busy,
     Conflict,
@@ -319,6 +319,20 @@ def on_disagreeing_read_models(request: Request[Any, Any, Any], error: Disagree)
     )
 
 
+def on_outdated_read_models(request: Request[Any, Any, Any], error: Outdated) -> Response[Any]:
+    """503 with `Retry-After`: the read models are rebuilt after an upgrade before they answer."""
+    logger.warning("%s %s: %s", request.method, request.url.path, error)
+    return problem_response(
+        ProblemDetails(
+            type=problem_type("ReadModelsOutdated"),
+            title="Read models being rebuilt",
+            status=HTTPStatus.SERVICE_UNAVAILABLE,
+            detail=str(error),
+        ),
+        headers={"Retry-After": "5"},
+    )
+
+
 def database_problem(error: StorageError) -> tuple[ProblemDetails, dict[str, str]]:
     """The problem for what the database could not do, with its headers: 503 with
     `Retry-After` for what the client can send again soon (a lock not granted within the lock
@@ -363,6 +377,7 @@ def on_database_error(request: Request[Any, Any, Any], error: StorageError) -> R
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     StorageError: on_database_error,
     Disagree: on_disagreeing_read_models,
+    Outdated: on_outdated_read_models,
     InvalidEvent: on_invalid_event,
     DomainError: on_domain_error,
     InvalidParameter: on_invalid_parameter,
