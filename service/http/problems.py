@@ -308,29 +308,28 @@ def unexpected(method: str, path: str, error: Exception) -> ProblemDetails:
 def on_disagreeing_read_models(request: Request[Any, Any, Any], error: Disagree) -> Response[Any]:
     """503: the read models must be rebuilt before they can answer; the cause goes to the log."""
     logger.error("%s %s: %s", request.method, request.url.path, error)
-    return problem_response(
-        ProblemDetails(
-            type=problem_type("ReadModelsNeedRebuild"),
-            title="Read models need a rebuild",
-            status=HTTPStatus.SERVICE_UNAVAILABLE,
-            detail="the read models disagree with the log; an administrator can rebuild them "
-            "(POST /api/projections/rebuild, or `timeline projections rebuild`)",
-        )
+    detail = (
+        "the read models disagree with the log; an administrator can rebuild them "
+        "(POST /api/projections/rebuild, or `timeline projections rebuild`)"
     )
+    return _unavailable("ReadModelsNeedRebuild", "Read models need a rebuild", detail)
 
 
 def on_outdated_read_models(request: Request[Any, Any, Any], error: Outdated) -> Response[Any]:
     """503 with `Retry-After`: the read models are rebuilt after an upgrade before they answer."""
     logger.warning("%s %s: %s", request.method, request.url.path, error)
-    return problem_response(
-        ProblemDetails(
-            type=problem_type("ReadModelsOutdated"),
-            title="Read models being rebuilt",
-            status=HTTPStatus.SERVICE_UNAVAILABLE,
-            detail=str(error),
-        ),
-        headers={"Retry-After": "5"},
+    return _unavailable(
+        "ReadModelsOutdated", "Read models being rebuilt", str(error), {"Retry-After": "5"}
     )
+
+
+def _unavailable(
+    name: str, title: str, detail: str, headers: dict[str, str] | None = None
+) -> Response[Any]:
+    problem = ProblemDetails(
+        type=problem_type(name), title=title, status=HTTPStatus.SERVICE_UNAVAILABLE, detail=detail
+    )
+    return problem_response(problem, headers)
 
 
 def database_problem(error: StorageError) -> tuple[ProblemDetails, dict[str, str]]:
