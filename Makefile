@@ -23,13 +23,13 @@ define CURL_EXAMPLE
   curl -X POST http://$(HOST):$(PORT)/api/events \$(nothing)
        -H "Authorization: Bearer $$(cat .timeline/local-token)" \$(nothing)
        -H 'Content-Type: application/json' \$(nothing)
-       -d '{"type": "development_reported", "kind": "transfer", "stage": "delivered",
-            "title": "North Korea delivered munitions containers to Russia",
+       -w '\n' -d '{"type": "development_reported", "kind": "transfer", "stage": "delivered",
+            "title": "Example: a monitor counts North Korean shells delivered to a Russian depot",
             "actors": {"supplier": "PRK", "recipient": "RUS"},
-            "item": {"category": "munitions_unspecified"}, "occurred": "2023-09-07/2023-10-01",
-            "report": {"source": {"originator": "US Government", "channel": "imagery"},
-                       "asserted_on": "2023-10-13", "reliability": "B", "credibility": 2,
-                       "figure": {"unit": "container", "qualifier": "more_than", "value": 1000}}}'
+            "item": {"category": "munitions_unspecified"}, "occurred": "2024-03",
+            "report": {"source": {"originator": "Example Monitor", "channel": "monitor_report"},
+                       "asserted_on": "2024-04-02", "reliability": "C", "credibility": 3,
+                       "figure": {"unit": "round", "qualifier": "about", "value": 5000}}}'
 endef
 export CURL_EXAMPLE
 
@@ -45,7 +45,12 @@ $(VENV)/.installed: pyproject.toml
 run: venv
 	$(BIN)/timeline seed
 	@mkdir -p .timeline
-	@$(BIN)/timeline tokens create --name "local-$$(date +%Y%m%d-%H%M%S)" --role editor > .timeline/local-token
+	@# one live local token: the one of the previous run is revoked (if its database is still there)
+	@test ! -f .timeline/local-token-name || \
+	  $(BIN)/timeline tokens revoke "$$(cat .timeline/local-token-name)" 2>/dev/null || true
+	@name="local-$$(date +%Y%m%d-%H%M%S)"; (umask 077; \
+	  $(BIN)/timeline tokens create --name "$$name" --role editor > .timeline/local-token) && \
+	  echo "$$name" > .timeline/local-token-name
 	@echo
 	@echo "Local editor token (also in .timeline/local-token):"
 	@echo "  $$(cat .timeline/local-token)"
