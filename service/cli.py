@@ -24,8 +24,12 @@ from service.application import Timeline, recorded_of
 from service.audit import (
     CheckpointFileError,
     EmptyLog,
+    KeyFileError,
+    KeyFileUnreadable,
     LogTampered,
+    check_key,
     dump_checkpoint,
+    key_path,
     ledger,
     make_checkpoint,
     read_checkpoint_file,
@@ -317,7 +321,11 @@ def cmd_checkpoint(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve the HTTP API and the web page, in one process or several workers."""
+    from service.http.app import settings_from_environment  # the web stack: only to serve
+
+    settings_from_environment()  # a setting that is not one is said before anything starts
     url = database_url(args.database)
+    check_key(key_path(url))  # as is a signing key there that cannot be used
     try:
         check_free(args.host, args.port)
     except OSError as error:
@@ -386,6 +394,14 @@ def _rebuild_stale(timeline: Timeline) -> None:
             _rebuild(timeline.store, names)
     finally:
         timeline.close()
+
+
+def _public_key(text: str) -> str:
+    """An argument type: an Ed25519 public key as 64 hexadecimal digits, as checkpoints give it."""
+    key = text.strip().lower()
+    if len(key) != 64 or not all(c in "0123456789abcdef" for c in key):
+        raise argparse.ArgumentTypeError(f"{text!r}: an Ed25519 public key is 64 hex digits")
+    return key
 
 
 def _whole(least: int, most: int | None = None) -> Callable[[str], int]:
@@ -493,6 +509,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--public-key",
         metavar="HEX",
+        type=_public_key,
         help="the key the checkpoint must be signed with (each checkpoint names it); "
         "without it, the checkpoint's own key is taken on trust",
     )
@@ -550,6 +567,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Unavailable as error:
         _say(f"error: the database could not be reached or used ({error}); run the command again")
         return 75
+    except KeyFileError as error:
+        _say(f"error: {error}")
+        return 74 if isinstance(error, KeyFileUnreadable) else 2
     except StorageFull as error:
         _say(
             f"error: the database's disk is full ({error}). Nothing was changed by this "

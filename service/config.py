@@ -19,8 +19,18 @@ def database_url(explicit: str | None = None) -> str:
     return explicit or os.environ.get("TIMELINE_DATABASE") or DEFAULT_DATABASE
 
 
+# What `eventsourcing` reads as yes or no in CREATE_TABLE (its `strtobool`, in any case)
+_LIBRARY_YES_NO = ("y", "yes", "t", "true", "on", "1", "n", "no", "f", "false", "off", "0")
+
+
 def persistence_env(url: str) -> dict[str, str]:
-    """The `eventsourcing` settings that select and configure the recorder for `url`."""
+    """The `eventsourcing` settings that select and configure the recorder for `url`; the
+    library's own CREATE_TABLE, which it reads from the environment, is checked here."""
+    create_table = os.environ.get("CREATE_TABLE", "")
+    if create_table and create_table.lower() not in _LIBRARY_YES_NO:
+        raise ConfigError(
+            f"CREATE_TABLE={create_table!r}: expected yes or no (or true, false, 1, 0)"
+        )
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
         return {

@@ -59,6 +59,19 @@ def test_empty_log_cannot_be_checkpointed(client: Client) -> None:
     problem(client.post("/api/checkpoints"), 422)
 
 
+def test_a_signing_key_that_cannot_be_used_is_a_503_that_names_no_server_file(
+    client: Client, tmp_path: Path
+) -> None:
+    # Given a key file that holds no key (it was a 500)
+    (tmp_path / "timeline.key").write_bytes(b"garbage")
+    given_a_corrected_development(client)
+    # When a checkpoint is asked for: 503, the cause in the server's log, nothing signed
+    document = problem(client.post("/api/checkpoints"), 503)
+    assert document["type"] == "urn:timeline:problem:signing-key-unusable"
+    assert str(tmp_path) not in document["detail"]
+    problem(client.get("/api/checkpoints/latest"), 404)
+
+
 def test_checkpoint_made_on_demand_is_served_latest_and_by_position(client: Client) -> None:
     # Given four events
     given_a_corrected_development(client)

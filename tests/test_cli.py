@@ -27,7 +27,7 @@ from service.ingest import import_events
 from service.tokens import Tokens
 from service.writing import Outcome, Request
 from tests import bodies
-from tests.procs import TIMELINE, create_token, timeline_process
+from tests.procs import TIMELINE, create_token, free_port, timeline_process
 
 CORPUS = Path(__file__).parent.parent / "service/seed/corpus.ndjson"
 MINUTE = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}"  # how `tokens list` shows a time
@@ -485,3 +485,68 @@ def test_an_import_on_a_terminal_shows_the_storing_progress(tmp_path: Path) -> N
     assert process.returncode == 0
     text = shown.decode()
     assert "reading" in text and "storing: 100%" in text and f"{SEED_LINES}/{SEED_LINES}" in text
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("TIMELINE_REQUIRE_READ_TOKEN", "maybe"), ("CREATE_TABLE", "bogus")],
+)
+def test_serve_refuses_a_setting_it_cannot_use_before_it_starts_anything(
+    variable: str, value: str, tmp_path: Path
+) -> None:
+    # CREATE_TABLE=bogus ended every command in a traceback; the other was said after "serving"
+    database = f"sqlite:///{tmp_path}/a.db"
+
+    served = _serve(database, {variable: value})
+
+    assert served.returncode == 2
+    assert f"{variable}={value!r}" in served.stderr and "serving" not in served.stderr
+    assert not (tmp_path / "a.db").exists()
+
+
+def _serve(database: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`timeline serve` in a process of its own, which must give up by itself (in 30 s)."""
+    command = [TIMELINE, "serve", "--port", str(free_port()), "--database", database]
+    return subprocess.run(command, env={**os.environ, **env}, capture_output=True, text=True,
+                          timeout=30, check=False)  # fmt: skip
+
+
+def test_a_create_table_setting_that_is_not_yes_or_no_is_named_by_every_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CREATE_TABLE", "bogus")
+    assert main(["seed", "--database", f"sqlite:///{tmp_path}/a.db"]) == 2
+    assert "CREATE_TABLE='bogus': expected yes or no" in capsys.readouterr().err
+    monkeypatch.setenv("CREATE_TABLE", "No")  # the library's spellings, in any case
+    assert main(["seed", "--database", f"sqlite:///{tmp_path}/a.db"]) == 2
+    assert "run `timeline init` on it first" in capsys.readouterr().err
+
+
+def test_a_signing_key_that_cannot_be_used_is_said_without_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database = f"sqlite:///{tmp_path}/a.db"
+    assert main(["seed", "--database", database]) == 0
+    capsys.readouterr()
+    garbage = tmp_path / "garbage.key"
+    garbage.write_bytes(b"garbage")
+    # A key file that holds no key: a configuration error, for a checkpoint and for a server
+    monkeypatch.setenv("TIMELINE_KEY_FILE", str(garbage))
+    assert main(["checkpoint", "--database", database]) == 2
+    assert f"{garbage} holds no unencrypted PEM private key" in capsys.readouterr().err
+    served = _serve(database, {"TIMELINE_KEY_FILE": str(garbage)})
+    assert served.returncode == 2
+    assert f"{garbage} holds no" in served.stderr and "serving" not in served.stderr
+    # A key file that cannot be read (a folder): 74, as for any file that cannot be read
+    monkeypatch.setenv("TIMELINE_KEY_FILE", str(tmp_path))
+    assert main(["checkpoint", "--database", database]) == 74
+    assert f"signing key {tmp_path}: Is a directory" in capsys.readouterr().err
+
+
+def test_a_public_key_to_pin_that_is_not_one_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["verify", "--checkpoint", "cp.json", "--public-key", "zz"])
+    assert exited.value.code == 2
+    assert "an Ed25519 public key is 64 hex digits" in capsys.readouterr().err

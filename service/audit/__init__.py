@@ -17,7 +17,15 @@ from service.audit.checkpoints import (
     sign_head,
     verify_checkpoint_signature,
 )
-from service.audit.keys import KEY_FILE_ENV, KeyFileError, Signer, key_path, signer_for
+from service.audit.keys import (
+    KEY_FILE_ENV,
+    KeyFileError,
+    KeyFileUnreadable,
+    Signer,
+    check_key,
+    key_path,
+    signer_for,
+)
 from service.audit.periodic import periodic_checkpoints
 from service.audit.proofs import InclusionProof, inclusion_proof, verify_event_proof
 from service.audit.verify import CheckpointCheck, VerifyReport, summary, verify
@@ -31,12 +39,14 @@ __all__ = [
     "EmptyLog",
     "InclusionProof",
     "KeyFileError",
+    "KeyFileUnreadable",
     "LogTampered",
     "Signer",
     "UnknownCheckpoint",
     "VerifyReport",
     "changes_between",
     "changes_csv",
+    "check_key",
     "checkpoint_at",
     "dump_checkpoint",
     "inclusion_proof",

@@ -24,6 +24,10 @@ class KeyFileError(RuntimeError):
     """The key file exists but cannot be used; the message says which file and why."""
 
 
+class KeyFileUnreadable(KeyFileError):
+    """The key file could not be read or made: the system said why."""
+
+
 def key_path(database: str, environ: Mapping[str, str] | None = None) -> Path:
     """`TIMELINE_KEY_FILE`, else `<db>.key` beside a SQLite database, else `./timeline.key`."""
     env = os.environ if environ is None else environ
@@ -62,13 +66,17 @@ def _create(path: Path) -> None:
 
 def load_or_create_key(path: Path) -> Ed25519PrivateKey:
     """The private key in `path`, created (mode 0600) when the file does not exist yet."""
-    if not path.exists():
-        _create(path)
-    mode = stat.S_IMODE(path.stat().st_mode)
+    try:
+        if not path.exists():
+            _create(path)
+        mode = stat.S_IMODE(path.stat().st_mode)
+        data = path.read_bytes()
+    except OSError as error:
+        raise KeyFileUnreadable(f"signing key {path}: {error.strerror or error}") from None
     if mode & 0o077:
         logger.warning("signing key %s is readable by others (mode %o); chmod 600 it", path, mode)
     try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError) as error:
         raise KeyFileError(f"{path} holds no unencrypted PEM private key: {error}") from None
     if not isinstance(key, Ed25519PrivateKey):
@@ -91,6 +99,13 @@ class Signer:
 
     def __repr__(self) -> str:
         return f"Signer(public_key={self.public_key.hex()})"
+
+
+def check_key(path: Path) -> None:
+    """Refuse a key file that is there but cannot be used (`KeyFileError`): said when a server
+    starts, not at its first checkpoint. A missing one is made when first needed."""
+    if path.exists() or path.is_symlink():
+        load_or_create_key(path)
 
 
 _signers: dict[Path, Signer] = {}

@@ -8,7 +8,7 @@ import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, NamedTuple, TypeVar
 from urllib.parse import urlsplit
 
 import msgspec
@@ -201,26 +201,51 @@ def _positive(
     return value
 
 
-def app_from_environment() -> Litestar:
-    """The app on `TIMELINE_DATABASE`: the factory each server worker process calls.
+class Settings(NamedTuple):
+    """What a server process reads from the environment besides the database."""
 
-    Limits from the environment: TIMELINE_MAX_BODY_BYTES (default 1 MiB),
-    TIMELINE_BODY_TIMEOUT_SECONDS (default 30), the time a request body may take to arrive, and
-    TIMELINE_REQUEST_TIMEOUT_SECONDS (default 60), the time a request may take to be answered.
-    """
-    max_body_bytes = _positive("TIMELINE_MAX_BODY_BYTES", int, MAX_BODY_BYTES)
-    body_timeout = _positive("TIMELINE_BODY_TIMEOUT_SECONDS", float, BODY_TIMEOUT_SECONDS)
-    request_timeout = _positive("TIMELINE_REQUEST_TIMEOUT_SECONDS", float, REQUEST_TIMEOUT_SECONDS)
-    every = _positive("TIMELINE_CHECKPOINT_EVERY", int, CHECKPOINT_EVERY, zero=True)
+    max_body_bytes: int
+    body_timeout_seconds: float
+    request_timeout_seconds: float
+    checkpoint_every: int
+    require_read_token: bool
+    run_projections: bool
+
+
+def settings_from_environment() -> Settings:
+    """The settings of TIMELINE_MAX_BODY_BYTES (default 1 MiB), TIMELINE_BODY_TIMEOUT_SECONDS
+    (default 30: the time a request body may take to arrive), TIMELINE_REQUEST_TIMEOUT_SECONDS
+    (default 60: the time a request may take to be answered), TIMELINE_CHECKPOINT_EVERY,
+    TIMELINE_REQUIRE_READ_TOKEN and TIMELINE_RUN_PROJECTIONS; `ConfigError` for a value that
+    is not one, which `timeline serve` says before it starts anything."""
+    return Settings(
+        max_body_bytes=_positive("TIMELINE_MAX_BODY_BYTES", int, MAX_BODY_BYTES),
+        body_timeout_seconds=_positive(
+            "TIMELINE_BODY_TIMEOUT_SECONDS", float, BODY_TIMEOUT_SECONDS
+        ),
+        request_timeout_seconds=_positive(
+            "TIMELINE_REQUEST_TIMEOUT_SECONDS", float, REQUEST_TIMEOUT_SECONDS
+        ),
+        checkpoint_every=_positive("TIMELINE_CHECKPOINT_EVERY", int, CHECKPOINT_EVERY, zero=True),
+        require_read_token=_flag("TIMELINE_REQUIRE_READ_TOKEN", default=False),
+        # 0: a separate `timeline projections run` keeps the read models
+        run_projections=_flag("TIMELINE_RUN_PROJECTIONS", default=True),
+    )
+
+
+def app_from_environment() -> Litestar:
+    """The app on `TIMELINE_DATABASE`, with `settings_from_environment`: the factory each
+    server worker process calls."""
+    settings = settings_from_environment()
     app = create_app(
         Timeline(database_url()),
-        max_body_bytes=max_body_bytes,
-        body_timeout_seconds=body_timeout,
-        request_timeout_seconds=request_timeout,
-        checkpoint_every=every,
+        max_body_bytes=settings.max_body_bytes,
+        body_timeout_seconds=settings.body_timeout_seconds,
+        request_timeout_seconds=settings.request_timeout_seconds,
+        checkpoint_every=settings.checkpoint_every,
+        require_read_token=settings.require_read_token,
     )
-    # TIMELINE_RUN_PROJECTIONS=0: a separate `timeline projections run` keeps the read models
-    app.state.run_projections = _flag("TIMELINE_RUN_PROJECTIONS", default=True)
+    app.state.run_projections = settings.run_projections
     # What a server process has built by now lives as long as it does: out of the collector's
     # way, so that collections while requests are served only look at the requests' objects.
     gc.collect()

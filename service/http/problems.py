@@ -17,6 +17,7 @@ from litestar.types import ExceptionHandlersMap
 
 from events import InvalidEvent
 from projections.projection import Disagree, Outdated
+from service.audit.keys import KeyFileError
 from service.errors import (
     Busy,
     Conflict,
@@ -323,6 +324,14 @@ def on_outdated_read_models(request: Request[Any, Any, Any], error: Outdated) ->
     )
 
 
+def on_unusable_key(request: Request[Any, Any, Any], error: KeyFileError) -> Response[Any]:
+    """503: checkpoints cannot be signed with the key file as it is; the cause goes to the log
+    (it names a file of the server)."""
+    logger.error("%s %s: %s", request.method, request.url.path, error)
+    detail = "the server's signing key cannot be used; its log says why (an operator must fix it)"
+    return _unavailable("SigningKeyUnusable", "Signing key unusable", detail)
+
+
 def _unavailable(
     name: str, title: str, detail: str, headers: dict[str, str] | None = None
 ) -> Response[Any]:
@@ -377,6 +386,7 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     StorageError: on_database_error,
     Disagree: on_disagreeing_read_models,
     Outdated: on_outdated_read_models,
+    KeyFileError: on_unusable_key,
     InvalidEvent: on_invalid_event,
     DomainError: on_domain_error,
     InvalidParameter: on_invalid_parameter,
