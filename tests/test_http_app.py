@@ -185,3 +185,52 @@ def test_head_where_no_get_answers_is_refused_as_get_would_be(client: Client) ->
 
     assert (got.status_code, head.status_code) == (405, 405)
     assert head.content == b"" and head.headers["allow"] == got.headers["allow"]
+
+
+def _operations(client: Client) -> dict[tuple[str, str], Any]:
+    schema = client.get("/api/schema/openapi.json").json()
+    return {(m.upper(), p): op for p, ops in schema["paths"].items() for m, op in ops.items()}
+
+
+def test_openapi_says_which_operations_need_a_bearer_token(client: Client) -> None:
+    schema = client.get("/api/schema/openapi.json").json()
+    operations = _operations(client)
+    schemes = schema["components"]["securitySchemes"]
+
+    assert schemes["bearer"]["type"] == "http" and schemes["bearer"]["scheme"] == "bearer"
+    needing = {key for key, op in operations.items() if op.get("security") == [{"bearer": []}]}
+    assert needing == {
+        ("POST", "/api/events"),
+        ("POST", "/api/events/batch"),
+        ("GET", "/api/verify"),
+        ("POST", "/api/verify"),
+        ("POST", "/api/checkpoints"),
+        ("POST", "/api/projections/rebuild"),
+    }
+
+
+def test_openapi_of_a_service_whose_reads_need_a_token_says_so_but_for_health(
+    database_url: str,
+) -> None:
+    with serve(database_url, require_read_token=True) as client:
+        operations = _operations(client)
+    open_ = {key for key, op in operations.items() if "security" not in op}
+    assert open_ == {("GET", "/api/health")}
+
+
+def test_openapi_components_have_no_made_up_examples(client: Client) -> None:
+    # Litestar made random ones ("type": "ZmKydOmfiOiFecPeQNSf") for every documented answer
+    schemas = client.get("/api/schema/openapi.json").json()["components"]["schemas"]
+    examples: list[Any] = []
+
+    def collect(node: Any) -> None:
+        if isinstance(node, dict):
+            examples.extend(node.get("examples", []))
+            for value in node.values():
+                collect(value)
+        elif isinstance(node, list):
+            for value in node:
+                collect(value)
+
+    collect(schemas)
+    assert examples and set(examples) == {"2024-02-23T10:15:00.123456Z"}  # a time's, our own

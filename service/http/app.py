@@ -18,6 +18,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import ClientException
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 from litestar.types import ControllerRouterHandler
 
@@ -26,13 +27,13 @@ from service.audit.periodic import periodic_checkpoints
 from service.committer import GroupCommitter
 from service.config import ConfigError, database_url
 from service.http.audit import AuditController
-from service.http.auth import OPEN, Authorize, provide_principal
+from service.http.auth import OPEN, Authorize, document_security, provide_principal
 from service.http.deadline import REQUEST_TIMEOUT_SECONDS, Deadline
 from service.http.fastpath import install
 from service.http.log import HistoryController, LogController
 from service.http.maintenance import rebuild_projections
 from service.http.media import RefuseUnsupportedMedia
-from service.http.openapi import ASSETS, docs_page, swagger_assets
+from service.http.openapi import ASSETS, BEARER, docs_page, swagger_assets
 from service.http.problems import EXCEPTION_HANDLERS
 from service.http.stream import stream_events
 from service.http.strict import RefuseUnknownParameters
@@ -173,6 +174,16 @@ def create_app(
         request_max_body_size=max_body_bytes,
         lifespan=[writer, follow_log],
         openapi_config=OpenAPIConfig(
+            components=Components(
+                security_schemes={
+                    BEARER: SecurityScheme(
+                        type="http",
+                        scheme="bearer",
+                        description="A token from `timeline tokens create`: editor to write, "
+                        "admin for verify, checkpoints and rebuilds, reader when reads need one",
+                    )
+                }
+            ),
             title="Timeline",
             version=_version(),
             description="Reported developments about arms transfers, as immutable events.",
@@ -180,6 +191,7 @@ def create_app(
             render_plugins=[docs_page(assets)],
         ),
     )
+    document_security(app, require_read=require_read_token)
     return install(app)
 
 

@@ -13,7 +13,6 @@ from litestar import Controller, Request, Response, get, post
 from litestar.concurrency import sync_to_thread
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
-from litestar.openapi import ResponseSpec
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from service.application import Timeline
@@ -32,6 +31,7 @@ from service.audit.proofs import InclusionProof, inclusion_proof
 from service.http.auth import ROLE
 from service.http.deadline import NO_DEADLINE
 from service.http.media import JSON_BODY
+from service.http.openapi import answer_spec
 from service.http.params import (
     MAX_POSITION,
     IdInPath,
@@ -119,7 +119,7 @@ class AuditController(Controller):
         summary="Sign the head of the log now",
         opt={ROLE: "admin", NO_DEADLINE: True},  # for operators; verifies since the last one
         responses={
-            200: ResponseSpec(Checkpoint, description="The head was already signed"),
+            200: answer_spec(Checkpoint, description="The head was already signed"),
             **ADMIN_ONLY,
             422: problem_spec("The log is empty, or does not verify"),
         },
@@ -189,7 +189,7 @@ class AuditController(Controller):
         summary="What was recorded in a window of system time",
         responses={
             **BAD_PARAMS,
-            200: ResponseSpec(Changes, description="JSON, or CSV for format=csv"),
+            200: answer_spec(Changes, description="JSON, or CSV for format=csv"),
         },
     )
     async def changes(

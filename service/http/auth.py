@@ -10,12 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from litestar import Request
+from litestar import Litestar, Request
 from litestar.concurrency import sync_to_thread
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers import HTTPRouteHandler
 from litestar.handlers.base import BaseRouteHandler
 from litestar.types import ASGIApp, Method, Receive, Scope, Send
 
+from service.http.openapi import BEARER
 from service.tokens import Role, Tokens, allows
 
 ANONYMOUS = "anonymous"
@@ -35,6 +37,18 @@ def needed_role(method: str, handler: BaseRouteHandler, *, require_read: bool) -
     if method not in _SAFE:
         return "editor"
     return "reader" if require_read else None
+
+
+def document_security(app: Litestar, *, require_read: bool) -> None:
+    """Mark in the OpenAPI document the operations that need a token, as `needed_role` decides
+    (the interactive page then offers to send one); before the document is first made."""
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", ()):
+            if not isinstance(handler, HTTPRouteHandler):
+                continue
+            methods = handler.http_methods
+            if any(needed_role(m, handler, require_read=require_read) for m in methods):
+                handler.security = [{BEARER: []}]
 
 
 class Authorize:

@@ -9,7 +9,6 @@ import msgspec
 from litestar import Controller, Request, Response, get
 from litestar.concurrency import sync_to_thread
 from litestar.di import NamedDependency
-from litestar.openapi import ResponseSpec
 from litestar.params import QueryParameter
 from litestar.response import Stream
 
@@ -17,7 +16,7 @@ from service.application import Timeline
 from service.audit.changes import ChangesPage, changes_csv, development_changes
 from service.errors import UnknownDevelopment
 from service.history import history_changes
-from service.http.openapi import text_answers
+from service.http.openapi import answer_spec, text_answers
 from service.http.params import MAX_POSITION, IdInPath, settled_known_at, uuid_of
 from service.http.problems import problem_spec
 from service.http.shapes import History, LogPage, format_micros, history_item, log_item
@@ -54,7 +53,7 @@ class LogController(Controller):
         summary="Read the log",
         operation_class=text_answers(NDJSON),
         responses={
-            200: ResponseSpec(LogPage, description="A page of the log (or NDJSON lines)"),
+            200: answer_spec(LogPage, description="A page of the log (or NDJSON lines)"),
             400: problem_spec("`after` or `limit` is not a valid number"),
         },
     )
@@ -95,7 +94,7 @@ class HistoryController(Controller):
         "/{development_id:str}/history",
         summary="History of a development",
         responses={
-            200: ResponseSpec(History, description="JSON, or CSV for format=csv"),
+            200: answer_spec(History, description="JSON, or CSV for format=csv"),
             400: problem_spec("`known_at` is neither an RFC 3339 time nor a date"),
             404: problem_spec("Nothing of the development was recorded by `known_at`"),
         },

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+from litestar import MediaType
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.plugins import OpenAPIRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import (
     Example,
@@ -22,6 +24,16 @@ from litestar.openapi.spec import (
 )
 
 ASSETS = "/api/schema/assets"
+BEARER = "bearer"  # the security scheme of tokens made by `timeline tokens create`
+
+
+def answer_spec(data: Any, description: str, media_type: str = MediaType.JSON) -> ResponseSpec:
+    """OpenAPI documentation of an answer, without the random examples Litestar would make up
+    for it (`"type": "ZmKydOmfiOiFecPeQNSf"` on the interactive page)."""
+    return ResponseSpec(
+        data, description=description, media_type=media_type, generate_examples=False
+    )
+
 
 _FIELD_OF = {f.metadata.get("alias", f.name): f.name for f in dataclasses.fields(Schema)}
 _SCHEMAS = {"properties", "pattern_properties", "dependent_schemas"}  # name -> schema maps

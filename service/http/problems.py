@@ -28,6 +28,7 @@ from service.errors import (
     Unprocessable,
 )
 from service.http.media import UnsupportedMediaType
+from service.http.openapi import answer_spec
 from service.http.params import InvalidParameter
 
 PROBLEM_JSON = "application/problem+json"
@@ -67,7 +68,7 @@ def problem_response(
 
 def problem_spec(description: str) -> ResponseSpec:
     """OpenAPI documentation of a problem response."""
-    return ResponseSpec(ProblemDetails, description=description, media_type=PROBLEM_JSON)
+    return answer_spec(ProblemDetails, description, PROBLEM_JSON)
 
 
 BAD_PARAMS = {400: problem_spec("A parameter is invalid; `errors` name it")}

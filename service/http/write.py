@@ -6,7 +6,6 @@ from typing import Any
 
 from litestar import Controller, Request, Response, post
 from litestar.exceptions import ClientException
-from litestar.openapi import ResponseSpec
 
 from events import AnyEvent, decode_batch, decode_event
 from events.codec import Batch
@@ -15,7 +14,7 @@ from service.http.auth import provide_principal
 from service.http.deadline import within
 from service.http.examples import BATCH_EXAMPLES, EVENT_EXAMPLES
 from service.http.media import JSON_BODY
-from service.http.openapi import body_operation
+from service.http.openapi import answer_spec, body_operation
 from service.http.problems import (
     BATCH,
     DATABASE_ERRORS,
@@ -81,7 +80,7 @@ class EventsWriteController(Controller):
         summary="Append one event",
         operation_class=body_operation(AnyEvent, "One event, tagged by `type`", EVENT_EXAMPLES),
         responses={
-            200: ResponseSpec(ReceiptBody, description="Replay: the original receipt"),
+            200: answer_spec(ReceiptBody, description="Replay: the original receipt"),
             **REFUSALS,
         },
         opt={JSON_BODY: True},
@@ -107,7 +106,7 @@ class EventsWriteController(Controller):
             Batch, '`{"events": [...]}` with 1 to 1,000 events', BATCH_EXAMPLES
         ),
         responses={
-            200: ResponseSpec(Receipts, description="Every event was a replay"),
+            200: answer_spec(Receipts, description="Every event was a replay"),
             **REFUSALS,
         },
         opt={BATCH: True, JSON_BODY: True},
