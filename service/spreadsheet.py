@@ -19,7 +19,10 @@ _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 def safe_cell(value: Any) -> Any:
     """A cell's value, with a text a spreadsheet would take for a formula prefixed by `'`
     (`=HYPERLINK(...)` becomes `'=HYPERLINK(...)`), so it shows as the text it is. Numbers, and
-    text that is a number as written, stay as they are."""
+    text that is a number as written, stay as they are; true and false are spelled as in the JSON
+    answers, not Python's `True` and `False`."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, str) and value.startswith(_FORMULA) and not _NUMBER.fullmatch(value):
         return "'" + value
     return value

@@ -96,6 +96,18 @@ def test_csv_numbers_stay_numbers(client: Client) -> None:
     assert series["low"] == "1000"
 
 
+def test_csv_true_and_false_are_spelled_as_in_json(client: Client) -> None:
+    # given a development whose first report is retracted from 2024-03-01, and a second report
+    development_id = report_development(client)
+    retracted = bodies.report_retracted(development_id, effective_on="2024-03-01")
+    assert post_event(client, retracted).status_code == 201
+    assert post_event(client, bodies.report_added(development_id)).status_code == 201
+    # when its reports are read as CSV on that date: `active` as the JSON has it
+    reports = _rows(client, f"/api/developments/{development_id}", as_of="2024-03-01",
+                    format="csv")  # fmt: skip
+    assert [report["active"] for report in reports] == ["false", "true"]  # was False and True
+
+
 @pytest.mark.parametrize("text", ["=1+1", "+1+1", "-1+1", "@A1", "\t=1", "\r=1", "-", "=", "+x"])
 def test_a_text_cell_that_a_spreadsheet_would_run_is_prefixed_by_a_quote(text: str) -> None:
 
