@@ -310,8 +310,8 @@ def test_csv_cells_hold_one_value_each_under_the_json_path_they_come_from(
         "1000",
         "increment",
     )
-    assert first["retraction.effective_on"] == "" and first["active"] == "True"
-    assert (second["retraction.effective_on"], second["active"]) == ("2024-03-01", "False")
+    assert first["retraction.effective_on"] == "" and first["active"] == "true"
+    assert (second["retraction.effective_on"], second["active"]) == ("2024-03-01", "false")
     assert second["retraction.reason"] == "The originator withdrew the figure"
     cells = [cell for row in (timeline, first, second) for cell in row.values()]
     assert not any(cell.startswith("{") for cell in cells)
