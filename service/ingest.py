@@ -6,7 +6,6 @@ import codecs
 from collections.abc import Callable, Iterable, Iterator
 from importlib import resources
 from typing import IO
-from uuid import UUID
 
 import msgspec
 
@@ -132,18 +131,11 @@ def _store_each(
     results = timeline.append_group(requests) if requests else []
     outcomes: list[Outcome] = []
     refused: list[BadLine] = []
-    created: set[UUID] = set()
-    for number, event, result in zip(numbers, events, results, strict=True):
-        if event.event_id in created:
-            # Within one batch a repeated id is refused (the first one is stored with it), where
-            # across requests it would be a replay.
-            message = f"event_id {event.event_id} appears twice in the batch"
-            refused.append(BadLine(number, "$.event_id", message))
-        elif isinstance(result, DomainError):
+    for number, result in zip(numbers, results, strict=True):
+        if isinstance(result, DomainError):
             refused.append(_refused(number, result))
         else:
             outcomes.extend(result)
-            created.update(outcome.receipt.event_id for outcome in result if outcome.created)
     return outcomes, refused
 
 

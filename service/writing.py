@@ -193,17 +193,22 @@ class Group:
         earlier: dict[UUID, _Earlier],
         mine: dict[UUID, _Earlier],
     ) -> Receipt | int | None:
-        """The receipt (or pending slot) of an event id seen before, or None for a new one.
+        """The receipt (or pending slot) of an event id seen before (stored, earlier in the
+        group, or earlier in this request), or None for a new one.
 
         The same event is the same body as posted, or the event as it was stored, with the
         ids the server made filled in: as the log and an export give it back.
         """
         event_id = event.event_id
         assert event_id is not None
-        if event_id in mine:
-            raise IdempotencyMismatch(
-                f"event_id {event_id} appears twice in the batch", path="$.event_id"
-            )
+        twice = mine.get(event_id)
+        if twice is not None:  # the same event twice in one request is one event, as over two
+            if twice.digest != event_digest:
+                raise IdempotencyMismatch(
+                    f"event_id {event_id} appears twice in the batch with different bodies",
+                    path="$.event_id",
+                )
+            return twice.slot
         before: StoredRecord | _Earlier | None = stored.get(event_id) or earlier.get(event_id)
         if before is None:
             return None

@@ -234,13 +234,14 @@ def test_skipping_refused_lines_decides_the_file_in_one_pass(
     timeline: Timeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # given a file where every other line adds a report to a development never reported, and
-    # where one event id comes twice (refused as in one batch, not taken as a replay)
+    # where one event id comes again with another body (and once with the same: a replay)
     known = "5d1f0f7e-0000-4000-8000-00000000000a"
     first = bodies.development_reported(development_id=known, event_id=known)
     lines = [json.dumps(first)]
     for n in range(20):
         lines.append(json.dumps(bodies.report_added(f"5d1f0f7e-0000-4000-8000-{n:012}")))
         lines.append(json.dumps(bodies.report_added(known)))
+    lines.append(json.dumps({**first, "title": "Another title"}))
     lines.append(json.dumps(first))
     attempts: list[int] = []
     append_group = Timeline.append_group
@@ -258,12 +259,12 @@ def test_skipping_refused_lines_decides_the_file_in_one_pass(
     # then the whole file was decided once, in one transaction, not once per refused line
     assert len(attempts) == 1
     # and the stored events and the skipped lines are those of taking refusals out one by one
-    assert (report.stored, report.already_present) == (21, 0)
+    assert (report.stored, report.already_present) == (21, 1)
     assert [(bad.line, bad.path) for bad in report.skipped] == [
         *((line, "$.development_id") for line in range(2, 42, 2)),
         (42, "$.event_id"),
     ]
-    assert report.skipped[-1].message == f"event_id {known} appears twice in the batch"
+    assert report.skipped[-1].message == f"event_id {known} was recorded with a different body"
     assert [r.version for r in timeline.store.select_records(limit=100)] == list(range(1, 22))
 
 

@@ -182,3 +182,29 @@ def test_body_at_the_limit_is_read(database_url: str) -> None:
 
     with serve(database_url, max_body_bytes=len(body)) as client:
         assert client.post("/api/events", content=body).status_code == 201
+
+
+def test_the_same_event_twice_in_a_batch_is_stored_once_and_answered_twice(
+    client: Client,
+) -> None:
+    # as two overlapping exports, concatenated, give it (it was a 409)
+    event = bodies.development_reported(event_id=str(uuid.uuid4()))
+
+    response = post_batch(client, event, event)
+
+    assert response.status_code == 201, response.text
+    first, second = response.json()["receipts"]
+    assert first == second
+    assert log_state(client).events == 1
+
+
+def test_one_event_id_twice_in_a_batch_with_two_bodies_is_a_conflict(client: Client) -> None:
+    event_id = str(uuid.uuid4())
+    one = bodies.development_reported(event_id=event_id)
+    other = bodies.development_reported(event_id=event_id, title="Another title")
+
+    document = problem(post_batch(client, one, other), 409)
+
+    assert document["type"] == "urn:timeline:problem:idempotency-mismatch"
+    assert error_paths(document) == ["$.events[1].event_id"]
+    assert log_state(client).events == 0
