@@ -172,7 +172,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         if args.file == "-":
             batch = _read(sys.stdin.buffer)
         elif not path.is_file():
-            _say(f"error: {path} is not a file")
+            _say(f"error: {path} {'is not a file' if path.exists() else 'does not exist'}")
             return 2
         else:
             with path.open("rb") as stream:

@@ -320,6 +320,16 @@ def test_an_import_that_cannot_be_read_is_a_one_line_error(
     assert err == "error: cannot read /proc/self/mem: Input/output error; nothing was imported\n"
 
 
+def test_an_import_of_a_missing_file_or_a_folder_says_which(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database = f"sqlite:///{tmp_path}/a.db"
+    assert main(["import", str(tmp_path / "nope.ndjson"), "--database", database]) == 2
+    assert capsys.readouterr().err == f"error: {tmp_path}/nope.ndjson does not exist\n"
+    assert main(["import", str(tmp_path), "--database", database]) == 2
+    assert capsys.readouterr().err == f"error: {tmp_path} is not a file\n"
+
+
 @pytest.mark.parametrize(
     ("option", "value", "says"),
     [
