@@ -42,8 +42,19 @@ class ImportFailed(Exception):
         self.bad = bad
 
 
+class _LogLine(msgspec.Struct):
+    """A line of the log's NDJSON (`GET /api/events`): the event under `event`."""
+
+    position: int
+    event: msgspec.Raw
+
+
+_log_line = msgspec.json.Decoder(_LogLine)
+
+
 def read_events(lines: Iterable[bytes]) -> Iterator[tuple[int, AnyEvent | BadLine]]:
-    """Decode each non-blank line; a line that does not decode yields a `BadLine`."""
+    """Decode each non-blank line, an event as posted or a line of the log's NDJSON (its event
+    taken); a line that does not decode yields a `BadLine`."""
     for number, line in enumerate(lines, start=1):
         if number == 1:
             line = line.removeprefix(codecs.BOM_UTF8)  # as some editors on Windows save UTF-8
@@ -52,8 +63,24 @@ def read_events(lines: Iterable[bytes]) -> Iterator[tuple[int, AnyEvent | BadLin
         try:
             yield number, decode_event(line)
         except InvalidEvent as error:
-            problem = error.errors[0]
-            yield number, BadLine(number, problem.path, problem.message)
+            yield number, _from_log(number, line) or _bad(number, error, "$")
+
+
+def _from_log(number: int, line: bytes) -> AnyEvent | BadLine | None:
+    """The event of a line of the log's NDJSON, or None for a line that is not one."""
+    try:
+        raw = _log_line.decode(line).event
+    except msgspec.DecodeError:  # malformed, or not shaped as the log's lines
+        return None
+    try:
+        return decode_event(raw)
+    except InvalidEvent as error:
+        return _bad(number, error, "$.event")
+
+
+def _bad(number: int, error: InvalidEvent, at: str) -> BadLine:
+    problem = error.errors[0]
+    return BadLine(number, at + problem.path.removeprefix("$"), problem.message)
 
 
 class Batch(msgspec.Struct, frozen=True, kw_only=True):

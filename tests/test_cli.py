@@ -27,6 +27,7 @@ from service.ingest import import_events
 from service.tokens import Tokens
 from service.writing import Outcome, Request
 from tests import bodies
+from tests.api import serve
 from tests.procs import TIMELINE, create_token, free_port, timeline_process
 
 CORPUS = Path(__file__).parent.parent / "service/seed/corpus.ndjson"
@@ -561,3 +562,29 @@ def test_a_public_key_to_pin_that_is_not_one_is_a_usage_error(
         main(["verify", "--checkpoint", "cp.json", "--public-key", "zz"])
     assert exited.value.code == 2
     assert "an Ed25519 public key is 64 hex digits" in capsys.readouterr().err
+
+
+def test_the_log_s_ndjson_imports_as_its_events(database_url: str, tmp_path: Path) -> None:
+    # Given the log of a database as GET /api/events gives it in NDJSON, one line malformed
+    source = Timeline(database_url)
+    import_events(source, CORPUS.read_bytes().splitlines()[:5], recorded_by="desk")
+    with serve(database_url) as client:
+        lines = client.get("/api/events", headers={"Accept": "application/x-ndjson"}).text
+    source.close()
+    log = tmp_path / "log.ndjson"
+    log.write_text(lines + '{"position": 9, "event": {"type": "nothing"}}\n')
+    target = f"sqlite:///{tmp_path}/copy.db"
+    # When it is imported into another database: the malformed line is named
+    assert main(["import", str(log), "--database", target, "--skip-bad-lines"]) == 0
+    # Then it holds the same events, as an export of each gives them
+    assert events_in(target) == 5
+    exported = [
+        _export(database_url, tmp_path / "a.ndjson"),
+        _export(target, tmp_path / "b.ndjson"),
+    ]
+    assert exported[0] == exported[1]
+
+
+def _export(database: str, path: Path) -> bytes:
+    assert main(["export", "-o", str(path), "--database", database]) == 0
+    return path.read_bytes()
