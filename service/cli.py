@@ -157,9 +157,11 @@ def cmd_seed(args: argparse.Namespace) -> int:
     if 0 < held < len(batch.events):  # seeded by a version whose corpus was coded otherwise
         _say(
             f"this database holds {held} of the bundled corpus's {len(batch.events)} events: "
-            "an earlier version seeded it, and this one codes the corpus otherwise (see "
-            "service/seed/CODING.md). Nothing was stored: a log is never rewritten. To see "
-            "this version's corpus, seed a new database (--database sqlite:///other.db)."
+            "an earlier version seeded it, coding the corpus otherwise (see "
+            "service/seed/CODING.md), or part of the corpus was imported into it. Nothing was "
+            "stored: seeding completes no partial corpus, whose rest may contradict what is "
+            "there. To see this version's corpus, seed a new database "
+            "(--database sqlite:///other.db)."
         )
         return 0
     return _import(args, batch, recorded_by="seed", skip=False)
