@@ -49,12 +49,13 @@ class Timeline(Application[UUID]):
 
     name = "Timeline"
 
-    def __init__(self, database: str, *, create: bool = False) -> None:
-        """The timeline at `database`; `create`: make its tables whatever CREATE_TABLE says."""
+    def __init__(self, database: str, *, create: bool = False, existing: bool = False) -> None:
+        """The timeline at `database`; `create`: make its tables whatever CREATE_TABLE says;
+        `existing`: make none whatever it says (a database without them is refused)."""
         self.database = database
         env = persistence_env(database)
-        if create:
-            env["CREATE_TABLE"] = "yes"
+        if create or existing:
+            env["CREATE_TABLE"] = "yes" if create else "no"
         super().__init__(env=env)
         if not self.store.tables_present():
             self.close()

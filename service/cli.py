@@ -59,8 +59,9 @@ def _say(message: str) -> None:
 
 
 def _open(args: argparse.Namespace, *, existing: bool = False) -> Timeline:
-    """The timeline at `--database`; with `existing`, a missing SQLite file is an error rather
-    than a new empty database, for commands that would only report on nothing."""
+    """The timeline at `--database`; with `existing`, a missing SQLite file, or a database
+    without the log's tables, is an error rather than a new empty timeline, for commands that
+    would only report on nothing."""
     url = database_url(args.database)
     path = sqlite_file(url)
     if existing and path is not None and not path.exists():
@@ -68,7 +69,7 @@ def _open(args: argparse.Namespace, *, existing: bool = False) -> Timeline:
             f"no database at {path} ({url}); this command creates none: "
             "check --database or TIMELINE_DATABASE"
         )
-    return Timeline(url)
+    return Timeline(url, existing=existing)
 
 
 def _cannot(doing: str, name: str, error: OSError, consequence: str = "") -> int:

@@ -18,6 +18,7 @@ import termios
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from service.application import Timeline
@@ -288,6 +289,21 @@ def test_a_command_that_reads_refuses_a_missing_sqlite_file_and_creates_none(
     assert main([*verb, "--database", f"sqlite:///{missing}"]) == 2
     assert f"error: no database at {missing}" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("verb", [["export"], ["verify"], ["tokens", "list"]])
+def test_a_command_that_reads_refuses_a_database_without_a_timeline_and_creates_none(
+    verb: list[str], postgres_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # an empty PostgreSQL database: export answered 0, having made the log's tables in it
+    assert main([*verb, "--database", postgres_url]) == 2
+    assert "no timeline tables in" in capsys.readouterr().err
+    with psycopg.connect(postgres_url) as connection:
+        tables = connection.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
+        ).fetchone()
+    assert tables == (0,)
 
 
 def test_an_export_to_a_mistyped_database_leaves_the_export_file_whole(
