@@ -144,13 +144,31 @@ def _with_fix(
     return message
 
 
+# A high surrogate escape (after an even run of backslashes) not followed by a low one: msgspec
+# calls that "Input data was truncated"
+_LONE_SURROGATE = re.compile(
+    rb"(?<!\\)(?:\\\\)*(\\u[dD][89abAB][0-9a-fA-F]{2})(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+)
+
+
+def _malformed(message: str, data: bytes | str) -> str:
+    """msgspec's message for JSON it could not parse, naming a lone surrogate for what it is."""
+    if message == "Input data was truncated":
+        raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+        lone = _LONE_SURROGATE.search(raw)
+        if lone:
+            escape = lone.group(1).decode()
+            return f"JSON is malformed: a lone utf-16 surrogate {escape} (byte {lone.start(1)})"
+    return message
+
+
 def _decode(decoder: msgspec.json.Decoder[Any], data: bytes | str) -> Any:
     try:
         return decoder.decode(data)
     except msgspec.ValidationError as error:
         raise InvalidEvent([_problem(error, data)]) from None
     except msgspec.DecodeError as error:
-        raise InvalidEvent([Problem("$", str(error))], malformed=True) from None
+        raise InvalidEvent([Problem("$", _malformed(str(error), data))], malformed=True) from None
     except UnicodeError:  # msgspec lets invalid UTF-8 inside a string escape as this
         raise InvalidEvent(
             [Problem("$", "JSON is malformed: not valid UTF-8")], malformed=True

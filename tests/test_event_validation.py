@@ -450,6 +450,31 @@ def test_text_with_a_lone_surrogate_is_refused_as_malformed() -> None:
     assert refusal(text).malformed is True
 
 
+@pytest.mark.parametrize("escape", [r"\ud800", r"\uDBFF", r"\ud83d\u0041"])
+def test_a_lone_surrogate_escape_is_named_not_called_truncated(escape: str) -> None:
+    # msgspec reads six bytes past a high surrogate: near the end it says "truncated"
+    event = minimal("report_added")
+    report = event.pop("report")
+    source = {"channel": "briefing", "originator": "John Kirby"}
+    event["report"] = {"asserted_on": report["asserted_on"], "source": source}
+    body = json.dumps(event).replace('"John Kirby"', '"Jo' + escape + '"')
+    assert body.endswith(escape + '"}}}')  # the escape is the last string of the body
+
+    error = refusal(body.encode())
+
+    assert error.malformed is True
+    assert "surrogate" in error.errors[0].message
+    assert "truncated" not in error.errors[0].message
+
+
+def test_a_truncated_body_is_still_called_truncated() -> None:
+    body = json.dumps(minimal("report_added")).replace("John", r"Jo\\ud800hn")
+
+    error = refusal(body.encode()[:-20])
+
+    assert error.errors[0].message == "Input data was truncated"
+
+
 @pytest.mark.parametrize("data", ["[]", "null", "42", '"report_added"'])
 def test_json_that_is_not_an_object_is_invalid_but_not_malformed(data: str) -> None:
     error = refusal(data)

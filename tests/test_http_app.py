@@ -80,6 +80,14 @@ def test_unknown_route_is_a_problem(client: Client) -> None:
     assert "/api/nothing-here" in document["detail"]
 
 
+@pytest.mark.parametrize("path", ["/api/schema/nothing-here", "/api/schema/nothing.json"])
+def test_unknown_path_under_the_api_documents_is_a_problem(client: Client, path: str) -> None:
+    document = problem(client.get(path), 404)
+
+    assert path in document["detail"]
+    assert client.get("/api/schema").status_code == 200
+
+
 def test_method_not_allowed_is_a_problem(client: Client) -> None:
     document = problem(client.delete("/api/events"), 405)
 

@@ -33,7 +33,14 @@ from service.http.fastpath import install
 from service.http.log import HistoryController, LogController
 from service.http.maintenance import rebuild_projections
 from service.http.media import RefuseUnsupportedMedia
-from service.http.openapi import ASSETS, BEARER, docs_page, swagger_assets
+from service.http.openapi import (
+    ASSETS,
+    BEARER,
+    DOCUMENTS,
+    docs_page,
+    documents_router,
+    swagger_assets,
+)
 from service.http.problems import EXCEPTION_HANDLERS
 from service.http.stream import stream_events
 from service.http.strict import RefuseUnknownParameters
@@ -187,7 +194,8 @@ def create_app(
             title="Timeline",
             version=_version(),
             description="Reported developments about arms transfers, as immutable events.",
-            path="/api/schema",
+            path=DOCUMENTS,
+            openapi_router=documents_router(),
             render_plugins=[docs_page(assets)],
         ),
     )

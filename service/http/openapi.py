@@ -6,11 +6,13 @@ import dataclasses
 import importlib.resources
 from collections.abc import Mapping
 from functools import cache
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
 import msgspec
-from litestar import MediaType
+from litestar import MediaType, Response, Router
+from litestar.exceptions import NotFoundException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.plugins import OpenAPIRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import (
@@ -23,7 +25,8 @@ from litestar.openapi.spec import (
     Schema,
 )
 
-ASSETS = "/api/schema/assets"
+DOCUMENTS = "/api/schema"
+ASSETS = f"{DOCUMENTS}/assets"
 BEARER = "bearer"  # the security scheme of tokens made by `timeline tokens create`
 
 
@@ -160,4 +163,22 @@ def docs_page(assets: Path | None) -> OpenAPIRenderPlugin:
         css_url=f"{ASSETS}/swagger-ui.css",
         standalone_preset_js_url=f"{ASSETS}/swagger-ui-standalone-preset.js",
         favicon=f"<link rel='icon' type='image/png' href='{ASSETS}/favicon-32x32.png'>",
+    )
+
+
+def _missing_as_problem(response: Response[Any]) -> Response[Any]:
+    """Litestar answers an unknown path under the documents with an HTML page: a problem, as
+    everywhere else under /api/."""
+    if response.status_code == HTTPStatus.NOT_FOUND:
+        raise NotFoundException()
+    return response
+
+
+def documents_router() -> Router:
+    """The router Litestar serves the OpenAPI document and the interactive page from."""
+    return Router(
+        DOCUMENTS,
+        route_handlers=[],
+        include_in_schema=False,
+        after_request=_missing_as_problem,
     )

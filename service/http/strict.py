@@ -16,10 +16,10 @@ from litestar.connection import ASGIConnection
 from litestar.routes import HTTPRoute
 from litestar.types import ASGIApp, Receive, Scope, Send
 
+from service.http.openapi import DOCUMENTS  # its documents are not ours to refuse
 from service.http.params import InvalidParameter
 
 API = "/api/"
-DOCUMENTS = "/api/schema"  # the OpenAPI document, Swagger UI and its assets: not ours to refuse
 
 
 class RefuseUnknownParameters:
