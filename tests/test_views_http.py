@@ -212,6 +212,35 @@ def test_following_next_alone_goes_on_with_the_first_page_s_as_of_and_known_at(
     ]
 
 
+def test_following_next_alone_keeps_the_first_page_s_filters(database_url: str) -> None:
+    with serve(database_url) as client:
+        # Given developments from Iran and from North Korea, reported on alternate days
+        suppliers = ["IRN", "PRK", "IRN", "PRK", "IRN"]
+        ids = [
+            report_development(
+                client,
+                actors={"supplier": supplier, "recipient": "RUS"},
+                report=bodies.report(asserted_on=f"2024-06-0{day}"),
+            )
+            for day, supplier in enumerate(suppliers, start=1)
+        ]
+        # When the Iranian ones from 2 June are paged one at a time, by each `next` alone
+        first = _get(client, "/api/developments", actor="irn", **{"from": "2024-06-02"}, limit=1)
+        seen, cursor = [item["development_id"] for item in first["items"]], first["next"]
+        while cursor is not None:
+            page = _get(client, "/api/developments", cursor=cursor, limit=1)
+            seen += [item["development_id"] for item in page["items"]]
+            cursor = page["next"]
+        # and a request that gives a filter of its own with the first cursor
+        other = _get(client, "/api/developments", cursor=first["next"], actor="prk")
+        forged = client.get("/api/developments", params={"cursor": first["next"][:-2] + "xx"})
+    # Then every page answers for the first page's filters
+    assert seen == [ids[2], ids[4]]
+    # and a filter given is the request's, the others still the cursor's
+    assert [item["development_id"] for item in other["items"]] == [ids[3]]
+    assert problem(forged, 400)["errors"][0]["path"] == "cursor"
+
+
 @pytest.mark.parametrize("path", ["/api/developments", "/api/views/allegations"])
 def test_csv_pages_link_to_the_next_one_at_the_same_as_of_and_known_at(
     database_url: str, path: str

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
-from typing import Any, NamedTuple
+from typing import Annotated, Any, NamedTuple
 
 import msgspec
 from litestar import Response
 
-from events import parse_edtf
+from events import Status, parse_edtf
+from events.base import LINE
+from events.values import Kind
 from projections.results import Deliveries, Detail, DevelopmentRow, Page
+from service.http.params import InvalidParameter
 from service.http.shapes import Time, format_micros
 from service.http.tables import CSV
 from service.spreadsheet import csv_table
@@ -142,26 +147,63 @@ def csv_response(
     return Response(table, media_type=CSV, headers=headers)
 
 
-def page_of(page: Page, as_of: date, known_at_us: int, shape: Any) -> TimelinePage:
-    """A page of results with each item shaped by `shape`; its `next` carries the page's times."""
+class TimelineFilters(msgspec.Struct, frozen=True, omit_defaults=True, forbid_unknown_fields=True):
+    """The filters a timeline page answered for, carried by its `next` cursor."""
+
+    kind: Kind | None = None
+    actor: Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=LINE)] | None = None
+    status: Status | None = None
+    from_: str | None = msgspec.field(default=None, name="from")
+    to: str | None = None
+
+    def over(self, earlier: TimelineFilters) -> TimelineFilters:
+        """These filters, with each one not given taken from `earlier` (a cursor's)."""
+        return TimelineFilters(
+            **{
+                name: getattr(earlier, name) if getattr(self, name) is None else getattr(self, name)
+                for name in self.__struct_fields__
+            }
+        )
+
+
+NO_FILTERS = TimelineFilters()
+_filters_decoder = msgspec.json.Decoder(TimelineFilters)
+
+
+def page_of(
+    page: Page,
+    as_of: date,
+    known_at_us: int,
+    shape: Any,
+    filters: TimelineFilters = NO_FILTERS,
+) -> TimelinePage:
+    """A page of results with each item shaped by `shape`; its `next` carries the page's times
+    and filters, so following `next` alone answers for them."""
+    following = None
+    if page.next is not None:
+        following = f"{page.next}~{as_of.isoformat()}~{known_at_us}"
+        if filters != NO_FILTERS:
+            encoded = base64.urlsafe_b64encode(msgspec.json.encode(filters)).rstrip(b"=")
+            following += f"~{encoded.decode()}"
     return TimelinePage(
         as_of=as_of,
         known_at=format_micros(known_at_us),
         items=[shape(item) for item in page.items],
-        next=None if page.next is None else f"{page.next}~{as_of.isoformat()}~{known_at_us}",
+        next=following,
     )
 
 
 class Continued(NamedTuple):
-    """What a `next` cursor says: where the read models go on, and the `as_of` and `known_at`
-    (µs) of the page that handed it out (None in a cursor of an earlier version)."""
+    """What a `next` cursor says: where the read models go on, and the `as_of`, `known_at` (µs)
+    and filters of the page that handed it out (None or none in a cursor of an earlier version)."""
 
     after: str | None
     as_of: str | None = None
     known_at_us: int | None = None
+    filters: TimelineFilters = NO_FILTERS
 
 
-_PINNED = re.compile(r"(.+)~(\d{4}-\d{2}-\d{2})~(\d{1,18})", re.ASCII)
+_PINNED = re.compile(r"(.+)~(\d{4}-\d{2}-\d{2})~(\d{1,18})(?:~([A-Za-z0-9_-]+))?", re.ASCII)
 
 
 def continued(cursor: str | None) -> Continued:
@@ -170,7 +212,16 @@ def continued(cursor: str | None) -> Continued:
     found = None if cursor is None else _PINNED.fullmatch(cursor)
     if found is None:
         return Continued(cursor)
-    return Continued(found.group(1), found.group(2), int(found.group(3)))
+    filters = NO_FILTERS
+    if found.group(4) is not None:
+        try:
+            encoded = found.group(4) + "=" * (-len(found.group(4)) % 4)
+            filters = _filters_decoder.decode(base64.urlsafe_b64decode(encoded))
+        except (binascii.Error, ValueError, msgspec.DecodeError):  # ValidationError included
+            raise InvalidParameter(
+                "cursor", f"{cursor!r} is not a cursor this service handed out"
+            ) from None
+    return Continued(found.group(1), found.group(2), int(found.group(3)), filters)
 
 
 def _columns(names: str) -> tuple[str, ...]:

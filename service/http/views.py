@@ -37,6 +37,7 @@ from service.http.view_shapes import (
     DELIVERY_COLUMNS,
     REPORT_COLUMNS,
     TIMELINE_COLUMNS,
+    TimelineFilters,
     TimelinePage,
     continued,
     csv_response,
@@ -128,7 +129,9 @@ class DevelopmentsController(Controller):
     ) -> Response[Any]:
         """Visible developments by `first_reported_on`, then position; `next` pages on."""
         day, moment, after = _times(read_models, as_of, known_at, cursor)
-        first, last = _day("from", from_), _day("to", to)
+        given = TimelineFilters(kind=kind, actor=actor, status=status, from_=from_, to=to)
+        filters = given.over(continued(cursor).filters)
+        first, last = _day("from", filters.from_), _day("to", filters.to)
         if first is not None and last is not None and last < first:  # as /api/changes says
             raise InvalidParameter("to", f"the window ends ({last}) before it starts ({first})")
         page = _call(
@@ -137,13 +140,13 @@ class DevelopmentsController(Controller):
             known_at_us=moment,
             limit=limit,
             after=after,
-            kind=kind,
-            actor=actor,
-            status=status,
+            kind=filters.kind,
+            actor=filters.actor,
+            status=filters.status,
             from_=first,
             to=last,
         )
-        shaped = page_of(page, day, moment, development_shape)
+        shaped = page_of(page, day, moment, development_shape, filters)
         if wants_csv(request, format):
             following = _following(request, shaped)
             return csv_response(shaped.items, TIMELINE_COLUMNS, day, shaped.known_at, following)
