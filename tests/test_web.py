@@ -6,7 +6,7 @@ import html
 import re
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from importlib import resources
 from pathlib import Path
@@ -183,11 +183,39 @@ def test_known_at_before_anything_was_recorded_shows_an_empty_service(client: Cl
 
 
 def test_a_datetime_local_known_at_is_read_as_utc_and_kept_in_links(client: Client) -> None:
-    time.sleep(1.1)  # a whole second after the seed was recorded
-    local = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")  # as <input type=datetime-local>
+    recorded_at = client.get("/api/events", params={"limit": 1}).json()["items"][0]["recorded_at"]
+    local = recorded_at[:19]  # the seed's second, as <input type=datetime-local> sends it
+    wait_past(local)
     urls = page(client, "/", as_of="2024-03-01", known_at=local).urls
-    kept = quote(f"{local}Z", safe="")
+    kept = quote(f"{local}.999999Z", safe="")  # to the end of the second, as a date to its end
     assert f"/developments/{CONTAINERS}?as_of=2024-03-01&known_at={kept}" in urls
+
+
+def test_a_known_at_typed_to_the_second_takes_in_what_was_recorded_during_it(
+    client: Client,
+) -> None:
+    # Given the seed, recorded at some microsecond of a second
+    recorded_at = client.get("/api/events", params={"limit": 1}).json()["items"][0]["recorded_at"]
+    second = recorded_at[:19]  # as the field shows it, and as a reader types it
+    wait_past(second)
+    # When the overview is asked at that second, and at the one before
+    during = page(client, "/", as_of="2024-03-01", known_at=second).text
+    before = page(client, "/", as_of="2024-03-01", known_at=minus_a_second(second)).text
+    # Then the seed is in it at its own second, and not a second earlier
+    assert "US Government: more than 10,000 containers" in during
+    assert "Nothing had been reported by 1 March 2024" in before
+
+
+def wait_past(moment: str) -> None:
+    """Sleep until the whole second of a `datetime-local` value is past: else it is to come."""
+    end = datetime.fromisoformat(moment).replace(tzinfo=UTC) + timedelta(seconds=1)
+    time.sleep(max(0.0, (end - datetime.now(UTC)).total_seconds() + 0.01))
+
+
+def minus_a_second(moment: str) -> str:
+    """A `datetime-local` value one second earlier."""
+    earlier = datetime.fromisoformat(moment) - timedelta(seconds=1)
+    return earlier.strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def test_a_known_at_to_come_shows_the_page_as_recorded_now(client: Client) -> None:

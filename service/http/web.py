@@ -51,8 +51,9 @@ class Axes:
     def __init__(self, as_of: str | None, known_at: str | None) -> None:
         known_at = (known_at or "").strip() or None
         match = _LOCAL.fullmatch(known_at or "")
-        if match is not None:
-            known_at = f"{match.group(1)}{match.group(2) or ':00'}Z"
+        if match is not None:  # to the end of the minute or second typed, as a date to its end
+            seconds = match.group(2) or ":59"
+            known_at = f"{match.group(1)}{seconds if '.' in seconds else seconds + '.999999'}Z"
         self.as_of: date = parse_as_of((as_of or "").strip() or None)
         self.known_at_us = parse_known_at(known_at)
         now = now_micros()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import urllib.request
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
@@ -167,6 +168,23 @@ def test_moving_a_control_keeps_the_known_at_to_the_microsecond(page: Page, site
     expect(page).to_have_url(re.compile(rf"\?as_of=2024-07-02&known_at={exact}$"))
     expect(page.locator("#reports-title + ol li").first).to_contain_text("as of 2024-07-02")
     expect(page.locator("#v2")).to_have_count(1)
+
+
+def test_a_known_at_typed_to_the_second_takes_in_what_was_recorded_during_it(
+    page: Page, site: Site
+) -> None:
+    # Given a development whose second report was recorded at some microsecond of a second
+    development, recorded_at = _development_with_two_reports(site)
+    page.goto(f"{site.base}/developments/{development}?as_of=2024-07-01")
+    expect(page.locator("#liveness")).to_have_attribute("data-state", "live")
+    time.sleep(max(0.0, 1.05 - (time.time() % 1)))  # that second is past: else it is to come
+
+    # When the reader types that second, as the history shows it, into the known-at field
+    page.locator("#known-at").fill(recorded_at[:19])
+
+    # Then the page is known at the end of that second, with the second report in it
+    expect(page).to_have_url(re.compile(r"known_at=.*\.999999Z$"))
+    expect(page.locator("#v2")).to_contain_text("500 rounds")
 
 
 def test_a_known_at_before_the_development_keeps_the_views_and_says_why(
