@@ -81,8 +81,11 @@ def test_the_overview_says_what_each_source_had_said_about_deliveries_by_1_march
     client: Client,
 ) -> None:
     text = page(client, "/", as_of="2024-03-01").text
-    assert "US Government: more than 10,000 containers (as of 2024-02-23, 2 reports)" in text
-    assert "South Korea NIS: more than 1,000,000 rounds (as of 2023-11-01, 1 report)" in text
+    said = (
+        "US Government: more than 10,000 containers (last reported 2024-02-23, 2 reports)",
+        "South Korea NIS: more than 1,000,000 rounds (last reported 2023-11-01, 1 report)",
+    )
+    assert all(legend in text for legend in said)
     assert "US Government: more than 24 missiles" in text
     assert "Iran Foreign Ministry: no number stated (“a limited number”)" in text
 
@@ -114,7 +117,7 @@ def test_the_overview_has_one_h1_and_counts_in_the_singular_when_there_is_one(
 
 def test_an_earlier_as_of_shows_the_figures_said_by_then(client: Client) -> None:
     text = page(client, "/", as_of="2023-10-20").text
-    assert "US Government: more than 1,000 containers (as of 2023-10-13, 1 report)" in text
+    assert "US Government: more than 1,000 containers (last reported 2023-10-13, 1 report)" in text
     assert "10,000 containers" not in text and "rounds" not in text.split("Open allegations")[0]
 
 
@@ -171,7 +174,11 @@ def test_a_correction_of_a_development_shows_the_words_it_removed_and_added(
 
 def test_known_at_before_anything_was_recorded_shows_an_empty_service(client: Client) -> None:
     text = page(client, "/", as_of="2024-03-01", known_at="2000-01-01").text
-    assert "Nothing had been reported by 1 March 2024" in text
+    # the empty views say it is what was recorded here by then, not the reporting, that is empty
+    recorded = "as recorded here by 2000-01-01"
+    assert f"Nothing had been reported by 1 March 2024, {recorded}." in text
+    assert f"No delivered quantity had been reported by 1 March 2024, {recorded}." in text
+    assert f"No allegation was open on this date, {recorded}." in text
     refused = page(
         client, f"/developments/{CONTAINERS}", 404, as_of="2024-03-01", known_at="2000-01-01"
     )
@@ -373,12 +380,13 @@ def test_each_view_downloads_whole_as_one_csv_of_what_the_page_shows(tmp_path: P
         }
     # Then each is a file of every row the API's pages hold at the page's times, not the later one
     assert sorted(downloads) == sorted(api)
+    known_at = pinned["known_at"][0].replace(":", "")
     for path, response in downloads.items():
         assert response.status_code == 200, response.text
         name = path.removeprefix("/download/").removesuffix(".csv")
         assert response.headers["content-disposition"] == (
-            f'attachment; filename="{name}-as-of-2024-07-01.csv"'
-        )
+            f'attachment; filename="{name}-as-of-2024-07-01-known-at-{known_at}.csv"'
+        )  # the file holds neither date: its name says both
         # with a byte-order mark, so that Excel reads it as UTF-8
         assert response.content == "\ufeff".encode() + api[path].encode()
     assert len(downloads["/download/timeline.csv"].text.splitlines()) == 1 + 501

@@ -55,7 +55,7 @@ def test_actors_that_differ_in_case_alone_are_one_series_in_the_steps_as_in_the_
         "John Kirby 2023-10-13 more than 1,000 containers",
         "John Kirby 2024-02-23 more than 10,000 containers",
     ]
-    assert said == ["John Kirby: more than 10,000 containers (as of 2024-02-23, 2 reports)"]
+    assert said == ["John Kirby: more than 10,000 containers (last reported 2024-02-23, 2 reports)"]
 
 
 def test_a_refuted_development_no_longer_says_the_steps_after_it_was_refuted(
@@ -83,7 +83,7 @@ def test_a_refuted_development_no_longer_says_the_steps_after_it_was_refuted(
         "John Kirby 2024-02-23 more than 10,000 containers",
         "John Kirby 2024-03-01 about 1,000 containers",
     ]
-    assert said == ["John Kirby: about 1,000 containers (as of 2023-10-13, 1 report)"]
+    assert said == ["John Kirby: about 1,000 containers (last reported 2023-10-13, 1 report)"]
     # and before it was refuted, its figure counted
     assert before[-1] == "John Kirby 2024-02-23 more than 10,000 containers"
 

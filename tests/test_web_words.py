@@ -66,7 +66,7 @@ def test_a_panel_draws_the_low_as_a_step_line_and_an_open_band_above_it() -> Non
     assert trace.line.count("M") == 1 and trace.line.count("V") == 1  # one joined step line
     assert trace.open_band.count("Z") == 2 and trace.band == ""
     assert trace.summary == (
-        "US Government: at least 10,000 containers (as of 2024-02-23, 2 reports)"
+        "US Government: at least 10,000 containers (last reported 2024-02-23, 2 reports)"
     )
     assert [p.y for p in trace.points] == sorted([p.y for p in trace.points], reverse=True)
 

@@ -165,7 +165,9 @@ class WebController(Controller):
         if moment is None:  # nothing recorded yet
             moment = axes.known_at_us
         columns, rows = DOWNLOADS[name](read_models, day, moment)
-        disposition = f'attachment; filename="{name}-as-of-{day.isoformat()}.csv"'
+        # the file holds no dates: its name says both, the time without colons (Windows)
+        known = format_micros(moment).replace(":", "")
+        disposition = f'attachment; filename="{name}-as-of-{day.isoformat()}-known-at-{known}.csv"'
         return csv_response(rows, columns, day, format_micros(moment),
                             {"Content-Disposition": disposition}, bom=True)  # fmt: skip
 

@@ -141,7 +141,7 @@ def _summary(line: Line, name: str) -> str:
         return f"{name}: not counted as of this date (its reports were retracted or refuted)"
     said = words.series_text(current.low, current.high, current.unit, line.last_figure)
     reports = f"{current.reports} report" + ("" if current.reports == 1 else "s")
-    return f"{name}: {said} (as of {current.last_asserted_on.isoformat()}, {reports})"
+    return f"{name}: {said} (last reported {current.last_asserted_on.isoformat()}, {reports})"
 
 
 def _x_ticks(scale: Scale) -> list[Tick]:

@@ -51,7 +51,9 @@ def test_moving_the_as_of_slider_updates_the_allegations_board_and_the_chart(
     page.goto(f"{site.base}/?as_of=2024-03-01")
     counts, legend = page.locator("#allegations .counts"), page.locator("#panel-container .legend")
     expect(counts).to_have_text(re.compile(r"18 open:\s*alleged 15,\s*corroborated 3"))
-    expect(legend).to_contain_text("US Government: more than 10,000 containers (as of 2024-02-23")
+    expect(legend).to_contain_text(
+        "US Government: more than 10,000 containers (last reported 2024-02-23"
+    )
     rounds = page.locator("#panel-round .legend")
     expect(rounds).to_contain_text("South Korea NIS: more than 1,000,000 rounds")
     screenshot(page, "overview-2024-03-01-laptop")
@@ -61,7 +63,9 @@ def test_moving_the_as_of_slider_updates_the_allegations_board_and_the_chart(
     expect(page).to_have_url(re.compile(r"\?as_of=2023-10-20$"))
     expect(page.locator("#as-of-said")).to_have_text("20 October 2023")
     expect(counts).to_have_text(re.compile(r"10 open:\s*alleged 9,\s*corroborated 1"))
-    expect(legend).to_contain_text("US Government: more than 1,000 containers (as of 2023-10-13")
+    expect(legend).to_contain_text(
+        "US Government: more than 1,000 containers (last reported 2023-10-13"
+    )
     expect(page.locator("#panel-round")).to_have_count(0)  # no rounds counted before November
     screenshot(page, "overview-2023-10-20-laptop")
 
