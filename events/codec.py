@@ -140,6 +140,9 @@ def _with_fix(
     if wrong:
         return f"Expected one of: {choices}{wrong.group(1) or ''}"
     if missing or _BAD_ENUM.fullmatch(message):
+        if path.endswith(".type") and _value_of(message) in expected.choices:
+            # the first `type` chose the event; a second one that names another cannot be it
+            return f"{message}: `type` is given more than once, with different values"
         return f"{message}: expected one of: {choices}"
     return message
 
@@ -160,6 +163,12 @@ def _malformed(message: str, data: bytes | str) -> str:
             escape = lone.group(1).decode()
             return f"JSON is malformed: a lone utf-16 surrogate {escape} (byte {lone.start(1)})"
     return message
+
+
+def _value_of(message: str) -> str | None:
+    """The value a msgspec "Invalid value 'x'" message names, when it is a string."""
+    found = re.fullmatch(r"Invalid (?:enum )?value '(.*)'", message, re.S)
+    return None if found is None else found.group(1)
 
 
 def _decode(decoder: msgspec.json.Decoder[Any], data: bytes | str) -> Any:

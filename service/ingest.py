@@ -70,7 +70,7 @@ def _from_log(number: int, line: bytes) -> AnyEvent | BadLine | None:
     """The event of a line of the log's NDJSON, or None for a line that is not one."""
     try:
         raw = _log_line.decode(line).event
-    except msgspec.DecodeError:  # malformed, or not shaped as the log's lines
+    except (msgspec.DecodeError, RecursionError):  # malformed, too deep, or not a log line
         return None
     try:
         return decode_event(raw)

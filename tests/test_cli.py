@@ -94,6 +94,26 @@ def test_an_import_with_a_bad_line_names_it_and_stores_nothing(
     assert events_in(database) == 2
 
 
+@pytest.mark.parametrize(
+    "nesting",
+    ['{"a":' * 1000 + "1" + "}" * 1000, '{"position": 1, "event": ' + "[" * 1000 + "]" * 1001],
+)
+def test_an_import_with_a_line_nested_too_deeply_names_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], nesting: str
+) -> None:
+    database = f"sqlite:///{tmp_path}/import.db"
+    source = tmp_path / "events.ndjson"
+    source.write_text(f"{json.dumps(bodies.development_reported())}\n{nesting}\n")
+    # When the file is imported, then with --skip-bad-lines
+    refused = main(["import", str(source), "--database", database])
+    refusal = capsys.readouterr().err
+    skipped = main(["import", str(source), "--skip-bad-lines", "--database", database])
+    # Then the deep line is named, not a traceback; and it alone is left out
+    assert refused == 1 and "line 2: $" in refusal and "nested too deeply" in refusal
+    assert skipped == 0 and "skipped line 2: $" in capsys.readouterr().err
+    assert events_in(database) == 1
+
+
 def test_an_import_refused_by_the_domain_names_the_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

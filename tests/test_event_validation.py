@@ -467,6 +467,19 @@ def test_a_lone_surrogate_escape_is_named_not_called_truncated(escape: str) -> N
     assert "truncated" not in error.errors[0].message
 
 
+@pytest.mark.parametrize("second", ["status_changed", "report_added"])
+def test_type_given_twice_with_different_values_says_so(second: str) -> None:
+    body = json.dumps(minimal("development_reported"))
+    first = '{"type": "development_reported"'
+    body = body.replace(first, f'{first}, "type": "{second}"')
+
+    error = refusal(body)
+
+    assert error.errors[0].path == "$.type"
+    assert "given more than once" in error.errors[0].message
+    assert "expected one of" not in error.errors[0].message
+
+
 def test_a_truncated_body_is_still_called_truncated() -> None:
     body = json.dumps(minimal("report_added")).replace("John", r"Jo\\ud800hn")
 
