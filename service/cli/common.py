@@ -1,0 +1,64 @@
+"""What the verbs share: messages, the timeline at `--database`, file errors, progress bars."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from tqdm import tqdm
+
+from service.application import Timeline
+from service.config import ConfigError, database_url, sqlite_file
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def _open(args: argparse.Namespace, *, existing: bool = False) -> Timeline:
+    """The timeline at `--database`; with `existing`, a missing SQLite file, or a database
+    without the log's tables, is an error rather than a new empty timeline, for commands that
+    would only report on nothing."""
+    url = database_url(args.database)
+    path = sqlite_file(url)
+    if existing and path is not None and not path.exists():
+        raise ConfigError(
+            f"no database at {path} ({url}); this command creates none: "
+            "check --database or TIMELINE_DATABASE"
+        )
+    return Timeline(url, existing=existing)
+
+
+def _cannot(doing: str, name: str, error: OSError, consequence: str = "") -> int:
+    _say(f"error: cannot {doing} {name}: {error.strerror or error}{consequence}")
+    return 74  # EX_IOERR
+
+
+def _progress(total: int | None, unit: str, description: str) -> tqdm[Any]:
+    return tqdm(total=total, unit=unit, desc=description, file=sys.stderr, disable=None)
+
+
+@contextmanager
+def _ticking(bar: tqdm[Any]) -> Iterator[None]:
+    """Redraw `bar` twice a second while one long call runs, so its elapsed time moves."""
+    stop = threading.Event()
+
+    def tick() -> None:
+        while not stop.wait(0.5):
+            bar.refresh()
+
+    ticker = threading.Thread(target=tick, daemon=True)
+    if not bar.disable:
+        ticker.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        if ticker.is_alive():
+            ticker.join()

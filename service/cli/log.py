@@ -1,0 +1,145 @@
+"""The verbs on the log as a whole: seed, import, export, and init of the schema."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+from typing import IO
+
+from events import encode
+from projections import ensure_schema
+from service.application import Timeline, recorded_of
+from service.audit import ledger
+from service.cli.common import _cannot, _open, _progress, _say, _ticking
+from service.config import database_url
+from service.ingest import Batch, ImportFailed, ImportReport, read_batch, seed_corpus, store_batch
+from service.tokens import TokenError, Tokens
+
+
+def _read(stream: IO[bytes]) -> Batch:
+    with _progress(None, "line", "reading") as bar:
+        return read_batch(stream, bar.update)
+
+
+def _import(
+    args: argparse.Namespace, batch: Batch, *, recorded_by: str, skip: bool, chosen: bool = False
+) -> int:
+    """Store the batch; `chosen`: `recorded_by` is the operator's, checked against tokens."""
+    timeline = _open(args)
+    try:
+        if chosen:
+            Tokens(timeline.store).check_importer(recorded_by)
+    except TokenError as error:
+        timeline.close()
+        _say(f"error: --recorded-by: {error}; nothing was imported")
+        return 2
+    try:
+        # One transaction: the count moves once, when it commits.
+        with _progress(len(batch.events), "event", "storing") as bar, _ticking(bar):
+            report = store_batch(timeline, batch, recorded_by=recorded_by, skip_bad_lines=skip)
+            bar.update(len(batch.events))
+    except ImportFailed as failure:
+        for bad in failure.bad[:20]:
+            _say(f"error: {bad}")
+        if len(failure.bad) > 20:
+            _say(f"error: … and {len(failure.bad) - 20} more bad lines")
+        _say("nothing was imported (use --skip-bad-lines to import the valid lines)")
+        return 1
+    finally:
+        timeline.close()
+    _report(report)
+    return 0
+
+
+def _report(report: ImportReport) -> None:
+    for bad in report.skipped:
+        _say(f"skipped {bad}")
+    _say(
+        f"{report.stored} event(s) stored, {report.already_present} already present, "
+        f"{len(report.skipped)} line(s) skipped"
+    )
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    """Load the bundled corpus; loading it again stores nothing new."""
+    with seed_corpus() as stream:
+        batch = _read(stream)
+    timeline = _open(args)
+    try:
+        ids = [event.event_id for event in batch.events if event.event_id is not None]
+        held = len(timeline.store.select_by_event_ids(ids))
+    finally:
+        timeline.close()
+    if 0 < held < len(batch.events):  # seeded by a version whose corpus was coded otherwise
+        _say(
+            f"this database holds {held} of the bundled corpus's {len(batch.events)} events: "
+            "an earlier version seeded it, coding the corpus otherwise (see "
+            "service/seed/CODING.md), or part of the corpus was imported into it. Nothing was "
+            "stored: seeding completes no partial corpus, whose rest may contradict what is "
+            "there. To see this version's corpus, seed a new database "
+            "(--database sqlite:///other.db)."
+        )
+        return 0
+    return _import(args, batch, recorded_by="seed", skip=False)
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """Import an NDJSON file of events as posted, or standard input for `-`."""
+    path = Path(args.file)
+    try:
+        if args.file == "-":
+            batch = _read(sys.stdin.buffer)
+        elif not path.is_file():
+            _say(f"error: {path} {'is not a file' if path.exists() else 'does not exist'}")
+            return 2
+        else:
+            with path.open("rb") as stream:
+                batch = _read(stream)
+    except OSError as error:
+        return _cannot("read", args.file, error, "; nothing was imported")
+    return _import(args, batch, recorded_by=args.recorded_by, skip=args.skip_bad_lines, chosen=True)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write every event, as posted, one JSON object a line, in position order."""
+    timeline = _open(args, existing=True)
+    with ExitStack() as stack:
+        stack.callback(timeline.close)
+        last = timeline.store.last_position()
+        # The file is opened (and emptied) only once the database answered.
+        try:
+            out: IO[bytes] = (
+                stack.enter_context(Path(args.output).open("wb"))
+                if args.output
+                else sys.stdout.buffer
+            )
+        except OSError as error:
+            return _cannot("write", args.output, error)
+        bar = stack.enter_context(_progress(max(last - args.after, 0), "event", "exporting"))
+        count = 0
+        try:
+            for record in timeline.store.iter_records(after=args.after):
+                out.write(encode(recorded_of(record).event) + b"\n")
+                bar.update(1)
+                count += 1
+            out.flush()
+        except OSError as error:
+            return _cannot("write", args.output or "standard output", error)
+    _say(f"{count} event(s) exported")
+    return 0
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    """Create the database schema, once, before several processes start: the log's tables,
+    the read models', the tokens' and the checkpoints'."""
+    timeline = Timeline(database_url(args.database), create=True)
+    try:
+        ensure_schema(timeline.store)
+        Tokens(timeline.store)
+        ledger.ensure_table(timeline.store)
+    finally:
+        timeline.close()
+    _say(f"schema ready in {database_url(args.database)}")
+    return 0

@@ -1,0 +1,210 @@
+"""The argument parser of every verb, and the entry point that runs one and maps its errors."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable, Sequence
+
+from projections import NAMES
+from service.audit import KeyFileError, KeyFileUnreadable
+from service.cli.audit import cmd_checkpoint, cmd_verify
+from service.cli.common import _say
+from service.cli.log import cmd_export, cmd_import, cmd_init, cmd_seed
+from service.cli.serve import cmd_projections_rebuild, cmd_projections_run, cmd_serve
+from service.cli.tokens import cmd_tokens_create, cmd_tokens_list, cmd_tokens_revoke
+from service.config import ConfigError
+from service.errors import Busy, StorageFull, Unavailable
+from service.tokens import ROLES, TokenError, check_principal
+
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")  # uvicorn's
+EXIT_STATUS = (
+    "exit status: 0 done; 1 refused (bad lines in an import, a log not intact, a token "
+    "request); 2 a usage or configuration error (also: no database file for a command that "
+    "works on an existing one, an input file that does not exist, a port in use); 74 a file "
+    "could not be read or written, or the database's "
+    "disk is full; 75 the database was busy or unreachable: run the command again"
+)
+
+
+def _public_key(text: str) -> str:
+    """An argument type: an Ed25519 public key as 64 hexadecimal digits, as checkpoints give it."""
+    key = text.strip().lower()
+    if len(key) != 64 or not all(c in "0123456789abcdef" for c in key):
+        raise argparse.ArgumentTypeError(f"{text!r}: an Ed25519 public key is 64 hex digits")
+    return key
+
+
+def _whole(least: int, most: int | None = None) -> Callable[[str], int]:
+    """An argument type: a whole number from `least` to `most`."""
+    span = f"from {least} to {most}" if most is not None else f"at least {least}"
+
+    def parse(text: str) -> int:
+        value = int(text) if text.isascii() and text.isdigit() else None
+        if value is None or value < least or (most is not None and value > most):
+            raise argparse.ArgumentTypeError(f"{text!r}: a whole number {span}")
+        return value
+
+    return parse
+
+
+def _poll_seconds(text: str) -> float:
+    """An argument type: seconds between reads of the log, from 0.01 to 3600."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.01 <= value <= 3600:  # nan fails too; 0 or less would spin a core
+        raise argparse.ArgumentTypeError(f"{text!r}: a number of seconds from 0.01 to 3600")
+    return value
+
+
+def _principal(text: str) -> str:
+    try:
+        return check_principal(text)
+    except TokenError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every verb."""
+    parser = argparse.ArgumentParser(
+        prog="timeline",
+        description="Event-sourced timeline of reported arms-transfer developments.",
+        epilog=EXIT_STATUS,
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--database",
+        metavar="URL",
+        help="sqlite:///path.db or postgresql://user@host:port/db "
+        "(default: $TIMELINE_DATABASE, else sqlite:///timeline.db)",
+    )
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    serve = verbs.add_parser("serve", parents=[common], help="serve the HTTP API")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
+    )
+    serve.add_argument(
+        "--port",
+        type=_whole(1, 65535),
+        default=8000,
+        help="TCP port, 1 to 65535 (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--workers",
+        type=_whole(1),
+        help="server processes, at least 1 "
+        "(default: 1 on SQLite, one per usable CPU up to 8 on PostgreSQL)",
+    )
+    serve.add_argument(
+        "--no-projections",
+        action="store_true",
+        help="do not keep the read models here (run `timeline projections run` instead)",
+    )
+    serve.add_argument(
+        "--log-level", default="info", choices=LOG_LEVELS, help="server log (default: %(default)s)"
+    )
+    serve.set_defaults(run=cmd_serve)
+
+    seed = verbs.add_parser("seed", parents=[common], help="load the bundled corpus")
+    seed.set_defaults(run=cmd_seed)
+
+    load = verbs.add_parser("import", parents=[common], help="import events from NDJSON")
+    load.add_argument(
+        "file", help="NDJSON file, one event as posted per line; - reads standard input"
+    )
+    load.add_argument(
+        "--skip-bad-lines", action="store_true", help="import the valid lines, report the rest"
+    )
+    load.add_argument(
+        "--recorded-by",
+        type=_principal,
+        default="import",
+        help="principal to record as recorded_by, 1 to 100 printable characters "
+        "(default: %(default)s)",
+    )
+    load.set_defaults(run=cmd_import)
+
+    dump = verbs.add_parser("export", parents=[common], help="export events as NDJSON")
+    dump.add_argument("--output", "-o", help="file to write (default: standard output)")
+    dump.add_argument("--after", type=_whole(0), default=0, help="start after this position")
+    dump.set_defaults(run=cmd_export)
+
+    init = verbs.add_parser("init", parents=[common], help="create the database schema")
+    init.set_defaults(run=cmd_init)
+
+    check = verbs.add_parser("verify", parents=[common], help="verify the log's hash chain")
+    check.add_argument("--checkpoint", metavar="FILE", help="a checkpoint JSON file kept outside")
+    check.add_argument(
+        "--public-key",
+        metavar="HEX",
+        type=_public_key,
+        help="the key the checkpoint must be signed with (each checkpoint names it); "
+        "without it, the checkpoint's own key is taken on trust",
+    )
+    check.add_argument("--json", action="store_true", help="print the report as JSON")
+    check.set_defaults(run=cmd_verify)
+
+    sign = verbs.add_parser("checkpoint", parents=[common], help="sign the head of the log now")
+    sign.set_defaults(run=cmd_checkpoint)
+
+    projections = verbs.add_parser("projections", help="read models: run or rebuild")
+    projection_verbs = projections.add_subparsers(dest="projections_verb", required=True)
+    follow = projection_verbs.add_parser("run", parents=[common], help="follow the log")
+    follow.add_argument(
+        "--poll-seconds",
+        type=_poll_seconds,
+        default=0.1,
+        help="how often the log is read for new events, in seconds (default: %(default)s)",
+    )
+    follow.set_defaults(run=cmd_projections_run)
+    again = projection_verbs.add_parser("rebuild", parents=[common], help="rebuild from 0")
+    again.add_argument("name", nargs="?", choices=NAMES, help="one projection (default: all)")
+    again.set_defaults(run=cmd_projections_rebuild)
+
+    tokens = verbs.add_parser("tokens", help="API tokens: create, list, revoke")
+    token_verbs = tokens.add_subparsers(dest="tokens_verb", required=True, metavar="VERB")
+    create = token_verbs.add_parser("create", parents=[common], help="create a token")
+    create.add_argument(
+        "--name", required=True, type=_principal, help="who or what uses it; recorded_by"
+    )
+    create.add_argument("--role", required=True, choices=ROLES, help="what the token may do")
+    create.set_defaults(run=cmd_tokens_create)
+    listing = token_verbs.add_parser("list", parents=[common], help="list tokens")
+    listing.set_defaults(run=cmd_tokens_list)
+    revoke = token_verbs.add_parser("revoke", parents=[common], help="revoke a token")
+    revoke.add_argument("name", help="the token's name, as `tokens list` shows it")
+    revoke.set_defaults(run=cmd_tokens_revoke)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `timeline` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.run(args)
+    except ConfigError as error:
+        _say(f"error: {error}")
+        return 2
+    except Busy as error:
+        _say(
+            f"error: the database is busy ({error}); another writer holds its lock, a rebuild "
+            "say. Nothing was changed by this command: run it again later, or give the database "
+            "URL a longer ?lock_timeout=SECONDS"
+        )
+        return 75  # EX_TEMPFAIL
+    except Unavailable as error:
+        _say(f"error: the database could not be reached or used ({error}); run the command again")
+        return 75
+    except KeyFileError as error:
+        _say(f"error: {error}")
+        return 74 if isinstance(error, KeyFileUnreadable) else 2
+    except StorageFull as error:
+        _say(
+            f"error: the database's disk is full ({error}). Nothing was changed by this "
+            "command: free space and run it again"
+        )
+        return 74  # EX_IOERR
+    return code

@@ -1,0 +1,56 @@
+"""The token verbs: create, list and revoke the API's tokens."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+from service.cli.common import _open, _say
+from service.tokens import TokenError, Tokens
+
+
+def _tokens(
+    args: argparse.Namespace, act: Callable[[Tokens], int], *, existing: bool = True
+) -> int:
+    timeline = _open(args, existing=existing)
+    try:
+        return act(Tokens(timeline.store))
+    except TokenError as error:
+        _say(f"error: {error}")
+        return 1
+    finally:
+        timeline.close()
+
+
+def cmd_tokens_create(args: argparse.Namespace) -> int:
+    """Print a new token, alone on standard output, so `TOKEN=$(timeline tokens create …)` works."""
+
+    def create(tokens: Tokens) -> int:
+        print(tokens.create(args.name, args.role))
+        _say(f"token {args.name!r} ({args.role}) created; it is shown once and stored as a hash")
+        return 0
+
+    return _tokens(args, create, existing=False)
+
+
+def cmd_tokens_list(args: argparse.Namespace) -> int:
+    """List tokens: name, role, created, revoked."""
+
+    def show(tokens: Tokens) -> int:
+        for token in tokens.list():
+            revoked = f"revoked {token.revoked_at:%Y-%m-%d %H:%M}" if token.revoked_at else "live"
+            print(f"{token.name}\t{token.role}\t{token.created_at:%Y-%m-%d %H:%M}\t{revoked}")
+        return 0
+
+    return _tokens(args, show)
+
+
+def cmd_tokens_revoke(args: argparse.Namespace) -> int:
+    """Revoke a token by name."""
+
+    def revoke(tokens: Tokens) -> int:
+        tokens.revoke(args.name)
+        _say(f"token {args.name!r} revoked")
+        return 0
+
+    return _tokens(args, revoke)
