@@ -385,6 +385,21 @@ def test_serve_refuses_an_option_it_cannot_use(
     assert f"argument {option}: {says}" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("value", ["-1", "x", str(2**63)])
+def test_export_refuses_a_position_no_database_holds(
+    value: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 2**63 was an OverflowError traceback on SQLite
+    database = f"sqlite:///{tmp_path}/export.db"
+    assert main(["seed", "--database", database]) == 0
+    with pytest.raises(SystemExit) as exited:
+        main(["export", "--after", value, "--database", database])
+    assert exited.value.code == 2
+    assert f"argument --after: '{value}': a whole number from 0 to {2**63 - 1}" in (
+        capsys.readouterr().err
+    )
+
+
 @pytest.mark.parametrize("value", ["-1", "0", "nan", "inf", "often"])
 def test_projections_run_refuses_a_poll_interval_it_cannot_use(
     value: str, capsys: pytest.CaptureFixture[str]

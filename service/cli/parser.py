@@ -15,6 +15,7 @@ from service.cli.serve import cmd_projections_rebuild, cmd_projections_run, cmd_
 from service.cli.tokens import cmd_tokens_create, cmd_tokens_list, cmd_tokens_revoke
 from service.config import ConfigError
 from service.errors import Busy, StorageFull, Unavailable
+from service.store.records import MAX_POSITION
 from service.tokens import ROLES, TokenError, check_principal
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")  # uvicorn's
@@ -129,7 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     dump = verbs.add_parser("export", parents=[common], help="export events as NDJSON")
     dump.add_argument("--output", "-o", help="file to write (default: standard output)")
-    dump.add_argument("--after", type=_whole(0), default=0, help="start after this position")
+    dump.add_argument(
+        "--after", type=_whole(0, MAX_POSITION), default=0, help="start after this position"
+    )
     dump.set_defaults(run=cmd_export)
 
     init = verbs.add_parser("init", parents=[common], help="create the database schema")

@@ -33,7 +33,6 @@ from service.http.deadline import NO_DEADLINE
 from service.http.media import JSON_BODY
 from service.http.openapi import answer_spec
 from service.http.params import (
-    MAX_POSITION,
     IdInPath,
     InvalidParameter,
     parse_known_at,
@@ -43,7 +42,7 @@ from service.http.params import (
 from service.http.problems import ADMIN_ONLY, BAD_PARAMS, UNSUPPORTED_MEDIA, problem_spec
 from service.http.shapes import HistoryItem, Time, format_micros, history_item
 from service.http.tables import CSV, Format, next_link, wants_csv
-from service.store.records import to_micros
+from service.store.records import MAX_POSITION, to_micros
 
 
 class ChangedDevelopment(msgspec.Struct, frozen=True):

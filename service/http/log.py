@@ -17,10 +17,11 @@ from service.audit.changes import ChangesPage, changes_csv, development_changes
 from service.errors import UnknownDevelopment
 from service.history import history_changes
 from service.http.openapi import answer_spec, text_answers
-from service.http.params import MAX_POSITION, IdInPath, settled_known_at, uuid_of
+from service.http.params import IdInPath, settled_known_at, uuid_of
 from service.http.problems import problem_spec
 from service.http.shapes import History, LogPage, format_micros, history_item, log_item
 from service.http.tables import CSV, Format, preferred, wants_csv
+from service.store.records import MAX_POSITION
 
 NDJSON = "application/x-ndjson"
 EXPORT_PAGE = 1000

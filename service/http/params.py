@@ -12,7 +12,6 @@ from litestar.params import PathParameter
 from service.store.log import LogRecorder
 from service.store.records import now_micros, to_micros
 
-MAX_POSITION = 2**63 - 1  # the largest position either database can hold (signed 64 bits)
 _DAY_US = 86_400_000_000
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 # RFC 3339 date-time; a space in place of `+` is what an unencoded `+` in a query string becomes.

@@ -26,10 +26,11 @@ from events.values import Kind
 from service.application import Timeline
 from service.http.deadline import NO_DEADLINE
 from service.http.openapi import SERVER_SENT_EVENT, text_answers
-from service.http.params import MAX_POSITION, InvalidParameter
+from service.http.params import InvalidParameter
 from service.http.problems import problem_spec
 from service.http.shapes import LogItem, log_item
 from service.store.log import LogRecorder
+from service.store.records import MAX_POSITION
 
 POLL_SECONDS = 0.25  # app.state.stream_poll_seconds overrides
 HEARTBEAT_SECONDS = 15.0  # app.state.stream_heartbeat_seconds overrides

@@ -11,6 +11,7 @@ from uuid import UUID
 import msgspec
 
 GENESIS = bytes(32)
+MAX_POSITION = 2**63 - 1  # the largest position either database can hold (signed 64 bits)
 
 
 class Pending(msgspec.Struct, frozen=True, kw_only=True):
