@@ -393,6 +393,21 @@ def test_each_view_downloads_whole_as_one_csv_of_what_the_page_shows(tmp_path: P
     assert "Recorded later" not in downloads["/download/timeline.csv"].text
 
 
+@pytest.mark.parametrize("path", ["/nonexistent", "/developments", "/developments/x/y"])
+def test_a_mistyped_page_address_is_a_page_for_a_browser_and_a_problem_for_a_script(
+    client: Client, path: str
+) -> None:
+    browser = client.get(path, headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
+    script = client.get(path)
+    api = client.get(f"/api/nothing{path}", headers={"Accept": "text/html"})
+
+    assert browser.status_code == 404 and browser.headers["content-type"].startswith("text/html")
+    assert f"nothing at {path}" in browser.text and 'href="/"' in browser.text
+    assert script.status_code == 404
+    assert script.headers["content-type"] == "application/problem+json"
+    assert api.headers["content-type"] == "application/problem+json"  # the API answers problems
+
+
 def test_an_unknown_download_is_a_404_page_naming_the_tables(client: Client) -> None:
     assert "timeline, allegations, deliveries" in page(client, "/download/series.csv", 404).text
     assert "timeline, allegations, deliveries" in page(client, "/download/timeline", 404).text

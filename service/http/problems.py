@@ -10,7 +10,7 @@ from types import UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import msgspec
-from litestar import Request, Response
+from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import ResponseSpec
 from litestar.types import ExceptionHandlersMap
@@ -30,6 +30,7 @@ from service.errors import (
 from service.http.media import UnsupportedMediaType
 from service.http.openapi import answer_spec
 from service.http.params import InvalidParameter
+from service.web.render import render
 
 PROBLEM_JSON = "application/problem+json"
 BATCH = "batch"  # route handler `opt` key: the body is `{"events": [...]}`, paths get the index
@@ -269,6 +270,32 @@ def _too_large(request: Request[Any, Any, Any]) -> str:
     return f"the request body is larger than {limit:,} bytes" if limit else "the body is too large"
 
 
+_PAGE_ERRORS = frozenset({HTTPStatus.NOT_FOUND, HTTPStatus.METHOD_NOT_ALLOWED})
+
+
+def _wants_a_page(request: Request[Any, Any, Any]) -> bool:
+    """A browser asking for a page outside the API (a mistyped address): it gets one."""
+    path = request.url.path
+    return (
+        not path.startswith(("/api/", "/static/"))
+        and path != "/api"
+        and "text/html" in request.headers.get("accept", "")
+    )
+
+
+def error_page(status: int, title: str, detail: str, *, now: str | None = None) -> Response[str]:
+    """An HTML error page; `now` is the address of the same page as recorded now, if it may
+    differ."""
+    return html_response(render("error.html", title=title, detail=detail, now=now, head=0), status)
+
+
+def html_response(body: str, status: int = 200) -> Response[str]:
+    """A web page, never kept by a cache: it answers for times that move."""
+    return Response(
+        body, media_type=MediaType.HTML, status_code=status, headers={"Cache-Control": "no-store"}
+    )
+
+
 def on_http_error(request: Request[Any, Any, Any], error: HTTPException) -> Response[Any]:
     """Litestar's own errors (unknown route, method not allowed, body too large) as problems."""
     status = error.status_code
@@ -281,6 +308,8 @@ def on_http_error(request: Request[Any, Any, Any], error: HTTPException) -> Resp
             HTTPStatus.REQUEST_ENTITY_TOO_LARGE: _too_large(request),
         }
         detail = defaults.get(status, detail)
+    if status in _PAGE_ERRORS and _wants_a_page(request):
+        return error_page(status, title, detail)
     headers = dict(error.headers) if error.headers else {}
     if status in _BODY_LEFT_UNREAD:  # the rest of the body would be read as the next request
         headers["Connection"] = "close"

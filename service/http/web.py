@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import msgspec
-from litestar import Controller, MediaType, Response, get
+from litestar import Controller, Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 from litestar.static_files import create_static_files_router
@@ -22,6 +22,7 @@ from projections import ReadModels
 from projections.query_developments import MAX_LIMIT
 from service.application import Timeline
 from service.http.params import IdInPath, InvalidParameter, parse_as_of, parse_known_at, uuid_of
+from service.http.problems import error_page, html_response
 from service.http.shapes import format_micros
 from service.http.view_shapes import (
     ALLEGATION_COLUMNS,
@@ -62,21 +63,11 @@ class Axes:
         self.known_at_us = min(self.known_at_us, now)
 
 
-def _html(body: str, status: int = 200) -> Response[str]:
-    return Response(body, media_type=MediaType.HTML, status_code=status,
-                    headers={"Cache-Control": "no-store"})  # fmt: skip
-
-
-def _error(status: int, title: str, detail: str, *, now: str | None = None) -> Response[str]:
-    """An error page; `now` is the address of the same page as recorded now, if it may differ."""
-    return _html(render("error.html", title=title, detail=detail, now=now, head=0), status)
-
-
 def _axes(as_of: str | None, known_at: str | None) -> Axes | Response[str]:
     try:
         return Axes(as_of, known_at)
     except InvalidParameter as error:
-        return _error(400, f"Invalid {error.name}", error.message)
+        return error_page(400, f"Invalid {error.name}", error.message)
 
 
 class WebController(Controller):
@@ -97,7 +88,7 @@ class WebController(Controller):
                         known_at_us=axes.known_at_us if settled is None else settled)  # fmt: skip
         known_at_us = axes.known_at_us if axes.known_at else None
         pin = None if settled is None else format_micros(settled)
-        return _html(render(template, view=view, as_of=view.as_of, known_at_us=known_at_us,
+        return html_response(render(template, view=view, as_of=view.as_of, known_at_us=known_at_us,
                             head=view.head, pin=pin))  # fmt: skip
 
     def _development(self, template: str, read_models: ReadModels, timeline: Timeline,
@@ -109,21 +100,21 @@ class WebController(Controller):
         try:
             development = uuid_of("development_id", development_id)
         except InvalidParameter as error:
-            return _error(400, "Invalid development id", error.message)
+            return error_page(400, "Invalid development id", error.message)
         view = dossier(read_models, timeline, development, as_of=axes.as_of,
                        known_at=axes.known_at, known_at_us=axes.known_at_us)  # fmt: skip
         if view is None:
             if axes.known_at is None:
-                return _error(404, "Unknown development",
+                return error_page(404, "Unknown development",
                               f"Nothing of development {development_id} was recorded.")  # fmt: skip
             query = urlencode({"as_of": as_of} if as_of else {})
             now = f"/developments/{development_id}" + (f"?{query}" if query else "")
-            return _error(404, "Unknown development",
+            return error_page(404, "Unknown development",
                           f"Nothing of development {development_id} was recorded by "
                           f"{axes.known_at}, the known-at asked: it was recorded later.",
                           now=now)  # fmt: skip
         known_at_us = axes.known_at_us if axes.known_at else None
-        return _html(render(template, view=view, as_of=view.as_of, known_at_us=known_at_us,
+        return html_response(render(template, view=view, as_of=view.as_of, known_at_us=known_at_us,
                             head=view.head))  # fmt: skip
 
     @get("/", sync_to_thread=True)
@@ -159,7 +150,7 @@ class WebController(Controller):
             return axes
         name = table.removesuffix(".csv")
         if name == table or name not in DOWNLOADS:
-            return _error(404, "Unknown table", f"Tables to download: {', '.join(DOWNLOADS)}.")
+            return error_page(404, "Unknown table", f"Tables to download: {', '.join(DOWNLOADS)}.")
         day = axes.as_of
         moment = axes.known_at_us if axes.known_at else read_models.store.settled_at()
         if moment is None:  # nothing recorded yet
