@@ -60,7 +60,7 @@ def changes_of(
         case ReportRetracted(report=number, effective_on=effective_on):
             assert state is not None
             before = state.reports[number - 1].retracted_on
-            return [Change("retracted_on", _plain(before), _plain(effective_on))]
+            return [Change("retraction.effective_on", _plain(before), _plain(effective_on))]
         case StatusChanged(status=new_status):
             return [Change("status", status, new_status)]
     return None

@@ -88,10 +88,10 @@ def test_development_correction_pairs_each_field_with_its_previous_coding() -> N
     ]
 
 
-def test_retraction_sets_retracted_on_from_nothing() -> None:
+def test_retraction_sets_its_effective_on_from_nothing() -> None:
     changes = history_changes(stream(bodies.report_retracted(DEVELOPMENT)))
 
-    assert changes[1] == [Change("retracted_on", None, "2024-03-01")]
+    assert changes[1] == [Change("retraction.effective_on", None, "2024-03-01")]
 
 
 def test_a_status_change_replaces_the_status_in_effect_on_its_date() -> None:

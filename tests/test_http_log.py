@@ -225,7 +225,7 @@ def test_history_says_what_each_correction_retraction_and_status_change_changed(
             }
         ],
         [{"field": "status", "before": "alleged", "after": "corroborated"}],
-        [{"field": "retracted_on", "before": None, "after": "2024-03-01"}],
+        [{"field": "retraction.effective_on", "before": None, "after": "2024-03-01"}],
         [{"field": "status", "before": "corroborated", "after": "disputed"}],
     ]
 
@@ -245,7 +245,7 @@ def test_history_as_csv_has_a_row_per_changed_field_with_the_dates_that_take_eff
         ("2", "report_corrected", "figure", ""),
         ("3", "development_corrected", "item", ""),
         ("4", "status_changed", "status", "2024-02-23"),
-        ("5", "report_retracted", "retracted_on", "2024-03-01"),
+        ("5", "report_retracted", "retraction.effective_on", "2024-03-01"),
         ("6", "status_changed", "status", "2024-03-02"),
     ]
     assert (rows[3]["before"], rows[3]["after"]) == ("alleged", "corroborated")
