@@ -44,6 +44,7 @@ class DeliveriesProjection(Projection[KeptDelivery]):
         self.series: dict[SeriesKey, int] = {}  # by key as spelt in events
         self.identities: dict[SeriesKey, int] = {}  # by key with actors casefolded
         self.spellings: dict[str, str] = {}  # an actor's first spelling, by its casefold
+        self.voices: dict[str, str] = {}  # an originator's first spelling, by its casefold
         self.last_series = 0  # the largest series id handed out
         self.tracks: dict[int, Track] = {}
         self.piece_changes: dict[tuple[int, int, int], Piece | None] = {}
@@ -57,6 +58,7 @@ class DeliveriesProjection(Projection[KeptDelivery]):
         self.series = {}
         self.identities = {}
         self.spellings = {}
+        self.voices = {}
         self.last_series = 0
         self.tracks = {}
         self.piece_changes = {}
@@ -73,6 +75,7 @@ class DeliveriesProjection(Projection[KeptDelivery]):
                 for actor in key[:2]:
                     if actor is not None:
                         self.spellings.setdefault(actor.casefold(), actor)
+                self.voices.setdefault(key[4].casefold(), key[4])
         super()._prepare(cursor, entries)
 
     def _restore(self, cursor: Cursor, states: dict[Any, DevState]) -> None:
@@ -86,7 +89,9 @@ class DeliveriesProjection(Projection[KeptDelivery]):
     def _series_id(self, key: SeriesKey, buffer: RowBuffer | None) -> int:
         """The series of `key`. Actors are identifiers that differ in case alone for the
         same actor (DESIGN: filters match them case-insensitively), so `PRK` and `prk` are
-        one series, shown as the actor was first spelt."""
+        one series, shown as the actor was first spelt; and so are originators (`US
+        Government`, `US government`), or a typo would start a series whose cumulative
+        figures never replace the originator's earlier ones."""
         found = self.series.get(key)
         if found is None:
             identity = series_identity(key)
@@ -95,7 +100,8 @@ class DeliveriesProjection(Projection[KeptDelivery]):
                 if buffer is None:
                     raise LookupError(key)
                 found = self.identities[identity] = self.last_series = self.last_series + 1
-                spelt = (self._spelt(key[0]), self._spelt(key[1]), *key[2:])
+                originator = self.voices.setdefault(key[4].casefold(), key[4])
+                spelt = (self._spelt(key[0]), self._spelt(key[1]), key[2], key[3], originator)
                 buffer.execute(SERIES.insert_sql(), [(found, *spelt)])
             self.series[key] = found
         return found
@@ -271,12 +277,13 @@ def _piece_row(track_id: int, piece: Piece) -> tuple[Any, ...]:
 
 
 def series_identity(key: SeriesKey | tuple[Any, ...]) -> SeriesKey:
-    """A series key with its actors casefolded: keys equal but for their case are one series."""
+    """A series key with its actors and originator casefolded: keys equal but for their case
+    are one series."""
     supplier, recipient, category, unit, originator = key
     return (
         None if supplier is None else supplier.casefold(),
         None if recipient is None else recipient.casefold(),
         category,
         unit,
-        originator,
+        originator.casefold(),
     )

@@ -456,6 +456,7 @@ def deliveries(
     """`GET /api/views/deliveries`: per-originator series of delivered quantities, and totals."""
     contributions: dict[_SeriesKey, list[tuple[date, int, Figure]]] = defaultdict(list)
     spelt: dict[str, str] = {}  # an actor's spelling, by its casefold: `PRK` and `prk` are one
+    voices: dict[str, str] = {}  # an originator's spelling, by its casefold: so is `US`, `us`
     for state in _replay(log, known_at_us).values():
         current = _status(state, as_of)
         if state.kind != "transfer" or state.stage != "delivered":
@@ -484,16 +485,23 @@ def deliveries(
                 _folded(dev_recipient),
                 dev_category,
                 figure.unit,
-                r.report.source.originator,
+                r.report.source.originator.casefold(),
             )
             for actor in (dev_supplier, dev_recipient):
                 if actor is not None:
                     spelt.setdefault(actor.casefold(), actor)
+            voices.setdefault(key[4], r.report.source.originator)
             contributions[key].append((r.report.asserted_on, r.position, figure))
 
     series: list[RefSeries] = []
     for folded, items in contributions.items():
-        key = (spelt.get(folded[0] or ""), spelt.get(folded[1] or ""), *folded[2:])
+        key = (
+            spelt.get(folded[0] or ""),
+            spelt.get(folded[1] or ""),
+            folded[2],
+            folded[3],
+            voices[folded[4]],
+        )
         items.sort(key=lambda item: (item[0], item[1]))
         low, high = _fold_figures(figure for _, _, figure in items)
         series.append(

@@ -98,9 +98,11 @@ def figures(draw: st.DrawFn) -> Figure | None:
 
 @st.composite
 def reports(draw: st.DrawFn) -> Report:
-    """A report by one of three originators on one of a few dozen days."""
+    """A report by one of three originators (one spelt two ways) on one of a few dozen days."""
     return Report(
-        source=Source(originator=draw(st.sampled_from(("US", "NIS", "UA"))), channel="briefing"),
+        source=Source(
+            originator=draw(st.sampled_from(("US", "NIS", "UA", "us"))), channel="briefing"
+        ),
         asserted_on=draw(days),
         stance=draw(st.sampled_from(STANCES)),
         figure=draw(figures()),

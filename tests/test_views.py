@@ -133,6 +133,18 @@ def test_actors_that_differ_in_case_alone_are_one_series_shown_as_first_spelt(
     same_as_reference(store, D(2024, 2, 1))
 
 
+def test_an_originator_spelt_in_another_case_is_the_same_series(store: Store) -> None:
+    # Given a running total by the State Department, and a later one coded with a lower-case d
+    store.develop(said(US, D(2024, 1, 1), figure(value=1000, basis="cumulative")))
+    store.develop(said(US.lower(), D(2024, 2, 1), figure(value=2500, basis="cumulative")))
+
+    view = store.deliveries_at(D(2024, 3, 1))
+
+    # Then the later total replaces the earlier one in one series, shown as first spelt
+    assert [(s.originator, s.low, s.reports) for s in view.series] == [(US, 2500.0, 2)]
+    same_as_reference(store, D(2024, 3, 1))
+
+
 def test_units_and_categories_are_never_added_together(store: Store) -> None:
     store.develop(said(US, D(2024, 1, 1), figure("container", value=1000)))
     store.develop(said(US, D(2024, 1, 1), figure("round", value=500_000)))

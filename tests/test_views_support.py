@@ -67,13 +67,16 @@ def plain(value: Any) -> Any:
 
 
 def folded(deliveries: Any) -> Any:
-    """A deliveries view as `plain`, its actors casefolded: which spelling of an actor that
-    differs in case alone a series shows is the service's choice, not the reference's."""
+    """A deliveries view as `plain`, its actors and originators casefolded and its rows in
+    that order: which spelling of a name that differs in case alone a series shows is the
+    service's choice, not the reference's."""
     view = plain(deliveries)
     for row in (*view["series"], *view["totals"]):
-        for role in ("supplier", "recipient"):
-            if row[role] is not None:
+        for role in ("supplier", "recipient", "originator"):
+            if row.get(role) is not None:
                 row[role] = row[role].casefold()
+    for rows in (view["series"], view["totals"]):
+        rows.sort(key=lambda row: msgspec.json.encode(row, order="sorted"))
     return view
 
 
