@@ -41,6 +41,22 @@ def _matches(name: str | None, wanted: str | None) -> bool:
     return wanted is None or (name is not None and name.casefold() == wanted.casefold())
 
 
+def involving(found: Deliveries, actor: str | None) -> Deliveries:
+    """The series and totals whose supplier or recipient is `actor` (case aside): the web
+    page's one actor filter, where the view has one per role."""
+    if actor is None:
+        return found
+    return Deliveries(
+        series=[s for s in found.series if actor_in(actor, s.supplier, s.recipient)],
+        totals=[t for t in found.totals if actor_in(actor, t.supplier, t.recipient)],
+    )
+
+
+def actor_in(actor: str, *names: str | None) -> bool:
+    """Whether `actor` is one of `names`, case aside."""
+    return any(name is not None and _matches(name, actor) for name in names)
+
+
 def deliveries(
     dialect: Dialect,
     *,

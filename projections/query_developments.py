@@ -163,7 +163,14 @@ def timeline(
 
 
 def allegations(
-    dialect: Dialect, *, as_of: date, position: int, limit: int = 100, after: str | None = None
+    dialect: Dialect,
+    *,
+    as_of: date,
+    position: int,
+    limit: int = 100,
+    after: str | None = None,
+    kind: str | None = None,
+    actor: str | None = None,
 ) -> Page:
     """Visible developments alleged, corroborated or disputed as of (D, P)."""
     with dialect.read() as cursor:
@@ -175,6 +182,8 @@ def allegations(
             limit=limit,
             after=after,
             statuses=ALLEGATION_STATUSES,
+            kind=kind,
+            actor=actor,
         )
         fields = development_fields(dialect, cursor, [row[0] for row in segments], position)
     items = [

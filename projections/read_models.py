@@ -67,7 +67,14 @@ class ReadModels:
         )
 
     def allegations(
-        self, *, as_of: date, known_at_us: int, limit: int = 100, after: str | None = None
+        self,
+        *,
+        as_of: date,
+        known_at_us: int,
+        limit: int = 100,
+        after: str | None = None,
+        kind: str | None = None,
+        actor: str | None = None,
     ) -> Page:
         """`GET /api/views/allegations`."""
         return query_developments.allegations(
@@ -76,6 +83,8 @@ class ReadModels:
             position=self.position_at(known_at_us),
             limit=limit,
             after=after,
+            kind=kind,
+            actor=actor,
         )
 
     def deliveries(

@@ -241,6 +241,37 @@ def test_following_next_alone_keeps_the_first_page_s_filters(database_url: str) 
     assert problem(forged, 400)["errors"][0]["path"] == "cursor"
 
 
+def test_the_allegations_filter_by_actor_and_kind_as_the_timeline_does(database_url: str) -> None:
+    with serve(database_url) as client:
+        # Given alleged transfers from Iran and North Korea and an alleged use by Russia
+        irn = [
+            report_development(
+                client,
+                actors={"supplier": "IRN", "recipient": "RUS"},
+                report=bodies.report(asserted_on=f"2024-06-0{day}"),
+            )
+            for day in (1, 2, 3)
+        ]
+        report_development(client, report=bodies.report(asserted_on="2024-06-04"))
+        use = report_development(
+            client,
+            kind="use",
+            stage=None,
+            actors={"user": "RUS", "targets": ["UKR"]},
+            report=bodies.report(asserted_on="2024-06-05"),
+        )
+        # When the board is asked for Iran, a page at a time by `next` alone, and for uses
+        first = _get(client, "/api/views/allegations", as_of="2024-07-01", actor="irn", limit=2)
+        second = _get(client, "/api/views/allegations", cursor=first["next"])
+        uses = _get(client, "/api/views/allegations", as_of="2024-07-01", kind="use")
+        everything = _get(client, "/api/views/allegations", as_of="2024-07-01")
+    # Then each answers for its filters, on every page
+    assert [a["development_id"] for a in first["items"] + second["items"]] == irn
+    assert second["next"] is None
+    assert [a["development_id"] for a in uses["items"]] == [use]
+    assert len(everything["items"]) == 5
+
+
 @pytest.mark.parametrize("path", ["/api/developments", "/api/views/allegations"])
 def test_csv_pages_link_to_the_next_one_at_the_same_as_of_and_known_at(
     database_url: str, path: str

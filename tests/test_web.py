@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import html
+import io
 import re
 import time
 from collections.abc import Iterator
@@ -406,6 +408,52 @@ def test_a_mistyped_page_address_is_a_page_for_a_browser_and_a_problem_for_a_scr
     assert script.status_code == 404
     assert script.headers["content-type"] == "application/problem+json"
     assert api.headers["content-type"] == "application/problem+json"  # the API answers problems
+
+
+def test_the_overview_filtered_by_an_actor_shows_only_what_it_is_in(client: Client) -> None:
+    # Given the seed, when the overview is asked for Iran, spelt in lower case
+    at = {"as_of": "2024-03-01", "actor": "irn"}
+    filtered = page(client, "/", **at)
+    whole = page(client, "/", as_of="2024-03-01")
+    api = {
+        "timeline": client.get("/api/developments", params=at).json()["items"],
+        "allegations": client.get("/api/views/allegations", params=at).json()["items"],
+    }
+    shown = {url.split("?")[0].removeprefix("/developments/") for url in filtered.urls
+             if url.startswith("/developments/")}  # fmt: skip
+    # Then it shows the developments Iran is an actor in, as the API's actor filter finds them
+    assert shown == {item["development_id"] for item in api["timeline"]}
+    assert api["allegations"] and {a["development_id"] for a in api["allegations"]} <= shown
+    assert f"with irn as an actor: {len(shown)} developments reported" in filtered.text
+    # and only the series Iran supplies or receives, where the whole overview has others
+    assert "UAVs" in filtered.text and "Iran Foreign Ministry" in filtered.text
+    assert "South Korea NIS" in whole.text and "South Korea NIS" not in filtered.text
+    # and its downloads and the link that pins it keep the filter
+    downloads = [url for url in filtered.urls if url.startswith("/download/")]
+    assert len(downloads) == 3 and all("actor=irn" in url for url in downloads)
+    assert any(url.startswith("/?") and "actor=irn" in url for url in filtered.urls)
+
+
+def test_a_download_filtered_by_an_actor_holds_its_rows_and_says_so_in_its_name(
+    client: Client,
+) -> None:
+    at = {"as_of": "2024-03-01", "known_at": "2100-01-01", "actor": "PRK"}
+    timeline = client.get("/download/timeline.csv", params=at)
+    deliveries = client.get("/download/deliveries.csv", params=at)
+    api = client.get("/api/developments", params={**at, "format": "csv", "limit": "500"})
+
+    assert timeline.content == "\ufeff".encode() + api.content
+    assert (
+        'filename="timeline-PRK-as-of-2024-03-01-known-at-'
+        in (timeline.headers["content-disposition"])
+    )
+    rows = list(csv.DictReader(io.StringIO(deliveries.content.decode("utf-8-sig"))))
+    assert rows and all("PRK" in (row["supplier"], row["recipient"]) for row in rows)
+
+
+@pytest.mark.parametrize("actor", ["x" * 201, "PRK\u0007"])
+def test_an_actor_the_api_would_refuse_is_explained_on_a_page(client: Client, actor: str) -> None:
+    assert "Invalid actor" in page(client, "/", 400, actor=actor).text
 
 
 def test_an_unknown_download_is_a_404_page_naming_the_tables(client: Client) -> None:

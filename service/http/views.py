@@ -244,16 +244,26 @@ class ViewsController(Controller):
         read_models: NamedDependency[ReadModels],
         as_of: AsOf = None,
         known_at: KnownAt = None,
+        kind: FromQuery[Kind | None] = None,
+        actor: Filter = None,
         limit: Limit = 100,
         cursor: Cursor = None,
         format: Format = None,
     ) -> Response[Any]:
-        """Visible developments alleged, corroborated or disputed, oldest first."""
+        """Visible developments alleged, corroborated or disputed, oldest first; `kind` and
+        `actor` filter them as they filter the timeline."""
         day, moment, after = _times(read_models, as_of, known_at, cursor)
+        filters = TimelineFilters(kind=kind, actor=actor).over(continued(cursor).filters)
         page = _call(
-            read_models.allegations, as_of=day, known_at_us=moment, limit=limit, after=after
+            read_models.allegations,
+            as_of=day,
+            known_at_us=moment,
+            limit=limit,
+            after=after,
+            kind=filters.kind,
+            actor=filters.actor,
         )
-        shaped = page_of(page, day, moment, msgspec.to_builtins)
+        shaped = page_of(page, day, moment, msgspec.to_builtins, filters)
         if wants_csv(request, format):
             following = _following(request, shaped)
             return csv_response(shaped.items, ALLEGATION_COLUMNS, day, shaped.known_at, following)

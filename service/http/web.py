@@ -18,7 +18,9 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 from litestar.static_files import create_static_files_router
 
+from events.base import LINE
 from projections import ReadModels
+from projections.query_deliveries import involving
 from projections.query_developments import MAX_LIMIT
 from service.application import Timeline
 from service.http.params import IdInPath, InvalidParameter, parse_as_of, parse_known_at, uuid_of
@@ -44,12 +46,18 @@ _LOCAL = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2})(:\d{2}(?:\.\d+)?)?", re.AS
 
 AsOf = Annotated[str | None, QueryParameter(name="as_of")]
 KnownAt = Annotated[str | None, QueryParameter(name="known_at")]
+Actor = Annotated[str | None, QueryParameter(name="actor")]
+_ACTOR = re.compile(LINE)
 
 
 class Axes:
-    """The two time axes as asked (`known_at` None is now) and as the read models take them."""
+    """The two time axes as asked (`known_at` None is now) and as the read models take them,
+    and the overview's actor filter (None: every development)."""
 
-    def __init__(self, as_of: str | None, known_at: str | None) -> None:
+    def __init__(self, as_of: str | None, known_at: str | None, actor: str | None = None) -> None:
+        self.actor = (actor or "").strip() or None
+        if self.actor is not None and (len(self.actor) > 200 or not _ACTOR.match(self.actor)):
+            raise InvalidParameter("actor", f"{actor!r} is not an actor id (one line, 200 at most)")
         known_at = (known_at or "").strip() or None
         match = _LOCAL.fullmatch(known_at or "")
         if match is not None:  # to the end of the minute or second typed, as a date to its end
@@ -63,9 +71,11 @@ class Axes:
         self.known_at_us = min(self.known_at_us, now)
 
 
-def _axes(as_of: str | None, known_at: str | None) -> Axes | Response[str]:
+def _axes(
+    as_of: str | None, known_at: str | None, actor: str | None = None
+) -> Axes | Response[str]:
     try:
-        return Axes(as_of, known_at)
+        return Axes(as_of, known_at, actor)
     except InvalidParameter as error:
         return error_page(400, f"Invalid {error.name}", error.message)
 
@@ -77,15 +87,17 @@ class WebController(Controller):
     include_in_schema = False
 
     def _overview(self, template: str, read_models: ReadModels, timeline: Timeline,
-                  as_of: str | None, known_at: str | None) -> Response[str]:  # fmt: skip
-        axes = _axes(as_of, known_at)
+                  as_of: str | None, known_at: str | None,
+                  actor: str | None) -> Response[str]:  # fmt: skip
+        axes = _axes(as_of, known_at, actor)
         if isinstance(axes, Response):
             return axes
         # Live, the views are those as recorded by the last event, and a link pins them so:
         # it shows the same page however much is recorded later (a citable snapshot)
         settled = None if axes.known_at else read_models.store.settled_at()
         view = overview(read_models, timeline, as_of=axes.as_of, known_at=axes.known_at,
-                        known_at_us=axes.known_at_us if settled is None else settled)  # fmt: skip
+                        known_at_us=axes.known_at_us if settled is None else settled,
+                        actor=axes.actor)  # fmt: skip
         known_at_us = axes.known_at_us if axes.known_at else None
         pin = None if settled is None else format_micros(settled)
         return html_response(render(template, view=view, as_of=view.as_of, known_at_us=known_at_us,
@@ -119,16 +131,18 @@ class WebController(Controller):
 
     @get("/", sync_to_thread=True)
     def index(self, read_models: NamedDependency[ReadModels], timeline: NamedDependency[Timeline],
-              as_of: AsOf = None, known_at: KnownAt = None) -> Response[str]:  # fmt: skip
-        """The overview: deliveries chart, open allegations and timeline, as of (D, T)."""
-        return self._overview("index.html", read_models, timeline, as_of, known_at)
+              as_of: AsOf = None, known_at: KnownAt = None,
+              actor: Actor = None) -> Response[str]:  # fmt: skip
+        """The overview: deliveries chart, open allegations and timeline, as of (D, T); with
+        `actor`, of the developments that actor is in."""
+        return self._overview("index.html", read_models, timeline, as_of, known_at, actor)
 
     @get("/parts/overview", sync_to_thread=True)
     def overview_part(self, read_models: NamedDependency[ReadModels],
                       timeline: NamedDependency[Timeline], as_of: AsOf = None,
-                      known_at: KnownAt = None) -> Response[str]:  # fmt: skip
+                      known_at: KnownAt = None, actor: Actor = None) -> Response[str]:  # fmt: skip
         """The overview's views alone, for the script to swap in."""
-        return self._overview("_overview.html", read_models, timeline, as_of, known_at)
+        return self._overview("_overview.html", read_models, timeline, as_of, known_at, actor)
 
     @get("/developments/{development_id:str}", sync_to_thread=True)
     def development(self, read_models: NamedDependency[ReadModels],
@@ -140,12 +154,13 @@ class WebController(Controller):
 
     @get("/download/{table:str}", sync_to_thread=True)
     def download(self, read_models: NamedDependency[ReadModels], table: FromPath[str],
-                 as_of: AsOf = None, known_at: KnownAt = None) -> Response[str]:  # fmt: skip
+                 as_of: AsOf = None, known_at: KnownAt = None,
+                 actor: Actor = None) -> Response[str]:  # fmt: skip
         """A view as one CSV file, every page of it: `timeline.csv`, `allegations.csv` or
         `deliveries.csv`, with the columns of the API's CSV, for a spreadsheet: with a byte-order
         mark, which the API's CSV leaves out for scripts, so Excel reads the dashes and names
-        as UTF-8."""
-        axes = _axes(as_of, known_at)
+        as UTF-8. With `actor`, the rows of the developments that actor is in."""
+        axes = _axes(as_of, known_at, actor)
         if isinstance(axes, Response):
             return axes
         name = table.removesuffix(".csv")
@@ -155,10 +170,12 @@ class WebController(Controller):
         moment = axes.known_at_us if axes.known_at else read_models.store.settled_at()
         if moment is None:  # nothing recorded yet
             moment = axes.known_at_us
-        columns, rows = DOWNLOADS[name](read_models, day, moment)
+        columns, rows = DOWNLOADS[name](read_models, day, moment, axes.actor)
         # the file holds no dates: its name says both, the time without colons (Windows)
         known = format_micros(moment).replace(":", "")
-        disposition = f'attachment; filename="{name}-as-of-{day.isoformat()}-known-at-{known}.csv"'
+        of = "" if axes.actor is None else "-" + re.sub(r"[^A-Za-z0-9_-]+", "_", axes.actor)
+        filename = f"{name}{of}-as-of-{day.isoformat()}-known-at-{known}.csv"
+        disposition = f'attachment; filename="{filename}"'
         return csv_response(rows, columns, day, format_micros(moment),
                             {"Content-Disposition": disposition}, bom=True)  # fmt: skip
 
@@ -172,25 +189,31 @@ class WebController(Controller):
                                  as_of, known_at)  # fmt: skip
 
 
-def _timeline(read_models: ReadModels, as_of: date, known_at_us: int) -> _Table:
+def _timeline(read_models: ReadModels, as_of: date, known_at_us: int, actor: str | None) -> _Table:
     items = every_item(lambda after: read_models.timeline(
-        as_of=as_of, known_at_us=known_at_us, limit=MAX_LIMIT, after=after))  # fmt: skip
+        as_of=as_of, known_at_us=known_at_us, limit=MAX_LIMIT, after=after,
+        actor=actor))  # fmt: skip
     return TIMELINE_COLUMNS, [development_shape(item) for item in items]
 
 
-def _allegations(read_models: ReadModels, as_of: date, known_at_us: int) -> _Table:
+def _allegations(
+    read_models: ReadModels, as_of: date, known_at_us: int, actor: str | None
+) -> _Table:
     items = every_item(lambda after: read_models.allegations(
-        as_of=as_of, known_at_us=known_at_us, limit=MAX_LIMIT, after=after))  # fmt: skip
+        as_of=as_of, known_at_us=known_at_us, limit=MAX_LIMIT, after=after,
+        actor=actor))  # fmt: skip
     return ALLEGATION_COLUMNS, msgspec.to_builtins(items)
 
 
-def _deliveries(read_models: ReadModels, as_of: date, known_at_us: int) -> _Table:
-    found = read_models.deliveries(as_of=as_of, known_at_us=known_at_us)
+def _deliveries(
+    read_models: ReadModels, as_of: date, known_at_us: int, actor: str | None
+) -> _Table:
+    found = involving(read_models.deliveries(as_of=as_of, known_at_us=known_at_us), actor)
     return DELIVERY_COLUMNS, delivery_rows(deliveries_view(found, as_of, known_at_us))
 
 
 _Table = tuple[Sequence[str], list[dict[str, Any]]]  # columns and rows
-DOWNLOADS: dict[str, Callable[[ReadModels, date, int], _Table]] = {
+DOWNLOADS: dict[str, Callable[[ReadModels, date, int, str | None], _Table]] = {
     "timeline": _timeline,
     "allegations": _allegations,
     "deliveries": _deliveries,

@@ -13,6 +13,7 @@ import msgspec
 from events import Edtf, parse_edtf
 from projections import ReadModels
 from projections.results import Allegation, Detail, DevelopmentRow
+from projections.state import actor_names
 from service.application import Timeline
 from service.web.chart import Panel, panels
 from service.web.steps import DeliveryHistory, delivery_history
@@ -40,6 +41,8 @@ class Overview(msgspec.Struct, frozen=True, kw_only=True):
 
     as_of: date
     known_at: str | None  # as asked; None is "now"
+    actor: str | None  # the views' one filter: developments it is an actor of
+    actors: list[str]  # the actors of the developments shown, most often named first
     head: int  # the last position when the page was made: live updates start after it
     entries: list[Entry]
     truncated: bool
@@ -67,7 +70,7 @@ def _entry(read_models: ReadModels, row: DevelopmentRow, as_of: date, known_at_u
 
 
 def overview(read_models: ReadModels, timeline: Timeline, *, as_of: date, known_at: str | None,
-             known_at_us: int) -> Overview:  # fmt: skip
+             known_at_us: int, actor: str | None = None) -> Overview:  # fmt: skip
     """The front page's data, read from the read models at (as_of, known_at_us).
 
     What the log held up to one position never changes, so neither does the page made from it:
@@ -75,14 +78,14 @@ def overview(read_models: ReadModels, timeline: Timeline, *, as_of: date, known_
     as every live page does after each event. Only `head` is read afresh.
     """
     head = timeline.store.last_position()
-    key = (as_of, known_at, read_models.position_at(known_at_us))
+    key = (as_of, known_at, read_models.position_at(known_at_us), actor)
     made = _made_once(read_models, key, lambda: _overview(read_models, as_of, known_at,
-                                                          known_at_us))  # fmt: skip
+                                                          known_at_us, actor))  # fmt: skip
     return msgspec.structs.replace(made, head=head)
 
 
-RECENT = 8  # overviews kept, by (as_of, known_at, position)
-_Key = tuple[date, str | None, int]
+RECENT = 8  # overviews kept, by (as_of, known_at, position, actor)
+_Key = tuple[date, str | None, int, str | None]
 _lock = threading.Lock()
 _kept: weakref.WeakKeyDictionary[ReadModels, OrderedDict[_Key, Overview]] = (
     weakref.WeakKeyDictionary()
@@ -114,14 +117,19 @@ def _made_once(read_models: ReadModels, key: _Key, make: Callable[[], Overview])
 
 
 def _overview(read_models: ReadModels, as_of: date, known_at: str | None,
-              known_at_us: int) -> Overview:  # fmt: skip
-    page = read_models.timeline(as_of=as_of, known_at_us=known_at_us, limit=ENTRIES)
-    open_claims = read_models.allegations(as_of=as_of, known_at_us=known_at_us, limit=500)
+              known_at_us: int, actor: str | None) -> Overview:  # fmt: skip
+    page = read_models.timeline(as_of=as_of, known_at_us=known_at_us, limit=ENTRIES, actor=actor)
+    open_claims = read_models.allegations(
+        as_of=as_of, known_at_us=known_at_us, limit=500, actor=actor
+    )
     allegations: list[Allegation] = open_claims.items
-    history = delivery_history(read_models, as_of=as_of, known_at_us=known_at_us)
+    history = delivery_history(read_models, as_of=as_of, known_at_us=known_at_us, actor=actor)
+    named = Counter(name for row in page.items for name in actor_names(row.actors))
     return Overview(
         as_of=as_of,
         known_at=known_at,
+        actor=actor,
+        actors=[name for name, _ in named.most_common()],
         head=0,
         entries=[_entry(read_models, row, as_of, known_at_us) for row in page.items],
         truncated=page.next is not None,

@@ -24,6 +24,7 @@ import msgspec
 from events import Figure
 from projections import ReadModels
 from projections.deliveries import series_identity
+from projections.query_deliveries import actor_in, involving
 from projections.results import Deliveries, Series, Total
 from projections.state import DevState
 from projections.tracks import SeriesKey as Identity
@@ -190,15 +191,23 @@ def steps_of(snapshots: list[tuple[date, Deliveries]]) -> dict[SeriesKey, list[S
     return steps
 
 
-def delivery_history(read_models: ReadModels, *, as_of: date, known_at_us: int) -> DeliveryHistory:
-    """The step lines of every delivery series up to `as_of`, as known at `known_at_us`."""
+def delivery_history(
+    read_models: ReadModels, *, as_of: date, known_at_us: int, actor: str | None = None
+) -> DeliveryHistory:
+    """The step lines of every delivery series up to `as_of`, as known at `known_at_us`; with
+    `actor`, of the series it supplies or receives."""
     days: set[date] = {as_of}
     states = read_models.delivered_states(known_at_us=known_at_us)
+    if actor is not None:
+        states = [state for state in states if _involves(state, actor)]
     for state in states:
         days.update(change_dates(state))
     all_dates = sorted(day for day in days if day <= as_of)
     dates = _sample(all_dates)
-    snapshots = [(day, read_models.deliveries(as_of=day, known_at_us=known_at_us)) for day in dates]
+    snapshots = [
+        (day, involving(read_models.deliveries(as_of=day, known_at_us=known_at_us), actor))
+        for day in dates
+    ]
     current = {key_of(series): series for series in snapshots[-1][1].series}
     counted = counted_figures(states)
     lines = []
@@ -213,6 +222,11 @@ def delivery_history(read_models: ReadModels, *, as_of: date, known_at_us: int) 
                           counts=counts))  # fmt: skip
     return DeliveryHistory(as_of=as_of, lines=lines, totals=snapshots[-1][1].totals,
                            dates=len(all_dates), sampled=len(dates) < len(all_dates))  # fmt: skip
+
+
+def _involves(state: DevState, actor: str) -> bool:
+    actors = state.fields["actors"]
+    return actor_in(actor, actors.get("supplier"), actors.get("recipient"))
 
 
 def _order(key: SeriesKey) -> tuple[str, ...]:

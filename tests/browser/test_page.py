@@ -114,6 +114,28 @@ def test_an_event_posted_through_the_api_appears_without_reloading(page: Page, s
     screenshot(page, "live-event-laptop")
 
 
+def test_an_actor_typed_in_the_filter_narrows_every_view_and_the_address(
+    page: Page, site: Site
+) -> None:
+    # Given the overview as of 1 March 2024, with Korean and Iranian deliveries
+    page.goto(f"{site.base}/?as_of=2024-03-01")
+    expect(page.locator("#liveness")).to_have_attribute("data-state", "live")
+    expect(page.locator("#panel-round")).to_have_count(1)
+
+    # When the reader types Iran's id into the actor filter and leaves the field
+    page.locator("#actor").fill("IRN")
+    page.locator("#actor").press("Tab")
+
+    # Then the views are Iran's alone, and the address keeps the filter for a reload
+    expect(page).to_have_url(re.compile(r"\?as_of=2024-03-01&actor=IRN$"))
+    expect(page.locator("#lede")).to_contain_text("with IRN as an actor")
+    expect(page.locator("#panel-round")).to_have_count(0)  # the Korean shells are gone
+    expect(page.locator("#panel-uav")).to_have_count(1)
+    page.reload()
+    expect(page.locator("#actor")).to_have_value("IRN")
+    expect(page.locator("#panel-round")).to_have_count(0)
+
+
 def test_the_overview_reads_on_a_phone(browser: Browser, site: Site) -> None:
     context = browser.new_context(viewport=PHONE, locale="en-GB", timezone_id="UTC")
     try:

@@ -14,6 +14,7 @@
   const asOf = document.getElementById("as-of");
   const said = document.getElementById("as-of-said");
   const knownAt = document.getElementById("known-at");
+  const actor = document.getElementById("actor");  // the overview's filter; not on a development
   const now = document.getElementById("known-at-now");
   const live = document.getElementById("live");
   const liveness = document.getElementById("liveness");
@@ -54,6 +55,7 @@
     if (asOf.value) params.set("as_of", asOf.value);
     const known = knownAtParam();
     if (known) params.set("known_at", known);
+    if (actor && actor.value.trim()) params.set("actor", actor.value.trim());
     return params.toString();
   }
 
@@ -143,6 +145,7 @@
   });
   knownAt.addEventListener("change", () => { exactKnownAt = ""; later(); });
   now.addEventListener("click", () => { exactKnownAt = ""; knownAt.value = ""; later(); });
+  if (actor) actor.addEventListener("change", () => later());  // typed and left, or chosen
   form.addEventListener("submit", (event) => { event.preventDefault(); refresh(); });
 
   // Live: every event recorded after this page was made, from the log (any API process).
