@@ -9,7 +9,8 @@ The parent opens those sockets and keeps them open, and a worker that dies is re
 on the same socket: the connections queued on it wait for the new worker instead of being
 reset, and none is refused meanwhile (a listening socket that closes leaves its share of the
 port's connections nowhere to go until the kernel has unhooked it). The parent stops them all
-on SIGINT or SIGTERM.
+on SIGINT or SIGTERM; a worker whose parent is gone (killed outright, by SIGKILL or an
+out-of-memory killer) stops itself, so none is left holding the port with nobody to replace it.
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ import multiprocessing
 import os
 import signal
 import socket
+import threading
 import time
 from multiprocessing.process import BaseProcess
 from types import FrameType
 
 APP = "service.http:app_from_environment"
 GRACE_SECONDS = 5
+PARENT_CHECK_SECONDS = 0.5  # how often a worker looks whether the server that started it lives
 BACKLOG = 2048  # uvicorn's default
 logger = logging.getLogger(__name__)
 
@@ -93,7 +96,7 @@ def _start(
     context: multiprocessing.context.SpawnContext, sock: socket.socket, log_level: str
 ) -> BaseProcess:
     """A worker accepting on `sock`, which the child inherits (multiprocessing passes it)."""
-    process = context.Process(target=_worker, args=(sock, log_level), daemon=False)
+    process = context.Process(target=_worker, args=(sock, log_level, os.getpid()), daemon=False)
     process.start()
     return process
 
@@ -122,8 +125,10 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _worker(sock: socket.socket, log_level: str) -> None:
+def _worker(sock: socket.socket, log_level: str, parent: int) -> None:
     import uvicorn
+
+    threading.Thread(target=_stop_when_orphaned, args=(parent,), daemon=True).start()
 
     config = uvicorn.Config(
         APP,
@@ -133,3 +138,12 @@ def _worker(sock: socket.socket, log_level: str) -> None:
         timeout_graceful_shutdown=GRACE_SECONDS,
     )
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def _stop_when_orphaned(parent: int) -> None:
+    """SIGTERM this worker once `parent` is no longer its parent (it died and the worker was
+    handed to init): uvicorn then finishes the requests under way and exits."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    logger.warning("the server that started worker %s is gone; stopping", os.getpid())
+    os.kill(os.getpid(), signal.SIGTERM)

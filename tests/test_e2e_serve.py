@@ -20,6 +20,9 @@ from uuid import uuid4
 
 import pytest
 
+from service.serving import check_free
+from tests.procs import Server, wait_until
+
 pytestmark = pytest.mark.e2e
 
 TIMELINE = str(Path(sys.executable).with_name("timeline"))
@@ -202,6 +205,44 @@ def test_a_worker_that_dies_is_replaced_and_no_connection_is_refused_meanwhile(
         assert len(replaced) == 2 and min(workers) not in replaced
         assert answers and set(answers) == {200}
         assert all(call("GET", f"{base}/api/health")[0] == 200 for _ in range(20))
+
+
+def test_workers_whose_server_was_killed_outright_stop_and_free_the_port(tmp_path: Path) -> None:
+    server = Server(f"sqlite:///{tmp_path}/workers.db", tmp_path / "serve.log", workers=2)
+    workers: set[int] = set()
+    try:
+        server.wait_healthy()
+        workers = _workers(server.popen.pid)
+        assert len(workers) == 2
+        # When the server alone is killed outright (a supervisor or OOM killer), not its group
+        os.kill(server.popen.pid, signal.SIGKILL)
+        server.popen.wait(timeout=15)
+        # Then its workers stop by themselves, rather than hold the port with nobody to
+        # replace them, and a new server can start on it
+        assert wait_until(lambda: not any(_running(pid) for pid in workers), timeout=20)
+        assert wait_until(lambda: _port_free(server.port), timeout=15)
+    finally:
+        for pid in workers:
+            if _running(pid):
+                os.kill(pid, signal.SIGKILL)
+        server.stop()
+
+
+def _running(pid: int) -> bool:
+    """Whether `pid` is a process not yet exited (a zombie waiting for its reaper has)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _port_free(port: int) -> bool:
+    try:
+        check_free("127.0.0.1", port)
+    except OSError:
+        return False
+    return True
 
 
 def _server_pid(base: str) -> int:
