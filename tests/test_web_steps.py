@@ -81,7 +81,8 @@ def test_a_refuted_development_no_longer_says_the_steps_after_it_was_refuted(
     assert rows == [
         "John Kirby 2023-10-13 about 1,000 containers",
         "John Kirby 2024-02-23 more than 10,000 containers",
-        "John Kirby 2024-03-01 about 1,000 containers",
+        "John Kirby 2024-03-01 about 1,000 containers; the report of 2024-02-23 no longer counts"
+        " (retracted, or the development's status changed)",  # the step down says why
     ]
     assert said == ["John Kirby: about 1,000 containers (last reported 2023-10-13, 1 report)"]
     # and before it was refuted, its figure counted
@@ -122,4 +123,27 @@ def test_a_series_whose_only_report_was_retracted_before_the_date_still_has_its_
     assert rows == ["John Kirby 2023-10-13 more than 1,000 containers"]
     assert said == [
         "John Kirby: not counted as of this date (its reports were retracted or refuted)"
+    ]
+
+
+def test_a_step_down_after_a_retraction_names_the_report_that_no_longer_counts(
+    tmp_path: Path,
+) -> None:
+    with serve(f"sqlite:///{tmp_path}/retracted.db") as client:
+        # Given about 1,000 containers, then more than 10,000 in all, retracted from 1 March
+        about = {"unit": "container", "qualifier": "about", "value": 1000}
+        development = report_development(client, report=report(figure=about))
+        later = report_added(
+            development, report=report(asserted_on="2024-02-23", figure=MORE_THAN_10K)
+        )
+        assert post_event(client, later).status_code == 201
+        assert post_event(client, report_retracted(development, number=2)).status_code == 201
+        # When the step table is read as of 1 April 2024
+        rows = step_rows(client, "2024-04-01")
+    # Then the step of 1 March says which report stopped counting, beside the first's words
+    assert rows == [
+        "John Kirby 2023-10-13 about 1,000 containers",
+        "John Kirby 2024-02-23 more than 10,000 containers",
+        "John Kirby 2024-03-01 about 1,000 containers; the report of 2024-02-23 no longer counts"
+        " (retracted, or the development's status changed)",
     ]

@@ -129,6 +129,7 @@ def _trace(line: Line, scale: Scale, name: str, colour: int, dash: str) -> Trace
         elif step.high > step.low:
             band.append(f"M{x0} {scale.y(step.high)}H{x1}V{y}H{x0}Z")
         said = words.series_text(step.low, step.high, line.key.unit, line.said_by(step.on))
+        said += words.no_longer_counted(line.stopped_on(step.on))
         points.append(Point(x=x0, y=y, on=step.on, said=said))
     return Trace(name=name, colour=colour, dash=dash, line="".join(path), band="".join(band),
                  open_band="".join(open_band), points=points, summary=_summary(line, name),

@@ -69,6 +69,16 @@ class Line(msgspec.Struct, frozen=True, kw_only=True):
         """The figure of the latest report counted on `day`, whose words may say a step."""
         return said_by(self.figures, self.counts, day)
 
+    def stopped_on(self, day: date) -> list[date]:
+        """The `asserted_on` of each report whose figure counted until `day` and does not from
+        it (retracted, or its development's status no longer counts), so a step down says why."""
+        return [
+            asserted_on
+            for asserted_on, position, _ in self.figures
+            if any(end == day for _, end in self.counts.get(position, ()))
+            and not any(start <= day < end for start, end in self.counts.get(position, ()))
+        ]
+
 
 class Counted(NamedTuple):
     """A supporting report's figure in a series, and the days `[start, end)` it counts there."""

@@ -112,6 +112,20 @@ def series_text(low: float, high: float | None, unit: str, last: Figure | None) 
     return bounds_text(low, high, unit)
 
 
+def no_longer_counted(asserted: list[date]) -> str:
+    """What a step adds when reports stop counting on its day: `; the report of 2024-06-01 no
+    longer counts (retracted, or its development's status changed)`; nothing when none does."""
+    if not asserted:
+        return ""
+    days = ", ".join(day.isoformat() for day in sorted(set(asserted)))
+    reports = "report" if len(asserted) == 1 else "reports"
+    counts = "counts" if len(asserted) == 1 else "count"
+    return (
+        f"; the {reports} of {days} no longer {counts} "
+        "(retracted, or the development's status changed)"
+    )
+
+
 def actor(identifier: str | None) -> str:
     """`PRK` as `North Korea`; unknown identifiers as they are."""
     if identifier is None:
