@@ -100,8 +100,9 @@ class WebController(Controller):
                         actor=axes.actor)  # fmt: skip
         known_at_us = axes.known_at_us if axes.known_at else None
         pin = None if settled is None else format_micros(settled)
-        return html_response(render(template, view=view, as_of=view.as_of, known_at_us=known_at_us,
-                            head=view.head, pin=pin))  # fmt: skip
+        return html_response(render(template, view=view, as_of=view.as_of,
+                                    known_at_us=known_at_us, head=view.head,
+                                    pin=pin))  # fmt: skip
 
     def _development(self, template: str, read_models: ReadModels, timeline: Timeline,
                      development_id: str, as_of: str | None,
@@ -117,17 +118,17 @@ class WebController(Controller):
                        known_at=axes.known_at, known_at_us=axes.known_at_us)  # fmt: skip
         if view is None:
             if axes.known_at is None:
-                return error_page(404, "Unknown development",
-                              f"Nothing of development {development_id} was recorded.")  # fmt: skip
+                nothing = f"Nothing of development {development_id} was recorded."
+                return error_page(404, "Unknown development", nothing)
             query = urlencode({"as_of": as_of} if as_of else {})
             now = f"/developments/{development_id}" + (f"?{query}" if query else "")
             return error_page(404, "Unknown development",
-                          f"Nothing of development {development_id} was recorded by "
-                          f"{axes.known_at}, the known-at asked: it was recorded later.",
-                          now=now)  # fmt: skip
+                              f"Nothing of development {development_id} was recorded by "
+                              f"{axes.known_at}, the known-at asked: it was recorded later.",
+                              now=now)  # fmt: skip
         known_at_us = axes.known_at_us if axes.known_at else None
-        return html_response(render(template, view=view, as_of=view.as_of, known_at_us=known_at_us,
-                            head=view.head))  # fmt: skip
+        return html_response(render(template, view=view, as_of=view.as_of,
+                                    known_at_us=known_at_us, head=view.head))  # fmt: skip
 
     @get("/", sync_to_thread=True)
     def index(self, read_models: NamedDependency[ReadModels], timeline: NamedDependency[Timeline],
