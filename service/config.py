@@ -33,6 +33,7 @@ def persistence_env(url: str) -> dict[str, str]:
         )
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
+        _only(url, parse_qs(parts.query), ("lock_timeout",))
         return {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": _sqlite_name(url),
@@ -48,6 +49,7 @@ def persistence_env(url: str) -> dict[str, str]:
                 f"{url!r}: ?schema= is not supported: a timeline's tables live in the "
                 "database's default schema; use a database per timeline"
             )
+        _only(url, options, ("pool_size", "max_overflow", "lock_timeout", "connect_timeout"))
         return {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
             "POSTGRES_DBNAME": unquote(parts.path.strip("/")),
@@ -84,6 +86,16 @@ def _sqlite_name(url: str) -> str:
     if not path:
         raise ConfigError(f"{url!r} names no database file")
     return path
+
+
+def _only(url: str, options: dict[str, list[str]], known: tuple[str, ...]) -> None:
+    """Refuse an option this service does not read: ignored, a misspelt `lock_timout` or a
+    libpq `sslmode=require` would leave the default in force without a word."""
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise ConfigError(
+            f"{url!r}: unknown option {', '.join(unknown)}; this database takes {', '.join(known)}"
+        )
 
 
 def _whole(

@@ -160,6 +160,20 @@ def test_a_postgresql_schema_option_is_refused_rather_than_half_followed() -> No
         persistence_env("postgresql://u@h/db?schema=news")
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite:///timeline.db?lock_timout=5",  # misspelt: the default would be in force
+        "sqlite:///timeline.db?pool_size=2",  # PostgreSQL's
+        "postgresql://u@h/db?sslmode=require",  # libpq's: it would connect without TLS
+    ],
+)
+def test_an_option_the_database_url_does_not_take_is_refused(url: str) -> None:
+    with pytest.raises(ConfigError, match="unknown option") as refused:
+        persistence_env(url)
+    assert url.rsplit("?", 1)[1].split("=")[0] in str(refused.value)
+
+
 @pytest.mark.parametrize("value", ["0", "soon", "-3", "1.5"])
 def test_a_timeout_that_is_not_whole_seconds_is_a_config_error(value: str) -> None:
     for url in ("sqlite:///timeline.db", "postgresql://u@h/db"):
