@@ -157,10 +157,16 @@ class ProjectionRunner:
             last = entries[-1].position
             with self.dialect.write() as cursor:
                 cursor.execute(
-                    sql(f"SELECT position, generation FROM {TRACKING} WHERE name = %s{lock}"),
+                    sql(
+                        f"SELECT position, generation, fold FROM {TRACKING} WHERE name = %s{lock}"
+                    ),
                     (projection.name,),
                 )
                 found = rows_of(cursor)
+                if found and found[0][2] != FOLDS[projection.name]:
+                    # another version rebuilt them (one still running beside this one, or one
+                    # started after it): this fold's rows on top of its would mix two rules
+                    raise Outdated([projection.name])
                 if not found or (found[0][0], found[0][1]) != (position, generation):
                     raise Moved(projection.name)
                 buffer.flush(cursor)
@@ -218,7 +224,7 @@ class ProjectionRunner:
             try:
                 folded = self.step()
             except Exception as error:
-                if isinstance(error, StorageError):  # conditions, not faults: no trace
+                if isinstance(error, StorageError | Outdated):  # conditions, not faults: no trace
                     logger.warning("projection runner: %s; retrying in %.1f s", error, backoff)
                 else:
                     logger.exception("projection runner failed; retrying in %.1f s", backoff)

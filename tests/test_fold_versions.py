@@ -8,16 +8,20 @@ otherwise never answers from rows folded by the old rule.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from events import decode_event
 from projections import ProjectionRunner, rebuild, snapshot, stale
+from projections.projection import Outdated
 from projections.schema import SEGMENTS, TRACKING
 from service.application import Timeline
 from service.ingest import import_events, seed_corpus
+from tests import bodies
 from tests.api import problem, serve
 from tests.procs import Process, Server, projection_runner, wait_until
 
@@ -119,3 +123,40 @@ def test_reads_wait_for_the_rebuild_of_rows_another_fold_wrote_instead_of_answer
         assert "developments" in document["detail"] and response.headers["retry-after"] == "5"
     assert answered.status_code == 200 and answered.json()["items"]
     assert {s["status_since"] for s in answered.json()["items"]} != {"0001-01-01"}
+
+
+def test_a_runner_folds_nothing_onto_rows_another_version_rebuilt_while_it_ran(
+    seeded: Timeline,
+) -> None:
+    # Given a runner of this version following the log
+    runner = ProjectionRunner(seeded.store)
+    runner.catch_up()
+    # When another version (a newer one, started beside it) rebuilds the deliveries with its
+    # fold, and more is recorded
+    with seeded.store.write_transaction() as cursor:
+        cursor.execute(f"UPDATE {TRACKING} SET fold = fold + 1 WHERE name = 'deliveries'")
+    before = _read_models(seeded)
+    seeded.append([decode_event(json.dumps(bodies.development_reported()))], recorded_by="test")
+    # Then this runner says so and writes nothing on top of that version's rows
+    with pytest.raises(Outdated, match="deliveries"):
+        runner.step()
+    after = _read_models(seeded)
+    assert {t: r for t, r in after.items() if "deliver" in t} == {
+        t: r for t, r in before.items() if "deliver" in t
+    }
+
+
+def test_serve_told_by_the_environment_not_to_keep_the_read_models_leaves_the_rebuild_alone(
+    seeded: Timeline, database_url: str, tmp_path: Path
+) -> None:
+    # Given read models an earlier version folded
+    _as_an_earlier_fold_wrote_them(seeded)
+    # When `timeline serve` starts with TIMELINE_RUN_PROJECTIONS=0, as `--no-projections` does
+    server = Server(database_url, tmp_path / "serve.log", env={"TIMELINE_RUN_PROJECTIONS": "0"})
+    try:
+        server.wait_healthy(timeout=60)
+    finally:
+        server.stop()
+    # Then it left them to `timeline projections run`: each API replica rebuilt them otherwise
+    assert "another version" not in server.tail()
+    assert stale(seeded.store) == ["developments"]

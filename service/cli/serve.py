@@ -21,7 +21,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Serve the HTTP API and the web page, in one process or several workers."""
     from service.http.app import settings_from_environment  # the web stack: only to serve
 
-    settings_from_environment()  # a setting that is not one is said before anything starts
+    settings = settings_from_environment()  # a setting that is not one is said before anything
     url = database_url(args.database)
     check_key(key_path(url))  # as is a signing key there that cannot be used
     try:
@@ -30,7 +30,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise ConfigError(
             f"cannot listen on {args.host}:{args.port}: {error.strerror or error}"
         ) from None
-    if args.no_projections:  # `timeline projections run` keeps the read models, and rebuilds
+    if args.no_projections or not settings.run_projections:
+        # `timeline projections run` keeps the read models, and rebuilds them
         Timeline(url).close()  # create the schema once, before any worker starts
         os.environ["TIMELINE_RUN_PROJECTIONS"] = "0"
     else:
