@@ -157,9 +157,7 @@ class ProjectionRunner:
             last = entries[-1].position
             with self.dialect.write() as cursor:
                 cursor.execute(
-                    sql(
-                        f"SELECT position, generation, fold FROM {TRACKING} WHERE name = %s{lock}"
-                    ),
+                    sql(f"SELECT position, generation, fold FROM {TRACKING} WHERE name = %s{lock}"),
                     (projection.name,),
                 )
                 found = rows_of(cursor)
