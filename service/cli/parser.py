@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from projections import NAMES
 from service.audit import KeyFileError, KeyFileUnreadable
 from service.cli.audit import cmd_checkpoint, cmd_verify
+from service.cli.backup import cmd_backup
 from service.cli.common import _say
 from service.cli.log import cmd_export, cmd_import, cmd_init, cmd_seed
 from service.cli.serve import cmd_projections_rebuild, cmd_projections_run, cmd_serve
@@ -134,6 +135,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--after", type=_whole(0, MAX_POSITION), default=0, help="start after this position"
     )
     dump.set_defaults(run=cmd_export)
+
+    copy = verbs.add_parser(
+        "backup", parents=[common], help="copy a SQLite database, consistent while in use"
+    )
+    copy.add_argument("file", help="the new file to write the copy to")
+    copy.add_argument(
+        "--with-key",
+        action="store_true",
+        help="copy the signing key too, beside the copy as FILE.key",
+    )
+    copy.set_defaults(run=cmd_backup)
 
     init = verbs.add_parser("init", parents=[common], help="create the database schema")
     init.set_defaults(run=cmd_init)

@@ -1,0 +1,107 @@
+"""`timeline backup`: a copy of a SQLite database that holds every event acknowledged before
+it began, consistent while writers go on, never a partial file."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import threading
+from pathlib import Path
+
+import pytest
+
+from events import decode_event
+from service.application import Timeline
+from service.cli import main
+from tests import bodies
+
+
+def _append_until(database: str, stop: threading.Event, acknowledged: list[int]) -> None:
+    """Append one development at a time until `stop`, noting each acknowledged position."""
+    timeline = Timeline(database)
+    try:
+        while not stop.is_set():
+            event = decode_event(json.dumps(bodies.development_reported()))
+            [outcome] = timeline.append([event], recorded_by="test")
+            acknowledged.append(outcome.receipt.position)
+    finally:
+        timeline.close()
+
+
+def _last_position(database: str) -> int:
+    timeline = Timeline(database, existing=True)
+    try:
+        return timeline.store.last_position()
+    finally:
+        timeline.close()
+
+
+def test_a_backup_taken_while_events_are_written_holds_every_one_acknowledged_before_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database = f"sqlite:///{tmp_path}/live.db"
+    assert main(["seed", "--database", database]) == 0
+    # Given a writer appending events, most of them still in the WAL file, not the database's
+    stop, acknowledged = threading.Event(), list[int]()
+    writer = threading.Thread(target=_append_until, args=(database, stop, acknowledged))
+    writer.start()
+    try:
+        while len(acknowledged) < 50:
+            stop.wait(0.01)
+        before = max(acknowledged)
+        # When the database is backed up meanwhile
+        code = main(["backup", str(tmp_path / "copy.db"), "--database", database])
+    finally:
+        stop.set()
+        writer.join()
+    said = capsys.readouterr().err
+    copy = f"sqlite:///{tmp_path}/copy.db"
+    # Then the copy holds the log up to one commit at least as late as every event
+    # acknowledged before it began, says which, and verifies intact
+    assert code == 0
+    copied = _last_position(copy)
+    assert copied >= before
+    assert f"the log up to position {copied}" in said
+    assert main(["verify", "--database", copy]) == 0
+    assert not (tmp_path / "copy.db.partial").exists()
+
+
+def test_a_backup_is_written_to_a_new_file_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database = f"sqlite:///{tmp_path}/live.db"
+    assert main(["seed", "--database", database]) == 0
+    (tmp_path / "taken.db").write_text("keep me")
+
+    assert main(["backup", str(tmp_path / "taken.db"), "--database", database]) == 2
+    assert main(["backup", str(tmp_path / "live.db"), "--database", database]) == 2
+    assert (
+        main(["backup", str(tmp_path / "x.db"), "--database", f"sqlite:///{tmp_path}/no.db"]) == 2
+    )
+
+    assert (tmp_path / "taken.db").read_text() == "keep me"
+    assert "a backup is written to a new file" in capsys.readouterr().err
+
+
+def test_a_postgresql_database_is_pointed_to_pg_dump(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["backup", "copy.db", "--database", "postgresql://u@127.0.0.1:1/db"]) == 2
+    assert "pg_dump" in capsys.readouterr().err
+
+
+def test_the_signing_key_is_copied_only_when_asked_and_kept_private(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database = f"sqlite:///{tmp_path}/live.db"
+    assert main(["seed", "--database", database]) == 0
+    assert main(["checkpoint", "--database", database]) == 0  # makes the key
+    capsys.readouterr()
+
+    assert main(["backup", str(tmp_path / "plain.db"), "--database", database]) == 0
+    warned = capsys.readouterr().err
+    assert main(["backup", str(tmp_path / "keyed.db"), "--with-key", "--database", database]) == 0
+
+    assert not (tmp_path / "plain.db.key").exists() and "is not in the backup" in warned
+    key = tmp_path / "keyed.db.key"
+    assert key.read_bytes() == (tmp_path / "live.db.key").read_bytes()
+    assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
