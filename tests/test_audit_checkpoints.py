@@ -161,6 +161,25 @@ def test_later_checkpoint_carries_the_tree_on_from_the_earlier_one(
     assert later.tree_size == 13 and later.tree_root == tree_root(links).hex()
 
 
+def test_a_checkpoint_signed_with_another_key_than_the_last_one_says_so(
+    timeline: Timeline, signer: Signer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a checkpoint, and a key file lost since (a database restored without it)
+    record_log(timeline, 3)
+    first = make_checkpoint(timeline, signer)
+    record_log(timeline, 2)
+    same = make_checkpoint(timeline, signer)
+    assert "signing key changed" not in caplog.text
+    record_log(timeline, 2)
+    # When the next checkpoint is signed with the new key
+    other = Signer(load_or_create_key(tmp_path / "new.key"))
+    later = make_checkpoint(timeline, other)
+    # Then it is made, and the log says the key changed, naming both
+    assert later.public_key != first.public_key == same.public_key
+    assert "the signing key changed" in caplog.text
+    assert first.public_key in caplog.text and later.public_key in caplog.text
+
+
 def test_tampered_stored_frontier_is_not_trusted_for_the_next_checkpoint(
     timeline: Timeline, tamper: Tamperer, signer: Signer
 ) -> None:

@@ -8,6 +8,7 @@ proofs. The same JSON shape is served by the API and kept in files.
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -22,7 +23,10 @@ from service.audit.chain import Anchor, walk
 from service.audit.keys import Signer, signer_for
 from service.audit.ledger import StoredCheckpoint
 from service.errors import NotFound, Unprocessable
+from service.store.log import LogRecorder
 from service.store.records import from_micros, now_micros, to_micros
+
+logger = logging.getLogger(__name__)
 
 DOMAIN = b"timeline-checkpoint-v1\n"
 
@@ -159,6 +163,7 @@ def sign_head(timeline: Timeline, signer: Signer | None = None) -> tuple[Checkpo
         ledger.fill_chunks(store, head_position)  # those of a version that stored none
         return to_wire(existing), False
     start = _trusted_start(timeline, signer, head_position - 1)  # one may land at the head now
+    _say_if_the_key_changed(store, signer, head_position)
     walked = walk(
         store,
         end=head_position,
@@ -191,6 +196,23 @@ def sign_head(timeline: Timeline, signer: Signer | None = None) -> tuple[Checkpo
     )
     ledger.fill_chunks(store, head_position)  # the rows up to it verified: proofs may use them
     return to_wire(stored), stored.signed_at_us == signed_at
+
+
+def _say_if_the_key_changed(store: LogRecorder, signer: Signer, position: int) -> None:
+    """Warn when the last checkpoint was signed with another key: a database restored or
+    copied without its key file makes a new one, and verifiers that pinned the old key will
+    not trust what it signs."""
+    earlier = ledger.latest(store, at_or_before=position - 1)
+    if earlier is not None and earlier.public_key != signer.public_key:
+        logger.warning(
+            "the checkpoint at position %s is signed with public key %s, the one at %s was "
+            "signed with %s: the signing key changed (a database restored or copied without "
+            "its key file?); verifiers that pinned the earlier key will not trust this one",
+            position,
+            signer.public_key.hex(),
+            earlier.position,
+            earlier.public_key.hex(),
+        )
 
 
 def maybe_checkpoint(
