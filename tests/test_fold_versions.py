@@ -160,3 +160,18 @@ def test_serve_told_by_the_environment_not_to_keep_the_read_models_leaves_the_re
     # Then it left them to `timeline projections run`: each API replica rebuilt them otherwise
     assert "another version" not in server.tail()
     assert stale(seeded.store) == ["developments"]
+
+
+def test_a_browser_waiting_for_the_rebuild_gets_a_page_saying_so(
+    seeded: Timeline, database_url: str
+) -> None:
+    # Given read models an earlier version folded, and an API without a runner of its own
+    _as_an_earlier_fold_wrote_them(seeded)
+    with serve(database_url, role=None) as client:
+        # When a browser asks for the overview, and a script for the same address
+        page = client.get("/", headers={"Accept": "text/html,*/*;q=0.8"})
+        script = client.get("/api/developments")
+    # Then the browser gets an HTML page saying why and when to ask again, the script a problem
+    assert page.status_code == 503 and page.headers["content-type"].startswith("text/html")
+    assert "Read models being rebuilt" in page.text and page.headers["retry-after"] == "5"
+    assert script.headers["content-type"] == "application/problem+json"

@@ -270,11 +270,21 @@ def _too_large(request: Request[Any, Any, Any]) -> str:
     return f"the request body is larger than {limit:,} bytes" if limit else "the body is too large"
 
 
-_PAGE_ERRORS = frozenset({HTTPStatus.NOT_FOUND, HTTPStatus.METHOD_NOT_ALLOWED})
+def problem_or_page(
+    request: Request[Any, Any, Any], problem: ProblemDetails, headers: dict[str, str] | None = None
+) -> Response[Any]:
+    """The problem as a document, or as an HTML page for a browser asking for a page (a
+    mistyped address, or a page the database or the read models cannot answer now): the
+    page's script shows such a page's words when a refresh is refused."""
+    if not _wants_a_page(request):
+        return problem_response(problem, headers)
+    page = error_page(problem.status, problem.title, problem.detail)
+    page.headers.update(headers or {})
+    return page
 
 
 def _wants_a_page(request: Request[Any, Any, Any]) -> bool:
-    """A browser asking for a page outside the API (a mistyped address): it gets one."""
+    """A browser asking for a page outside the API."""
     path = request.url.path
     return (
         not path.startswith(("/api/", "/static/"))
@@ -308,20 +318,16 @@ def on_http_error(request: Request[Any, Any, Any], error: HTTPException) -> Resp
             HTTPStatus.REQUEST_ENTITY_TOO_LARGE: _too_large(request),
         }
         detail = defaults.get(status, detail)
-    if status in _PAGE_ERRORS and _wants_a_page(request):
-        return error_page(status, title, detail)
     headers = dict(error.headers) if error.headers else {}
     if status in _BODY_LEFT_UNREAD:  # the rest of the body would be read as the next request
         headers["Connection"] = "close"
-    return problem_response(
-        ProblemDetails(type="about:blank", title=title, status=status, detail=detail),
-        headers=headers or None,
-    )
+    problem = ProblemDetails(type="about:blank", title=title, status=status, detail=detail)
+    return problem_or_page(request, problem, headers or None)
 
 
 def on_unexpected(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
     """500 as a problem document; the cause goes to the log, never to the client."""
-    return problem_response(unexpected(request.method, request.url.path, error))
+    return problem_or_page(request, unexpected(request.method, request.url.path, error))
 
 
 def unexpected(method: str, path: str, error: Exception) -> ProblemDetails:
@@ -343,14 +349,14 @@ def on_disagreeing_read_models(request: Request[Any, Any, Any], error: Disagree)
         "the read models disagree with the log; an administrator can rebuild them "
         "(POST /api/projections/rebuild, or `timeline projections rebuild`)"
     )
-    return _unavailable("ReadModelsNeedRebuild", "Read models need a rebuild", detail)
+    return _unavailable(request, "ReadModelsNeedRebuild", "Read models need a rebuild", detail)
 
 
 def on_outdated_read_models(request: Request[Any, Any, Any], error: Outdated) -> Response[Any]:
     """503 with `Retry-After`: the read models are rebuilt after an upgrade before they answer."""
     logger.warning("%s %s: %s", request.method, request.url.path, error)
     return _unavailable(
-        "ReadModelsOutdated", "Read models being rebuilt", str(error), {"Retry-After": "5"}
+        request, "ReadModelsOutdated", "Read models being rebuilt", str(error), {"Retry-After": "5"}
     )
 
 
@@ -359,16 +365,20 @@ def on_unusable_key(request: Request[Any, Any, Any], error: KeyFileError) -> Res
     (it names a file of the server)."""
     logger.error("%s %s: %s", request.method, request.url.path, error)
     detail = "the server's signing key cannot be used; its log says why (an operator must fix it)"
-    return _unavailable("SigningKeyUnusable", "Signing key unusable", detail)
+    return _unavailable(request, "SigningKeyUnusable", "Signing key unusable", detail)
 
 
 def _unavailable(
-    name: str, title: str, detail: str, headers: dict[str, str] | None = None
+    request: Request[Any, Any, Any],
+    name: str,
+    title: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
 ) -> Response[Any]:
     problem = ProblemDetails(
         type=problem_type(name), title=title, status=HTTPStatus.SERVICE_UNAVAILABLE, detail=detail
     )
-    return problem_response(problem, headers)
+    return problem_or_page(request, problem, headers)
 
 
 def database_problem(error: StorageError) -> tuple[ProblemDetails, dict[str, str]]:
@@ -409,7 +419,7 @@ def on_database_error(request: Request[Any, Any, Any], error: StorageError) -> R
     """The problem `database_problem` gives; the cause goes to the log."""
     logger.warning("%s %s: %s", request.method, request.url.path, error)
     problem, headers = database_problem(error)
-    return problem_response(problem, headers=headers)
+    return problem_or_page(request, problem, headers)
 
 
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
