@@ -104,10 +104,13 @@ def status_run(initial: str, effective: Sequence[tuple[int, str]]) -> tuple[str,
     """The status set by the last of `effective` ((effective_on, status) of the changes in
     force by a day, in effect order) and the day it has held since: the first day of the run of
     changes that all set it, since a change to the status a development already has re-affirms
-    it and does not start it again. None when the run goes back to the initial status, which
-    holds from the first active report."""
+    it and does not start it again. A change overridden on its own day by a later one was never
+    the status on any day, so it neither starts nor breaks a run. None when the run goes back
+    to the initial status, which holds from the first active report."""
     status, since = initial, None
-    for effective_on, changed in effective:
+    for index, (effective_on, changed) in enumerate(effective):
+        if index + 1 < len(effective) and effective[index + 1][0] == effective_on:
+            continue  # a later change of the same day is the one in force
         if changed != status:
             status, since = changed, effective_on
     return status, since

@@ -47,8 +47,9 @@ Interpretations where DESIGN is silent (the read models must agree with these):
   Rows are sorted by key, None before any string.
 - Allegations: `status_since` is the day the status as of D has held since: the `effective_on`
   of the earliest of the latest changes effective by D that all set that status (a change to
-  the status the development already has re-affirms it), or `first_reported_on` when that run
-  of changes reaches back to the initial status. `age_days` = D - `first_reported_on`.
+  the status the development already has re-affirms it; one overridden on its own day by a
+  later change never held), or `first_reported_on` when that run of changes reaches back to
+  the initial status. `age_days` = D - `first_reported_on`.
 - A log that is not well formed (a stream event before its `development_reported`, a correction or
   retraction of a report that does not exist, a second `development_reported` for one id) raises
   `ValueError`: the oracle refuses to guess. A second retraction of one report (the domain refuses
@@ -317,11 +318,11 @@ def _status_since(state: _DevelopmentState, as_of: date) -> date | None:
         (c for c in state.status_changes if c.effective_on <= as_of),
         key=lambda c: (c.effective_on, c.position),
     )
-    since = None
-    for earlier, change in zip([None, *effective], effective, strict=False):
-        before = state.initial_status if earlier is None else earlier.status
-        if change.status != before:
-            since = change.effective_on
+    in_force = {change.effective_on: change for change in effective}  # a tie: the later one
+    status, since = state.initial_status, None
+    for day in sorted(in_force):
+        if in_force[day].status != status:
+            status, since = in_force[day].status, day
     return since
 
 

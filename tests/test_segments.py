@@ -28,7 +28,9 @@ def shown_on(state: DevState, day: int) -> Shown | None:
     for report in active:
         stances[STANCE_INDEX[report.stance]] += 1
     first = min(report.asserted_on for report in active)
-    effective = [change for change in state.changes if change.effective_on <= day]
+    # the change in force on each day by then: of one day's changes, the later one
+    in_force = {c.effective_on: c for c in state.changes if c.effective_on <= day}
+    effective = [in_force[on] for on in sorted(in_force)]
     status, since = state.initial_status, first
     if effective:  # the status has held since the earliest of the latest changes that set it
         status = effective[-1].status

@@ -436,6 +436,31 @@ def test_a_status_judged_again_has_held_since_it_was_first_set_not_since_the_rea
     same_as_reference(store, D(2024, 2, 15))
 
 
+def test_a_status_overridden_on_its_own_day_neither_starts_nor_breaks_a_run(
+    store: Store,
+) -> None:
+    # Given a development disputed from February, judged corroborated and then disputed again
+    # for the same day in March; and one judged confirmed, then alleged (its initial status),
+    # for one day
+    run = store.develop(said(US, D(2024, 1, 1)))
+    store.judge(run, "disputed", D(2024, 2, 1))
+    store.judge(run, "corroborated", D(2024, 3, 1))
+    store.judge(run, "disputed", D(2024, 3, 1))
+    initial = store.develop(said(NIS, D(2024, 1, 5)))
+    store.judge(initial, "confirmed", D(2024, 3, 1))
+    store.judge(initial, "alleged", D(2024, 3, 1))
+
+    since = {a.development_id: a.status_since for a in store.allegations_at(D(2024, 4, 1))}
+    detail = store.detail_at(initial, D(2024, 4, 1))
+
+    # Then the change the later one overrode was never the status on any day: disputed has
+    # held since February, and alleged since the first report
+    assert since == {run: D(2024, 2, 1), initial: D(2024, 1, 5)}
+    assert detail is not None and detail.status_since == D(2024, 1, 5)
+    same_as_reference(store, D(2024, 4, 1))
+    same_as_reference(store, D(2024, 3, 1))
+
+
 # --- the timeline -----------------------------------------------------------------------------
 
 

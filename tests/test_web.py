@@ -413,7 +413,7 @@ def test_a_mistyped_page_address_is_a_page_for_a_browser_and_a_problem_for_a_scr
 def test_the_overview_filtered_by_an_actor_shows_only_what_it_is_in(client: Client) -> None:
     # Given the seed, when the overview is asked for Iran, spelt in lower case
     at = {"as_of": "2024-03-01", "actor": "irn"}
-    filtered = page(client, "/", **at)
+    filtered = page(client, "/", as_of="2024-03-01", actor="irn")
     whole = page(client, "/", as_of="2024-03-01")
     api = {
         "timeline": client.get("/api/developments", params=at).json()["items"],
