@@ -377,11 +377,33 @@ def test_rewrite_below_the_last_own_checkpoint_is_never_signed(
         ),
     )
     record_log(timeline, 1)
-    # Then the service resumes from its own checkpoint, sees the chain no longer extends it,
-    # and refuses to sign the rewritten log
-    assert verify(timeline).ok
+    # Then the chain alone verifies, but not against the latest checkpoint stored; and the
+    # service resumes from its own checkpoint, sees the chain no longer extends it, and
+    # refuses to sign the rewritten log
+    report = verify(timeline)
+    assert report.first_bad_position is None and report.problem == "diverged"
     with pytest.raises(LogTampered, match=f"at position {ROWS + 1}"):
         make_checkpoint(timeline, signer)
+
+
+def test_a_signed_head_deleted_and_its_position_taken_again_is_reported_not_re_served(
+    timeline: Timeline, tamper: Tamperer, signer: Signer
+) -> None:
+    # Given the service's checkpoint of its head, then that row deleted from both tables
+    signed = make_checkpoint(timeline, signer)
+    tamper.delete_row(ROWS)
+    # When verified, and when a new event takes the deleted position and a checkpoint is asked
+    cut = verify(timeline)
+    record_log(timeline, 1)
+    assert tamper.last_position() == ROWS
+    taken = verify(timeline)
+    # Then each verification says the log no longer extends that checkpoint
+    assert (cut.ok, cut.problem) == (False, "truncated")
+    assert (taken.ok, taken.problem) == (False, "diverged")
+    # and the checkpoint of that position is refused, not answered for the new row
+    with pytest.raises(LogTampered, match=f"checkpoint at position {ROWS} signed head"):
+        make_checkpoint(timeline, signer)
+    assert signed.position == ROWS
 
 
 def test_proofs_read_chunk_roots_stored_by_checkpoints_and_verify(

@@ -160,6 +160,14 @@ def sign_head(timeline: Timeline, signer: Signer | None = None) -> tuple[Checkpo
         raise EmptyLog("nothing has been recorded yet, so there is no head to sign")
     existing = ledger.at_position(store, head_position)
     if existing is not None:
+        found = ledger.links(store, head_position - 1, head_position, 1)
+        if not found or found[0][1] != existing.head:
+            # the row it signed was deleted and its position taken again, or rewritten
+            raise LogTampered(
+                f"refusing to answer: the checkpoint at position {head_position} signed head "
+                f"{existing.head.hex()}, and the log's row there now has "
+                f"{found[0][1].hex() if found else 'no link'}; run `timeline verify`"
+            )
         ledger.fill_chunks(store, head_position)  # those of a version that stored none
         return to_wire(existing), False
     start = _trusted_start(timeline, signer, head_position - 1)  # one may land at the head now

@@ -8,8 +8,9 @@ from typing import Literal
 import msgspec
 
 from service.application import Timeline
+from service.audit import ledger
 from service.audit.chain import Progress, Walk, walk
-from service.audit.checkpoints import Checkpoint, verify_checkpoint_signature
+from service.audit.checkpoints import Checkpoint, to_wire, verify_checkpoint_signature
 from service.audit.rows import PAGE, extent
 
 ProblemKind = Literal[
@@ -102,12 +103,17 @@ def verify(
     *,
     page: int = PAGE,
 ) -> VerifyReport:
-    """Recompute every link from the stored rows; name the first break and check `checkpoint`.
+    """Recompute every link from the stored rows; name the first break and check `checkpoint`,
+    by default the latest this service signed: a log cut back or rewritten behind it still
+    chains from its start, and only the checkpoint shows what it lost.
 
     Reads both tables page by page up to the highest position either held when it began;
     `progress` is called with the number of rows of each page verified.
     """
     began = time.perf_counter()
+    if checkpoint is None:
+        stored = ledger.latest(timeline.store)
+        checkpoint = None if stored is None else to_wire(stored)
     walked = walk(
         timeline.store,
         end=extent(timeline.store),
