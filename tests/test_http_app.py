@@ -242,3 +242,23 @@ def test_openapi_components_have_no_made_up_examples(client: Client) -> None:
 
     collect(schemas)
     assert examples and set(examples) == {"2024-02-23T10:15:00.123456Z"}  # a time's, our own
+
+
+@pytest.mark.parametrize("path", ["/", "/api/developments", "/api/nothing", "/static/timeline.js"])
+def test_every_answer_tells_browsers_not_to_sniff_frame_or_leak_it(
+    client: Client, path: str
+) -> None:
+    headers = client.get(path).headers
+
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["x-frame-options"] == "DENY"
+    assert headers["referrer-policy"] == "same-origin"
+    policy = headers["content-security-policy"]
+    assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy
+
+
+def test_the_interactive_api_page_keeps_its_inline_scripts(client: Client) -> None:
+    headers = client.get("/api/schema").headers
+
+    assert "content-security-policy" not in headers  # Swagger UI runs inline scripts
+    assert headers["x-frame-options"] == "DENY"

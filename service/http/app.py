@@ -30,6 +30,7 @@ from service.http.audit import AuditController
 from service.http.auth import OPEN, Authorize, document_security, provide_principal
 from service.http.deadline import REQUEST_TIMEOUT_SECONDS, Deadline
 from service.http.fastpath import install
+from service.http.headers import SecurityHeaders
 from service.http.log import HistoryController, LogController
 from service.http.maintenance import rebuild_projections
 from service.http.media import RefuseUnsupportedMedia
@@ -200,7 +201,9 @@ def create_app(
         ),
     )
     document_security(app, require_read=require_read_token)
-    return install(app)
+    install(app)
+    app.asgi_handler = SecurityHeaders(app.asgi_handler)  # type: ignore[arg-type,assignment]
+    return app
 
 
 def _positive(
