@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+import unicodedata
 from datetime import datetime
 from typing import Any, Literal
 
@@ -53,12 +54,21 @@ def allows(role: Role, needed: Role) -> bool:
 
 
 def check_principal(name: str) -> str:
-    """`name`, if it may be recorded as `recorded_by`: 1 to 100 printable characters."""
+    """`name`, if it may be recorded as `recorded_by`: 1 to 100 printable characters, with no
+    space at either end (`seed ` would read as `seed` on a page)."""
     if not name or len(name) > 100 or not name.isprintable():
         raise TokenError(
             "a name is 1 to 100 printable characters, none of them a control character"
         )
+    if name != name.strip():
+        raise TokenError(f"{name!r}: a name has no space at its start or end")
     return name
+
+
+def _reserved(name: str) -> str | None:
+    """The reserved name `name` reads as, in any case or compatibility form (`Seed`, full-width)."""
+    folded = unicodedata.normalize("NFKC", name).casefold()
+    return folded if folded in RESERVED else None
 
 
 def _hash(secret: str) -> str:
@@ -79,7 +89,7 @@ class Tokens:
     def create(self, name: str, role: Role) -> str:
         """Make a token; returns the secret, which is not stored and cannot be shown again."""
         check_principal(name)
-        if name in RESERVED:
+        if _reserved(name) is not None:
             raise TokenError(
                 f"{name!r} is reserved: events stored by `timeline seed` and `timeline import` "
                 "are recorded as 'seed' and 'import', writes without a token as 'anonymous'"
@@ -124,7 +134,7 @@ class Tokens:
         """Refuse `name` as the `recorded_by` of an import: a reserved name (`import` itself
         excepted) or a token's, live or revoked, would put events in another principal's name."""
         check_principal(name)
-        if name in RESERVED and name != "import":
+        if _reserved(name) is not None and name != "import":
             raise TokenError(f"{name!r} is reserved for events not imported by a person")
         with self.store.read_transaction() as cursor:
             cursor.execute(self.store.sql("SELECT 1 FROM api_tokens WHERE name = %s"), (name,))
