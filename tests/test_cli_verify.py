@@ -11,6 +11,8 @@ from typing import Any, NamedTuple
 
 import pytest
 
+from projections import ProjectionRunner
+from projections.schema import DEVELOPMENTS
 from service.application import Timeline
 from tests.procs import timeline_process
 from tests.test_audit_support import Tamperer, record_log, tampered_log
@@ -217,3 +219,20 @@ def test_checkpoint_file_that_cannot_be_read_is_an_error_not_a_verdict(
     run = verify_command("--checkpoint", str(path))
     assert (run.code, run.out) == (2, "")
     assert message in run.err
+
+
+def test_read_models_edited_in_the_database_are_found_by_verify_read_models(
+    timeline: Timeline, tamper: Tamperer, verify_command: Callable[..., Run]
+) -> None:
+    # Given read models caught up with the log, then a title edited in their rows only
+    ProjectionRunner(timeline.store).catch_up()
+    untouched = verify_command("--read-models")
+    tamper.run(f"UPDATE {DEVELOPMENTS.name} SET title = %s WHERE position = 1", ("FORGED",))
+    # When the log and the read models are verified
+    forged = verify_command("--read-models")
+    after = verify_command("--read-models")
+    # Then the log is intact but the read models differed, and are the log's again after
+    assert untouched.code == 0 and "every row agrees" in untouched.err
+    assert forged.code == 1 and f"read models DIFFERED in {DEVELOPMENTS.name}" in forged.err
+    assert forged.lines()[0].startswith("intact")
+    assert after.code == 0

@@ -160,6 +160,12 @@ def build_parser() -> argparse.ArgumentParser:
         "without it, the checkpoint's own key is taken on trust",
     )
     check.add_argument("--json", action="store_true", help="print the report as JSON")
+    check.add_argument(
+        "--read-models",
+        action="store_true",
+        help="also rebuild the read models from the verified log and say whether the rows "
+        "served before were those (exit 1 if not; they are the rebuilt ones after)",
+    )
     check.set_defaults(run=cmd_verify)
 
     sign = verbs.add_parser("checkpoint", parents=[common], help="sign the head of the log now")
