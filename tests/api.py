@@ -12,6 +12,7 @@ from litestar.testing import TestClient
 
 from service.application import Timeline
 from service.http import create_app
+from service.http.fastpath import FastAppend
 from service.tokens import Role, Tokens
 from tests.bodies import Body, batch, development_reported, encoded
 
@@ -105,3 +106,11 @@ def next_link(response: httpx.Response) -> str | None:
     target, _, relation = link.partition(">; ")
     assert relation == 'rel="next"' and target.startswith("<"), link
     return target[1:]
+
+
+def fast_path(client: Client) -> FastAppend:
+    """The app's fast path, under the wrappers in front of it (the browser headers)."""
+    handler: Any = client.app.asgi_handler
+    while not isinstance(handler, FastAppend):
+        handler = handler.app
+    return handler

@@ -11,15 +11,8 @@ from uuid import uuid4
 
 import pytest
 
-from service.http.fastpath import FastAppend
-from tests.api import Client, log_state, post_event, serve
+from tests.api import Client, fast_path, log_state, post_event, serve
 from tests.bodies import development_reported, encoded, report_added
-
-
-def fast_path(client: Client) -> FastAppend:
-    handler = client.app.asgi_handler
-    assert isinstance(handler, FastAppend)
-    return handler
 
 
 def test_a_success_is_answered_by_the_fast_path_as_the_handler_answers_it(

@@ -9,7 +9,7 @@ import pytest
 
 from service.tokens import Tokens
 from tests import bodies
-from tests.api import Client, error_paths, log_state, problem
+from tests.api import Client, error_paths, fast_path, log_state, problem
 from tests.bodies import encoded
 
 
@@ -81,7 +81,7 @@ def test_gzip_labelled_plain_json_is_not_stored_even_by_the_fast_path(client: Cl
     headers = {"Content-Type": "application/json"}
     first = client.post("/api/events", content=EVENT, headers=headers)
     assert first.status_code == 201
-    fast = client.app.asgi_handler
+    fast = fast_path(client)
     answered = fast.answered
     before = log_state(client)
 
