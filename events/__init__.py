@@ -32,6 +32,7 @@ from events.values import (
     Status,
     changed_fields,
 )
+from events.visible import decode_new_batch, decode_new_event
 
 __all__ = [
     "EVENT_TYPES",
@@ -64,6 +65,8 @@ __all__ = [
     "changed_fields",
     "decode_batch",
     "decode_event",
+    "decode_new_batch",
+    "decode_new_event",
     "digest",
     "encode",
     "parse_edtf",

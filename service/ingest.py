@@ -9,7 +9,7 @@ from typing import IO
 
 import msgspec
 
-from events import AnyEvent, InvalidEvent, decode_event
+from events import AnyEvent, InvalidEvent, decode_new_event
 from service.application import Timeline
 from service.errors import DomainError
 from service.writing import Outcome, Request
@@ -61,7 +61,7 @@ def read_events(lines: Iterable[bytes]) -> Iterator[tuple[int, AnyEvent | BadLin
         if not line.strip():
             continue
         try:
-            yield number, decode_event(line)
+            yield number, decode_new_event(line)
         except InvalidEvent as error:
             yield number, _from_log(number, line) or _bad(number, error, "$")
 
@@ -73,7 +73,7 @@ def _from_log(number: int, line: bytes) -> AnyEvent | BadLine | None:
     except (msgspec.DecodeError, RecursionError):  # malformed, too deep, or not a log line
         return None
     try:
-        return decode_event(raw)
+        return decode_new_event(raw)
     except InvalidEvent as error:
         return _bad(number, error, "$.event")
 

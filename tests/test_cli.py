@@ -114,6 +114,20 @@ def test_an_import_with_a_line_nested_too_deeply_names_it(
     assert events_in(database) == 1
 
 
+def test_an_import_line_whose_text_shows_nothing_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database = f"sqlite:///{tmp_path}/import.db"
+    source = tmp_path / "events.ndjson"
+    unseen = json.dumps(bodies.development_reported(title="\u200b"))
+    source.write_text(f"{json.dumps(bodies.development_reported())}\n{unseen}\n")
+
+    assert main(["import", str(source), "--database", database]) == 1
+
+    assert "line 2: $.title: shows nothing" in capsys.readouterr().err
+    assert events_in(database) == 0
+
+
 def test_an_import_refused_by_the_domain_names_the_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

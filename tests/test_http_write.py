@@ -16,6 +16,7 @@ from tests.api import (
     Client,
     error_paths,
     log_state,
+    post_batch,
     post_event,
     problem,
     report_development,
@@ -101,6 +102,36 @@ def test_invalid_event_is_refused_naming_the_field(
     assert document["type"] == "urn:timeline:problem:invalid-event"
     assert error_paths(document) == [path or "$.report.asserted_on"]
     assert log_state(client) == before
+
+
+@pytest.mark.parametrize(
+    ("fields", "path"),
+    [
+        ({"title": "\u200b"}, "$.title"),  # a zero width space: the title shows nothing
+        ({"title": "\ufeff \u2060"}, "$.title"),
+        ({"actors": {"supplier": "R\u200bUS", "recipient": "RUS"}}, "$.actors.supplier"),
+        ({"actors": {"supplier": "PRK", "targets": ["UKR", "\u200b"]}}, "$.actors.targets[1]"),
+    ],
+)
+def test_text_that_shows_nothing_is_refused_in_a_new_event_naming_the_field(
+    client: Client, fields: Body, path: str
+) -> None:
+    assert post_event(client, bodies.development_reported()).status_code == 201  # the token
+    before = log_state(client)  # known now: the next single event takes the fast path
+    single = post_event(client, bodies.development_reported(**fields))
+    several = post_batch(
+        client, bodies.development_reported(), bodies.development_reported(**fields)
+    )
+
+    assert error_paths(problem(single, 400)) == [path]
+    assert error_paths(problem(several, 400)) == [path.replace("$", "$.events[1]", 1)]
+    assert log_state(client) == before
+
+
+def test_text_with_a_zero_width_joiner_inside_is_stored(client: Client) -> None:
+    # an emoji sequence or a soft hyphen inside a title is text that shows
+    body = bodies.development_reported(title="Drones \u2014 Shahed\u00ad136 \U0001f6e9\u200d")
+    assert post_event(client, body).status_code == 201
 
 
 def test_missing_required_field_is_named(client: Client) -> None:

@@ -25,7 +25,7 @@ from typing import Any
 import msgspec
 from litestar import Litestar
 
-from events import InvalidEvent, decode_event
+from events import InvalidEvent, decode_new_event
 from service.errors import DomainError, StorageError
 from service.http.auth import bearer_secret
 from service.http.deadline import too_slow, within
@@ -76,7 +76,7 @@ class FastAppend:
             return
         seconds: float = state.get("request_timeout_seconds", 0.0)
         try:
-            event = decode_event(body)
+            event = decode_new_event(body)
             appending = state.committer.append([event], principal)
             [outcome] = await (within(seconds, appending) if seconds else appending)
         except (InvalidEvent, DomainError):

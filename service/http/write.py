@@ -7,7 +7,7 @@ from typing import Any
 from litestar import Controller, Request, Response, post
 from litestar.exceptions import ClientException
 
-from events import AnyEvent, decode_batch, decode_event
+from events import AnyEvent, decode_new_batch, decode_new_event
 from events.codec import Batch
 from service.committer import GroupCommitter
 from service.http.auth import provide_principal
@@ -90,7 +90,7 @@ class EventsWriteController(Controller):
         request: Request[Any, Any, Any],
     ) -> Response[ReceiptBody]:
         """Store one event; 201 with its receipt, or 200 with the original one for a replay."""
-        event = decode_event(await read_body(request))
+        event = decode_new_event(await read_body(request))
         [outcome] = await _committer(request).append([event], provide_principal(request))
         receipt = receipt_body(outcome.receipt)
         return Response(
@@ -116,7 +116,7 @@ class EventsWriteController(Controller):
         request: Request[Any, Any, Any],
     ) -> Response[Receipts]:
         """Store every event of the batch in order, or none; error paths name `$.events[i]`."""
-        batch: list[AnyEvent] = decode_batch(await read_body(request))
+        batch: list[AnyEvent] = decode_new_batch(await read_body(request))
         outcomes = await _committer(request).append(batch, provide_principal(request))
         created = any(outcome.created for outcome in outcomes)
         return Response(
