@@ -105,3 +105,41 @@ def test_the_signing_key_is_copied_only_when_asked_and_kept_private(
     key = tmp_path / "keyed.db.key"
     assert key.read_bytes() == (tmp_path / "live.db.key").read_bytes()
     assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
+
+
+def test_a_backup_never_writes_over_the_database_its_files_or_a_file_in_its_way(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a database whose name ends in .partial, and a file where a copy would be written
+    live = tmp_path / "copy.db.partial"
+    database = f"sqlite:///{live}"
+    assert main(["seed", "--database", database]) == 0
+    (tmp_path / "other.db.partial").write_text("keep me")
+    size = live.stat().st_size
+    # When backups would write over it, over its WAL file, or through that file in the way
+    refused = [
+        main(["backup", str(tmp_path / "copy.db"), "--database", database]),
+        main(["backup", f"{live}-wal", "--database", database]),
+        main(["backup", str(tmp_path / "other.db"), "--database", database]),
+        main(["backup", str(tmp_path / "no" / "x.db"), "--database", database]),
+    ]
+    # Then each is refused and nothing is lost
+    assert refused == [2, 2, 2, 2]
+    assert live.stat().st_size == size and _last_position(database) > 0
+    assert (tmp_path / "other.db.partial").read_text() == "keep me"
+    assert "its folder does not exist" in capsys.readouterr().err
+
+
+def test_the_signing_key_is_never_written_over_or_through_a_link(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database = f"sqlite:///{tmp_path}/live.db"
+    assert main(["seed", "--database", database]) == 0
+    assert main(["checkpoint", "--database", database]) == 0
+    (tmp_path / "elsewhere.txt").write_text("not a key")
+    (tmp_path / "linked.db.key").symlink_to(tmp_path / "elsewhere.txt")
+
+    code = main(["backup", str(tmp_path / "linked.db"), "--with-key", "--database", database])
+
+    assert code == 2 and "the signing key was not copied" in capsys.readouterr().err
+    assert (tmp_path / "elsewhere.txt").read_text() == "not a key"

@@ -228,11 +228,17 @@ def test_read_models_edited_in_the_database_are_found_by_verify_read_models(
     ProjectionRunner(timeline.store).catch_up()
     untouched = verify_command("--read-models")
     tamper.run(f"UPDATE {DEVELOPMENTS.name} SET title = %s WHERE position = 1", ("FORGED",))
-    # When the log and the read models are verified
+    # When the log and the read models are verified, as text, then again as JSON
     forged = verify_command("--read-models")
+    tamper.run(f"UPDATE {DEVELOPMENTS.name} SET title = %s WHERE position = 1", ("FORGED",))
+    as_json = verify_command("--read-models", "--json")
     after = verify_command("--read-models")
     # Then the log is intact but the read models differed, and are the log's again after
     assert untouched.code == 0 and "every row agrees" in untouched.err
     assert forged.code == 1 and f"read models DIFFERED in {DEVELOPMENTS.name}" in forged.err
     assert forged.lines()[0].startswith("intact")
+    report = as_json.report()
+    assert as_json.code == 1 and report["ok"] is False
+    assert report["read_models"]["agree"] is False
+    assert list(report["read_models"]["differ"]) == [DEVELOPMENTS.name]
     assert after.code == 0

@@ -14,7 +14,16 @@ from uuid import UUID
 import pytest
 
 from events import ReportAdded
-from projections import NAMES, ProjectionRunner, rebuild, run_forever, snapshot, verify_rebuild
+from projections import (
+    NAMES,
+    LogMoved,
+    ProjectionRunner,
+    compare,
+    rebuild,
+    run_forever,
+    snapshot,
+    verify_rebuild,
+)
 from projections.buffer import RowBuffer
 from projections.dialect import rows_of
 from projections.entries import LogReader
@@ -460,3 +469,23 @@ def test_run_forever_follows_the_log_until_told_to_stop(store: Store, database_u
         thread.join(10)
     assert not thread.is_alive()
     assert tracking(store)["developments"][0] == store.timeline.store.last_position()
+
+
+def test_a_comparison_with_a_rebuild_says_when_the_log_grew_meanwhile(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given read models caught up, and an event recorded after they were read, before the rebuild
+    store.develop(said("US", date(2024, 1, 1)))
+    real = rebuild
+
+    def rebuild_after_one_more(*args: Any, **kwargs: Any) -> Any:
+        store.develop(said("NIS", date(2024, 1, 2)))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(compare, "rebuild", rebuild_after_one_more)
+    # When they are compared with a rebuild, then it says the log moved, not that rows differ
+    with pytest.raises(LogMoved, match="the log grew while the read models were compared"):
+        verify_rebuild(store.timeline.store)
+    # and once it is quiet they agree
+    monkeypatch.setattr(compare, "rebuild", real)
+    assert verify_rebuild(store.timeline.store) == {}

@@ -6,8 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
+import msgspec
+
 from events import encode
-from projections import verify_rebuild
+from projections import LogMoved, verify_rebuild
 from service.audit import (
     CheckpointFileError,
     EmptyLog,
@@ -19,6 +21,7 @@ from service.audit import (
     verify,
 )
 from service.cli.common import _open, _progress, _say
+from service.errors import Busy
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -47,30 +50,44 @@ def cmd_verify(args: argparse.Namespace) -> int:
         return 2
     finally:
         timeline.close()
+    differences = _read_models(args) if args.read_models and report.ok else None
+    ok = report.ok and not differences
     if args.json:
-        sys.stdout.buffer.write(encode(report) + b"\n")
+        shown = msgspec.to_builtins(report)
+        if differences is not None:
+            shown.update(ok=ok, read_models={"agree": not differences, "differ": differences})
+        sys.stdout.buffer.write(encode(shown) + b"\n")
     else:
         sys.stdout.write(summary(report))
-    agree = _read_models_agree(args) if args.read_models and report.ok else True
-    return 0 if report.ok and agree else 1
+    return 0 if ok else 1
 
 
-def _read_models_agree(args: argparse.Namespace) -> bool:
-    """Rebuild the read models from the verified log and say whether the rows served before
-    were those (the hash chain covers the log, not the rows derived from it)."""
+ATTEMPTS = 3  # comparisons of the read models tried while events keep being recorded
+
+
+def _read_models(args: argparse.Namespace) -> dict[str, str]:
+    """Rebuild the read models from the verified log; what differed from the rows served before,
+    by table (the hash chain covers the log, not the rows derived from it)."""
     timeline = _open(args, existing=True)
     try:
-        _say("read models: rebuilding them from the log to compare")
-        differences = verify_rebuild(timeline.store)
+        for attempt in range(1, ATTEMPTS + 1):
+            _say("read models: rebuilding them from the log to compare")
+            try:
+                differences = verify_rebuild(timeline.store)
+                break
+            except LogMoved as moved:
+                if attempt == ATTEMPTS:
+                    raise Busy(str(moved)) from None
+                _say(f"read models: {moved}; again")
     finally:
         timeline.close()
     if not differences:
         _say("read models: every row agrees with a rebuild from the log")
-        return True
     for table, difference in differences.items():
         _say(f"read models DIFFERED in {table}: {difference[:300]}")
-    _say("read models: the rows served before differed from the log's; they are rebuilt now")
-    return False
+    if differences:
+        _say("read models: the rows served before differed from the log's; they are rebuilt now")
+    return differences
 
 
 def cmd_checkpoint(args: argparse.Namespace) -> int:

@@ -21,11 +21,10 @@ LOCK_WAIT_SECONDS = 30.0
 def backup_sqlite(source: Path, target: Path) -> int:
     """Copy the database at `source` into the new file `target`; the last position copied.
 
-    The copy is written beside `target` and renamed onto it once complete, so `target` is
-    never a partial database.
+    The copy is written beside `target` (`partial_of`, which must not exist) and renamed onto it
+    once complete, so `target` is never a partial database.
     """
-    partial = target.with_name(target.name + ".partial")
-    partial.unlink(missing_ok=True)
+    partial = partial_of(target)
     origin = sqlite3.connect(source, timeout=LOCK_WAIT_SECONDS)
     try:
         copy = sqlite3.connect(partial)
@@ -41,3 +40,16 @@ def backup_sqlite(source: Path, target: Path) -> int:
         origin.close()
     os.replace(partial, target)
     return int(row[0] or 0)
+
+
+def partial_of(target: Path) -> Path:
+    """Where the copy is written until it is complete."""
+    return target.with_name(target.name + ".partial")
+
+
+def files_of(database: Path) -> list[Path]:
+    """A SQLite database's file and the files SQLite keeps beside it."""
+    return [database] + [database.with_name(database.name + end) for end in SIDE_FILES]
+
+
+SIDE_FILES = ("-wal", "-shm", "-journal")

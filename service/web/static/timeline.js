@@ -145,7 +145,13 @@
   });
   knownAt.addEventListener("change", () => { exactKnownAt = ""; later(); });
   now.addEventListener("click", () => { exactKnownAt = ""; knownAt.value = ""; later(); });
-  if (actor) actor.addEventListener("change", () => later());  // typed and left, or chosen
+  if (actor) {
+    actor.addEventListener("change", () => later());  // typed and left, or chosen
+    // Enter applies it: a form of several fields and no submit button is not sent by Enter
+    actor.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") { event.preventDefault(); refresh(); }
+    });
+  }
   form.addEventListener("submit", (event) => { event.preventDefault(); refresh(); });
 
   // Live: every event recorded after this page was made, from the log (any API process).
