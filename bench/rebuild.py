@@ -12,17 +12,27 @@ ratios travel between machines whatever their speed:
   filled from Python lists by `executemany` in one transaction of a scratch file (after the
   last rebuild). SQLite writes one transaction at a time, so no rebuild of these read models
   can beat the rate this allows, however fast its fold.
+
+On SQLite it then measures what a rebuild does to writers: a second process appends one event
+at a time to a copy of the store, for as long as a rebuild of the copy takes and as long again
+without one, and the longest and the 99th-percentile wait of an append in each are printed with
+their ratio (`--no-appends` leaves this out).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import multiprocessing
 import platform
+import queue
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from synthetic import open_store  # bench/ is on sys.path when run as a script
+from synthetic import Generator, open_store  # bench/ is on sys.path when run as a script
 
 from projections import rebuild
 from projections.dialect import Dialect, rows_of
@@ -31,6 +41,7 @@ from projections.rebuild import PAGE, _clear, _create_indexes
 from projections.runner import ensure_schema, make_projections
 from projections.schema import BOX
 from service.application import Timeline
+from service.store.backup import backup_sqlite
 from service.store.log import LogRecorder
 
 
@@ -78,12 +89,76 @@ def write_rows(store: LogRecorder, scratch: Path) -> tuple[int, float, float]:
     return sum(len(table) for table in rows.values()), seconds, box
 
 
+def append_one_at_a_time(url: str, stop: Any, waits: Any) -> None:
+    """In a process of its own: append synthetic events one at a time until `stop` is set,
+    putting each append's seconds in `waits`."""
+    timeline = Timeline(url)
+    events = Generator(seed=7).events(1_000_000)
+    while not stop.is_set():
+        event = next(events)
+        began = time.perf_counter()
+        timeline.append([event], recorded_by="synthetic")
+        waits.put(time.perf_counter() - began)
+        time.sleep(0.005)
+    timeline.close()
+
+
+def appending(url: str, during: Callable[[], Any]) -> list[float]:
+    """The waits of appends made by another process to `url` while `during` runs."""
+    context = multiprocessing.get_context("spawn")
+    stop, waits = context.Event(), context.Queue()
+    appender = context.Process(target=append_one_at_a_time, args=(url, stop, waits))
+    appender.start()
+    try:
+        waits.get(timeout=60)  # the appender is running
+        during()
+    finally:
+        stop.set()
+    found = []
+    while appender.is_alive() or not waits.empty():
+        with contextlib.suppress(queue.Empty):
+            found.append(waits.get(timeout=1))
+    appender.join()
+    if appender.exitcode:
+        raise SystemExit(f"an append failed (exit {appender.exitcode}): see its error above")
+    return found
+
+
+def appends_beside_a_rebuild(database: Path, scratch: Path) -> tuple[list[float], list[float]]:
+    """Waits of one-at-a-time appends from another process to a copy of the database: during
+    a rebuild of the copy, and for as long again without one."""
+    for path in scratch.parent.glob(f"{scratch.name}*"):
+        path.unlink()
+    backup_sqlite(database, scratch)
+    url = f"sqlite:///{scratch}"
+    copy = Timeline(url)
+    try:
+        began = time.perf_counter()
+        during = appending(url, lambda: rebuild(copy.store))
+        seconds = time.perf_counter() - began
+        without = appending(url, lambda: time.sleep(seconds))
+    finally:
+        copy.close()
+        for path in scratch.parent.glob(f"{scratch.name}*"):
+            path.unlink()
+    return during, without
+
+
+def _waits(waits: list[float]) -> str:
+    ordered = sorted(waits)
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    return f"{len(waits):,} appends, longest {ordered[-1] * 1000:,.0f} ms, p99 {p99 * 1000:,.0f} ms"
+
+
 def main() -> int:
     """Rebuild a synthetic store and print events/s."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--postgres", metavar="URL", help="a server to run on instead of SQLite")
+    parser.add_argument(
+        "--no-appends", action="store_true", help="leave out the appends beside a rebuild"
+    )
     args = parser.parse_args()
     timeline = open_store(args.events, args.postgres)
     engine = "postgresql" if args.postgres else "sqlite"
@@ -111,6 +186,15 @@ def main() -> int:
             f"writing its {rows:,} rows alone: {seconds:.2f} s (of which the R-tree {box:.2f} s), "
             f"so no rebuild of these read models beats {count / seconds:,.0f} events/s here; "
             f"the best rebuild took {count / best / seconds:.1f}x as long"
+        )
+    if not args.postgres and not args.no_appends:
+        database = Path(timeline.database.removeprefix("sqlite:///"))
+        during, without = appends_beside_a_rebuild(database, Path(f"{database}.appends"))
+        print(f"appends beside a rebuild: {_waits(during)}")
+        print(f"appends, no rebuild:      {_waits(without)}")
+        print(
+            f"the longest wait beside a rebuild is {max(during) / max(without):.1f}x the "
+            "longest without"
         )
     timeline.close()
     return 0

@@ -1,15 +1,19 @@
 """Rebuilding read models from position 0 (`compare` checks that a rebuild equals the live rows),
 up to the head the log had when it began: the runner folds what came since.
 
-A rebuild runs in one transaction: readers see the old rows until it commits, then the new
-ones. On SQLite it holds the write lock meanwhile (appends wait); on PostgreSQL appends go on
-(the log's lock is not taken) and runners wait for it at their tracking rows. It folds the
-whole log in memory while a writer writes what has settled: closed rows, and rows that stayed
-unchanged a while (the few that change again are updated). It writes no per-development
-states: they are the runner's cache, and the runner folds a state it lacks from that
-development's events. On a SQLite file the writer is a child process (`projections.writer`),
-elsewhere a thread. On SQLite it builds the secondary indexes after the rows. It bumps the
-tracking generation so a running runner drops what it holds.
+Readers see the old rows until a rebuild commits, then the new ones, and appends go on
+meanwhile. On PostgreSQL a rebuild runs in one transaction (the log's lock is not taken) and
+runners wait for it at their tracking rows. On a SQLite file a child process
+(`projections.writer`) writes the rows into shadow tables, a short transaction at a time, so
+appends and the runner (which goes on folding into the live tables) wait for one flush at
+most; it then swaps the shadows in and builds their indexes in one transaction, the only
+time it holds the write lock for long. Elsewhere (SQLite in memory) a thread writes in the
+rebuild's one transaction. The fold holds the whole log in memory while the writer writes
+what has settled: closed rows, and rows that stayed unchanged a while (the few that change
+again are updated). It writes no per-development states: they are the runner's cache, and
+the runner folds a state it lacks from that development's events. On SQLite it builds the
+secondary indexes after the rows. It bumps the tracking generation so a running runner drops
+what it holds.
 """
 
 from __future__ import annotations
@@ -32,9 +36,19 @@ from projections.dialect import Dialect
 from projections.entries import LogReader, commits
 from projections.projection import Projection
 from projections.runner import ensure_schema, make_projections
-from projections.schema import BOX, FOLDS, INDEXES, SQLITE_BOX, TRACKING, index_names
+from projections.schema import (
+    BOX,
+    FOLDS,
+    INDEXES,
+    SECOND,
+    SQLITE_BOX,
+    TABLES,
+    TRACKING,
+    index_names,
+    under_second_name,
+)
 from projections.writer import ChildCursor
-from service.store.log import RECORDS, Cursor, LogRecorder
+from service.store.log import RECORDS, Cursor, LogRecorder, created
 from service.store.sqlite import TimelineSQLiteRecorder
 
 Progress = Callable[[int, int], None]  # (events folded, events to fold)
@@ -92,32 +106,72 @@ class _Writer:
         self.check()
 
 
-class _Direct:
-    """Hands writes straight to a cursor that runs them elsewhere (the child's)."""
+class _Shadowing:
+    """Hands writes to the child, which writes them to shadows of the tables (`writer`)."""
 
-    def __init__(self, cursor: Cursor) -> None:
+    def __init__(self, cursor: ChildCursor, store: LogRecorder) -> None:
         self.cursor = cursor
+        self.store = store
 
     def put(self, write: Write) -> None:
-        """Run this write soon, after the ones put before."""
+        """Run this write soon, after the ones put before; committed to the shadows."""
         write(self.cursor)
+        self.cursor.settle()
+
+    def swap(self, projections: Sequence[Projection[Any]]) -> None:
+        """Build the shadows' indexes, then put the shadows in place of the live tables; what
+        is put after this runs in the swap's transaction."""
+        statements = [statement for p in projections for statement in INDEXES[p.name]]
+        live = self.store.existing({created(s) for s in statements})
+        for statement in statements:  # under the name the live table's index does not have
+            named = under_second_name(statement) if created(statement) in live else statement
+            self.cursor.execute(named)
+            self.cursor.settle()  # each index a transaction of its own, if it took a while
+        self.cursor.swap()
+
+
+class _InPlace(_Writer):
+    """Writes in the tables themselves, in the one transaction of the rebuild."""
+
+    def swap(self, projections: Sequence[Projection[Any]]) -> None:
+        """Build the indexes dropped when the tables were cleared."""
+        self.put(partial(_create_indexes, projections))
 
 
 @contextmanager
-def _writing(store: LogRecorder) -> Iterator[_Writer | _Direct]:
-    """A writer whose writes are committed together when the block ends without an error."""
+def _writing(
+    store: LogRecorder, projections: Sequence[Projection[Any]]
+) -> Iterator[_InPlace | _Shadowing]:
+    """A writer to the projections' tables, emptied, whose writes are committed together when
+    the block ends without an error: in the rebuild's transaction or, on a SQLite file, by a
+    swap of the shadow tables the child wrote (`writer`)."""
+    dialect = Dialect(store)
     file = _sqlite_file(store)
     if file is None:
-        with Dialect(store).write() as cursor:
-            writer = _Writer(cursor)
+        with dialect.write() as cursor:
+            writer = _InPlace(cursor)
             try:
+                if dialect.sqlite:  # 256 MiB: build indexes in memory
+                    writer.put(partial(_execute, "PRAGMA cache_size = -262144", ()))
+                else:  # runners wait at their tracking rows until the rebuild commits (`_LOCK`)
+                    writer.put(partial(_execute, _LOCK, ([p.name for p in projections],)))
+                    # the writer idles while the fold has nothing settled to write
+                    statement = "SET LOCAL idle_in_transaction_session_timeout = 0"
+                    writer.put(partial(_execute, statement, ()))
+                for projection in projections:
+                    writer.put(partial(_clear, dialect, projection.name, projection.tables))
                 yield writer
             finally:
                 writer.close()
         return
-    child = ChildCursor(*file)
+    tables = [table for p in projections for table in p.tables]
+    if any(p.name == "deliveries" for p in projections):
+        tables.append(BOX)
+    creates = [s for s in dialect.ddl(TABLES).split(";") if "CREATE" in s]
+    creates = [s for s in [*creates, SQLITE_BOX] if created(s) in tables]
+    child = ChildCursor(*file, tables, creates)
     try:
-        yield _Direct(child)
+        yield _Shadowing(child, store)
     except BaseException:
         child.abort()
         raise
@@ -177,15 +231,8 @@ def rebuild(
     reader = LogReader(store)
     head = store.last_position()
     folded = last = 0
-    with _quiet_gc(), _writing(store) as writer:
-        if dialect.sqlite:  # 256 MiB: build indexes in memory
-            writer.put(partial(_execute, "PRAGMA cache_size = -262144", ()))
-        else:  # runners wait at their tracking rows until the rebuild commits (see `_LOCK`)
-            writer.put(partial(_execute, _LOCK, ([p.name for p in projections],)))
-            # the writer idles while the fold has nothing settled to write: not a stuck client
-            writer.put(partial(_execute, "SET LOCAL idle_in_transaction_session_timeout = 0", ()))
+    with _quiet_gc(), _writing(store, projections) as writer:
         for projection in projections:
-            writer.put(partial(_clear, dialect, projection.name, projection.tables))
             projection.start_rebuild()
         first, *others = projections  # in NAMES order: developments first
         if isinstance(first, DevelopmentsProjection) and others:
@@ -204,12 +251,13 @@ def rebuild(
                 progress(folded, max(head, last))
             if last >= head:  # where the log was when it began: the runner folds what came since
                 break
-        writer.put(buffer.flush)
-        writer.put(partial(_create_indexes, projections))
-        final = RowBuffer(dialect)
         for projection in projections:
             if isinstance(projection, DeliveriesProjection):
-                projection.save_pieces(final)
+                projection.save_pieces(buffer)
+        writer.put(buffer.flush)
+        writer.swap(projections)  # indexes built, tables swapped in: the rest is in the swap
+        final = RowBuffer(dialect)
+        for projection in projections:
             final.execute(
                 f"UPDATE {TRACKING} SET position = %s, generation = generation + 1, fold = %s "
                 "WHERE name = %s",
@@ -261,6 +309,7 @@ def _clear(dialect: Dialect, name: str, tables: Sequence[str], cursor: Cursor) -
     if dialect.sqlite:  # rows go in faster without indexes; they are built again at the end
         for index in index_names(name):
             cursor.execute(f"DROP INDEX IF EXISTS {index}")
+            cursor.execute(f"DROP INDEX IF EXISTS {index}{SECOND}")
     for table in tables:
         cursor.execute(f"DELETE FROM {table}")
     if name == "deliveries" and dialect.sqlite:  # emptying an R-tree row by row is slow

@@ -228,21 +228,38 @@ SQLITE_BOX = (
 )
 
 
+# On SQLite an index has a second name: a rebuild of a file builds the indexes of the tables it
+# will swap in under the names the live tables' indexes do not have (SQLite cannot rename an
+# index), so it builds them before taking the write lock for the swap. Queries never name one.
+SECOND = "_2"
+
+
 def index_names(projection: str) -> list[str]:
-    """Names of a projection's secondary indexes."""
-    return [statement.split()[5] for statement in INDEXES[projection]]
+    """Names of a projection's secondary indexes (the first of the two on SQLite)."""
+    return [created(statement) for statement in INDEXES[projection]]
+
+
+def under_second_name(statement: str) -> str:
+    """An index's `CREATE INDEX` statement, naming it by its second name."""
+    name = created(statement)
+    return statement.replace(f" {name} ON ", f" {name}{SECOND} ON ", 1)
 
 
 def create(dialect: Dialect, cursor: Cursor) -> None:
-    """Create every read-model table and index that does not exist yet."""
+    """Create every read-model table and index that does not exist yet (under either name)."""
     if not dialect.sqlite:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
     for statement in dialect.ddl(TABLES).split(";"):
         cursor.execute(statement)
     _add_fold_column(dialect, cursor)
+    seconds: set[str] = set()
+    if dialect.sqlite:
+        cursor.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+        seconds = {row[0] for row in rows_of(cursor)}
     for statements in INDEXES.values():
         for statement in statements:
-            cursor.execute(statement)
+            if created(statement) + SECOND not in seconds:
+                cursor.execute(statement)
     for statement in (SQLITE_BOX,) if dialect.sqlite else PG_BOX_INDEXES:
         cursor.execute(statement)
 
@@ -258,7 +275,10 @@ def complete(dialect: Dialect) -> bool:
     """Whether everything `create` makes is there, with the current columns: read without a
     lock, so a process starting beside a rebuild (which holds the locks DDL waits for) opens."""
     wanted = made(dialect)
-    if dialect.store.existing(wanted) != wanted:
+    indexes = {created(s) for statements in INDEXES.values() for s in statements}
+    found = dialect.store.existing(wanted | {index + SECOND for index in indexes})
+    found |= {index for index in indexes if index + SECOND in found}
+    if not wanted <= found:
         return False
     with dialect.store.read_transaction() as cursor:
         if dialect.sqlite:

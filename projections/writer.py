@@ -1,42 +1,72 @@
-"""A rebuild's writes to a SQLite file, made by a child process beside the fold.
+"""A rebuild's writes to a SQLite file, made by a child process beside the fold, into tables of
+their own: appends and the runner go on meanwhile, and readers see the old rows until the swap.
 
 In one process, inserts in a thread would take the GIL back from the fold at every row; a child
 has its own interpreter. The parent sends statements as msgpack frames over a pipe (a thread
-of its own feeds the pipe); the child runs them in one transaction holding the database's write
-lock, commits when told and answers `ok`, or the error. If the parent goes away before telling
-it to commit, the child rolls back: nothing of the rebuild is kept.
+of its own feeds the pipe). The child writes the rebuilt tables under shadow names
+(`tl_segments` is written as `tl_segments__rebuild`, every statement's table names mapped). It
+commits at a `settle` once it has held the write lock for `HOLD_SECONDS` or the parent has
+sent nothing more for `IDLE_SECONDS`, then pauses so that writers waiting for the lock get it.
+`swap` takes the lock for the rest: it drops the live tables (and their indexes), renames the
+shadows (and the indexes built on them) in their place, and runs what follows (the tracking)
+in that transaction, which `commit` commits. If the parent goes away before that, the live
+tables are as they were; shadows left over are dropped by the next rebuild. One rebuild of a
+database at a time: the child holds a lock on a file beside it.
 
-The child is this file run as a script, so it imports only `sqlite3` and `msgspec`.
+The child is this file run as a script, so it imports only the standard library and `msgspec`.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
 import queue
+import re
+import select
 import sqlite3
 import subprocess
 import sys
 import threading
+import time
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
 
 _LENGTH = 8  # bytes of a frame's length, big-endian
+SHADOW = "__rebuild"  # the suffix of a table being rebuilt
+HOLD_SECONDS = 0.5  # the longest the shadows' writes hold the write lock between commits
+IDLE_SECONDS = 0.25  # how long the parent may send nothing before the shadows' writes commit
+# A pause after each commit of the shadows' writes, for writers waiting for the lock: SQLite's
+# busy handler looks again after sleeping up to 100 ms, and would find it taken again.
+YIELD_SECONDS = 0.12
+_ANOTHER = "AnotherRebuild"
+
+
+def lock_file(database: str) -> str:
+    """The file whose lock one rebuild of `database` holds."""
+    return f"{database}-rebuild.lock"
 
 
 class ChildCursor:
-    """The write side of a rebuild on SQLite: `execute` and `executemany` run in the child."""
+    """The write side of a rebuild on SQLite: `execute` and `executemany` run in the child on
+    shadows of `tables`, made by the `creates` statements (`CREATE … IF NOT EXISTS name`)."""
 
-    def __init__(self, database: str, timeout: float) -> None:
+    def __init__(
+        self, database: str, timeout: float, tables: Sequence[str], creates: Sequence[str]
+    ) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-I", __file__, database, str(timeout)],  # -I: no other imports
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
+            bufsize=0,  # a `settle` reaches the child as it is sent, not when a buffer fills
         )
         self._encode = msgspec.msgpack.Encoder().encode
         self._frames: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
         self._broken = False
         self._feeder = threading.Thread(target=self._feed, name="rebuild-feeder", daemon=True)
         self._feeder.start()
+        self._send("shadow", "", [list(tables), list(creates)])
 
     def _feed(self) -> None:
         pipe = self.process.stdin
@@ -45,8 +75,9 @@ class ChildCursor:
             if self._broken:
                 continue
             try:
-                pipe.write(len(frame).to_bytes(_LENGTH, "big"))
-                pipe.write(frame)
+                data = memoryview(len(frame).to_bytes(_LENGTH, "big") + frame)
+                while data:  # unbuffered: a write may take part of it
+                    data = data[pipe.write(data) or 0 :]
             except (BrokenPipeError, ValueError):  # the child stopped: it says why on stdout
                 self._broken = True
         try:
@@ -67,6 +98,15 @@ class ChildCursor:
         """Run one statement for each row in the child."""
         self._send("many", query, params_seq if isinstance(params_seq, list) else list(params_seq))
 
+    def settle(self) -> None:
+        """Commit what was sent to the shadows, letting go of the write lock till the next."""
+        self._send("settle", "", None)
+
+    def swap(self) -> None:
+        """Put the shadows in place of the live tables, in the transaction that `commit`
+        commits; what is sent after this runs in it, on the tables by their own names."""
+        self._send("swap", "", None)
+
     def fetchall(self) -> Any:
         """Nothing is read back from the child."""
         raise TypeError("a rebuild's writer returns no rows")
@@ -83,7 +123,7 @@ class ChildCursor:
             self._fail()
 
     def abort(self) -> None:
-        """Stop the child without committing: its transaction rolls back."""
+        """Stop the child without committing the swap: the live tables stay as they were."""
         self._finish()
 
     def _finish(self) -> None:
@@ -103,6 +143,8 @@ class ChildCursor:
 
         self._finish()
         message = self._answer.decode(errors="replace") or f"exit {self.process.returncode}"
+        if message.startswith(_ANOTHER):
+            raise Busy(f"another rebuild of this database is running: {message}")
         if message.startswith("OperationalError: database is locked"):
             raise Busy(f"the rebuild's writer waited for the write lock: {message}")
         if message.startswith("OperationalError: database or disk is full"):
@@ -110,24 +152,109 @@ class ChildCursor:
         raise RuntimeError(f"the rebuild's writer failed: {message}")
 
 
+def _lock(database: str, timeout: float) -> int:
+    """Take the rebuild lock of `database`, waiting up to `timeout` seconds; its descriptor."""
+    descriptor = os.open(lock_file(database), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return descriptor
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                os.close(descriptor)
+                raise RuntimeError(
+                    f"{_ANOTHER}: {lock_file(database)} is held past {timeout:g} s"
+                ) from None
+            time.sleep(0.05)
+
+
+class _Shadows:
+    """Statements on shadow tables: each table name of `tables` mapped to its shadow's."""
+
+    def __init__(self, tables: Sequence[str]) -> None:
+        self.tables = list(tables)
+        names = "|".join(re.escape(table) for table in sorted(tables, key=len, reverse=True))
+        self._pattern = re.compile(rf"\b({names})\b")
+
+    def map(self, statement: str) -> str:
+        """`statement` on the shadows."""
+        return self._pattern.sub(rf"\1{SHADOW}", statement)
+
+
+def _due(began: float, source: Any) -> bool:
+    """Whether to commit the shadows' transaction at a `settle`: when it has held the write
+    lock a while, or the parent sends nothing more at once (it may be waiting for someone who
+    waits for the lock). Committing less often writes less: pages changed again and again,
+    such as the R-tree's, are written to the log once per commit."""
+    if time.monotonic() - began >= HOLD_SECONDS:
+        return True
+    return not select.select([source], [], [], IDLE_SECONDS)[0]
+
+
 def main(database: str, timeout: float) -> int:
-    """Run the statements read from stdin in one transaction; commit when told to."""
+    """Run the statements read from stdin: on shadows a transaction per `settle`, then the swap
+    and what follows in one transaction, committed when told to."""
     decode = msgspec.msgpack.Decoder(tuple[str, str, Any]).decode
     source, answer = sys.stdin.buffer, sys.stdout.buffer
+    try:
+        held = _lock(database, timeout)
+    except OSError as error:  # the lock file cannot be made (a folder not writable, a link)
+        answer.write(f"{type(error).__name__}: {error}".encode())
+        return 1
+    except RuntimeError as error:
+        answer.write(str(error).encode())
+        return 1
     connection = sqlite3.connect(database, timeout=timeout, isolation_level=None, uri=True)
     try:
         cursor = connection.cursor()
-        cursor.execute("BEGIN IMMEDIATE")
+        cursor.execute("PRAGMA cache_size = -262144")  # 256 MiB: build indexes in memory
+        # the shadows' commits need not reach the disk before the swap's, which does
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA wal_autocheckpoint = 0")
+        shadows: _Shadows | None = None
+        swapped = False
+        began = 0.0  # when the open transaction began
         while header := source.read(_LENGTH):
             op, statement, params = decode(source.read(int.from_bytes(header, "big")))
-            if op == "many":
-                cursor.executemany(statement, params)
-            elif op == "one":
-                cursor.execute(statement, params)
-            else:
-                cursor.execute("COMMIT")
+            if op == "commit":
+                if connection.in_transaction:
+                    cursor.execute("COMMIT")
                 answer.write(b"ok")
                 return 0
+            if op == "settle":
+                if connection.in_transaction and not swapped and _due(began, source):
+                    cursor.execute("COMMIT")
+                    time.sleep(YIELD_SECONDS)
+                continue
+            if op == "swap" and connection.in_transaction:
+                cursor.execute("COMMIT")
+            if op == "swap":  # this transaction reaches the disk before it is acknowledged
+                cursor.execute("PRAGMA synchronous = FULL")
+            if not connection.in_transaction:
+                cursor.execute("BEGIN IMMEDIATE")
+                began = time.monotonic()
+            if op == "shadow":
+                tables, creates = params
+                shadows = _Shadows(tables)
+                for table in tables:
+                    cursor.execute(f"DROP TABLE IF EXISTS {table}{SHADOW}")
+                for create in creates:
+                    cursor.execute(shadows.map(create))
+                cursor.execute("COMMIT")
+            elif op == "swap":
+                assert shadows is not None
+                for table in shadows.tables:  # the live table's indexes go with it
+                    cursor.execute(f"DROP TABLE IF EXISTS {table}")
+                    cursor.execute(f"ALTER TABLE {table}{SHADOW} RENAME TO {table}")
+                swapped = True
+            else:
+                if shadows is not None and not swapped:
+                    statement = shadows.map(statement)
+                if op == "many":
+                    cursor.executemany(statement, params)
+                else:
+                    cursor.execute(statement, params)
         connection.rollback()  # the parent went away without committing
         return 1
     except Exception as error:  # the parent raises it
@@ -135,6 +262,7 @@ def main(database: str, timeout: float) -> int:
         return 1
     finally:
         connection.close()
+        os.close(held)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -25,10 +26,13 @@ from projections import (
     verify_rebuild,
 )
 from projections.buffer import RowBuffer
-from projections.dialect import rows_of
+from projections.dialect import Dialect, rows_of
 from projections.entries import LogReader
 from projections.projection import Moved
-from service.store.log import Cursor
+from projections.schema import INDEXES, SECOND, complete, create
+from projections.writer import SHADOW
+from service.errors import Busy
+from service.store.log import Cursor, created
 from tests.test_views_support import Store, figure, said
 
 D = date
@@ -489,3 +493,151 @@ def test_a_comparison_with_a_rebuild_says_when_the_log_grew_meanwhile(
     # and once it is quiet they agree
     monkeypatch.setattr(compare, "rebuild", real)
     assert verify_rebuild(store.timeline.store) == {}
+
+
+# --- a rebuild of a SQLite file writes shadow tables and swaps them in ---------------------
+
+
+@pytest.fixture
+def file_store(tmp_path: Path) -> Iterator[Store]:
+    """A timeline on a SQLite file, its read models current after a small log."""
+    opened = Store(f"sqlite:///{tmp_path}/timeline.db")
+    grow(opened, 3)
+    opened.read.runner.catch_up()
+    yield opened
+    opened.close()
+
+
+def shadows(store: Store) -> dict[str, int]:
+    """The rebuild's shadow tables left in the database, with their rows."""
+    with store.timeline.store.read_transaction() as cursor:
+        cursor.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        names = [row[0] for row in rows_of(cursor) if row[0].endswith(SHADOW)]
+        found = {}
+        for name in names:
+            cursor.execute(f"SELECT count(*) FROM {name}")
+            found[name] = rows_of(cursor)[0][0]
+        return found
+
+
+def without_states(rows: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    """The read models' rows, without the runner's cache of states a rebuild empties."""
+    return {table: found for table, found in rows.items() if not table.endswith("_state")}
+
+
+def test_appends_and_views_go_on_while_a_rebuild_writes_a_sqlite_file(
+    file_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a second process's timeline on the file, whose writes wait a second for the lock
+    other = Store(file_store.timeline.database + "?lock_timeout=1")
+    before = {row.development_id for row in file_store.timeline_at(D(2024, 5, 1))}
+    head = file_store.timeline.store.last_position()
+    rebuilding = importlib.import_module("projections.rebuild")
+    monkeypatch.setattr(rebuilding, "PAGE", 4)  # several pages, each written as it is folded
+    monkeypatch.setattr(rebuilding, "FLUSH_ROWS", 0)
+    added: list[UUID] = []
+    seen: list[set[UUID]] = []
+
+    def during(done: int, total: int) -> None:
+        # When, once the rebuild's writer has begun, after each page the rebuild folded and
+        # sent to it, the other appends (Busy when a rebuild held the write lock throughout)
+        # and reads the timeline
+        began = time.monotonic()
+        while not shadows(other) and time.monotonic() - began < 10:
+            time.sleep(0.01)
+        assert shadows(other), "the rebuild's writer made no tables to write"
+        added.append(other.develop(said("NIS", D(2024, 1, 5 + len(added)))))
+        seen.append({row.development_id for row in other.timeline_at(D(2024, 5, 1))})
+
+    try:
+        rebuilt = rebuild(file_store.timeline.store, progress=during)
+    finally:
+        other.close()
+
+    # Then every append was stored, and each read answered from the live rows with it
+    assert len(added) >= 3
+    assert seen == [before | set(added[: n + 1]) for n in range(len(added))]
+    # and the rebuild ended at the page holding the head it began at, not chasing the appends;
+    # the runner folds what came since
+    assert head <= rebuilt.position < head + 4 < file_store.timeline.store.last_position()
+    after = {row.development_id for row in file_store.timeline_at(D(2024, 5, 1))}
+    assert after == before | set(added)
+    assert verify_rebuild(file_store.timeline.store) == {}
+    assert shadows(file_store) == {}
+
+
+def test_a_rebuild_stopped_midway_leaves_the_live_rows_and_the_next_starts_afresh(
+    file_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = snapshot(file_store.timeline.store)
+    rebuilding = importlib.import_module("projections.rebuild")
+    monkeypatch.setattr(rebuilding, "PAGE", 4)
+    monkeypatch.setattr(rebuilding, "FLUSH_ROWS", 0)
+
+    def stop(done: int, total: int) -> None:
+        if done > total // 2:
+            raise KeyboardInterrupt  # an operator's Ctrl-C, half-way
+
+    # When a rebuild is stopped after writing some of its rows
+    with pytest.raises(KeyboardInterrupt):
+        rebuild(file_store.timeline.store, progress=stop)
+    # Then the views' rows are as they were, its shadows left beside them
+    assert snapshot(file_store.timeline.store) == rows
+    assert f"tl_segments{SHADOW}" in shadows(file_store)
+    # and, rows in them (as a killed rebuild's committed writes leave), the next rebuild
+    # starts from empty shadows and ends with the same rows, none left
+    with file_store.timeline.store.write_transaction() as cursor:
+        cursor.execute(f"INSERT INTO tl_segments{SHADOW} SELECT * FROM tl_segments")
+    monkeypatch.undo()
+    rebuild(file_store.timeline.store)
+    assert without_states(snapshot(file_store.timeline.store)) == without_states(rows)
+    assert shadows(file_store) == {}
+
+
+def test_a_second_rebuild_of_a_sqlite_file_beside_a_running_one_is_busy(
+    file_store: Store,
+) -> None:
+    rows = snapshot(file_store.timeline.store)
+    other = Store(file_store.timeline.database + "?lock_timeout=1")
+    refused: list[BaseException] = []
+
+    def second(done: int, total: int) -> None:
+        try:
+            rebuild(other.timeline.store)
+        except Busy as error:
+            refused.append(error)
+
+    try:
+        rebuild(file_store.timeline.store, progress=second)
+    finally:
+        other.close()
+
+    assert len(refused) == 1 and "another rebuild" in str(refused[0])
+    assert without_states(snapshot(file_store.timeline.store)) == without_states(rows)
+
+
+def test_a_rebuild_of_a_sqlite_file_builds_each_index_once_under_the_name_it_does_not_have(
+    file_store: Store,
+) -> None:
+    store = file_store.timeline.store
+
+    def indexes() -> set[str]:
+        with store.read_transaction() as cursor:
+            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+            return {row[0] for row in rows_of(cursor) if not row[0].startswith("sqlite_")}
+
+    first = indexes()
+    expected = {name for statements in INDEXES.values() for name in map(created, statements)}
+    assert expected <= first
+    # Each rebuild builds the swapped-in tables' indexes under the other name, and only those
+    rebuild(store)
+    second = indexes()
+    assert second == (first - expected) | {name + SECOND for name in expected}
+    assert complete(Dialect(store))
+    # and making the schema again (a process starting) adds no index under the first name
+    with store.write_transaction() as cursor:
+        create(Dialect(store), cursor)
+    assert indexes() == second
+    rebuild(store)
+    assert indexes() == first
+    assert verify_rebuild(store) == {}

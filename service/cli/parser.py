@@ -23,7 +23,8 @@ LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")  # uvico
 EXIT_STATUS = (
     "exit status: 0 done; 1 refused (bad lines in an import, a log not intact, a token "
     "request); 2 a usage or configuration error (also: no database file for a command that "
-    "works on an existing one, an input file that does not exist, a port in use); 74 a file "
+    "works on an existing one, an input file or checkpoint path that does not exist, a port in "
+    "use); 74 a file "
     "could not be read or written, or the database's "
     "disk is full; 75 the database was busy or unreachable: run the command again"
 )
@@ -115,7 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     load = verbs.add_parser("import", parents=[common], help="import events from NDJSON")
     load.add_argument(
-        "file", help="NDJSON file, one event as posted per line; - reads standard input"
+        "file",
+        help="NDJSON file: one event per line, as posted (what export writes) or as the log's "
+        "NDJSON gives it (GET /api/events); - reads standard input",
     )
     load.add_argument(
         "--skip-bad-lines", action="store_true", help="import the valid lines, report the rest"
