@@ -116,6 +116,7 @@ def _segments(steps: list[Step], end: date) -> list[tuple[Step, date]]:
 def _trace(line: Line, scale: Scale, name: str, colour: int, dash: str) -> Trace:
     path, band, open_band, points = [], [], [], []
     previous_stop: date | None = None
+    stops = line.stops()
     for step, stop in _segments(line.steps, scale.end):
         x0, x1, y = scale.x(step.on), scale.x(stop), scale.y(step.low)
         if _unstated(step, line):
@@ -129,7 +130,7 @@ def _trace(line: Line, scale: Scale, name: str, colour: int, dash: str) -> Trace
         elif step.high > step.low:
             band.append(f"M{x0} {scale.y(step.high)}H{x1}V{y}H{x0}Z")
         said = words.series_text(step.low, step.high, line.key.unit, line.said_by(step.on))
-        said += words.no_longer_counted(line.stopped_on(step.on))
+        said += words.no_longer_counted(stops.get(step.on, []))
         points.append(Point(x=x0, y=y, on=step.on, said=said))
     return Trace(name=name, colour=colour, dash=dash, line="".join(path), band="".join(band),
                  open_band="".join(open_band), points=points, summary=_summary(line, name),

@@ -69,15 +69,18 @@ class Line(msgspec.Struct, frozen=True, kw_only=True):
         """The figure of the latest report counted on `day`, whose words may say a step."""
         return said_by(self.figures, self.counts, day)
 
-    def stopped_on(self, day: date) -> list[date]:
-        """The `asserted_on` of each report whose figure counted until `day` and does not from
-        it (retracted, or its development's status no longer counts), so a step down says why."""
-        return [
-            asserted_on
-            for asserted_on, position, _ in self.figures
-            if any(end == day for _, end in self.counts.get(position, ()))
-            and not any(start <= day < end for start, end in self.counts.get(position, ()))
-        ]
+    def stops(self) -> dict[date, list[date]]:
+        """By day, the `asserted_on` of each report whose figure counted until that day and
+        does not from it (retracted, or its development's status no longer counts), so a step
+        down says why; in the order of `figures`. One pass over the figures: a line is asked
+        this at each of its steps."""
+        found: dict[date, list[date]] = {}
+        for asserted_on, position, _ in self.figures:
+            days = self.counts.get(position, ())
+            for end in sorted({end for _, end in days}):
+                if not any(start <= end < stop for start, stop in days):
+                    found.setdefault(end, []).append(asserted_on)
+        return found
 
 
 class Counted(NamedTuple):
