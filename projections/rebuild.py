@@ -32,7 +32,7 @@ import msgspec
 from projections.buffer import RowBuffer
 from projections.deliveries import DeliveriesProjection
 from projections.developments import DevelopmentsProjection
-from projections.dialect import Dialect
+from projections.dialect import Dialect, rows_of
 from projections.entries import LogReader, commits
 from projections.projection import Projection
 from projections.runner import ensure_schema, make_projections
@@ -114,19 +114,20 @@ class _Shadowing:
         self.store = store
 
     def put(self, write: Write) -> None:
-        """Run this write soon, after the ones put before; committed to the shadows."""
+        """Run this write soon, after the ones put before, on the shadows."""
         write(self.cursor)
-        self.cursor.settle()
 
     def swap(self, projections: Sequence[Projection[Any]]) -> None:
         """Build the shadows' indexes, then put the shadows in place of the live tables; what
         is put after this runs in the swap's transaction."""
         statements = [statement for p in projections for statement in INDEXES[p.name]]
-        live = self.store.existing({created(s) for s in statements})
+        tables = {table for p in projections for table in p.tables}
+        with self.store.read_transaction() as cursor:  # the names the live tables' indexes have
+            cursor.execute("SELECT name, tbl_name FROM sqlite_master WHERE type = 'index'")
+            live = {name for name, table in rows_of(cursor) if table in tables}
         for statement in statements:  # under the name the live table's index does not have
             named = under_second_name(statement) if created(statement) in live else statement
             self.cursor.execute(named)
-            self.cursor.settle()  # each index a transaction of its own, if it took a while
         self.cursor.swap()
 
 

@@ -5,13 +5,14 @@ In one process, inserts in a thread would take the GIL back from the fold at eve
 has its own interpreter. The parent sends statements as msgpack frames over a pipe (a thread
 of its own feeds the pipe). The child writes the rebuilt tables under shadow names
 (`tl_segments` is written as `tl_segments__rebuild`, every statement's table names mapped). It
-commits at a `settle` once it has held the write lock for `HOLD_SECONDS` or the parent has
-sent nothing more for `IDLE_SECONDS`, then pauses so that writers waiting for the lock get it.
-`swap` takes the lock for the rest: it drops the live tables (and their indexes), renames the
-shadows (and the indexes built on them) in their place, and runs what follows (the tracking)
-in that transaction, which `commit` commits. If the parent goes away before that, the live
-tables are as they were; shadows left over are dropped by the next rebuild. One rebuild of a
-database at a time: the child holds a lock on a file beside it.
+commits between frames once it has held the write lock for `HOLD_SECONDS`, or when the parent
+has sent nothing for `IDLE_SECONDS`, then pauses so that writers waiting for the lock get it.
+`swap` takes the lock for the rest: it renames the live tables aside and the shadows (with the
+indexes built on them) in their place, and runs what follows (the tracking) in that
+transaction, which `commit` commits; the tables replaced are then dropped, a transaction each.
+If the parent goes away before the commit, the live tables are as they were; what a rebuild
+left behind is dropped by the next one. One rebuild of a database at a time: the child holds a
+lock on a file beside it.
 
 The child is this file run as a script, so it imports only the standard library and `msgspec`.
 """
@@ -35,10 +36,15 @@ import msgspec
 
 _LENGTH = 8  # bytes of a frame's length, big-endian
 SHADOW = "__rebuild"  # the suffix of a table being rebuilt
+REPLACED = "__replaced"  # the suffix of a table a rebuild replaced, until it is dropped
+FRAME_ROWS = 10_000  # rows in one frame: one `executemany` holds the lock while it runs
 HOLD_SECONDS = 0.5  # the longest the shadows' writes hold the write lock between commits
 IDLE_SECONDS = 0.25  # how long the parent may send nothing before the shadows' writes commit
 # A pause after each commit of the shadows' writes, for writers waiting for the lock: SQLite's
-# busy handler looks again after sleeping up to 100 ms, and would find it taken again.
+# busy handler looks again after sleeping up to 100 ms, and would find it taken again. The
+# child checkpoints what it wrote meanwhile (a checkpoint does not hold the write lock), so
+# that the next writer's commit does not: an append's commit checkpointed the log's WAL in
+# its own time (a wait of 5.7 s beside a rebuild of 1M events before the child did).
 YIELD_SECONDS = 0.12
 _ANOTHER = "AnotherRebuild"
 
@@ -59,7 +65,7 @@ class ChildCursor:
             [sys.executable, "-I", __file__, database, str(timeout)],  # -I: no other imports
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            bufsize=0,  # a `settle` reaches the child as it is sent, not when a buffer fills
+            bufsize=0,  # a frame reaches the child as it is sent, not when a buffer fills
         )
         self._encode = msgspec.msgpack.Encoder().encode
         self._frames: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
@@ -95,12 +101,10 @@ class ChildCursor:
         self._send("one", query, params)
 
     def executemany(self, query: str, params_seq: Any) -> None:
-        """Run one statement for each row in the child."""
-        self._send("many", query, params_seq if isinstance(params_seq, list) else list(params_seq))
-
-    def settle(self) -> None:
-        """Commit what was sent to the shadows, letting go of the write lock till the next."""
-        self._send("settle", "", None)
+        """Run one statement for each row in the child, `FRAME_ROWS` rows to a frame."""
+        rows = params_seq if isinstance(params_seq, list) else list(params_seq)
+        for start in range(0, len(rows), FRAME_ROWS):
+            self._send("many", query, rows[start : start + FRAME_ROWS])
 
     def swap(self) -> None:
         """Put the shadows in place of the live tables, in the transaction that `commit`
@@ -170,10 +174,11 @@ def _lock(database: str, timeout: float) -> int:
 
 
 class _Shadows:
-    """Statements on shadow tables: each table name of `tables` mapped to its shadow's."""
+    """The shadows of `tables`: statements mapped onto them, made, swapped in."""
 
     def __init__(self, tables: Sequence[str]) -> None:
         self.tables = list(tables)
+        self.swapped = False
         names = "|".join(re.escape(table) for table in sorted(tables, key=len, reverse=True))
         self._pattern = re.compile(rf"\b({names})\b")
 
@@ -181,22 +186,75 @@ class _Shadows:
         """`statement` on the shadows."""
         return self._pattern.sub(rf"\1{SHADOW}", statement)
 
+    def make(self, cursor: sqlite3.Cursor, creates: Sequence[str]) -> None:
+        """Empty shadows, by the `creates` statements of the tables; what an earlier rebuild
+        left (shadows, tables it replaced) is dropped."""
+        for table in self.tables:
+            cursor.execute(f"DROP TABLE IF EXISTS {table}{SHADOW}")
+            cursor.execute(f"DROP TABLE IF EXISTS {table}{REPLACED}")
+        for create in creates:
+            cursor.execute(self.map(create))
 
-def _due(began: float, source: Any) -> bool:
-    """Whether to commit the shadows' transaction at a `settle`: when it has held the write
-    lock a while, or the parent sends nothing more at once (it may be waiting for someone who
-    waits for the lock). Committing less often writes less: pages changed again and again,
-    such as the R-tree's, are written to the log once per commit."""
-    if time.monotonic() - began >= HOLD_SECONDS:
-        return True
-    return not select.select([source], [], [], IDLE_SECONDS)[0]
+    def swap(self, cursor: sqlite3.Cursor) -> None:
+        """Rename each table aside (dropped after the commit) and its shadow in its place,
+        indexes and all: no page is written but the schema's."""
+        for table in self.tables:
+            cursor.execute(f"ALTER TABLE {table} RENAME TO {table}{REPLACED}")
+            cursor.execute(f"ALTER TABLE {table}{SHADOW} RENAME TO {table}")
+        self.swapped = True
+
+    def drop_replaced(self, cursor: sqlite3.Cursor) -> None:
+        """Drop the tables the swap replaced, a transaction and a pause each (freeing the pages
+        of a large table takes a while); one left by an error is dropped by the next rebuild."""
+        for table in self.tables:
+            began = time.monotonic()
+            cursor.execute(f"DROP TABLE IF EXISTS {table}{REPLACED}")
+            if time.monotonic() - began > YIELD_SECONDS / 2:  # others may have waited
+                _pause(cursor)
+        cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+
+class _Frames:
+    """Frames read from the parent's pipe, unbuffered, so that `waiting` sees what is sent."""
+
+    def __init__(self, descriptor: int) -> None:
+        self.descriptor = descriptor
+        self._decode = msgspec.msgpack.Decoder(tuple[str, str, Any]).decode
+
+    def waiting(self, seconds: float) -> bool:
+        """Whether the next frame starts arriving within `seconds`."""
+        return bool(select.select([self.descriptor], [], [], seconds)[0])
+
+    def _exactly(self, size: int) -> bytes | None:
+        parts, left = [], size
+        while left:
+            part = os.read(self.descriptor, min(left, 1 << 20))
+            if not part:
+                return None  # the parent closed the pipe
+            parts.append(part)
+            left -= len(part)
+        return b"".join(parts)
+
+    def next(self) -> tuple[str, str, Any] | None:
+        """The next frame; None once the parent has closed the pipe."""
+        header = self._exactly(_LENGTH)
+        body = None if header is None else self._exactly(int.from_bytes(header, "big"))
+        return None if body is None else self._decode(body)
+
+
+def _pause(cursor: sqlite3.Cursor) -> None:
+    """Let writers waiting for the lock in, checkpointing meanwhile (see `YIELD_SECONDS`)."""
+    began = time.monotonic()
+    cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    time.sleep(max(0.0, YIELD_SECONDS - (time.monotonic() - began)))
 
 
 def main(database: str, timeout: float) -> int:
-    """Run the statements read from stdin: on shadows a transaction per `settle`, then the swap
-    and what follows in one transaction, committed when told to."""
-    decode = msgspec.msgpack.Decoder(tuple[str, str, Any]).decode
-    source, answer = sys.stdin.buffer, sys.stdout.buffer
+    """Run the statements read from stdin: on shadows, committing between frames once the write
+    lock was held `HOLD_SECONDS` or the parent sent nothing for `IDLE_SECONDS`; then the swap
+    and what follows in one transaction, committed when told to; then drop the replaced
+    tables, one transaction each."""
+    frames, answer = _Frames(sys.stdin.fileno()), sys.stdout.buffer
     try:
         held = _lock(database, timeout)
     except OSError as error:  # the lock file cannot be made (a folder not writable, a link)
@@ -211,22 +269,31 @@ def main(database: str, timeout: float) -> int:
         cursor.execute("PRAGMA cache_size = -262144")  # 256 MiB: build indexes in memory
         # the shadows' commits need not reach the disk before the swap's, which does
         cursor.execute("PRAGMA synchronous = NORMAL")
-        cursor.execute("PRAGMA wal_autocheckpoint = 0")
+        cursor.execute("PRAGMA wal_autocheckpoint = 0")  # it checkpoints at each pause
         shadows: _Shadows | None = None
-        swapped = False
-        began = 0.0  # when the open transaction began
-        while header := source.read(_LENGTH):
-            op, statement, params = decode(source.read(int.from_bytes(header, "big")))
+        began = 0.0  # when the open transaction on the shadows began
+        while True:
+            if (
+                connection.in_transaction
+                and shadows is not None
+                and not shadows.swapped
+                and (time.monotonic() - began >= HOLD_SECONDS or not frames.waiting(IDLE_SECONDS))
+            ):
+                cursor.execute("COMMIT")
+                _pause(cursor)
+            frame = frames.next()
+            if frame is None:
+                connection.rollback()  # the parent went away without committing
+                return 1
+            op, statement, params = frame
             if op == "commit":
                 if connection.in_transaction:
                     cursor.execute("COMMIT")
                 answer.write(b"ok")
+                answer.flush()
+                if shadows is not None:
+                    shadows.drop_replaced(cursor)
                 return 0
-            if op == "settle":
-                if connection.in_transaction and not swapped and _due(began, source):
-                    cursor.execute("COMMIT")
-                    time.sleep(YIELD_SECONDS)
-                continue
             if op == "swap" and connection.in_transaction:
                 cursor.execute("COMMIT")
             if op == "swap":  # this transaction reaches the disk before it is acknowledged
@@ -235,28 +302,19 @@ def main(database: str, timeout: float) -> int:
                 cursor.execute("BEGIN IMMEDIATE")
                 began = time.monotonic()
             if op == "shadow":
-                tables, creates = params
-                shadows = _Shadows(tables)
-                for table in tables:
-                    cursor.execute(f"DROP TABLE IF EXISTS {table}{SHADOW}")
-                for create in creates:
-                    cursor.execute(shadows.map(create))
+                shadows = _Shadows(params[0])
+                shadows.make(cursor, params[1])
                 cursor.execute("COMMIT")
             elif op == "swap":
                 assert shadows is not None
-                for table in shadows.tables:  # the live table's indexes go with it
-                    cursor.execute(f"DROP TABLE IF EXISTS {table}")
-                    cursor.execute(f"ALTER TABLE {table}{SHADOW} RENAME TO {table}")
-                swapped = True
+                shadows.swap(cursor)
             else:
-                if shadows is not None and not swapped:
+                if shadows is not None and not shadows.swapped:
                     statement = shadows.map(statement)
                 if op == "many":
                     cursor.executemany(statement, params)
                 else:
                     cursor.execute(statement, params)
-        connection.rollback()  # the parent went away without committing
-        return 1
     except Exception as error:  # the parent raises it
         answer.write(f"{type(error).__name__}: {error}".encode())
         return 1

@@ -30,7 +30,7 @@ from projections.dialect import Dialect, rows_of
 from projections.entries import LogReader
 from projections.projection import Moved
 from projections.schema import INDEXES, SECOND, complete, create
-from projections.writer import SHADOW
+from projections.writer import REPLACED, SHADOW
 from service.errors import Busy
 from service.store.log import Cursor, created
 from tests.test_views_support import Store, figure, said
@@ -509,10 +509,11 @@ def file_store(tmp_path: Path) -> Iterator[Store]:
 
 
 def shadows(store: Store) -> dict[str, int]:
-    """The rebuild's shadow tables left in the database, with their rows."""
+    """The rebuild's shadow tables, and tables it replaced, left in the database, with their
+    rows."""
     with store.timeline.store.read_transaction() as cursor:
         cursor.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-        names = [row[0] for row in rows_of(cursor) if row[0].endswith(SHADOW)]
+        names = [row[0] for row in rows_of(cursor) if row[0].endswith((SHADOW, REPLACED))]
         found = {}
         for name in names:
             cursor.execute(f"SELECT count(*) FROM {name}")

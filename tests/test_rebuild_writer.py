@@ -52,7 +52,6 @@ def test_a_swapped_rebuild_is_seen_by_the_next_reader_at_once(database: str) -> 
     child = rebuilding(database)
     child.executemany("INSERT INTO t VALUES (?, ?)", [(n, f"row {n}") for n in range(1, 1001)])
     child.execute("CREATE INDEX IF NOT EXISTS t_name ON t (name)")  # on the shadow
-    child.settle()
     child.swap()
     child.execute("INSERT INTO t VALUES (?, ?)", (1001, "after the swap"))
     child.commit()
@@ -65,7 +64,6 @@ def test_a_swapped_rebuild_is_seen_by_the_next_reader_at_once(database: str) -> 
 def test_writes_to_the_shadows_let_another_writer_in_between(database: str) -> None:
     child = rebuilding(database)
     child.executemany("INSERT INTO t VALUES (?, ?)", [(2, "two")])
-    child.settle()
     # once what it was sent is committed to the shadow, readable there
     assert settled(database) == [(2, "two")]
     # another connection writes the live table while the rebuild waits for its next rows
@@ -117,7 +115,6 @@ def test_a_write_lock_held_past_the_timeout_is_busy_and_nothing_is_kept(database
 def test_a_second_rebuild_of_the_same_file_is_busy_while_the_first_runs(database: str) -> None:
     first = rebuilding(database)
     first.executemany("INSERT INTO t VALUES (?, ?)", [(2, "first")])
-    first.settle()
     assert settled(database) == [(2, "first")]
     second = rebuilding(database, 0.2)
     second.executemany("INSERT INTO t VALUES (?, ?)", [(3, "second")])
