@@ -114,6 +114,7 @@ def test_reads_wait_for_the_rebuild_of_rows_another_fold_wrote_instead_of_answer
         # When a view is asked for before the rebuild, and again after it
         waiting = client.get("/api/views/allegations", params={"as_of": "2024-03-01"})
         detail = client.get("/api/developments", params={"as_of": "2024-03-01"})
+        download = client.get("/download/timeline.csv", params={"as_of": "2024-03-01"})
         rebuild(seeded.store, ["developments"])
         answered = client.get("/api/views/allegations", params={"as_of": "2024-03-01"})
     # Then it was a 503 to ask again, naming what is being rebuilt, and then the answer
@@ -123,6 +124,8 @@ def test_reads_wait_for_the_rebuild_of_rows_another_fold_wrote_instead_of_answer
         assert "developments" in document["detail"] and response.headers["retry-after"] == "5"
     assert answered.status_code == 200 and answered.json()["items"]
     assert {s["status_since"] for s in answered.json()["items"]} != {"0001-01-01"}
+    # and a download (written a page at a time) was a 503 too, not the start of a file
+    assert download.status_code == 503 and "content-disposition" not in download.headers
 
 
 def test_a_runner_folds_nothing_onto_rows_another_version_rebuilt_while_it_ran(

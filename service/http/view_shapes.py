@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date
 from typing import Annotated, Any, NamedTuple
 
 import msgspec
 from litestar import Response
+from litestar.response import Stream
 
 from events import Status, parse_edtf
 from events.base import LINE
@@ -66,15 +68,15 @@ def delivery_rows(view: DeliveriesView) -> list[dict[str, Any]]:
     return rows + [{"row": "total", **t} for t in view.totals]
 
 
-def every_item(fetch: Callable[[str | None], Page]) -> list[Any]:
-    """The items of every page, `fetch` giving the page after a cursor (None: the first)."""
-    items: list[Any] = []
+def every_page(fetch: Callable[[str | None], Page]) -> Iterator[list[Any]]:
+    """The items of each page in turn, `fetch` giving the page after a cursor (None: the
+    first), fetched as they are asked for."""
     after = None
     while True:
         page = fetch(after)
-        items += page.items
+        yield page.items
         if page.next is None:
-            return items
+            return
         after = page.next
 
 
@@ -145,6 +147,36 @@ def csv_response(
         table = "\ufeff" + table
     headers = {"X-As-Of": as_of.isoformat(), "X-Known-At": known_at, **(headers or {})}
     return Response(table, media_type=CSV, headers=headers)
+
+
+def csv_stream(
+    pages: Iterable[Iterable[dict[str, Any]]],
+    columns: Sequence[str],
+    as_of: date,
+    known_at: str,
+    headers: Mapping[str, str] | None = None,
+    *,
+    bom: bool = False,
+) -> Stream:
+    """`csv_response` of rows that come a page at a time, written as they come: a table of any
+    length in the memory of one page. The first page is asked for here, so a view that cannot
+    answer (busy, outdated) is a problem, not a cut file; an error after that ends the
+    connection without the end of the body, which clients take for a failed download."""
+    pages = iter(pages)
+    first = next(pages, [])
+
+    def chunks() -> Iterator[bytes]:
+        yield (("\ufeff" if bom else "") + csv_table([columns])).encode()
+        for rows in itertools.chain([first], pages):
+            try:
+                yield csv_table(
+                    [_cell(_at(row, column)) for column in columns] for row in rows
+                ).encode()
+            except ValueError as error:  # Litestar reads a ValueError as the end of the body
+                raise RuntimeError(f"a page of the table could not be written: {error}") from error
+
+    headers = {"X-As-Of": as_of.isoformat(), "X-Known-At": known_at, **(headers or {})}
+    return Stream(chunks(), media_type=CSV, headers=headers)
 
 
 class TimelineFilters(msgspec.Struct, frozen=True, omit_defaults=True, forbid_unknown_fields=True):

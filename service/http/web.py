@@ -7,7 +7,7 @@ page's script swaps in a part when the time axes move or an event arrives on `/a
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -16,6 +16,7 @@ import msgspec
 from litestar import Controller, Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
+from litestar.response import Stream
 from litestar.static_files import create_static_files_router
 
 from events.base import LINE
@@ -23,6 +24,7 @@ from projections import ReadModels
 from projections.query_deliveries import involving
 from projections.query_developments import MAX_LIMIT
 from service.application import Timeline
+from service.http.deadline import NO_DEADLINE
 from service.http.params import IdInPath, InvalidParameter, parse_as_of, parse_known_at, uuid_of
 from service.http.problems import error_page, html_response
 from service.http.shapes import format_micros
@@ -30,11 +32,11 @@ from service.http.view_shapes import (
     ALLEGATION_COLUMNS,
     DELIVERY_COLUMNS,
     TIMELINE_COLUMNS,
-    csv_response,
+    csv_stream,
     deliveries_view,
     delivery_rows,
     development_shape,
-    every_item,
+    every_page,
 )
 from service.store.records import now_micros
 from service.web.dossier import dossier
@@ -153,10 +155,10 @@ class WebController(Controller):
         return self._development("development.html", read_models, timeline, development_id,
                                  as_of, known_at)  # fmt: skip
 
-    @get("/download/{table:str}", sync_to_thread=True)
+    @get("/download/{table:str}", sync_to_thread=True, opt={NO_DEADLINE: True})
     def download(self, read_models: NamedDependency[ReadModels], table: FromPath[str],
                  as_of: AsOf = None, known_at: KnownAt = None,
-                 actor: Actor = None) -> Response[str]:  # fmt: skip
+                 actor: Actor = None) -> Response[str] | Stream:  # fmt: skip
         """A view as one CSV file, every page of it: `timeline.csv`, `allegations.csv` or
         `deliveries.csv`, with the columns of the API's CSV, for a spreadsheet: with a byte-order
         mark, which the API's CSV leaves out for scripts, so Excel reads the dashes and names
@@ -171,14 +173,14 @@ class WebController(Controller):
         moment = axes.known_at_us if axes.known_at else read_models.store.settled_at()
         if moment is None:  # nothing recorded yet
             moment = axes.known_at_us
-        columns, rows = DOWNLOADS[name](read_models, day, moment, axes.actor)
+        columns, pages = DOWNLOADS[name](read_models, day, moment, axes.actor)
         # the file holds no dates: its name says both, the time without colons (Windows)
         known = format_micros(moment).replace(":", "")
         of = "" if axes.actor is None else "-" + re.sub(r"[^A-Za-z0-9_-]+", "_", axes.actor)
         filename = f"{name}{of}-as-of-{day.isoformat()}-known-at-{known}.csv"
         disposition = f'attachment; filename="{filename}"'
-        return csv_response(rows, columns, day, format_micros(moment),
-                            {"Content-Disposition": disposition}, bom=True)  # fmt: skip
+        return csv_stream(pages, columns, day, format_micros(moment),
+                          {"Content-Disposition": disposition}, bom=True)  # fmt: skip
 
     @get("/parts/developments/{development_id:str}", sync_to_thread=True)
     def development_part(self, read_models: NamedDependency[ReadModels],
@@ -191,29 +193,30 @@ class WebController(Controller):
 
 
 def _timeline(read_models: ReadModels, as_of: date, known_at_us: int, actor: str | None) -> _Table:
-    items = every_item(lambda after: read_models.timeline(
+    pages = every_page(lambda after: read_models.timeline(
         as_of=as_of, known_at_us=known_at_us, limit=MAX_LIMIT, after=after,
         actor=actor))  # fmt: skip
-    return TIMELINE_COLUMNS, [development_shape(item) for item in items]
+    return TIMELINE_COLUMNS, ([development_shape(item) for item in items] for items in pages)
 
 
 def _allegations(
     read_models: ReadModels, as_of: date, known_at_us: int, actor: str | None
 ) -> _Table:
-    items = every_item(lambda after: read_models.allegations(
+    pages = every_page(lambda after: read_models.allegations(
         as_of=as_of, known_at_us=known_at_us, limit=MAX_LIMIT, after=after,
         actor=actor))  # fmt: skip
-    return ALLEGATION_COLUMNS, msgspec.to_builtins(items)
+    return ALLEGATION_COLUMNS, (msgspec.to_builtins(items) for items in pages)
 
 
 def _deliveries(
     read_models: ReadModels, as_of: date, known_at_us: int, actor: str | None
 ) -> _Table:
     found = involving(read_models.deliveries(as_of=as_of, known_at_us=known_at_us), actor)
-    return DELIVERY_COLUMNS, delivery_rows(deliveries_view(found, as_of, known_at_us))
+    return DELIVERY_COLUMNS, iter([delivery_rows(deliveries_view(found, as_of, known_at_us))])
 
 
-_Table = tuple[Sequence[str], list[dict[str, Any]]]  # columns and rows
+# columns, and rows a page at a time, each page read as the download is written
+_Table = tuple[Sequence[str], Iterator[list[dict[str, Any]]]]
 DOWNLOADS: dict[str, Callable[[ReadModels, date, int, str | None], _Table]] = {
     "timeline": _timeline,
     "allegations": _allegations,
