@@ -206,12 +206,19 @@ class _Shadows:
     def drop_replaced(self, cursor: sqlite3.Cursor) -> None:
         """Drop the tables the swap replaced, a transaction and a pause each (freeing the pages
         of a large table takes a while); one left by an error is dropped by the next rebuild."""
-        for table in self.tables:
-            began = time.monotonic()
-            cursor.execute(f"DROP TABLE IF EXISTS {table}{REPLACED}")
-            if time.monotonic() - began > YIELD_SECONDS / 2:  # others may have waited
-                _pause(cursor)
-        cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        try:
+            for table in self.tables:
+                began = time.monotonic()
+                cursor.execute(f"DROP TABLE IF EXISTS {table}{REPLACED}")
+                if time.monotonic() - began > YIELD_SECONDS / 2:  # others may have waited
+                    _pause(cursor)
+            cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error as error:  # the rebuild is in place: this is only space not freed
+            print(
+                f"rebuild: the tables it replaced are not all dropped yet ({error}); the next "
+                "rebuild drops them",
+                file=sys.stderr,
+            )
 
 
 class _Frames:

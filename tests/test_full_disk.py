@@ -189,6 +189,10 @@ def test_a_rebuild_on_a_full_disk_raises_storage_full_and_keeps_the_rows_it_had(
             rebuild(timeline.store)
             before = snapshot(timeline.store)
             assert before["tl_reports"]
+            # no free pages left in the file or its WAL, where a rebuild could write unseen
+            with sqlite3.connect(disk / "timeline.db") as connection:
+                connection.execute("VACUUM")
+                connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             filler = fill(disk)
             with pytest.raises(StorageFull, match="the rebuild's writer had no room"):
                 rebuild(timeline.store)
