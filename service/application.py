@@ -14,7 +14,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
 from events import AnyEvent, Recorded, decode_event
-from service.config import ConfigError, persistence_env
+from service.config import ConfigError, creates_tables, persistence_env, sqlite_file
 from service.domain import Development, evolve
 from service.errors import Conflict, DomainError
 from service.mapper import EventMapper, StreamItem
@@ -54,6 +54,13 @@ class Timeline(Application[UUID]):
         `existing`: make none whatever it says (a database without them is refused)."""
         self.database = database
         env = persistence_env(database)
+        path = sqlite_file(database)
+        makes = create or (not existing and creates_tables())
+        if not makes and path is not None and not path.exists():  # SQLite would make it empty
+            raise ConfigError(
+                f"no database at {path} ({database}): processes started with CREATE_TABLE=no "
+                "create none; run `timeline init` on it first"
+            )
         if create or existing:
             env["CREATE_TABLE"] = "yes" if create else "no"
         super().__init__(env=env)

@@ -23,6 +23,12 @@ def database_url(explicit: str | None = None) -> str:
 _LIBRARY_YES_NO = ("y", "yes", "t", "true", "on", "1", "n", "no", "f", "false", "off", "0")
 
 
+def creates_tables() -> bool:
+    """Whether processes create the tables they lack: the library's CREATE_TABLE, yes unless
+    set to no."""
+    return os.environ.get("CREATE_TABLE", "yes").lower() in _LIBRARY_YES_NO[:6]
+
+
 def persistence_env(url: str) -> dict[str, str]:
     """The `eventsourcing` settings that select and configure the recorder for `url`; the
     library's own CREATE_TABLE, which it reads from the environment, is checked here."""

@@ -596,7 +596,10 @@ def test_a_create_table_setting_that_is_not_yes_or_no_is_named_by_every_command(
     assert "CREATE_TABLE='bogus': expected yes or no" in capsys.readouterr().err
     monkeypatch.setenv("CREATE_TABLE", "No")  # the library's spellings, in any case
     assert main(["seed", "--database", f"sqlite:///{tmp_path}/a.db"]) == 2
-    assert "run `timeline init` on it first" in capsys.readouterr().err
+    said = capsys.readouterr().err
+    assert f"no database at {tmp_path}/a.db" in said and "run `timeline init` on it first" in said
+    # and no file was left behind, which later commands took for a database without tables
+    assert not (tmp_path / "a.db").exists()
 
 
 def test_a_signing_key_that_cannot_be_used_is_said_without_a_traceback(
