@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import signal
 import socket
 import subprocess
@@ -20,6 +21,7 @@ import uvicorn
 
 from service.application import Timeline
 from service.http import create_app
+from service.store.log import LogRecorder
 from service.tokens import Tokens
 from tests import bodies
 from tests.api import serve
@@ -97,15 +99,17 @@ def messages(response: httpx.Response) -> Iterator[Message]:
 def events(response: httpx.Response, count: int, *, within: float = 10.0) -> list[Message]:
     """The next `count` messages that carry an event; fails when they have not all come in
     `within` seconds (checked at each message, heartbeats included)."""
-    deadline = time.monotonic() + within
-    found = []
-    for message in messages(response):
+    return list(itertools.islice(arriving(messages(response), within), count))
+
+
+def arriving(stream: Iterator[Message], seconds: float) -> Iterator[Message]:
+    """The messages that carry an event, failing once `seconds` have gone by (checked at each
+    message, heartbeats included)."""
+    deadline = time.monotonic() + seconds
+    for message in stream:
+        assert time.monotonic() < deadline, f"the events did not all come in {seconds} s"
         if message.event is not None:
-            found.append(message)
-            if len(found) == count:
-                break
-        assert time.monotonic() < deadline, f"{len(found)} of {count} events in {within} s"
-    return found
+            yield message
 
 
 def post(client: httpx.Client, body: bodies.Body) -> dict[str, Any]:
@@ -170,6 +174,32 @@ def test_filters_keep_one_development_or_one_kind(tmp_path: Path) -> None:
     assert retyped["version"] == 3  # the correction is seen by both kinds' followers
     assert uses == [("development_reported", use), ("report_added", use),
                     ("development_corrected", transfer), ("report_added", transfer)]  # fmt: skip
+
+
+def test_one_developments_stream_is_read_from_its_own_events_not_the_whole_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with live(f"sqlite:///{tmp_path}/t.db", stream_heartbeat_seconds=0.2) as server:
+        # Given one development among many others in the log
+        mine = post(server.client, bodies.development_reported())["development_id"]
+        for _ in range(5):
+            post(server.client, bodies.development_reported())
+        post(server.client, bodies.report_added(mine))
+        # When it is followed from the start, with the log's pages out of reach
+        scanned: list[int] = []
+        monkeypatch.setattr(
+            LogRecorder, "select_records", lambda self, **at: scanned.append(at["after"]) or []
+        )
+        with server.client.stream("GET", f"/api/stream?after=0&development={mine}") as response:
+            sent = arriving(messages(response), 10)
+            earlier = [next(sent), next(sent)]
+            later = post(server.client, bodies.status_changed(mine))
+            post(server.client, bodies.development_reported())  # another's: not sent
+            new = next(sent)
+    # Then its events arrive once each, in order, read from its own stream
+    assert [m.event for m in earlier] == ["development_reported", "report_added"]
+    assert new.event == "status_changed" and new.id == str(later["position"])
+    assert scanned == []  # every event since position 0 was read to find its own before
 
 
 def test_heartbeats_are_comment_lines_while_nothing_happens(tmp_path: Path) -> None:

@@ -137,12 +137,15 @@ async def _follow(
     yield ServerSentEventMessage(data=None, comment=f"after {after}", retry=RETRY_MS)
     while not server_exiting():
         records = []
-        if await head.position() > position:
+        if (now := await head.position()) > position and development is not None:
+            # its own stream, not every event since: what it holds up to `now` is all there is
+            stream = await sync_to_thread(store.select_stream, development)
+            records = [record for record in stream if record.position > position]
+            position = now
+        elif now > position:
             records = await sync_to_thread(store.select_records, after=position, limit=PAGE)
         for record in records:
-            position, item = record.position, log_item(record)
-            if development is not None and item.development_id != development:
-                continue
+            position, item = max(position, record.position), log_item(record)
             if kinds is not None and not await kinds.matches(item):
                 continue
             beat = time.monotonic()
