@@ -187,9 +187,12 @@ def test_one_developments_stream_is_read_from_its_own_events_not_the_whole_log(
         post(server.client, bodies.report_added(mine))
         # When it is followed from the start, with the log's pages out of reach
         scanned: list[int] = []
-        monkeypatch.setattr(
-            LogRecorder, "select_records", lambda self, **at: scanned.append(at["after"]) or []
-        )
+
+        def pages(self: LogRecorder, **at: int) -> list[Any]:
+            scanned.append(at["after"])
+            return []
+
+        monkeypatch.setattr(LogRecorder, "select_records", pages)
         with server.client.stream("GET", f"/api/stream?after=0&development={mine}") as response:
             sent = arriving(messages(response), 10)
             earlier = [next(sent), next(sent)]
