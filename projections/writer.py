@@ -158,7 +158,8 @@ class ChildCursor:
 
 def _lock(database: str, timeout: float) -> int:
     """Take the rebuild lock of `database`, waiting up to `timeout` seconds; its descriptor."""
-    descriptor = os.open(lock_file(database), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    # read-only suffices for flock: another user who may write the database may rebuild it too
+    descriptor = os.open(lock_file(database), os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW, 0o644)
     deadline = time.monotonic() + timeout
     while True:
         try:
