@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from service.store.log import Cursor, LogRecorder
@@ -18,6 +19,7 @@ class Dialect:
     def __init__(self, store: LogRecorder) -> None:
         self.store = store
         self.sqlite = store.placeholder == "?"
+        self._pinned: ContextVar[Cursor | None] = ContextVar(f"pinned-{id(self)}", default=None)
         if self.sqlite:
             self.types = {
                 "pk": "INTEGER PRIMARY KEY",
@@ -48,10 +50,24 @@ class Dialect:
         A long history outgrows SQLite's small page cache; reading through the map instead of
         a system call per page keeps a query's cost close to what it is on a small database.
         """
+        pinned = self._pinned.get()
+        if pinned is not None:  # inside `pinned`: its snapshot
+            yield pinned
+            return
         with self.store.snapshot() as cursor:
             if self.sqlite:
                 cursor.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
             yield cursor
+
+    @contextmanager
+    def pinned(self) -> Iterator[Cursor]:
+        """A read whose snapshot every `read` inside the block (in this thread) shares."""
+        with self.read() as cursor:
+            token = self._pinned.set(cursor)
+            try:
+                yield cursor
+            finally:
+                self._pinned.reset(token)
 
     def write(self) -> AbstractContextManager[Cursor]:
         """A transaction writing read models. On SQLite `BEGIN IMMEDIATE`: the file's one write

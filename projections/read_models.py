@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import date
+from typing import TypeVar
 from uuid import UUID
 
 from projections import query_deliveries, query_detail, query_developments
 from projections.results import Deliveries, Detail, Page
-from projections.runner import ProjectionRunner
+from projections.runner import ProjectionRunner, read_tracking
 from projections.state import DevState
+from service.errors import Busy
 from service.store.log import LogRecorder
+
+T = TypeVar("T")
+ATTEMPTS = 5  # catch-ups before a read gives up (each undone by a rebuild swapped in meanwhile)
 
 
 class ReadModels:
@@ -33,6 +39,24 @@ class ReadModels:
         self.runner.ensure(position)
         return position
 
+    def _at(self, known_at_us: int, query: Callable[[int], T]) -> T:
+        """`query(P)` for T, read in one snapshot in which the read models have folded the log
+        up to P.
+
+        `position_at` catches them up in transactions of its own, and the query reads in
+        another: a rebuild that swapped its rows in between ended at the head it began at,
+        short of what the runner had folded meanwhile, and the query would answer without
+        those events (found by an audit of session 13's rebuild). Read in the query's own
+        snapshot, the tracking tells, and the read models are caught up again.
+        """
+        for _ in range(ATTEMPTS):
+            position = self.position_at(known_at_us)
+            with self.dialect.pinned() as cursor:  # the query's reads share this snapshot
+                tracked = read_tracking(self.dialect, cursor).values()
+                if min(folded for folded, _ in tracked) >= position:
+                    return query(position)
+        raise Busy(f"the read models moved back under {ATTEMPTS} reads at once: rebuilds?")
+
     def timeline(
         self,
         *,
@@ -47,24 +71,14 @@ class ReadModels:
         to: date | None = None,
     ) -> Page:
         """`GET /api/developments`."""
-        return query_developments.timeline(
-            self.dialect,
-            as_of=as_of,
-            position=self.position_at(known_at_us),
-            limit=limit,
-            after=after,
-            kind=kind,
-            actor=actor,
-            status=status,
-            from_=from_,
-            to=to,
-        )
+        return self._at(known_at_us, lambda position: query_developments.timeline(
+            self.dialect, as_of=as_of, position=position, limit=limit, after=after, kind=kind,
+            actor=actor, status=status, from_=from_, to=to))  # fmt: skip
 
     def development(self, development_id: UUID, *, as_of: date, known_at_us: int) -> Detail | None:
         """`GET /api/developments/{id}`; None when nothing of it was recorded by T."""
-        return query_detail.development(
-            self.dialect, development_id, as_of=as_of, position=self.position_at(known_at_us)
-        )
+        return self._at(known_at_us, lambda position: query_detail.development(
+            self.dialect, development_id, as_of=as_of, position=position))  # fmt: skip
 
     def allegations(
         self,
@@ -77,15 +91,9 @@ class ReadModels:
         actor: str | None = None,
     ) -> Page:
         """`GET /api/views/allegations`."""
-        return query_developments.allegations(
-            self.dialect,
-            as_of=as_of,
-            position=self.position_at(known_at_us),
-            limit=limit,
-            after=after,
-            kind=kind,
-            actor=actor,
-        )
+        return self._at(known_at_us, lambda position: query_developments.allegations(
+            self.dialect, as_of=as_of, position=position, limit=limit, after=after, kind=kind,
+            actor=actor))  # fmt: skip
 
     def deliveries(
         self,
@@ -99,21 +107,14 @@ class ReadModels:
         status: str | None = None,
     ) -> Deliveries:
         """`GET /api/views/deliveries`."""
-        return query_deliveries.deliveries(
-            self.dialect,
-            as_of=as_of,
-            position=self.position_at(known_at_us),
-            supplier=supplier,
-            recipient=recipient,
-            category=category,
-            unit=unit,
-            status=status,
-        )
+        return self._at(known_at_us, lambda position: query_deliveries.deliveries(
+            self.dialect, as_of=as_of, position=position, supplier=supplier,
+            recipient=recipient, category=category, unit=unit, status=status))  # fmt: skip
 
     def delivered_states(self, *, known_at_us: int) -> list[DevState]:
         """Every delivered transfer recorded by T, folded (`query_deliveries.delivered_states`),
         the latest asked kept (`query_deliveries.DeliveredStates`)."""
-        return self._delivered.at(self.position_at(known_at_us))
+        return self._at(known_at_us, self._delivered.at)
 
 
 def run_forever(database_url: str, stop: threading.Event, *, poll_seconds: float = 0.1) -> None:

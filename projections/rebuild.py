@@ -120,14 +120,18 @@ class _Shadowing:
     def swap(self, projections: Sequence[Projection[Any]]) -> None:
         """Build the shadows' indexes, then put the shadows in place of the live tables; what
         is put after this runs in the swap's transaction."""
-        statements = [statement for p in projections for statement in INDEXES[p.name]]
-        tables = {table for p in projections for table in p.tables}
-        with self.store.read_transaction() as cursor:  # the names the live tables' indexes have
-            cursor.execute("SELECT name, tbl_name FROM sqlite_master WHERE type = 'index'")
-            live = {name for name, table in rows_of(cursor) if table in tables}
-        for statement in statements:  # under the name the live table's index does not have
-            named = under_second_name(statement) if created(statement) in live else statement
-            self.cursor.execute(named)
+        with self.store.read_transaction() as cursor:  # shadows left over were dropped by now
+            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+            taken = {row[0] for row in rows_of(cursor)}
+        for statement in (s for p in projections for s in INDEXES[p.name]):
+            first = created(statement)
+            if first + SECOND in taken and first in taken:
+                # both names on the live table (an older version made the first beside the
+                # second): it keeps the first, and the shadow's index takes the second
+                self.cursor.execute(f"DROP INDEX {first}{SECOND}")
+            named = under_second_name(statement) if first in taken else statement
+            # no IF NOT EXISTS: a name in use is an error, not a shadow left without its index
+            self.cursor.execute(named.replace(" IF NOT EXISTS ", " ", 1))
         self.cursor.swap()
 
 

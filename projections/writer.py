@@ -143,9 +143,14 @@ class ChildCursor:
 
     def _fail(self) -> None:
         # imported here: the child, run as a script, cannot import it
-        from service.errors import Busy, StorageFull
+        from service.errors import Busy, StorageFull, Unavailable
 
         self._finish()
+        if not self._answer and self.process.returncode < 0:  # killed: the OOM killer, say
+            raise Unavailable(
+                f"the rebuild's writer was killed (signal {-self.process.returncode}) before it "
+                "said the rebuilt tables were in place: run it again"
+            )
         message = self._answer.decode(errors="replace") or f"exit {self.process.returncode}"
         if message.startswith(_ANOTHER):
             raise Busy(f"another rebuild of this database is running: {message}")

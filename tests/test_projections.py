@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gc
 import importlib
+import os
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +21,7 @@ from projections import (
     NAMES,
     LogMoved,
     ProjectionRunner,
+    ReadModels,
     compare,
     rebuild,
     run_forever,
@@ -30,8 +33,8 @@ from projections.dialect import Dialect, rows_of
 from projections.entries import LogReader
 from projections.projection import Moved
 from projections.schema import INDEXES, SECOND, complete, create
-from projections.writer import REPLACED, SHADOW
-from service.errors import Busy
+from projections.writer import REPLACED, SHADOW, ChildCursor
+from service.errors import Busy, Unavailable
 from service.store.log import Cursor, created
 from tests.test_views_support import Store, figure, said
 
@@ -641,4 +644,66 @@ def test_a_rebuild_of_a_sqlite_file_builds_each_index_once_under_the_name_it_doe
     assert indexes() == second
     rebuild(store)
     assert indexes() == first
+    assert verify_rebuild(store) == {}  # a rebuild too
+    assert indexes() == second
+    # and where a table has its index under both names (an older version, started on tables
+    # whose indexes had the second, made the first beside it), one is kept, under one name
+    with store.write_transaction() as cursor:
+        for statement in (s for statements in INDEXES.values() for s in statements):
+            cursor.execute(statement)
+    assert indexes() == first | second
+    rebuild(store)
+    assert indexes() == second
     assert verify_rebuild(store) == {}
+
+
+def test_a_view_whose_rows_a_rebuild_swapped_back_before_it_read_them_catches_up_again(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given read models current with a development recorded last
+    grow(store, 2)
+    last = store.develop(said("NIS", D(2024, 1, 3)))
+    known = store.now()
+    # When, after a view caught the read models up to it and before it read them, a rebuild
+    # swaps in rows that end one event short (it began before that event was recorded, and
+    # the runner had folded it into the rows it replaced)
+    catch_up = ReadModels.position_at
+    swapped: list[int] = []
+
+    def then_a_swap(self: ReadModels, known_at_us: int) -> int:
+        position = catch_up(self, known_at_us)
+        if not swapped:
+            swapped.append(position)
+            with monkeypatch.context() as short:
+                head = type(self.store).last_position
+                short.setattr(type(self.store), "last_position", lambda s, **at: head(s, **at) - 1)
+                short.setattr(importlib.import_module("projections.rebuild"), "PAGE", 1)
+                rebuild(self.store)
+        return position
+
+    monkeypatch.setattr(ReadModels, "position_at", then_a_swap)
+    found = {row.development_id for row in store.timeline_at(D(2024, 5, 1), known)}
+    # Then it read them once caught up again: the last development is there
+    assert swapped and last in found
+
+
+def test_a_rebuild_whose_writer_is_killed_is_unavailable_and_leaves_the_rows(
+    file_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = without_states(snapshot(file_store.timeline.store))
+    writers: list[ChildCursor] = []
+    starting = ChildCursor.__init__
+
+    def kept(self: ChildCursor, *args: Any) -> None:
+        starting(self, *args)
+        writers.append(self)
+
+    monkeypatch.setattr(ChildCursor, "__init__", kept)
+
+    def killed(done: int, total: int) -> None:  # the out-of-memory killer, say
+        os.kill(writers[0].process.pid, signal.SIGKILL)
+        writers[0].process.wait()
+
+    with pytest.raises(Unavailable, match=r"writer was killed \(signal 9\).*run it again"):
+        rebuild(file_store.timeline.store, progress=killed)
+    assert without_states(snapshot(file_store.timeline.store)) == rows
