@@ -5,15 +5,15 @@ Readers see the old rows until a rebuild commits, then the new ones, and appends
 meanwhile. On PostgreSQL a rebuild runs in one transaction (the log's lock is not taken) and
 runners wait for it at their tracking rows. On a SQLite file a child process
 (`projections.writer`) writes the rows into shadow tables, a short transaction at a time, so
-appends and the runner (which goes on folding into the live tables) wait for one flush at
-most; it then swaps the shadows in and builds their indexes in one transaction, the only
-time it holds the write lock for long. Elsewhere (SQLite in memory) a thread writes in the
-rebuild's one transaction. The fold holds the whole log in memory while the writer writes
-what has settled: closed rows, and rows that stayed unchanged a while (the few that change
-again are updated). It writes no per-development states: they are the runner's cache, and
-the runner folds a state it lacks from that development's events. On SQLite it builds the
-secondary indexes after the rows. It bumps the tracking generation so a running runner drops
-what it holds.
+appends and the runner (which goes on folding into the live tables) wait about half a second
+at most; it builds the shadows' indexes, a transaction each, swaps the shadows in with one
+short transaction of renames, and then drops the tables they replaced. Elsewhere (SQLite in
+memory) a thread writes in the rebuild's one transaction. The fold holds the whole log in
+memory while the writer writes what has settled: closed rows, and rows that stayed unchanged
+a while (the few that change again are updated). It writes no per-development states: they
+are the runner's cache, and the runner folds a state it lacks from that development's events.
+On SQLite it builds the secondary indexes after the rows. It bumps the tracking generation so
+a running runner drops what it holds.
 """
 
 from __future__ import annotations
@@ -120,7 +120,9 @@ class _Shadowing:
     def swap(self, projections: Sequence[Projection[Any]]) -> None:
         """Build the shadows' indexes, then put the shadows in place of the live tables; what
         is put after this runs in the swap's transaction."""
-        with self.store.read_transaction() as cursor:  # shadows left over were dropped by now
+        # the names in use (with those of shadows an earlier rebuild left, which the child
+        # drops first: a name is taken here that may be free by then, never the other way)
+        with self.store.read_transaction() as cursor:
             cursor.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
             taken = {row[0] for row in rows_of(cursor)}
         for statement in (s for p in projections for s in INDEXES[p.name]):
@@ -128,7 +130,7 @@ class _Shadowing:
             if first + SECOND in taken and first in taken:
                 # both names on the live table (an older version made the first beside the
                 # second): it keeps the first, and the shadow's index takes the second
-                self.cursor.execute(f"DROP INDEX {first}{SECOND}")
+                self.cursor.execute(f"DROP INDEX IF EXISTS {first}{SECOND}")
             named = under_second_name(statement) if first in taken else statement
             # no IF NOT EXISTS: a name in use is an error, not a shadow left without its index
             self.cursor.execute(named.replace(" IF NOT EXISTS ", " ", 1))
