@@ -30,6 +30,10 @@ def test_the_rebuild_benchmark_prints_its_rate_and_both_floors(tmp_path: Path) -
     rows = re.search(r"writing its ([\d,]+) rows alone: [\d.]+ s \(of which the R-tree", out)
     assert rows is not None and int(rows[1].replace(",", "")) > 600
     assert not list(tmp_path.glob("*.floor*")), "the scratch copy is left behind"
+    # and what a rebuild does to another process's appends, beside a run without one
+    assert re.search(r"appends beside a rebuild: [\d,]+ appends, longest [\d,]+ ms", out)
+    assert re.search(r"appends, no rebuild: +[\d,]+ appends, longest [\d,]+ ms", out)
+    assert not list(tmp_path.glob("*.appends*")), "the copy appended to is left behind"
 
 
 def test_the_query_benchmark_prints_every_view_at_every_size(tmp_path: Path) -> None:
