@@ -8,7 +8,7 @@ The store is built once (bench/synthetic.py `open_store`) and kept; each run reb
 `--runs` times and prints every run and the best. Two floors are timed in the same run, so the
 ratios travel between machines whatever their speed:
 - reading and decoding the whole log, which any rebuild must do (before each rebuild);
-- on SQLite, writing the rows the rebuild wrote, alone: the same tables, R-tree and indexes,
+- on SQLite, writing the rows the rebuild wrote, alone: the same tables, R-trees and indexes,
   filled from Python lists by `executemany` in one transaction of a scratch file (after the
   last rebuild). SQLite writes one transaction at a time, so no rebuild of these read models
   can beat the rate this allows, however fast its fold.
@@ -39,7 +39,7 @@ from projections.dialect import Dialect, rows_of
 from projections.entries import LogReader
 from projections.rebuild import PAGE, _clear, _create_indexes
 from projections.runner import ensure_schema, make_projections
-from projections.schema import BOX
+from projections.schema import BOXES
 from service.application import Timeline
 from service.store.backup import backup_sqlite
 from service.store.log import LogRecorder
@@ -54,10 +54,10 @@ def read_log(store: LogRecorder) -> tuple[int, float]:
 
 def write_rows(store: LogRecorder, scratch: Path) -> tuple[int, float, float]:
     """Rows in the read models, the seconds to write them alone into an empty copy (tables,
-    R-tree, indexes, commit) and of those the R-tree's."""
+    R-trees, indexes, commit) and of those the R-trees'."""
     dialect = Dialect(store)
     projections = make_projections(dialect)
-    tables = [table for projection in projections for table in projection.tables] + [BOX]
+    tables = [table for projection in projections for table in projection.tables] + [*BOXES]
     with store.read_transaction() as cursor:
         rows = {}
         for table in tables:
@@ -74,7 +74,7 @@ def write_rows(store: LogRecorder, scratch: Path) -> tuple[int, float, float]:
         with copy.store.write_transaction() as cursor:
             cursor.execute("PRAGMA cache_size = -262144")
             for table in tables:
-                if table == BOX:
+                if table == BOXES[0]:  # the R-trees come last
                     box = time.perf_counter()
                 if rows[table]:
                     marks = ", ".join("?" * len(rows[table][0]))
@@ -183,7 +183,7 @@ def main() -> int:
         scratch = Path(timeline.database.removeprefix("sqlite:///") + ".floor")
         rows, seconds, box = write_rows(timeline.store, scratch)
         print(
-            f"writing its {rows:,} rows alone: {seconds:.2f} s (of which the R-tree {box:.2f} s), "
+            f"writing its {rows:,} rows alone: {seconds:.2f} s (of which the R-trees {box:.2f} s), "
             f"so no rebuild of these read models beats {count / seconds:,.0f} events/s here; "
             f"the best rebuild took {count / best / seconds:.1f}x as long"
         )

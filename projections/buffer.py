@@ -13,7 +13,9 @@ from typing import Any
 import msgspec
 
 from projections.dialect import Dialect
-from projections.schema import BOX, DELIVERY_ROWS, Table
+from projections.schema import CLOSED_BOX, CURRENT_BOX, DELIVERY_ROWS, Table
+from projections.state import POS_MAX
+from projections.tracks import TRACKS_PER_SERIES
 from service.store.log import Cursor
 
 _json = msgspec.json.Encoder()
@@ -114,9 +116,17 @@ class RowBuffer:
                 )
                 continue
             cursor.executemany(sql(f"UPDATE {name} SET {pos_to} = %s WHERE id = %s"), closes)
-            if name == DELIVERY_ROWS.name:
+            if name == DELIVERY_ROWS.name:  # the row's rectangle moves to the closed tree
                 boxes = [(pos - 1, row_id) for pos, row_id in closes]
-                cursor.executemany(sql(f"UPDATE {BOX} SET pos_hi = %s WHERE id = %s"), boxes)
+                cursor.executemany(
+                    sql(
+                        f"INSERT INTO {CLOSED_BOX} SELECT id, valid_lo, valid_hi, pos_lo, %s, "
+                        f"variant_lo, variant_hi FROM {CURRENT_BOX} WHERE id = %s"
+                    ),
+                    boxes,
+                )
+                ids = [(row_id,) for _, row_id in closes]
+                cursor.executemany(sql(f"DELETE FROM {CURRENT_BOX} WHERE id = %s"), ids)
         self.closes = {}
         for statement, params in self.statements:
             if not params:
@@ -145,8 +155,16 @@ class RowBuffer:
             return
         cursor.executemany(self.dialect.sql(table.insert_sql()), rows)
         if table.name == DELIVERY_ROWS.name and self.dialect.sqlite:
-            # (id, valid_from, valid_to, pos_from, pos_to) -> the R-tree's closed intervals
-            boxes = [(r[0], r[2], r[3] - 1, r[4], r[5] - 1) for r in rows]
-            cursor.executemany(
-                self.dialect.sql(f"INSERT INTO {BOX} VALUES (%s, %s, %s, %s, %s)"), boxes
-            )
+            # (id, track_id, valid_from, valid_to, pos_from, pos_to) -> the closed intervals
+            # of an R-tree (`schema.BOXES`), the track's variant a third dimension
+            boxes: dict[str, list[tuple[int, ...]]] = {CLOSED_BOX: [], CURRENT_BOX: []}
+            for r in rows:
+                variant = r[1] % TRACKS_PER_SERIES
+                box = (r[0], r[2], r[3] - 1, r[4], r[5] - 1, variant, variant)
+                boxes[CURRENT_BOX if r[5] == POS_MAX else CLOSED_BOX].append(box)
+            for name, found in boxes.items():
+                if found:
+                    marks = ", ".join(["%s"] * 7)
+                    cursor.executemany(
+                        self.dialect.sql(f"INSERT INTO {name} VALUES ({marks})"), found
+                    )

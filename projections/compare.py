@@ -8,7 +8,7 @@ from typing import Any
 from projections.dialect import Dialect, rows_of
 from projections.rebuild import rebuild
 from projections.runner import ProjectionRunner, make_projections, read_tracking
-from projections.schema import BOX
+from projections.schema import BOXES
 from service.store.log import LogRecorder
 
 
@@ -34,7 +34,7 @@ def _snapshot(
         for projection in make_projections(dialect, names):
             tables = projection.tables
             if projection.name == "deliveries" and dialect.sqlite:
-                tables += (BOX,)  # the R-tree of the rows' rectangles
+                tables += BOXES  # the R-trees of the rows' rectangles
             for table in tables:
                 cursor.execute(f"SELECT * FROM {table}")
                 found[table] = sorted(rows_of(cursor), key=repr)

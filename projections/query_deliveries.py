@@ -1,8 +1,9 @@
 """Reading the deliveries read model at (D, P): one row per series, then totals.
 
-The rows valid at (D, P) are found by a stabbing query on their (valid, system) rectangles: an
-R-tree on SQLite; on PostgreSQL two GiST indexes, one for closed rows and one for current ones.
-That touches about one row per series, whatever the length of the history.
+The rows valid at (D, P) are found by a stabbing query on their (valid, system) rectangles, on
+two indexes, one for closed rows and one for current ones: R-trees on SQLite (whose third
+dimension is the track's status variant), GiST indexes on PostgreSQL. That touches about one
+row per series, whatever the length of the history.
 """
 
 from __future__ import annotations
@@ -15,19 +16,22 @@ from typing import Any
 from projections.dialect import Dialect, rows_of
 from projections.entries import Entry, LogReader, entries_of
 from projections.results import Deliveries, Series, Total
-from projections.schema import BOX, DELIVERY_ROWS, DEVELOPMENTS, PG_BOX, SERIES
+from projections.schema import BOXES, DELIVERY_ROWS, DEVELOPMENTS, PG_BOX, SERIES
 from projections.state import POS_MAX, DevState, replay, valid_day
 from projections.tracks import EXCLUDED, TRACKS_PER_SERIES, VARIANT_INDEX
 
-_SQLITE = (
+_SQLITE = " UNION ALL ".join(  # closed rows, then current ones: each has its own tree
     "SELECT r.track_id, r.low, r.high, r.reports, r.last_asserted_on "
-    f"FROM {BOX} b JOIN {DELIVERY_ROWS.name} r ON r.id = b.id "
-    "WHERE b.valid_lo <= %s AND b.valid_hi >= %s AND b.pos_lo <= %s AND b.pos_hi >= %s"
+    f"FROM {box} b JOIN {DELIVERY_ROWS.name} r ON r.id = b.id "
+    "WHERE b.valid_lo <= %s AND b.valid_hi >= %s AND b.pos_lo <= %s AND b.pos_hi >= %s "
+    "AND b.variant_lo <= %s AND b.variant_hi >= %s"
+    for box in BOXES
 )
 _POSTGRES = " UNION ALL ".join(  # closed rows, then current ones: each has its own index
     "SELECT track_id, low, high, reports, last_asserted_on "
     f"FROM {DELIVERY_ROWS.name} WHERE pos_to {compare} {POS_MAX} "
-    f"AND {PG_BOX} @> box(point(%s, %s), point(%s, %s))"
+    f"AND {PG_BOX} @> box(point(%s, %s), point(%s, %s)) "
+    f"AND track_id %% {TRACKS_PER_SERIES} = %s"
     for compare in ("<", "=")
 )
 
@@ -75,10 +79,12 @@ def deliveries(
     day = valid_day(as_of)
     with dialect.read() as cursor:
         if dialect.sqlite:
-            cursor.execute(dialect.sql(_SQLITE), (day, day, position, position))
+            cursor.execute(
+                dialect.sql(_SQLITE), (day, day, position, position, variant, variant) * 2
+            )
         else:
-            cursor.execute(_POSTGRES, (day, position, day, position) * 2)
-        found = [row for row in rows_of(cursor) if row[0] % TRACKS_PER_SERIES == variant]
+            cursor.execute(_POSTGRES, (day, position, day, position, variant) * 2)
+        found = rows_of(cursor)
         cursor.execute(
             f"SELECT series_id, supplier, recipient, category, unit, originator FROM {SERIES.name}"
         )

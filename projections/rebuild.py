@@ -37,11 +37,11 @@ from projections.entries import LogReader, commits
 from projections.projection import Projection
 from projections.runner import ensure_schema, make_projections
 from projections.schema import (
-    BOX,
+    BOXES,
     FOLDS,
     INDEXES,
     SECOND,
-    SQLITE_BOX,
+    SQLITE_BOXES,
     TABLES,
     TRACKING,
     index_names,
@@ -173,9 +173,9 @@ def _writing(
         return
     tables = [table for p in projections for table in p.tables]
     if any(p.name == "deliveries" for p in projections):
-        tables.append(BOX)
+        tables += BOXES
     creates = [s for s in dialect.ddl(TABLES).split(";") if "CREATE" in s]
-    creates = [s for s in [*creates, SQLITE_BOX] if created(s) in tables]
+    creates = [s for s in [*creates, *SQLITE_BOXES] if created(s) in tables]
     child = ChildCursor(*file, tables, creates)
     try:
         yield _Shadowing(child, store)
@@ -320,5 +320,6 @@ def _clear(dialect: Dialect, name: str, tables: Sequence[str], cursor: Cursor) -
     for table in tables:
         cursor.execute(f"DELETE FROM {table}")
     if name == "deliveries" and dialect.sqlite:  # emptying an R-tree row by row is slow
-        cursor.execute(f"DROP TABLE IF EXISTS {BOX}")
-        cursor.execute(SQLITE_BOX)
+        for box, create in zip(BOXES, SQLITE_BOXES, strict=True):
+            cursor.execute(f"DROP TABLE IF EXISTS {box}")
+            cursor.execute(create)

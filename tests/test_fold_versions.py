@@ -9,16 +9,18 @@ otherwise never answers from rows folded by the old rule.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from events import decode_event
-from projections import ProjectionRunner, rebuild, snapshot, stale
+from projections import ProjectionRunner, ReadModels, ensure_schema, rebuild, snapshot, stale
 from projections.projection import Outdated
-from projections.schema import SEGMENTS, TRACKING
+from projections.schema import BOXES, DELIVERY_ROWS, SEGMENTS, TRACKING
 from service.application import Timeline
 from service.ingest import import_events, seed_corpus
 from tests import bodies
@@ -178,3 +180,56 @@ def test_a_browser_waiting_for_the_rebuild_gets_a_page_saying_so(
     assert page.status_code == 503 and page.headers["content-type"].startswith("text/html")
     assert "Read models being rebuilt" in page.text and page.headers["retry-after"] == "5"
     assert script.headers["content-type"] == "application/problem+json"
+
+
+def _as_the_one_r_tree_of_earlier_versions_held_them(timeline: Timeline) -> None:
+    """The deliveries as versions before fold 5 left a SQLite file: one R-tree of every row's
+    rectangle (closed and current alike), without the variant, and what a killed rebuild of
+    theirs left of its shadow."""
+    with timeline.store.write_transaction() as cursor:
+        for box in BOXES:
+            cursor.execute(f"DROP TABLE {box}")
+        for name in ("tl_delivery_box", "tl_delivery_box__rebuild"):
+            cursor.execute(
+                f"CREATE VIRTUAL TABLE {name} USING rtree_i32(id, valid_lo, valid_hi, pos_lo, "
+                "pos_hi)"
+            )
+        cursor.execute(
+            "INSERT INTO tl_delivery_box SELECT id, valid_from, valid_to - 1, pos_from, "
+            f"pos_to - 1 FROM {DELIVERY_ROWS.name}"
+        )
+        cursor.execute(f"UPDATE {TRACKING} SET fold = 4 WHERE name = 'deliveries'")
+
+
+def _deliveries(timeline: Timeline) -> list[Any]:
+    read = ReadModels(timeline.store)
+    now = time.time_ns() // 1000
+    return [
+        read.deliveries(as_of=as_of, known_at_us=now, status=status)
+        for as_of in (date(2023, 6, 1), date(2024, 12, 31))
+        for status in (None, "corroborated", "alleged")
+    ]
+
+
+def test_a_sqlite_file_of_the_one_r_tree_serves_its_deliveries_from_the_two_after_its_rebuild(
+    tmp_path: Path,
+) -> None:
+    # Given a SQLite file whose deliveries an earlier version folded into its one R-tree
+    timeline = Timeline(f"sqlite:///{tmp_path}/timeline.db")
+    with seed_corpus() as corpus:
+        import_events(timeline, corpus, recorded_by="seed")
+    ProjectionRunner(timeline.store).catch_up()
+    answers = _deliveries(timeline)
+    assert any(answer.series for answer in answers)
+    _as_the_one_r_tree_of_earlier_versions_held_them(timeline)
+
+    # When this version opens it (as `serve` and `projections run` do) and rebuilds what it asks
+    ensure_schema(timeline.store)
+    assert stale(timeline.store) == ["deliveries"]
+    rebuild(timeline.store, stale(timeline.store))
+
+    # Then the earlier tree is gone, and the views answer as before from the two trees
+    assert not timeline.store.existing({"tl_delivery_box", "tl_delivery_box__rebuild"})
+    assert timeline.store.existing(set(BOXES)) == set(BOXES)
+    assert _deliveries(timeline) == answers
+    timeline.close()

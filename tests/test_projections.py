@@ -32,7 +32,9 @@ from projections.buffer import RowBuffer
 from projections.dialect import Dialect, rows_of
 from projections.entries import LogReader
 from projections.projection import Moved
-from projections.schema import INDEXES, SECOND, complete, create
+from projections.schema import CLOSED_BOX, CURRENT_BOX, INDEXES, SECOND, complete, create
+from projections.state import POS_MAX
+from projections.tracks import TRACKS_PER_SERIES
 from projections.writer import REPLACED, SHADOW, ChildCursor
 from service.errors import Busy, Unavailable
 from service.store.log import Cursor, created
@@ -707,3 +709,53 @@ def test_a_rebuild_whose_writer_is_killed_is_unavailable_and_leaves_the_rows(
     with pytest.raises(Unavailable, match=r"writer was killed \(signal 9\).*run it again"):
         rebuild(file_store.timeline.store, progress=killed)
     assert without_states(snapshot(file_store.timeline.store)) == rows
+
+
+def _rectangles(store: Store) -> tuple[dict[str, set[Any]], dict[str, set[Any]]]:
+    """Each R-tree's rectangles, and those the delivery rows say it holds: a closed row's in the
+    closed tree, a current row's in the current one, the track's variant a third dimension."""
+    found: dict[str, set[Any]] = {}
+    wanted: dict[str, set[Any]] = {CLOSED_BOX: set(), CURRENT_BOX: set()}
+    with store.timeline.store.read_transaction() as cursor:
+        for box in (CLOSED_BOX, CURRENT_BOX):
+            cursor.execute(f"SELECT * FROM {box}")
+            found[box] = set(rows_of(cursor))
+        cursor.execute(
+            "SELECT id, track_id, valid_from, valid_to, pos_from, pos_to FROM tl_delivery_rows"
+        )
+        for row_id, track, valid_from, valid_to, pos_from, pos_to in rows_of(cursor):
+            variant = track % TRACKS_PER_SERIES
+            box = CURRENT_BOX if pos_to == POS_MAX else CLOSED_BOX
+            wanted[box].add(
+                (row_id, valid_from, valid_to - 1, pos_from, pos_to - 1, variant, variant)
+            )
+    return found, wanted
+
+
+def test_each_delivery_row_s_rectangle_is_in_the_r_tree_of_its_system_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = Store(f"sqlite:///{tmp_path}/timeline.db")
+    try:
+        # given rows folded an event at a time, so that rows written current close later
+        for n in range(4):
+            dev = store.develop(said(US, D(2024, 1, 1 + n), figure(value=10 * (n + 1))))
+            store.read.runner.catch_up()
+            store.add(dev, said("NIS", D(2024, 2, 1), figure(value=5, basis="cumulative")))
+            store.read.runner.catch_up()
+            store.correct(dev, 2, asserted_on=D(2024, 1, 20 + n))
+            store.read.runner.catch_up()
+            store.judge(dev, "corroborated" if n % 2 else "refuted", D(2024, 3, 1))
+            store.read.runner.catch_up()
+        found, wanted = _rectangles(store)
+        assert found == wanted
+        assert wanted[CLOSED_BOX] and wanted[CURRENT_BOX]
+        # when a rebuild writes rows current early and closes some of them later
+        rebuilding = importlib.import_module("projections.rebuild")
+        monkeypatch.setattr(rebuilding, "PAGE", 3)
+        monkeypatch.setattr(rebuilding, "FLUSH_ROWS", 1)
+        rebuild(store.timeline.store)
+        # then each rectangle is in its tree again
+        assert _rectangles(store) == (wanted, wanted)
+    finally:
+        store.close()
