@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import date
 from typing import TypeVar
 from uuid import UUID
 
 from projections import query_deliveries, query_detail, query_developments
 from projections.results import Deliveries, Detail, Page
-from projections.runner import ProjectionRunner, read_tracking
+from projections.runner import NAMES, ProjectionRunner, read_tracking
 from projections.state import DevState
 from service.errors import Busy
 from service.store.log import LogRecorder
 
 T = TypeVar("T")
+# The projections whose tables each view reads
+DEVELOPMENTS = ("developments",)  # the timeline, a development, the allegations board
+DELIVERIES = ("deliveries",)
 ATTEMPTS = 5  # catch-ups before a read gives up (each undone by a rebuild swapped in meanwhile)
 
 
@@ -33,15 +36,17 @@ class ReadModels:
         self.dialect = self.runner.dialect
         self._delivered = query_deliveries.DeliveredStates(self.dialect)
 
-    def position_at(self, known_at_us: int) -> int:
-        """P for T, with the read models caught up to it."""
+    def position_at(self, known_at_us: int, names: Collection[str] = NAMES) -> int:
+        """P for T, with the read models of the projections `names` (all by default) caught
+        up to it."""
         position = self.store.last_position(until_us=known_at_us)
-        self.runner.ensure(position)
+        self.runner.ensure(position, names)
         return position
 
-    def _at(self, known_at_us: int, query: Callable[[int], T]) -> T:
-        """`query(P)` for T, read in one snapshot in which the read models have folded the log
-        up to P.
+    def _at(self, known_at_us: int, names: Collection[str], query: Callable[[int], T]) -> T:
+        """`query(P)` for T, read in one snapshot in which the read models of the projections
+        `names` (those the query reads) have folded the log up to P: a view answers while
+        another projection is rebuilt because another version's fold wrote its rows.
 
         `position_at` catches them up in transactions of its own, and the query reads in
         another: a rebuild that swapped its rows in between ended at the head it began at,
@@ -50,10 +55,10 @@ class ReadModels:
         snapshot, the tracking tells, and the read models are caught up again.
         """
         for _ in range(ATTEMPTS):
-            position = self.position_at(known_at_us)
+            position = self.position_at(known_at_us, names)
             with self.dialect.pinned() as cursor:  # the query's reads share this snapshot
-                tracked = read_tracking(self.dialect, cursor).values()
-                if min(folded for folded, _ in tracked) >= position:
+                tracked = read_tracking(self.dialect, cursor)
+                if min(tracked[name][0] for name in names) >= position:
                     return query(position)
         raise Busy(f"the read models moved back under {ATTEMPTS} reads at once: rebuilds?")
 
@@ -71,13 +76,13 @@ class ReadModels:
         to: date | None = None,
     ) -> Page:
         """`GET /api/developments`."""
-        return self._at(known_at_us, lambda position: query_developments.timeline(
+        return self._at(known_at_us, DEVELOPMENTS, lambda position: query_developments.timeline(
             self.dialect, as_of=as_of, position=position, limit=limit, after=after, kind=kind,
             actor=actor, status=status, from_=from_, to=to))  # fmt: skip
 
     def development(self, development_id: UUID, *, as_of: date, known_at_us: int) -> Detail | None:
         """`GET /api/developments/{id}`; None when nothing of it was recorded by T."""
-        return self._at(known_at_us, lambda position: query_detail.development(
+        return self._at(known_at_us, DEVELOPMENTS, lambda position: query_detail.development(
             self.dialect, development_id, as_of=as_of, position=position))  # fmt: skip
 
     def allegations(
@@ -91,7 +96,7 @@ class ReadModels:
         actor: str | None = None,
     ) -> Page:
         """`GET /api/views/allegations`."""
-        return self._at(known_at_us, lambda position: query_developments.allegations(
+        return self._at(known_at_us, DEVELOPMENTS, lambda position: query_developments.allegations(
             self.dialect, as_of=as_of, position=position, limit=limit, after=after, kind=kind,
             actor=actor))  # fmt: skip
 
@@ -107,14 +112,14 @@ class ReadModels:
         status: str | None = None,
     ) -> Deliveries:
         """`GET /api/views/deliveries`."""
-        return self._at(known_at_us, lambda position: query_deliveries.deliveries(
+        return self._at(known_at_us, DELIVERIES, lambda position: query_deliveries.deliveries(
             self.dialect, as_of=as_of, position=position, supplier=supplier,
             recipient=recipient, category=category, unit=unit, status=status))  # fmt: skip
 
     def delivered_states(self, *, known_at_us: int) -> list[DevState]:
         """Every delivered transfer recorded by T, folded (`query_deliveries.delivered_states`),
         the latest asked kept (`query_deliveries.DeliveredStates`)."""
-        return self._at(known_at_us, self._delivered.at)
+        return self._at(known_at_us, DEVELOPMENTS, self._delivered.at)
 
 
 def run_forever(database_url: str, stop: threading.Event, *, poll_seconds: float = 0.1) -> None:

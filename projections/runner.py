@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from projections.buffer import RowBuffer
 from projections.deliveries import DeliveriesProjection
@@ -99,7 +99,7 @@ class ProjectionRunner:
         self.projections = make_projections(self.dialect)
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
-        self.position = 0  # every projection has committed up to here (as last seen)
+        self.positions = dict.fromkeys(NAMES, 0)  # committed up to here, as last seen
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -112,16 +112,26 @@ class ProjectionRunner:
         with self.store.read_transaction() as cursor:
             return read_tracking(self.dialect, cursor)
 
+    @property
+    def position(self) -> int:
+        """Every projection has committed up to here (as last seen)."""
+        return min(self.positions.values())
+
     def step(self) -> int:
         """Fold at most one batch into each projection; the number of events folded."""
         with self._lock:
-            return self._step()
+            return self._step(NAMES)
 
-    def _step(self) -> int:
+    def _step(self, names: Collection[str]) -> int:
+        """One batch into each of the projections `names`; those another version's fold
+        wrote are left as they are, the others folded, and then they are `Outdated`."""
         tracking = self.tracking()
         pages: dict[int, list[Entry]] = {}
         folded = 0
+        outdated = []
         for projection in self.projections:
+            if projection.name not in names:
+                continue
             position, generation = tracking.get(projection.name, (0, 0))
             if projection.synced != (position, generation):
                 projection.forget()
@@ -133,9 +143,14 @@ class ProjectionRunner:
                     self._advance(projection, position, generation, entries)
                 except Moved:
                     continue
+                except Outdated:
+                    outdated.append(projection.name)
+                    continue
                 folded += len(entries)
                 tracking[projection.name] = (entries[-1].position, generation)
-        self.position = min(position for position, _ in tracking.values())
+        self.positions.update((name, tracking.get(name, (0, 0))[0]) for name in NAMES)
+        if outdated:
+            raise Outdated(outdated)
         return folded
 
     def _advance(
@@ -179,41 +194,46 @@ class ProjectionRunner:
 
     # --- following the log -----------------------------------------------------------------
 
-    def catch_up(self, target: int | None = None) -> int:
-        """Fold until every projection has reached `target` (default: the head of the log)."""
+    def catch_up(self, target: int | None = None, names: Collection[str] = NAMES) -> int:
+        """Fold until each of the projections `names` (every one by default) has reached
+        `target` (default: the head of the log)."""
         goal = self.store.last_position() if target is None else target
         folded = 0
-        while self.position < goal:
+        while self._reached(names) < goal:
             with self._lock:
-                if self.position >= goal:
+                if self._reached(names) >= goal:
                     break
-                done = self._step()
+                done = self._step(names)
             folded += done
-            if not done and self.position < goal:
+            if not done and self._reached(names) < goal:
                 if self.store.last_position() < goal:
                     break  # the goal is past the head of the log: nothing more to fold
                 time.sleep(0.005)  # another runner holds the batch: let it commit
         return folded
 
-    def ensure(self, target: int) -> None:
-        """Read-your-writes: return once the read models reflect every event up to `target`.
+    def _reached(self, names: Collection[str]) -> int:
+        return min(self.positions[name] for name in names)
+
+    def ensure(self, target: int, names: Collection[str] = NAMES) -> None:
+        """Read-your-writes: return once the read models of the projections `names` (every one
+        by default) reflect every event up to `target`.
 
         It asks the tables where they are, never trusting where this runner got to: a rebuild
         may have ended before that (at the head it read before its lock, while this runner
         went on), and its rows then lack what this runner had folded. Rows another version of
-        a fold wrote are `Outdated`.
+        a fold wrote are `Outdated`; the other projections' views answer meanwhile.
         """
         with self.store.read_transaction() as cursor:
             cursor.execute(f"SELECT name, position, fold FROM {TRACKING}")
             tracking = rows_of(cursor)
         # Never an answer from rows folded by another rule, nor new events folded onto them:
         # a process serving without its own runner waits for the runner's rebuild
-        outdated = [name for name, _, fold in tracking if fold != FOLDS.get(name)]
+        outdated = [n for n, _, fold in tracking if n in names and fold != FOLDS.get(n)]
         if outdated:
             raise Outdated(sorted(outdated))
-        self.position = min(int(position) for _, position, _ in tracking)
-        if self.position < target:
-            self.catch_up(target)
+        self.positions.update((n, int(position)) for n, position, _ in tracking if n in NAMES)
+        if self._reached(names) < target:
+            self.catch_up(target, names)
 
     def run(self, stop: threading.Event) -> None:
         """Follow the log until `stop` is set, polling when idle; errors back off and retry."""

@@ -24,7 +24,7 @@ from projections.schema import BOXES, DELIVERY_ROWS, SEGMENTS, TRACKING
 from service.application import Timeline
 from service.ingest import import_events, seed_corpus
 from tests import bodies
-from tests.api import problem, serve
+from tests.api import problem, report_development, serve
 from tests.procs import Process, Server, projection_runner, wait_until
 
 
@@ -233,3 +233,43 @@ def test_a_sqlite_file_of_the_one_r_tree_serves_its_deliveries_from_the_two_afte
     assert timeline.store.existing(set(BOXES)) == set(BOXES)
     assert _deliveries(timeline) == answers
     timeline.close()
+
+
+def _all_of(path: str) -> dict[str, str]:
+    """A view's parameters for the whole of the seed corpus at the end of 2024."""
+    paged = {} if path.endswith("deliveries") else {"limit": "500"}
+    return {"as_of": "2024-12-31", **paged}
+
+
+@pytest.mark.parametrize(
+    ("outdated", "answering", "waiting"),
+    [
+        ("deliveries", ["/api/developments", "/api/views/allegations"], "/api/views/deliveries"),
+        ("developments", ["/api/views/deliveries"], "/api/views/allegations"),
+    ],
+)
+def test_the_views_of_the_other_projection_answer_and_read_their_writes_while_one_waits(
+    seeded: Timeline, database_url: str, outdated: str, answering: list[str], waiting: str
+) -> None:
+    # Given one projection's rows an earlier version folded, waiting for the runner's rebuild
+    with seeded.store.write_transaction() as cursor:
+        update = f"UPDATE {TRACKING} SET fold = 0 WHERE name = %s"
+        cursor.execute(seeded.store.sql(update), (outdated,))
+    with serve(database_url) as client:
+        before = [client.get(path, params=_all_of(path)) for path in answering]
+        # When a delivery is written, and each view asked at once
+        title = "A delivery written while a projection waits for its rebuild"
+        written = report_development(client, title=title)
+        after = [client.get(path, params=_all_of(path)) for path in answering]
+        refused = client.get(waiting, params=_all_of(waiting))
+        detail = client.get(f"/api/developments/{written}")
+    # Then the other projection's views answer, with the write
+    for earlier, response in zip(before, after, strict=True):
+        assert earlier.status_code == response.status_code == 200, response.text
+        assert response.json() != earlier.json()
+        assert outdated == "developments" or written in response.text
+    # and the waiting one's are a 503 naming it
+    document = problem(refused, 503)
+    assert document["type"] == "urn:timeline:problem:read-models-outdated"
+    assert outdated in document["detail"]
+    assert detail.status_code == (503 if outdated == "developments" else 200)

@@ -8,7 +8,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -672,8 +672,8 @@ def test_a_view_whose_rows_a_rebuild_swapped_back_before_it_read_them_catches_up
     catch_up = ReadModels.position_at
     swapped: list[int] = []
 
-    def then_a_swap(self: ReadModels, known_at_us: int) -> int:
-        position = catch_up(self, known_at_us)
+    def then_a_swap(self: ReadModels, known_at_us: int, names: Collection[str] = NAMES) -> int:
+        position = catch_up(self, known_at_us, names)
         if not swapped:
             swapped.append(position)
             with monkeypatch.context() as short:
