@@ -40,6 +40,7 @@ from projections.schema import (
     BOXES,
     FOLDS,
     INDEXES,
+    PG_CURRENT_COVER,
     SECOND,
     SQLITE_BOXES,
     TABLES,
@@ -284,6 +285,11 @@ def tidy(store: LogRecorder, names: Sequence[str] | None = None) -> None:
     index-only scans fetch the heap and the planner's statistics are stale until autovacuum
     comes: measured at 1M events, the timeline's first page went from 5.4 ms to 1.8 ms. The
     log's statistics matter to the runner's reads of a few developments' events.
+
+    It also builds the index of the current delivery rows again, beside readers and writers
+    (`CONCURRENTLY`): a rebuild writes rows current that it closes later, and at 1M events
+    that left the index 4x its size (8,111 pages for 70,962 rows, 2,051 built afresh), a point
+    of the view reading 249 of its pages, 11 once built again (0.5 s).
     """
     dialect = Dialect(store)
     if dialect.sqlite:
@@ -292,6 +298,12 @@ def tidy(store: LogRecorder, names: Sequence[str] | None = None) -> None:
         for projection in make_projections(dialect, names):
             for table in projection.tables:
                 cursor.execute(f"VACUUM (ANALYZE) {table}")
+            if projection.name == "deliveries":
+                # what an interrupted REINDEX CONCURRENTLY leaves: an invalid copy, kept up
+                # to date by every write and never read
+                for leftover in ("_ccnew", "_ccold"):
+                    cursor.execute(f"DROP INDEX IF EXISTS {PG_CURRENT_COVER}{leftover}")
+                cursor.execute(f"REINDEX INDEX CONCURRENTLY {PG_CURRENT_COVER}")
         for table in (store.events_table_name, RECORDS):
             cursor.execute(f"ANALYZE {table}")
 

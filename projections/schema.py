@@ -221,6 +221,7 @@ _COVER = (
     "INCLUDE (track_id, low, high, reports, last_asserted_on, valid_from, valid_to, pos_from, "
     "pos_to)"
 )
+PG_CURRENT_COVER = "tl_delivery_rows_current_cover"
 PG_BOX_INDEXES = (
     # the indexes of earlier versions: one tree, then two without the columns
     "DROP INDEX IF EXISTS tl_delivery_rows_box",
@@ -228,7 +229,7 @@ PG_BOX_INDEXES = (
     "DROP INDEX IF EXISTS tl_delivery_rows_current_box",
     f"CREATE INDEX IF NOT EXISTS tl_delivery_rows_closed_cover ON {DELIVERY_ROWS.name} "
     f"USING gist ({PG_BOX}) {_COVER} WHERE pos_to < {POS_MAX}",
-    f"CREATE INDEX IF NOT EXISTS tl_delivery_rows_current_cover ON {DELIVERY_ROWS.name} "
+    f"CREATE INDEX IF NOT EXISTS {PG_CURRENT_COVER} ON {DELIVERY_ROWS.name} "
     f"USING gist ({PG_BOX}) {_COVER} WHERE pos_to = {POS_MAX}",
 )
 SQLITE_BOXES = tuple(

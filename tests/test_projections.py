@@ -32,7 +32,15 @@ from projections.buffer import RowBuffer
 from projections.dialect import Dialect, rows_of
 from projections.entries import LogReader
 from projections.projection import Moved
-from projections.schema import CLOSED_BOX, CURRENT_BOX, INDEXES, SECOND, complete, create
+from projections.schema import (
+    CLOSED_BOX,
+    CURRENT_BOX,
+    INDEXES,
+    PG_CURRENT_COVER,
+    SECOND,
+    complete,
+    create,
+)
 from projections.state import POS_MAX
 from projections.tracks import TRACKS_PER_SERIES
 from projections.writer import REPLACED, SHADOW, ChildCursor
@@ -759,3 +767,27 @@ def test_each_delivery_row_s_rectangle_is_in_the_r_tree_of_its_system_time(
         assert _rectangles(store) == (wanted, wanted)
     finally:
         store.close()
+
+
+def test_a_rebuild_on_postgresql_leaves_the_current_rows_index_built_afresh_and_valid(
+    pg_store: Store,
+) -> None:
+    # Given deliveries, and the copy an interrupted REINDEX CONCURRENTLY left of their index
+    grow(pg_store)
+    pg_store.read.runner.catch_up()
+    with pg_store.timeline.store.transaction() as cursor:
+        cursor.execute(
+            f"CREATE INDEX {PG_CURRENT_COVER}_ccnew ON tl_delivery_rows (track_id) "
+            f"WHERE pos_to = {POS_MAX}"
+        )
+    # When the deliveries are rebuilt
+    rebuild(pg_store.timeline.store, "deliveries")
+    # Then the index is there, valid, and the copy is gone
+    with pg_store.timeline.store.read_transaction() as cursor:
+        cursor.execute(
+            "SELECT c.relname, i.indisvalid FROM pg_index i JOIN pg_class c "
+            "ON c.oid = i.indexrelid WHERE c.relname LIKE %s",
+            (f"{PG_CURRENT_COVER}%",),
+        )
+        assert rows_of(cursor) == [(PG_CURRENT_COVER, True)]
+    assert verify_rebuild(pg_store.timeline.store) == {}
