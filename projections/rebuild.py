@@ -43,6 +43,7 @@ from projections.schema import (
     PG_CURRENT_COVER,
     SECOND,
     SQLITE_BOXES,
+    SQLITE_OLD_BOXES,
     TABLES,
     TRACKING,
     index_names,
@@ -136,6 +137,9 @@ class _Shadowing:
             # no IF NOT EXISTS: a name in use is an error, not a shadow left without its index
             self.cursor.execute(named.replace(" IF NOT EXISTS ", " ", 1))
         self.cursor.swap()
+        if any(p.name == "deliveries" for p in projections):
+            for statement in SQLITE_OLD_BOXES:  # in the swap's transaction
+                self.cursor.execute(statement)
 
 
 class _InPlace(_Writer):
@@ -335,3 +339,5 @@ def _clear(dialect: Dialect, name: str, tables: Sequence[str], cursor: Cursor) -
         for box, create in zip(BOXES, SQLITE_BOXES, strict=True):
             cursor.execute(f"DROP TABLE IF EXISTS {box}")
             cursor.execute(create)
+        for statement in SQLITE_OLD_BOXES:
+            cursor.execute(statement)

@@ -124,7 +124,8 @@ class ProjectionRunner:
 
     def _step(self, names: Collection[str]) -> int:
         """One batch into each of the projections `names`; those another version's fold
-        wrote are left as they are, the others folded, and then they are `Outdated`."""
+        wrote are left as they are and the others folded: they are `Outdated` once the others
+        have nothing to fold (so that a runner goes on at its pace meanwhile)."""
         tracking = self.tracking()
         pages: dict[int, list[Entry]] = {}
         folded = 0
@@ -149,7 +150,7 @@ class ProjectionRunner:
                 folded += len(entries)
                 tracking[projection.name] = (entries[-1].position, generation)
         self.positions.update((name, tracking.get(name, (0, 0))[0]) for name in NAMES)
-        if outdated:
+        if outdated and not folded:
             raise Outdated(outdated)
         return folded
 

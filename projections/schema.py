@@ -237,7 +237,10 @@ SQLITE_BOXES = tuple(
     "pos_lo, pos_hi, variant_lo, variant_hi)"
     for box in BOXES
 )
-# The one R-tree of earlier versions, and what a rebuild of theirs may have left of it.
+# The one R-tree of earlier versions, and what a rebuild of theirs may have left of it: dropped
+# by the rebuild of the deliveries in the transaction that puts the two trees in place (with
+# the fold that says so), never before, so that an earlier version still running, or run
+# again, finds its tree until then, and then finds its fold outdated and rebuilds.
 SQLITE_OLD_BOXES = tuple(
     f"DROP TABLE IF EXISTS tl_delivery_box{suffix}" for suffix in ("", "__rebuild", "__replaced")
 )
@@ -275,7 +278,7 @@ def create(dialect: Dialect, cursor: Cursor) -> None:
         for statement in statements:
             if created(statement) + SECOND not in seconds:
                 cursor.execute(statement)
-    for statement in (*SQLITE_OLD_BOXES, *SQLITE_BOXES) if dialect.sqlite else PG_BOX_INDEXES:
+    for statement in SQLITE_BOXES if dialect.sqlite else PG_BOX_INDEXES:
         cursor.execute(statement)
 
 

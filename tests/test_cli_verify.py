@@ -11,8 +11,8 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from projections import ProjectionRunner
-from projections.schema import DEVELOPMENTS
+from projections import ProjectionRunner, stale
+from projections.schema import DELIVERY_ROWS, DEVELOPMENTS, TRACKING
 from service.application import Timeline
 from tests.procs import timeline_process
 from tests.test_audit_support import Tamperer, record_log, tampered_log
@@ -242,3 +242,20 @@ def test_read_models_edited_in_the_database_are_found_by_verify_read_models(
     assert report["read_models"]["agree"] is False
     assert list(report["read_models"]["differ"]) == [DEVELOPMENTS.name]
     assert after.code == 0
+
+
+def test_verify_read_models_leaves_out_a_projection_another_version_folded_and_says_so(
+    timeline: Timeline, tamper: Tamperer, verify_command: Callable[..., Run]
+) -> None:
+    # Given read models caught up, the deliveries' rows then written by another version's fold
+    ProjectionRunner(timeline.store).catch_up()
+    tamper.run(f"UPDATE {TRACKING} SET fold = 0 WHERE name = %s", ("deliveries",))
+    tamper.run(f"DELETE FROM {DELIVERY_ROWS.name}")
+    # When the log and the read models are verified
+    run = verify_command("--read-models")
+    # Then the developments are compared and agree; the deliveries are said to be outdated,
+    # not to differ, and are left for the rebuild that the service runs
+    assert run.code == 0, run.err
+    assert "deliveries were written by another version of this service" in run.err
+    assert "every row of the others agrees" in run.err and "DIFFERED" not in run.err
+    assert stale(timeline.store) == ["deliveries"]
