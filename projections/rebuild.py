@@ -22,7 +22,7 @@ import gc
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
 from typing import Any
@@ -33,7 +33,7 @@ from projections.buffer import RowBuffer
 from projections.deliveries import DeliveriesProjection
 from projections.developments import DevelopmentsProjection
 from projections.dialect import Dialect, rows_of
-from projections.entries import LogReader, commits
+from projections.entries import Entry, LogReader, commits
 from projections.projection import Projection
 from projections.runner import ensure_schema, make_projections
 from projections.schema import (
@@ -243,6 +243,9 @@ def rebuild(
     reader = LogReader(store)
     head = store.last_position()
     folded = last = 0
+    pages: Iterable[list[Entry]] = reader.pages(0, PAGE)
+    if dialect.sqlite and _sqlite_file(store) is None:  # in memory: one connection, which
+        pages = list(pages)  # the rebuild's transaction holds; the log is read before
     with _quiet_gc(), _writing(store, projections) as writer:
         for projection in projections:
             projection.start_rebuild()
@@ -251,7 +254,7 @@ def rebuild(
             assert isinstance(others[0], DeliveriesProjection)
             others[0].folded_by = first
         buffer = RowBuffer(dialect)
-        for entries in reader.pages(0, PAGE):
+        for entries in pages:
             for commit in commits(entries):
                 for projection in projections:
                     projection.apply(commit, buffer)

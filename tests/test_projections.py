@@ -791,3 +791,17 @@ def test_a_rebuild_on_postgresql_leaves_the_current_rows_index_built_afresh_and_
         )
         assert rows_of(cursor) == [(PG_CURRENT_COVER, True)]
     assert verify_rebuild(pg_store.timeline.store) == {}
+
+
+def test_a_sqlite_database_in_memory_is_rebuilt_to_the_live_rows() -> None:
+    # Given a database in memory, whose one connection the rebuild's transaction holds
+    store = Store("sqlite:///:memory:")
+    try:
+        grow(store)
+        store.read.runner.catch_up()
+        # When it is rebuilt (in its one transaction), then its rows are the live ones
+        assert verify_rebuild(store.timeline.store) == {}
+        found, wanted = _rectangles(store)
+        assert found == wanted and wanted[CLOSED_BOX] and wanted[CURRENT_BOX]
+    finally:
+        store.close()
