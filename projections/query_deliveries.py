@@ -144,10 +144,11 @@ def _delivered(
 
 
 class DeliveredStates:
-    """`delivered_states` kept for the latest position asked: at a later one, only the
-    developments with events since are folded again. States folded from the log up to a
-    position never change (the log is appended to, never altered), so what is kept stays true.
-    """
+    """`delivered_states` kept for the latest position asked: at another one, later or earlier,
+    only the developments with events between the two are folded again. States folded from the
+    log up to a position never change (the log is appended to, never altered), so what is kept
+    stays true; a development without events between the two has the same state, and the same
+    coding, at both."""
 
     REFOLD = 2_000  # more developments changed than this: fold every one again
 
@@ -163,8 +164,9 @@ class DeliveredStates:
         if position == kept_at:
             return list(kept.values())
         states: dict[Any, DevState] | None = None
-        if 0 <= kept_at < position:
-            changed = LogReader(self.dialect.store).developments_between(kept_at, position)
+        if kept_at >= 0:  # an earlier known_at (the web page's) as well as a later one
+            low, high = sorted((kept_at, position))
+            changed = LogReader(self.dialect.store).developments_between(low, high)
             if len(changed) <= self.REFOLD:
                 states = {key: state for key, state in kept.items() if key not in changed}
                 states.update(_delivered(self.dialect, position, list(changed)))

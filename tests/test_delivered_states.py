@@ -57,9 +57,10 @@ def test_kept_delivered_states_equal_a_fresh_fold_at_every_position(database_url
         delivered.append(len(states))
     assert delivered == [1, 1, 2, 3, 3]
     # a position before the one kept is answered as a fold of it, and the kept one stays
-    assert _folded(read_models._delivered.at(positions[1])) == _folded(
-        query_deliveries.delivered_states(read_models.dialect, positions[1])
-    )
+    for position in positions:
+        assert _folded(read_models._delivered.at(position)) == _folded(
+            query_deliveries.delivered_states(read_models.dialect, position)
+        )
     assert len(read_models._delivered.at(positions[-1])) == 3
     timeline.close()
 
@@ -83,5 +84,12 @@ def test_kept_delivered_states_fold_again_only_what_changed(
     _append(timeline, bodies.report_added(ids[1]))
 
     assert len(read_models.delivered_states(known_at_us=EVER)) == 3
+    assert len(folded) == 1 and folded[0] is not None and len(folded[0]) == 1
+    # and at the position before that event (an earlier known_at), that one again, only
+    folded.clear()
+    before = timeline.store.last_position() - 1
+    assert _folded(read_models._delivered.at(before)) == _folded(
+        list(fold(read_models.dialect, before).values())
+    )
     assert len(folded) == 1 and folded[0] is not None and len(folded[0]) == 1
     timeline.close()
