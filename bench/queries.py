@@ -44,6 +44,10 @@ def _actor(read: ReadModels, as_of: date, known_at: int, rng: random.Random) -> 
     return read.timeline(as_of=as_of, known_at_us=known_at, limit=100, actor="IRN")
 
 
+def _rare_actor(read: ReadModels, as_of: date, known_at: int, rng: random.Random) -> Any:
+    return read.timeline(as_of=as_of, known_at_us=known_at, limit=100, actor="BLR")
+
+
 def _allegations(read: ReadModels, as_of: date, known_at: int, rng: random.Random) -> Any:
     return read.allegations(as_of=as_of, known_at_us=known_at, limit=100)
 
@@ -60,6 +64,7 @@ VIEWS: dict[str, View] = {
     "timeline (first page)": _first_page,
     "timeline (page at a cursor)": _later_page,
     "timeline (actor=IRN)": _actor,
+    "timeline (actor=BLR: none)": _rare_actor,
     "allegations (first page)": _allegations,
     "deliveries": _deliveries,
     "deliveries (status filter)": _deliveries_status,

@@ -253,8 +253,8 @@ class DeliveriesProjection(Projection[KeptDelivery]):
             )
         buffer.add(PIECES, [_piece_row(key[0], p) for key, p in changes.items() if p is not None])
 
-    def save_pieces(self, buffer: RowBuffer) -> None:
-        """Queue every piece of every track (the end of a rebuild)."""
+    def finish_rebuild(self, buffer: RowBuffer) -> None:
+        """Queue every piece of every track."""
         self.piece_changes = {}
         buffer.add(
             PIECES,

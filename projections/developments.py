@@ -13,6 +13,7 @@ from projections.dialect import rows_of
 from projections.entries import Added, Entry, FieldsFixed, Judged, Reported, ReportFixed, Retracted
 from projections.projection import Disagree, Projection
 from projections.schema import (
+    ACTOR_DEVELOPMENTS,
     DEV_STATES,
     DEVELOPMENTS,
     FRONTIER,
@@ -22,7 +23,15 @@ from projections.schema import (
     Table,
 )
 from projections.segments import Segment, segments
-from projections.state import POS_MAX, DevState, actor_key, corrected, evolve, start
+from projections.state import (
+    POS_MAX,
+    DevState,
+    actor_key,
+    actor_names,
+    corrected,
+    evolve,
+    start,
+)
 from service.store.log import Cursor
 
 _json = msgspec.json.Encoder(order="deterministic")
@@ -73,6 +82,7 @@ class DevelopmentsProjection(Projection[KeptDevelopment]):
         STATUS_CHANGES.name,
         SEGMENTS.name,
         FRONTIER.name,
+        ACTOR_DEVELOPMENTS.name,
         DEV_STATES.name,
     )
 
@@ -81,6 +91,7 @@ class DevelopmentsProjection(Projection[KeptDevelopment]):
         self.frontier = 0  # the latest first_reported_on of any segment written so far
         self.latest = 0  # the same within the commit being folded
         self.actor_keys: dict[str | None, str] = {}  # actor_key by the actors' JSON
+        self.actors: set[tuple[str, Any]] = set()  # (actor, development) named in the commit
 
     def _encode_states(self, keys: list[Any]) -> list[Sequence[Any]]:
         encode, kept = self._encoder.encode, self.kept
@@ -148,6 +159,8 @@ class DevelopmentsProjection(Projection[KeptDevelopment]):
     def apply(self, commit: Sequence[Entry], buffer: RowBuffer) -> None:
         """Fold the commit's events, then write each touched development's changed rows."""
         kept_all = self.kept
+        if not self.complete:  # a rebuild writes them at its end
+            self.actors.clear()  # what a commit that failed half-way left
         touched: dict[Any, set[int]] = {}  # report numbers changed, by development
         fields: set[Any] = set()  # developments whose coded fields changed
         for entry in commit:
@@ -202,6 +215,28 @@ class DevelopmentsProjection(Projection[KeptDevelopment]):
         if self.latest > self.frontier:
             self.frontier = self.latest
             buffer.insert(FRONTIER, [position, self.latest])
+        if self.actors and not self.complete:
+            self._save_actors(buffer, list(self.actors))
+
+    def finish_rebuild(self, buffer: RowBuffer) -> None:
+        """Queue every (actor, development) pair the rebuild found, in one statement."""
+        self._save_actors(buffer, list(self.actors))
+        self.actors.clear()
+
+    def _save_actors(self, buffer: RowBuffer, rows: list[tuple[str, Any]]) -> None:
+        """Add the (actor, development) pairs not recorded yet: a pair is never taken out, so
+        that a development is found by every actor it ever named (the filter then keeps the
+        rows that name it)."""
+        table = ACTOR_DEVELOPMENTS.name
+        if self.dialect.sqlite:
+            statement = f"INSERT INTO {table} (actor, development_id) VALUES (%s, %s)"
+            buffer.execute(f"{statement} ON CONFLICT DO NOTHING", rows)
+        else:  # one statement over arrays, not one per pair
+            buffer.execute(
+                f"INSERT INTO {table} (actor, development_id) SELECT * FROM "
+                "unnest(%b::text[], %b::uuid[]) ON CONFLICT DO NOTHING",
+                [([actor for actor, _ in rows], [key for _, key in rows])],
+            )
 
     def _write(
         self,
@@ -219,6 +254,7 @@ class DevelopmentsProjection(Projection[KeptDevelopment]):
                 buffer.close(DEVELOPMENTS, kept.fields_row, position)
             kept.fields_row = ids[_DEVELOPMENTS] = ids[_DEVELOPMENTS] + 1
             fields = state.fields
+            self.actors.update((name.casefold(), key) for name in actor_names(fields["actors"]))
             actors = _text(fields["actors"])
             if not state.actors_key:  # developments share actors: their key is worked out once
                 found = self.actor_keys.get(actors)

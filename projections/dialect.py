@@ -28,6 +28,7 @@ class Dialect:
                 "text": "TEXT",
                 "blob": "BLOB",
                 "real": "REAL",
+                "keyed": " WITHOUT ROWID",  # a table that is its primary key's one B-tree
             }
         else:
             self.types = {
@@ -37,6 +38,7 @@ class Dialect:
                 "text": "text",
                 "blob": "bytea",
                 "real": "double precision",
+                "keyed": "",
             }
 
     def sql(self, text: str) -> str:
@@ -87,7 +89,7 @@ class Dialect:
             yield from rows_of(cursor)
 
     def ddl(self, text: str) -> str:
-        """DDL with `{pk}`, `{uuid}`, `{int}`, `{text}`, `{blob}`, `{real}` filled in."""
+        """DDL with `{pk}`, `{uuid}`, `{int}`, `{text}`, `{blob}`, `{real}`, `{keyed}` filled in."""
         return text.format(**self.types)
 
 

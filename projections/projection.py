@@ -90,6 +90,9 @@ class Projection(ABC, Generic[K]):
         self.complete = True
         self.ids = {table.name: 0 for table in self.versioned}
 
+    def finish_rebuild(self, buffer: RowBuffer) -> None:
+        """Queue what a rebuild writes once, at its end."""
+
     def next_id(self, table: Table) -> int:
         """A new row id for `table`."""
         self.ids[table.name] += 1

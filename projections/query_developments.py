@@ -14,7 +14,7 @@ from typing import Any
 from projections.dialect import Dialect, rows_of
 from projections.query_rows import development_fields, development_row, recorded_counts
 from projections.results import Allegation, Page
-from projections.schema import FRONTIER, SEGMENTS
+from projections.schema import ACTOR_DEVELOPMENTS, FRONTIER, SEGMENTS
 from projections.state import ACTOR_SEPARATOR, STANCES, valid_day
 from service.store.log import Cursor
 
@@ -48,6 +48,21 @@ def decode_cursor(text: str) -> tuple[int, int]:
 def _like(actor: str) -> str:
     escaped = actor.casefold().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{ACTOR_SEPARATOR}{escaped}{ACTOR_SEPARATOR}%"
+
+
+FEW = 2_000  # developments an actor names at most for its filter to start from them
+
+
+def _few(dialect: Dialect, cursor: Cursor, actor: str) -> bool:
+    """Whether `actor` was ever named by at most `FEW` developments."""
+    cursor.execute(
+        dialect.sql(
+            f"SELECT count(*) FROM (SELECT 1 FROM {ACTOR_DEVELOPMENTS.name} WHERE actor = %s "
+            "LIMIT %s) AS named"
+        ),
+        (actor.casefold(), FEW + 1),
+    )
+    return int(rows_of(cursor)[0][0]) <= FEW
 
 
 def _segments(
@@ -89,9 +104,19 @@ def _segments(
     if kind is not None:
         where.append("kind = %s")
         params.append(kind)
+    source = SEGMENTS.name
     if actor is not None:
         where.append("actor_key LIKE %s ESCAPE '\\'")
         params.append(_like(actor))
+        if _few(dialect, cursor, actor):
+            # the rows of its developments, then sorted: walking the order index to find a
+            # few rows would read everyone else's (CROSS JOIN: SQLite keeps this loop order)
+            source = (
+                f"(SELECT development_id AS named FROM {ACTOR_DEVELOPMENTS.name} "
+                f"WHERE actor = %s) a CROSS JOIN {SEGMENTS.name}"
+            )
+            where.append("development_id = named")
+            params.insert(0, actor.casefold())
     if from_ is not None:
         where.append("first_reported_on >= %s")
         params.append(from_.toordinal())
@@ -105,7 +130,7 @@ def _segments(
         dialect.sql(
             "SELECT development_id, position, first_reported_on, last_reported_on, reports, "
             "status, status_since, supports, contradicts, denies, not_observed, qualifies, kind "
-            f"FROM {SEGMENTS.name} WHERE {' AND '.join(where)} "
+            f"FROM {source} WHERE {' AND '.join(where)} "
             "ORDER BY first_reported_on, position LIMIT %s"
         ),
         (*params, min(limit, MAX_LIMIT) + 1),

@@ -267,8 +267,7 @@ def rebuild(
             if last >= head:  # where the log was when it began: the runner folds what came since
                 break
         for projection in projections:
-            if isinstance(projection, DeliveriesProjection):
-                projection.save_pieces(buffer)
+            projection.finish_rebuild(buffer)
         writer.put(buffer.flush)
         writer.swap(projections)  # indexes built, tables swapped in: the rest is in the swap
         final = RowBuffer(dialect)

@@ -36,8 +36,9 @@ TRACKING = "tl_tracking"
 # for the same log (a rule of DESIGN §4 read otherwise). The tracking row says which version
 # wrote the rows (0: one older than this column); `timeline serve` and `timeline projections
 # run` rebuild a projection whose rows another version wrote before they begin. Bump it too
-# when rows move to other tables (deliveries 5: SQLite's two R-trees replaced one).
-FOLDS = {"developments": 3, "deliveries": 5}
+# when rows move to other tables (deliveries 5: SQLite's two R-trees replaced one), or a table
+# is added (developments 4: `tl_actor_developments`).
+FOLDS = {"developments": 4, "deliveries": 5}
 
 DEVELOPMENTS = Table(
     "tl_developments",
@@ -106,6 +107,9 @@ DEV_STATES = Table("tl_dev_state", ("development_id", "state"))
 # The latest `first_reported_on` of any segment written by a position: no row known at P starts
 # later, so a list walking `first_reported_on` stops there instead of at D (known_at in the past).
 FRONTIER = Table("tl_frontier", ("position", "first_reported_on"))
+# Every actor a development ever named (casefolded), for filters that match few developments:
+# the timeline's order index then finds their rows after a walk of everyone else's.
+ACTOR_DEVELOPMENTS = Table("tl_actor_developments", ("actor", "development_id"))
 
 SERIES = Table(
     "tl_delivery_series", ("series_id", "supplier", "recipient", "category", "unit", "originator")
@@ -177,6 +181,8 @@ CREATE TABLE IF NOT EXISTS {SEGMENTS.name} (id {{pk}}, development_id {{uuid}} N
   kind {{text}} NOT NULL, actor_key {{text}} NOT NULL);
 CREATE TABLE IF NOT EXISTS {FRONTIER.name} (position {{int}} PRIMARY KEY,
   first_reported_on {{int}} NOT NULL);
+CREATE TABLE IF NOT EXISTS {ACTOR_DEVELOPMENTS.name} (actor {{text}} NOT NULL,
+  development_id {{uuid}} NOT NULL, PRIMARY KEY (actor, development_id)){{keyed}};
 CREATE TABLE IF NOT EXISTS {DELIVERY_STATES.name} (development_id {{uuid}} PRIMARY KEY,
   state {{blob}} NOT NULL);
 CREATE TABLE IF NOT EXISTS {SERIES.name} (series_id {{int}} PRIMARY KEY, supplier {{text}},

@@ -40,5 +40,5 @@ def test_the_query_benchmark_prints_every_view_at_every_size(tmp_path: Path) -> 
     out = run_bench("queries.py", "--sizes", "300", "600", "--queries", "5", data=tmp_path)
     cells = re.findall(r"^(\S.*?)\s+(300|600)\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+([\d.]+)$", out, re.M)
     views = {name for name, _, _ in cells}
-    assert len(views) == 6 and len(cells) == 12
+    assert len(views) == 7 and len(cells) == 14
     assert {ratio for _, size, ratio in cells if size == "300"} == {"1.00"}

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+from unittest import mock
 from uuid import uuid4
 
 import pytest
@@ -38,7 +39,7 @@ from events import (
 )
 from events.figures import Basis, Qualifier
 from events.values import Stance
-from projections import verify_rebuild
+from projections import query_developments, verify_rebuild
 from service.errors import DomainError
 from tests import reference
 from tests.pgserver import scratch_database
@@ -212,6 +213,11 @@ def replay_and_compare(
         assert plain(store.allegations_at(as_of, known_at)) == plain(
             reference.allegations(log, as_of, known_at)
         )
+        for actor in ("prk", "RUS"):  # named by few developments: read from theirs
+            expected = plain(reference.timeline(log, as_of, known_at, actor=actor))
+            assert plain(store.timeline_at(as_of, known_at, actor=actor)) == expected
+            with mock.patch.object(query_developments, "FEW", 0):  # by many: the walk
+                assert plain(store.timeline_at(as_of, known_at, actor=actor)) == expected
         assert folded(store.deliveries_at(as_of, known_at)) == folded(
             reference.deliveries(log, as_of, known_at)
         )
