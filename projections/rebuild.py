@@ -145,9 +145,17 @@ class _Shadowing:
 class _InPlace(_Writer):
     """Writes in the tables themselves, in the one transaction of the rebuild."""
 
+    def __init__(self, cursor: Cursor, sqlite: bool) -> None:
+        super().__init__(cursor)
+        self.sqlite = sqlite
+
     def swap(self, projections: Sequence[Projection[Any]]) -> None:
-        """Build the indexes dropped when the tables were cleared."""
-        self.put(partial(_create_indexes, projections))
+        """On SQLite, build the indexes dropped when the tables were cleared. PostgreSQL keeps
+        them: `CREATE INDEX IF NOT EXISTS` would take a lock on the table that waits for a
+        `REINDEX CONCURRENTLY` of an earlier rebuild's `tidy`, which waits for this
+        transaction (a deadlock of two rebuilds, found by an audit)."""
+        if self.sqlite:
+            self.put(partial(_create_indexes, projections))
 
 
 @contextmanager
@@ -161,7 +169,7 @@ def _writing(
     file = _sqlite_file(store)
     if file is None:
         with dialect.write() as cursor:
-            writer = _InPlace(cursor)
+            writer = _InPlace(cursor, dialect.sqlite)
             try:
                 if dialect.sqlite:  # 256 MiB: build indexes in memory
                     writer.put(partial(_execute, "PRAGMA cache_size = -262144", ()))
@@ -301,17 +309,31 @@ def tidy(store: LogRecorder, names: Sequence[str] | None = None) -> None:
     if dialect.sqlite:
         return
     with store.read_transaction() as cursor:  # autocommit: VACUUM runs outside a transaction
-        for projection in make_projections(dialect, names):
-            for table in projection.tables:
-                cursor.execute(f"VACUUM (ANALYZE) {table}")
-            if projection.name == "deliveries":
-                # what an interrupted REINDEX CONCURRENTLY leaves: an invalid copy, kept up
-                # to date by every write and never read
-                for leftover in ("_ccnew", "_ccold"):
-                    cursor.execute(f"DROP INDEX IF EXISTS {PG_CURRENT_COVER}{leftover}")
-                cursor.execute(f"REINDEX INDEX CONCURRENTLY {PG_CURRENT_COVER}")
-        for table in (store.events_table_name, RECORDS):
-            cursor.execute(f"ANALYZE {table}")
+        # One tidy at a time: two rebuilds' tidies deadlocked (one's DROP INDEX waiting for
+        # the other's REINDEX, which waited for it; found by an audit). The lock is tried, not
+        # waited for: a REINDEX CONCURRENTLY waits for every older snapshot in the database,
+        # that of a statement waiting for the lock too
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", (_TIDY_LOCK,))
+        while not rows_of(cursor)[0][0]:
+            time.sleep(0.1)
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", (_TIDY_LOCK,))
+        try:
+            for projection in make_projections(dialect, names):
+                for table in projection.tables:
+                    cursor.execute(f"VACUUM (ANALYZE) {table}")
+                if projection.name == "deliveries":
+                    # what an interrupted REINDEX CONCURRENTLY leaves: an invalid copy, kept
+                    # up to date by every write and never read
+                    for leftover in ("_ccnew", "_ccold"):
+                        cursor.execute(f"DROP INDEX IF EXISTS {PG_CURRENT_COVER}{leftover}")
+                    cursor.execute(f"REINDEX INDEX CONCURRENTLY {PG_CURRENT_COVER}")
+            for table in (store.events_table_name, RECORDS):
+                cursor.execute(f"ANALYZE {table}")
+        finally:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", (_TIDY_LOCK,))
+
+
+_TIDY_LOCK = 7_263_941_003  # advisory lock id (the schema's is ..._002)
 
 
 # PostgreSQL: the rebuild takes its tracking rows first. A runner's batch passes through its

@@ -805,3 +805,57 @@ def test_a_sqlite_database_in_memory_is_rebuilt_to_the_live_rows() -> None:
         assert found == wanted and wanted[CLOSED_BOX] and wanted[CURRENT_BOX]
     finally:
         store.close()
+
+
+def test_two_rebuilds_at_once_on_postgresql_both_finish(pg_store: Store) -> None:
+    # Given read models, and two rebuilds started together (all, and the deliveries), thrice:
+    # the tidy of one rebuilds an index concurrently while the other's transaction runs
+    grow(pg_store)
+    pg_store.read.runner.catch_up()
+    failures: list[BaseException] = []
+
+    def rebuilding(names: str | None) -> None:
+        try:
+            rebuild(pg_store.timeline.store, names)
+        except BaseException as error:
+            failures.append(error)
+
+    for _ in range(3):
+        threads = [threading.Thread(target=rebuilding, args=(n,)) for n in (None, "deliveries")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    # Then neither failed (they deadlocked), and the rows are the log's
+    assert failures == []
+    assert verify_rebuild(pg_store.timeline.store) == {}
+
+
+def test_a_sqlite_database_in_memory_is_one_database_for_every_thread() -> None:
+    # Given a database in memory, and a thread reading its log while it is rebuilt
+    store = Store("sqlite:///:memory:")
+    try:
+        grow(store)
+        head = store.timeline.store.last_position()
+        stop, errors = threading.Event(), []
+
+        def reading() -> None:
+            while not stop.is_set():
+                try:
+                    assert store.timeline.store.last_position() == head
+                except BaseException as error:
+                    errors.append(error)
+
+        reader = threading.Thread(target=reading)
+        reader.start()
+        try:
+            rebuild(store.timeline.store)
+        finally:
+            stop.set()
+            reader.join()
+        # Then every read saw the log (each connection of `:memory:` used to open a database
+        # of its own, empty), and it is still there
+        assert errors == []
+        assert store.timeline.store.last_position() == head
+    finally:
+        store.close()

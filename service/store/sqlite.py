@@ -30,6 +30,11 @@ class TimelineSQLiteRecorder(LogRecorder, SQLiteApplicationRecorder):
 
     def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
         _check_openable(datastore.pool.db_name)
+        if datastore.pool.is_sqlite_memory_mode:
+            # `:memory:` is a database per connection: a second one (a reader beside a
+            # writer) opened an empty database, and its tables were missing (found by an
+            # audit). One connection, which readers and the writer take in turn.
+            datastore.pool.pool_size, datastore.pool.max_overflow = 1, 0
         super().__init__(datastore, events_table_name)
 
     def construct_create_table_statements(self) -> list[str]:
