@@ -1,6 +1,8 @@
 """Query parameters a route does not declare are refused: a misspelt filter (`?suplier=IRN`)
 would otherwise be ignored, and the answer would be the unfiltered one, with no warning. So is
 a parameter given twice (`?as_of=2024-01-01&as_of=2024-06-01`): one of them would be ignored.
+And a whole-number parameter written otherwise (`?limit=1.0`, `?after=1e3`), which Litestar
+would read as a number.
 
 What a route accepts is what Litestar parsed from its handler's signature (and its dependencies'):
 the query names of the route's kwargs model, aliases such as `from` included.
@@ -8,6 +10,7 @@ the query names of the route's kwargs model, aliases such as `from` included.
 
 from __future__ import annotations
 
+import re
 from difflib import get_close_matches
 from typing import Any
 
@@ -15,6 +18,7 @@ from litestar import Litestar
 from litestar.connection import ASGIConnection
 from litestar.routes import HTTPRoute
 from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.typing import FieldDefinition
 
 from service.http.openapi import DOCUMENTS  # its documents are not ours to refuse
 from service.http.params import InvalidParameter
@@ -25,11 +29,13 @@ API = "/api/"
 class RefuseUnknownParameters:
     """Middleware of every route: under /api/ (but its documents), a query parameter the route's
     handler does not declare is an `InvalidParameter` naming it and listing those it takes, and
-    one given more than once is an `InvalidParameter` naming it."""
+    one given more than once, or a whole number not written as one, is an `InvalidParameter`
+    naming it."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self._accepted: dict[int, frozenset[str]] = {}  # by id() of the route handler
+        self._whole: dict[int, frozenset[str]] = {}  # those that are whole numbers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope.get("query_string") and _is_api(scope):
@@ -41,6 +47,7 @@ class RefuseUnknownParameters:
         accepted = self._accepted.get(id(handler))
         if accepted is None:  # the first request of this route: what Litestar made of it
             self._accepted = accepted_parameters(scope["litestar_app"])
+            self._whole = whole_parameters(scope["litestar_app"])
             accepted = self._accepted.setdefault(id(handler), frozenset())
         params = ASGIConnection[Any, Any, Any, Any](scope).query_params
         unknown = [name for name in params if name not in accepted]
@@ -50,6 +57,10 @@ class RefuseUnknownParameters:
         for name in params:  # each takes one value: which of two was meant cannot be told
             if len(params.getall(name)) > 1:
                 raise InvalidParameter(name, f"{where} takes one {name!r}; it was given more")
+        for name in self._whole.get(id(handler), ()):
+            # Litestar reads "1.0" and "1e1" as 1 and 10 (but refuses "1.5" and "05")
+            if name in params and not _WHOLE.fullmatch(value := params[name]):
+                raise InvalidParameter(name, f"{value!r} is not a whole number")
 
 
 def _is_api(scope: Scope) -> bool:
@@ -71,6 +82,32 @@ def accepted_parameters(app: Litestar) -> dict[int, frozenset[str]]:
                 names = frozenset(p.field_alias for p in kwargs_model.expected_query_params)
                 accepted[id(handler)] = accepted.get(id(handler), frozenset()) | names
     return accepted
+
+
+_WHOLE = re.compile(r"-?[0-9]+")  # the sign left to the parameter's bounds
+
+
+def whole_parameters(app: Litestar) -> dict[int, frozenset[str]]:
+    """The query names each HTTP route handler of `app` takes as whole numbers (`int` or
+    `int | None` in its signature), by id() of the handler."""
+    whole: dict[int, frozenset[str]] = {}
+    for route in app.routes:
+        if isinstance(route, HTTPRoute):
+            for handler, kwargs_model in route.route_handler_map.values():
+                query = {p.field_name: p.field_alias for p in kwargs_model.expected_query_params}
+                found = {
+                    query[name]
+                    for name, field in handler.parsed_fn_signature.parameters.items()
+                    if name in query and _is_int(field)
+                }
+                whole[id(handler)] = whole.get(id(handler), frozenset()) | found
+    return whole
+
+
+def _is_int(field: FieldDefinition) -> bool:
+    if field.is_optional:
+        return any(t.is_subclass_of(int) for t in field.inner_types if not t.is_none_type)
+    return field.is_subclass_of(int) and not field.is_subclass_of(bool)
 
 
 def _refusal(where: str, unknown: list[str], accepted: frozenset[str]) -> str:
