@@ -107,8 +107,8 @@ DEV_STATES = Table("tl_dev_state", ("development_id", "state"))
 # The latest `first_reported_on` of any segment written by a position: no row known at P starts
 # later, so a list walking `first_reported_on` stops there instead of at D (known_at in the past).
 FRONTIER = Table("tl_frontier", ("position", "first_reported_on"))
-# Every actor a development ever named (casefolded), for filters that match few developments:
-# the timeline's order index then finds their rows after a walk of everyone else's.
+# Every actor a development ever named (casefolded): a filter on an actor few developments name
+# reads their rows, where walking the timeline's order index would pass everyone else's.
 ACTOR_DEVELOPMENTS = Table("tl_actor_developments", ("actor", "development_id"))
 
 SERIES = Table(

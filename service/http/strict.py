@@ -46,8 +46,7 @@ class RefuseUnknownParameters:
         handler = scope["route_handler"]
         accepted = self._accepted.get(id(handler))
         if accepted is None:  # the first request of this route: what Litestar made of it
-            self._accepted = accepted_parameters(scope["litestar_app"])
-            self._whole = whole_parameters(scope["litestar_app"])
+            self._accepted, self._whole = accepted_parameters(scope["litestar_app"])
             accepted = self._accepted.setdefault(id(handler), frozenset())
         params = ASGIConnection[Any, Any, Any, Any](scope).query_params
         unknown = [name for name in params if name not in accepted]
@@ -73,41 +72,33 @@ def _is_api(scope: Scope) -> bool:
     )
 
 
-def accepted_parameters(app: Litestar) -> dict[int, frozenset[str]]:
-    """The query names each HTTP route handler of `app` takes, by id() of the handler."""
+def accepted_parameters(
+    app: Litestar,
+) -> tuple[dict[int, frozenset[str]], dict[int, frozenset[str]]]:
+    """The query names each HTTP route handler of `app` takes, and of those the whole numbers
+    (`int` or `int | None` in its signature), by id() of the handler."""
     accepted: dict[int, frozenset[str]] = {}
-    for route in app.routes:
-        if isinstance(route, HTTPRoute):
-            for handler, kwargs_model in route.route_handler_map.values():
-                names = frozenset(p.field_alias for p in kwargs_model.expected_query_params)
-                accepted[id(handler)] = accepted.get(id(handler), frozenset()) | names
-    return accepted
-
-
-_WHOLE = re.compile(r"-?[0-9]+")  # the sign left to the parameter's bounds
-
-
-def whole_parameters(app: Litestar) -> dict[int, frozenset[str]]:
-    """The query names each HTTP route handler of `app` takes as whole numbers (`int` or
-    `int | None` in its signature), by id() of the handler."""
     whole: dict[int, frozenset[str]] = {}
     for route in app.routes:
         if isinstance(route, HTTPRoute):
             for handler, kwargs_model in route.route_handler_map.values():
                 query = {p.field_name: p.field_alias for p in kwargs_model.expected_query_params}
-                found = {
+                numbers = {
                     query[name]
                     for name, field in handler.parsed_fn_signature.parameters.items()
                     if name in query and _is_int(field)
                 }
-                whole[id(handler)] = whole.get(id(handler), frozenset()) | found
-    return whole
+                accepted[id(handler)] = accepted.get(id(handler), frozenset()) | set(query.values())
+                whole[id(handler)] = whole.get(id(handler), frozenset()) | numbers
+    return accepted, whole
+
+
+_WHOLE = re.compile(r"-?[0-9]+")  # the sign left to the parameter's bounds
 
 
 def _is_int(field: FieldDefinition) -> bool:
-    if field.is_optional:
-        return any(t.is_subclass_of(int) for t in field.inner_types if not t.is_none_type)
-    return field.is_subclass_of(int) and not field.is_subclass_of(bool)
+    types = [t for t in field.inner_types if not t.is_none_type] if field.is_optional else [field]
+    return any(t.is_subclass_of(int) and not t.is_subclass_of(bool) for t in types)
 
 
 def _refusal(where: str, unknown: list[str], accepted: frozenset[str]) -> str:
