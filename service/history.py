@@ -15,6 +15,7 @@ from events import (
     AnyEvent,
     DevelopmentCorrected,
     DevelopmentReported,
+    ReportAdded,
     ReportCorrected,
     ReportRetracted,
     StatusChanged,
@@ -88,6 +89,25 @@ def history_changes(events: Iterable[AnyEvent]) -> list[list[Change] | None]:
             judged.append((event.effective_on, event.status))
         state = evolve(state, event)
     return result
+
+
+def report_numbers(events: Iterable[AnyEvent]) -> list[int | None]:
+    """For each event of a stream in version order, the number of the report it is about: the
+    first report for `development_reported`, the next for `report_added`, the one it names for
+    a correction or retraction of a report; None for the others, which are about the
+    development."""
+    found: list[int | None] = []
+    reports = 0
+    for event in events:
+        match event:
+            case DevelopmentReported() | ReportAdded():
+                reports += 1
+                found.append(reports)
+            case ReportCorrected(report=number) | ReportRetracted(report=number):
+                found.append(number)
+            case _:
+                found.append(None)
+    return found
 
 
 def _in_effect(initial: str | None, judged: list[tuple[date, str]], day: date) -> str | None:

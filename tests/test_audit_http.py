@@ -251,11 +251,11 @@ def test_changes_as_csv_give_one_row_per_changed_field(client: Client) -> None:
     client_csv = client.get("/api/changes", params={"since": "2000-01-01", "format": "csv"})
     assert client_csv.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(client_csv.text)))
-    assert [(row["position"], row["field"]) for row in rows] == [
-        ("1", ""),
-        ("2", ""),
-        ("3", "figure"),
-        ("4", "status"),
+    assert [(row["position"], row["field"], row["report"]) for row in rows] == [
+        ("1", "", "1"),  # the development, with its first report
+        ("2", "", "2"),  # a second report added
+        ("3", "figure", "1"),  # the first one corrected
+        ("4", "status", ""),  # about the development, not a report
     ]
     assert rows[3]["before"] == "alleged" and rows[3]["after"] == "corroborated"
     assert rows[2]["reason"] == "The briefing said about 1,000 containers"

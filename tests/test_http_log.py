@@ -240,13 +240,14 @@ def test_history_as_csv_has_a_row_per_changed_field_with_the_dates_that_take_eff
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
     assert response.headers["x-known-at"]
     rows = list(csv.DictReader(io.StringIO(response.text)))
-    assert [(r["version"], r["type"], r["field"], r["effective_on"]) for r in rows] == [
-        ("1", "development_reported", "", ""),
-        ("2", "report_corrected", "figure", ""),
-        ("3", "development_corrected", "item", ""),
-        ("4", "status_changed", "status", "2024-02-23"),
-        ("5", "report_retracted", "retraction.effective_on", "2024-03-01"),
-        ("6", "status_changed", "status", "2024-03-02"),
+    said = [(r["version"], r["type"], r["field"], r["effective_on"], r["report"]) for r in rows]
+    assert said == [
+        ("1", "development_reported", "", "", "1"),
+        ("2", "report_corrected", "figure", "", "1"),
+        ("3", "development_corrected", "item", "", ""),
+        ("4", "status_changed", "status", "2024-02-23", ""),
+        ("5", "report_retracted", "retraction.effective_on", "2024-03-01", "1"),
+        ("6", "status_changed", "status", "2024-03-02", ""),
     ]
     assert (rows[3]["before"], rows[3]["after"]) == ("alleged", "corroborated")
     assert rows[4]["after"] == "2024-03-01"  # a date as a date, not a JSON string

@@ -16,17 +16,19 @@ import msgspec
 from events import Recorded
 from service.application import Timeline
 from service.domain import fold
-from service.history import Change, history_changes
+from service.history import Change, history_changes, report_numbers
 from service.spreadsheet import csv_table
 
 MAX_PAGE = 5000
 
 
 class Changed(msgspec.Struct, frozen=True):
-    """One event recorded in the window and the fields it changed (None: it added, not changed)."""
+    """One event recorded in the window and the fields it changed (None: it added, not changed),
+    and the number of the report it is about (None: it is about the development)."""
 
     recorded: Recorded
     changes: list[Change] | None
+    report: int | None = None
 
 
 class DevelopmentChanges(msgspec.Struct, frozen=True):
@@ -75,13 +77,14 @@ def development_changes(
     """A development's events (those at `positions`, or all) with their diffs against the state
     each one met, and its title after the whole `stream`."""
     diffs = history_changes(recorded.event for recorded in stream)
+    numbers = report_numbers(recorded.event for recorded in stream)
     state = fold(recorded.event for recorded in stream)
     return DevelopmentChanges(
         development_id=development_id,
         title=state.title if state else "",
         events=[
-            Changed(recorded, changes)
-            for recorded, changes in zip(stream, diffs, strict=True)
+            Changed(recorded, changes, number)
+            for recorded, changes, number in zip(stream, diffs, numbers, strict=True)
             if positions is None or recorded.position in positions
         ],
     )
@@ -101,6 +104,7 @@ CSV_COLUMNS = (
     "before",
     "after",
     "effective_on",
+    "report",  # last: a column added after the others
 )
 
 
@@ -116,7 +120,9 @@ def _cell(value: Any) -> str:
 
 def changes_csv(page: ChangesPage) -> str:
     """One row per changed field; an event that changed no field (it added) gets one row. A
-    status change or a retraction carries the date it takes effect in `effective_on`."""
+    status change or a retraction carries the date it takes effect in `effective_on`; an event
+    about one report (reported with the development, added, corrected, retracted) its number
+    in `report`."""
     rows: list[list[Any]] = [list(CSV_COLUMNS)]
     for group in page.groups:
         for item in group.events:
@@ -134,7 +140,8 @@ def changes_csv(page: ChangesPage) -> str:
                 _cell(getattr(recorded.event, "reason", None)),
             ]
             effective_on = _cell(getattr(recorded.event, "effective_on", None))
+            report = _cell(item.report)
             for change in item.changes or [Change("", None, None)]:
                 before, after = _cell(change.before), _cell(change.after)
-                rows.append([*common, change.field, before, after, effective_on])
+                rows.append([*common, change.field, before, after, effective_on, report])
     return csv_table(rows)
