@@ -377,6 +377,33 @@ def test_csv_cells_hold_one_value_each_under_the_json_path_they_come_from(
     assert not any(cell.startswith("{") for cell in cells)
 
 
+def test_a_development_as_csv_carries_its_own_fields_on_every_report_row(
+    database_url: str,
+) -> None:
+    # Given a development judged corroborated, with a second report
+    with serve(database_url) as client:
+        development_id = report_development(client, title="Containers by rail")
+        assert post_event(client, bodies.report_added(development_id)).status_code == 201
+        assert post_event(client, bodies.status_changed(development_id)).status_code == 201
+        path = f"/api/developments/{development_id}"
+        detail = _get(client, path, **AS_OF)
+        rows = list(
+            csv.DictReader(io.StringIO(client.get(path, params={**AS_OF, "format": "csv"}).text))
+        )
+    # Then each report's row says the development's title, status and dates, as the JSON does
+    assert [row["number"] for row in rows] == ["1", "2"]
+    for row in rows:
+        assert row["development_id"] == development_id
+        assert (row["title"], row["status"]) == ("Containers by rail", detail["status"])
+        assert row["status_since"] == detail["status_since"]
+        assert (row["visible"], row["version"]) == ("true", "3")
+        assert row["first_reported_on"] == detail["first_reported_on"]
+        assert (row["active_reports"], row["total_reports"]) == ("2", "2")
+        assert (row["actors.supplier"], row["occurred.text"]) == ("PRK", "2023-09/2023-10")
+    # and `position` stays the report's, as before these columns came
+    assert [row["position"] for row in rows] == [str(r["position"]) for r in detail["reports"]]
+
+
 @pytest.mark.parametrize(
     ("path", "params", "named"),
     [

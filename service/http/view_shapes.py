@@ -110,6 +110,13 @@ def detail_shape(detail: Detail) -> dict[str, Any]:
     return msgspec.to_builtins(shaped)  # type: ignore[no-any-return]
 
 
+def detail_rows(shaped: dict[str, Any]) -> list[dict[str, Any]]:
+    """A development as answered (`detail_shape`) as the rows of one table: a row per report,
+    each carrying the development's fields too (the report's `position` where both have one)."""
+    development = {key: value for key, value in shaped.items() if key != "reports"}
+    return [{**development, **report} for report in shaped["reports"]]
+
+
 def _at(row: Mapping[str, Any], column: str) -> Any:
     """The value a column names: a key of the row, or a dotted path into its objects."""
     value: Any = row
@@ -271,6 +278,14 @@ REPORT_COLUMNS = _columns(
     "source.published_on asserted_on stance quote figure.unit figure.qualifier figure.value "
     "figure.low figure.high figure.basis figure.text reliability credibility active "
     "retraction.effective_on retraction.reason retraction.position corrections"
+)
+# A development's CSV: a row per report, each with the development's own fields after the
+# report's (`position` is the report's; the development's is in the timeline's CSV)
+DETAIL_COLUMNS = REPORT_COLUMNS + _columns(
+    "development_id version kind title stage actors.supplier actors.recipient actors.user "
+    "actors.end_user actors.authority actors.targets item.category item.designation "
+    "occurred.text occurred.lower occurred.upper status status_since visible "
+    "first_reported_on last_reported_on active_reports total_reports"
 )
 ALLEGATION_COLUMNS = _columns(
     "development_id position title kind status status_since first_reported_on "

@@ -35,7 +35,7 @@ from service.http.tables import CSV, Format, next_link, wants_csv
 from service.http.view_shapes import (
     ALLEGATION_COLUMNS,
     DELIVERY_COLUMNS,
-    REPORT_COLUMNS,
+    DETAIL_COLUMNS,
     TIMELINE_COLUMNS,
     TimelineFilters,
     TimelinePage,
@@ -43,6 +43,7 @@ from service.http.view_shapes import (
     csv_response,
     deliveries_view,
     delivery_rows,
+    detail_rows,
     detail_shape,
     development_shape,
     page_of,
@@ -181,7 +182,7 @@ class DevelopmentsController(Controller):
             )
         shaped = detail_shape(detail)
         if wants_csv(request, format):
-            return csv_response(shaped["reports"], REPORT_COLUMNS, day, known)
+            return csv_response(detail_rows(shaped), DETAIL_COLUMNS, day, known)
         return Response({"as_of": day, "known_at": known, **shaped})
 
 
