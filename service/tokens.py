@@ -92,7 +92,8 @@ class Tokens:
         if _reserved(name) is not None:
             raise TokenError(
                 f"{name!r} is reserved: events stored by `timeline seed` and `timeline import` "
-                "are recorded as 'seed' and 'import', writes without a token as 'anonymous'"
+                "are recorded as 'seed' and 'import', and 'anonymous' names a caller without a "
+                "token, who may only read"
             )
         if role not in ROLES:
             raise TokenError(f"role must be one of {', '.join(ROLES)}")

@@ -76,9 +76,11 @@ def test_processes_starting_at_once_each_find_the_token_table(database_url: str)
 
 @pytest.mark.parametrize("name", ["seed", "import", "anonymous", "Seed", "ANONYMOUS", "\uff53eed"])
 def test_a_name_the_service_records_by_itself_is_refused(tokens: Tokens, name: str) -> None:
-    # `seed` and `import` record the command line's loads, `anonymous` writes without a token
-    with pytest.raises(TokenError, match="is reserved"):
+    # `seed` and `import` record the command line's loads, `anonymous` names a caller without a
+    # token (who may only read: a write without one is a 401, never recorded as anonymous)
+    with pytest.raises(TokenError, match="is reserved") as refused:
         tokens.create(name, "editor")
+    assert "caller without a token, who may only read" in str(refused.value)
     assert tokens.list() == []
 
 
