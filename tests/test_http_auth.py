@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from litestar import get
 
 from service.application import Timeline
-from service.http.auth import ROLE
+from service.http.auth import ROLE, bearer_secret
 from service.tokens import Tokens
 from tests import bodies
 from tests.api import post_event, problem, serve
@@ -38,6 +39,21 @@ def test_an_unknown_or_malformed_token_is_401(database_url: str) -> None:
         problem(client.get("/api/events"), 401)
         client.headers["Authorization"] = "Basic dXNlcjpwYXNz"
         problem(client.get("/api/events"), 401)
+
+
+@pytest.mark.parametrize(
+    "values", [[b"Bearer tl_good", b"Bearer tl_bad"], [b"Bearer tl_bad", b"Bearer tl_good"]]
+)
+def test_two_authorization_headers_count_as_no_bearer_token_whichever_comes_first(
+    values: list[bytes],
+) -> None:
+    # given a request with two Authorization headers, as a server hands them to the app (the
+    # test client joins them into one, so the scope is made here)
+    scope = {"headers": [(b"host", b"x"), *((b"authorization", value) for value in values)]}
+    # then neither is taken: the request is answered as one without a bearer token, a 401
+    assert bearer_secret(scope) is None
+    assert bearer_secret({"headers": [(b"authorization", values[0])]}) == values[0][7:].decode()
+    assert bearer_secret({"headers": []}) == ""
 
 
 def test_a_revoked_token_stops_working_at_once(database_url: str) -> None:

@@ -68,13 +68,16 @@ class Authorize:
 
 def bearer_secret(scope: Mapping[str, Any]) -> str | None:
     """The secret of the request's bearer token: "" without an `Authorization` header, None
-    when the header is not `Bearer <secret>`."""
-    for name, value in scope["headers"]:
-        if name == b"authorization":
-            scheme, _, secret = value.decode("latin-1").partition(" ")
-            secret = secret.strip()
-            return secret if scheme.lower() == "bearer" and secret else None
-    return ""
+    when the header is not `Bearer <secret>` or comes more than once (which one counts would be
+    a guess: the first counted, so a good token before a bad one passed and after it did not)."""
+    found = [value for name, value in scope["headers"] if name == b"authorization"]
+    if not found:
+        return ""
+    if len(found) > 1:
+        return None
+    scheme, _, secret = found[0].decode("latin-1").partition(" ")
+    secret = secret.strip()
+    return secret if scheme.lower() == "bearer" and secret else None
 
 
 async def authorize(scope: Scope) -> str:
@@ -83,7 +86,9 @@ async def authorize(scope: Scope) -> str:
     tokens: Tokens = state.tokens
     secret = bearer_secret(scope)
     if secret is None:
-        raise NotAuthorizedException("use `Authorization: Bearer <token>`", headers=_CHALLENGE)
+        raise NotAuthorizedException(
+            "use one `Authorization: Bearer <token>` header", headers=_CHALLENGE
+        )
     token = None
     if secret:
         token = tokens.cached(secret) or await sync_to_thread(tokens.authenticate, secret)
