@@ -89,6 +89,8 @@ def _segments(
     actor: str | None = None,
     from_: date | None = None,
     to: date | None = None,
+    occurred_from: date | None = None,
+    occurred_to: date | None = None,
 ) -> tuple[list[tuple[Any, ...]], str | None]:
     where = [
         "first_reported_on <= %s",
@@ -134,6 +136,12 @@ def _segments(
     if to is not None:
         where.append("first_reported_on <= %s")
         params.append(to.toordinal())
+    if occurred_from is not None:  # the days `occurred` allows overlap the window's
+        where.append("occurred_upper >= %s")
+        params.append(occurred_from.toordinal())
+    if occurred_to is not None:
+        where.append("occurred_lower <= %s")
+        params.append(occurred_to.toordinal())
     if start is not None:
         where.append("(first_reported_on, position) > (%s, %s)")
         params.extend(start)
@@ -166,8 +174,12 @@ def timeline(
     status: str | None = None,
     from_: date | None = None,
     to: date | None = None,
+    occurred_from: date | None = None,
+    occurred_to: date | None = None,
 ) -> Page:
-    """Visible developments as of (D, P), by first_reported_on then position."""
+    """Visible developments as of (D, P), by first_reported_on then position; `from_` and `to`
+    bound `first_reported_on`, `occurred_from` and `occurred_to` the days `occurred` allows
+    (a development whose period overlaps theirs; none without `occurred`)."""
     with dialect.read() as cursor:
         segments, following = _segments(
             dialect,
@@ -181,6 +193,8 @@ def timeline(
             actor=actor,
             from_=from_,
             to=to,
+            occurred_from=occurred_from,
+            occurred_to=occurred_to,
         )
         keys = [row[0] for row in segments]
         fields = development_fields(dialect, cursor, keys, position)

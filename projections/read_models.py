@@ -74,11 +74,14 @@ class ReadModels:
         status: str | None = None,
         from_: date | None = None,
         to: date | None = None,
+        occurred_from: date | None = None,
+        occurred_to: date | None = None,
     ) -> Page:
         """`GET /api/developments`."""
         return self._at(known_at_us, DEVELOPMENTS, lambda position: query_developments.timeline(
             self.dialect, as_of=as_of, position=position, limit=limit, after=after, kind=kind,
-            actor=actor, status=status, from_=from_, to=to))  # fmt: skip
+            actor=actor, status=status, from_=from_, to=to, occurred_from=occurred_from,
+            occurred_to=occurred_to))  # fmt: skip
 
     def development(self, development_id: UUID, *, as_of: date, known_at_us: int) -> Detail | None:
         """`GET /api/developments/{id}`; None when nothing of it was recorded by T."""

@@ -36,9 +36,10 @@ TRACKING = "tl_tracking"
 # for the same log (a rule of DESIGN §4 read otherwise). The tracking row says which version
 # wrote the rows (0: one older than this column); `timeline serve` and `timeline projections
 # run` rebuild a projection whose rows another version wrote before they begin. Bump it too
-# when rows move to other tables (deliveries 5: SQLite's two R-trees replaced one), or a table
-# is added (developments 4: `tl_actor_developments`).
-FOLDS = {"developments": 4, "deliveries": 5}
+# when rows move to other tables (deliveries 5: SQLite's two R-trees replaced one), a table
+# is added (developments 4: `tl_actor_developments`), or columns (developments 5: the segments'
+# `occurred_lower` and `occurred_upper`, `_ADDED_COLUMNS`).
+FOLDS = {"developments": 5, "deliveries": 5}
 
 DEVELOPMENTS = Table(
     "tl_developments",
@@ -100,6 +101,8 @@ SEGMENTS = Table(
         "qualifies",
         "kind",
         "actor_key",
+        "occurred_lower",
+        "occurred_upper",
     ),
     pos_to=6,
 )
@@ -178,7 +181,8 @@ CREATE TABLE IF NOT EXISTS {SEGMENTS.name} (id {{pk}}, development_id {{uuid}} N
   last_reported_on {{int}} NOT NULL, reports {{int}} NOT NULL, status {{text}} NOT NULL,
   status_since {{int}} NOT NULL, supports {{int}} NOT NULL, contradicts {{int}} NOT NULL,
   denies {{int}} NOT NULL, not_observed {{int}} NOT NULL, qualifies {{int}} NOT NULL,
-  kind {{text}} NOT NULL, actor_key {{text}} NOT NULL);
+  kind {{text}} NOT NULL, actor_key {{text}} NOT NULL, occurred_lower {{int}},
+  occurred_upper {{int}});
 CREATE TABLE IF NOT EXISTS {FRONTIER.name} (position {{int}} PRIMARY KEY,
   first_reported_on {{int}} NOT NULL);
 CREATE TABLE IF NOT EXISTS {ACTOR_DEVELOPMENTS.name} (actor {{text}} NOT NULL,
@@ -275,7 +279,7 @@ def create(dialect: Dialect, cursor: Cursor) -> None:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
     for statement in dialect.ddl(TABLES).split(";"):
         cursor.execute(statement)
-    _add_fold_column(dialect, cursor)
+    _add_columns(dialect, cursor)
     seconds: set[str] = set()
     if dialect.sqlite:
         cursor.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
@@ -305,25 +309,35 @@ def complete(dialect: Dialect) -> bool:
     if not wanted <= found:
         return False
     with dialect.store.read_transaction() as cursor:
-        if dialect.sqlite:
-            cursor.execute(f"PRAGMA table_info({TRACKING})")
-            columns = {row[1] for row in rows_of(cursor)}
-        else:
-            cursor.execute(
-                "SELECT column_name FROM information_schema.columns "
-                "WHERE table_schema = current_schema() AND table_name = %s",
-                (TRACKING,),
-            )
-            columns = {row[0] for row in rows_of(cursor)}
-        return "fold" in columns
+        return all(
+            column in _columns(dialect, cursor, table) for table, column, _ in _ADDED_COLUMNS
+        )
 
 
-def _add_fold_column(dialect: Dialect, cursor: Cursor) -> None:
-    """Tracking tables made before `fold` existed gain it, at 0: their rows are rebuilt."""
-    add = f"ALTER TABLE {TRACKING} ADD COLUMN fold {dialect.ddl('{int}')} NOT NULL DEFAULT 0"
-    if not dialect.sqlite:
-        cursor.execute(add.replace("ADD COLUMN", "ADD COLUMN IF NOT EXISTS"))
-        return
-    cursor.execute(f"PRAGMA table_info({TRACKING})")
-    if "fold" not in [row[1] for row in rows_of(cursor)]:
-        cursor.execute(add)
+# Columns added to tables after they were first made, and their types: `create` adds them to a
+# table made before. The tracking's `fold` comes in at 0, so the rows are rebuilt; so does a
+# table of a projection whose fold version went up with its new columns (developments 5).
+_ADDED_COLUMNS = (
+    (TRACKING, "fold", "{int} NOT NULL DEFAULT 0"),
+    (SEGMENTS.name, "occurred_lower", "{int}"),
+    (SEGMENTS.name, "occurred_upper", "{int}"),
+)
+
+
+def _columns(dialect: Dialect, cursor: Cursor, table: str) -> set[str]:
+    if dialect.sqlite:
+        cursor.execute(f"PRAGMA table_info({table})")
+        return {row[1] for row in rows_of(cursor)}
+    cursor.execute(
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_schema = current_schema() AND table_name = %s",
+        (table,),
+    )
+    return {row[0] for row in rows_of(cursor)}
+
+
+def _add_columns(dialect: Dialect, cursor: Cursor) -> None:
+    """Add the columns of `_ADDED_COLUMNS` that a table made by an older version lacks."""
+    for table, column, kind in _ADDED_COLUMNS:
+        if column not in _columns(dialect, cursor, table):
+            cursor.execute(f"ALTER TABLE {table} ADD COLUMN {column} {dialect.ddl(kind)}")

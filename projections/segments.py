@@ -7,10 +7,13 @@ the development on every day in it; days on which no report is active have no se
 from __future__ import annotations
 
 from bisect import bisect_left, insort
+from functools import lru_cache
 from typing import NamedTuple
 
+from events import parse_edtf
 from projections.state import (
     DAY_MAX,
+    DAY_MIN,
     STANCE_INDEX,
     STANCES,
     DevState,
@@ -35,6 +38,20 @@ class Shown(NamedTuple):
     qualifies: int
     kind: str
     actor_key: str
+    occurred_lower: int | None  # the first day `occurred` allows (DAY_MIN: open), or None
+    occurred_upper: int | None  # the last day it allows (DAY_MAX: open or unknown), or None
+
+
+@lru_cache(maxsize=4096)
+def occurred_days(occurred: str | None) -> tuple[int | None, int | None]:
+    """The first and last day an `occurred` (EDTF) allows, as day ordinals: an open or unknown
+    end reaches DAY_MIN or DAY_MAX, so a filter on when a development happened keeps it; None
+    and None without one."""
+    if occurred is None:
+        return None, None
+    parsed = parse_edtf(occurred)
+    lower = DAY_MIN if parsed.lower is None else parsed.lower.toordinal()
+    return lower, DAY_MAX if parsed.upper is None else parsed.upper.toordinal()
 
 
 class Segment(NamedTuple):
@@ -62,12 +79,13 @@ def segments(state: DevState) -> list[Segment]:
     if not actors:
         actors = state.actors_key = actor_key(state.fields["actors"])
     kind = state.fields["kind"]
+    occurred = occurred_days(state.fields["occurred"])
     reports = state.reports
     if len(reports) == 1 and not state.changes and reports[0].retracted_on is None:
         report = reports[0]  # the common case: one report, visible from its day
         day = report.asserted_on
         counts = _ONE_STANCE[report.stance]
-        one = Shown(day, day, 1, state.initial_status, day, *counts, kind, actors)
+        one = Shown(day, day, 1, state.initial_status, day, *counts, kind, actors, *occurred)
         return [Segment(day, DAY_MAX, one)]
     # One sweep over the days on which something starts or stops: each report enters and
     # leaves the active set once, so a development of n reports costs O(n log n), not O(n^2).
@@ -106,7 +124,9 @@ def segments(state: DevState) -> list[Segment]:
             continue
         first = active[0]
         began = first if since is None else since
-        shown = Shown._make((first, active[-1], len(active), status, began, *stances, kind, actors))
+        shown = Shown._make(
+            (first, active[-1], len(active), status, began, *stances, kind, actors, *occurred)
+        )
         end = ordered[index + 1] if index + 1 < len(ordered) else DAY_MAX
         if found and found[-1].valid_to == day and found[-1].shown == shown:
             found[-1] = Segment(found[-1].valid_from, end, shown)

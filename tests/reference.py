@@ -83,6 +83,7 @@ from events import (
     Status,
     StatusChanged,
     changed_fields,
+    parse_edtf,
 )
 from events.values import Kind, Stage
 from service.store.records import to_micros
@@ -392,11 +393,15 @@ def timeline(
     status: str | None = None,
     from_: date | None = None,
     to: date | None = None,
+    occurred_from: date | None = None,
+    occurred_to: date | None = None,
 ) -> list[RefDevelopment]:
     """`GET /api/developments`: visible developments, filtered, by first_reported_on then position.
 
     `actor` matches any actor role or target, case-insensitively; `status` is the status as of D;
-    `from_` / `to` are inclusive bounds on `first_reported_on`.
+    `from_` / `to` are inclusive bounds on `first_reported_on`; `occurred_from` / `occurred_to`
+    keep a development whose `occurred` allows a day between them (an open or unknown end
+    allows every day on its side), none without `occurred`.
     """
     rows = []
     for row in developments(log, as_of, known_at_us):
@@ -413,6 +418,16 @@ def timeline(
             continue
         if to is not None and row.first_reported_on > to:
             continue
+        if occurred_from is not None or occurred_to is not None:
+            if row.occurred is None:
+                continue
+            period = parse_edtf(row.occurred)  # an end of None: open or unknown, any day
+            last = date.max if period.upper is None else period.upper
+            first = date.min if period.lower is None else period.lower
+            if occurred_from is not None and last < occurred_from:
+                continue
+            if occurred_to is not None and first > occurred_to:
+                continue
         rows.append(row)
     return sorted(rows, key=_timeline_key)
 

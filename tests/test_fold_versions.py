@@ -74,6 +74,35 @@ def test_a_tracking_table_from_before_fold_versions_marks_every_projection_stale
     assert stale(seeded.store) == ["developments", "deliveries"]
 
 
+def test_segments_made_before_the_occurred_columns_gain_them_and_are_rebuilt(
+    seeded: Timeline,
+) -> None:
+    # Given the developments' rows as fold 4 left them, before the segments said when each
+    # development occurred
+    live = _read_models(seeded)
+    with seeded.store.write_transaction() as cursor:
+        cursor.execute(f"UPDATE {TRACKING} SET fold = 4 WHERE name = 'developments'")
+        for column in ("occurred_lower", "occurred_upper"):
+            cursor.execute(f"ALTER TABLE {SEGMENTS.name} DROP COLUMN {column}")
+
+    # When a process of this version opens the database, and rebuilds what is stale
+    ensure_schema(seeded.store)
+    assert stale(seeded.store) == ["developments"]
+    rebuild(seeded.store, "developments")
+
+    # Then the segments have the columns and the rows this version folds, and the timeline
+    # filters on when developments occurred
+    assert stale(seeded.store) == [] and _read_models(seeded) == live
+    read = ReadModels(seeded.store)
+    moment = 2**62  # known at a time to come: everything recorded
+    everything = read.timeline(as_of=date(2025, 1, 1), known_at_us=moment, limit=500).items
+    first, last = date(2023, 1, 1), date(2023, 12, 31)
+    in_2023 = read.timeline(
+        as_of=date(2025, 1, 1), known_at_us=moment, limit=500, occurred_from=first, occurred_to=last
+    )
+    assert 0 < len(in_2023.items) < len(everything)
+
+
 def _started(command: str, database: str, logs: Path) -> Process:
     """`timeline serve` (healthy) or `timeline projections run` (following the log)."""
     if command == "serve":

@@ -111,6 +111,8 @@ def reports(draw: st.DrawFn) -> Report:
 
 
 Op = tuple[Any, ...]
+# when developments happened: none, a month, an interval, open and unknown ends, around START
+OCCURRED = (None, "2023-09", "2023-09-05/2023-10", "../2023-08-20", "2023-10~/", "2023")
 ops = st.one_of(
     st.tuples(
         st.just("develop"),
@@ -120,6 +122,7 @@ ops = st.one_of(
         st.sampled_from(("PRK", "IRN", "prk", None)),
         st.sampled_from(("uav", "shell", None)),
         st.sampled_from(STATUSES),
+        st.sampled_from(OCCURRED),
     ),
     st.tuples(st.just("add"), st.integers(0, 9), reports()),
     st.tuples(
@@ -136,6 +139,7 @@ ops = st.one_of(
         st.sampled_from(("transfer", "use")),
         st.sampled_from(("delivered", "shipped", None)),
         st.sampled_from(("PRK", "IRN", "Prk")),
+        st.sampled_from(OCCURRED),
     ),
     st.tuples(st.just("judge"), st.integers(0, 9), st.sampled_from(STATUSES), days),
 )
@@ -147,7 +151,7 @@ def event_of(op: Op, developments: list[Any]) -> AnyEvent | None:
     A new development's id is added to `developments`.
     """
     if op[0] == "develop":
-        _, report, kind, stage, supplier, category, status = op
+        _, report, kind, stage, supplier, category, status, occurred = op
         developments.append(uuid4())
         return DevelopmentReported(
             development_id=developments[-1],
@@ -157,6 +161,7 @@ def event_of(op: Op, developments: list[Any]) -> AnyEvent | None:
             actors=Actors(supplier=supplier, recipient="RUS"),
             item=Item(category=category) if category else None,
             status=status,
+            occurred=occurred,
             report=report,
         )
     if not developments:
@@ -172,10 +177,21 @@ def event_of(op: Op, developments: list[Any]) -> AnyEvent | None:
     if op[0] == "retract":
         return ReportRetracted(development_id=dev, report=op[2], effective_on=op[3], reason="r")
     if op[0] == "recode":
-        changes = DevelopmentChanges(kind=op[2], stage=op[3], actors=Actors(supplier=op[4]))
+        changes = DevelopmentChanges(
+            kind=op[2], stage=op[3], actors=Actors(supplier=op[4]), occurred=op[5]
+        )
         return DevelopmentCorrected(development_id=dev, changes=changes, reason="r")
     return StatusChanged(development_id=dev, status=op[2], effective_on=op[3], reason="r")
 
+
+# (occurred_from, occurred_to): each meets an end of one of OCCURRED's periods on its first or
+# last day
+OCCURRED_WINDOWS = (
+    (date(2023, 10, 31), None),
+    (None, date(2023, 9, 5)),
+    (date(2023, 8, 20), date(2023, 8, 31)),
+    (date(2023, 10, 1), date(2023, 10, 1)),
+)
 
 histories = st.lists(st.tuples(ops, st.booleans()), min_size=1, max_size=18)
 points = st.lists(st.tuples(st.integers(-3, DAYS + 3), st.integers(0, 30)), min_size=3, max_size=5)
@@ -213,6 +229,12 @@ def replay_and_compare(
         assert plain(store.allegations_at(as_of, known_at)) == plain(
             reference.allegations(log, as_of, known_at)
         )
+        for first, last in OCCURRED_WINDOWS:  # when they happened, bounded on a side or both
+            expected = plain(
+                reference.timeline(log, as_of, known_at, occurred_from=first, occurred_to=last)
+            )
+            rows = store.timeline_at(as_of, known_at, occurred_from=first, occurred_to=last)
+            assert plain(rows) == expected
         for actor in ("prk", "RUS"):  # named by few developments: read from theirs
             expected = plain(reference.timeline(log, as_of, known_at, actor=actor))
             assert plain(store.timeline_at(as_of, known_at, actor=actor)) == expected

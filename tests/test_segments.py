@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from projections.segments import Segment, Shown, segments
+from projections.segments import Segment, Shown, occurred_days, segments
 from projections.state import (
     DAY_MAX,
     STANCE_INDEX,
@@ -41,7 +41,8 @@ def shown_on(state: DevState, day: int) -> Shown | None:
             since = effective[run].effective_on
     last = max(report.asserted_on for report in active)
     kind, actors = state.fields["kind"], actor_key(state.fields["actors"])
-    return Shown._make((first, last, len(active), status, since, *stances, kind, actors))
+    occurred = occurred_days(state.fields["occurred"])
+    return Shown._make((first, last, len(active), status, since, *stances, kind, actors, *occurred))
 
 
 def day_by_day(state: DevState, last_day: int) -> list[Segment]:
@@ -62,7 +63,11 @@ def day_by_day(state: DevState, last_day: int) -> list[Segment]:
 def development(reports: list[ReportState], changes: list[StatusChange]) -> DevState:
     return DevState(
         position=1,
-        fields={"kind": "transfer", "actors": {"supplier": "PRK", "recipient": "RUS"}},
+        fields={
+            "kind": "transfer",
+            "actors": {"supplier": "PRK", "recipient": "RUS"},
+            "occurred": "2023-09/",
+        },
         initial_status="alleged",
         reports=reports,
         changes=sorted(changes, key=lambda c: (c.effective_on, c.position)),

@@ -241,6 +241,40 @@ def test_following_next_alone_keeps_the_first_page_s_filters(database_url: str) 
     assert problem(forged, 400)["errors"][0]["path"] == "cursor"
 
 
+def test_the_timeline_filters_on_when_developments_occurred_page_after_page(
+    database_url: str,
+) -> None:
+    with serve(database_url) as client:
+        # Given developments that occurred in August, September, over both, from October on
+        # (its end unknown), and one whose `occurred` is not known
+        periods = ["2023-08", "2023-09-10", "2023-08-20/2023-09-02", "2023-10/", None]
+        ids = [
+            report_development(
+                client,
+                occurred=period,
+                report=bodies.report(asserted_on=f"2024-06-0{day}"),
+            )
+            for day, period in enumerate(periods, start=1)
+        ]
+        # When the timeline is asked for what occurred in September, a page at a time
+        window = {"occurred_from": "2023-09-01", "occurred_to": "2023-09-30"}
+        first = _get(client, "/api/developments", **window, limit=1)
+        seen, cursor = [item["development_id"] for item in first["items"]], first["next"]
+        while cursor is not None:
+            page = _get(client, "/api/developments", cursor=cursor, limit=1)
+            seen += [item["development_id"] for item in page["items"]]
+            cursor = page["next"]
+        # and for what occurred from 1 October on, and until 31 August, as CSV
+        later = _get(client, "/api/developments", occurred_from="2023-10-01")
+        table = client.get("/api/developments", params={"occurred_to": "2023-08-31",
+                                                        "format": "csv"}).text  # fmt: skip
+    # Then each answer holds the developments whose period meets the window's days
+    assert seen == [ids[1], ids[2]]
+    assert [item["development_id"] for item in later["items"]] == [ids[3]]
+    rows = list(csv.DictReader(io.StringIO(table)))
+    assert [row["development_id"] for row in rows] == [ids[0], ids[2]]
+
+
 def test_the_allegations_filter_by_actor_and_kind_as_the_timeline_does(database_url: str) -> None:
     with serve(database_url) as client:
         # Given alleged transfers from Iran and North Korea and an alleged use by Russia
@@ -421,6 +455,12 @@ def test_a_development_as_csv_carries_its_own_fields_on_every_report_row(
         ("/api/developments", {"kind": "rumour"}, "kind"),
         ("/api/developments", {"status": "maybe"}, "status"),
         ("/api/developments", {"from": "2024-1-1"}, "from"),
+        ("/api/developments", {"occurred_from": "2023-09"}, "occurred_from"),
+        (
+            "/api/developments",
+            {"occurred_from": "2024-01-02", "occurred_to": "2024-01-01"},
+            "occurred_to",
+        ),
         ("/api/developments", {"cursor": "2024-01-01"}, "cursor"),
         ("/api/developments", {"cursor": "2024-01-01~99999999999999999999999"}, "cursor"),
         # forms `date.fromisoformat` and `int` take but the service never hands out

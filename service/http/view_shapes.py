@@ -194,6 +194,8 @@ class TimelineFilters(msgspec.Struct, frozen=True, omit_defaults=True, forbid_un
     status: Status | None = None
     from_: str | None = msgspec.field(default=None, name="from")
     to: str | None = None
+    occurred_from: str | None = None
+    occurred_to: str | None = None
 
     def over(self, earlier: TimelineFilters) -> TimelineFilters:
         """These filters, with each one not given taken from `earlier` (a cursor's)."""

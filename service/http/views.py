@@ -63,6 +63,13 @@ Limit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT, description="Items per
 Cursor = Annotated[str | None, QueryParameter(description="`next` of the previous page")]
 Filter = Annotated[str | None, QueryParameter(min_length=1, max_length=200, pattern=LINE)]
 Day = Annotated[str | None, QueryParameter(description="A date YYYY-MM-DD, inclusive")]
+Occurred = Annotated[
+    str | None,
+    QueryParameter(
+        description="A date YYYY-MM-DD, inclusive: developments whose `occurred` allows a day "
+        "on this side of it"
+    ),
+]
 OR_CSV = text_answers(CSV)  # documents the `?format=csv` answer beside the JSON one
 
 
@@ -81,6 +88,16 @@ def _day(name: str, text: str | None) -> date | None:
         return parse_as_of(text)
     except InvalidParameter as error:
         raise InvalidParameter(name, error.message) from None
+
+
+def _window(
+    first: str, first_text: str | None, last: str, last_text: str | None
+) -> tuple[date | None, date | None]:
+    """The days of two parameters bounding a window, which may not end before it starts."""
+    began, ended = _day(first, first_text), _day(last, last_text)
+    if began is not None and ended is not None and ended < began:  # as /api/changes says
+        raise InvalidParameter(last, f"the window ends ({ended}) before it starts ({began})")
+    return began, ended
 
 
 def _times(
@@ -124,17 +141,25 @@ class DevelopmentsController(Controller):
         status: FromQuery[Status | None] = None,
         from_: Annotated[str | None, QueryParameter(name="from")] = None,
         to: Day = None,
+        occurred_from: Occurred = None,
+        occurred_to: Occurred = None,
         limit: Limit = 100,
         cursor: Cursor = None,
         format: Format = None,
     ) -> Response[Any]:
-        """Visible developments by `first_reported_on`, then position; `next` pages on."""
+        """Visible developments by `first_reported_on`, then position; `next` pages on.
+
+        `from` and `to` bound `first_reported_on`; `occurred_from` and `occurred_to` keep the
+        developments whose `occurred` allows a day between them (an open or unknown end
+        allows every day on its side; a development without `occurred` is left out)."""
         day, moment, after = _times(read_models, as_of, known_at, cursor)
-        given = TimelineFilters(kind=kind, actor=actor, status=status, from_=from_, to=to)
+        given = TimelineFilters(kind=kind, actor=actor, status=status, from_=from_, to=to,
+                                occurred_from=occurred_from, occurred_to=occurred_to)  # fmt: skip
         filters = given.over(continued(cursor).filters)
-        first, last = _day("from", filters.from_), _day("to", filters.to)
-        if first is not None and last is not None and last < first:  # as /api/changes says
-            raise InvalidParameter("to", f"the window ends ({last}) before it starts ({first})")
+        first, last = _window("from", filters.from_, "to", filters.to)
+        began, ended = _window(
+            "occurred_from", filters.occurred_from, "occurred_to", filters.occurred_to
+        )
         page = _call(
             read_models.timeline,
             as_of=day,
@@ -146,6 +171,8 @@ class DevelopmentsController(Controller):
             status=filters.status,
             from_=first,
             to=last,
+            occurred_from=began,
+            occurred_to=ended,
         )
         shaped = page_of(page, day, moment, development_shape, filters)
         if wants_csv(request, format):
