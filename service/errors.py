@@ -23,6 +23,12 @@ class Unavailable(StorageError):
     again with the same `event_id`, it is stored once (a replay answers the first receipt)."""
 
 
+class ReadOnly(Unavailable):
+    """The database may not be written: on SQLite a file or folder this process may only read
+    (503 to a request, as any database that cannot be used). Nothing was stored; it lasts until
+    the permissions change, so the CLI does not ask to run the command again."""
+
+
 class StorageFull(StorageError):
     """The database had no room for what it was asked to store: its disk (or, on SQLite, its
     size limit) is full (507). The transaction was rolled back, so nothing was stored; it can

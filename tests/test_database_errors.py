@@ -6,6 +6,7 @@ database that cannot be reached is 503 `database-unavailable`, both with `Retry-
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import sqlite3
 import time
@@ -14,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 from uuid import uuid4
 
@@ -361,6 +363,60 @@ def test_on_sqlite_a_read_finding_no_free_connection_answers_503_busy(tmp_path: 
             assert problem(answer, 503)["type"] == "urn:timeline:problem:database-busy"
             assert answer.headers["Retry-After"]
         assert client.get("/api/views/deliveries").status_code == 200
+
+
+def test_on_sqlite_a_database_that_may_only_be_read_answers_503_and_stores_nothing(
+    tmp_path: Path,
+) -> None:
+    # Given a server whose SQLite connections may only read (as a file this user may not write)
+    with serve(f"sqlite:///{tmp_path / 'ro.db'}") as client:
+        assert post_event(client, bodies.development_reported()).status_code == 201
+        before = log_state(client)
+        pool = client.app.state.timeline.store.datastore.pool
+        taken = [pool.get_connection() for _ in range(pool.pool_size)]
+        for connection in taken:
+            connection._sqlite_conn.execute("PRAGMA query_only = ON")
+        for connection in taken:
+            pool.put_connection(connection)
+        # When an event and a batch are posted
+        answers = [
+            post_event(client, bodies.development_reported()),
+            post_batch(client, bodies.development_reported()),
+        ]
+        # Then each is a 503 saying the database cannot be used, never a 500, and nothing is
+        # stored
+        for answer in answers:
+            document = problem(answer, 503)
+            assert document["type"] == "urn:timeline:problem:database-unavailable"
+            assert "may not be written" in document["detail"]
+        assert log_state(client) == before
+
+
+def test_the_cli_says_a_sqlite_database_may_only_be_read_and_exits_74(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a database this process may only read (its connections told so, as a file's
+    # permissions would: the tests run as root, whom they do not stop)
+    database = f"sqlite:///{tmp_path}/ro.db"
+    events_in(database)
+    connect = sqlite3.connect
+
+    def read_only(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        connection: sqlite3.Connection = connect(*args, **kwargs)
+        connection.execute("PRAGMA query_only = ON")
+        return connection
+
+    monkeypatch.setattr(sqlite3, "connect", read_only)
+    source = tmp_path / "events.ndjson"
+    source.write_text(json.dumps(bodies.development_reported()) + "\n")
+    # When events are imported into it
+    code = main(["import", str(source), "--database", database])
+    monkeypatch.undo()
+    # Then the command says the database may not be written, exits 74, and stored nothing
+    assert code == 74
+    error = capsys.readouterr().err
+    assert "the database may not be written" in error and "Traceback" not in error
+    assert events_in(database) == 0
 
 
 def test_a_process_starting_beside_a_rebuild_opens_without_waiting_for_its_locks(

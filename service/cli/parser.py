@@ -15,7 +15,7 @@ from service.cli.log import cmd_export, cmd_import, cmd_init, cmd_seed
 from service.cli.serve import cmd_projections_rebuild, cmd_projections_run, cmd_serve
 from service.cli.tokens import cmd_tokens_create, cmd_tokens_list, cmd_tokens_revoke
 from service.config import ConfigError
-from service.errors import Busy, StorageFull, Unavailable
+from service.errors import Busy, ReadOnly, StorageFull, Unavailable
 from service.store.records import MAX_POSITION
 from service.tokens import ROLES, TokenError, check_principal
 
@@ -25,8 +25,8 @@ EXIT_STATUS = (
     "request); 2 a usage or configuration error (also: no database file for a command that "
     "works on an existing one, an input file or checkpoint path that does not exist, a port in "
     "use); 74 a file "
-    "could not be read or written, or the database's "
-    "disk is full; 75 the database was busy or unreachable: run the command again"
+    "could not be read or written (the database too, when it may only be read), or the "
+    "database's disk is full; 75 the database was busy or unreachable: run the command again"
 )
 
 
@@ -219,6 +219,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             "URL a longer ?lock_timeout=SECONDS"
         )
         return 75  # EX_TEMPFAIL
+    except ReadOnly as error:
+        _say(
+            f"error: the database may not be written ({error}). Nothing was changed by this "
+            "command: let this user write the database file and its folder, or use another"
+        )
+        return 74  # EX_IOERR
     except Unavailable as error:
         _say(f"error: the database could not be reached or used ({error}); run the command again")
         return 75

@@ -23,6 +23,7 @@ from service.errors import (
     Conflict,
     DomainError,
     NotFound,
+    ReadOnly,
     StorageError,
     StorageFull,
     Unprocessable,
@@ -404,6 +405,15 @@ def database_problem(error: StorageError) -> tuple[ProblemDetails, dict[str, str
             "rebuild of the read models, say). This request changed nothing; send it again later",
         )
         return problem, {"Retry-After": "5"}
+    if isinstance(error, ReadOnly):  # no Retry-After: it lasts until an operator acts
+        problem = ProblemDetails(
+            type=problem_type("DatabaseUnavailable"),
+            title="Database unavailable",
+            status=status,
+            detail="the database may not be written by this server (its file or folder may "
+            "only be read). Nothing was stored; the server's operator must let it write",
+        )
+        return problem, {}
     problem = ProblemDetails(
         type=problem_type("DatabaseUnavailable"),
         title="Database unavailable",

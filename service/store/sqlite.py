@@ -17,7 +17,7 @@ from eventsourcing.persistence import (
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
 
 from service.config import ConfigError
-from service.errors import Busy, StorageFull, Unavailable
+from service.errors import Busy, ReadOnly, StorageFull, Unavailable
 from service.store.log import RECORDS, Cursor, Locked, LogRecorder
 from service.store.records import EMPTY_HEAD, Head, Pending, StoredRecord, chain_link, now_micros
 
@@ -198,7 +198,8 @@ def _check_openable(name: str) -> None:
 def _storage_errors() -> Iterator[None]:
     """The file's write lock (the lock timeout) or a connection of this process's pool not
     granted in time, as `Busy`; a full disk (or size limit), as `StorageFull`; files that
-    cannot be opened, read or written, as `Unavailable`. The library's transactions hand
+    cannot be opened, read or written, as `Unavailable`, and `ReadOnly` when this process may
+    not write them. The library's transactions hand
     sqlite3's errors on as its own, the original as their cause."""
     try:
         yield
@@ -213,4 +214,6 @@ def _storage_errors() -> Iterator[None]:
             raise StorageFull(f"no room to write: {error}") from error
         if name.startswith(("SQLITE_IOERR", "SQLITE_CANTOPEN")):  # a disk failing, or full
             raise Unavailable(f"its files could not be used: {error}") from error
+        if name.startswith(("SQLITE_READONLY", "SQLITE_PERM")):  # permissions, or `mode=ro`
+            raise ReadOnly(f"it may not be written: {error}") from error
         raise
