@@ -26,6 +26,7 @@ from service.errors import (
     ReadOnly,
     StorageError,
     StorageFull,
+    Unavailable,
     Unprocessable,
 )
 from service.http.media import UnsupportedMediaType
@@ -385,44 +386,35 @@ def _unavailable(
 def database_problem(error: StorageError) -> tuple[ProblemDetails, dict[str, str]]:
     """The problem for what the database could not do, with its headers: 503 with
     `Retry-After` for what the client can send again soon (a lock not granted within the lock
-    timeout, a database that could not be reached or used), 507 for a full disk."""
-    if isinstance(error, StorageFull):
-        problem = ProblemDetails(
-            type=problem_type("StorageFull"),
-            title="Storage full",
-            status=HTTPStatus.INSUFFICIENT_STORAGE,
-            detail="the database's disk is full. This request changed nothing; send it again "
-            "once an operator has freed space",
-        )
-        return problem, {}
-    status = HTTPStatus.SERVICE_UNAVAILABLE
-    if isinstance(error, Busy):
-        problem = ProblemDetails(
-            type=problem_type("DatabaseBusy"),
-            title="Database busy",
-            status=status,
-            detail="the database's lock was not granted in time: another writer held it (a "
-            "rebuild of the read models, say). This request changed nothing; send it again later",
-        )
-        return problem, {"Retry-After": "5"}
-    if isinstance(error, ReadOnly):  # no Retry-After: it lasts until an operator acts
-        problem = ProblemDetails(
-            type=problem_type("DatabaseUnavailable"),
-            title="Database unavailable",
-            status=status,
-            detail="the database may not be written by this server (its file or folder may "
-            "only be read). Nothing was stored; the server's operator must let it write",
-        )
-        return problem, {}
+    timeout, a database that could not be reached or used), 503 without it for a database the
+    server may only read (it lasts until an operator acts), 507 for a full disk."""
+    kind = next((c for c in type(error).__mro__ if c in _DATABASE_DETAILS), Unavailable)
+    name, title, status, retry = _DATABASE_PROBLEMS[kind]
     problem = ProblemDetails(
-        type=problem_type("DatabaseUnavailable"),
-        title="Database unavailable",
-        status=status,
-        detail="the database could not be reached or used (down or restarting, a connection "
-        "broke, or its files could not be read or written). Send the request again shortly; a "
-        "write sent again with the same event_id is stored once",
+        type=problem_type(name), title=title, status=status, detail=_DATABASE_DETAILS[kind]
     )
-    return problem, {"Retry-After": "1"}
+    return problem, {"Retry-After": retry} if retry else {}
+
+
+_UNAVAILABLE = ("DatabaseUnavailable", "Database unavailable", HTTPStatus.SERVICE_UNAVAILABLE)
+# (problem type, title, status, Retry-After) and detail, by the class of the storage error
+_DATABASE_PROBLEMS: dict[type[StorageError], tuple[str, str, HTTPStatus, str]] = {
+    StorageFull: ("StorageFull", "Storage full", HTTPStatus.INSUFFICIENT_STORAGE, ""),
+    Busy: ("DatabaseBusy", "Database busy", HTTPStatus.SERVICE_UNAVAILABLE, "5"),
+    ReadOnly: (*_UNAVAILABLE, ""),
+    Unavailable: (*_UNAVAILABLE, "1"),
+}
+_DATABASE_DETAILS: dict[type[StorageError], str] = {
+    StorageFull: "the database's disk is full. This request changed nothing; send it again "
+    "once an operator has freed space",
+    Busy: "the database's lock was not granted in time: another writer held it (a rebuild of "
+    "the read models, say). This request changed nothing; send it again later",
+    ReadOnly: "the database may not be written by this server (its file or folder may only be "
+    "read). Nothing was stored; the server's operator must let it write",
+    Unavailable: "the database could not be reached or used (down or restarting, a connection "
+    "broke, or its files could not be read or written). Send the request again shortly; a "
+    "write sent again with the same event_id is stored once",
+}
 
 
 def on_database_error(request: Request[Any, Any, Any], error: StorageError) -> Response[Any]:
