@@ -20,7 +20,7 @@ from events.catalogue import (
 )
 from events.codec import InvalidEvent, Problem, decode_batch, decode_event, digest, encode
 from events.edtf import Edtf, EdtfError, parse_edtf
-from events.figures import Bounds, Figure
+from events.figures import Bounds, Figure, singular_of
 from events.values import (
     Actors,
     DevelopmentChanges,
@@ -70,4 +70,5 @@ __all__ = [
     "digest",
     "encode",
     "parse_edtf",
+    "singular_of",
 ]

@@ -33,6 +33,33 @@ Unit = Annotated[
     ),
 ]
 
+# Units this field counts in, in the singular (DESIGN §3 names most of them). A new event is
+# refused a unit written as one's plural (`service.domain.decide`): `missile` and `missiles`
+# of one originator would be two delivery series, a running total in one spelling never
+# replacing the figures in the other. Other words pass: a pattern cannot tell a plural.
+UNITS = (
+    "battery", "box", "container", "crate", "drone", "gun", "howitzer", "launcher", "missile",
+    "piece", "railcar", "rocket", "round", "shell", "ship", "shipment", "system", "tank",
+    "ton", "tonne", "train", "uav", "vehicle", "wagon",
+)  # fmt: skip
+_PLURALS = {
+    plural: unit
+    for unit in UNITS
+    for plural in (unit + "s", unit + "es", unit[:-1] + "ies" if unit.endswith("y") else "")
+    if plural
+}
+
+
+def singular_of(unit: str) -> str | None:
+    """The singular of `unit` when it is the plural of a unit of `UNITS`, alone or after a
+    qualifying word (`artillery_shells`: `artillery_shell`); None for any other unit."""
+    head, _, last = unit.rpartition("_")
+    singular = _PLURALS.get(last)
+    if singular is None:
+        return None
+    return f"{head}_{singular}" if head else singular
+
+
 _NEEDS_VALUE = frozenset(
     {"exact", "about", "at_least", "more_than", "up_to", "fewer_than", "order_of_magnitude"}
 )

@@ -5,11 +5,6 @@ characters (U+200B zero width space, U+2060 word joiner, U+FEFF) as such: a titl
 width space passed, and so did an actor id `R\u200bUS` that no filter for `RUS` finds. Stored
 events are decoded by the patterns alone (tightening them would make stored events unreadable),
 so this check runs on new input only: the API's bodies and the lines of an import.
-
-New input is also refused a figure's unit written as the plural of a unit this field counts in
-(`missiles` for `missile`): DESIGN asks for a singular noun, and the plural would start a
-delivery series of its own beside the singular's, so a running total in one spelling would
-never replace the figures in the other. Other words pass: the pattern cannot tell a plural.
 """
 
 from __future__ import annotations
@@ -22,23 +17,9 @@ import msgspec
 
 from events.catalogue import AnyEvent
 from events.codec import InvalidEvent, Problem, decode_batch, decode_event
-from events.figures import Figure
 from events.values import Actors
 
 _UNSEEN = frozenset({"Cc", "Cf", "Zl", "Zp", "Zs"})  # controls, format characters, separators
-
-# Units that DESIGN, the corpus and the field count in, in the singular
-UNITS = (
-    "battery", "box", "container", "crate", "drone", "gun", "howitzer", "launcher", "missile",
-    "piece", "railcar", "rocket", "round", "shell", "ship", "shipment", "system", "tank",
-    "ton", "tonne", "train", "uav", "vehicle", "wagon",
-)  # fmt: skip
-_PLURALS = {
-    plural: unit
-    for unit in UNITS
-    for plural in (unit + "s", unit + "es", unit[:-1] + "ies" if unit.endswith("y") else "")
-    if plural
-}
 
 
 def decode_new_event(data: bytes | str) -> AnyEvent:
@@ -61,9 +42,8 @@ def _refuse(problems: list[Problem]) -> None:
 
 
 def unseen(value: Any, path: str) -> Iterator[Problem]:
-    """A problem for each text of `value` that shows nothing, each actor id that hides a
-    character (which a reader, and a filter, would take for another actor), and each unit
-    written as a plural."""
+    """A problem for each text of `value` that shows nothing, and each actor id that hides a
+    character (which a reader, and a filter, would take for another actor)."""
     if isinstance(value, str):
         if all(unicodedata.category(c) in _UNSEEN for c in value):
             yield Problem(path, "shows nothing: only spaces, zero-width or format characters")
@@ -71,12 +51,6 @@ def unseen(value: Any, path: str) -> Iterator[Problem]:
         for name in value.__struct_fields__:
             yield from _actor_ids(getattr(value, name), f"{path}.{name}")
     elif isinstance(value, msgspec.Struct):
-        if isinstance(value, Figure) and value.unit in _PLURALS:
-            yield Problem(
-                f"{path}.unit",
-                f"{value.unit!r} is a plural: write the unit as a singular noun, "
-                f"{_PLURALS[value.unit]!r} (a plural would count in a series of its own)",
-            )
         for name in value.__struct_fields__:
             yield from unseen(getattr(value, name), f"{path}.{name}")
     elif isinstance(value, tuple | list):

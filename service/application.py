@@ -86,14 +86,18 @@ class Timeline(Application[UUID]):
 
     # --- writing -------------------------------------------------------------------------
 
-    def append(self, events: Sequence[AnyEvent], recorded_by: str) -> list[Outcome]:
+    def append(
+        self, events: Sequence[AnyEvent], recorded_by: str, *, plural_units: bool = False
+    ) -> list[Outcome]:
         """Append events atomically, in order; all are stored or none.
 
         An event whose `event_id` was stored before with the same body is not stored again:
         its outcome carries the original receipt. Raises a `DomainError` (with `index` set to
-        the event's place in `events`) when any event is refused.
+        the event's place in `events`) when any event is refused; with `plural_units`, a unit
+        written as a plural is not a reason (`service.domain.decide`).
         """
-        result = self.append_group([Request(events=events, recorded_by=recorded_by)])[0]
+        request = Request(events=events, recorded_by=recorded_by, plural_units=plural_units)
+        result = self.append_group([request])[0]
         if isinstance(result, DomainError):
             raise result
         return result

@@ -19,6 +19,7 @@ from events import (
     AnyEvent,
     DevelopmentCorrected,
     DevelopmentReported,
+    Figure,
     Item,
     Report,
     ReportAdded,
@@ -26,11 +27,13 @@ from events import (
     ReportRetracted,
     StatusChanged,
     changed_fields,
+    singular_of,
 )
 from service.errors import (
     AlreadyRetracted,
     DevelopmentExists,
     NothingToChange,
+    PluralUnit,
     RetractionBeforeReport,
     UnknownDevelopment,
     UnknownReport,
@@ -141,6 +144,29 @@ def new_id() -> UUID:
     return _pool.pop()
 
 
+def _refuse_plural_units(event: AnyEvent) -> None:
+    figure: object
+    match event:
+        case DevelopmentReported(report=report) | ReportAdded(report=report):
+            figure, path = report.figure, "$.report.figure.unit"
+        case ReportCorrected(changes=changes):
+            figure, path = changes.figure, "$.changes.figure.unit"
+        case _:
+            return
+    if not isinstance(figure, Figure):  # none, or not corrected
+        return
+    singular = singular_of(figure.unit)
+    if singular is not None:
+        raise PluralUnit(
+            f"{figure.unit!r}{PLURAL}write the unit as a singular noun, {singular!r} (a plural "
+            "would count in a delivery series of its own)",
+            path=path,
+        )
+
+
+PLURAL = " is a plural: "  # in the message of every refusal of a unit in the plural
+
+
 def fold(events: Iterable[AnyEvent]) -> Development | None:
     """The state after every event of a stream, in version order."""
     state: Development | None = None
@@ -149,11 +175,16 @@ def fold(events: Iterable[AnyEvent]) -> Development | None:
     return state
 
 
-def decide(state: Development | None, event: AnyEvent) -> AnyEvent:
+def decide(state: Development | None, event: AnyEvent, *, plural_units: bool = False) -> AnyEvent:
     """Check `event` against the development's state; return it as it will be stored.
 
-    The stored event carries its `event_id` and `development_id`, made here when absent.
+    The stored event carries its `event_id` and `development_id`, made here when absent. A
+    figure's unit written as the plural of a counted unit is refused unless `plural_units`
+    (an import of a log stored before the rule); an event stored before is a replay, never
+    decided again.
     """
+    if not plural_units:
+        _refuse_plural_units(event)
     event_id = event.event_id or new_id()
     if isinstance(event, DevelopmentReported):
         if state is not None:

@@ -101,6 +101,13 @@ class NothingToChange(Unprocessable):
     title = "Nothing to change"
 
 
+class PluralUnit(Unprocessable):
+    """A new event's figure counts in the plural of a unit (`missiles`): units are singular
+    nouns, and the plural would start a delivery series of its own."""
+
+    title = "Unit in the plural"
+
+
 class AlreadyRetracted(Unprocessable):
     """The report was retracted before."""
 

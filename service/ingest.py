@@ -110,20 +110,29 @@ def import_events(
     *,
     recorded_by: str,
     skip_bad_lines: bool = False,
+    plural_units: bool = False,
     progress: Callable[[int], object] = lambda _: None,
 ) -> ImportReport:
     """Store every event of an NDJSON stream in one transaction: all of it, or nothing."""
     batch = read_batch(lines, progress)
-    return store_batch(timeline, batch, recorded_by=recorded_by, skip_bad_lines=skip_bad_lines)
+    return store_batch(timeline, batch, recorded_by=recorded_by, skip_bad_lines=skip_bad_lines,
+                       plural_units=plural_units)  # fmt: skip
 
 
 def store_batch(
-    timeline: Timeline, batch: Batch, *, recorded_by: str, skip_bad_lines: bool = False
+    timeline: Timeline,
+    batch: Batch,
+    *,
+    recorded_by: str,
+    skip_bad_lines: bool = False,
+    plural_units: bool = False,
 ) -> ImportReport:
     """Store the events of a file in one transaction: all of them, or nothing.
 
     With `skip_bad_lines`, lines that do not decode or that the domain refuses are left out
     and reported; otherwise the first such lines raise `ImportFailed` and nothing is stored.
+    With `plural_units`, units written as plurals are stored as they are (an export of a log
+    that holds events stored before they were refused).
     """
     if batch.bad and not skip_bad_lines:
         raise ImportFailed(batch.bad)
@@ -131,12 +140,16 @@ def store_batch(
     if not skip_bad_lines:
         try:
             outcomes = (
-                timeline.append(batch.events, recorded_by=recorded_by) if batch.events else []
+                timeline.append(batch.events, recorded_by=recorded_by, plural_units=plural_units)
+                if batch.events
+                else []
             )
         except DomainError as error:
             raise ImportFailed([_refused(batch.numbers[error.index or 0], error)]) from None
     else:
-        outcomes, refused = _store_each(timeline, batch.numbers, batch.events, recorded_by)
+        outcomes, refused = _store_each(
+            timeline, batch.numbers, batch.events, recorded_by, plural_units
+        )
     created = sum(outcome.created for outcome in outcomes)
     return ImportReport(
         stored=created,
@@ -150,11 +163,18 @@ def _refused(number: int, error: DomainError) -> BadLine:
 
 
 def _store_each(
-    timeline: Timeline, numbers: list[int], events: list[AnyEvent], recorded_by: str
+    timeline: Timeline,
+    numbers: list[int],
+    events: list[AnyEvent],
+    recorded_by: str,
+    plural_units: bool,
 ) -> tuple[list[Outcome], list[BadLine]]:
     """Store, in one transaction, the events one batch keeps when its refused events are taken
     out one by one, deciding each event once: against those kept before it."""
-    requests = [Request(events=[event], recorded_by=recorded_by) for event in events]
+    requests = [
+        Request(events=[event], recorded_by=recorded_by, plural_units=plural_units)
+        for event in events
+    ]
     results = timeline.append_group(requests) if requests else []
     outcomes: list[Outcome] = []
     refused: list[BadLine] = []

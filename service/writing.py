@@ -56,6 +56,7 @@ class Request(msgspec.Struct, kw_only=True):
 
     events: Sequence[AnyEvent]
     recorded_by: str
+    plural_units: bool = False  # units written as plurals let in (`decide`): an import's choice
     digests: list[str] = []  # per event: its fingerprint (made here, from the events)
     # per event index: a new development the client gives no id for, decided and encoded (no
     # later event can name it: its id is made here)
@@ -68,7 +69,7 @@ class Request(msgspec.Struct, kw_only=True):
         for index, event in enumerate(self.events):
             if isinstance(event, DevelopmentReported) and event.development_id is None:
                 with contextlib.suppress(DomainError):  # refused again, in order, later
-                    decided = decide(None, event)
+                    decided = decide(None, event, plural_units=self.plural_units)
                     self.fresh[index] = (decided, encode(decided))
 
 
@@ -136,7 +137,9 @@ class Group:
                         continue
                 fresh = request.fresh.get(index)
                 if fresh is None:
-                    new_state, decided, encoded = self._decide(event, log, mine, states)
+                    new_state, decided, encoded = self._decide(
+                        event, log, mine, states, plural_units=request.plural_units
+                    )
                     mine[new_state.id] = new_state
                     development_id, version = new_state.id, new_state.version
                 else:
@@ -172,6 +175,8 @@ class Group:
         log: Locked,
         mine: dict[UUID, Development],
         states: dict[UUID, Development | None],
+        *,
+        plural_units: bool,
     ) -> tuple[Development, AnyEvent, bytes]:
         """Decide an event on its development as stored and as this group left it."""
         development_id = event.development_id
@@ -182,7 +187,7 @@ class Group:
                     decode_event(row.state) for row in log.stream(development_id)
                 )
             state = mine.get(development_id) or states[development_id]
-        decided = decide(state, event)
+        decided = decide(state, event, plural_units=plural_units)
         return evolve(state, decided), decided, encode(decided)
 
     @staticmethod

@@ -158,6 +158,35 @@ def test_an_export_imports_into_an_empty_database_as_the_same_events(
     b.close()
 
 
+def test_an_export_holding_units_stored_as_plurals_imports_with_plural_units_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a log that stored a unit in the plural before such units were refused
+    first, second = f"sqlite:///{tmp_path}/a.db", f"sqlite:///{tmp_path}/b.db"
+    figure = {"unit": "missiles", "qualifier": "exact", "value": 3}
+    posted = tmp_path / "posted.ndjson"
+    posted.write_text(json.dumps(bodies.development_reported(report=bodies.report(figure=figure))))
+    assert main(["import", str(posted), "--database", first, "--plural-units"]) == 0
+    exported = tmp_path / "export.ndjson"
+    assert main(["export", "--database", first, "-o", str(exported)]) == 0
+    capsys.readouterr()
+
+    # When its export is imported into a new database, then back into its own
+    refused = main(["import", str(exported), "--database", second])
+    said = capsys.readouterr().err
+    whole = main(["import", str(exported), "--database", second, "--plural-units"])
+    again = main(["import", str(exported), "--database", first])
+
+    # Then without --plural-units nothing is stored, the line and the option named; with it the
+    # event is stored as it was; and back in its own database it is already present
+    assert refused == 1
+    assert "line 1: $.report.figure.unit: 'missiles' is a plural" in said
+    assert "--plural-units" in said
+    assert (whole, again) == (0, 0)
+    assert events_in(second) == 1 and events_in(first) == 1
+    assert "0 event(s) stored, 1 already present" in capsys.readouterr().err
+
+
 def test_an_export_imported_back_into_its_own_database_is_all_already_present(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

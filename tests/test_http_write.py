@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from events import DevelopmentReported, InvalidEvent, decode_event, decode_new_event
+from events import decode_event
+from service.application import Timeline
 from service.store.log import LogRecorder
 from tests import bodies
 from tests.api import (
@@ -133,7 +134,7 @@ def test_text_that_shows_nothing_is_refused_in_a_new_event_naming_the_field(
 @pytest.mark.parametrize(
     ("unit", "singular"),
     [("missiles", "missile"), ("containers", "container"), ("boxes", "box"),
-     ("batteries", "battery"), ("uavs", "uav")],
+     ("batteries", "battery"), ("uavs", "uav"), ("artillery_shells", "artillery_shell")],
 )  # fmt: skip
 def test_a_unit_written_as_a_plural_is_refused_naming_the_singular_and_nothing_is_stored(
     client: Client, unit: str, singular: str
@@ -150,31 +151,41 @@ def test_a_unit_written_as_a_plural_is_refused_naming_the_singular_and_nothing_i
     answers = [post_event(client, body) for body in (reported, added, corrected)]
     several = post_batch(client, bodies.development_reported(), reported)
 
-    # then each is a 400 naming the unit and saying the singular, and nothing is stored
-    paths = [error_paths(problem(answer, 400)) for answer in answers]
+    # then each is a 422 naming the unit and saying the singular, and nothing is stored
+    paths = [error_paths(problem(answer, 422)) for answer in answers]
     assert paths == [["$.report.figure.unit"], ["$.report.figure.unit"], ["$.changes.figure.unit"]]
-    assert error_paths(problem(several, 400)) == ["$.events[1].report.figure.unit"]
+    assert error_paths(problem(several, 422)) == ["$.events[1].report.figure.unit"]
     assert f"write the unit as a singular noun, '{singular}'" in answers[0].text
     assert log_state(client) == before
 
 
-@pytest.mark.parametrize("unit", ["missile", "railcar", "series", "ammunition", "banana"])
+@pytest.mark.parametrize("unit", ["missile", "railcar", "series", "ammunition", "artillery_shell"])
 def test_a_unit_not_the_plural_of_a_counted_unit_is_stored(client: Client, unit: str) -> None:
     figure = {"unit": unit, "qualifier": "exact", "value": 3}
     body = bodies.development_reported(report=bodies.report(figure=figure))
     assert post_event(client, body).status_code == 201
 
 
-def test_a_stored_event_with_a_plural_unit_is_still_read() -> None:
-    # events stored before plurals were refused decode as they were: the check is on new input
-
+def test_an_event_stored_with_a_plural_unit_before_the_rule_is_read_and_replayed(
+    client: Client,
+) -> None:
+    # given an event stored before plurals were refused (as an import of such a log stores it)
     figure = {"unit": "missiles", "qualifier": "exact", "value": 3}
-    line = json.dumps(bodies.development_reported(report=bodies.report(figure=figure)))
-    event = decode_event(line)
-    assert isinstance(event, DevelopmentReported) and event.report.figure is not None
-    assert event.report.figure.unit == "missiles"
-    with pytest.raises(InvalidEvent):
-        decode_new_event(line)
+    body = bodies.development_reported(
+        event_id=str(uuid.uuid4()), report=bodies.report(figure=figure)
+    )
+    timeline: Timeline = client.app.state.timeline
+    [stored] = timeline.append([decode_event(json.dumps(body))], "alice", plural_units=True)
+
+    # when the client that posted it sends it again, its outcome unknown to it
+    again = post_event(client, body)
+
+    # then it is the replay of the stored event, not a refusal; and the log reads it back
+    assert again.status_code == 200
+    assert again.json()["position"] == stored.receipt.position
+    items = client.get("/api/events").json()["items"]
+    [item] = [i for i in items if i["position"] == stored.receipt.position]
+    assert item["event"]["report"]["figure"]["unit"] == "missiles"
 
 
 def test_text_with_a_zero_width_joiner_inside_is_stored(client: Client) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import IO
@@ -14,7 +15,16 @@ from service.application import Timeline, recorded_of
 from service.audit import ledger
 from service.cli.common import _cannot, _open, _progress, _say, _ticking
 from service.config import database_url
-from service.ingest import Batch, ImportFailed, ImportReport, read_batch, seed_corpus, store_batch
+from service.domain import PLURAL
+from service.ingest import (
+    BadLine,
+    Batch,
+    ImportFailed,
+    ImportReport,
+    read_batch,
+    seed_corpus,
+    store_batch,
+)
 from service.tokens import TokenError, Tokens
 
 
@@ -24,7 +34,13 @@ def _read(stream: IO[bytes]) -> Batch:
 
 
 def _import(
-    args: argparse.Namespace, batch: Batch, *, recorded_by: str, skip: bool, chosen: bool = False
+    args: argparse.Namespace,
+    batch: Batch,
+    *,
+    recorded_by: str,
+    skip: bool,
+    chosen: bool = False,
+    plural_units: bool = False,
 ) -> int:
     """Store the batch; `chosen`: `recorded_by` is the operator's, checked against tokens."""
     timeline = _open(args)
@@ -38,7 +54,8 @@ def _import(
     try:
         # One transaction: the count moves once, when it commits.
         with _progress(len(batch.events), "event", "storing") as bar, _ticking(bar):
-            report = store_batch(timeline, batch, recorded_by=recorded_by, skip_bad_lines=skip)
+            report = store_batch(timeline, batch, recorded_by=recorded_by, skip_bad_lines=skip,
+                                 plural_units=plural_units)  # fmt: skip
             bar.update(len(batch.events))
     except ImportFailed as failure:
         for bad in failure.bad[:20]:
@@ -46,6 +63,7 @@ def _import(
         if len(failure.bad) > 20:
             _say(f"error: … and {len(failure.bad) - 20} more bad lines")
         _say("nothing was imported (use --skip-bad-lines to import the valid lines)")
+        _plural_hint(failure.bad)
         return 1
     finally:
         timeline.close()
@@ -60,6 +78,15 @@ def _report(report: ImportReport) -> None:
         f"{report.stored} event(s) stored, {report.already_present} already present, "
         f"{len(report.skipped)} line(s) skipped"
     )
+    _plural_hint(report.skipped)
+
+
+def _plural_hint(bad: Sequence[BadLine]) -> None:
+    if any(PLURAL in line.message for line in bad):
+        _say(
+            "units in the plural are refused in new events; an export of a log that stored "
+            "them before that imports whole with --plural-units"
+        )
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
@@ -99,7 +126,8 @@ def cmd_import(args: argparse.Namespace) -> int:
                 batch = _read(stream)
     except OSError as error:
         return _cannot("read", args.file, error, "; nothing was imported")
-    return _import(args, batch, recorded_by=args.recorded_by, skip=args.skip_bad_lines, chosen=True)
+    return _import(args, batch, recorded_by=args.recorded_by, skip=args.skip_bad_lines,
+                   chosen=True, plural_units=args.plural_units)  # fmt: skip
 
 
 def cmd_export(args: argparse.Namespace) -> int:

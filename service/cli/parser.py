@@ -124,6 +124,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--skip-bad-lines", action="store_true", help="import the valid lines, report the rest"
     )
     load.add_argument(
+        "--plural-units",
+        action="store_true",
+        help="store a figure's unit written as the plural of a counted unit ('missiles') as it "
+        "is: for an export of a log that holds events stored before such units were refused; "
+        "new events should say 'missile'",
+    )
+    load.add_argument(
         "--recorded-by",
         type=_principal,
         default="import",
