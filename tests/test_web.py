@@ -215,6 +215,21 @@ def test_a_known_at_typed_to_the_second_takes_in_what_was_recorded_during_it(
     assert "Nothing had been reported by 1 March 2024" in before
 
 
+def test_a_known_at_without_seconds_is_second_00_as_the_field_sends_it(client: Client) -> None:
+    # Given the seed, recorded at some second of a minute: `12:00` is what the field sends when
+    # it shows 12:00:00
+    recorded_at = client.get("/api/events", params={"limit": 1}).json()["items"][0]["recorded_at"]
+    minute = recorded_at[:16]
+    wait_past(minute + ":59")
+    # When the overview is asked at that minute, as the field sends second 00
+    text = page(client, "/", as_of="2024-03-01", known_at=minute).text
+    # Then it answers at the end of second 00, not of the minute: the seed is in it only when
+    # it was recorded during that second
+    assert f"as recorded by {minute}:00.999999Z" in text
+    recorded_in_second_00 = recorded_at[17:19] == "00"
+    assert ("US Government: more than 10,000 containers" in text) == recorded_in_second_00
+
+
 def wait_past(moment: str) -> None:
     """Sleep until the whole second of a `datetime-local` value is past: else it is to come."""
     end = datetime.fromisoformat(moment).replace(tzinfo=UTC) + timedelta(seconds=1)

@@ -62,8 +62,9 @@ class Axes:
             raise InvalidParameter("actor", f"{actor!r} is not an actor id (one line, 200 at most)")
         known_at = (known_at or "").strip() or None
         match = _LOCAL.fullmatch(known_at or "")
-        if match is not None:  # to the end of the minute or second typed, as a date to its end
-            seconds = match.group(2) or ":59"
+        if match is not None:  # to the end of the second typed, as a date to its end; the
+            # field shows seconds but sends none for second 00 (12:00, not 12:00:00)
+            seconds = match.group(2) or ":00"
             known_at = f"{match.group(1)}{seconds if '.' in seconds else seconds + '.999999'}Z"
         self.as_of: date = parse_as_of((as_of or "").strip() or None)
         self.known_at_us = parse_known_at(known_at)

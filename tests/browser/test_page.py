@@ -213,6 +213,20 @@ def test_a_known_at_typed_to_the_second_takes_in_what_was_recorded_during_it(
     expect(page.locator("#v2")).to_contain_text("500 rounds")
 
 
+def test_a_known_at_typed_at_second_00_is_that_second_not_the_minute(
+    page: Page, site: Site
+) -> None:
+    # Given the overview, live
+    page.goto(f"{site.base}/?as_of=2024-07-01")
+    expect(page.locator("#liveness")).to_have_attribute("data-state", "live")
+
+    # When the reader types a moment at second 00 (the field's value then leaves out ":00")
+    page.locator("#known-at").fill("2024-01-02T03:04:00")
+
+    # Then the page is known at the end of that second, not of the minute
+    expect(page).to_have_url(re.compile(r"known_at=2024-01-02T03%3A04%3A00\.999999Z$"))
+
+
 def test_a_known_at_before_the_development_keeps_the_views_and_says_why(
     page: Page, site: Site
 ) -> None:

@@ -44,9 +44,10 @@
     if (exactKnownAt) return exactKnownAt;
     const value = knownAt.value;
     if (!value) return "";
-    // The input is labelled UTC. A moment typed to the minute or the second means its end, as a
-    // date means the end of its day: what was recorded at 12:00:05.3 is known at 12:00:05.
-    const whole = value.length === 16 ? value + ":59" : value;
+    // The input is labelled UTC. A moment typed to the second means its end, as a date means
+    // the end of its day: what was recorded at 12:00:05.3 is known at 12:00:05. The field shows
+    // seconds but leaves out ":00" from its value, so a value without them is second 00.
+    const whole = value.length === 16 ? value + ":00" : value;
     return (whole.includes(".") ? whole : whole + ".999999") + "Z";
   }
 
