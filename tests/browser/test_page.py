@@ -31,6 +31,12 @@ def expect(target: Any) -> Any:
     return playwright_expect(target)
 
 
+def open_live(page: Page, url: str) -> None:
+    """Open `url` and wait until the page follows the log (its script is running)."""
+    page.goto(url)
+    expect(page.locator("#liveness")).to_have_attribute("data-state", "live")
+
+
 def move_slider_to(tab: Page, day: date) -> None:
     """Click the as-of track near `day`, then step to it with the arrow keys, as a reader would."""
     slider = tab.locator("#as-of-slider")
@@ -94,8 +100,7 @@ def _post(site: Site, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_an_event_posted_through_the_api_appears_without_reloading(page: Page, site: Site) -> None:
-    page.goto(f"{site.base}/")
-    expect(page.locator("#liveness")).to_have_attribute("data-state", "live")
+    open_live(page, f"{site.base}/")
     page.evaluate("window.notReloaded = true")
     title = f"Live test: a shipment seen at Rajin on {datetime.now(UTC):%H:%M:%S}"
 
@@ -118,8 +123,7 @@ def test_an_actor_typed_in_the_filter_narrows_every_view_and_the_address(
     page: Page, site: Site
 ) -> None:
     # Given the overview as of 1 March 2024, with Korean and Iranian deliveries
-    page.goto(f"{site.base}/?as_of=2024-03-01")
-    expect(page.locator("#liveness")).to_have_attribute("data-state", "live")
+    open_live(page, f"{site.base}/?as_of=2024-03-01")
     expect(page.locator("#panel-round")).to_have_count(1)
 
     # When the reader types Iran's id into the actor filter and presses Enter
@@ -201,8 +205,7 @@ def test_a_known_at_typed_to_the_second_takes_in_what_was_recorded_during_it(
 ) -> None:
     # Given a development whose second report was recorded at some microsecond of a second
     development, recorded_at = _development_with_two_reports(site)
-    page.goto(f"{site.base}/developments/{development}?as_of=2024-07-01")
-    expect(page.locator("#liveness")).to_have_attribute("data-state", "live")
+    open_live(page, f"{site.base}/developments/{development}?as_of=2024-07-01")
     time.sleep(max(0.0, 1.05 - (time.time() % 1)))  # that second is past: else it is to come
 
     # When the reader types that second, as the history shows it, into the known-at field
@@ -217,8 +220,7 @@ def test_a_known_at_typed_at_second_00_is_that_second_not_the_minute(
     page: Page, site: Site
 ) -> None:
     # Given the overview, live
-    page.goto(f"{site.base}/?as_of=2024-07-01")
-    expect(page.locator("#liveness")).to_have_attribute("data-state", "live")
+    open_live(page, f"{site.base}/?as_of=2024-07-01")
 
     # When the reader types a moment at second 00 (the field's value then leaves out ":00")
     page.locator("#known-at").fill("2024-01-02T03:04:00")
@@ -231,8 +233,7 @@ def test_a_known_at_before_the_development_keeps_the_views_and_says_why(
     page: Page, site: Site
 ) -> None:
     # Given the containers page as of 1 March 2024
-    page.goto(f"{site.base}/developments/{CONTAINERS}?as_of=2024-03-01")
-    expect(page.locator("#liveness")).to_have_attribute("data-state", "live")
+    open_live(page, f"{site.base}/developments/{CONTAINERS}?as_of=2024-03-01")
 
     # When the reader sets a known-at before anything of it was recorded
     page.locator("#known-at").fill("2000-01-01T00:00:00")
@@ -277,8 +278,7 @@ def test_a_focused_link_scrolls_clear_of_the_time_axes(page: Page, site: Site) -
 def test_a_live_update_keeps_the_focus_on_the_same_link(page: Page, site: Site) -> None:
     # Given a development page with its link back to the overview focused
     development, _ = _development_with_two_reports(site)
-    page.goto(f"{site.base}/developments/{development}?as_of=2024-07-01")
-    expect(page.locator("#liveness")).to_have_attribute("data-state", "live")
+    open_live(page, f"{site.base}/developments/{development}?as_of=2024-07-01")
     page.locator(".crumbs a").focus()
 
     # When another report of it arrives and the views are redrawn
@@ -297,8 +297,7 @@ def test_a_chart_table_opened_from_the_keyboard_stays_open_and_focused_when_view
     page: Page, site: Site
 ) -> None:
     # Given the containers chart's table opened with Enter on its summary
-    page.goto(f"{site.base}/?as_of=2024-07-01")
-    expect(page.locator("#liveness")).to_have_attribute("data-state", "live")
+    open_live(page, f"{site.base}/?as_of=2024-07-01")
     table = page.locator("#panel-container-steps")
     summary = page.locator("#panel-container-steps-summary")
     summary.focus()
