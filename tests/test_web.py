@@ -20,6 +20,7 @@ import pytest
 
 from service.application import Timeline
 from service.ingest import import_events, seed_corpus
+from service.web import overview
 from tests.api import Client, post_batch, post_event, report_development, serve
 from tests.bodies import development_corrected, report, report_added, source
 
@@ -228,6 +229,24 @@ def test_a_known_at_without_seconds_is_second_00_as_the_field_sends_it(client: C
     assert f"as recorded by {minute}:00.999999Z" in text
     recorded_in_second_00 = recorded_at[17:19] == "00"
     assert ("US Government: more than 10,000 containers" in text) == recorded_in_second_00
+
+
+def test_more_open_allegations_than_the_page_shows_are_said_to_be_more(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given more allegations open as of mid-2024 than the page shows (here 3)
+    monkeypatch.setattr(overview, "ALLEGATIONS", 3)
+    board = client.get("/api/views/allegations", params={"as_of": "2024-07-02"}).json()
+    assert len(board["items"]) > 3
+
+    # When the overview is read
+    text = page(client, "/", as_of="2024-07-02").text
+
+    # Then it says more than 3 are open, counts the statuses of those it shows as theirs, and
+    # points to where every one is
+    assert "3+ open allegations" in text
+    assert "More than 3 open; of the first 3:" in text
+    assert "The first 3 open allegations, oldest first, are shown" in text
 
 
 def wait_past(moment: str) -> None:

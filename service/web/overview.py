@@ -19,6 +19,7 @@ from service.web.chart import Panel, panels
 from service.web.steps import DeliveryHistory, delivery_history
 
 ENTRIES = 200  # developments on the page; the JSON API pages through all of them
+ALLEGATIONS = 500  # open allegations on the page; the download has all of them
 
 
 class Voice(msgspec.Struct, frozen=True):
@@ -47,6 +48,7 @@ class Overview(msgspec.Struct, frozen=True, kw_only=True):
     entries: list[Entry]
     truncated: bool
     allegations: list[Allegation]
+    allegations_truncated: bool  # more were open than the page shows
     allegation_counts: dict[str, int]
     history: DeliveryHistory
     panels: list[Panel]
@@ -120,7 +122,7 @@ def _overview(read_models: ReadModels, as_of: date, known_at: str | None,
               known_at_us: int, actor: str | None) -> Overview:  # fmt: skip
     page = read_models.timeline(as_of=as_of, known_at_us=known_at_us, limit=ENTRIES, actor=actor)
     open_claims = read_models.allegations(
-        as_of=as_of, known_at_us=known_at_us, limit=500, actor=actor
+        as_of=as_of, known_at_us=known_at_us, limit=ALLEGATIONS, actor=actor
     )
     allegations: list[Allegation] = open_claims.items
     history = delivery_history(read_models, as_of=as_of, known_at_us=known_at_us, actor=actor)
@@ -134,6 +136,7 @@ def _overview(read_models: ReadModels, as_of: date, known_at: str | None,
         entries=[_entry(read_models, row, as_of, known_at_us) for row in page.items],
         truncated=page.next is not None,
         allegations=allegations,
+        allegations_truncated=open_claims.next is not None,
         allegation_counts=dict(Counter(a.status for a in allegations)),
         history=history,
         panels=panels(history),
