@@ -6,8 +6,11 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from service.web import steps
 from tests.api import Client, post_event, report_development, serve
-from tests.bodies import report, report_added, report_retracted, status_changed
+from tests.bodies import report, report_added, report_retracted, source, status_changed
 from tests.test_web import Page
 
 MORE_THAN_10K = {"unit": "container", "qualifier": "more_than", "value": 10_000,
@@ -118,11 +121,17 @@ def test_a_series_whose_only_report_was_retracted_before_the_date_still_has_its_
         # When the overview is read as of 1 April 2024, when nothing of it is visible
         rows, said = step_rows(client, "2024-04-01"), legend(client, "2024-04-01")
         view = series(client, "2024-04-01")
-    # Then the view counts nothing that day, and the chart still shows what it counted before
+    # Then the view counts nothing that day, and the chart still shows what it counted before,
+    # its table the day it stopped counting and why
     assert view == []
-    assert rows == ["John Kirby 2023-10-13 more than 1,000 containers"]
+    assert rows == [
+        "John Kirby 2023-10-13 more than 1,000 containers",
+        "John Kirby 2024-03-01 not counted from this date: the report of 2023-10-13 no longer "
+        "counts (retracted, or the development's status changed)",
+    ]
     assert said == [
-        "John Kirby: not counted as of this date (its reports were retracted or refuted)"
+        "John Kirby: not counted as of this date (its reports were retracted, or their "
+        "developments' status was refuted, retracted or withdrawn)"
     ]
 
 
@@ -147,3 +156,25 @@ def test_a_step_down_after_a_retraction_names_the_report_that_no_longer_counts(
         "John Kirby 2024-03-01 about 1,000 containers; the report of 2024-02-23 no longer counts"
         " (retracted, or the development's status changed)",
     ]
+
+
+def test_sampled_dates_keep_each_series_first_day_and_the_table_says_it_is_sampled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(steps, "MAX_DATES", 3)  # fewer than the dates figures change on
+    with serve(f"sqlite:///{tmp_path}/sampled.db") as client:
+        # Given containers from one source on four dates, and rounds from another whose only
+        # figure falls on a day the sample of every change date would not pick
+        for day in ("2023-01-05", "2023-02-05", "2023-03-05", "2023-04-05"):
+            report_development(client, report=report(asserted_on=day))
+        rounds = {"unit": "round", "qualifier": "exact", "value": 70}
+        nis = source(originator="South Korea NIS", channel="briefing")
+        report_development(client, report=report(asserted_on="2023-02-06", figure=rounds,
+                                                  source=nis))  # fmt: skip
+        # When the overview is read
+        page = client.get("/", params={"as_of": "2023-05-01"}).text
+        rows = step_rows(client, "2023-05-01")
+    # Then the rounds' line starts on its own day, and the tables say they are a sample
+    assert "South Korea NIS 2023-02-06 70 rounds" in rows
+    assert "Rounds: the figures on the sampled dates, as a table" in page
+    assert "every change of the figures" not in page

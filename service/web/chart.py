@@ -10,6 +10,7 @@ import hashlib
 import math
 from datetime import MAXYEAR, date, timedelta
 from itertools import groupby
+from operator import itemgetter
 
 import msgspec
 
@@ -54,6 +55,7 @@ class Trace(msgspec.Struct, frozen=True, kw_only=True):
     points: list[Point]
     summary: str
     unstated: bool  # only reports without a number: drawn as markers, no line
+    rows: list[tuple[date, str]]  # the table: each point's words, and each day it stops counting
 
 
 class Panel(msgspec.Struct, frozen=True, kw_only=True):
@@ -132,15 +134,22 @@ def _trace(line: Line, scale: Scale, name: str, colour: int, dash: str) -> Trace
         said = words.series_text(step.low, step.high, line.key.unit, line.said_by(step.on))
         said += words.no_longer_counted(stops.get(step.on, []))
         points.append(Point(x=x0, y=y, on=step.on, said=said))
+    rows = [(point.on, point.said) for point in points]
+    rows += [(step.on, words.not_counted(stops.get(step.on, []))) for step in line.steps
+             if not step.counted]  # fmt: skip
     return Trace(name=name, colour=colour, dash=dash, line="".join(path), band="".join(band),
                  open_band="".join(open_band), points=points, summary=_summary(line, name),
-                 unstated=all(point.unstated for point in points))  # fmt: skip
+                 unstated=all(point.unstated for point in points),
+                 rows=sorted(rows, key=itemgetter(0)))  # fmt: skip
 
 
 def _summary(line: Line, name: str) -> str:
     current = line.current
     if current is None:
-        return f"{name}: not counted as of this date (its reports were retracted or refuted)"
+        return (
+            f"{name}: not counted as of this date (its reports were retracted, or their "
+            "developments' status was refuted, retracted or withdrawn)"
+        )
     said = words.series_text(current.low, current.high, current.unit, line.last_figure)
     reports = f"{current.reports} report" + ("" if current.reports == 1 else "s")
     return f"{name}: {said} (last reported {current.last_asserted_on.isoformat()}, {reports})"

@@ -216,13 +216,15 @@ def delivery_history(
     for state in states:
         days.update(change_dates(state))
     all_dates = sorted(day for day in days if day <= as_of)
-    dates = _sample(all_dates)
+    counted = counted_figures(states)
+    # a sample keeps the day each series is first counted, so no line starts late
+    firsts = {min(item.start for item in items) for items in counted.values()}
+    dates = sorted(set(_sample(all_dates)) | {day for day in firsts if day <= as_of})
     snapshots = [
         (day, involving(read_models.deliveries(as_of=day, known_at_us=known_at_us), actor))
         for day in dates
     ]
     current = {key_of(series): series for series in snapshots[-1][1].series}
-    counted = counted_figures(states)
     lines = []
     for key, steps in sorted(steps_of(snapshots).items(), key=lambda item: _order(item[0])):
         found = counted.get(series_identity(key), [])

@@ -126,6 +126,12 @@ def no_longer_counted(asserted: list[date]) -> str:
     )
 
 
+def not_counted(asserted: list[date]) -> str:
+    """What a step says when its series stops being counted: `not counted from this date: the
+    report of 2023-11-01 no longer counts (…)`."""
+    return "not counted from this date" + no_longer_counted(asserted).replace(";", ":", 1)
+
+
 def actor(identifier: str | None) -> str:
     """`PRK` as `North Korea`; unknown identifiers as they are."""
     if identifier is None:
