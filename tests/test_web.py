@@ -22,7 +22,14 @@ from service.application import Timeline
 from service.ingest import import_events, seed_corpus
 from service.web import overview
 from tests.api import Client, post_batch, post_event, report_development, serve
-from tests.bodies import development_corrected, report, report_added, source
+from tests.bodies import (
+    development_corrected,
+    report,
+    report_added,
+    report_corrected,
+    report_retracted,
+    source,
+)
 
 CONTAINERS = "0fa92882-e151-5fc7-80b1-b54bbe48b61f"  # the seed's DPRK container deliveries
 CONTAINERS_SINCE = "6257630a-be9f-522b-bf9a-cd39f4c3f943"  # and their total since September 2023
@@ -329,6 +336,20 @@ def test_the_revision_history_says_each_added_figure_in_words(tmp_path: Path) ->
     assert "Report by Audit Source, said on 2024-06-01: 500 rounds." in text
     assert "said on 2023-10-13: 200\N{EN DASH}300 UAVs." in text
     assert "more than 1,000 containers (“over a thousand containers”)." in text
+
+
+def test_a_retracted_and_corrected_report_reads_as_two_sentences(tmp_path: Path) -> None:
+    # Given a report corrected, then retracted for a reason written without a full stop
+    with serve(f"sqlite:///{tmp_path}/retracted.db") as editor:
+        development = report_development(editor)
+        for body in (report_corrected(development), report_retracted(development)):
+            assert post_event(editor, body).status_code == 201
+        # When its page is read after the retraction
+        text = page(editor, f"/developments/{development}", as_of="2024-07-01").text
+    # Then the reason ends its sentence before the corrections are counted
+    assert "Retracted from 2024-03-01: The originator withdrew the figure. Corrected 1 time." in (
+        " ".join(text.split())
+    )
 
 
 def test_a_live_overview_links_to_itself_as_recorded_now_and_that_link_keeps_showing_it(

@@ -63,8 +63,11 @@ def test_a_panel_draws_the_low_as_a_step_line_and_an_open_band_above_it() -> Non
     assert panel.title == "Containers"
     assert panel.subtitle == "North Korea → Russia, munitions (unspecified)"
     assert [tick.text for tick in panel.y_ticks] == ["0", "5,000", "10,000", "15,000"]
+    assert [tick.text for tick in panel.x_ticks][:2] == ["Oct 2023", "2024"]  # a year on each
     assert trace.line.count("M") == 1 and trace.line.count("V") == 1  # one joined step line
-    assert trace.open_band.count("Z") == 2 and trace.band == ""
+    # a path per step, so each fades up from its own line (one path faded over the box of all)
+    assert len(trace.open_band) == 2 and all(p.count("Z") == 1 for p in trace.open_band)
+    assert trace.band == ""
     assert trace.summary == (
         "US Government: at least 10,000 containers (last reported 2024-02-23, 2 reports)"
     )

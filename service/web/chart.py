@@ -51,7 +51,7 @@ class Trace(msgspec.Struct, frozen=True, kw_only=True):
     dash: str
     line: str
     band: str
-    open_band: str
+    open_band: list[str]  # a path per step, each fading up from its own line
     points: list[Point]
     summary: str
     unstated: bool  # only reports without a number: drawn as markers, no line
@@ -138,7 +138,7 @@ def _trace(line: Line, scale: Scale, name: str, colour: int, dash: str) -> Trace
     rows += [(step.on, words.not_counted(stops.get(step.on, []))) for step in line.steps
              if not step.counted]  # fmt: skip
     return Trace(name=name, colour=colour, dash=dash, line="".join(path), band="".join(band),
-                 open_band="".join(open_band), points=points, summary=_summary(line, name),
+                 open_band=open_band, points=points, summary=_summary(line, name),
                  unstated=all(point.unstated for point in points),
                  rows=sorted(rows, key=itemgetter(0)))  # fmt: skip
 
@@ -158,13 +158,16 @@ def _summary(line: Line, name: str) -> str:
 def _x_ticks(scale: Scale) -> list[Tick]:
     months = (scale.end.year - scale.start.year) * 12 + scale.end.month - scale.start.month
     every = next((m for m in (1, 3, 6, 12, 24, 60) if months / m <= 5), 120)
-    ticks, year, month = [], scale.start.year, scale.start.month + 1
+    ticks: list[Tick] = []
+    year, month = scale.start.year, scale.start.month + 1
     while year + (month - 1) // 12 <= MAXYEAR:
         day = date(year + (month - 1) // 12, (month - 1) % 12 + 1, 1)
         if day > scale.end:
             break
         if (day.month - 1) % every == 0:
-            ticks.append(Tick(scale.x(day), str(day.year) if day.month == 1 else f"{day:%b}"))
+            # a month alone, but the first tick says its year: an axis may show no January
+            month_name = f"{day:%b}" if ticks else f"{day:%b} {day.year}"
+            ticks.append(Tick(scale.x(day), str(day.year) if day.month == 1 else month_name))
         month += 1
     return ticks
 
