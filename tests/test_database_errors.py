@@ -9,6 +9,7 @@ import asyncio
 import json
 import logging
 import sqlite3
+import subprocess
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -416,6 +417,38 @@ def test_the_cli_says_a_sqlite_database_may_only_be_read_and_exits_74(
     assert code == 74
     error = capsys.readouterr().err
     assert "the database may not be written" in error and "Traceback" not in error
+    assert events_in(database) == 0
+
+
+@contextmanager
+def immutable(folder: Path) -> Iterator[None]:
+    """`folder` and what it holds may not be changed, by root either (`chattr +i`)."""
+    paths = [*folder.iterdir(), folder]
+    made = subprocess.run(["chattr", "+i", *map(str, paths)], capture_output=True, check=False)
+    if made.returncode != 0:
+        pytest.skip(f"chattr +i is not available here: {made.stderr.decode().strip()}")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", *map(str, paths)], check=True)
+
+
+def test_the_cli_says_a_sqlite_database_in_a_folder_it_may_not_write_may_not_be_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a database whose folder may not be written (its WAL's files cannot be made there)
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    database = f"sqlite:///{folder}/ro.db"
+    events_in(database)
+    source = tmp_path / "events.ndjson"
+    source.write_text(json.dumps(bodies.development_reported()) + "\n")
+    # When events are imported into it
+    with immutable(folder):
+        code = main(["import", str(source), "--database", database])
+    # Then the command says it may not be written and exits 74, not "run it again" (75)
+    assert code == 74
+    assert "the database may not be written" in capsys.readouterr().err
     assert events_in(database) == 0
 
 

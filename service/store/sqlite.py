@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -30,7 +31,9 @@ class TimelineSQLiteRecorder(LogRecorder, SQLiteApplicationRecorder):
 
     def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
         _check_openable(datastore.pool.db_name)
-        if datastore.pool.is_sqlite_memory_mode:
+        memory = datastore.pool.is_sqlite_memory_mode
+        self._file = None if memory else datastore.pool.db_name  # the database's file
+        if memory:
             # `:memory:` is a database per connection: a second one (a reader beside a
             # writer) opened an empty database, and its tables were missing (found by an
             # audit). One connection, which readers and the writer take in turn.
@@ -63,14 +66,14 @@ class TimelineSQLiteRecorder(LogRecorder, SQLiteApplicationRecorder):
     def create_table(self) -> None:
         """The library's tables and ours; a held lock, a full disk or files that cannot be
         read or written said as such."""
-        with _storage_errors():
+        with _storage_errors(self._file):
             super().create_table()
 
     @contextmanager
     def write_transaction(self) -> Iterator[Cursor]:
         """BEGIN IMMEDIATE takes the database's write lock before the head is read; `Busy` when
         the lock (or this process's one writing connection) is not granted in time."""
-        with _storage_errors(), self.datastore.get_connection(commit=True) as connection:
+        with _storage_errors(self._file), self.datastore.get_connection(commit=True) as connection:
             cursor = connection.cursor()
             cursor.execute("BEGIN IMMEDIATE")
             try:
@@ -87,7 +90,7 @@ class TimelineSQLiteRecorder(LogRecorder, SQLiteApplicationRecorder):
     def read_transaction(self) -> Iterator[Cursor]:
         """A deferred transaction: one consistent snapshot of the WAL; no free connection, or
         files that cannot be read, said as such (`Busy`, `Unavailable`)."""
-        with _storage_errors(), self.datastore.transaction(commit=False) as cursor:
+        with _storage_errors(self._file), self.datastore.transaction(commit=False) as cursor:
             yield cursor
 
     def snapshot(self) -> AbstractContextManager[Cursor]:
@@ -97,7 +100,7 @@ class TimelineSQLiteRecorder(LogRecorder, SQLiteApplicationRecorder):
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:
         """A read-write transaction that commits when the block ends without an error."""
-        with _storage_errors(), self.datastore.transaction(commit=True) as cursor:
+        with _storage_errors(self._file), self.datastore.transaction(commit=True) as cursor:
             yield cursor
 
     def record(self, prepare: Callable[[Locked], Sequence[Pending]]) -> list[StoredRecord]:
@@ -195,7 +198,7 @@ def _check_openable(name: str) -> None:
 
 
 @contextmanager
-def _storage_errors() -> Iterator[None]:
+def _storage_errors(database: str | None = None) -> Iterator[None]:
     """The file's write lock (the lock timeout) or a connection of this process's pool not
     granted in time, as `Busy`; a full disk (or size limit), as `StorageFull`; files that
     cannot be opened, read or written, as `Unavailable`, and `ReadOnly` when this process may
@@ -212,8 +215,18 @@ def _storage_errors() -> Iterator[None]:
             raise Busy(f"the database's write lock: {error}") from error
         if name == "SQLITE_FULL":
             raise StorageFull(f"no room to write: {error}") from error
+        if name.startswith("SQLITE_CANTOPEN") and database and not _writable(database):
+            # a folder this process may not write: the WAL's files cannot be made beside it
+            raise ReadOnly(f"it may not be written (nor its folder): {error}") from error
         if name.startswith(("SQLITE_IOERR", "SQLITE_CANTOPEN")):  # a disk failing, or full
             raise Unavailable(f"its files could not be used: {error}") from error
         if name.startswith(("SQLITE_READONLY", "SQLITE_PERM")):  # permissions, or `mode=ro`
             raise ReadOnly(f"it may not be written: {error}") from error
         raise
+
+
+def _writable(database: str) -> bool:
+    """Whether this process may write the database file and make files in its folder."""
+    path = Path(database)
+    folder = path.parent if str(path.parent) else Path(".")
+    return os.access(folder, os.W_OK) and (not path.exists() or os.access(path, os.W_OK))
