@@ -247,10 +247,13 @@ def test_more_open_allegations_than_the_page_shows_are_said_to_be_more(
     assert len(board["items"]) > 3
 
     # When the overview is read
-    text = page(client, "/", as_of="2024-07-02").text
+    overview_page = page(client, "/", as_of="2024-07-02")
+    text = overview_page.text
 
     # Then it says more than 3 are open, counts the statuses of those it shows as theirs, and
-    # points to where every one is
+    # points to where every one is, at the page's known-at (pinned, as the download is)
+    api = [url for url in overview_page.urls if url.startswith("/api/views/allegations?")]
+    assert api and all("known_at=" in url for url in api)
     assert "3+ open allegations" in text
     assert "More than 3 open; of the first 3:" in text
     assert "The first 3 open allegations, oldest first, are shown" in text

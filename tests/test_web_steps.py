@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -178,3 +179,29 @@ def test_sampled_dates_keep_each_series_first_day_and_the_table_says_it_is_sampl
     assert "South Korea NIS 2023-02-06 70 rounds" in rows
     assert "Rounds: the figures on the sampled dates, as a table" in page
     assert "every change of the figures" not in page
+
+
+def test_the_first_days_kept_in_a_sample_stay_within_the_dates_the_view_is_asked_at(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(steps, "MAX_DATES", 4)
+    with serve(f"sqlite:///{tmp_path}/many.db") as client:
+        # Given eight sources, each first counted on a day of its own
+        for day in range(1, 9):
+            voice = source(originator=f"Source {day}", channel="briefing")
+            report_development(client, report=report(asserted_on=f"2023-01-0{day}", source=voice))
+        assert client.get("/").status_code == 200
+        read_models = client.app.state.read_models
+        asked: list[Any] = []
+        deliveries = read_models.deliveries
+
+        def counted(**kwargs: Any) -> Any:
+            asked.append(kwargs["as_of"])
+            return deliveries(**kwargs)
+
+        monkeypatch.setattr(read_models, "deliveries", counted)
+        # When the step lines are drawn
+        history = steps.delivery_history(read_models, as_of=date(2023, 2, 1), known_at_us=2**62)
+    # Then the view was asked at most MAX_DATES times, and the history says it is a sample
+    assert len(asked) <= 4 and history.sampled
+    assert date(2023, 1, 1) in asked  # the first source's first day among them

@@ -145,3 +145,18 @@ def test_a_grade_reads_as_a_sentence_when_a_half_cannot_be_judged() -> None:
     )
     assert words.grade("A", 6) == "A6: completely reliable source; truth cannot be judged"
     assert words.grade("F", 3) == "F3: source reliability cannot be judged; possibly true"
+
+
+def test_a_stop_row_says_by_this_date_and_why_when_the_series_stopped_between_sampled_dates() -> (
+    None
+):
+    counted, stopped = date(2023, 3, 1), date(2023, 4, 5)  # two sampled dates
+    steps = [Step(counted, 50, 50), Step(stopped, 0, 0, counted=False)]
+    reason = "the report of 2023-02-01 no longer counts (retracted, or the development's status"
+
+    # refuted on 1 April, between the two: by the second date, with the report that stopped
+    [(on, said)] = chart._stop_rows(steps, {date(2023, 4, 1): [date(2023, 2, 1)]})
+    assert on == stopped and said.startswith(f"not counted by this date: {reason}")
+    # refuted on the second date itself: from it
+    [(_, said)] = chart._stop_rows(steps, {stopped: [date(2023, 2, 1)]})
+    assert said.startswith(f"not counted from this date: {reason}")

@@ -134,13 +134,25 @@ def _trace(line: Line, scale: Scale, name: str, colour: int, dash: str) -> Trace
         said = words.series_text(step.low, step.high, line.key.unit, line.said_by(step.on))
         said += words.no_longer_counted(stops.get(step.on, []))
         points.append(Point(x=x0, y=y, on=step.on, said=said))
-    rows = [(point.on, point.said) for point in points]
-    rows += [(step.on, words.not_counted(stops.get(step.on, []))) for step in line.steps
-             if not step.counted]  # fmt: skip
+    rows = [(point.on, point.said) for point in points] + _stop_rows(line.steps, stops)
     return Trace(name=name, colour=colour, dash=dash, line="".join(path), band="".join(band),
                  open_band=open_band, points=points, summary=_summary(line, name),
                  unstated=all(point.unstated for point in points),
                  rows=sorted(rows, key=itemgetter(0)))  # fmt: skip
+
+
+def _stop_rows(steps: list[Step], stops: dict[date, list[date]]) -> list[tuple[date, str]]:
+    """A table row for each step at which the series stops being counted, with the reports
+    that stopped counting since the step before: on its day, or (between sampled dates)
+    by then."""
+    rows, previous = [], None
+    for step in steps:
+        if not step.counted:
+            days = [day for day in stops if (previous is None or previous < day <= step.on)]
+            asserted = [on for day in sorted(days) for on in stops[day]]
+            rows.append((step.on, words.not_counted(asserted, on_the_day=days == [step.on])))
+        previous = step.on
+    return rows
 
 
 def _summary(line: Line, name: str) -> str:

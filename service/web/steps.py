@@ -179,11 +179,14 @@ def bounds_of(series: Series) -> tuple[float, float | None, bool]:
     return series.low, series.high, True
 
 
-def _sample(dates: list[date]) -> list[date]:
-    if len(dates) <= MAX_DATES:
+def _sample(dates: list[date], most: int) -> list[date]:
+    """At most `most` of `dates`, evenly spread, the last one kept."""
+    if len(dates) <= most:
         return dates
-    stride = len(dates) / (MAX_DATES - 1)
-    picked = {dates[round(i * stride)] for i in range(MAX_DATES - 1)}
+    if most < 2:
+        return dates[-1:] if most else []
+    stride = len(dates) / (most - 1)
+    picked = {dates[round(i * stride)] for i in range(most - 1)}
     return sorted(picked | {dates[-1]})
 
 
@@ -217,9 +220,11 @@ def delivery_history(
         days.update(change_dates(state))
     all_dates = sorted(day for day in days if day <= as_of)
     counted = counted_figures(states)
-    # a sample keeps the day each series is first counted, so no line starts late
-    firsts = {min(item.start for item in items) for items in counted.values()}
-    dates = sorted(set(_sample(all_dates)) | {day for day in firsts if day <= as_of})
+    # A sample keeps the day each series is first counted, so no line starts late, within half
+    # the budget: the view is asked once per date, and each answer grows with the series
+    firsts = sorted({min(c.start for c in items) for items in counted.values()} & set(all_dates))
+    kept = _sample(firsts, max(2, MAX_DATES // 2)) if len(all_dates) > MAX_DATES else []
+    dates = sorted(set(_sample(all_dates, MAX_DATES - len(kept))) | set(kept))
     snapshots = [
         (day, involving(read_models.deliveries(as_of=day, known_at_us=known_at_us), actor))
         for day in dates
