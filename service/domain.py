@@ -181,16 +181,16 @@ def decide(state: Development | None, event: AnyEvent, *, plural_units: bool = F
     The stored event carries its `event_id` and `development_id`, made here when absent. A
     figure's unit written as the plural of a counted unit is refused unless `plural_units`
     (an import of a log stored before the rule); an event stored before is a replay, never
-    decided again.
+    decided again. A development or report that is not there is said first (404).
     """
-    if not plural_units:
-        _refuse_plural_units(event)
     event_id = event.event_id or new_id()
     if isinstance(event, DevelopmentReported):
         if state is not None:
             raise DevelopmentExists(
                 f"development {state.id} was already reported", path="$.development_id"
             )
+        if not plural_units:
+            _refuse_plural_units(event)
         return structs.replace(
             event, event_id=event_id, development_id=event.development_id or new_id()
         )
@@ -240,4 +240,6 @@ def decide(state: Development | None, event: AnyEvent, *, plural_units: bool = F
                 raise NothingToChange("the development already has these values", path="$.changes")
         case ReportAdded() | StatusChanged():
             pass
+    if not plural_units:
+        _refuse_plural_units(event)
     return structs.replace(event, event_id=event_id)

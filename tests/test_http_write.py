@@ -159,6 +159,21 @@ def test_a_unit_written_as_a_plural_is_refused_naming_the_singular_and_nothing_i
     assert log_state(client) == before
 
 
+def test_a_plural_unit_for_a_development_or_report_that_is_not_there_is_a_404(
+    client: Client,
+) -> None:
+    # the missing development or report is said first, as for any other event
+    figure = {"unit": "rockets", "qualifier": "exact", "value": 3}
+    development_id = given_development(client)
+    unknown = str(uuid.uuid4())
+    answers = [
+        post_event(client, bodies.report_added(unknown, report=bodies.report(figure=figure))),
+        post_event(client, bodies.report_corrected(unknown, changes={"figure": figure})),
+        post_event(client, bodies.report_corrected(development_id, 9, changes={"figure": figure})),
+    ]
+    assert [answer.status_code for answer in answers] == [404, 404, 404]
+
+
 @pytest.mark.parametrize("unit", ["missile", "railcar", "series", "ammunition", "artillery_shell"])
 def test_a_unit_not_the_plural_of_a_counted_unit_is_stored(client: Client, unit: str) -> None:
     figure = {"unit": unit, "qualifier": "exact", "value": 3}
