@@ -276,6 +276,9 @@ def test_a_known_at_to_come_shows_the_page_as_recorded_now(client: Client) -> No
     text = page(client, "/", as_of="2024-03-01", known_at="2100-01-01T00:00").text
     assert "as recorded by" not in text
     assert "US Government: more than 10,000 containers" in text
+    # and says so, where it answered silently before
+    assert "The known-at asked, 2100-01-01T00:00:00.999999Z, is still to come" in text
+    assert "is still to come" not in page(client, "/", as_of="2024-03-01").text
 
 
 def test_invalid_dates_are_explained_on_an_html_page(client: Client) -> None:

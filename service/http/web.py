@@ -69,7 +69,9 @@ class Axes:
         self.as_of: date = parse_as_of((as_of or "").strip() or None)
         self.known_at_us = parse_known_at(known_at)
         now = now_micros()
-        # a time to come is now: what it will know is not recorded yet (the page stays live)
+        # a time to come is now: what it will know is not recorded yet (the page stays live,
+        # and says so)
+        self.to_come = known_at if known_at is not None and self.known_at_us >= now else None
         self.known_at = known_at if self.known_at_us < now else None
         self.known_at_us = min(self.known_at_us, now)
 
@@ -105,7 +107,7 @@ class WebController(Controller):
         pin = None if settled is None else format_micros(settled)
         return html_response(render(template, view=view, as_of=view.as_of,
                                     known_at_us=known_at_us, head=view.head,
-                                    pin=pin))  # fmt: skip
+                                    pin=pin, to_come=axes.to_come))  # fmt: skip
 
     def _development(self, template: str, read_models: ReadModels, timeline: Timeline,
                      development_id: str, as_of: str | None,
