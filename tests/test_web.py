@@ -259,6 +259,21 @@ def test_more_open_allegations_than_the_page_shows_are_said_to_be_more(
     assert "The first 3 open allegations, oldest first, are shown" in text
 
 
+def test_a_timeline_entry_counts_its_active_reports_as_of_the_date_beside_all_recorded(
+    tmp_path: Path,
+) -> None:
+    # Given a development with a second report said in June 2024
+    with serve(f"sqlite:///{tmp_path}/reports.db") as editor:
+        development = report_development(editor)
+        later = report_added(development, report=report(asserted_on="2024-06-01"))
+        assert post_event(editor, later).status_code == 201
+        # When the overview is read as of March 2024, before the second was said
+        text = " ".join(page(editor, "/", as_of="2024-03-01").text.split())
+    # Then the entry says one report was active then, of two recorded (not "1 of 2 recorded",
+    # which read as one of two retracted)
+    assert "Reports 1 active as of 2024-03-01, 2 recorded" in text
+
+
 def wait_past(moment: str) -> None:
     """Sleep until the whole second of a `datetime-local` value is past: else it is to come."""
     end = datetime.fromisoformat(moment).replace(tzinfo=UTC) + timedelta(seconds=1)
