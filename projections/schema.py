@@ -309,9 +309,8 @@ def complete(dialect: Dialect) -> bool:
     if not wanted <= found:
         return False
     with dialect.store.read_transaction() as cursor:
-        return all(
-            column in _columns(dialect, cursor, table) for table, column, _ in _ADDED_COLUMNS
-        )
+        columns = _added_columns_found(dialect, cursor)
+        return all(column in columns[table] for table, column, _ in _ADDED_COLUMNS)
 
 
 # Columns added to tables after they were first made, and their types: `create` adds them to a
@@ -336,8 +335,15 @@ def _columns(dialect: Dialect, cursor: Cursor, table: str) -> set[str]:
     return {row[0] for row in rows_of(cursor)}
 
 
+def _added_columns_found(dialect: Dialect, cursor: Cursor) -> dict[str, set[str]]:
+    """The columns of each table `_ADDED_COLUMNS` names, read once per table."""
+    tables = dict.fromkeys(table for table, _, _ in _ADDED_COLUMNS)
+    return {table: _columns(dialect, cursor, table) for table in tables}
+
+
 def _add_columns(dialect: Dialect, cursor: Cursor) -> None:
     """Add the columns of `_ADDED_COLUMNS` that a table made by an older version lacks."""
+    found = _added_columns_found(dialect, cursor)
     for table, column, kind in _ADDED_COLUMNS:
-        if column not in _columns(dialect, cursor, table):
+        if column not in found[table]:
             cursor.execute(f"ALTER TABLE {table} ADD COLUMN {column} {dialect.ddl(kind)}")
