@@ -70,9 +70,11 @@ def unit_name(unit: str, count: float | None = None) -> str:
     return one if count == 1 else many
 
 
-def counted(count: int, one: str, many: str | None = None) -> str:
-    """`1 development`, `2 developments`: a count and its noun."""
-    return f"{number(count)} {one if count == 1 else many or one + 's'}"
+def counted(count: int, one: str, many: str | None = None, *, more: bool = False) -> str:
+    """`1 development`, `2 developments`: a count and its noun; with `more`, a count of those
+    shown where there are more (`200+ developments`)."""
+    plus = "+" if more else ""
+    return f"{number(count)}{plus} {one if count == 1 and not more else many or one + 's'}"
 
 
 def quantity(value: float, unit: str) -> str:
