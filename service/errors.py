@@ -24,8 +24,9 @@ class Unavailable(StorageError):
 
 
 class ReadOnly(Unavailable):
-    """The database may not be written: on SQLite a file or folder this process may only read
-    (503 to a request, as any database that cannot be used). Nothing was stored; it lasts until
+    """The database may not be written: on SQLite a file or folder this process may only read,
+    on PostgreSQL a role without the privilege (503 to a request, as any database that cannot
+    be used). Nothing was stored; it lasts until
     the permissions change, so the CLI does not ask to run the command again."""
 
 

@@ -35,7 +35,7 @@ from service.errors import Busy
 from service.store.records import to_micros
 from service.tokens import Tokens
 from tests import bodies
-from tests.api import log_state, post_batch, post_event, problem, serve
+from tests.api import Client, log_state, post_batch, post_event, problem, serve
 from tests.pgserver import ThrowawayPostgres, find_bindir, free_port, scratch_database
 from tests.structs import a_development
 from tests.test_audit_support import record_log
@@ -366,6 +366,18 @@ def test_on_sqlite_a_read_finding_no_free_connection_answers_503_busy(tmp_path: 
         assert client.get("/api/views/deliveries").status_code == 200
 
 
+def assert_writes_refused(client: Client, saying: str) -> None:
+    """An event and a batch posted each get a 503 saying the database may not be used."""
+    for answer in (
+        post_event(client, bodies.development_reported()),
+        post_batch(client, bodies.development_reported()),
+    ):
+        document = problem(answer, 503)
+        assert document["type"] == "urn:timeline:problem:database-unavailable"
+        assert saying in document["detail"]
+        assert "Retry-After" not in answer.headers
+
+
 def test_on_sqlite_a_database_that_may_only_be_read_answers_503_and_stores_nothing(
     tmp_path: Path,
 ) -> None:
@@ -379,17 +391,9 @@ def test_on_sqlite_a_database_that_may_only_be_read_answers_503_and_stores_nothi
             connection._sqlite_conn.execute("PRAGMA query_only = ON")
         for connection in taken:
             pool.put_connection(connection)
-        # When an event and a batch are posted
-        answers = [
-            post_event(client, bodies.development_reported()),
-            post_batch(client, bodies.development_reported()),
-        ]
-        # Then each is a 503 saying the database cannot be used, never a 500, and nothing is
-        # stored
-        for answer in answers:
-            document = problem(answer, 503)
-            assert document["type"] == "urn:timeline:problem:database-unavailable"
-            assert "may not be written" in document["detail"]
+        # When an event and a batch are posted, then each is a 503 saying the database cannot be
+        # used, never a 500, and nothing is stored
+        assert_writes_refused(client, "may not be written")
         assert log_state(client) == before
 
 
@@ -418,6 +422,59 @@ def test_the_cli_says_a_sqlite_database_may_only_be_read_and_exits_74(
     error = capsys.readouterr().err
     assert "the database may not be written" in error and "Traceback" not in error
     assert events_in(database) == 0
+
+
+@contextmanager
+def a_role_that_may_only_read(url: str, how: str) -> Iterator[str]:
+    """The URL of `url`'s database as a new role, dropped afterwards, that may only read: granted
+    only SELECT on its tables (`how="select"`, a reporting account, say), or granted everything
+    but its transactions read-only (`how="read-only"`, as on a standby)."""
+    role = f"tl_reader_{uuid4().hex[:12]}"
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f"CREATE ROLE {role} LOGIN")
+        if how == "select":
+            admin.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}")
+        else:
+            admin.execute(f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}")
+            admin.execute(f"ALTER ROLE {role} SET default_transaction_read_only = on")
+    parts = urlsplit(url)
+    try:
+        yield urlunsplit(parts._replace(netloc=f"{role}@{parts.netloc.split('@')[-1]}"))
+    finally:
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(f"DROP OWNED BY {role}")
+            admin.execute(f"DROP ROLE {role}")
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("how", ["select", "read-only"])
+def test_on_postgresql_a_role_that_may_only_read_answers_503_and_the_cli_exits_74(
+    postgres_url: str, how: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    # Given a database made by its owner, and a server connecting as a role that may only read
+    with serve(postgres_url) as client:
+        assert post_event(client, bodies.development_reported()).status_code == 201
+        token = client.headers["Authorization"]
+        before = log_state(client)
+    monkeypatch.setenv("CREATE_TABLE", "no")  # as processes started after `timeline init`
+    with a_role_that_may_only_read(postgres_url, how) as reader:
+        with serve(reader, role=None) as client:
+            client.headers["Authorization"] = token
+            # When an event and a batch are posted, then each is a 503 saying the database may
+            # not be written, never a 500
+            assert_writes_refused(client, "PostgreSQL role")
+            # and so are the views, which fold what the log holds into their tables first
+            assert "PostgreSQL role" in problem(client.get("/api/developments"), 503)["detail"]
+        # And an import says the database may not be written and exits 74, not 1
+        source = tmp_path / "events.ndjson"
+        source.write_text(json.dumps(bodies.development_reported()) + "\n")
+        assert main(["import", str(source), "--database", reader]) == 74
+        error = capsys.readouterr().err
+        assert "the database may not be written" in error and "Traceback" not in error
+    with serve(postgres_url, role=None) as client:  # nothing was stored
+        client.headers["Authorization"] = token
+        assert log_state(client) == before
 
 
 @contextmanager

@@ -229,7 +229,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ReadOnly as error:
         _say(
             f"error: the database may not be written ({error}). Nothing was changed by this "
-            "command: let this user write the database file and its folder, or use another"
+            "command: let this user write the database file and its folder (on PostgreSQL, grant "
+            "this role the privileges), or use another"
         )
         return 74  # EX_IOERR
     except Unavailable as error:

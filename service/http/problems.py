@@ -410,7 +410,8 @@ _DATABASE_DETAILS: dict[type[StorageError], str] = {
     Busy: "the database's lock was not granted in time: another writer held it (a rebuild of "
     "the read models, say). This request changed nothing; send it again later",
     ReadOnly: "the database may not be written by this server (its file or folder may only be "
-    "read). Nothing was stored; the server's operator must let it write",
+    "read, or its PostgreSQL role lacks a privilege). Nothing was stored; the server's "
+    "operator must let it write",
     Unavailable: "the database could not be reached or used (down or restarting, a connection "
     "broke, or its files could not be read or written). Send the request again shortly; a "
     "write sent again with the same event_id is stored once",

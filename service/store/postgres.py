@@ -13,13 +13,15 @@ from eventsourcing.persistence import (
     ConnectionUnavailableError,
     IntegrityError,
     InterfaceError,
+    InternalError,
     OperationalError,
+    ProgrammingError,
 )
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg.sql import SQL, Composed
 
 from service.config import ConfigError
-from service.errors import Busy, StorageFull, Unavailable
+from service.errors import Busy, ReadOnly, StorageFull, Unavailable
 from service.store.log import RECORDS, Cursor, Locked, LogRecorder, Undecided
 from service.store.records import Pending, StoredRecord, now_micros
 
@@ -249,14 +251,25 @@ def _literal(statement: str) -> Composed:
     return SQL(statement.replace("{", "{{").replace("}", "}}")).format()
 
 
+# A role without the privilege; a server that only reads (a standby, `default_transaction_
+# read_only`): the store may not be written until an operator changes that.
+_NOT_WRITABLE = (psycopg.errors.InsufficientPrivilege, psycopg.errors.ReadOnlySqlTransaction)
+
+
 @contextmanager
 def _storage_errors() -> Iterator[None]:
     """The database's conditions as `StorageError`s: `Busy` (a lock or a pooled connection
-    not granted in time), `StorageFull` (no room left where the tables are) or `Unavailable`
-    (the server cannot be reached or the connection broke). The library's pool hands psycopg's
-    errors on as its own, the original as their cause."""
+    not granted in time), `StorageFull` (no room left where the tables are), `ReadOnly` (the
+    role may not write a table, or the server only reads) or `Unavailable` (the server cannot
+    be reached or the connection broke). The library's pool hands psycopg's errors on as its
+    own, the original as their cause."""
     try:
         yield
+    except (ProgrammingError, InternalError, *_NOT_WRITABLE) as error:
+        cause = error if isinstance(error, psycopg.Error) else error.__cause__
+        if isinstance(cause, _NOT_WRITABLE):
+            raise ReadOnly(str(error).strip()) from error
+        raise
     except (ConnectionUnavailableError, OperationalError, InterfaceError) as error:
         cause = error.__cause__
         if isinstance(error, ConnectionUnavailableError) or isinstance(
