@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import httpx
+import psycopg
 import pytest
 from litestar import get
 from litestar.testing import TestClient
@@ -276,6 +278,29 @@ def test_a_request_unanswered_past_the_deadline_gets_503_with_retry_after(
         assert time.monotonic() - began < 0.9  # answered at the deadline, not when done
         assert "0.2 s" in document["detail"] and response.headers["retry-after"] == "1"
         assert client.get("/api/health").status_code == 200  # and the app goes on serving
+
+
+@pytest.mark.postgres
+def test_a_token_the_database_cannot_check_in_time_gets_503_at_the_deadline(
+    postgres_url: str,
+) -> None:
+    # Given a server whose token table another transaction holds locked, as a database that
+    # stopped answering would leave it (the token is not in the server's cache yet)
+    with serve(postgres_url, request_timeout_seconds=0.3) as client:
+        with psycopg.connect(postgres_url) as holder:
+            holder.execute("LOCK TABLE api_tokens IN ACCESS EXCLUSIVE MODE")
+            release = threading.Timer(10, holder.rollback)  # until then, the old code waited
+            release.start()
+            try:
+                # When a request comes with the token
+                response = client.get("/api/developments")
+            finally:
+                release.cancel()
+                holder.rollback()
+        # Then it gets the deadline's 503, not an answer once the database answers
+        document = problem(response, 503)
+        assert "0.3 s" in document["detail"] and response.headers["retry-after"] == "1"
+        assert client.get("/api/developments").status_code == 200  # and later ones go through
 
 
 def test_a_handler_marked_slow_by_design_is_left_to_finish(tmp_path: Path) -> None:

@@ -170,7 +170,7 @@ def create_app(
                 "request_timeout_seconds": request_timeout_seconds,
             }
         ),
-        middleware=[Authorize, Deadline, RefuseUnknownParameters, RefuseUnsupportedMedia],
+        middleware=[Deadline, Authorize, RefuseUnknownParameters, RefuseUnsupportedMedia],
         dependencies={
             "timeline": Provide(provide_timeline, sync_to_thread=False),
             "committer": Provide(provide_committer, sync_to_thread=False),

@@ -46,9 +46,10 @@ NO_DEADLINE = "no_deadline"  # route handler opt: answers that take long by desi
 class Deadline:
     """Middleware: a request still unanswered after the app's `request_timeout_seconds` gets 503.
 
-    Handlers that stream (the event stream) or read the whole log (verify, rebuild) are marked
-    `opt={NO_DEADLINE: True}`. Work a handler handed to a thread goes on to its end; a write
-    that commits after its 503 is found again by its `event_id`.
+    It runs outside `Authorize`, so a token looked up in a database that stopped answering
+    meets the deadline too. Handlers that stream (the event stream) or read the whole log
+    (verify, rebuild) are marked `opt={NO_DEADLINE: True}`. Work a handler handed to a thread
+    goes on to its end; a write that commits after its 503 is found again by its `event_id`.
     """
 
     def __init__(self, app: ASGIApp) -> None:
