@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
 DEFAULT_DATABASE = "sqlite:///timeline.db"
 TIMEOUT_SECONDS = "30"
@@ -17,6 +17,15 @@ class ConfigError(ValueError):
 def database_url(explicit: str | None = None) -> str:
     """`--database`, else `TIMELINE_DATABASE`, else `./timeline.db`."""
     return explicit or os.environ.get("TIMELINE_DATABASE") or DEFAULT_DATABASE
+
+
+def redacted(url: str) -> str:
+    """The URL with any password replaced by ***, to be printed or logged."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 # What `eventsourcing` reads as yes or no in CREATE_TABLE (its `strtobool`, in any case)
@@ -48,11 +57,11 @@ def persistence_env(url: str) -> dict[str, str]:
         }
     if parts.scheme in ("postgresql", "postgres"):
         if not parts.path.strip("/"):
-            raise ConfigError(f"{url!r} names no database")
+            raise ConfigError(f"{redacted(url)!r} names no database")
         options = parse_qs(parts.query)
         if "schema" in options:  # the read models, tokens and checkpoints are not qualified
             raise ConfigError(
-                f"{url!r}: ?schema= is not supported: a timeline's tables live in the "
+                f"{redacted(url)!r}: ?schema= is not supported: a timeline's tables live in the "
                 "database's default schema; use a database per timeline"
             )
         _only(url, options, ("pool_size", "max_overflow", "lock_timeout", "connect_timeout"))
@@ -71,7 +80,7 @@ def persistence_env(url: str) -> dict[str, str]:
             "APPLICATION_RECORDER_TOPIC": "service.store.postgres:TimelinePostgresRecorder",
         }
     raise ConfigError(
-        f"{url!r}: the database must be sqlite:///path.db or postgresql://user@host:port/db"
+        f"{redacted(url)!r}: the database must be sqlite:///path.db or postgresql://user@host:port/db"
     )
 
 
@@ -86,11 +95,11 @@ def sqlite_file(url: str) -> Path | None:
 def _sqlite_name(url: str) -> str:
     parts = urlsplit(url)
     if parts.netloc:
-        raise ConfigError(f"{url!r}: use sqlite:///relative.db or sqlite:////absolute.db")
+        raise ConfigError(f"{redacted(url)!r}: use sqlite:///relative.db or sqlite:////absolute.db")
     path = unquote(parts.path)
     path = path[1:] if path.startswith("/") else path
     if not path:
-        raise ConfigError(f"{url!r} names no database file")
+        raise ConfigError(f"{redacted(url)!r} names no database file")
     return path
 
 
@@ -100,7 +109,8 @@ def _only(url: str, options: dict[str, list[str]], known: tuple[str, ...]) -> No
     unknown = sorted(set(options) - set(known))
     if unknown:
         raise ConfigError(
-            f"{url!r}: unknown option {', '.join(unknown)}; this database takes {', '.join(known)}"
+            f"{redacted(url)!r}: unknown option {', '.join(unknown)}; "
+            f"this database takes {', '.join(known)}"
         )
 
 
@@ -111,7 +121,9 @@ def _whole(
     `?max_overflow=N` (at least 0, default 10): how many more it may open at busy times."""
     value = options.get(name, [default])[0]
     if not (value.isascii() and value.isdigit()) or int(value) < least:
-        raise ConfigError(f"{url!r}: {name} must be a whole number{unit}, at least {least}")
+        raise ConfigError(
+            f"{redacted(url)!r}: {name} must be a whole number{unit}, at least {least}"
+        )
     return value
 
 

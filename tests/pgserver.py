@@ -22,6 +22,8 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
+from service.config import redacted
+
 ENV_ADMIN_URL = "TIMELINE_TEST_POSTGRES"
 ENV_BINDIR = "TIMELINE_TEST_PG_BINDIR"
 SYSTEM_USER = "postgres"
@@ -233,23 +235,14 @@ def check_reachable(admin_url: str) -> None:
         with psycopg.connect(admin_url, connect_timeout=10) as conn:
             conn.execute("SELECT 1")
     except psycopg.Error as exc:
-        raise PostgresUnavailable(f"cannot connect to {redact(admin_url)}: {exc}") from exc
-
-
-def redact(url: str) -> str:
-    """The URL with any password replaced by ***."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return urlunsplit(parts._replace(netloc=netloc))
+        raise PostgresUnavailable(f"cannot connect to {redacted(admin_url)}: {exc}") from exc
 
 
 def with_database(admin_url: str, dbname: str) -> str:
     """The admin URL pointed at another database (same user, host, port and options)."""
     parts = urlsplit(admin_url)
     if parts.scheme not in ("postgresql", "postgres"):
-        raise ValueError(f"{ENV_ADMIN_URL} must be a postgresql:// URL, got {redact(admin_url)}")
+        raise ValueError(f"{ENV_ADMIN_URL} must be a postgresql:// URL, got {redacted(admin_url)}")
     return urlunsplit(parts._replace(path=f"/{dbname}"))
 
 

@@ -177,6 +177,24 @@ def test_an_option_the_database_url_does_not_take_is_refused(url: str) -> None:
     assert url.rsplit("?", 1)[1].split("=")[0] in str(refused.value)
 
 
+@pytest.mark.postgres
+def test_the_cli_never_prints_the_password_of_a_database_url(
+    postgres_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the server trusts this machine: any password connects, as a real one would
+    parts = urlsplit(postgres_url)
+    secret = urlunsplit(parts._replace(netloc=parts.netloc.replace("@", ":s3cret-pw@", 1)))
+    assert main(["init", "--database", secret]) == 0
+    said = capsys.readouterr().err
+    assert "schema ready in postgresql://postgres:***@" in said and "s3cret-pw" not in said
+    (tmp_path / "events.ndjson").write_text("")
+    bad = f"{secret}?pool_size=0"
+    assert main(["import", str(tmp_path / "events.ndjson"), "--database", bad]) == 2
+    said = capsys.readouterr().err
+    assert "postgresql://postgres:***@" in said and "pool_size must be" in said
+    assert "s3cret-pw" not in said
+
+
 @pytest.mark.parametrize("value", ["0", "soon", "-3", "1.5"])
 def test_a_timeout_that_is_not_whole_seconds_is_a_config_error(value: str) -> None:
     for url in ("sqlite:///timeline.db", "postgresql://u@h/db"):
@@ -272,13 +290,15 @@ def test_a_postgresql_outage_answers_503_and_the_service_recovers_when_it_is_bac
     with (
         ThrowawayPostgres(bindir) as server,
         scratch_database(server.admin_url) as url,
-        serve(url) as client,
+        serve(f"{url}?pool_size=1&max_overflow=0&connect_timeout=1") as client,
     ):
         assert post_event(client, bodies.development_reported()).status_code == 201
         again = bodies.development_reported(event_id=str(uuid4()))
-        # when the server is down, writes, views and the health check say so
+        # when the server is down, writes, views and the health check say so: the one whose
+        # pooled connection broke, and the ones after, which the pool has no connection for
         with server.down():
             answers = [
+                post_event(client, again),
                 post_event(client, again),
                 client.get("/api/views/deliveries"),
                 client.get("/api/health"),

@@ -14,7 +14,7 @@ from projections import ensure_schema
 from service.application import Timeline, recorded_of
 from service.audit import ledger
 from service.cli.common import _cannot, _open, _progress, _say, _ticking
-from service.config import database_url
+from service.config import database_url, redacted
 from service.domain import PLURAL
 from service.ingest import (
     BadLine,
@@ -169,5 +169,5 @@ def cmd_init(args: argparse.Namespace) -> int:
         ledger.ensure_table(timeline.store)
     finally:
         timeline.close()
-    _say(f"schema ready in {database_url(args.database)}")
+    _say(f"schema ready in {redacted(database_url(args.database))}")
     return 0

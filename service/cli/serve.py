@@ -12,7 +12,7 @@ from projections import rebuild, run_forever, stale
 from service.application import Timeline
 from service.audit import check_key, key_path
 from service.cli.common import _open, _progress, _say
-from service.config import ConfigError, database_url
+from service.config import ConfigError, database_url, redacted
 from service.serving import check_free, default_workers, serve
 from service.store.log import LogRecorder
 
@@ -38,7 +38,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         _rebuild_stale(Timeline(url))  # and create the schema once, before any worker starts
     os.environ["TIMELINE_DATABASE"] = url
     workers = args.workers or default_workers(url)
-    _say(f"serving {url} on http://{args.host}:{args.port} with {workers} worker(s)")
+    _say(f"serving {redacted(url)} on http://{args.host}:{args.port} with {workers} worker(s)")
     serve(args.host, args.port, workers=workers, log_level=args.log_level)
     return 0
 
@@ -50,7 +50,7 @@ def cmd_projections_run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    _say(f"following the log of {url}")
+    _say(f"following the log of {redacted(url)}")
     run_forever(url, stop, poll_seconds=args.poll_seconds)
     return 0
 

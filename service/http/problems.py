@@ -407,8 +407,9 @@ _DATABASE_PROBLEMS: dict[type[StorageError], tuple[str, str, HTTPStatus, str]] =
 _DATABASE_DETAILS: dict[type[StorageError], str] = {
     StorageFull: "the database's disk is full. This request changed nothing; send it again "
     "once an operator has freed space",
-    Busy: "the database's lock was not granted in time: another writer held it (a rebuild of "
-    "the read models, say). This request changed nothing; send it again later",
+    Busy: "the database's lock or a connection to it was not granted in time: another writer "
+    "held the lock (a rebuild of the read models, say), or more requests came at once than the "
+    "server keeps connections for. This request changed nothing; send it again later",
     ReadOnly: "the database may not be written by this server (its file or folder may only be "
     "read, or its PostgreSQL role lacks a privilege). Nothing was stored; the server's "
     "operator must let it write",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from typing import Any
 from uuid import UUID
 
@@ -123,20 +123,34 @@ class TimelinePostgresRecorder(LogRecorder, PostgresApplicationRecorder):
             return {row["name"] for row in cursor.fetchall()}
 
     def create_table(self) -> None:
-        """Create the schema under an advisory lock, so several processes may start at once."""
+        """Create the schema under an advisory lock, so several processes may start at once.
+
+        The library's own steps, on the one connection that holds the lock: a pool of one
+        connection (`?pool_size=1&max_overflow=0`) has no second to lend them.
+        """
         with _opening(), self.datastore.get_connection() as connection:
             connection.execute("SELECT pg_advisory_lock(%s)", (_SCHEMA_LOCK,))
             try:
-                super().create_table()
+                for statement in self.sql_create_statements:
+                    if "CREATE TYPE" in statement.as_string():  # no IF NOT EXISTS for types
+                        with suppress(psycopg.errors.DuplicateObject), connection.transaction():
+                            connection.execute(statement, prepare=False)
+                with connection.transaction():
+                    self._create_table(connection.cursor())
             finally:
                 connection.execute("SELECT pg_advisory_unlock(%s)", (_SCHEMA_LOCK,))
+        with _opening():
+            self.datastore.register_type_adapters()
+
+    def _errors(self) -> AbstractContextManager[None]:
+        return _storage_errors(self.datastore.pool)
 
     @contextmanager
     def write_transaction(self) -> Iterator[Cursor]:
         """A transaction holding the library's EXCLUSIVE lock on the events table."""
         try:
             with (
-                _storage_errors(),
+                self._errors(),
                 self.datastore.get_connection() as connection,
                 connection.transaction(),
             ):
@@ -149,13 +163,13 @@ class TimelinePostgresRecorder(LogRecorder, PostgresApplicationRecorder):
     @contextmanager
     def read_transaction(self) -> Iterator[Cursor]:
         """Autocommit: each statement sees a consistent snapshot of its own."""
-        with _storage_errors(), self.datastore.get_connection() as connection:
+        with self._errors(), self.datastore.get_connection() as connection:
             yield connection.cursor()
 
     @contextmanager
     def snapshot(self) -> Iterator[Cursor]:
         """REPEATABLE READ, READ ONLY: every statement sees the snapshot of the first."""
-        with _storage_errors(), self.datastore.get_connection() as connection:
+        with self._errors(), self.datastore.get_connection() as connection:
             cursor = connection.cursor()
             cursor.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             try:
@@ -168,7 +182,7 @@ class TimelinePostgresRecorder(LogRecorder, PostgresApplicationRecorder):
     def transaction(self) -> Iterator[Cursor]:
         """A read-write transaction that commits when the block ends without an error; a lock
         it waits for longer than the lock timeout makes it `Busy`."""
-        with _storage_errors(), self.datastore.transaction(commit=True) as cursor:
+        with self._errors(), self.datastore.transaction(commit=True) as cursor:
             cursor.execute(
                 SQL("SET LOCAL lock_timeout = '{0}s'").format(self.datastore.lock_timeout)
             )
@@ -189,7 +203,7 @@ class TimelinePostgresRecorder(LogRecorder, PostgresApplicationRecorder):
             pending = prepare(Locked(self, None))
             if not pending:
                 return []
-            with _storage_errors(), self.datastore.get_connection() as connection:
+            with self._errors(), self.datastore.get_connection() as connection:
                 return self._append(connection.cursor(), pending)
         except (psycopg.IntegrityError, IntegrityError, Undecided):
             pass  # lost a race, or may have: decided from something that changed meanwhile
@@ -257,12 +271,13 @@ _NOT_WRITABLE = (psycopg.errors.InsufficientPrivilege, psycopg.errors.ReadOnlySq
 
 
 @contextmanager
-def _storage_errors() -> Iterator[None]:
+def _storage_errors(pool: psycopg_pool.ConnectionPool[Any] | None = None) -> Iterator[None]:
     """The database's conditions as `StorageError`s: `Busy` (a lock or a pooled connection
     not granted in time), `StorageFull` (no room left where the tables are), `ReadOnly` (the
     role may not write a table, or the server only reads) or `Unavailable` (the server cannot
     be reached or the connection broke). The library's pool hands psycopg's errors on as its
-    own, the original as their cause."""
+    own, the original as their cause. A pool that handed out no connection in time had every
+    one taken, or could not open one: given the `pool`, one direct connection tells which."""
     try:
         yield
     except (ProgrammingError, InternalError, *_NOT_WRITABLE) as error:
@@ -272,6 +287,10 @@ def _storage_errors() -> Iterator[None]:
         raise
     except (ConnectionUnavailableError, OperationalError, InterfaceError) as error:
         cause = error.__cause__
+        if isinstance(cause, psycopg_pool.PoolTimeout) and pool is not None:
+            unreachable = _unreachable(pool)
+            if unreachable:
+                raise Unavailable(f"{str(error).strip()}: {unreachable}") from error
         if isinstance(error, ConnectionUnavailableError) or isinstance(
             cause, psycopg.errors.LockNotAvailable | psycopg_pool.PoolTimeout
         ):
@@ -292,17 +311,30 @@ def _check_accepted(datastore: PostgresDatastore) -> None:
     role or password. The pool retries every failed connection until its connect timeout, so
     a misspelt database name would read as a server out of reach 30 s later. A server that
     does not answer is left to the pool, which waits for it to start."""
-    pool = datastore.pool
-    kwargs = pool.kwargs() if callable(pool.kwargs) else pool.kwargs
-    conninfo = pool.conninfo() if callable(pool.conninfo) else pool.conninfo
-    settings = {key: value for key, value in (kwargs or {}).items() if key != "row_factory"}
     try:
-        psycopg.connect(conninfo, **settings, connect_timeout=max(1, int(pool.timeout))).close()
+        _connect(datastore.pool, timeout=datastore.pool.timeout)
     except psycopg.OperationalError as error:
         said = str(error).strip().splitlines()[-1] if str(error).strip() else ""
         if "FATAL:" in said and any(refusal in said for refusal in _REFUSALS):
             reason = said.split("FATAL:", 1)[1].strip()
             raise ConfigError(f"the PostgreSQL server refused the connection: {reason}") from None
+
+
+def _connect(pool: psycopg_pool.ConnectionPool[Any], *, timeout: float) -> None:
+    """Open and close one connection as the pool would open it, directly."""
+    kwargs = pool.kwargs() if callable(pool.kwargs) else pool.kwargs
+    conninfo = pool.conninfo() if callable(pool.conninfo) else pool.conninfo
+    settings = {key: value for key, value in (kwargs or {}).items() if key != "row_factory"}
+    psycopg.connect(conninfo, **settings, connect_timeout=max(1, int(timeout))).close()
+
+
+def _unreachable(pool: psycopg_pool.ConnectionPool[Any]) -> str:
+    """Why the server cannot be connected to now, or "" when it can (the pool was only full)."""
+    try:
+        _connect(pool, timeout=2)  # libpq's least
+    except psycopg.OperationalError as error:
+        return str(error).strip().splitlines()[-1] if str(error).strip() else "no connection"
+    return ""
 
 
 @contextmanager
