@@ -6,7 +6,6 @@ Most verbs run in this process through `main`; listing and revoking tokens run a
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
@@ -15,14 +14,14 @@ import re
 import socket
 import subprocess
 import termios
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from service.application import Timeline
-from service.cli import build_parser, main
+from service.cli import main
 from service.errors import DomainError
 from service.ingest import import_events
 from service.tokens import Tokens
@@ -469,20 +468,6 @@ def test_serve_on_a_port_in_use_says_so_and_exits_2(
         assert main(["serve", "--port", port, "--workers", "2", "--database", database]) == 2
     assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
     assert not (tmp_path / "a.db").exists()
-
-
-def test_every_option_of_every_verb_has_help() -> None:
-    def parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
-        yield parser
-        for action in parser._actions:
-            if isinstance(action, argparse._SubParsersAction):
-                for child in action.choices.values():
-                    yield from parsers(child)
-
-    for parser in parsers(build_parser()):
-        for action in parser._actions:
-            verbs = isinstance(action, argparse._SubParsersAction)  # each verb has its help
-            assert verbs or action.help, f"{parser.prog} {action.dest} has no help"
 
 
 def test_a_pool_size_that_is_not_a_number_is_named(capsys: pytest.CaptureFixture[str]) -> None:

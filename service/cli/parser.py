@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from projections import NAMES
 from service.audit import KeyFileError, KeyFileUnreadable
+from service.cli.arguments import poll_seconds, principal, public_key, whole
 from service.cli.audit import cmd_checkpoint, cmd_verify
 from service.cli.backup import cmd_backup
 from service.cli.common import _say
@@ -17,7 +17,7 @@ from service.cli.tokens import cmd_tokens_create, cmd_tokens_list, cmd_tokens_re
 from service.config import ConfigError
 from service.errors import Busy, ReadOnly, StorageFull, Unavailable
 from service.store.records import MAX_POSITION
-from service.tokens import ROLES, TokenError, check_principal
+from service.tokens import ROLES
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")  # uvicorn's
 EXIT_STATUS = (
@@ -30,43 +30,47 @@ EXIT_STATUS = (
 )
 
 
-def _public_key(text: str) -> str:
-    """An argument type: an Ed25519 public key as 64 hexadecimal digits, as checkpoints give it."""
-    key = text.strip().lower()
-    if len(key) != 64 or not all(c in "0123456789abcdef" for c in key):
-        raise argparse.ArgumentTypeError(f"{text!r}: an Ed25519 public key is 64 hex digits")
-    return key
+# What each verb does, atop its own --help (its parent's list of verbs gives the short `help`).
+DESCRIPTIONS = {
+    "serve": "Serve the HTTP API and the web page, keeping the read models up to date unless "
+    "told --no-projections.",
+    "seed": "Load the bundled corpus of reporting; loading it again stores nothing new.",
+    "import": "Import events from NDJSON, keeping their event ids: an event already stored is "
+    "stored once, and a bad line stores nothing unless --skip-bad-lines.",
+    "export": "Write the log's events as posted, one NDJSON line each in position order, as "
+    "`timeline import` reads them.",
+    "backup": "Copy a SQLite database as of one commit, while it is in use, to a new file; "
+    "the signing key too with --with-key.",
+    "init": "Create every table once (log, read models, tokens, checkpoints); run it after "
+    "every upgrade.",
+    "verify": "Recompute the log's hash chain and check it against a checkpoint (given, else "
+    "the latest stored); exit 0 when the log is intact.",
+    "checkpoint": "Sign the head of the log now and print the checkpoint JSON to keep outside "
+    "the service; a head signed already prints its checkpoint again.",
+    "projections": "Keep the read models up to date, or fold the log into them again.",
+    "projections run": "Keep the read models up to date by following the log (beside "
+    "`timeline serve --no-projections`).",
+    "projections rebuild": "Fold the log again from position 0 into the read models, every "
+    "one or the one named, with progress.",
+    "tokens": "Create, list and revoke API tokens.",
+    "tokens create": "Create a token and print it once, alone on standard output; only its "
+    "hash is stored.",
+    "tokens list": "List every token: name, role, when made, whether revoked.",
+    "tokens revoke": "Revoke a token by name.",
+}
 
 
-def _whole(least: int, most: int | None = None) -> Callable[[str], int]:
-    """An argument type: a whole number from `least` to `most`."""
-    span = f"from {least} to {most}" if most is not None else f"at least {least}"
-
-    def parse(text: str) -> int:
-        value = int(text) if text.isascii() and text.isdigit() else None
-        if value is None or value < least or (most is not None and value > most):
-            raise argparse.ArgumentTypeError(f"{text!r}: a whole number {span}")
-        return value
-
-    return parse
-
-
-def _poll_seconds(text: str) -> float:
-    """An argument type: seconds between reads of the log, from 0.01 to 3600."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0.01 <= value <= 3600:  # nan fails too; 0 or less would spin a core
-        raise argparse.ArgumentTypeError(f"{text!r}: a number of seconds from 0.01 to 3600")
-    return value
-
-
-def _principal(text: str) -> str:
-    try:
-        return check_principal(text)
-    except TokenError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
+def _describe_verbs(parser: argparse.ArgumentParser, path: str = "") -> None:
+    """Give each verb under `parser` its description, and name the verbs where one is asked
+    for, so that one left out reads `required: VERB (run or rebuild)`, not an attribute."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            *others, last = action.choices
+            action.metavar = f"VERB ({', '.join(others)} or {last})"
+            parser.usage = "%(prog)s [-h] VERB ..."  # its only options; the list wraps badly
+            for name, child in action.choices.items():
+                child.description = DESCRIPTIONS[f"{path}{name}"]
+                _describe_verbs(child, f"{path}{name} ")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -83,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="sqlite:///path.db or postgresql://user@host:port/db "
         "(default: $TIMELINE_DATABASE, else sqlite:///timeline.db)",
     )
-    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+    verbs = parser.add_subparsers(dest="verb", required=True)
 
     serve = verbs.add_parser("serve", parents=[common], help="serve the HTTP API")
     serve.add_argument(
@@ -91,13 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--port",
-        type=_whole(1, 65535),
+        type=whole(1, 65535),
         default=8000,
         help="TCP port, 1 to 65535 (default: %(default)s)",
     )
     serve.add_argument(
         "--workers",
-        type=_whole(1),
+        metavar="N",
+        type=whole(1),
         help="server processes, at least 1 "
         "(default: 1 on SQLite, one per usable CPU up to 8 on PostgreSQL)",
     )
@@ -117,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     load = verbs.add_parser("import", parents=[common], help="import events from NDJSON")
     load.add_argument(
         "file",
+        metavar="FILE",
         help="NDJSON file: one event per line, as posted (what export writes) or as the log's "
         "NDJSON gives it (GET /api/events); - reads standard input",
     )
@@ -132,7 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     load.add_argument(
         "--recorded-by",
-        type=_principal,
+        metavar="NAME",
+        type=principal,
         default="import",
         help="principal to record as recorded_by, 1 to 100 printable characters "
         "(default: %(default)s)",
@@ -140,16 +147,22 @@ def build_parser() -> argparse.ArgumentParser:
     load.set_defaults(run=cmd_import)
 
     dump = verbs.add_parser("export", parents=[common], help="export events as NDJSON")
-    dump.add_argument("--output", "-o", help="file to write (default: standard output)")
     dump.add_argument(
-        "--after", type=_whole(0, MAX_POSITION), default=0, help="start after this position"
+        "--output", "-o", metavar="FILE", help="file to write (default: standard output)"
+    )
+    dump.add_argument(
+        "--after",
+        metavar="POSITION",
+        type=whole(0, MAX_POSITION),
+        default=0,
+        help="start after this position of the log (default: %(default)s, the whole log)",
     )
     dump.set_defaults(run=cmd_export)
 
     copy = verbs.add_parser(
         "backup", parents=[common], help="copy a SQLite database, consistent while in use"
     )
-    copy.add_argument("file", help="the new file to write the copy to")
+    copy.add_argument("file", metavar="FILE", help="the new file to write the copy to")
     copy.add_argument(
         "--with-key",
         action="store_true",
@@ -165,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--public-key",
         metavar="HEX",
-        type=_public_key,
+        type=public_key,
         help="the key the checkpoint must be signed with (each checkpoint names it); "
         "without it, the checkpoint's own key is taken on trust",
     )
@@ -186,9 +199,10 @@ def build_parser() -> argparse.ArgumentParser:
     follow = projection_verbs.add_parser("run", parents=[common], help="follow the log")
     follow.add_argument(
         "--poll-seconds",
-        type=_poll_seconds,
+        metavar="SECONDS",
+        type=poll_seconds,
         default=0.1,
-        help="how often the log is read for new events, in seconds (default: %(default)s)",
+        help="how often the log is read for new events, from 0.01 to 3600 (default: %(default)s)",
     )
     follow.set_defaults(run=cmd_projections_run)
     again = projection_verbs.add_parser("rebuild", parents=[common], help="rebuild from 0")
@@ -196,18 +210,19 @@ def build_parser() -> argparse.ArgumentParser:
     again.set_defaults(run=cmd_projections_rebuild)
 
     tokens = verbs.add_parser("tokens", help="API tokens: create, list, revoke")
-    token_verbs = tokens.add_subparsers(dest="tokens_verb", required=True, metavar="VERB")
+    token_verbs = tokens.add_subparsers(dest="tokens_verb", required=True)
     create = token_verbs.add_parser("create", parents=[common], help="create a token")
     create.add_argument(
-        "--name", required=True, type=_principal, help="who or what uses it; recorded_by"
+        "--name", required=True, type=principal, help="who or what uses it; recorded_by"
     )
     create.add_argument("--role", required=True, choices=ROLES, help="what the token may do")
     create.set_defaults(run=cmd_tokens_create)
     listing = token_verbs.add_parser("list", parents=[common], help="list tokens")
     listing.set_defaults(run=cmd_tokens_list)
     revoke = token_verbs.add_parser("revoke", parents=[common], help="revoke a token")
-    revoke.add_argument("name", help="the token's name, as `tokens list` shows it")
+    revoke.add_argument("name", metavar="NAME", help="the token's name, as `tokens list` shows it")
     revoke.set_defaults(run=cmd_tokens_revoke)
+    _describe_verbs(parser)
     return parser
 
 
