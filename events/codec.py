@@ -95,12 +95,19 @@ def _temporal(kind: str, data: bytes | str, path: str) -> str:
     return f"Invalid {kind} {shown}{why}: expected {_TEMPORAL[kind]}"
 
 
+def in_words(message: str) -> str:
+    """msgspec's message for a string not matching a pattern of the catalogue, said in words
+    (`must be one line of text: ...`); any other message as it is."""
+    regex = _REGEX_MESSAGE.fullmatch(message)
+    if regex is None:
+        return message
+    # msgspec shows the pattern with its backslashes doubled
+    return _PATTERNS.get(regex.group(1).replace("\\\\", "\\"), message)
+
+
 def _problem(error: msgspec.ValidationError, data: bytes | str) -> Problem:
     message, _, path = str(error).partition(" - at `")
-    regex = _REGEX_MESSAGE.fullmatch(message)
-    if regex:
-        # msgspec shows the pattern with its backslashes doubled
-        message = _PATTERNS.get(regex.group(1).replace("\\\\", "\\"), message)
+    message = in_words(message)
     path = path.rstrip("`") or "$"
     named = _NAMED_FIELD.fullmatch(message)
     parent = path

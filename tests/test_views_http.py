@@ -6,6 +6,7 @@ import csv
 import io
 import time
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -479,6 +480,21 @@ def test_an_invalid_parameter_is_a_400_naming_it(
     with serve(database_url) as client:
         document = problem(client.get(path, params=params), 400)
     assert named in [error["path"] for error in document["errors"]]
+
+
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [("/api/developments", "actor"), ("/api/views/allegations", "actor"),
+     ("/api/views/deliveries", "supplier"), ("/api/views/deliveries", "unit")],
+)  # fmt: skip
+def test_a_filter_that_is_not_one_line_of_text_is_refused_in_words(
+    tmp_path: Path, path: str, name: str
+) -> None:
+    with serve(f"sqlite:///{tmp_path}/t.db") as client:
+        document = problem(client.get(path, params={name: "\x01"}), 400)
+    expected = "must be one line of text: not blank, no control characters"
+    assert document["errors"] == [{"path": name, "message": expected}]
+    assert document["detail"] == f"invalid value for {name}: {expected}"
 
 
 @pytest.mark.parametrize(

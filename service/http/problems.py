@@ -16,6 +16,7 @@ from litestar.openapi import ResponseSpec
 from litestar.types import ExceptionHandlersMap
 
 from events import InvalidEvent
+from events.codec import in_words
 from projections.projection import Disagree, Outdated
 from service.audit.keys import KeyFileError
 from service.errors import (
@@ -217,6 +218,7 @@ def _field_problem(
         path = "$" if key in ("", "data") else f"$.{key}"
         field = _FIELD_OF_OBJECT.fullmatch(message)
         return FieldProblem(f"{path}.{field.group(1)}" if field else path, message)
+    message = in_words(message)
     invalid = _INVALID_ENUM.fullmatch(message)
     choices = _choices_of(request, key) if invalid else None
     if invalid and choices:
