@@ -14,7 +14,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
 from events import AnyEvent, Recorded, decode_event
-from service.config import ConfigError, creates_tables, persistence_env, sqlite_file
+from service.config import ConfigError, creates_tables, persistence_env, redacted, sqlite_file
 from service.domain import Development, evolve
 from service.errors import Conflict, DomainError
 from service.mapper import EventMapper, StreamItem
@@ -56,10 +56,15 @@ class Timeline(Application[UUID]):
         env = persistence_env(database)
         path = sqlite_file(database)
         makes = create or (not existing and creates_tables())
+        # why none are made: said where a database without them is refused
+        why = (
+            "this command creates none"
+            if existing
+            else "CREATE_TABLE=no: this process creates none"
+        )
         if not makes and path is not None and not path.exists():  # SQLite would make it empty
             raise ConfigError(
-                f"no database at {path} ({database}): processes started with CREATE_TABLE=no "
-                "create none; run `timeline init` on it first"
+                f"no database at {path} ({database}): {why}; run `timeline init` on it first"
             )
         if create or existing:
             env["CREATE_TABLE"] = "yes" if create else "no"
@@ -67,8 +72,8 @@ class Timeline(Application[UUID]):
         if not self.store.tables_present():
             self.close()
             raise ConfigError(
-                f"no timeline tables in {database}: run `timeline init` on it first "
-                "(processes started with CREATE_TABLE=no create none)"
+                f"no timeline tables in {redacted(database)} ({why}): "
+                "run `timeline init` on it first"
             )
 
     def construct_mapper(self) -> EventMapper:

@@ -360,7 +360,9 @@ def test_a_command_that_reads_refuses_a_database_without_a_timeline_and_creates_
 ) -> None:
     # an empty PostgreSQL database: export answered 0, having made the log's tables in it
     assert main([*verb, "--database", postgres_url]) == 2
-    assert "no timeline tables in" in capsys.readouterr().err
+    said = capsys.readouterr().err
+    assert "no timeline tables in" in said and "(this command creates none)" in said
+    assert "CREATE_TABLE" not in said  # not set: the command's own rule, not a setting
     with psycopg.connect(postgres_url) as connection:
         tables = connection.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"

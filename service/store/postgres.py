@@ -90,7 +90,7 @@ class TimelinePostgresRecorder(LogRecorder, PostgresApplicationRecorder):
 
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
         _check_accepted(datastore)
-        with _opening():  # the library connects at once
+        with _opening(datastore.pool):  # the library connects at once
             super().__init__(datastore, events_table_name=events_table_name)
         self.sql_create_statements.extend(
             [
@@ -128,7 +128,7 @@ class TimelinePostgresRecorder(LogRecorder, PostgresApplicationRecorder):
         The library's own steps, on the one connection that holds the lock: a pool of one
         connection (`?pool_size=1&max_overflow=0`) has no second to lend them.
         """
-        with _opening(), self.datastore.get_connection() as connection:
+        with _opening(self.datastore.pool), self.datastore.get_connection() as connection:
             connection.execute("SELECT pg_advisory_lock(%s)", (_SCHEMA_LOCK,))
             try:
                 for statement in self.sql_create_statements:
@@ -139,7 +139,7 @@ class TimelinePostgresRecorder(LogRecorder, PostgresApplicationRecorder):
                     self._create_table(connection.cursor())
             finally:
                 connection.execute("SELECT pg_advisory_unlock(%s)", (_SCHEMA_LOCK,))
-        with _opening():
+        with _opening(self.datastore.pool):
             self.datastore.register_type_adapters()
 
     def _errors(self) -> AbstractContextManager[None]:
@@ -333,16 +333,18 @@ def _unreachable(pool: psycopg_pool.ConnectionPool[Any]) -> str:
     try:
         _connect(pool, timeout=2)  # libpq's least
     except psycopg.OperationalError as error:
-        return str(error).strip().splitlines()[-1] if str(error).strip() else "no connection"
+        said = str(error).strip().splitlines()
+        return said[0].removeprefix("connection failed: ") if said else "no connection"
     return ""
 
 
 @contextmanager
-def _opening() -> Iterator[None]:
+def _opening(pool: psycopg_pool.ConnectionPool[Any]) -> Iterator[None]:
     """`_storage_errors` for a store being opened: a pool that cannot hand out a connection within
-    the connect timeout has no other user to wait for, so the server is `Unavailable`."""
+    the connect timeout has no other user to wait for, so the server is `Unavailable` (and a
+    direct connection says why, when it fails too)."""
     try:
-        with _storage_errors():
+        with _storage_errors(pool):
             yield
     except Busy as error:
         raise Unavailable(str(error)) from error
