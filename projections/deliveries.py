@@ -18,7 +18,7 @@ from projections.dialect import rows_of
 from projections.entries import Entry
 from projections.projection import Disagree, Projection
 from projections.schema import DELIVERY_ROWS, DELIVERY_STATES, PIECES, SERIES, Table
-from projections.state import POS_MAX, DevState, evolve, start
+from projections.state import POS_MAX, DevState, evolve, name_key, start
 from projections.tracks import TRACKS_PER_SERIES, Piece, SeriesKey, Track, contributions
 from service.store.log import Cursor
 
@@ -74,8 +74,8 @@ class DeliveriesProjection(Projection[KeptDelivery]):
                 self.last_series = max(self.last_series, series_id)
                 for actor in key[:2]:
                     if actor is not None:
-                        self.spellings.setdefault(actor.casefold(), actor)
-                self.voices.setdefault(key[4].casefold(), key[4])
+                        self.spellings.setdefault(name_key(actor), actor)
+                self.voices.setdefault(name_key(key[4]), key[4])
         super()._prepare(cursor, entries)
 
     def _restore(self, cursor: Cursor, states: dict[Any, DevState]) -> None:
@@ -88,10 +88,11 @@ class DeliveriesProjection(Projection[KeptDelivery]):
 
     def _series_id(self, key: SeriesKey, buffer: RowBuffer | None) -> int:
         """The series of `key`. Actors are identifiers that differ in case alone for the
-        same actor (DESIGN: filters match them case-insensitively), so `PRK` and `prk` are
-        one series, shown as the actor was first spelt; and so are originators (`US
-        Government`, `US government`), or a typo would start a series whose cumulative
-        figures never replace the originator's earlier ones."""
+        same actor (DESIGN: filters match them case-insensitively), so `PRK`, `prk` and
+        `PRK ` are one series (`name_key`), shown as the actor was first spelt, without the
+        spaces around; and so are originators (`US Government`, `US government`), or a typo
+        would start a series whose cumulative figures never replace the originator's earlier
+        ones."""
         found = self.series.get(key)
         if found is None:
             identity = series_identity(key)
@@ -100,14 +101,14 @@ class DeliveriesProjection(Projection[KeptDelivery]):
                 if buffer is None:
                     raise LookupError(key)
                 found = self.identities[identity] = self.last_series = self.last_series + 1
-                originator = self.voices.setdefault(key[4].casefold(), key[4])
+                originator = self.voices.setdefault(name_key(key[4]), key[4].strip())
                 spelt = (self._spelt(key[0]), self._spelt(key[1]), key[2], key[3], originator)
                 buffer.execute(SERIES.insert_sql(), [(found, *spelt)])
             self.series[key] = found
         return found
 
     def _spelt(self, actor: str | None) -> str | None:
-        return None if actor is None else self.spellings.setdefault(actor.casefold(), actor)
+        return None if actor is None else self.spellings.setdefault(name_key(actor), actor.strip())
 
     def _pieces(self, state: DevState, buffer: RowBuffer | None) -> list[tuple[int, Piece]]:
         """The pieces the development contributes, by track id."""
@@ -277,13 +278,13 @@ def _piece_row(track_id: int, piece: Piece) -> tuple[Any, ...]:
 
 
 def series_identity(key: SeriesKey | tuple[Any, ...]) -> SeriesKey:
-    """A series key with its actors and originator casefolded: keys equal but for their case
-    are one series."""
+    """A series key with its actors and originator by `name_key`: keys equal but for their
+    case, or spaces around a name, are one series."""
     supplier, recipient, category, unit, originator = key
     return (
-        None if supplier is None else supplier.casefold(),
-        None if recipient is None else recipient.casefold(),
+        None if supplier is None else name_key(supplier),
+        None if recipient is None else name_key(recipient),
         category,
         unit,
-        originator.casefold(),
+        name_key(originator),
     )

@@ -30,6 +30,7 @@ from projections.state import (
     actor_names,
     corrected,
     evolve,
+    name_key,
     start,
 )
 from service.store.log import Cursor
@@ -254,7 +255,7 @@ class DevelopmentsProjection(Projection[KeptDevelopment]):
                 buffer.close(DEVELOPMENTS, kept.fields_row, position)
             kept.fields_row = ids[_DEVELOPMENTS] = ids[_DEVELOPMENTS] + 1
             fields = state.fields
-            self.actors.update((name.casefold(), key) for name in actor_names(fields["actors"]))
+            self.actors.update((name_key(name), key) for name in actor_names(fields["actors"]))
             actors = _text(fields["actors"])
             if not state.actors_key:  # developments share actors: their key is worked out once
                 found = self.actor_keys.get(actors)

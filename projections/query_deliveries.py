@@ -17,7 +17,7 @@ from projections.dialect import Dialect, rows_of
 from projections.entries import Entry, LogReader, entries_of
 from projections.results import Deliveries, Series, Total
 from projections.schema import BOXES, DELIVERY_ROWS, DEVELOPMENTS, PG_BOX, SERIES
-from projections.state import POS_MAX, DevState, replay, valid_day
+from projections.state import POS_MAX, DevState, name_key, replay, valid_day
 from projections.tracks import EXCLUDED, TRACKS_PER_SERIES, VARIANT_INDEX
 
 _SQLITE = " UNION ALL ".join(  # closed rows, then current ones: each has its own tree
@@ -41,8 +41,8 @@ def _none_first(value: str | None) -> tuple[bool, str]:
 
 
 def _matches(name: str | None, wanted: str | None) -> bool:
-    """No filter, or equal but for case: actors, categories and units alike."""
-    return wanted is None or (name is not None and name.casefold() == wanted.casefold())
+    """No filter, or equal but for case and spaces around: actors, categories and units."""
+    return wanted is None or (name is not None and name_key(name) == name_key(wanted))
 
 
 def involving(found: Deliveries, actor: str | None) -> Deliveries:

@@ -16,7 +16,7 @@ from projections.dialect import Dialect, rows_of
 from projections.query_rows import development_fields, development_row, recorded_counts
 from projections.results import Allegation, Page
 from projections.schema import ACTOR_DEVELOPMENTS, DEVELOPMENTS, FRONTIER, SEGMENTS
-from projections.state import ACTOR_SEPARATOR, STANCES, valid_day
+from projections.state import ACTOR_SEPARATOR, STANCES, name_key, valid_day
 from service.store.log import Cursor
 
 ALLEGATION_STATUSES = ("alleged", "corroborated", "disputed")
@@ -47,7 +47,7 @@ def decode_cursor(text: str) -> tuple[int, int]:
 
 
 def _like(actor: str) -> str:
-    escaped = actor.casefold().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    escaped = name_key(actor).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{ACTOR_SEPARATOR}{escaped}{ACTOR_SEPARATOR}%"
 
 
@@ -61,7 +61,7 @@ SEGMENTS_EACH = 4
 
 
 def _named_by_few(dialect: Dialect, cursor: Cursor, actor: str, limit: int) -> list[Any] | None:
-    """The developments that ever named `actor` (casefolded), when few enough that reading
+    """The developments that ever named `actor` (by `name_key`), when few enough that reading
     their rows beats walking the order index to find them; None when they are not."""
     cursor.execute(f"SELECT max(id) FROM {DEVELOPMENTS.name}")  # about how many there are
     every = rows_of(cursor)[0][0] or 0
@@ -70,7 +70,7 @@ def _named_by_few(dialect: Dialect, cursor: Cursor, actor: str, limit: int) -> l
         dialect.sql(
             f"SELECT development_id FROM {ACTOR_DEVELOPMENTS.name} WHERE actor = %s LIMIT %s"
         ),
-        (actor.casefold(), few + 1),
+        (name_key(actor), few + 1),
     )
     found = [row[0] for row in rows_of(cursor)]
     return found if len(found) <= few else None

@@ -214,7 +214,14 @@ def actor_names(actors: dict[str, Any]) -> list[str]:
 ACTOR_SEPARATOR = "\x1f"  # actor ids cannot hold control characters
 
 
+def name_key(name: str) -> str:
+    """How actor ids and originators compare: names equal but for their case, or for spaces
+    around them, are one (DESIGN: filters match actor ids case-insensitively; `Y ` typed for
+    `Y` would otherwise start a series of its own, or hide from a filter)."""
+    return name.strip().casefold()
+
+
 def actor_key(actors: dict[str, Any]) -> str:
-    """Actor ids casefolded between separators, so a filter is one LIKE on a column."""
-    names = [name.casefold() for name in actor_names(actors)]
+    """Actor ids by `name_key` between separators, so a filter is one LIKE on a column."""
+    names = [name_key(name) for name in actor_names(actors)]
     return ACTOR_SEPARATOR + ACTOR_SEPARATOR.join(names) + ACTOR_SEPARATOR

@@ -358,17 +358,22 @@ def _timeline_key(row: RefDevelopment) -> tuple[date, int]:
     return (row.first_reported_on, row.position)
 
 
+def _key(name: str) -> str:
+    """Names (actor ids, originators) equal but for case and the spaces around are one."""
+    return name.strip().casefold()
+
+
 def _matches_actor(actors: Actors, wanted: str) -> bool:
-    return any(name.casefold() == wanted.casefold() for name in actors.names())
+    return any(_key(name) == _key(wanted) for name in actors.names())
 
 
 def _folded(name: str | None) -> str | None:
-    return None if name is None else name.casefold()
+    return None if name is None else _key(name)
 
 
 def _same_actor(name: str | None, wanted: str) -> bool:
-    """Equal but for case: actors, and the category and unit filters."""
-    return name is not None and name.casefold() == wanted.casefold()
+    """Equal but for case and spaces around: actors, and the category and unit filters."""
+    return name is not None and _key(name) == _key(wanted)
 
 
 def _none_first(value: str | None) -> tuple[bool, str]:
@@ -471,8 +476,8 @@ def deliveries(
 ) -> RefDeliveries:
     """`GET /api/views/deliveries`: per-originator series of delivered quantities, and totals."""
     contributions: dict[_SeriesKey, list[tuple[date, int, Figure]]] = defaultdict(list)
-    spelt: dict[str, str] = {}  # an actor's spelling, by its casefold: `PRK` and `prk` are one
-    voices: dict[str, str] = {}  # an originator's spelling, by its casefold: so is `US`, `us`
+    spelt: dict[str, str] = {}  # an actor's spelling, by `_key`: `PRK`, `prk`, `PRK ` are one
+    voices: dict[str, str] = {}  # an originator's spelling, by `_key`: so is `US`, `us`
     for state in _replay(log, known_at_us).values():
         current = _status(state, as_of)
         if state.kind != "transfer" or state.stage != "delivered":
@@ -501,12 +506,12 @@ def deliveries(
                 _folded(dev_recipient),
                 dev_category,
                 figure.unit,
-                r.report.source.originator.casefold(),
+                _key(r.report.source.originator),
             )
             for actor in (dev_supplier, dev_recipient):
                 if actor is not None:
-                    spelt.setdefault(actor.casefold(), actor)
-            voices.setdefault(key[4], r.report.source.originator)
+                    spelt.setdefault(_key(actor), actor.strip())
+            voices.setdefault(key[4], r.report.source.originator.strip())
             contributions[key].append((r.report.asserted_on, r.position, figure))
 
     series: list[RefSeries] = []

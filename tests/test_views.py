@@ -145,6 +145,27 @@ def test_an_originator_spelt_in_another_case_is_the_same_series(store: Store) ->
     same_as_reference(store, D(2024, 3, 1))
 
 
+def test_names_with_spaces_around_are_the_names_they_surround(store: Store) -> None:
+    # Given a running total by the US, a later one coded `US ` (a spreadsheet's trailing
+    # space), and a development naming ` PRK ` as its supplier
+    store.develop(said(US, D(2024, 1, 1), figure(value=1000, basis="cumulative")))
+    store.develop(
+        said(f"{US} ", D(2024, 2, 1), figure(value=2500, basis="cumulative")), supplier=" PRK "
+    )
+
+    view = store.deliveries_at(D(2024, 3, 1))
+
+    # Then the later total replaces the earlier one in one series, and the actor filters find
+    # the development by `PRK`, as they find it by ` prk `
+    assert [(s.supplier, s.originator, s.low, s.reports) for s in view.series] == [
+        ("PRK", US, 2500.0, 2)
+    ]
+    assert len(store.deliveries_at(D(2024, 3, 1), supplier=" prk ").series) == 1
+    assert len(store.timeline_at(D(2024, 3, 1), actor="PRK")) == 2
+    assert len(store.timeline_at(D(2024, 3, 1), actor=" prk ")) == 2
+    same_as_reference(store, D(2024, 3, 1))
+
+
 def test_units_and_categories_are_never_added_together(store: Store) -> None:
     store.develop(said(US, D(2024, 1, 1), figure("container", value=1000)))
     store.develop(said(US, D(2024, 1, 1), figure("round", value=500_000)))

@@ -74,7 +74,7 @@ def folded(deliveries: Any) -> Any:
     for row in (*view["series"], *view["totals"]):
         for role in ("supplier", "recipient", "originator"):
             if row.get(role) is not None:
-                row[role] = row[role].casefold()
+                row[role] = row[role].strip().casefold()
     for rows in (view["series"], view["totals"]):
         rows.sort(key=lambda row: msgspec.json.encode(row, order="sorted"))
     return view

@@ -57,7 +57,7 @@ class Axes:
     and the overview's actor filter (None: every development)."""
 
     def __init__(self, as_of: str | None, known_at: str | None, actor: str | None = None) -> None:
-        self.actor = actor or None  # as the API reads it: ` IRN` is not `IRN` there either
+        self.actor = (actor or "").strip() or None  # as the API reads it: ` IRN` is `IRN`
         if self.actor is not None and (len(self.actor) > 200 or not _ACTOR.match(self.actor)):
             raise InvalidParameter("actor", f"{actor!r} is not an actor id (one line, 200 at most)")
         known_at = (known_at or "").strip() or None
