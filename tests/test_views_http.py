@@ -470,6 +470,9 @@ def test_a_development_as_csv_carries_its_own_fields_on_every_report_row(
         ("/api/views/allegations", {"cursor": "2024-01-01~ 2"}, "cursor"),
         ("/api/developments", {"cursor": "2024-01-01~2_0"}, "cursor"),
         ("/api/developments", {"cursor": "2024-01-01~\uff10"}, "cursor"),
+        # a cursor's own date, which the request does not give as `as_of`
+        ("/api/developments", {"cursor": "2024-01-01~1~2024-13-01~5"}, "cursor"),
+        ("/api/views/allegations", {"cursor": "2024-01-01~1~2024-02-30~5"}, "cursor"),
         ("/api/views/allegations", {"format": "xml"}, "format"),
         ("/api/views/deliveries", {"status": "maybe"}, "status"),
     ],

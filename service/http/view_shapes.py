@@ -18,7 +18,7 @@ from events import Status, parse_edtf
 from events.base import LINE
 from events.values import Kind
 from projections.results import Deliveries, Detail, DevelopmentRow, Page
-from service.http.params import InvalidParameter
+from service.http.params import InvalidParameter, parse_as_of
 from service.http.shapes import Time, format_micros
 from service.http.tables import CSV
 from service.spreadsheet import csv_table
@@ -254,14 +254,15 @@ def continued(cursor: str | None) -> Continued:
     if found is None:
         return Continued(cursor)
     filters = NO_FILTERS
-    if found.group(4) is not None:
-        try:
+    try:
+        parse_as_of(found.group(2))  # its date, refused as the cursor's, not as `as_of`
+        if found.group(4) is not None:
             encoded = found.group(4) + "=" * (-len(found.group(4)) % 4)
             filters = _filters_decoder.decode(base64.urlsafe_b64decode(encoded))
-        except (binascii.Error, ValueError, msgspec.DecodeError):  # ValidationError included
-            raise InvalidParameter(
-                "cursor", f"{cursor!r} is not a cursor this service handed out"
-            ) from None
+    except (InvalidParameter, binascii.Error, ValueError, msgspec.DecodeError):
+        raise InvalidParameter(
+            "cursor", f"{cursor!r} is not a cursor this service handed out"
+        ) from None
     return Continued(found.group(1), found.group(2), int(found.group(3)), filters)
 
 
