@@ -271,13 +271,13 @@ _NOT_WRITABLE = (psycopg.errors.InsufficientPrivilege, psycopg.errors.ReadOnlySq
 
 
 @contextmanager
-def _storage_errors(pool: psycopg_pool.ConnectionPool[Any] | None = None) -> Iterator[None]:
+def _storage_errors(pool: psycopg_pool.ConnectionPool[Any]) -> Iterator[None]:
     """The database's conditions as `StorageError`s: `Busy` (a lock or a pooled connection
     not granted in time), `StorageFull` (no room left where the tables are), `ReadOnly` (the
     role may not write a table, or the server only reads) or `Unavailable` (the server cannot
     be reached or the connection broke). The library's pool hands psycopg's errors on as its
     own, the original as their cause. A pool that handed out no connection in time had every
-    one taken, or could not open one: given the `pool`, one direct connection tells which."""
+    one taken, or could not open one: one direct connection, as `pool` opens them, tells which."""
     try:
         yield
     except (ProgrammingError, InternalError, *_NOT_WRITABLE) as error:
@@ -287,7 +287,7 @@ def _storage_errors(pool: psycopg_pool.ConnectionPool[Any] | None = None) -> Ite
         raise
     except (ConnectionUnavailableError, OperationalError, InterfaceError) as error:
         cause = error.__cause__
-        if isinstance(cause, psycopg_pool.PoolTimeout) and pool is not None:
+        if isinstance(cause, psycopg_pool.PoolTimeout):
             unreachable = _unreachable(pool)
             if unreachable:
                 raise Unavailable(f"{str(error).strip()}: {unreachable}") from error
