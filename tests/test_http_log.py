@@ -110,6 +110,16 @@ def test_log_pages_follow_next_until_null(client: Client) -> None:
     assert paged == client.get("/api/events").json()["items"]
 
 
+def test_a_log_page_that_ends_at_the_head_has_no_next(client: Client) -> None:
+    given_two_developments(client)  # 7 events
+
+    whole = client.get("/api/events", params={"limit": 7}).json()
+    short = client.get("/api/events", params={"limit": 6}).json()
+
+    assert len(whole["items"]) == 7 and whole["next"] is None
+    assert len(short["items"]) == 6 and short["next"] == short["items"][-1]["position"]
+
+
 def test_log_after_the_last_position_is_empty(client: Client) -> None:
     given_two_developments(client)
     last = client.get("/api/events").json()["items"][-1]["position"]

@@ -80,9 +80,14 @@ class LogController(Controller):
         if wanted == NDJSON:
             return Stream(_lines(timeline, after, limit), media_type=NDJSON)
         page_size = limit or 100
-        records = await sync_to_thread(timeline.store.select_records, after=after, limit=page_size)
-        following = records[-1].position if len(records) == page_size else None
-        return Response(LogPage([log_item(record) for record in records], following))
+        # one more than the page: `next` only when there is more to read (a page that ends at
+        # the head says null, where it sent its client to an empty page)
+        records = await sync_to_thread(
+            timeline.store.select_records, after=after, limit=page_size + 1
+        )
+        following = records[page_size - 1].position if len(records) > page_size else None
+        page = [log_item(record) for record in records[:page_size]]
+        return Response(LogPage(page, following))
 
 
 class HistoryController(Controller):
