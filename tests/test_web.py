@@ -540,3 +540,18 @@ def test_an_actor_the_api_would_refuse_is_explained_on_a_page(client: Client, ac
 def test_an_unknown_download_is_a_404_page_naming_the_tables(client: Client) -> None:
     assert "timeline, allegations, deliveries" in page(client, "/download/series.csv", 404).text
     assert "timeline, allegations, deliveries" in page(client, "/download/timeline", 404).text
+
+
+def test_a_download_refuses_a_filter_it_does_not_take_rather_than_ignore_it(
+    client: Client,
+) -> None:
+    # When the API's supplier filter is copied onto the download's address, or misspelt
+    copied = page(client, "/download/deliveries.csv", 400, as_of="2024-03-01", supplier="IRN")
+    misspelt = page(client, "/download/timeline.csv", 400, actr="PRK")
+    # Then the page names the parameter, what the download takes, and where the filter is
+    assert "has no parameter 'supplier'; it takes actor, as_of, known_at" in copied.text
+    assert "/api/views/deliveries with format=csv" in copied.text
+    assert "has no parameter 'actr'" in misspelt.text and "did you mean 'actor'?" in misspelt.text
+    # and one given twice is refused too: which of the two was meant cannot be told
+    twice = client.get("/download/timeline.csv?as_of=2024-01-01&as_of=2024-03-01")
+    assert twice.status_code == 400 and "takes one 'as_of'" in Page(twice.text).text

@@ -29,6 +29,11 @@ class InvalidParameter(ValueError):
         self.message = message
 
 
+class RefusedParameter(InvalidParameter):
+    """A query parameter the route does not take, or takes once and was given more: whatever
+    its value, so the message says why in full (the problem does not call it a bad value)."""
+
+
 # An id in a path: written one way only, as it is served (ASCII hex, 8-4-4-4-12), so a development
 # has one URL (Python's UUID() also reads braces, `urn:uuid:` and non-ASCII digits), and anything
 # else is a 400 naming the parameter, where the router's own `uuid` type answered 404.

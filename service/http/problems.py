@@ -32,7 +32,7 @@ from service.errors import (
 )
 from service.http.media import UnsupportedMediaType
 from service.http.openapi import answer_spec
-from service.http.params import InvalidParameter
+from service.http.params import InvalidParameter, RefusedParameter
 from service.web.render import render
 
 PROBLEM_JSON = "application/problem+json"
@@ -169,17 +169,20 @@ def on_unsupported_media(
 
 def on_invalid_parameter(request: Request[Any, Any, Any], error: InvalidParameter) -> Response[Any]:
     """400 naming the query parameter our own parsers refused."""
-    return _parameter_problem([FieldProblem(error.name, error.message)])
+    problems = [FieldProblem(error.name, error.message)]
+    if isinstance(error, RefusedParameter):  # not a value's fault: its message says it all
+        return _parameter_problem(problems, error.message)
+    return _parameter_problem(problems)
 
 
-def _parameter_problem(errors: list[FieldProblem]) -> Response[Any]:
+def _parameter_problem(errors: list[FieldProblem], detail: str | None = None) -> Response[Any]:
     names = ", ".join(dict.fromkeys(e.path for e in errors))
     return problem_response(
         ProblemDetails(
             type=problem_type("InvalidParameter"),
             title="Invalid parameter",
             status=HTTPStatus.BAD_REQUEST,
-            detail=f"invalid value for {names}: " + "; ".join(e.message for e in errors),
+            detail=detail or f"invalid value for {names}: " + "; ".join(e.message for e in errors),
             errors=errors,
         )
     )

@@ -16,12 +16,13 @@ from typing import Any
 
 from litestar import Litestar
 from litestar.connection import ASGIConnection
+from litestar.datastructures import MultiDict
 from litestar.routes import HTTPRoute
 from litestar.types import ASGIApp, Receive, Scope, Send
 from litestar.typing import FieldDefinition
 
 from service.http.openapi import DOCUMENTS  # its documents are not ours to refuse
-from service.http.params import InvalidParameter
+from service.http.params import InvalidParameter, RefusedParameter
 
 API = "/api/"
 
@@ -49,13 +50,9 @@ class RefuseUnknownParameters:
             self._accepted, self._whole = accepted_parameters(scope["litestar_app"])
             accepted = self._accepted.setdefault(id(handler), frozenset())
         params = ASGIConnection[Any, Any, Any, Any](scope).query_params
-        unknown = [name for name in params if name not in accepted]
-        where = f"{scope.get('method')} {scope['path']}"
-        if unknown:
-            raise InvalidParameter(unknown[0], _refusal(where, unknown, accepted))
-        for name in params:  # each takes one value: which of two was meant cannot be told
-            if len(params.getall(name)) > 1:
-                raise InvalidParameter(name, f"{where} takes one {name!r}; it was given more")
+        refused = refusal(f"{scope.get('method')} {scope['path']}", params, accepted)
+        if refused is not None:
+            raise refused
         for name in self._whole.get(id(handler), ()):
             # Litestar reads "1.0" and "1e1" as 1 and 10 (but refuses "1.5" and "05")
             if name in params and not _WHOLE.fullmatch(value := params[name]):
@@ -101,13 +98,27 @@ def _is_int(field: FieldDefinition) -> bool:
     return any(t.is_subclass_of(int) and not t.is_subclass_of(bool) for t in types)
 
 
-def _refusal(where: str, unknown: list[str], accepted: frozenset[str]) -> str:
-    """Why `unknown[0]` is refused: what the route takes, and the likely one it meant."""
+def refusal(
+    where: str, params: MultiDict[str], accepted: frozenset[str]
+) -> RefusedParameter | None:
+    """What refuses `params` at `where` (say `GET /api/views/deliveries`), which takes the
+    `accepted` ones, or None: the first unknown one, named with what the route takes and the
+    likely one it meant; else the first given twice (which of two was meant cannot be told)."""
+    unknown = [name for name in params if name not in accepted]
+    if not unknown:
+        twice = [name for name in params if len(params.getall(name)) > 1]
+        return (
+            RefusedParameter(twice[0], f"{where} takes one {twice[0]!r}; it was given more")
+            if twice
+            else None
+        )
     message = f"{where} has no parameter {unknown[0]!r}"
     if len(unknown) > 1:
         message += " (nor " + ", ".join(repr(name) for name in unknown[1:]) + ")"
     if not accepted:
-        return message + "; it takes no query parameters"
+        return RefusedParameter(unknown[0], message + "; it takes no query parameters")
     message += "; it takes " + ", ".join(sorted(accepted))
     meant = get_close_matches(unknown[0], accepted, n=1)
-    return message + (f" (did you mean {meant[0]!r}?)" if meant else "")
+    return RefusedParameter(
+        unknown[0], message + (f" (did you mean {meant[0]!r}?)" if meant else "")
+    )

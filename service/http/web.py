@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import msgspec
-from litestar import Controller, Response, get
+from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Stream
@@ -28,6 +28,7 @@ from service.http.deadline import NO_DEADLINE
 from service.http.params import IdInPath, InvalidParameter, parse_as_of, parse_known_at, uuid_of
 from service.http.problems import error_page, html_response
 from service.http.shapes import format_micros
+from service.http.strict import refusal
 from service.http.view_shapes import (
     ALLEGATION_COLUMNS,
     DELIVERY_COLUMNS,
@@ -159,13 +160,17 @@ class WebController(Controller):
                                  as_of, known_at)  # fmt: skip
 
     @get("/download/{table:str}", sync_to_thread=True, opt={NO_DEADLINE: True})
-    def download(self, read_models: NamedDependency[ReadModels], table: FromPath[str],
-                 as_of: AsOf = None, known_at: KnownAt = None,
+    def download(self, request: Request[Any, Any, Any], read_models: NamedDependency[ReadModels],
+                 table: FromPath[str], as_of: AsOf = None, known_at: KnownAt = None,
                  actor: Actor = None) -> Response[str] | Stream:  # fmt: skip
         """A view as one CSV file, every page of it: `timeline.csv`, `allegations.csv` or
         `deliveries.csv`, with the columns of the API's CSV, for a spreadsheet: with a byte-order
         mark, which the API's CSV leaves out for scripts, so Excel reads the dashes and names
-        as UTF-8. With `actor`, the rows of the developments that actor is in."""
+        as UTF-8. With `actor`, the rows of the developments that actor is in; another
+        parameter is refused (`_refused`)."""
+        refused = _refused(request)
+        if refused is not None:
+            return error_page(400, "Unknown parameter", refused)
         axes = _axes(as_of, known_at, actor)
         if isinstance(axes, Response):
             return axes
@@ -216,6 +221,24 @@ def _deliveries(
 ) -> _Table:
     found = involving(read_models.deliveries(as_of=as_of, known_at_us=known_at_us), actor)
     return DELIVERY_COLUMNS, iter([delivery_rows(deliveries_view(found, as_of, known_at_us))])
+
+
+_DOWNLOAD_PARAMETERS = frozenset({"as_of", "known_at", "actor"})
+
+
+def _refused(request: Request[Any, Any, Any]) -> str | None:
+    """Why a download refuses its query, or None: a parameter it does not take (a file of every
+    row, the filter ignored, would pass for the filtered one), or one given twice."""
+    where = f"{request.method} {request.url.path}"
+    refused = refusal(where, request.query_params, _DOWNLOAD_PARAMETERS)
+    if refused is None:
+        return None
+    if refused.name in _DOWNLOAD_PARAMETERS:
+        return refused.message
+    return refused.message + (
+        "; the API's filters are those of its own CSV: /api/developments, "
+        "/api/views/allegations or /api/views/deliveries with format=csv"
+    )
 
 
 # columns, and rows a page at a time, each page read as the download is written
