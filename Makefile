@@ -20,7 +20,7 @@ endif
 # A line ends in `\$(nothing)` to print its backslash: make would join it to the next line.
 nothing :=
 define CURL_EXAMPLE
-  curl -X POST http://$(HOST):$(PORT)/api/events \$(nothing)
+  curl -sS -X POST http://$(HOST):$(PORT)/api/events \$(nothing)
        -H "Authorization: Bearer $$(cat .timeline/local-token)" \$(nothing)
        -H 'Content-Type: application/json' \$(nothing)
        -w '\n' -d '{"type": "development_reported", "kind": "transfer", "stage": "delivered",
@@ -43,6 +43,9 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 run: venv
+	@# a second `make run` beside a server on the port stops here, before it revokes that
+	@# server's token
+	$(BIN)/timeline serve --check --host $(HOST) --port $(PORT)
 	$(BIN)/timeline seed
 	@mkdir -p .timeline
 	@# one live local token: the one of the previous run is revoked (if its database is still there)
@@ -54,7 +57,9 @@ run: venv
 	@echo
 	@echo "Local editor token (also in .timeline/local-token):"
 	@echo "  $$(cat .timeline/local-token)"
-	@echo "Append an event (paste it as is in another shell, in this folder):"
+	@echo "Append an event (paste it as is in another shell, in this folder). It stays in the log"
+	@echo "for good, as every event does: to start again without it, stop the server and remove"
+	@echo "the database file (timeline.db, unless TIMELINE_DATABASE names another)."
 	@printf '%s\n' "$$CURL_EXAMPLE"
 	@echo "Open http://$(HOST):$(PORT)/ in a browser; the API is described at http://$(HOST):$(PORT)/api/schema"
 	@echo

@@ -472,6 +472,23 @@ def test_serve_on_a_port_in_use_says_so_and_exits_2(
     assert not (tmp_path / "a.db").exists()
 
 
+def test_serve_check_says_whether_it_would_serve_and_serves_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database = f"sqlite:///{tmp_path}/a.db"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        # When `make run` checks a port a server holds: 2, before it makes a token
+        assert main(["serve", "--check", "--port", port, "--database", database]) == 2
+        assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
+    # and a free one (the listener closed): 0 at once, nothing served, no database made
+    assert main(["serve", "--check", "--port", port, "--database", database]) == 0
+    assert f"127.0.0.1:{port} is free to serve sqlite:///" in capsys.readouterr().err
+    assert not (tmp_path / "a.db").exists()
+
+
 def test_a_pool_size_that_is_not_a_number_is_named(capsys: pytest.CaptureFixture[str]) -> None:
     url = "postgresql://postgres@127.0.0.1:5432/timeline?pool_size=abc"
     assert main(["verify", "--database", url]) == 2

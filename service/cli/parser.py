@@ -114,6 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--log-level", default="info", choices=LOG_LEVELS, help="server log (default: %(default)s)"
     )
+    serve.add_argument(
+        "--check",
+        action="store_true",
+        help="check the settings, the signing key and that the port is free, then exit "
+        "without serving (0: it would serve)",
+    )
     serve.set_defaults(run=cmd_serve)
 
     seed = verbs.add_parser("seed", parents=[common], help="load the bundled corpus")

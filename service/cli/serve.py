@@ -30,6 +30,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise ConfigError(
             f"cannot listen on {args.host}:{args.port}: {error.strerror or error}"
         ) from None
+    if args.check:  # `make run` asks before it makes a new local token
+        _say(f"{args.host}:{args.port} is free to serve {redacted(url)}")
+        return 0
     if args.no_projections or not settings.run_projections:
         # `timeline projections run` keeps the read models, and rebuilds them
         Timeline(url).close()  # create the schema once, before any worker starts
