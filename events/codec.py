@@ -46,7 +46,7 @@ _NAMED_FIELD = re.compile(r"Object (missing required|contains unknown) field `(.
 
 # What each pattern of the catalogue means, for people reading a refusal.
 _PATTERNS = {
-    "^[a-z][a-z0-9_]*$": "must be a lower-case snake_case word, such as `round` or `uav`",
+    "^[a-z][a-z0-9_]*$": "must be a snake_case word: a-z, then a-z, 0-9 or `_`",
     URL: "must be an http:// or https:// URL without spaces or control characters",
     TEXT: "must be text: not blank, no control characters but tabs and line breaks",
     LINE: "must be one line of text: not blank, no control characters",

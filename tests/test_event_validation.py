@@ -619,10 +619,13 @@ def test_source_url_must_be_http(url: str) -> None:
     assert refused_at(body) == "$.report.source.url"
 
 
-def test_item_category_must_be_snake_case() -> None:
+def test_item_category_must_be_snake_case_and_the_message_gives_no_unit_as_an_example() -> None:
     body = {**minimal("development_reported"), "item": {"category": "Ballistic Missile"}}
 
     assert refused_at(body) == "$.item.category"
+    # `round` is a unit: it was offered as an example of what a category should look like
+    message = refusal(body).errors[0].message
+    assert message == "must be a snake_case word: a-z, then a-z, 0-9 or `_`"
 
 
 # --- enumerations and numbers ------------------------------------------------------------------
