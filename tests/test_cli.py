@@ -93,6 +93,28 @@ def test_an_import_with_a_bad_line_names_it_and_stores_nothing(
     assert events_in(database) == 2
 
 
+def test_an_import_that_skips_every_line_exits_1_so_a_script_notices(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database = f"sqlite:///{tmp_path}/import.db"
+    bad = json.dumps({**bodies.development_reported(), "kind": "rumour"})
+    source = tmp_path / "events.ndjson"
+    source.write_text(f"{bad}\nnot json\n")
+    # When a file of bad lines alone (the wrong file, say) is imported skipping bad lines
+    assert main(["import", str(source), "--skip-bad-lines", "--database", database]) == 1
+    # Then each is named, and the import says it imported nothing
+    err = capsys.readouterr().err
+    assert "skipped line 1: $.kind" in err and "skipped line 2" in err
+    assert "no line could be imported: every one was skipped" in err
+    assert events_in(database) == 0
+    # while one whose good lines are all there already is a success: nothing was missing
+    good = json.dumps(bodies.development_reported())
+    source.write_text(f"{good}\n")
+    assert main(["import", str(source), "--database", database]) == 0
+    source.write_text(f"{good}\n{bad}\n")
+    assert main(["import", str(source), "--skip-bad-lines", "--database", database]) == 0
+
+
 @pytest.mark.parametrize(
     "nesting",
     ['{"a":' * 1000 + "1" + "}" * 1000, '{"position": 1, "event": ' + "[" * 1000 + "]" * 1001],

@@ -68,6 +68,9 @@ def _import(
     finally:
         timeline.close()
     _report(report)
+    if report.skipped and not report.stored and not report.already_present:
+        _say("no line could be imported: every one was skipped")  # a wrong file, likely
+        return 1
     return 0
 
 
