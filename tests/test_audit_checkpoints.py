@@ -21,6 +21,7 @@ from service.audit import (
     maybe_checkpoint,
     periodic_checkpoints,
     read_checkpoint_file,
+    summary,
     verify,
     verify_checkpoint_signature,
 )
@@ -352,15 +353,21 @@ def test_background_checkpoints_sign_once_enough_events_came(
     assert latest_checkpoint(timeline).position == 4
 
 
+def _rewrite_behind_a_checkpoint(timeline: Timeline, tamper: Tamperer, signer: Signer) -> None:
+    """The service's checkpoint at ROWS, two events more, then a payload below it rewritten
+    with every link recomputed (no key needed)."""
+    make_checkpoint(timeline, signer)
+    record_log(timeline, 2)
+    tamper.edit_payload_byte(4)
+    tamper.relink()
+
+
 def test_rewrite_below_the_last_own_checkpoint_is_never_signed(
     timeline: Timeline, tamper: Tamperer, signer: Signer, tmp_path: Path
 ) -> None:
     # Given the service's checkpoint at 12, then a payload rewritten below it with every link
     # recomputed, and a checkpoint planted above it under another key
-    make_checkpoint(timeline, signer)
-    record_log(timeline, 2)
-    tamper.edit_payload_byte(4)
-    tamper.relink()
+    _rewrite_behind_a_checkpoint(timeline, tamper, signer)
     stranger = Signer(load_or_create_key(tmp_path / "stranger.key"))
     frontier = Frontier(8, (bytes(32),))
     ledger.insert(
@@ -446,3 +453,105 @@ def test_proofs_do_not_trust_chunk_roots_that_miss_the_signed_root(
         proof = inclusion_proof(timeline, record.event_id)
         # Then they come from the rows themselves and verify
         assert verify_event_proof(proof, kept, signer.public_key)
+
+
+def test_a_new_key_refuses_to_sign_a_log_rewritten_behind_the_old_keys_checkpoint(
+    timeline: Timeline, tamper: Tamperer, signer: Signer, tmp_path: Path
+) -> None:
+    # Given the service's checkpoint at 12, then a payload rewritten below it with every link
+    # recomputed, and the key file lost (a database served without it makes a new key)
+    _rewrite_behind_a_checkpoint(timeline, tamper, signer)
+    new_key = Signer(load_or_create_key(tmp_path / "new.key"))
+    # When the new key is asked to sign the head
+    # Then it refuses: the log no longer holds what the old key signed at 12
+    with pytest.raises(LogTampered, match=f"no longer extends the checkpoint at position {ROWS}"):
+        make_checkpoint(timeline, new_key)
+    assert ledger.latest(timeline.store, public_key=new_key.public_key) is None
+
+
+def test_a_new_key_signs_a_log_that_still_extends_the_old_keys_checkpoint(
+    timeline: Timeline, tamper: Tamperer, signer: Signer, tmp_path: Path
+) -> None:
+    # Given the old key's checkpoint at 12 and two events recorded since
+    old = make_checkpoint(timeline, signer)
+    record_log(timeline, 2)
+    # When a new key signs the head
+    new = make_checkpoint(timeline, Signer(load_or_create_key(tmp_path / "new.key")))
+    # Then it does, carrying the tree on over every row
+    links = [leaf_hash(r.link) for r in timeline.store.select_records()]
+    assert (new.position, new.tree_root) == (ROWS + 2, tree_root(links).hex())
+    assert new.public_key != old.public_key
+
+
+def test_verify_checks_the_old_keys_checkpoint_after_a_new_key_signed_a_rewrite(
+    timeline: Timeline, tamper: Tamperer, signer: Signer, tmp_path: Path
+) -> None:
+    # Given the old key's checkpoint at 12, a payload rewritten below it and relinked, and a new
+    # key's checkpoint of the rewritten head (signed while the old one was out of the table)
+    _rewrite_behind_a_checkpoint(timeline, tamper, signer)
+    kept = ledger.at_position(timeline.store, ROWS)
+    assert kept is not None
+    tamper.run("DELETE FROM checkpoints")
+    new_key = Signer(load_or_create_key(tmp_path / "new.key"))
+    newest = make_checkpoint(timeline, new_key)
+    ledger.insert(timeline.store, kept)
+    # When the log is verified against what the service stored
+    report = verify(timeline)
+    # Then the newest checkpoint holds, but the old key's proves the rewrite, and is named
+    assert newest.position == ROWS + 2
+    assert (report.ok, report.problem) == (False, "diverged")
+    assert report.checkpoint is not None
+    assert (report.checkpoint.position, report.checkpoint.public_key) == (
+        ROWS,
+        signer.public_key.hex(),
+    )
+    assert not report.checkpoint.extends and report.checkpoint.signature_valid
+
+
+@pytest.mark.parametrize("signed_at_10", [False, True], ids=["head-unsigned", "head-signed"])
+def test_a_log_cut_back_below_a_stored_checkpoint_is_never_signed(
+    database_url: str, timeline: Timeline, signer: Signer, signed_at_10: bool
+) -> None:
+    # Given checkpoints at 12 (and at 10 too, or not), then rows 11 and 12 deleted from both
+    # tables: the head is 10 and the log up to it still chains
+    record_log(timeline, 10)
+    if signed_at_10:
+        make_checkpoint(timeline, signer)
+    record_log(timeline, 2)
+    make_checkpoint(timeline, signer)
+    tamper = Tamperer(database_url)
+    tamper.delete_row(12)
+    tamper.delete_row(11)
+    tamper.close()
+    # When the head is to be signed (or its checkpoint answered again)
+    # Then the service refuses, naming the checkpoint beyond the head
+    with pytest.raises(
+        LogTampered, match="checkpoint at position 12 lies beyond the log's head at position 10"
+    ):
+        make_checkpoint(timeline, signer)
+
+
+def test_checkpoint_whose_stored_head_was_replaced_is_not_called_a_prefix(
+    timeline: Timeline, tamper: Tamperer, signer: Signer
+) -> None:
+    # Given the service's checkpoint, its head then replaced in the table
+    make_checkpoint(timeline, signer)
+    tamper.run("UPDATE checkpoints SET head = %s", [bytes(range(32))])
+    # When the log is verified against it
+    report = verify(timeline)
+    # Then the signature fails, and the log does not hold that head: no prefix either
+    assert (report.ok, report.problem) == (False, "bad_signature")
+    assert report.checkpoint is not None
+    assert not report.checkpoint.signature_valid and not report.checkpoint.extends
+    assert "signature INVALID, NOT a prefix of the log" in summary(report)
+
+
+def test_row_inserted_below_position_1_is_never_signed(
+    timeline: Timeline, tamper: Tamperer, signer: Signer
+) -> None:
+    # Given a forged row at position 0, where the service never writes
+    tamper.forge(0)
+    # When the head is to be signed
+    # Then the service refuses, naming the inserted row
+    with pytest.raises(LogTampered, match="inserted at position 0"):
+        make_checkpoint(timeline, signer)

@@ -375,3 +375,46 @@ def test_a_serving_app_signs_the_head_every_n_events(database_url: str) -> None:
             response = client.get("/api/checkpoints/latest")
         assert response.status_code == 200, response.text
         assert response.json()["position"] == 2
+
+
+def test_a_log_cut_back_below_the_last_checkpoint_is_not_signed(
+    client: Client, tamper: Tamperer
+) -> None:
+    # Given eight events signed at 8, then rows 7 and 8 deleted from both tables
+    given_a_corrected_development(client)
+    given_a_corrected_development(client)
+    assert client.post("/api/checkpoints").json()["position"] == 8
+    tamper.delete_row(8)
+    tamper.delete_row(7)
+    # When an admin asks for a checkpoint of the head
+    document = problem(client.post("/api/checkpoints"), 422)
+    # Then it is refused as a tampered log, naming the checkpoint beyond the head
+    assert document["type"] == "urn:timeline:problem:log-tampered"
+    assert "checkpoint at position 8 lies beyond the log's head at position 6" in document["detail"]
+    assert client.get("/api/checkpoints/latest").json()["position"] == 8
+
+
+def test_a_payload_stored_as_text_is_served_and_verify_names_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Only SQLite lets a bytes column hold text
+    monkeypatch.setenv("TIMELINE_KEY_FILE", str(tmp_path / "timeline.key"))
+    database_url = f"sqlite:///{tmp_path}/timeline.db"
+    with serve(database_url, role="admin") as client:
+        # Given a development of four events, the payload of the second cast to text in place
+        development, _ = given_a_corrected_development(client)
+        tamper = Tamperer(database_url)
+        tamper.run("UPDATE {events} SET state = CAST(state AS TEXT) WHERE {pos} = 2")
+        tamper.close()
+        # When the log and the development's history are read, and the log verified
+        page = client.get("/api/events", params={"after": 1})
+        history = client.get(f"/api/developments/{development}/history")
+        report = client.get("/api/verify").json()
+    # Then the readers answer the row as it reads (they failed with a 500), and verify says
+    # the row is not the one recorded
+    assert page.status_code == 200, page.text
+    assert [item["position"] for item in page.json()["items"]] == [2, 3, 4]
+    assert page.json()["items"][0]["type"] == "report_added"
+    assert history.status_code == 200, history.text
+    assert [item["position"] for item in history.json()["items"]] == [1, 2, 3, 4]
+    assert (report["ok"], report["problem"], report["first_bad_position"]) == (False, "changed", 2)

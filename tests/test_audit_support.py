@@ -150,6 +150,15 @@ class Tamperer:
         )
         return position
 
+    def forge_record(self, position: int) -> None:
+        """Add only an `event_records` row, at a position of the caller's choosing."""
+        self.run(
+            "INSERT INTO event_records "
+            "(position, event_id, recorded_at, recorded_by, digest, link) "
+            "VALUES (%s, %s, 0, 'mallory', 'forged', %s)",
+            [position, self._id(uuid4()), b"\x5a" * 32],
+        )
+
     def last_position(self) -> int:
         """The highest position of the events table."""
         [(position,)] = self.run("SELECT MAX({pos}) FROM {events}")

@@ -3,8 +3,9 @@ on SQLite and on PostgreSQL; an untouched log always verifies."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from uuid import uuid4
 
 import pytest
@@ -247,3 +248,87 @@ def test_summary_gives_the_verdict_first_then_where_and_why(
     assert intact[0].startswith(f"intact: {ROWS} rows verified up to position {ROWS} in ")
     assert broken[0].startswith("NOT INTACT: 4 rows verified up to position 4 in ")
     assert broken[2].startswith("deleted at position 5: the link of position 6 was computed")
+
+
+BELOW_THE_LOG: list[Any] = [
+    pytest.param(lambda tamper: tamper.forge(0), 0, id="both-tables-at-0"),
+    pytest.param(lambda tamper: tamper.forge(-3, record=False), -3, id="event-only-at-minus-3"),
+    pytest.param(lambda tamper: tamper.forge_record(0), 0, id="record-only-at-0"),
+]
+
+
+@pytest.mark.parametrize(("forging", "position"), BELOW_THE_LOG)
+def test_row_inserted_below_position_1_is_inserted_at_its_position(
+    timeline: Timeline, tamper: Tamperer, forging: Callable[[Tamperer], object], position: int
+) -> None:
+    # Given a row inserted, in either table, at a position the service never writes: pages of
+    # the chain start after 0, while history serves an events row there as a version
+    forging(tamper)
+    # When the log is verified
+    report = verify(timeline)
+    # Then the inserted row is named where it sits, before anything after it is trusted
+    assert (report.ok, report.problem, report.first_bad_position) == (False, "inserted", position)
+    assert report.detail is not None and f"position {position} is below 1" in report.detail
+    assert report.checked == 0
+
+
+@pytest.fixture
+def sqlite_tamper(tmp_path: Path) -> Iterator[tuple[Timeline, Tamperer]]:
+    """A log of ROWS events on SQLite, the one engine whose columns hold any type or form."""
+    database_url = f"sqlite:///{tmp_path}/timeline.db"
+    timeline = Timeline(database_url)
+    record_log(timeline, ROWS)
+    tamper = Tamperer(database_url)
+    yield timeline, tamper
+    tamper.close()
+    timeline.close()
+
+
+IN_ANOTHER_FORM = [
+    pytest.param(
+        "UPDATE event_records SET event_id = upper(event_id) WHERE position = 5",
+        5,
+        id="event-id-in-capitals",
+    ),
+    pytest.param(
+        "UPDATE {events} SET originator_id = upper(originator_id) WHERE {pos} = 8",
+        8,
+        id="development-id-in-capitals",
+    ),
+    pytest.param(
+        "UPDATE {events} SET originator_id = substr(originator_id, 1, 8) || '-' || "
+        "substr(originator_id, 9, 4) || '-' || substr(originator_id, 13, 4) || '-' || "
+        "substr(originator_id, 17, 4) || '-' || substr(originator_id, 21) WHERE {pos} = 3",
+        3,
+        id="development-id-with-dashes",
+    ),
+]
+
+
+@pytest.mark.parametrize(("sql", "position"), IN_ANOTHER_FORM)
+def test_stored_id_in_another_form_than_the_store_writes_is_changed(
+    sqlite_tamper: tuple[Timeline, Tamperer], sql: str, position: int
+) -> None:
+    # Given an id rewritten as the same UUID in another form: the chain hashed the UUID, but
+    # the store looks ids up by their exact text, so a retry stores a duplicate, a stream
+    # loses the row
+    timeline, tamper = sqlite_tamper
+    tamper.run(sql)
+    # When the log is verified
+    report = verify(timeline)
+    # Then the row is no longer the one the service recorded
+    assert (report.ok, report.problem, report.first_bad_position) == (False, "changed", position)
+
+
+def test_payload_stored_as_text_instead_of_bytes_is_changed(
+    sqlite_tamper: tuple[Timeline, Tamperer],
+) -> None:
+    # Given a payload cast to text in place: it hashes as its bytes did, yet it is not what the
+    # service wrote (every reader of the row failed on it with a 500)
+    timeline, tamper = sqlite_tamper
+    tamper.run("UPDATE {events} SET state = CAST(state AS TEXT) WHERE {pos} = 7")
+    assert tamper.run("SELECT typeof(state) FROM {events} WHERE {pos} = 7") == [("text",)]
+    # When the log is verified
+    report = verify(timeline)
+    # Then the row is named as changed
+    assert (report.ok, report.problem, report.first_bad_position) == (False, "changed", 7)

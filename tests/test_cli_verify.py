@@ -236,12 +236,43 @@ def test_read_models_edited_in_the_database_are_found_by_verify_read_models(
     # Then the log is intact but the read models differed, and are the log's again after
     assert untouched.code == 0 and "every row agrees" in untouched.err
     assert forged.code == 1 and f"read models DIFFERED in {DEVELOPMENTS.name}" in forged.err
-    assert forged.lines()[0].startswith("intact")
+    assert forged.lines()[0].startswith("NOT INTACT")
     report = as_json.report()
     assert as_json.code == 1 and report["ok"] is False
     assert report["read_models"]["agree"] is False
     assert list(report["read_models"]["differ"]) == [DEVELOPMENTS.name]
     assert after.code == 0
+
+
+def test_read_models_that_differ_make_the_verdict_on_standard_output_not_intact(
+    timeline: Timeline, tamper: Tamperer, verify_command: Callable[..., Run]
+) -> None:
+    # Given read models caught up with the log, then a title edited in their rows only
+    ProjectionRunner(timeline.store).catch_up()
+    tamper.run(f"UPDATE {DEVELOPMENTS.name} SET title = %s WHERE position = 1", ("FORGED",))
+    # When the log and the read models are verified, by a script reading standard output
+    run = verify_command("--read-models")
+    # Then the verdict it reads is NOT INTACT (it read "intact", only standard error said the
+    # read models differed), and a line says which ones and that the log itself verified
+    assert run.code == 1, run.err
+    assert run.lines()[0].startswith(f"NOT INTACT: {ROWS} rows verified up to position {ROWS} ")
+    assert run.lines()[-1].startswith(f"read models differed from the log in {DEVELOPMENTS.name}:")
+    assert "intact" not in run.out.replace("NOT INTACT", "")
+
+
+def test_checkpoint_refuses_to_sign_a_log_cut_back_below_the_last_checkpoint(
+    database_url: str, tamper: Tamperer, checkpoint_file: Path
+) -> None:
+    # Given a checkpoint of the head at 12, then rows 11 and 12 deleted from both tables
+    tamper.delete_row(ROWS)
+    tamper.delete_row(ROWS - 1)
+    # When an operator signs the head
+    run = timeline_command("checkpoint", "--database", database_url)
+    # Then it exits 1, signing nothing, and names the checkpoint beyond the head
+    assert (run.code, run.out) == (1, ""), run.err
+    assert f"checkpoint at position {ROWS} lies beyond the log's head at position {ROWS - 2}" in (
+        run.err
+    )
 
 
 def test_verify_read_models_leaves_out_a_projection_another_version_folded_and_says_so(

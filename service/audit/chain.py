@@ -8,7 +8,7 @@ import msgspec
 
 from service.audit.classify import Break, classify
 from service.audit.merkle import Frontier, GrowingTree, leaf_hash
-from service.audit.rows import PAGE, iter_slots, link_of
+from service.audit.rows import PAGE, iter_slots, link_of, lowest
 from service.store.log import LogRecorder
 from service.store.records import GENESIS
 
@@ -48,6 +48,9 @@ def walk(
     `marks` is kept, so a checkpoint can be compared with what the log holds there.
     """
     anchor = start or Anchor()
+    below = below_the_start(store)
+    if below is not None:
+        return Walk(0, anchor, {}, below)
     link, last, checked = anchor.link, anchor.position, 0
     tree = GrowingTree(anchor.frontier)
     kept: dict[int, Anchor] = {}
@@ -57,7 +60,7 @@ def walk(
             if event is None or record is None:
                 return _stop(store, end, checked, Anchor(last, link, tree.frontier()), kept)
             new = link_of(link, slot.position, event, record)
-            if new != record.link:
+            if new is None or new != record.link:
                 return _stop(store, end, checked, Anchor(last, link, tree.frontier()), kept)
             link, last = new, slot.position
             checked += 1
@@ -68,6 +71,20 @@ def walk(
         if progress is not None:
             progress(len(slots))
     return Walk(checked, Anchor(last, link, tree.frontier()), kept, None)
+
+
+def below_the_start(store: LogRecorder) -> Break | None:
+    """A row at a position below 1, in either table: the chain starts at 1, so pages of
+    positions after 0 never read it, yet the service's readers serve it like any other."""
+    first = lowest(store)
+    if first is None or first >= 1:
+        return None
+    return Break(
+        "inserted",
+        first,
+        f"position {first} is below 1, where the log starts: the service never writes there, "
+        "so the row was inserted (its readers serve it all the same)",
+    )
 
 
 def _stop(

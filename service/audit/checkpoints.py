@@ -1,9 +1,11 @@
 """Signed checkpoints: the head of the chain and the Merkle root at a position, signed with Ed25519.
 
-A checkpoint is only signed over a chain that verifies from the previous checkpoint (or from the
-start), and carries the tree on from that checkpoint's stored frontier, so making one costs the
-events since the last one, and stores the roots of the tree's chunks completed since, for
-proofs. The same JSON shape is served by the API and kept in files.
+A checkpoint is only signed over a chain that verifies from the signer's previous checkpoint (or
+from the start), that still holds the latest checkpoint stored whatever key signed it, and that
+reaches every stored checkpoint (none lies beyond the head). It carries the tree on from the
+signer's previous checkpoint's stored frontier, so making one costs the events since then, and
+stores the roots of the tree's chunks completed since, for proofs. The same JSON shape is
+served by the API and kept in files.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from service.application import Timeline
 from service.audit import ledger
-from service.audit.chain import Anchor, walk
+from service.audit.chain import Anchor, below_the_start, walk
+from service.audit.classify import Break
 from service.audit.keys import Signer, signer_for
 from service.audit.ledger import StoredCheckpoint
 from service.errors import NotFound, Unprocessable
@@ -155,7 +158,19 @@ def sign_head(timeline: Timeline, signer: Signer | None = None) -> tuple[Checkpo
     """The checkpoint of the current head, and whether this call made it (False: it existed)."""
     signer = signer or signer_for(timeline.database)
     store = timeline.store
+    inserted = below_the_start(store)  # such a row can hide the head itself (`last_position`)
+    if inserted is not None:
+        raise _refusal(inserted)
+    # read before the head: a checkpoint another process makes meanwhile is of a head the
+    # read below finds, so one beyond it means rows were deleted, not a race
+    latest = ledger.latest(store)
     head_position = timeline.store.last_position()
+    if latest is not None and latest.position > head_position:
+        raise LogTampered(
+            f"refusing to sign: the checkpoint at position {latest.position} lies beyond the "
+            f"log's head at position {head_position}, so rows it signed were deleted (the log "
+            "was truncated); run `timeline verify`"
+        )
     if head_position == 0:
         raise EmptyLog("nothing has been recorded yet, so there is no head to sign")
     existing = ledger.at_position(store, head_position)
@@ -172,18 +187,17 @@ def sign_head(timeline: Timeline, signer: Signer | None = None) -> tuple[Checkpo
         return to_wire(existing), False
     start = _trusted_start(timeline, signer, head_position - 1)  # one may land at the head now
     _say_if_the_key_changed(store, signer, head_position)
+    # the latest checkpoint, whatever key signed it, is not trusted to resume from (anyone
+    # can make a key), but must still hold: a new key would otherwise sign a rewritten log
+    previous = latest if latest is not None and latest.position > start.position else None
+    marks = {head_position} | ({previous.position} if previous else set())
     walked = walk(
-        store,
-        end=head_position,
-        start=start,
-        tree_until=head_position,
-        marks=frozenset({head_position}),
+        store, end=head_position, start=start, tree_until=head_position, marks=frozenset(marks)
     )
     if walked.problem is not None:
-        raise LogTampered(
-            f"refusing to sign: {walked.problem.kind} at position {walked.problem.position} "
-            f"({walked.problem.detail})"
-        )
+        raise _refusal(walked.problem)
+    if previous is not None:
+        _require_extends(previous, walked.marks.get(previous.position))
     mark = walked.marks[head_position]
     signed_at = now_micros()
     root = mark.frontier.root()
@@ -204,6 +218,36 @@ def sign_head(timeline: Timeline, signer: Signer | None = None) -> tuple[Checkpo
     )
     ledger.fill_chunks(store, head_position)  # the rows up to it verified: proofs may use them
     return to_wire(stored), stored.signed_at_us == signed_at
+
+
+def _refusal(problem: Break) -> LogTampered:
+    """The refusal to sign a log that breaks, saying where and how."""
+    return LogTampered(
+        f"refusing to sign: {problem.kind} at position {problem.position} ({problem.detail})"
+    )
+
+
+def _require_extends(previous: StoredCheckpoint, mark: Anchor | None) -> None:
+    """Refuse to sign unless `previous` is genuine (under its own key) and the log, as
+    recomputed up to its position (`mark`), still holds what it signed."""
+    at, key = previous.position, previous.public_key.hex()
+    if not verify_checkpoint_signature(to_wire(previous)):
+        raise LogTampered(
+            f"refusing to sign: the checkpoint at position {at} does not verify with its own "
+            f"public key {key}; run `timeline verify`"
+        )
+    if (
+        mark is None
+        or mark.link != previous.head
+        or mark.frontier.size != previous.tree_size
+        or mark.frontier.root() != previous.tree_root
+    ):
+        found = f"its head there is now {mark.link.hex()}" if mark else "it holds no row there"
+        raise LogTampered(
+            f"refusing to sign: the log no longer extends the checkpoint at position {at} "
+            f"signed with public key {key}: {found}, the checkpoint signed "
+            f"{previous.head.hex()}; run `timeline verify`"
+        )
 
 
 def _say_if_the_key_changed(store: LogRecorder, signer: Signer, position: int) -> None:

@@ -108,6 +108,18 @@ def latest(
     return _one(store, f"WHERE {where} ORDER BY position DESC LIMIT 1", tuple(params))
 
 
+def latest_of_each_key(store: LogRecorder) -> list[StoredCheckpoint]:
+    """The checkpoint at the highest position of each public key, the latest first."""
+    ensure_table(store)
+    query = (
+        f"SELECT {_COLUMNS} FROM {TABLE} WHERE position IN "
+        f"(SELECT MAX(position) FROM {TABLE} GROUP BY public_key) ORDER BY position DESC"
+    )
+    with store.read_transaction() as cursor:
+        cursor.execute(store.sql(query))
+        return [_row(row) for row in cursor.fetchall()]
+
+
 def insert(store: LogRecorder, checkpoint: StoredCheckpoint) -> StoredCheckpoint:
     """Store a checkpoint; if one was stored at that position meanwhile, answer that one."""
     ensure_table(store)

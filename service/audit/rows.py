@@ -20,20 +20,22 @@ PAGE = 5000
 
 
 class EventRow(msgspec.Struct, frozen=True, gc=False):
-    """What the events table holds at a position."""
+    """What the events table holds at a position; a field is None when what is stored there
+    is not of the type (or, for an id, the exact form) the service writes."""
 
-    development_id: str | None  # canonical UUID text; None: the stored id is not a UUID any more
-    version: Any
-    topic: Any
-    state: bytes
+    development_id: str | None  # canonical UUID text
+    version: int | None
+    topic: str | None
+    state: bytes | None
 
 
 class RecordRow(msgspec.Struct, frozen=True, gc=False):
-    """What `event_records` holds at a position."""
+    """What `event_records` holds at a position (None: see `EventRow`; a link not stored as
+    bytes is b"", which no computed link equals)."""
 
     event_id: str | None
-    recorded_at_us: Any
-    recorded_by: Any
+    recorded_at_us: int | None
+    recorded_by: str | None
     link: bytes
 
 
@@ -45,10 +47,19 @@ class Slot(msgspec.Struct, frozen=True, gc=False):
     record: RecordRow | None
 
 
-def link_of(previous: bytes, position: int, event: EventRow, record: RecordRow) -> bytes:
-    """The link these stored values should carry after `previous`; b"" if they cannot hash."""
-    if event.development_id is None or record.event_id is None:
-        return b""
+def link_of(previous: bytes, position: int, event: EventRow, record: RecordRow) -> bytes | None:
+    """The link these stored values should carry after `previous`; None if they cannot hash,
+    which equals no stored link, not even one that is not stored as bytes (b"")."""
+    if (
+        event.development_id is None
+        or event.version is None
+        or event.topic is None
+        or event.state is None
+        or record.event_id is None
+        or record.recorded_at_us is None
+        or record.recorded_by is None
+    ):
+        return None
     # chain_link puts ids into its header as str(UUID) gives them; handing it that text directly
     # saves parsing and formatting two UUIDs per row, more than half the cost of a verification.
     return chain_link(
@@ -64,27 +75,40 @@ def link_of(previous: bytes, position: int, event: EventRow, record: RecordRow) 
     )
 
 
-def _bytes(value: Any) -> bytes:
-    if isinstance(value, str):  # SQLite lets a tampered BLOB column hold text
-        return value.encode()
-    return bytes(value) if value is not None else b""
+# SQLite lets any column hold any type, and the chain hashes values as text: a version stored
+# as '3', or a payload cast to text, hashes as the original did, yet the service's readers
+# stumble on it. What the service never writes is not what it recorded: such a field is None.
+
+
+def _blob(value: Any) -> bytes | None:
+    """A BLOB (bytea) column's value; None when it holds anything else (text, a number)."""
+    return bytes(value) if isinstance(value, bytes | memoryview) else None
+
+
+def _integer(value: Any) -> int | None:
+    return value if type(value) is int else None
+
+
+def _text(value: Any) -> str | None:
+    return value if type(value) is str else None
 
 
 _HEX = re.compile(r"[0-9a-f]{32}", re.ASCII)
 _TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.ASCII)
 
 
-def canonical_id(value: Any) -> str | None:
-    """The text str(UUID) gives for a stored id (32 hex digits, UUID text or a UUID); else None."""
-    if isinstance(value, str):
-        if len(value) == 32 and _HEX.fullmatch(value):  # SQLite
-            return f"{value[:8]}-{value[8:12]}-{value[12:16]}-{value[16:20]}-{value[20:]}"
-        if _TEXT.fullmatch(value):  # PostgreSQL, cast to text
-            return value
-    try:
-        return str(value if isinstance(value, UUID) else UUID(value))
-    except (ValueError, TypeError, AttributeError):
-        return None
+def sqlite_id(value: Any) -> str | None:
+    """The text str(UUID) gives for an id as the SQLite store writes and looks it up: exactly
+    32 lowercase hex digits. Any other form (capitals, dashes) is not the id the service
+    recorded, since lookups compare the text: None."""
+    if isinstance(value, str) and len(value) == 32 and _HEX.fullmatch(value):
+        return f"{value[:8]}-{value[8:12]}-{value[12:16]}-{value[16:20]}-{value[20:]}"
+    return None
+
+
+def postgres_id(value: Any) -> str | None:
+    """A uuid column cast to text: canonical by construction; None for anything else."""
+    return value if isinstance(value, str) and _TEXT.fullmatch(value) else None
 
 
 def _id_column(store: LogRecorder, name: str) -> str:
@@ -94,14 +118,24 @@ def _id_column(store: LogRecorder, name: str) -> str:
 
 def extent(store: LogRecorder) -> int:
     """The highest position either table holds; 0 for an empty log."""
+    return max(_ends(store, "MAX"), default=0)
+
+
+def lowest(store: LogRecorder) -> int | None:
+    """The lowest position either table holds; None for an empty log."""
+    return min(_ends(store, "MIN"), default=None)
+
+
+def _ends(store: LogRecorder, aggregate: str) -> list[int]:
+    """The `aggregate` (MIN or MAX) of the positions of each table that holds a row."""
     query = store.sql(
-        f"SELECT (SELECT MAX(position) FROM {RECORDS}) AS r, "
-        f"(SELECT MAX({store.position_column}) FROM {{events}}) AS e"
+        f"SELECT (SELECT {aggregate}(position) FROM {RECORDS}) AS r, "
+        f"(SELECT {aggregate}({store.position_column}) FROM {{events}}) AS e"
     )
     with store.read_transaction() as cursor:
         cursor.execute(query)
         row = cursor.fetchone()
-    return max(int(row["r"] or 0), int(row["e"] or 0))
+    return [int(value) for value in (row["r"], row["e"]) if value is not None]
 
 
 def read_range(store: LogRecorder, after: int, upto: int) -> list[Slot]:
@@ -125,18 +159,22 @@ def read_range(store: LogRecorder, after: int, upto: int) -> list[Slot]:
         event_rows = cursor.fetchall()
         cursor.execute(records_sql, (after, upto))
         record_rows = cursor.fetchall()
+    ident = sqlite_id if store.placeholder == "?" else postgres_id
     events = {
         int(r["position"]): EventRow(
-            canonical_id(r["originator_id"]),
-            r["originator_version"],
-            r["topic"],
-            _bytes(r["state"]),
+            ident(r["originator_id"]),
+            _integer(r["originator_version"]),
+            _text(r["topic"]),
+            _blob(r["state"]),
         )
         for r in event_rows
     }
     records = {
         int(r["position"]): RecordRow(
-            canonical_id(r["event_id"]), r["recorded_at"], r["recorded_by"], _bytes(r["link"])
+            ident(r["event_id"]),
+            _integer(r["recorded_at"]),
+            _text(r["recorded_by"]),
+            _blob(r["link"]) or b"",
         )
         for r in record_rows
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Literal
 
 import msgspec
@@ -56,14 +57,13 @@ def _against(checkpoint: Checkpoint, walked: Walk) -> CheckpointCheck:
     at = checkpoint.position
     mark = walked.marks.get(at)
     problem: ProblemKind | None = None
-    if (
+    matches = (
         mark is not None
         and mark.link.hex() == checkpoint.head
-        and (
-            mark.frontier.size == checkpoint.tree_size
-            and mark.frontier.root().hex() == checkpoint.tree_root
-        )
-    ):
+        and mark.frontier.size == checkpoint.tree_size
+        and mark.frontier.root().hex() == checkpoint.tree_root
+    )
+    if matches:
         detail = f"the log still extends the checkpoint at position {at}"
     elif mark is not None:
         problem = "diverged"
@@ -90,7 +90,7 @@ def _against(checkpoint: Checkpoint, walked: Walk) -> CheckpointCheck:
         tree_size=checkpoint.tree_size,
         public_key=checkpoint.public_key,
         signature_valid=signature_valid,
-        extends=mark is not None and problem in (None, "bad_signature"),
+        extends=matches,  # whatever the signature: the log holds what the checkpoint says
         problem=problem,
         detail=detail,
     )
@@ -104,25 +104,27 @@ def verify(
     page: int = PAGE,
 ) -> VerifyReport:
     """Recompute every link from the stored rows; name the first break and check `checkpoint`,
-    by default the latest this service signed: a log cut back or rewritten behind it still
-    chains from its start, and only the checkpoint shows what it lost.
+    by default the latest stored checkpoint of each key that signed one: a log cut back or
+    rewritten behind one still chains from its start, and only the checkpoint shows what it
+    lost.
 
     Reads both tables page by page up to the highest position either held when it began;
-    `progress` is called with the number of rows of each page verified.
+    `progress` is called with the number of rows of each page verified. The report's
+    `checkpoint` is the first of those the log no longer extends, else the latest.
     """
     began = time.perf_counter()
-    if checkpoint is None:
-        stored = ledger.latest(timeline.store)
-        checkpoint = None if stored is None else to_wire(stored)
+    checkpoints = [checkpoint] if checkpoint else _stored_checkpoints(timeline)
+    positions = frozenset(kept.position for kept in checkpoints)
     walked = walk(
         timeline.store,
         end=extent(timeline.store),
-        tree_until=checkpoint.position if checkpoint else 0,
-        marks=frozenset({checkpoint.position}) if checkpoint else frozenset(),
+        tree_until=max(positions, default=0),
+        marks=positions,
         progress=progress,
         page=page,
     )
-    check = _against(checkpoint, walked) if checkpoint else None
+    checks = [_against(kept, walked) for kept in checkpoints]
+    check = next((c for c in checks if not c.ok), checks[0] if checks else None)
     broken = walked.problem
     first_bad: int | None = None
     problem: ProblemKind | None = None
@@ -133,7 +135,7 @@ def verify(
         problem, detail = check.problem, check.detail
         first_bad = walked.last.position + 1 if check.problem == "truncated" else None
     return VerifyReport(
-        ok=broken is None and (check is None or check.ok),
+        ok=broken is None and all(c.ok for c in checks),
         checked=walked.checked,
         position=walked.last.position,
         head=walked.last.link.hex(),
@@ -145,11 +147,20 @@ def verify(
     )
 
 
-def summary(report: VerifyReport) -> str:
-    """The report in a few lines for a person: the verdict first, then where and why."""
+def _stored_checkpoints(timeline: Timeline) -> list[Checkpoint]:
+    """The latest checkpoint of every key, the latest first: once the key changed (a database
+    served without its key file), what the earlier key signed must still hold, however many
+    checkpoints the new one signed since."""
+    return [to_wire(stored) for stored in ledger.latest_of_each_key(timeline.store)]
+
+
+def summary(report: VerifyReport, read_models_differ: Sequence[str] = ()) -> str:
+    """The report in a few lines for a person: the verdict first, then where and why;
+    `read_models_differ` names the read models found to differ from the log (the verdict is
+    what a script reads, so it says NOT INTACT for them too)."""
     rate = f"{report.checked / report.seconds:,.0f} rows/s" if report.seconds > 0 else "-"
     lines = [
-        ("intact" if report.ok else "NOT INTACT")
+        ("intact" if report.ok and not read_models_differ else "NOT INTACT")
         + f": {report.checked:,} rows verified up to position {report.position} "
         f"in {report.seconds:.2f} s ({rate})",
         f"head {report.head}",
@@ -168,5 +179,10 @@ def summary(report: VerifyReport) -> str:
             f"checkpoint at position {check.position}: signature {signature}, "
             + ("still a prefix of the log" if check.extends else "NOT a prefix of the log")
             + f" ({check.detail})"
+        )
+    if read_models_differ:
+        lines.append(
+            f"read models differed from the log in {', '.join(read_models_differ)}: the rows "
+            "served before were not the log's (they are rebuilt from it now)"
         )
     return "\n".join(lines) + "\n"

@@ -58,7 +58,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
             shown.update(ok=ok, read_models={"agree": not differences, "differ": differences})
         sys.stdout.buffer.write(encode(shown) + b"\n")
     else:
-        sys.stdout.write(summary(report))
+        sys.stdout.write(summary(report, list(differences or {})))
     return 0 if ok else 1
 
 

@@ -44,7 +44,7 @@ DESCRIPTIONS = {
     "init": "Create every table once (log, read models, tokens, checkpoints); run it after "
     "every upgrade.",
     "verify": "Recompute the log's hash chain and check it against a checkpoint (given, else "
-    "the latest stored); exit 0 when the log is intact.",
+    "the latest stored of each key that signed one); exit 0 when the log is intact.",
     "checkpoint": "Sign the head of the log now and print the checkpoint JSON to keep outside "
     "the service; a head signed already prints its checkpoint again.",
     "projections": "Keep the read models up to date, or fold the log into them again.",

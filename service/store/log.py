@@ -128,12 +128,12 @@ class LogRecorder:
             development_id=self.id_value(row["originator_id"]),
             version=row["originator_version"],
             topic=row["topic"],
-            state=bytes(row["state"]),
+            state=stored_bytes(row["state"]),
             event_id=self.id_value(row["event_id"]),
             recorded_at_us=row["recorded_at"],
             recorded_by=row["recorded_by"],
             digest=row["digest"],
-            link=bytes(row["link"]),
+            link=stored_bytes(row["link"]),
         )
 
     def select_records(
@@ -237,6 +237,12 @@ class LogRecorder:
             cursor.execute(query)
             row = cursor.fetchone()
         return int(row["recorded_at"]) if row else None
+
+
+def stored_bytes(value: Any) -> bytes:
+    """A BLOB (bytea) column's value as bytes. SQLite lets a tampered one hold text: served
+    as its UTF-8 bytes rather than failing the read (`timeline verify` reports the row)."""
+    return value.encode() if isinstance(value, str) else bytes(value)
 
 
 class Undecided(Exception):

@@ -19,7 +19,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
 
 from service.config import ConfigError
 from service.errors import Busy, ReadOnly, StorageFull, Unavailable
-from service.store.log import RECORDS, Cursor, Locked, LogRecorder
+from service.store.log import RECORDS, Cursor, Locked, LogRecorder, stored_bytes
 from service.store.records import EMPTY_HEAD, Head, Pending, StoredRecord, chain_link, now_micros
 
 
@@ -156,7 +156,7 @@ class TimelineSQLiteRecorder(LogRecorder, SQLiteApplicationRecorder):
         top = int(row["top"] or 0)
         if row["position"] is None:
             return EMPTY_HEAD if not top else Head(0, 0, EMPTY_HEAD.link, top)
-        return Head(row["position"], row["recorded_at"], bytes(row["link"]), top)
+        return Head(row["position"], row["recorded_at"], stored_bytes(row["link"]), top)
 
     def _insert(self, cursor: Cursor, rows: Sequence[StoredRecord]) -> None:
         """Insert the events at their positions (rowids), then their records."""
