@@ -74,9 +74,9 @@ def test_seeding_a_database_an_earlier_corpus_seeded_stores_nothing_and_says_why
 
 
 def test_an_import_with_a_bad_line_names_it_and_stores_nothing(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    database = f"sqlite:///{tmp_path}/import.db"
+    database = database_url
     good = json.dumps(bodies.development_reported())
     bad = json.dumps({**bodies.development_reported(), "kind": "rumour"})
     source = tmp_path / "events.ndjson"
@@ -150,9 +150,9 @@ def test_an_import_line_whose_text_shows_nothing_is_named(
 
 
 def test_an_import_refused_by_the_domain_names_the_line(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    database = f"sqlite:///{tmp_path}/import.db"
+    database = database_url
     orphan = bodies.report_added("5d1f0f7e-0000-4000-8000-000000000000")
     source = tmp_path / "events.ndjson"
     source.write_text(json.dumps(bodies.development_reported()) + "\n" + json.dumps(orphan) + "\n")
@@ -162,9 +162,10 @@ def test_an_import_refused_by_the_domain_names_the_line(
 
 
 def test_an_export_imports_into_an_empty_database_as_the_same_events(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    first, second = f"sqlite:///{tmp_path}/a.db", f"sqlite:///{tmp_path}/b.db"
+    # from a SQLite file into another, and into PostgreSQL
+    first, second = f"sqlite:///{tmp_path}/a.db", database_url
     main(["seed", "--database", first])
     exported = tmp_path / "export.ndjson"
     assert main(["export", "--database", first, "-o", str(exported)]) == 0
@@ -209,10 +210,10 @@ def test_an_export_holding_units_stored_as_plurals_imports_with_plural_units_onl
 
 
 def test_an_export_imported_back_into_its_own_database_is_all_already_present(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Given events imported without ids: the server made their event_ids and development_ids
-    database = f"sqlite:///{tmp_path}/timeline.db"
+    database = database_url
     posted = tmp_path / "posted.ndjson"
     posted.write_text(json.dumps(bodies.development_reported()) + "\n")
     assert main(["import", str(posted), "--database", database]) == 0

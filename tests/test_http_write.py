@@ -165,20 +165,27 @@ def test_a_plural_unit_for_a_development_or_report_that_is_not_there_is_a_404(
     # the missing development or report is said first, as for any other event
     figure = {"unit": "rockets", "qualifier": "exact", "value": 3}
     development_id = given_development(client)
+    before = log_state(client)
     unknown = str(uuid.uuid4())
     answers = [
         post_event(client, bodies.report_added(unknown, report=bodies.report(figure=figure))),
         post_event(client, bodies.report_corrected(unknown, changes={"figure": figure})),
         post_event(client, bodies.report_corrected(development_id, 9, changes={"figure": figure})),
     ]
-    assert [answer.status_code for answer in answers] == [404, 404, 404]
+    types = [problem(answer, 404)["type"].rsplit(":", 1)[-1] for answer in answers]
+    assert types == ["unknown-development", "unknown-development", "unknown-report"]
+    assert unknown in answers[0].json()["detail"] and "9" in answers[2].json()["detail"]
+    assert log_state(client) == before
 
 
 @pytest.mark.parametrize("unit", ["missile", "railcar", "series", "ammunition", "artillery_shell"])
 def test_a_unit_not_the_plural_of_a_counted_unit_is_stored(client: Client, unit: str) -> None:
     figure = {"unit": unit, "qualifier": "exact", "value": 3}
     body = bodies.development_reported(report=bodies.report(figure=figure))
-    assert post_event(client, body).status_code == 201
+    answer = post_event(client, body)
+    assert answer.status_code == 201, answer.text
+    # and it reads back as posted, not made singular
+    assert _read_back(client, answer)["report"]["figure"]["unit"] == unit
 
 
 def test_an_event_stored_with_a_plural_unit_before_the_rule_is_read_and_replayed(
@@ -203,10 +210,23 @@ def test_an_event_stored_with_a_plural_unit_before_the_rule_is_read_and_replayed
     assert item["event"]["report"]["figure"]["unit"] == "missiles"
 
 
+def _read_back(client: Client, answer: Any) -> dict[str, Any]:
+    """The event of a 201 as the log gives it back."""
+    position = answer.json()["position"]
+    page = client.get("/api/events", params={"after": position - 1, "limit": 1}).json()
+    [item] = page["items"]
+    assert item["position"] == position
+    event: dict[str, Any] = item["event"]
+    return event
+
+
 def test_text_with_a_zero_width_joiner_inside_is_stored(client: Client) -> None:
     # an emoji sequence or a soft hyphen inside a title is text that shows
-    body = bodies.development_reported(title="Drones \u2014 Shahed\u00ad136 \U0001f6e9\u200d")
-    assert post_event(client, body).status_code == 201
+    title = "Drones \u2014 Shahed\u00ad136 \U0001f6e9\u200d"
+    answer = post_event(client, bodies.development_reported(title=title))
+    assert answer.status_code == 201, answer.text
+    # and it reads back exactly as posted: nothing stripped or normalised
+    assert _read_back(client, answer)["title"] == title
 
 
 def test_missing_required_field_is_named(client: Client) -> None:

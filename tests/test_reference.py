@@ -708,7 +708,6 @@ def corpus_log(path: Path) -> Log:
     return log
 
 
-@pytest.mark.skipif(not CORPUS.exists(), reason="service/seed/corpus.ndjson is not written yet")
 def test_seed_corpus_deliveries_as_of_march_2024() -> None:
     log = corpus_log(CORPUS)
     view = reference.deliveries(
@@ -740,7 +739,6 @@ def test_seed_corpus_deliveries_as_of_march_2024() -> None:
     ]
 
 
-@pytest.mark.skipif(not CORPUS.exists(), reason="service/seed/corpus.ndjson is not written yet")
 def test_seed_corpus_containers_before_the_running_total_are_the_october_increment() -> None:
     log = corpus_log(CORPUS)
     view = reference.deliveries(log.records, D(2024, 2, 22), log.now, unit="container")
@@ -750,7 +748,6 @@ def test_seed_corpus_containers_before_the_running_total_are_the_october_increme
     ]
 
 
-@pytest.mark.skipif(not CORPUS.exists(), reason="service/seed/corpus.ndjson is not written yet")
 def test_seed_corpus_replays_at_every_known_at() -> None:
     log = corpus_log(CORPUS)
 
