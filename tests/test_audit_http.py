@@ -252,11 +252,17 @@ def test_changes_as_csv_give_one_row_per_changed_field(client: Client) -> None:
     assert client_csv.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(client_csv.text)))
     assert [(row["position"], row["field"], row["report"]) for row in rows] == [
-        ("1", "", "1"),  # the development, with its first report
-        ("2", "", "2"),  # a second report added
+        ("1", "report", "1"),  # the development, with its first report
+        ("2", "report", "2"),  # a second report added
         ("3", "figure", "1"),  # the first one corrected
         ("4", "status", ""),  # about the development, not a report
     ]
+    # a report added is its row's `after`: who said what, when (the cells were empty)
+    added = [msgspec.json.decode(row["after"]) for row in rows[:2]]
+    logged = client.get("/api/events").json()["items"][:2]
+    assert added == [item["event"]["report"] for item in logged]
+    assert all(added[n]["source"]["originator"] and added[n]["asserted_on"] for n in (0, 1))
+    assert rows[0]["before"] == rows[1]["before"] == ""
     assert rows[3]["before"] == "alleged" and rows[3]["after"] == "corroborated"
     assert rows[2]["reason"] == "The briefing said about 1,000 containers"
     assert msgspec.json.decode(rows[2]["after"])["qualifier"] == "about"

@@ -252,7 +252,7 @@ def test_history_as_csv_has_a_row_per_changed_field_with_the_dates_that_take_eff
     rows = list(csv.DictReader(io.StringIO(response.text)))
     said = [(r["version"], r["type"], r["field"], r["effective_on"], r["report"]) for r in rows]
     assert said == [
-        ("1", "development_reported", "", "", "1"),
+        ("1", "development_reported", "report", "", "1"),  # its first report in `after`
         ("2", "report_corrected", "figure", "", "1"),
         ("3", "development_corrected", "item", "", ""),
         ("4", "status_changed", "status", "2024-02-23", ""),

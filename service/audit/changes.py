@@ -13,7 +13,7 @@ from uuid import UUID
 
 import msgspec
 
-from events import Recorded
+from events import AnyEvent, DevelopmentReported, Recorded, ReportAdded
 from service.application import Timeline
 from service.domain import fold
 from service.history import Change, history_changes, report_numbers
@@ -118,8 +118,17 @@ def _cell(value: Any) -> str:
     return msgspec.json.encode(value).decode()
 
 
+def _added(event: AnyEvent) -> Change:
+    """The row of an event that changed no field: a report it added is its `after` (who said
+    what, when), as a correction's new value is; another has neither."""
+    if isinstance(event, DevelopmentReported | ReportAdded):
+        return Change("report", None, msgspec.to_builtins(event.report))
+    return Change("", None, None)
+
+
 def changes_csv(page: ChangesPage) -> str:
-    """One row per changed field; an event that changed no field (it added) gets one row. A
+    """One row per changed field; an event that changed no field (it added) gets one row, a
+    report it added in `after` (field `report`). A
     status change or a retraction carries the date it takes effect in `effective_on`; an event
     about one report (reported with the development, added, corrected, retracted) its number
     in `report`."""
@@ -141,7 +150,7 @@ def changes_csv(page: ChangesPage) -> str:
             ]
             effective_on = _cell(getattr(recorded.event, "effective_on", None))
             report = _cell(item.report)
-            for change in item.changes or [Change("", None, None)]:
+            for change in item.changes or [_added(recorded.event)]:
                 before, after = _cell(change.before), _cell(change.after)
                 rows.append([*common, change.field, before, after, effective_on, report])
     return csv_table(rows)
