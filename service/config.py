@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
+from urllib.parse import parse_qs, parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 DEFAULT_DATABASE = "sqlite:///timeline.db"
 TIMEOUT_SECONDS = "30"
@@ -20,12 +20,19 @@ def database_url(explicit: str | None = None) -> str:
 
 
 def redacted(url: str) -> str:
-    """The URL with any password replaced by ***, to be printed or logged."""
+    """The URL with any password replaced by ***, to be printed or logged: the one before the
+    host, and a `password=` of the query (libpq takes one there too); else the URL as given."""
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return urlunsplit(parts._replace(netloc=netloc))
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    in_query = any(name == "password" for name, _ in query)
+    if parts.password is None and not in_query:
+        return url  # as given: urlunsplit would write sqlite:///x.db as sqlite:/x.db
+    if parts.password is not None:
+        parts = parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@"))
+    if in_query:
+        hidden = [(name, "***" if name == "password" else value) for name, value in query]
+        parts = parts._replace(query=urlencode(hidden, safe="*"))
+    return urlunsplit(parts)
 
 
 # What `eventsourcing` reads as yes or no in CREATE_TABLE (its `strtobool`, in any case)

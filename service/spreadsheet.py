@@ -12,6 +12,7 @@ from typing import Any
 # A cell a spreadsheet would run as a formula (OWASP, "CSV Injection"): `=`, `+`, `-`, `@`, and
 # tab and carriage return, which some spreadsheets skip before looking for one.
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
+_SPACES = " \n"  # before one: a spreadsheet (or an import that trims cells) may skip them too
 # ... unless it is a number as it is written (-5, +1.5e3): a spreadsheet reads that as the number
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 
@@ -23,7 +24,11 @@ def safe_cell(value: Any) -> Any:
     answers, not Python's `True` and `False`."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, str) and value.startswith(_FORMULA) and not _NUMBER.fullmatch(value):
+    if (
+        isinstance(value, str)
+        and value.lstrip(_SPACES).startswith(_FORMULA)
+        and not _NUMBER.fullmatch(value)
+    ):
         return "'" + value
     return value
 

@@ -22,6 +22,7 @@ import pytest
 
 from service.application import Timeline
 from service.cli import main
+from service.config import redacted
 from service.errors import DomainError
 from service.ingest import import_events
 from service.tokens import Tokens
@@ -712,3 +713,23 @@ def test_the_log_s_ndjson_imports_as_its_events(database_url: str, tmp_path: Pat
 def _export(database: str, path: Path) -> bytes:
     assert main(["export", "-o", str(path), "--database", database]) == 0
     return path.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("url", "printed"),
+    [
+        ("postgresql://u:pw@h/db", "postgresql://u:***@h/db"),
+        (
+            "postgresql://u@h/db?password=pw&sslmode=require",
+            "postgresql://u@h/db?password=***&sslmode=require",
+        ),
+        ("postgresql://u:pw@h/db?password=pw", "postgresql://u:***@h/db?password=***"),
+        ("postgresql://u@h/db?options=-c%20x", "postgresql://u@h/db?options=-c%20x"),
+        ("sqlite:///timeline.db", "sqlite:///timeline.db"),
+    ],
+)
+def test_a_database_url_is_printed_without_its_password_wherever_it_is_given(
+    url: str, printed: str
+) -> None:
+    # libpq takes a password in the query too: it was printed as given
+    assert redacted(url) == printed

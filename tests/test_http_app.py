@@ -14,6 +14,7 @@ from litestar.testing import TestClient
 from events import decode_batch, decode_event
 from service.application import Timeline
 from service.http import create_app
+from service.http.problems import loggable
 from tests.api import Client, log_state, problem, report_development, serve
 
 
@@ -257,8 +258,33 @@ def test_every_answer_tells_browsers_not_to_sniff_frame_or_leak_it(
     assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy
 
 
+def test_an_answer_to_a_request_with_a_token_is_kept_by_no_cache(client: Client) -> None:
+    # the client sends its editor token; the same view asked without one
+    with_token = client.get("/api/developments")
+    del client.headers["Authorization"]
+    anonymous = client.get("/api/developments")
+    assert with_token.status_code == anonymous.status_code == 200
+    assert with_token.headers["cache-control"] == "no-store"
+    assert "cache-control" not in anonymous.headers
+
+
 def test_the_interactive_api_page_keeps_its_inline_scripts(client: Client) -> None:
     headers = client.get("/api/schema").headers
 
     assert "content-security-policy" not in headers  # Swagger UI runs inline scripts
     assert headers["x-frame-options"] == "DENY"
+
+
+@pytest.mark.parametrize("path", ["/static/%00", "/static/timeline%00.js", "/api/schema/%00"])
+def test_a_path_with_a_nul_character_is_a_404_not_a_500(client: Client, path: str) -> None:
+    # the static routes stat a file by the path, and the file system refuses a NUL (a 500)
+    for answer in (client.get(path), client.head(path)):
+        assert answer.status_code == 404, answer.text
+
+
+def test_a_path_cannot_forge_a_line_of_the_server_log() -> None:
+    # a path ending a line, then a line that reads as an access log's
+    forged = '/static/\x00\nINFO:     1.2.3.4:1 - "POST /api/events HTTP/1.1" 201 Created\x7f'
+    logged = loggable(forged)
+    assert "\n" not in logged and "\x00" not in logged and "\x7f" not in logged
+    assert logged.startswith("/static/\\x00\\x0aINFO:") and logged.endswith("Created\\x7f")

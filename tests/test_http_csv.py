@@ -108,7 +108,10 @@ def test_csv_true_and_false_are_spelled_as_in_json(client: Client) -> None:
     assert [report["active"] for report in reports] == ["false", "true"]  # was False and True
 
 
-@pytest.mark.parametrize("text", ["=1+1", "+1+1", "-1+1", "@A1", "\t=1", "\r=1", "-", "=", "+x"])
+@pytest.mark.parametrize(
+    "text",
+    ["=1+1", "+1+1", "-1+1", "@A1", "\t=1", "\r=1", "-", "=", "+x", " =1+2", "\n @A1", " -5"],
+)
 def test_a_text_cell_that_a_spreadsheet_would_run_is_prefixed_by_a_quote(text: str) -> None:
 
     # when a text that starts a formula is written as a cell

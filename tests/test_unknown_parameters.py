@@ -149,3 +149,15 @@ def test_html_pages_and_the_api_documents_ignore_parameters_the_api_refuses(
     assert (page.status_code, page.headers["content-type"]) == (200, "text/html; charset=utf-8")
     assert (document.status_code, document.json()["info"]["title"]) == (200, "Timeline")
     assert error_paths(problem(api, 400)) == ["utm_source"]
+
+
+def test_a_query_of_many_unknown_parameters_is_not_echoed_whole(database_url: str) -> None:
+    with serve(database_url) as client:
+        query = "&".join(f"p{n}=1" for n in range(5000))
+        document = _refused(client, f"/api/developments?{query}", "p0")
+    # the refusal names the first ten and counts the rest
+    assert (
+        "(nor 'p1', 'p2', 'p3', 'p4', 'p5', 'p6', 'p7', 'p8', 'p9' and 4990 more)"
+        in (document["detail"])
+    )
+    assert "'p10'" not in document["detail"]

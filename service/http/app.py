@@ -42,6 +42,7 @@ from service.http.openapi import (
     documents_router,
     swagger_assets,
 )
+from service.http.paths import RefuseNulInPath
 from service.http.problems import EXCEPTION_HANDLERS
 from service.http.stream import stream_events
 from service.http.strict import RefuseUnknownParameters
@@ -170,7 +171,13 @@ def create_app(
                 "request_timeout_seconds": request_timeout_seconds,
             }
         ),
-        middleware=[Deadline, Authorize, RefuseUnknownParameters, RefuseUnsupportedMedia],
+        middleware=[
+            Deadline,
+            Authorize,
+            RefuseNulInPath,
+            RefuseUnknownParameters,
+            RefuseUnsupportedMedia,
+        ],
         dependencies={
             "timeline": Provide(provide_timeline, sync_to_thread=False),
             "committer": Provide(provide_committer, sync_to_thread=False),

@@ -1,7 +1,8 @@
 """Headers every answer carries for browsers: no guessing of media types, no framing by another
 site, no `Referer` taking a page's address (its times and filters) to another site; and, but
 for the interactive OpenAPI page (whose Swagger UI runs inline scripts), a Content-Security-
-Policy that lets a page load only this server's own scripts, styles, images and streams."""
+Policy that lets a page load only this server's own scripts, styles, images and streams; and
+`Cache-Control: no-store` on an answer to a request that carried a token."""
 
 from __future__ import annotations
 
@@ -32,10 +33,16 @@ class SecurityHeaders:
         added = list(ALWAYS)
         if not scope["path"].startswith(DOCUMENTS):
             added.append((b"content-security-policy", POLICY))
+        # what a token was shown is kept by no cache (shared ones keep none by default, but a
+        # browser's would), unless the answer says otherwise
+        private = any(name == b"authorization" for name, _ in scope["headers"])
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", ()), *added]}
+                headers = [*message.get("headers", ()), *added]
+                if private and not any(name.lower() == b"cache-control" for name, _ in headers):
+                    headers.append((b"cache-control", b"no-store"))
+                message = {**message, "headers": headers}
             await send(message)
 
         await self.app(scope, receive, with_headers)

@@ -332,6 +332,15 @@ def on_http_error(request: Request[Any, Any, Any], error: HTTPException) -> Resp
     return problem_or_page(request, problem, headers or None)
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def loggable(path: str) -> str:
+    """A request's path for the server log: its control characters escaped (`\\x0a`), so a
+    path cannot end a log line and forge the next one."""
+    return _CONTROL.sub(lambda found: f"\\x{ord(found[0]):02x}", path)
+
+
 def on_unexpected(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
     """500 as a problem document; the cause goes to the log, never to the client."""
     return problem_or_page(request, unexpected(request.method, request.url.path, error))
@@ -339,7 +348,7 @@ def on_unexpected(request: Request[Any, Any, Any], error: Exception) -> Response
 
 def unexpected(method: str, path: str, error: Exception) -> ProblemDetails:
     """The 500 problem of an error nobody expected, logged with its cause."""
-    logger.exception("unexpected error on %s %s", method, path, exc_info=error)
+    logger.exception("unexpected error on %s %s", method, loggable(path), exc_info=error)
     status = HTTPStatus.INTERNAL_SERVER_ERROR
     return ProblemDetails(
         type="about:blank",
@@ -351,7 +360,7 @@ def unexpected(method: str, path: str, error: Exception) -> ProblemDetails:
 
 def on_disagreeing_read_models(request: Request[Any, Any, Any], error: Disagree) -> Response[Any]:
     """503: the read models must be rebuilt before they can answer; the cause goes to the log."""
-    logger.error("%s %s: %s", request.method, request.url.path, error)
+    logger.error("%s %s: %s", request.method, loggable(request.url.path), error)
     detail = (
         "the read models disagree with the log; an administrator can rebuild them "
         "(POST /api/projections/rebuild, or `timeline projections rebuild`)"
@@ -361,7 +370,7 @@ def on_disagreeing_read_models(request: Request[Any, Any, Any], error: Disagree)
 
 def on_outdated_read_models(request: Request[Any, Any, Any], error: Outdated) -> Response[Any]:
     """503 with `Retry-After`: the read models are rebuilt after an upgrade before they answer."""
-    logger.warning("%s %s: %s", request.method, request.url.path, error)
+    logger.warning("%s %s: %s", request.method, loggable(request.url.path), error)
     return _unavailable(
         request, "ReadModelsOutdated", "Read models being rebuilt", str(error), {"Retry-After": "5"}
     )
@@ -370,7 +379,7 @@ def on_outdated_read_models(request: Request[Any, Any, Any], error: Outdated) ->
 def on_unusable_key(request: Request[Any, Any, Any], error: KeyFileError) -> Response[Any]:
     """503: checkpoints cannot be signed with the key file as it is; the cause goes to the log
     (it names a file of the server)."""
-    logger.error("%s %s: %s", request.method, request.url.path, error)
+    logger.error("%s %s: %s", request.method, loggable(request.url.path), error)
     detail = "the server's signing key cannot be used; its log says why (an operator must fix it)"
     return _unavailable(request, "SigningKeyUnusable", "Signing key unusable", detail)
 
@@ -426,7 +435,7 @@ _DATABASE_DETAILS: dict[type[StorageError], str] = {
 
 def on_database_error(request: Request[Any, Any, Any], error: StorageError) -> Response[Any]:
     """The problem `database_problem` gives; the cause goes to the log."""
-    logger.warning("%s %s: %s", request.method, request.url.path, error)
+    logger.warning("%s %s: %s", request.method, loggable(request.url.path), error)
     problem, headers = database_problem(error)
     return problem_or_page(request, problem, headers)
 

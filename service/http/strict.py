@@ -91,6 +91,7 @@ def accepted_parameters(
 
 
 _WHOLE = re.compile(r"-?[0-9]+")  # the sign left to the parameter's bounds
+_NAMED = 10  # unknown parameters a refusal names
 
 
 def _is_int(field: FieldDefinition) -> bool:
@@ -113,8 +114,10 @@ def refusal(
             else None
         )
     message = f"{where} has no parameter {unknown[0]!r}"
-    if len(unknown) > 1:
-        message += " (nor " + ", ".join(repr(name) for name in unknown[1:]) + ")"
+    if len(unknown) > 1:  # a few named: the answer does not echo a query of any length
+        others = ", ".join(repr(name) for name in unknown[1:_NAMED])
+        more = f" and {len(unknown) - _NAMED} more" if len(unknown) > _NAMED else ""
+        message += f" (nor {others}{more})"
     if not accepted:
         return RefusedParameter(unknown[0], message + "; it takes no query parameters")
     message += "; it takes " + ", ".join(sorted(accepted))
