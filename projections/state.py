@@ -61,10 +61,6 @@ class ReportState(msgspec.Struct, array_like=True, gc=False):
     retraction_reason: str | None = None
     retraction_position: int | None = None
 
-    def active(self, day: int) -> bool:
-        """Asserted by `day` and not retracted with effect by then."""
-        return self.asserted_on <= day and (self.retracted_on is None or self.retracted_on > day)
-
 
 class StatusChange(msgspec.Struct, array_like=True, gc=False, frozen=True):
     """A judgement of the development, effective from a day."""

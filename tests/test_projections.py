@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import gc
 import importlib
 import os
@@ -43,7 +44,8 @@ from projections.schema import (
 )
 from projections.state import POS_MAX
 from projections.tracks import TRACKS_PER_SERIES
-from projections.writer import REPLACED, SHADOW, ChildCursor
+from projections.writer import REPLACED, SHADOW, ChildCursor, lock_file
+from service.config import sqlite_file
 from service.errors import Busy, Unavailable
 from service.store.log import Cursor, created
 from tests.test_views_support import Store, figure, said
@@ -181,23 +183,35 @@ def test_a_runner_whose_position_moved_drops_its_batch(store: Store) -> None:
     assert verify_rebuild(store.timeline.store) == {}
 
 
-def race(store: Store, *, batch_size: int) -> list[ProjectionRunner]:
-    """Two fresh runners catching up at once, in threads; returned once both are done."""
+def race(store: Store, *, batch_size: int) -> list[BaseException]:
+    """Two fresh runners catching up at once, in threads; once both are done, what either
+    raised. Each that raised nothing must have reached the head of the log, and with it every
+    projection's committed position."""
     runners = [ProjectionRunner(store.timeline.store, batch_size=batch_size) for _ in range(2)]
-    threads = [threading.Thread(target=runner.catch_up) for runner in runners]
+    failures: list[BaseException] = []
+    threads = [threading.Thread(target=_catching, args=(r, failures)) for r in runners]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    return runners
+    if not failures:
+        head = store.timeline.store.last_position()
+        assert [runner.position for runner in runners] == [head, head]
+        committed = {name: position for name, (position, _) in tracking(store).items()}
+        assert committed == dict.fromkeys(NAMES, head)
+    return failures
 
 
 def test_two_runners_racing_on_one_database_fold_each_event_once(store: Store) -> None:
+    # Given a log no runner has folded
     grow(store, 4)
-    runners = race(store, batch_size=7)
 
-    assert min(r.position for r in runners) >= 0
-    ProjectionRunner(store.timeline.store).catch_up()
+    # When two runners race through it
+    failures = race(store, batch_size=7)
+
+    # Then neither failed (a batch the other folded first is dropped, not raised), both
+    # reached the head, and the rows they left are those of a rebuild
+    assert failures == []
     assert verify_rebuild(store.timeline.store) == {}
 
 
@@ -326,10 +340,10 @@ def test_two_runners_racing_after_a_rebuild_fold_the_states_they_lack_once(
         store.judge(dev, "disputed", D(2024, 6, 10))
 
     # when two runners race through them in small batches
-    race(store, batch_size=3)
+    failures = race(store, batch_size=3)
 
-    # then the rows are those of a rebuild
-    ProjectionRunner(store.timeline.store).catch_up()
+    # then neither failed, both reached the head, and the rows are those of a rebuild
+    assert failures == []
     assert verify_rebuild(store.timeline.store) == {}
 
 
@@ -608,14 +622,39 @@ def test_a_rebuild_stopped_midway_leaves_the_live_rows_and_the_next_starts_afres
     assert shadows(file_store) == {}
 
 
+def held(path: str) -> bool:
+    """Whether another open file holds the lock (`flock`) of the file at `path`."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(descriptor)  # and with it the lock, if this took it
+    return False
+
+
 def test_a_second_rebuild_of_a_sqlite_file_beside_a_running_one_is_busy(
     file_store: Store,
 ) -> None:
+    # Given a second process's timeline on the file, whose rebuild waits a second for the lock
     rows = snapshot(file_store.timeline.store)
     other = Store(file_store.timeline.database + "?lock_timeout=1")
+    database = sqlite_file(file_store.timeline.database)
+    assert database is not None
+    lock = lock_file(str(database))
     refused: list[BaseException] = []
 
     def second(done: int, total: int) -> None:
+        # When, once the first rebuild's writer holds the lock (the writer is a process of its
+        # own, which may not have taken it yet when the first page is folded), it rebuilds too
+        deadline = time.monotonic() + 30
+        while not held(lock) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert held(lock), "the first rebuild's writer never took its lock"
         try:
             rebuild(other.timeline.store)
         except Busy as error:
@@ -626,6 +665,7 @@ def test_a_second_rebuild_of_a_sqlite_file_beside_a_running_one_is_busy(
     finally:
         other.close()
 
+    # Then the second was refused as busy, and the first rebuilt the rows as they were
     assert len(refused) == 1 and "another rebuild" in str(refused[0])
     assert without_states(snapshot(file_store.timeline.store)) == without_states(rows)
 
@@ -838,6 +878,8 @@ def test_a_sqlite_database_in_memory_is_one_database_for_every_thread() -> None:
         grow(store)
         head = store.timeline.store.last_position()
         stop, errors = threading.Event(), []
+        reads = [0]
+        read = threading.Condition()
 
         def reading() -> None:
             while not stop.is_set():
@@ -845,17 +887,29 @@ def test_a_sqlite_database_in_memory_is_one_database_for_every_thread() -> None:
                     assert store.timeline.store.last_position() == head
                 except BaseException as error:
                     errors.append(error)
+                with read:
+                    reads[0] += 1
+                    read.notify_all()
+
+        def read_more_than(count: int) -> bool:
+            with read:
+                return read.wait_for(lambda: reads[0] > count, timeout=30)
 
         reader = threading.Thread(target=reading)
         reader.start()
         try:
+            # (the reader has read once before the rebuild begins, and again once it ended)
+            assert read_more_than(0), "the reader never read"
             rebuild(store.timeline.store)
+            with read:
+                rebuilt = reads[0]
+            assert read_more_than(rebuilt), "the reader never read after the rebuild"
         finally:
             stop.set()
             reader.join()
         # Then every read saw the log (each connection of `:memory:` used to open a database
         # of its own, empty), and it is still there
-        assert errors == []
+        assert reads[0] >= 2 and errors == []
         assert store.timeline.store.last_position() == head
     finally:
         store.close()

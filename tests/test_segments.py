@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from datetime import date
+
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from projections.segments import Segment, Shown, occurred_days, segments
+from projections.segments import Segment, Shown, segments
 from projections.state import (
     DAY_MAX,
     STANCE_INDEX,
@@ -13,21 +15,30 @@ from projections.state import (
     DevState,
     ReportState,
     StatusChange,
-    actor_key,
 )
 
 STATUSES = ("alleged", "corroborated", "disputed", "refuted")
+# What the views show of `development(...)`'s coded fields, written out here rather than asked
+# of the code under test: its actors `PRK` and `RUS` as the filter's key (casefolded, between
+# unit separators), and its `occurred` of "2023-09/" (from 1 September 2023, no end known)
+ACTORS_SHOWN = "\x1fprk\x1frus\x1f"
+OCCURRED_SHOWN = (date(2023, 9, 1).toordinal(), DAY_MAX)
+
+
+def active(report: ReportState, day: int) -> bool:
+    """Active on `day` (DESIGN §4): asserted by then, and not retracted with effect by then."""
+    return report.asserted_on <= day and (report.retracted_on is None or report.retracted_on > day)
 
 
 def shown_on(state: DevState, day: int) -> Shown | None:
     """What the views show of the development on `day`, from every report (DESIGN §4)."""
-    active = [report for report in state.reports if report.active(day)]
-    if not active:
+    reports = [report for report in state.reports if active(report, day)]
+    if not reports:
         return None
     stances = [0] * len(STANCES)
-    for report in active:
+    for report in reports:
         stances[STANCE_INDEX[report.stance]] += 1
-    first = min(report.asserted_on for report in active)
+    first = min(report.asserted_on for report in reports)
     # the change in force on each day by then: of one day's changes, the later one
     in_force = {c.effective_on: c for c in state.changes if c.effective_on <= day}
     effective = [in_force[on] for on in sorted(in_force)]
@@ -39,10 +50,9 @@ def shown_on(state: DevState, day: int) -> Shown | None:
             run -= 1
         if run > 0 or status != state.initial_status:
             since = effective[run].effective_on
-    last = max(report.asserted_on for report in active)
-    kind, actors = state.fields["kind"], actor_key(state.fields["actors"])
-    occurred = occurred_days(state.fields["occurred"])
-    return Shown._make((first, last, len(active), status, since, *stances, kind, actors, *occurred))
+    last = max(report.asserted_on for report in reports)
+    shown = (first, last, len(reports), status, since, *stances, state.fields["kind"])
+    return Shown._make((*shown, ACTORS_SHOWN, *OCCURRED_SHOWN))
 
 
 def day_by_day(state: DevState, last_day: int) -> list[Segment]:
@@ -90,11 +100,36 @@ status_changes = st.builds(
 
 @settings(max_examples=400, deadline=None)
 @given(st.lists(report_states, min_size=1, max_size=12), st.lists(status_changes, max_size=4))
+# a report retracted with effect from the day it was asserted, alone and beside another
+@example([ReportState(1, 1, b"", 5, "supports", "US", None, retracted_on=5)], [])
+@example(
+    [
+        ReportState(1, 1, b"", 3, "denies", "US", None),
+        ReportState(2, 2, b"", 5, "supports", "US", None, retracted_on=5),
+    ],
+    [StatusChange(5, 3, "disputed", "")],
+)
 def test_segments_equal_the_views_asked_day_by_day(
     reports: list[ReportState], changes: list[StatusChange]
 ) -> None:
     state = development(reports, changes)
     assert segments(state) == day_by_day(state, 33)
+
+
+def test_a_report_retracted_effective_on_its_asserted_day_has_no_segment() -> None:
+    # Given a development whose second report was retracted with effect from the day it was
+    # asserted, beside a first report that stands
+    reports = [
+        ReportState(1, 1, b"", 3, "supports", "US", None),
+        ReportState(2, 2, b"", 5, "denies", "US", None, retracted_on=5),
+    ]
+    # When it is segmented
+    found = segments(development(reports, []))
+    # Then it shows the first report alone, from its day on: the second is active on no day
+    shown = Shown(3, 3, 1, "alleged", 3, 1, 0, 0, 0, 0, "transfer", ACTORS_SHOWN, *OCCURRED_SHOWN)
+    assert found == [Segment(3, DAY_MAX, shown)]
+    # and alone, such a report leaves the development without a segment
+    assert segments(development(reports[1:], [])) == []
 
 
 def test_a_development_of_many_reports_some_retracted_is_segmented_exactly() -> None:

@@ -11,9 +11,11 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+from uuid import UUID, uuid4
 
 import pytest
 
+from events import Actors, DevelopmentReported, Item
 from projections import ReadModels
 from service.ingest import read_events
 from service.store.records import to_micros
@@ -181,6 +183,55 @@ def test_units_and_categories_are_never_added_together(store: Store) -> None:
         ("munitions_unspecified", "round", 500_000.0),
     ]
     assert [s.unit for s in store.deliveries_at(D(2024, 1, 2), unit="round").series] == ["round"]
+
+
+def test_only_supporting_reports_add_their_figures_to_deliveries(store: Store) -> None:
+    # Given a delivery the US supports with 100, then reports of it with figures that only
+    # qualify it or say it was not observed, by the same originator and by another
+    dev = store.develop(said(US, D(2024, 1, 1), figure(value=100)))
+    store.add(dev, said(US, D(2024, 1, 5), figure(value=40), stance="not_observed"))
+    store.add(dev, said(US, D(2024, 1, 6), figure(value=7, basis="cumulative"), stance="qualifies"))
+    store.develop(said(NIS, D(2024, 1, 7), figure(value=900), stance="qualifies"))
+    store.develop(said(NIS, D(2024, 1, 8), figure(value=300), stance="not_observed"))
+    # and, later, another supporting report with a figure
+    store.add(dev, said(US, D(2024, 1, 20), figure(value=5)))
+
+    # When the deliveries view is asked before and after that last report
+    before = store.deliveries_at(D(2024, 1, 15))
+    after = store.deliveries_at(D(2024, 2, 1))
+
+    # Then only the supporting reports count: no series of the NIS, and the US series holds
+    # the 100 alone, then the 5 added to it
+    assert [
+        (s.originator, s.low, s.high, s.reports, s.last_asserted_on) for s in before.series
+    ] == [(US, 100.0, 100.0, 1, D(2024, 1, 1))]
+    assert [(s.originator, s.low, s.high, s.reports, s.last_asserted_on) for s in after.series] == [
+        (US, 105.0, 105.0, 2, D(2024, 1, 20))
+    ]
+    assert [(t.low, t.high) for t in after.totals] == [(105.0, 105.0)]
+    same_as_reference(store, D(2024, 1, 15))
+    same_as_reference(store, D(2024, 2, 1))
+
+
+def test_a_corrected_report_keeps_the_place_of_its_first_recording_among_its_day_s_reports(
+    store: Store,
+) -> None:
+    # Given, on one day, a running total of 100 recorded first and an increment of 10 recorded
+    # after it: the series reads 110
+    dev = store.develop(said(US, D(2024, 1, 1), figure(value=100, basis="cumulative")))
+    store.add(dev, said(US, D(2024, 1, 1), figure(value=10)))
+    [first] = store.deliveries_at(D(2024, 1, 2)).series
+
+    # When the running total is corrected to 200, a correction recorded after the increment
+    store.correct(dev, 1, figure=figure(value=200, basis="cumulative"))
+
+    # Then the two still fold in the order of their first recordings (DESIGN §4: ties of
+    # `asserted_on` go by the position of the report's first recording, not of a correction):
+    # the total of 200, then the increment on it; not 200 alone, as if the total came last
+    [corrected] = store.deliveries_at(D(2024, 1, 2)).series
+    assert (first.low, first.high, first.reports) == (110.0, 110.0, 2)
+    assert (corrected.low, corrected.high, corrected.reports) == (210.0, 210.0, 2)
+    same_as_reference(store, D(2024, 1, 2))
 
 
 def test_a_retraction_takes_effect_from_its_effective_date(store: Store) -> None:
@@ -399,6 +450,33 @@ def test_a_development_is_invisible_before_its_first_report(store: Store) -> Non
     assert row.first_reported_on == D(2024, 2, 1)
 
 
+def test_a_report_retracted_effective_on_its_asserted_day_is_never_visible(store: Store) -> None:
+    # Given a development whose one report was retracted with effect from the day it was
+    # asserted, and one whose second report was, beside a first report that stands
+    alone = store.develop(said(US, D(2024, 1, 10), figure(value=100)), title="alone")
+    store.retract(alone, 1, D(2024, 1, 10))
+    beside = store.develop(said(NIS, D(2024, 1, 1)), title="beside")
+    store.add(beside, said(US, D(2024, 1, 10), figure(value=50)))
+    store.retract(beside, 2, D(2024, 1, 10))
+
+    # When the views are asked on that day and after it
+    on_the_day = store.timeline_at(D(2024, 1, 10))
+    later = store.timeline_at(D(2024, 6, 1))
+    detail = store.detail_at(alone, D(2024, 1, 10))
+
+    # Then the retracted report is active on no day: the first development is on neither the
+    # timeline nor the allegations board, the second shows its first report alone
+    for rows in (on_the_day, later):
+        assert [(r.title, r.reports, r.last_reported_on) for r in rows] == [
+            ("beside", 1, D(2024, 1, 1))
+        ]
+    assert [a.development_id for a in store.allegations_at(D(2024, 1, 10))] == [beside]
+    assert detail is not None and not detail.visible and not detail.reports[0].active
+    assert store.deliveries_at(D(2024, 6, 1)).series == []
+    same_as_reference(store, D(2024, 1, 10))
+    same_as_reference(store, D(2024, 6, 1))
+
+
 def test_status_as_of_a_date_is_the_latest_effective_change_ties_to_the_later_one(
     store: Store,
 ) -> None:
@@ -510,6 +588,54 @@ def test_timeline_filters_on_kind_actor_status_and_first_reported_on(store: Stor
     assert titles(actor="irn") == ["b"]
     assert titles(status="confirmed") == ["c"]
     assert titles(from_=D(2024, 1, 15), to=D(2024, 2, 1)) == ["b"]
+    # both bounds are inclusive: a development first reported on the bound's day is kept
+    assert titles(from_=D(2024, 2, 1)) == ["b", "c"]
+    assert titles(from_=D(2024, 3, 1), to=D(2024, 3, 1)) == ["c"]
+
+
+def _occurred_in(store: Store, occurred: str | None, title: str) -> UUID:
+    """A development of one report on 2024-01-01 that occurred in `occurred` (EDTF)."""
+    development_id = uuid4()
+    store.append(
+        DevelopmentReported(
+            development_id=development_id,
+            kind="transfer",
+            title=title,
+            stage="delivered",
+            actors=Actors(supplier="PRK", recipient="RUS"),
+            item=Item(category="munitions_unspecified"),
+            status="alleged",
+            occurred=occurred,
+            report=said(US, D(2024, 1, 1)),
+        )
+    )
+    return development_id
+
+
+def test_the_occurred_filters_keep_a_period_that_meets_a_bound_on_its_last_or_first_day(
+    store: Store,
+) -> None:
+    # Given developments that occurred in August 2023, in September 2023, and at a time not
+    # known
+    _occurred_in(store, "2023-08", "august")
+    _occurred_in(store, "2023-09", "september")
+    _occurred_in(store, None, "unknown")
+
+    def titles(**filters: Any) -> list[str]:
+        return [r.title for r in store.timeline_at(D(2024, 2, 1), **filters)]
+
+    # When the timeline is asked for what occurred from, or until, a day on which a period
+    # ends or starts, then the bounds are inclusive: that period overlaps the window
+    assert titles(occurred_from=D(2023, 8, 31)) == ["august", "september"]
+    assert titles(occurred_from=D(2023, 9, 1)) == ["september"]
+    assert titles(occurred_to=D(2023, 9, 1)) == ["august", "september"]
+    assert titles(occurred_to=D(2023, 8, 31)) == ["august"]
+    assert titles(occurred_from=D(2023, 8, 31), occurred_to=D(2023, 8, 31)) == ["august"]
+    log, at = store.log(), store.now()
+    first, last = D(2023, 8, 31), D(2023, 9, 1)
+    assert plain(store.timeline_at(D(2024, 2, 1), occurred_from=first, occurred_to=last)) == plain(
+        reference.timeline(log, D(2024, 2, 1), at, occurred_from=first, occurred_to=last)
+    )
 
 
 # --- the seed corpus --------------------------------------------------------------------------
