@@ -277,3 +277,14 @@ def scratch_database(admin_url: str) -> Iterator[str]:
         yield with_database(admin_url, dbname)
     finally:
         drop_database(admin_url, dbname)
+
+
+def waits_for_a_lock_on(url: str, table: str) -> bool:
+    """Whether a session of the database at `url` waits for a lock on `table` (`pg_locks`): an
+    append waiting for the log's lock, say."""
+    with psycopg.connect(url, autocommit=True) as observer:
+        row = observer.execute(
+            "SELECT count(*) FROM pg_locks WHERE relation = to_regclass(%s) AND NOT granted",
+            (table,),
+        ).fetchone()
+    return row is not None and row[0] > 0

@@ -333,20 +333,39 @@ def test_checkpoint_signed_by_another_key_over_a_head_this_log_never_had_is_dive
 
 
 def test_background_checkpoints_sign_once_enough_events_came(
-    timeline: Timeline, signer: Signer
+    timeline: Timeline, signer: Signer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given a server running periodic checkpoints every 3 events
+    # Given a server running periodic checkpoints every 3 events, each of its ticks recorded
+    ticks: list[Checkpoint | None] = []
+
+    def tick(timeline: Timeline, every: int, signer: Signer | None = None) -> Checkpoint | None:
+        made = maybe_checkpoint(timeline, every, signer)
+        ticks.append(made)
+        return made
+
+    monkeypatch.setattr("service.audit.periodic.maybe_checkpoint", tick)
+
+    async def ticked(count: int) -> None:
+        while len(ticks) < count:
+            await asyncio.sleep(0.02)
+
+    async def signed() -> None:
+        while ledger.latest(timeline.store) is None:
+            await asyncio.sleep(0.02)
+
     async def serve_for_a_while() -> None:
         async with periodic_checkpoints(timeline, every=3, interval=0.02, signer=signer):
+            # When 2 events are recorded, and a whole tick runs after them (the second tick
+            # to end from now: the first may have begun before they were stored)
             await asyncio.to_thread(record_log, timeline, 2)
-            await asyncio.sleep(0.1)
+            await asyncio.wait_for(ticked(len(ticks) + 2), timeout=10)
+            # Then nothing was signed
+            assert ticks == [None] * len(ticks)
             assert ledger.latest(timeline.store) is None
-            batch = [a_development(), a_development()]  # one write: the head jumps to 4
+            # When 2 more come in one write (the head jumps to 4), then the task signs it
+            batch = [a_development(), a_development()]
             await asyncio.to_thread(timeline.append, batch, "analyst")
-            for _ in range(100):
-                await asyncio.sleep(0.02)
-                if ledger.latest(timeline.store) is not None:
-                    return
+            await asyncio.wait_for(signed(), timeout=10)
 
     asyncio.run(serve_for_a_while())
     # Then the head was signed once 3 or more events had come

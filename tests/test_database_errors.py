@@ -36,7 +36,14 @@ from service.store.records import to_micros
 from service.tokens import Tokens
 from tests import bodies
 from tests.api import Client, log_state, post_batch, post_event, problem, serve
-from tests.pgserver import ThrowawayPostgres, find_bindir, free_port, scratch_database
+from tests.pgserver import (
+    ThrowawayPostgres,
+    find_bindir,
+    free_port,
+    scratch_database,
+    waits_for_a_lock_on,
+)
+from tests.procs import wait_until
 from tests.structs import a_development
 from tests.test_audit_support import record_log
 from tests.test_cli import events_in
@@ -122,9 +129,13 @@ def test_on_postgresql_a_commit_that_waited_for_the_lock_is_stamped_after_the_wa
         with ThreadPoolExecutor(1) as pool, lock_held(postgres_url, by="append"):
             began = time.time_ns() // 1000
             waiting = pool.submit(timeline.append, [a_development()], "t")
-            time.sleep(1.0)
+            # When the append is seen waiting for the lock (not merely submitted: begun late,
+            # it would not wait at all), and the lock is released only then
+            log = timeline.store.events_table_name
+            waits = wait_until(lambda: waits_for_a_lock_on(postgres_url, log), timeout=10)
+            assert waits, "the append never waited for the log's lock"
             released = time.time_ns() // 1000
-        [outcome] = waiting.result()
+        [outcome] = waiting.result(timeout=30)
         # Then its recorded_at is when it took the lock, not when it began to wait: a known_at
         # answered meanwhile (before the release) does not change once it lands
         recorded = to_micros(outcome.receipt.recorded_at)

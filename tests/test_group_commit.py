@@ -3,25 +3,29 @@
 from __future__ import annotations
 
 import sqlite3
-import time
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
+from contextlib import contextmanager
 from datetime import date
-from pathlib import Path
+from functools import partial
 from typing import NamedTuple
 from uuid import uuid4
 
 import msgspec
+import psycopg
 import pytest
 
 from events import DevelopmentReported, ReportAdded, ReportRetracted
 from service.application import Timeline
 from service.audit.verify import verify
 from service.committer import GroupCommitter
-from service.errors import IdempotencyMismatch, UnknownReport, VersionConflict
+from service.errors import DomainError, IdempotencyMismatch, UnknownReport, VersionConflict
 from service.store.log import Locked
 from service.store.records import Pending
 from service.writing import Group, Outcome, Request
+from tests.pgserver import waits_for_a_lock_on
+from tests.procs import wait_until
 from tests.structs import a_development, a_report
 
 
@@ -92,30 +96,62 @@ class Held(NamedTuple):
 
     timeline: Timeline
     committer: GroupCommitter
-    blocker: sqlite3.Connection
+    release: Callable[[], object]
     first: Future[list[Outcome]]
 
 
+WAIT_SECONDS = 10.0  # how long the writer may take to reach the held lock before the test fails
+
+
+@contextmanager
+def another_writer(url: str, timeline: Timeline) -> Iterator[Callable[[], object]]:
+    """Another connection holding what an append needs (on SQLite the file's write lock, on
+    PostgreSQL the events table's EXCLUSIVE lock); it releases it when called."""
+    if url.startswith("sqlite"):
+        blocker = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")
+        try:
+            yield partial(blocker.execute, "COMMIT")
+        finally:
+            blocker.close()
+        return
+    with psycopg.connect(url) as holder:  # one transaction, ended by the release
+        holder.execute(f"LOCK TABLE {timeline.store.events_table_name} IN EXCLUSIVE MODE")
+        yield holder.rollback
+
+
 @pytest.fixture
-def held(tmp_path: Path) -> Iterator[Held]:
-    path = f"{tmp_path}/held.db"
-    timeline = Timeline(f"sqlite:///{path}")
+def held(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Held]:
+    timeline = Timeline(database_url)
+    formed = threading.Event()  # the writer took its first group to the database
+    append_group = timeline.append_group
+
+    def spy(requests: Sequence[Request]) -> list[list[Outcome] | DomainError]:
+        formed.set()
+        return append_group(requests)
+
+    monkeypatch.setattr(timeline, "append_group", spy)
     committer = GroupCommitter(timeline)
-    blocker = sqlite3.connect(path, isolation_level=None)
-    blocker.execute("BEGIN IMMEDIATE")
-    first = committer.submit([a_development()], "t")
-    time.sleep(0.2)  # the writer thread is now waiting for the database lock
-    yield Held(timeline, committer, blocker, first)
+    with another_writer(database_url, timeline) as release:
+        first = committer.submit([a_development()], "t")
+        # the first group is formed (what arrives from now on waits for the next one), and on
+        # PostgreSQL the writer is seen waiting for the lock; a writer that never gets there
+        # fails here, after a bounded wait
+        assert formed.wait(WAIT_SECONDS), "the writer never took the first request"
+        if not database_url.startswith("sqlite"):
+            log = timeline.store.events_table_name
+            waits = wait_until(lambda: waits_for_a_lock_on(database_url, log), timeout=WAIT_SECONDS)
+            assert waits, "the writer never waited for the events table's lock"
+        yield Held(timeline, committer, release, first)
     committer.close()
-    blocker.close()
     timeline.close()
 
 
 def test_requests_waiting_while_a_commit_runs_go_together_in_the_next_group(held: Held) -> None:
-    # Given a committer whose first transaction is held up by another writer of the file
+    # Given a committer whose first transaction is held up by another writer of the database
     # When twenty more requests arrive meanwhile
     later = [held.committer.submit([a_development()], "t") for _ in range(20)]
-    held.blocker.execute("COMMIT")
+    held.release()
     outcomes: list[Outcome] = [held.first.result(timeout=30)[0]]
     outcomes += [future.result(timeout=30)[0] for future in later]
     # Then they were committed in two transactions, each acknowledged with its own position
@@ -126,11 +162,11 @@ def test_requests_waiting_while_a_commit_runs_go_together_in_the_next_group(held
 def test_a_request_cancelled_while_it_waits_is_not_stored_and_the_writer_goes_on(
     held: Held,
 ) -> None:
-    # Given a committer whose first transaction is held up by another writer of the file
+    # Given a committer whose first transaction is held up by another writer of the database
     # When a request queued behind it is cancelled, and another one follows
     assert held.committer.submit([a_development()], "t").cancel()
     last = held.committer.submit([a_development()], "t")
-    held.blocker.execute("COMMIT")
+    held.release()
     # Then the first and the last are acknowledged; the cancelled one was never stored
     assert held.first.result(timeout=30)[0].receipt.position == 1
     assert last.result(timeout=30)[0].receipt.position == 2

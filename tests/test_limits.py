@@ -142,17 +142,17 @@ def test_body_that_arrives_too_slowly_is_refused_with_408_and_the_connection_clo
 ) -> None:
     body = json.dumps(bodies.development_reported()).encode()
     before = len(read_log(limited.server.base_url))
-    started = time.monotonic()
 
-    # when a client sends the headers and all but 100 bytes of the body, then stalls
+    # when a client sends the headers and all but 100 bytes of the body, then stalls (a server
+    # that never answers fails `exchange`'s 10 s socket timeout)
     answer = exchange(limited.server.port, post_request(limited.token, body), withhold=100)
 
-    # then after the body timeout (1 s) it gets 408 and the connection is closed
-    waited = time.monotonic() - started
+    # then it gets 408, saying the body timeout it waited for (1 s), the connection is closed
+    # and nothing is stored
     assert answer.status == 408
-    assert json.loads(answer.body)["detail"] == "the request body did not arrive within 1 s"
+    detail = f"the request body did not arrive within {BODY_TIMEOUT:g} s"
+    assert json.loads(answer.body)["detail"] == detail
     assert answer.closed
-    assert waited >= BODY_TIMEOUT  # not before its time (and `exchange` gives up after 10 s)
     assert len(read_log(limited.server.base_url)) == before
 
 

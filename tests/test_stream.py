@@ -22,11 +22,12 @@ import uvicorn
 from service.application import Timeline
 from service.http import create_app
 from service.store.log import LogRecorder
+from service.store.records import StoredRecord
 from service.tokens import Tokens
 from tests import bodies
 from tests.api import serve
 from tests.browser.serving import serving
-from tests.procs import TIMELINE, free_port
+from tests.procs import TIMELINE, free_port, wait_until
 
 
 class Message(NamedTuple):
@@ -45,11 +46,17 @@ class Message(NamedTuple):
 
 
 class Live(NamedTuple):
-    """A running server: its base URL, the app's state and a client with an editor token."""
+    """A running server: its base URL, the app's state, a client with an editor token, and the
+    uvicorn server itself."""
 
     base: str
     state: Any
     client: httpx.Client
+    uvicorn: uvicorn.Server
+
+    def answering(self) -> int:
+        """How many requests the server is still answering (an open stream is one)."""
+        return len(self.uvicorn.server_state.tasks)
 
 
 @contextmanager
@@ -73,7 +80,7 @@ def live(database_url: str, **state: float) -> Iterator[Live]:
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=base, headers=headers, timeout=10) as client:
         try:
-            yield Live(base, app.state, client)
+            yield Live(base, app.state, client, server)
         finally:
             server.should_exit = True
             thread.join(15)
@@ -185,12 +192,13 @@ def test_one_developments_stream_is_read_from_its_own_events_not_the_whole_log(
         for _ in range(5):
             post(server.client, bodies.development_reported())
         post(server.client, bodies.report_added(mine))
-        # When it is followed from the start, with the log's pages out of reach
+        # When it is followed from the start, each read of the log's pages recorded
         scanned: list[int] = []
+        select_records = LogRecorder.select_records
 
-        def pages(self: LogRecorder, **at: int) -> list[Any]:
-            scanned.append(at["after"])
-            return []
+        def pages(self: LogRecorder, **at: Any) -> list[StoredRecord]:
+            scanned.append(at.get("after", 0))
+            return select_records(self, **at)
 
         monkeypatch.setattr(LogRecorder, "select_records", pages)
         with server.client.stream("GET", f"/api/stream?after=0&development={mine}") as response:
@@ -206,17 +214,20 @@ def test_one_developments_stream_is_read_from_its_own_events_not_the_whole_log(
 
 
 def test_heartbeats_are_comment_lines_while_nothing_happens(tmp_path: Path) -> None:
-    with live(f"sqlite:///{tmp_path}/t.db", stream_heartbeat_seconds=0.2) as server:
-        started = time.monotonic()
-        with server.client.stream("GET", "/api/stream") as response:
-            beats = []
-            for message in messages(response):
-                beats += [c for c in message.comments if c == "heartbeat"]
-                if len(beats) == 2:
-                    break
-        elapsed = time.monotonic() - started
-
-    assert beats == ["heartbeat", "heartbeat"] and elapsed < 5
+    # Given a server whose streams beat every 0.2 s (the default is 15 s)
+    # When a stream is read while nothing is posted, each line awaited at most 5 s: one that
+    # beat at the default interval fails with a read timeout
+    with (
+        live(f"sqlite:///{tmp_path}/t.db", stream_heartbeat_seconds=0.2) as server,
+        server.client.stream("GET", "/api/stream", timeout=5) as response,
+    ):
+        beats = []
+        for message in messages(response):
+            beats += [c for c in message.comments if c == "heartbeat"]
+            if len(beats) == 2:
+                break
+    # Then it carried heartbeat comment lines
+    assert beats == ["heartbeat", "heartbeat"]
 
 
 def test_the_stream_follows_events_another_process_wrote_to_the_database(
@@ -269,12 +280,15 @@ def test_a_malformed_last_event_id_is_a_problem(tmp_path: Path, last_event_id: b
 def test_a_client_that_goes_away_ends_its_stream(tmp_path: Path) -> None:
     with live(f"sqlite:///{tmp_path}/t.db") as server:
         host, port = server.base.removeprefix("http://").split(":")
+        # Given a client with an open stream
         with socket.create_connection((host, int(port)), timeout=10) as connection:
             connection.sendall(b"GET /api/stream HTTP/1.1\r\nHost: timeline\r\n\r\n")
             assert connection.recv(4096).startswith(b"HTTP/1.1 200")
-        # In a thread uvicorn has no signal handler: only the disconnect can end the stream
-        started = time.monotonic()
-    assert time.monotonic() - started < 3  # the graceful shutdown had no open stream to wait for
+            assert server.answering() == 1
+        # When it goes away (in a thread uvicorn has no signal handler: only the disconnect
+        # can end the stream), then the server stops answering it, without shutting down
+        assert wait_until(lambda: server.answering() == 0, timeout=10), "the stream went on"
+        assert server.client.get("/api/health").status_code == 200
 
 
 @pytest.mark.e2e
@@ -284,23 +298,100 @@ def test_the_server_shuts_down_promptly_with_an_open_stream(tmp_path: Path, stop
     subprocess.run([TIMELINE, "init", "--database", database], check=True,
                    capture_output=True)  # fmt: skip
     with serving(database) as server:
-        # A bare HTTP/1.1 client, as curl: it never closes the stream itself
+        # Given a bare HTTP/1.1 client with an open stream, as curl: it never closes it itself
         host, port = server.base.removeprefix("http://").split(":")
         with socket.create_connection((host, int(port)), timeout=10) as connection:
             connection.sendall(b"GET /api/stream HTTP/1.1\r\nHost: timeline\r\n\r\n")
-            assert connection.recv(4096).startswith(b"HTTP/1.1 200")
-            started = time.monotonic()
+            received = connection.recv(4096)
+            assert received.startswith(b"HTTP/1.1 200")
+            # When the server is told to stop
             server.process.send_signal(stop)
-            server.process.wait(timeout=10)
-    assert time.monotonic() - started < 3
+            # Then it ends the stream itself, with the last chunk of a complete response, and
+            # closes the connection; a stream left to the graceful shutdown's timeout (5 s) would
+            # be cut off by its cancellation without that chunk, and a hang fails the socket's
+            # 10 s timeout
+            while chunk := connection.recv(4096):
+                received += chunk
+        assert received.endswith(b"\r\n0\r\n\r\n")
+        # and the process exits
+        server.process.wait(timeout=10)
 
 
 def test_head_of_the_stream_answers_its_headers_and_ends(tmp_path: Path) -> None:
     with live(f"sqlite:///{tmp_path}/t.db", stream_heartbeat_seconds=0.2) as server:
-        started = time.monotonic()
+        # When the stream's headers are asked for
         head = server.client.head("/api/stream")
-
-        assert time.monotonic() - started < 3  # not held open as a stream would be
+        # Then they are answered, and the answer ends: not held open as a stream would be
+        assert wait_until(lambda: server.answering() == 0, timeout=10), "the answer went on"
         assert head.status_code == 200 and head.content == b""
         assert head.headers["content-type"].startswith("text/event-stream")
         assert server.client.get("/api/health").status_code == 200  # the server goes on
+
+
+def test_a_stream_past_the_servers_limit_is_a_503_until_one_closes(tmp_path: Path) -> None:
+    with live(f"sqlite:///{tmp_path}/t.db", max_streams=1, stream_heartbeat_seconds=0.2) as server:
+        # Given a server that keeps one stream open, and that one open
+        with server.client.stream("GET", "/api/stream") as held:
+            assert held.status_code == 200
+            sent = messages(held)  # kept: a generator dropped closes the stream
+            next(sent)  # its first comment: it is being sent
+            # When another is asked for (as a stream: one let in would never end)
+            with server.client.stream("GET", "/api/stream") as refused:
+                assert refused.status_code == 503
+                refused.read()
+            # Then it is refused, with when to come back
+            assert refused.headers["retry-after"] == "5"
+            assert "1 event streams open, as many as it keeps" in refused.json()["detail"]
+        # and once the first is closed (the server notices at its next heartbeat), one opens
+        assert wait_until(lambda: server.state.open_streams == 0, timeout=10)
+        with server.client.stream("GET", "/api/stream") as again:
+            assert again.status_code == 200
+
+
+def test_a_stream_whose_token_is_revoked_ends_at_its_next_heartbeat(tmp_path: Path) -> None:
+    # Given a stream opened with the newsroom's token
+    with (
+        live(f"sqlite:///{tmp_path}/t.db", stream_heartbeat_seconds=0.2) as server,
+        server.client.stream("GET", "/api/stream") as response,
+    ):
+        sent = messages(response)
+        next(sent)
+        # When the token is revoked while the stream is open
+        server.state.tokens.revoke("newsroom")  # as `timeline tokens revoke` does, here at once
+        refused = server.client.get("/api/developments")
+        # Then new requests with it are refused, and the open stream ends by itself
+        assert refused.status_code == 401
+        rest, deadline = [], time.monotonic() + 10
+        for message in sent:
+            assert time.monotonic() < deadline, "the stream went on after its token was revoked"
+            rest.append(message)
+    assert all(message.event is None for message in rest)  # heartbeats at most, no event
+
+
+def test_a_stream_of_one_development_reads_only_what_came_after_its_position(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with live(f"sqlite:///{tmp_path}/t.db", stream_heartbeat_seconds=0.2) as server:
+        # Given a development with twenty reports
+        mine = post(server.client, bodies.development_reported())["development_id"]
+        for _ in range(19):
+            post(server.client, bodies.report_added(mine))
+        read: list[int] = []
+        select_stream = LogRecorder.select_stream
+
+        def counted(self: LogRecorder, development: Any, **options: Any) -> Any:
+            rows = select_stream(self, development, **options)
+            if options.get("after"):  # the stream's reads (an append reads the whole stream)
+                read.append(len(rows))
+            return rows
+
+        monkeypatch.setattr(LogRecorder, "select_stream", counted)
+        # When it is followed from its head and two more events come, one at a time
+        with server.client.stream("GET", f"/api/stream?development={mine}") as response:
+            sent = arriving(messages(response), 10)
+            first = post(server.client, bodies.status_changed(mine))
+            assert next(sent).id == str(first["position"])
+            second = post(server.client, bodies.report_added(mine))
+            assert next(sent).id == str(second["position"])
+    # Then each read of the stream brought the new event alone, not all twenty-two rows
+    assert sum(read) == 2 and max(read) == 1  # (a poll that found nothing new reads nothing)

@@ -44,7 +44,7 @@ from service.http.openapi import (
 )
 from service.http.paths import RefuseNulInPath
 from service.http.problems import EXCEPTION_HANDLERS
-from service.http.stream import stream_events
+from service.http.stream import MAX_STREAMS, stream_events
 from service.http.strict import RefuseUnknownParameters
 from service.http.views import VIEW_DEPENDENCIES, VIEW_HANDLERS, follow_log
 from service.http.web import WEB_HANDLERS
@@ -113,13 +113,14 @@ def create_app(
     require_read_token: bool | None = None,
     checkpoint_every: int = 0,
     checkpoint_interval: float = 10.0,
+    max_streams: int = MAX_STREAMS,
 ) -> Litestar:
     """The API around `timeline`; with `own_timeline` the app closes it when it shuts down.
 
     Reads need a reader token when `require_read_token` (default: the environment variable
     TIMELINE_REQUIRE_READ_TOKEN=1); writes always need an editor token. With `checkpoint_every`
     N > 0 the head is signed every `checkpoint_interval` seconds once N events came since the
-    last checkpoint.
+    last checkpoint. At most `max_streams` event streams are open at once (more: 503).
     """
     if require_read_token is None:
         require_read_token = _flag("TIMELINE_REQUIRE_READ_TOKEN", default=False)
@@ -169,6 +170,7 @@ def create_app(
                 "max_body_bytes": max_body_bytes,
                 "body_timeout_seconds": body_timeout_seconds,
                 "request_timeout_seconds": request_timeout_seconds,
+                "max_streams": max_streams,
             }
         ),
         middleware=[
@@ -240,13 +242,15 @@ class Settings(NamedTuple):
     checkpoint_every: int
     require_read_token: bool
     run_projections: bool
+    max_streams: int
 
 
 def settings_from_environment() -> Settings:
     """The settings of TIMELINE_MAX_BODY_BYTES (default 1 MiB), TIMELINE_BODY_TIMEOUT_SECONDS
     (default 30: the time a request body may take to arrive), TIMELINE_REQUEST_TIMEOUT_SECONDS
     (default 60: the time a request may take to be answered), TIMELINE_CHECKPOINT_EVERY,
-    TIMELINE_REQUIRE_READ_TOKEN and TIMELINE_RUN_PROJECTIONS; `ConfigError` for a value that
+    TIMELINE_REQUIRE_READ_TOKEN, TIMELINE_RUN_PROJECTIONS and TIMELINE_MAX_STREAMS (default
+    200: the event streams a server process keeps open at once); `ConfigError` for a value that
     is not one, which `timeline serve` says before it starts anything."""
     return Settings(
         max_body_bytes=_positive("TIMELINE_MAX_BODY_BYTES", int, MAX_BODY_BYTES),
@@ -260,6 +264,7 @@ def settings_from_environment() -> Settings:
         require_read_token=_flag("TIMELINE_REQUIRE_READ_TOKEN", default=False),
         # 0: a separate `timeline projections run` keeps the read models
         run_projections=_flag("TIMELINE_RUN_PROJECTIONS", default=True),
+        max_streams=_positive("TIMELINE_MAX_STREAMS", int, MAX_STREAMS),
     )
 
 
@@ -274,6 +279,7 @@ def app_from_environment() -> Litestar:
         request_timeout_seconds=settings.request_timeout_seconds,
         checkpoint_every=settings.checkpoint_every,
         require_read_token=settings.require_read_token,
+        max_streams=settings.max_streams,
     )
     app.state.run_projections = settings.run_projections
     # What a server process has built by now lives as long as it does: out of the collector's

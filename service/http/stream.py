@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -19,11 +20,18 @@ from litestar import Request, get
 from litestar.concurrency import sync_to_thread
 from litestar.datastructures import State
 from litestar.di import NamedDependency
+from litestar.exceptions import (
+    NotAuthorizedException,
+    PermissionDeniedException,
+    ServiceUnavailableException,
+)
 from litestar.params import HeaderParameter, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
+from litestar.types import Scope
 
 from events.values import Kind
 from service.application import Timeline
+from service.http.auth import authorize, bearer_secret
 from service.http.deadline import NO_DEADLINE
 from service.http.openapi import SERVER_SENT_EVENT, text_answers
 from service.http.params import InvalidParameter
@@ -36,6 +44,8 @@ POLL_SECONDS = 0.25  # app.state.stream_poll_seconds overrides
 HEARTBEAT_SECONDS = 15.0  # app.state.stream_heartbeat_seconds overrides
 RETRY_MS = 1000  # how soon a browser reconnects after the stream ends
 PAGE = 500
+# Each open stream wakes every poll: past a few hundred, a process spends its time polling
+MAX_STREAMS = 200  # app.state.max_streams overrides (TIMELINE_MAX_STREAMS)
 
 _encoder = msgspec.json.Encoder()
 
@@ -132,15 +142,18 @@ async def _follow(
     kinds: KindFilter | None,
     poll: float,
     heartbeat: float,
+    allowed: Callable[[], Awaitable[bool]],
 ) -> AsyncIterator[ServerSentEventMessage]:
     position, beat = after, time.monotonic()
     yield ServerSentEventMessage(data=None, comment=f"after {after}", retry=RETRY_MS)
     while not server_exiting():
         records = []
         if (now := await head.position()) > position and development is not None:
-            # its own stream, not every event since: what it holds up to `now` is all there is
-            stream = await sync_to_thread(store.select_stream, development)
-            records = [record for record in stream if record.position > position]
+            # its own stream, not every event since: what it holds up to `now` is all there is,
+            # read from the position on (the whole stream, at each event, cost what it held)
+            records = await sync_to_thread(
+                partial(store.select_stream, development, after=position)
+            )
             position = now
         elif now > position:
             records = await sync_to_thread(store.select_records, after=position, limit=PAGE)
@@ -153,6 +166,8 @@ async def _follow(
         if len(records) == PAGE:
             continue
         if time.monotonic() - beat >= heartbeat:
+            if not await allowed():  # its token was revoked since it opened: it ends here
+                return
             beat = time.monotonic()
             yield ServerSentEventMessage(data=None, comment="heartbeat")
         await anyio.sleep(poll)
@@ -171,7 +186,10 @@ def _start(last_event_id: str | None, after: int | None) -> int | None:
     "/api/stream",
     tags=["log"],
     summary="Follow the log (server-sent events)",
-    responses={400: problem_spec("A parameter or the Last-Event-ID header is invalid")},
+    responses={
+        400: problem_spec("A parameter or the Last-Event-ID header is invalid"),
+        503: problem_spec("As many streams are open as this server keeps: connect again"),
+    },
     operation_class=text_answers("text/event-stream", schema=SERVER_SENT_EVENT, only=True),
     opt={NO_DEADLINE: True},  # a stream answers for as long as its client listens
 )
@@ -195,6 +213,12 @@ async def stream_events(
     are heartbeats.
     """
     state, store = request.app.state, timeline.store
+    if state.get("open_streams", 0) >= state.get("max_streams", MAX_STREAMS):
+        raise ServiceUnavailableException(
+            f"this server has {state.max_streams} event streams open, as many as it keeps; "
+            "connect again shortly (a browser does so by itself)",
+            headers={"Retry-After": "5"},
+        )
     start = _start(last_event_id, after)
     if start is None:
         start = await sync_to_thread(store.last_position)
@@ -206,5 +230,30 @@ async def stream_events(
         kinds=None if kind is None else KindFilter(store, kind),
         poll=_setting(state, "stream_poll_seconds", POLL_SECONDS),
         heartbeat=_setting(state, "stream_heartbeat_seconds", HEARTBEAT_SECONDS),
+        allowed=partial(_still_allowed, request.scope),
     )
-    return ServerSentEvent(messages)
+    return ServerSentEvent(_counted(state, messages))
+
+
+async def _counted(
+    state: State, messages: AsyncIterator[ServerSentEventMessage]
+) -> AsyncIterator[ServerSentEventMessage]:
+    """The messages of a stream, counted in `state.open_streams` while it is sent."""
+    state.open_streams = state.get("open_streams", 0) + 1
+    try:
+        async for message in messages:
+            yield message
+    finally:
+        state.open_streams -= 1
+
+
+async def _still_allowed(scope: Scope) -> bool:
+    """Whether the request that opened a stream would still be let in: a stream lasts hours,
+    and a token revoked meanwhile must not go on reading (checked at each heartbeat)."""
+    if not bearer_secret(scope):
+        return True  # opened without a token: reads were open, and stay so for this server
+    try:
+        await authorize(scope)
+    except (NotAuthorizedException, PermissionDeniedException):
+        return False
+    return True

@@ -156,10 +156,19 @@ class LogRecorder:
             after = rows[-1].position
 
     def select_stream(
-        self, development_id: UUID, *, until_us: int | None = None, cursor: Cursor | None = None
+        self,
+        development_id: UUID,
+        *,
+        until_us: int | None = None,
+        after: int = 0,
+        cursor: Cursor | None = None,
     ) -> list[StoredRecord]:
-        """Rows of one development in version order, optionally known by a time."""
+        """Rows of one development in version order, optionally known by a time; `after`: only
+        those after a position (what a follower of one development has not seen yet)."""
         where, params = self._streams_where([development_id], until_us)
+        if after:
+            where += "AND r.position > %s "
+            params.append(after)
         return self._select(where, params, "ORDER BY e.originator_version", cursor)
 
     def _streams_where(

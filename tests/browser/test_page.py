@@ -7,11 +7,13 @@ import re
 import time
 import urllib.request
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from tests.browser.artifacts import PHONE, screenshot
+from tests.browser.serving import cli, serving
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -318,3 +320,24 @@ def test_a_chart_table_opened_from_the_keyboard_stays_open_and_focused_when_view
     expect(page).to_have_url(re.compile(r"as_of=2023-10-20"))
     expect(table).to_have_attribute("open", "")
     expect(table.locator("tbody tr")).to_have_count(1)
+
+
+def test_a_page_refused_a_stream_by_a_full_server_follows_the_log_once_one_is_free(
+    browser: Browser, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a server that keeps one event stream open, and a page holding it
+    database = f"sqlite:///{tmp_path}/timeline.db"
+    cli("seed", "--database", database)
+    monkeypatch.setenv("TIMELINE_MAX_STREAMS", "1")
+    with serving(database) as server:
+        context = browser.new_context(locale="en-GB", timezone_id="UTC")
+        first, second = context.new_page(), context.new_page()
+        open_live(first, f"{server.base}/")
+        # When a second page opens: its stream is refused (503), which a browser never retries
+        second.goto(f"{server.base}/")
+        liveness = second.locator("#liveness")
+        expect(liveness).to_have_attribute("data-state", "reconnecting")
+        # Then once the first page is closed, the second follows the log by itself
+        first.close()
+        expect(liveness).to_have_attribute("data-state", "live", timeout=30_000)
+        context.close()

@@ -173,8 +173,11 @@
     fresh.clear();
   }
 
+  let seen = document.body.dataset.head || "0";  // the last position the page was told of
+
   function onEvent(message) {
     const item = JSON.parse(message.data);
+    seen = message.lastEventId || seen;
     const what = item.type.replace(/_/g, " ");
     const title = titleOf(item);
     if (knownAt.value) {
@@ -188,12 +191,20 @@
 
   function follow() {
     if (!window.EventSource) return;
-    const params = new URLSearchParams({ after: document.body.dataset.head || "0" });
+    const params = new URLSearchParams({ after: seen });
     if (views.dataset.development) params.set("development", views.dataset.development);
     const source = new EventSource("/api/stream?" + params.toString());
     for (const type of EVENT_TYPES) source.addEventListener(type, onEvent);
     source.addEventListener("open", () => setLiveness("live"));
-    source.addEventListener("error", () => setLiveness("reconnecting"));
+    source.addEventListener("error", () => {
+      setLiveness("reconnecting");
+      // A browser reconnects by itself after a dropped stream, but gives up on an answer that
+      // is not one (a 503 from a server with as many streams as it keeps): try again later,
+      // from the last event seen, at a random moment so that pages do not all come at once
+      if (source.readyState === EventSource.CLOSED) {
+        setTimeout(follow, 5000 + Math.random() * 10000);
+      }
+    });
   }
 
   function setLiveness(word) {
