@@ -341,7 +341,7 @@ def test_a_stream_past_the_servers_limit_is_a_503_until_one_closes(tmp_path: Pat
                 refused.read()
             # Then it is refused, with when to come back
             assert refused.headers["retry-after"] == "5"
-            assert "1 event streams open, as many as it keeps" in refused.json()["detail"]
+            assert "as many event streams open as it keeps (1)" in refused.json()["detail"]
         # and once the first is closed (the server notices at its next heartbeat), one opens
         assert wait_until(lambda: server.state.open_streams == 0, timeout=10)
         with server.client.stream("GET", "/api/stream") as again:

@@ -215,8 +215,8 @@ async def stream_events(
     state, store = request.app.state, timeline.store
     if state.get("open_streams", 0) >= state.get("max_streams", MAX_STREAMS):
         raise ServiceUnavailableException(
-            f"this server has {state.max_streams} event streams open, as many as it keeps; "
-            "connect again shortly (a browser does so by itself)",
+            f"this server has as many event streams open as it keeps ({state.max_streams}); "
+            "connect again shortly (the web page does so by itself)",
             headers={"Retry-After": "5"},
         )
     start = _start(last_event_id, after)

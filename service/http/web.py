@@ -170,7 +170,7 @@ class WebController(Controller):
         parameter is refused (`_refused`)."""
         refused = _refused(request)
         if refused is not None:
-            return error_page(400, "Unknown parameter", refused)
+            return error_page(400, "Parameter refused", refused)
         axes = _axes(as_of, known_at, actor)
         if isinstance(axes, Response):
             return axes
