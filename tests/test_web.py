@@ -515,6 +515,23 @@ def test_the_overview_filtered_by_an_actor_shows_only_what_it_is_in(client: Clie
     assert any(url.startswith("/?") and "actor=irn" in url for url in filtered.urls)
 
 
+def test_the_overview_filtered_by_an_actor_still_offers_every_actor_to_switch_to(
+    client: Client,
+) -> None:
+    def offered(**params: str) -> list[str]:
+        answer = client.get("/", params={"as_of": "2024-03-01", **params})
+        assert answer.status_code == 200
+        options = re.search(r'<datalist id="actors">(.*?)</datalist>', answer.text, re.S)
+        assert options is not None
+        return re.findall(r'<option value="([^"]*)">', options.group(1))
+
+    # Given the overview offers Iran and North Korea among its actors
+    whole = offered()
+    assert {"IRN", "PRK"} <= set(whole)
+    # When it is filtered by North Korea, Iran is still offered (it offered PRK's partners alone)
+    assert offered(actor="PRK") == whole
+
+
 def test_a_download_filtered_by_an_actor_holds_its_rows_and_says_so_in_its_name(
     client: Client,
 ) -> None:

@@ -43,7 +43,7 @@ class Overview(msgspec.Struct, frozen=True, kw_only=True):
     as_of: date
     known_at: str | None  # as asked; None is "now"
     actor: str | None  # the views' one filter: developments it is an actor of
-    actors: list[str]  # the actors of the developments shown, most often named first
+    actors: list[str]  # the actors of the developments shown unfiltered, most named first
     head: int  # the last position when the page was made: live updates start after it
     entries: list[Entry]
     truncated: bool
@@ -126,7 +126,14 @@ def _overview(read_models: ReadModels, as_of: date, known_at: str | None,
     )
     allegations: list[Allegation] = open_claims.items
     history = delivery_history(read_models, as_of=as_of, known_at_us=known_at_us, actor=actor)
-    named = Counter(name for row in page.items for name in actor_names(row.actors))
+    # the actors to switch to: those of every development shown unfiltered, not just the
+    # filtered ones (which name the chosen actor and its partners alone)
+    shown = (
+        page
+        if actor is None
+        else read_models.timeline(as_of=as_of, known_at_us=known_at_us, limit=ENTRIES)
+    )
+    named = Counter(name for row in shown.items for name in actor_names(row.actors))
     return Overview(
         as_of=as_of,
         known_at=known_at,
