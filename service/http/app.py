@@ -250,7 +250,7 @@ def settings_from_environment() -> Settings:
     (default 30: the time a request body may take to arrive), TIMELINE_REQUEST_TIMEOUT_SECONDS
     (default 60: the time a request may take to be answered), TIMELINE_CHECKPOINT_EVERY,
     TIMELINE_REQUIRE_READ_TOKEN, TIMELINE_RUN_PROJECTIONS and TIMELINE_MAX_STREAMS (default
-    200: the event streams a server process keeps open at once); `ConfigError` for a value that
+    500: the event streams a server process keeps open at once); `ConfigError` for a value that
     is not one, which `timeline serve` says before it starts anything."""
     return Settings(
         max_body_bytes=_positive("TIMELINE_MAX_BODY_BYTES", int, MAX_BODY_BYTES),

@@ -44,8 +44,9 @@ POLL_SECONDS = 0.25  # app.state.stream_poll_seconds overrides
 HEARTBEAT_SECONDS = 15.0  # app.state.stream_heartbeat_seconds overrides
 RETRY_MS = 1000  # how soon a browser reconnects after the stream ends
 PAGE = 500
-# Each open stream wakes every poll: past a few hundred, a process spends its time polling
-MAX_STREAMS = 200  # app.state.max_streams overrides (TIMELINE_MAX_STREAMS)
+# An idle stream costs little (500 of them: 6% of a core, other answers as fast), but each
+# holds a socket, and one resuming from far back reads the log from there: a bound on both
+MAX_STREAMS = 500  # app.state.max_streams overrides (TIMELINE_MAX_STREAMS)
 
 _encoder = msgspec.json.Encoder()
 
