@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from urllib.parse import parse_qs, parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qs, parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 DEFAULT_DATABASE = "sqlite:///timeline.db"
 TIMEOUT_SECONDS = "30"
@@ -31,7 +31,7 @@ def redacted(url: str) -> str:
         parts = parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@"))
     if in_query:
         hidden = [(name, "***" if name == "password" else value) for name, value in query]
-        parts = parts._replace(query=urlencode(hidden, safe="*"))
+        parts = parts._replace(query=urlencode(hidden, safe="*", quote_via=quote))
     return urlunsplit(parts)
 
 

@@ -27,7 +27,7 @@ def safe_cell(value: Any) -> Any:
     if (
         isinstance(value, str)
         and value.lstrip(_SPACES).startswith(_FORMULA)
-        and not _NUMBER.fullmatch(value)
+        and not _NUMBER.fullmatch(value.strip(_SPACES))  # ` -5` is a number to them too
     ):
         return "'" + value
     return value

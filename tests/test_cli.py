@@ -724,6 +724,10 @@ def _export(database: str, path: Path) -> bytes:
             "postgresql://u@h/db?password=***&sslmode=require",
         ),
         ("postgresql://u:pw@h/db?password=pw", "postgresql://u:***@h/db?password=***"),
+        (
+            "postgresql://u@h/db?password=pw&options=-c%20x",
+            "postgresql://u@h/db?password=***&options=-c%20x",
+        ),
         ("postgresql://u@h/db?options=-c%20x", "postgresql://u@h/db?options=-c%20x"),
         ("sqlite:///timeline.db", "sqlite:///timeline.db"),
     ],

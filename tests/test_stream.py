@@ -348,24 +348,58 @@ def test_a_stream_past_the_servers_limit_is_a_503_until_one_closes(tmp_path: Pat
             assert again.status_code == 200
 
 
-def test_a_stream_whose_token_is_revoked_ends_at_its_next_heartbeat(tmp_path: Path) -> None:
-    # Given a stream opened with the newsroom's token
+@pytest.mark.parametrize("busy", [False, True], ids=["quiet-log", "busy-log"])
+def test_a_stream_whose_token_is_revoked_ends_within_a_heartbeat(
+    tmp_path: Path, busy: bool
+) -> None:
+    # Given a stream opened with the newsroom's token, and (busy) another desk posting events
+    # every 0.05 s, so that the stream is never quiet for a heartbeat (0.5 s)
+    settings = {"stream_heartbeat_seconds": 0.5, "stream_poll_seconds": 0.05}
     with (
-        live(f"sqlite:///{tmp_path}/t.db", stream_heartbeat_seconds=0.2) as server,
+        live(f"sqlite:///{tmp_path}/t.db", **settings) as server,
         server.client.stream("GET", "/api/stream") as response,
     ):
         sent = messages(response)
         next(sent)
-        # When the token is revoked while the stream is open
-        server.state.tokens.revoke("newsroom")  # as `timeline tokens revoke` does, here at once
-        refused = server.client.get("/api/developments")
-        # Then new requests with it are refused, and the open stream ends by itself
-        assert refused.status_code == 401
-        rest, deadline = [], time.monotonic() + 10
-        for message in sent:
-            assert time.monotonic() < deadline, "the stream went on after its token was revoked"
-            rest.append(message)
-    assert all(message.event is None for message in rest)  # heartbeats at most, no event
+        desk = server.state.tokens.create("desk", "editor")
+        stop = threading.Event()
+
+        def post_until_stopped() -> None:
+            headers = {"Authorization": f"Bearer {desk}"}
+            with httpx.Client(base_url=server.base, headers=headers, timeout=10) as other:
+                while busy and not stop.wait(0.05):
+                    post(other, bodies.development_reported())
+
+        poster = threading.Thread(target=post_until_stopped)
+        poster.start()
+        try:
+            # When the token is revoked while the stream is open
+            server.state.tokens.revoke("newsroom")  # as `timeline tokens revoke`, here at once
+            refused = server.client.get("/api/developments")
+            # Then new requests with it are refused, and the open stream ends by itself
+            assert refused.status_code == 401
+            deadline = time.monotonic() + 10
+            for _ in sent:
+                assert time.monotonic() < deadline, "the stream went on after its token went"
+        finally:
+            stop.set()
+            poster.join()
+
+
+def test_streams_asked_for_at_once_are_refused_past_the_servers_limit(tmp_path: Path) -> None:
+    with live(f"sqlite:///{tmp_path}/t.db", max_streams=2, stream_heartbeat_seconds=0.2) as server:
+        # Given a server that keeps two streams open, when twelve are asked for at once
+        port = int(server.base.rsplit(":", 1)[1])
+        sockets = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(12)]
+        try:
+            for connection in sockets:
+                connection.sendall(b"GET /api/stream HTTP/1.1\r\nHost: test\r\n\r\n")
+            statuses = sorted(connection.recv(12).split()[1] for connection in sockets)
+        finally:
+            for connection in sockets:
+                connection.close()
+    # Then two are answered and the ten others refused (each was counted before the next)
+    assert statuses == [b"200"] * 2 + [b"503"] * 10
 
 
 def test_a_stream_of_one_development_reads_only_what_came_after_its_position(

@@ -567,7 +567,10 @@ def test_a_download_refuses_a_filter_it_does_not_take_rather_than_ignore_it(
     misspelt = page(client, "/download/timeline.csv", 400, actr="PRK")
     # Then the page names the parameter, what the download takes, and where the filter is
     assert "has no parameter 'supplier'; it takes actor, as_of, known_at" in copied.text
-    assert "/api/views/deliveries with format=csv" in copied.text
+    assert "the API's CSV of this view, /api/views/deliveries?format=csv, takes" in copied.text
+    assert "/api/developments?format=csv" in misspelt.text  # the timeline's, not another's
+    # and a table that is not one is a 404 whatever its parameters
+    assert "Unknown table" in page(client, "/download/x.csv", 404, foo="1").text
     assert "has no parameter 'actr'" in misspelt.text and "did you mean 'actor'?" in misspelt.text
     # and one given twice is refused too: which of the two was meant cannot be told
     twice = client.get("/download/timeline.csv?as_of=2024-01-01&as_of=2024-03-01")

@@ -27,7 +27,7 @@ from litestar.exceptions import (
 )
 from litestar.params import HeaderParameter, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
-from litestar.types import Scope
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 from events.values import Kind
 from service.application import Timeline
@@ -146,8 +146,13 @@ async def _follow(
     allowed: Callable[[], Awaitable[bool]],
 ) -> AsyncIterator[ServerSentEventMessage]:
     position, beat = after, time.monotonic()
+    checked = beat  # when the stream's token was last found live
     yield ServerSentEventMessage(data=None, comment=f"after {after}", retry=RETRY_MS)
     while not server_exiting():
+        if time.monotonic() - checked >= heartbeat:  # busy or quiet, once a heartbeat
+            if not await allowed():  # its token was revoked since it opened: it ends here
+                return
+            checked = time.monotonic()
         records = []
         if (now := await head.position()) > position and development is not None:
             # its own stream, not every event since: what it holds up to `now` is all there is,
@@ -167,11 +172,33 @@ async def _follow(
         if len(records) == PAGE:
             continue
         if time.monotonic() - beat >= heartbeat:
-            if not await allowed():  # its token was revoked since it opened: it ends here
-                return
             beat = time.monotonic()
             yield ServerSentEventMessage(data=None, comment="heartbeat")
         await anyio.sleep(poll)
+
+
+class LimitStreams:
+    """Middleware of the stream's route: at most `state.max_streams` answered at once, counted
+    from the request's arrival to the end of its answer (streams asked for at the same moment
+    are each counted before the next is let in; a HEAD, whose body is never sent, too)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        state = scope["litestar_app"].state
+        most = state.get("max_streams", MAX_STREAMS)
+        if state.get("open_streams", 0) >= most:
+            raise ServiceUnavailableException(
+                f"this server has as many event streams open as it keeps ({most}); "
+                "connect again shortly (the web page does so by itself)",
+                headers={"Retry-After": "5"},
+            )
+        state.open_streams = state.get("open_streams", 0) + 1  # no await since the check
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            state.open_streams -= 1
 
 
 def _start(last_event_id: str | None, after: int | None) -> int | None:
@@ -193,6 +220,7 @@ def _start(last_event_id: str | None, after: int | None) -> int | None:
     },
     operation_class=text_answers("text/event-stream", schema=SERVER_SENT_EVENT, only=True),
     opt={NO_DEADLINE: True},  # a stream answers for as long as its client listens
+    middleware=[LimitStreams],
 )
 async def stream_events(
     request: Request[Any, Any, Any],
@@ -214,12 +242,6 @@ async def stream_events(
     are heartbeats.
     """
     state, store = request.app.state, timeline.store
-    if state.get("open_streams", 0) >= state.get("max_streams", MAX_STREAMS):
-        raise ServiceUnavailableException(
-            f"this server has as many event streams open as it keeps ({state.max_streams}); "
-            "connect again shortly (the web page does so by itself)",
-            headers={"Retry-After": "5"},
-        )
     start = _start(last_event_id, after)
     if start is None:
         start = await sync_to_thread(store.last_position)
@@ -233,19 +255,7 @@ async def stream_events(
         heartbeat=_setting(state, "stream_heartbeat_seconds", HEARTBEAT_SECONDS),
         allowed=partial(_still_allowed, request.scope),
     )
-    return ServerSentEvent(_counted(state, messages))
-
-
-async def _counted(
-    state: State, messages: AsyncIterator[ServerSentEventMessage]
-) -> AsyncIterator[ServerSentEventMessage]:
-    """The messages of a stream, counted in `state.open_streams` while it is sent."""
-    state.open_streams = state.get("open_streams", 0) + 1
-    try:
-        async for message in messages:
-            yield message
-    finally:
-        state.open_streams -= 1
+    return ServerSentEvent(messages)
 
 
 async def _still_allowed(scope: Scope) -> bool:

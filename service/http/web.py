@@ -168,15 +168,15 @@ class WebController(Controller):
         mark, which the API's CSV leaves out for scripts, so Excel reads the dashes and names
         as UTF-8. With `actor`, the rows of the developments that actor is in; another
         parameter is refused (`_refused`)."""
-        refused = _refused(request)
+        name = table.removesuffix(".csv")
+        if name == table or name not in DOWNLOADS:
+            return error_page(404, "Unknown table", f"Tables to download: {', '.join(DOWNLOADS)}.")
+        refused = _refused(request, name)
         if refused is not None:
             return error_page(400, "Parameter refused", refused)
         axes = _axes(as_of, known_at, actor)
         if isinstance(axes, Response):
             return axes
-        name = table.removesuffix(".csv")
-        if name == table or name not in DOWNLOADS:
-            return error_page(404, "Unknown table", f"Tables to download: {', '.join(DOWNLOADS)}.")
         day = axes.as_of
         moment = axes.known_at_us if axes.known_at else read_models.store.settled_at()
         if moment is None:  # nothing recorded yet
@@ -224,21 +224,25 @@ def _deliveries(
 
 
 _DOWNLOAD_PARAMETERS = frozenset({"as_of", "known_at", "actor"})
+_API = {  # the API's view of each download
+    "timeline": "/api/developments",
+    "allegations": "/api/views/allegations",
+    "deliveries": "/api/views/deliveries",
+}
 
 
-def _refused(request: Request[Any, Any, Any]) -> str | None:
-    """Why a download refuses its query, or None: a parameter it does not take (a file of every
-    row, the filter ignored, would pass for the filtered one), or one given twice."""
+def _refused(request: Request[Any, Any, Any], table: str) -> str | None:
+    """Why a download of `table` refuses its query, or None: a parameter it does not take (a
+    file of every row, the filter ignored, would pass for the filtered one), or one given
+    twice."""
     where = f"{request.method} {request.url.path}"
     refused = refusal(where, request.query_params, _DOWNLOAD_PARAMETERS)
     if refused is None:
         return None
     if refused.name in _DOWNLOAD_PARAMETERS:
         return refused.message
-    return refused.message + (
-        "; the API's filters are those of its own CSV: /api/developments, "
-        "/api/views/allegations or /api/views/deliveries with format=csv"
-    )
+    api = f"the API's CSV of this view, {_API[table]}?format=csv, takes its filters"
+    return f"{refused.message}; {api}"
 
 
 # columns, and rows a page at a time, each page read as the download is written
