@@ -7,6 +7,11 @@ from pathlib import Path
 from urllib.parse import parse_qs, parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 DEFAULT_DATABASE = "sqlite:///timeline.db"
+# libpq's TLS options that a PostgreSQL URL may carry, handed to every connection under this
+# setting (`service.store.postgres.TimelinePostgresFactory`)
+TLS = ("sslmode", "sslrootcert", "sslcert", "sslkey")
+SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+LIBPQ_OPTIONS = "TIMELINE_POSTGRES_LIBPQ"
 TIMEOUT_SECONDS = "30"
 
 
@@ -71,9 +76,9 @@ def persistence_env(url: str) -> dict[str, str]:
                 f"{redacted(url)!r}: ?schema= is not supported: a timeline's tables live in the "
                 "database's default schema; use a database per timeline"
             )
-        _only(url, options, ("pool_size", "max_overflow", "lock_timeout", "connect_timeout"))
+        _only(url, options, ("pool_size", "max_overflow", "lock_timeout", "connect_timeout", *TLS))
         return {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "PERSISTENCE_MODULE": "service.store.postgres:TimelinePostgresFactory",
             "POSTGRES_DBNAME": unquote(parts.path.strip("/")),
             "POSTGRES_HOST": parts.hostname or "127.0.0.1",
             "POSTGRES_PORT": str(parts.port or 5432),
@@ -84,6 +89,7 @@ def persistence_env(url: str) -> dict[str, str]:
             "POSTGRES_LOCK_TIMEOUT": _seconds(url, options, "lock_timeout"),
             "POSTGRES_CONNECT_TIMEOUT": _seconds(url, options, "connect_timeout"),
             "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "30",
+            LIBPQ_OPTIONS: _tls(url, options),
             "APPLICATION_RECORDER_TOPIC": "service.store.postgres:TimelinePostgresRecorder",
         }
     raise ConfigError(
@@ -119,6 +125,18 @@ def _only(url: str, options: dict[str, list[str]], known: tuple[str, ...]) -> No
             f"{redacted(url)!r}: unknown option {', '.join(unknown)}; "
             f"this database takes {', '.join(known)}"
         )
+
+
+def _tls(url: str, options: dict[str, list[str]]) -> str:
+    """The URL's TLS options for libpq, as a query string: `?sslmode=verify-full` with
+    `sslrootcert=/path/ca.pem` checks the server's certificate and name; `sslcert` and `sslkey`
+    present a client certificate. Without them libpq's defaults hold (`prefer`: TLS when the
+    server offers it, unverified), and its PGSSLMODE and PGSSLROOTCERT variables too."""
+    given = {name: options[name][-1] for name in TLS if name in options}
+    mode = given.get("sslmode")
+    if mode is not None and mode not in SSL_MODES:
+        raise ConfigError(f"{redacted(url)!r}: sslmode must be one of {', '.join(SSL_MODES)}")
+    return urlencode(given)
 
 
 def _whole(

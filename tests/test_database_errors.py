@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 from uuid import uuid4
 
 import psycopg
@@ -30,8 +30,9 @@ from service.application import Timeline
 from service.audit import ledger, periodic_checkpoints
 from service.audit.keys import Signer, load_or_create_key
 from service.cli import main
-from service.config import ConfigError, persistence_env
+from service.config import LIBPQ_OPTIONS, ConfigError, persistence_env
 from service.errors import Busy
+from service.store.postgres import KEEPALIVES, TimelinePostgresRecorder
 from service.store.records import to_micros
 from service.tokens import Tokens
 from tests import bodies
@@ -179,7 +180,7 @@ def test_a_postgresql_schema_option_is_refused_rather_than_half_followed() -> No
     [
         "sqlite:///timeline.db?lock_timout=5",  # misspelt: the default would be in force
         "sqlite:///timeline.db?pool_size=2",  # PostgreSQL's
-        "postgresql://u@h/db?sslmode=require",  # libpq's: it would connect without TLS
+        "postgresql://u@h/db?target_session_attrs=read-write",  # libpq's, not passed on
     ],
 )
 def test_an_option_the_database_url_does_not_take_is_refused(url: str) -> None:
@@ -229,6 +230,50 @@ def test_the_cli_says_when_postgresql_cannot_be_reached_and_exits_75(
     assert said.startswith("error: the database could not be reached or used")
     assert "Connection refused" in said  # why, from a direct connection
     assert "Traceback" not in said
+
+
+def test_a_postgresql_url_hands_its_tls_options_to_libpq_and_refuses_an_unknown_mode() -> None:
+    url = "postgresql://u@h/db?sslmode=verify-full&sslrootcert=/etc/ca.pem&pool_size=2"
+    options = parse_qs(persistence_env(url)[LIBPQ_OPTIONS])
+    assert options == {"sslmode": ["verify-full"], "sslrootcert": ["/etc/ca.pem"]}
+    assert persistence_env("postgresql://u@h/db")[LIBPQ_OPTIONS] == ""  # libpq's defaults
+    with pytest.raises(ConfigError, match="sslmode must be one of disable, allow, prefer"):
+        persistence_env("postgresql://u@h/db?sslmode=verify_full")
+
+
+@pytest.mark.postgres
+def test_every_postgresql_connection_carries_keepalives_and_the_urls_tls_mode(
+    postgres_url: str,
+) -> None:
+    # A server gone silent (switched off, a dropped route) broke a connection waiting for its
+    # answer only when TCP gave up, after hours; keepalives break it after about a minute
+    timeline = Timeline(postgres_url + "?sslmode=disable&pool_size=2")
+    try:
+        store = timeline.store
+        assert isinstance(store, TimelinePostgresRecorder)
+        with store.datastore.get_connection() as connection:
+            used = {o.keyword.decode(): o.val for o in connection.pgconn.info if o.val}
+    finally:
+        timeline.close()
+    assert used["sslmode"] == b"disable"
+    wanted = {name: value.encode() for name, value in KEEPALIVES.items()}
+    assert {name: used[name] for name in KEEPALIVES} == wanted
+
+
+@pytest.mark.postgres
+def test_the_cli_says_at_once_when_postgresql_cannot_meet_the_urls_tls_options(
+    postgres_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a server without TLS, or one whose certificate cannot be checked without the missing
+    # file: either way no retry helps, where the pool would retry for 30 s
+    url = f"{postgres_url}?sslmode=verify-full&sslrootcert={tmp_path}/missing-ca.pem"
+    began = time.monotonic()
+    assert main(["export", "--database", url]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: the connection to PostgreSQL failed its TLS: ")
+    assert "SSL" in err or "certificate" in err
+    assert "Traceback" not in err
+    assert time.monotonic() - began < 20  # not the pool's 30 s of retries
 
 
 @pytest.mark.postgres

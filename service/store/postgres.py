@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
 from typing import Any
+from urllib.parse import parse_qsl
 from uuid import UUID
 
 import psycopg
@@ -17,10 +18,15 @@ from eventsourcing.persistence import (
     OperationalError,
     ProgrammingError,
 )
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.postgres import (
+    PostgresApplicationRecorder,
+    PostgresDatastore,
+    PostgresFactory,
+)
+from eventsourcing.utils import Environment, EnvType
 from psycopg.sql import SQL, Composed
 
-from service.config import ConfigError
+from service.config import LIBPQ_OPTIONS, ConfigError
 from service.errors import Busy, ReadOnly, StorageFull, Unavailable
 from service.store.log import RECORDS, Cursor, Locked, LogRecorder, Undecided
 from service.store.records import Pending, StoredRecord, now_micros
@@ -304,6 +310,30 @@ def _storage_errors(pool: psycopg_pool.ConnectionPool[Any]) -> Iterator[None]:
 
 # What a server says when it refuses a connection for a reason no retry will change.
 _REFUSALS = ("does not exist", "authentication failed", "pg_hba.conf", "permission denied")
+# What libpq says when the URL's TLS options cannot be met ("server does not support SSL, but
+# SSL was required", "root certificate file ... does not exist", "certificate verify failed")
+_TLS_FAILURES = ("SSL", "certificate")
+# TCP keepalives on every connection: a server or network gone silent (a machine switched
+# off, a dropped route) breaks a connection waiting for an answer after about a minute,
+# where TCP alone would wait for hours; the pool then opens another
+KEEPALIVES = {
+    "keepalives": "1",
+    "keepalives_idle": "30",
+    "keepalives_interval": "10",
+    "keepalives_count": "3",
+}
+
+
+class TimelinePostgresFactory(PostgresFactory):
+    """The library's factory, whose pool's connections also carry `KEEPALIVES` and the TLS
+    options of the database URL (`config.LIBPQ_OPTIONS`)."""
+
+    def __init__(self, env: Environment | EnvType | None) -> None:
+        super().__init__(env)
+        options = dict(parse_qsl(self.env.get(LIBPQ_OPTIONS) or ""))
+        kwargs = self.datastore.pool.kwargs  # the pool opens its connections later
+        assert isinstance(kwargs, dict)  # the library's datastore gives its pool a dict
+        kwargs.update({**KEEPALIVES, **options})
 
 
 def _check_accepted(datastore: PostgresDatastore) -> None:
@@ -318,6 +348,9 @@ def _check_accepted(datastore: PostgresDatastore) -> None:
         if "FATAL:" in said and any(refusal in said for refusal in _REFUSALS):
             reason = said.split("FATAL:", 1)[1].strip()
             raise ConfigError(f"the PostgreSQL server refused the connection: {reason}") from None
+        if any(word in said for word in _TLS_FAILURES):  # `?sslmode=` and its files
+            reason = said.rsplit(" failed: ", 1)[-1].strip()
+            raise ConfigError(f"the connection to PostgreSQL failed its TLS: {reason}") from None
 
 
 def _connect(pool: psycopg_pool.ConnectionPool[Any], *, timeout: float) -> None:
