@@ -575,3 +575,14 @@ def test_a_download_refuses_a_filter_it_does_not_take_rather_than_ignore_it(
     # and one given twice is refused too: which of the two was meant cannot be told
     twice = client.get("/download/timeline.csv?as_of=2024-01-01&as_of=2024-03-01")
     assert twice.status_code == 400 and "takes one 'as_of'" in Page(twice.text).text
+
+
+def test_a_meeting_names_its_parties_without_an_arrow_and_a_transfer_keeps_its_direction(
+    client: Client,
+) -> None:
+    text = page(client, "/", as_of="2024-03-01").text
+    timeline = text.split("Timeline of developments")[1]
+    # the summit is coded supplier PRK, recipient RUS: an arrow read as a movement
+    assert "meeting · North Korea and Russia" in timeline
+    assert "meeting · North Korea → Russia" not in timeline
+    assert "transfer · delivered · North Korea → Russia" in timeline

@@ -150,11 +150,19 @@ def label(identifier: str | None) -> str:
     return LABELS.get(identifier, identifier.replace("_", " "))
 
 
-def actors_text(actors: dict[str, Any]) -> str:
-    """Who gave what to whom: `North Korea → Russia`, with user and targets when given."""
+# Kinds whose supplier and recipient are parties, not the ends of a movement: the Putin-Kim
+# summit is coded PRK and RUS, and an arrow read "North Korea → Russia"
+_PARTIES = frozenset({"meeting"})
+
+
+def actors_text(actors: dict[str, Any], kind: str) -> str:
+    """Who gave what to whom: `North Korea → Russia`, with user and targets when given; who
+    met: `North Korea and Russia`."""
     parts = []
     supplier, recipient = actors.get("supplier"), actors.get("recipient")
-    if supplier and recipient:
+    if supplier and recipient and kind in _PARTIES:
+        parts.append(f"{actor(supplier)} and {actor(recipient)}")
+    elif supplier and recipient:
         parts.append(f"{actor(supplier)} → {actor(recipient)}")
     elif supplier or recipient:
         parts.append(f"from {actor(supplier)}" if supplier else f"to {actor(recipient)}")
