@@ -16,11 +16,46 @@ from eventsourcing.persistence import IntegrityError
 from events import AnyEvent, Recorded, decode_event
 from service.config import ConfigError, creates_tables, persistence_env, redacted, sqlite_file
 from service.domain import Development, evolve
-from service.errors import Conflict, DomainError
+from service.errors import Conflict, DomainError, ReadOnly
 from service.mapper import EventMapper, StreamItem
 from service.store.log import LogRecorder
 from service.store.records import StoredRecord, from_micros
+from service.store.sqlite import check_openable, writable
 from service.writing import Group, Outcome, Request
+
+
+class NoTables(ConfigError):
+    """The database holds no timeline, and this process was told to make none."""
+
+
+_NOT_MADE = "CREATE_TABLE=no: this process creates none"
+
+
+def _no_file(url: str, why: str) -> ConfigError:
+    """A SQLite file that is not there, and is not to be made."""
+    return NoTables(
+        f"no database at {sqlite_file(url)} ({url}): {why}; run `timeline init` on it first"
+    )
+
+
+def check_database(url: str) -> None:
+    """Raise what opening the timeline at `url` to serve it would raise, making nothing: a
+    setting (`ConfigError`), a server refusing or out of reach, a file that may not be written.
+    A database without the log's tables passes when this process would make them."""
+    path = sqlite_file(url)
+    if path is not None and not path.exists():
+        check_openable(str(path))
+        if not creates_tables():
+            raise _no_file(url, _NOT_MADE)
+        if not writable(str(path)):
+            raise ReadOnly(f"the SQLite database {path} cannot be made: its folder is read-only")
+        return
+    try:
+        Timeline(url, existing=True).close()  # makes nothing: no file, no table
+    except NoTables:
+        if not creates_tables():
+            raise
+
 
 MAX_ATTEMPTS = 3  # `record` decides under the lock at last; a clash then means a writer ignored it
 
@@ -57,21 +92,15 @@ class Timeline(Application[UUID]):
         path = sqlite_file(database)
         makes = create or (not existing and creates_tables())
         # why none are made: said where a database without them is refused
-        why = (
-            "this command creates none"
-            if existing
-            else "CREATE_TABLE=no: this process creates none"
-        )
+        why = "this command creates none" if existing else _NOT_MADE
         if not makes and path is not None and not path.exists():  # SQLite would make it empty
-            raise ConfigError(
-                f"no database at {path} ({database}): {why}; run `timeline init` on it first"
-            )
+            raise _no_file(database, why)
         if create or existing:
             env["CREATE_TABLE"] = "yes" if create else "no"
         super().__init__(env=env)
         if not self.store.tables_present():
             self.close()
-            raise ConfigError(
+            raise NoTables(
                 f"no timeline tables in {redacted(database)} ({why}): "
                 "run `timeline init` on it first"
             )

@@ -513,6 +513,49 @@ def test_serve_check_says_whether_it_would_serve_and_serves_nothing(
     assert not (tmp_path / "a.db").exists()
 
 
+def test_serve_check_fails_where_serving_could_not_open_the_database_and_makes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port = str(free_port())
+    # a folder that is not there: serving would stop at the database, so the check does
+    missing = f"sqlite:///{tmp_path}/nowhere/a.db"
+    assert main(["serve", "--check", "--port", port, "--database", missing]) == 2
+    assert f"the SQLite database {tmp_path}/nowhere/a.db cannot be made" in capsys.readouterr().err
+    # a file to be made by a process told to make none
+    monkeypatch.setenv("CREATE_TABLE", "no")
+    absent = f"sqlite:///{tmp_path}/a.db"
+    assert main(["serve", "--check", "--port", port, "--database", absent]) == 2
+    assert "CREATE_TABLE=no: this process creates none" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+    # and a timeline made by `init`, which passes either way
+    assert main(["init", "--database", absent]) == 0
+    assert main(["serve", "--check", "--port", port, "--database", absent]) == 0
+    monkeypatch.delenv("CREATE_TABLE")
+    assert main(["serve", "--check", "--port", port, "--database", absent]) == 0
+
+
+@pytest.mark.postgres
+def test_serve_check_fails_on_a_postgresql_database_that_refuses_or_cannot_be_reached(
+    postgres_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # it said "free to serve" and exited 0 for both (found by the operations audit)
+    port = str(free_port())
+    missing = postgres_url.rsplit("/", 1)[0] + "/tl_no_such_database"
+    assert main(["serve", "--check", "--port", port, "--database", missing]) == 2
+    said = capsys.readouterr().err
+    assert 'database "tl_no_such_database" does not exist' in said and "free to" not in said
+    unreachable = f"postgresql://postgres@127.0.0.1:{free_port()}/timeline?connect_timeout=1"
+    assert main(["serve", "--check", "--port", port, "--database", unreachable]) == 75
+    assert "free to" not in capsys.readouterr().err
+    # a database without the timeline's tables, which serving makes: it passes, making none
+    assert main(["serve", "--check", "--port", port, "--database", postgres_url]) == 0
+    with psycopg.connect(postgres_url) as connection:
+        tables = connection.execute(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
+        ).fetchone()
+    assert tables == (0,)
+
+
 def test_a_pool_size_that_is_not_a_number_is_named(capsys: pytest.CaptureFixture[str]) -> None:
     url = "postgresql://postgres@127.0.0.1:5432/timeline?pool_size=abc"
     assert main(["verify", "--database", url]) == 2

@@ -117,8 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--check",
         action="store_true",
-        help="check the settings, the signing key and that the port is free, then exit "
-        "without serving (0: it would serve)",
+        help="check the settings, the signing key, the database (it can be opened, or made, "
+        "without making anything) and that the port is free, then exit without serving "
+        "(0: it would serve)",
     )
     serve.set_defaults(run=cmd_serve)
 

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Sequence
 
 from projections import rebuild, run_forever, stale
-from service.application import Timeline
+from service.application import Timeline, check_database
 from service.audit import check_key, key_path
 from service.cli.common import _open, _progress, _say
 from service.config import ConfigError, database_url, redacted
@@ -31,6 +31,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             f"cannot listen on {args.host}:{args.port}: {error.strerror or error}"
         ) from None
     if args.check:  # `make run` asks before it makes a new local token
+        check_database(url)
         _say(f"{args.host}:{args.port} is free to serve {redacted(url)}")
         return 0
     if args.no_projections or not settings.run_projections:

@@ -30,7 +30,7 @@ class TimelineSQLiteRecorder(LogRecorder, SQLiteApplicationRecorder):
     position_column = "rowid"
 
     def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
-        _check_openable(datastore.pool.db_name)
+        check_openable(datastore.pool.db_name)
         memory = datastore.pool.is_sqlite_memory_mode
         self._file = None if memory else datastore.pool.db_name  # the database's file
         if memory:
@@ -183,7 +183,7 @@ class TimelineSQLiteRecorder(LogRecorder, SQLiteApplicationRecorder):
         return UUID(value)
 
 
-def _check_openable(name: str) -> None:
+def check_openable(name: str) -> None:
     """A file path SQLite could never open is the setting's fault, not the disk's: say which.
     (SQLite says only "unable to open database file".)"""
     if name == ":memory:" or name.startswith("file:"):
@@ -215,7 +215,7 @@ def _storage_errors(database: str | None = None) -> Iterator[None]:
             raise Busy(f"the database's write lock: {error}") from error
         if name == "SQLITE_FULL":
             raise StorageFull(f"no room to write: {error}") from error
-        if name.startswith("SQLITE_CANTOPEN") and database and not _writable(database):
+        if name.startswith("SQLITE_CANTOPEN") and database and not writable(database):
             # a folder this process may not write: the WAL's files cannot be made beside it
             raise ReadOnly(f"it may not be written (nor its folder): {error}") from error
         if name.startswith(("SQLITE_IOERR", "SQLITE_CANTOPEN")):  # a disk failing, or full
@@ -225,7 +225,7 @@ def _storage_errors(database: str | None = None) -> Iterator[None]:
         raise
 
 
-def _writable(database: str) -> bool:
+def writable(database: str) -> bool:
     """Whether this process may write the database file and make files in its folder."""
     path = Path(database)
     folder = path.parent if str(path.parent) else Path(".")
