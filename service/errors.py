@@ -30,6 +30,17 @@ class ReadOnly(Unavailable):
     the permissions change, so the CLI does not ask to run the command again."""
 
 
+class Uninitialised(Unavailable):
+    """The database lacks the timeline's tables: emptied, or dropped and made again under a
+    running server. It lasts until an operator runs `timeline init` (503 without Retry-After)."""
+
+
+class Refused(Unavailable):
+    """The database server refuses this server's connections for a reason no retry changes:
+    the database or role no longer exists, or the password is refused. It lasts until an
+    operator acts (503 without Retry-After)."""
+
+
 class StorageFull(StorageError):
     """The database had no room for what it was asked to store: its disk (or, on SQLite, its
     size limit) is full (507). The transaction was rolled back, so nothing was stored; it can

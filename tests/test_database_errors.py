@@ -39,6 +39,7 @@ from tests import bodies
 from tests.api import Client, log_state, post_batch, post_event, problem, serve
 from tests.pgserver import (
     ThrowawayPostgres,
+    drop_database,
     find_bindir,
     free_port,
     scratch_database,
@@ -602,3 +603,51 @@ def test_a_process_starting_beside_a_rebuild_opens_without_waiting_for_its_locks
             ledger.ensure_table(started.store)
         finally:
             started.close()
+
+
+def test_a_database_emptied_under_the_server_is_a_503_that_asks_for_init(
+    database_url: str,
+) -> None:
+    with serve(database_url) as client:
+        assert client.get("/api/health").status_code == 200
+        # When its tables are dropped (the database made again, or emptied by hand)
+        if database_url.startswith("sqlite"):
+            with sqlite3.connect(database_url.removeprefix("sqlite:///")) as admin:
+                names = admin.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' "
+                    "AND name NOT LIKE 'sqlite%' AND sql NOT LIKE '%VIRTUAL%'"
+                )
+                for (name,) in names.fetchall():
+                    admin.execute(f"DROP TABLE IF EXISTS {name}")
+        else:
+            with psycopg.connect(database_url, autocommit=True) as admin:
+                admin.execute("DROP SCHEMA public CASCADE")
+                admin.execute("CREATE SCHEMA public")
+        # Then every request is a 503 that says what the operator must do: it was a 500
+        for response in (
+            client.get("/api/health"),
+            post_event(client, bodies.development_reported()),
+        ):
+            said = problem(response, 503)
+            assert "run `timeline init`" in said["detail"]
+            assert "Retry-After" not in response.headers  # it lasts until someone acts
+
+
+@pytest.mark.postgres
+def test_a_postgresql_database_dropped_under_the_server_is_a_503_that_says_so(
+    postgres_admin_url: str,
+) -> None:
+    with scratch_database(postgres_admin_url) as url, serve(url + "?connect_timeout=1") as client:
+        assert client.get("/api/health").status_code == 200
+        drop_database(postgres_admin_url, urlsplit(url).path.strip("/"))
+        # the pool's connections were ended ("a connection broke": a retry may help); once
+        # they are gone, a new one is refused: that lasts until the operator acts (it said
+        # "down or restarting", send again shortly)
+        details = []
+        for _ in range(10):
+            response = client.get("/api/health")
+            details.append(problem(response, 503)["detail"])
+            if "refuses this server's connections" in details[-1]:
+                break
+        assert "refuses this server's connections" in details[-1], details
+        assert "Retry-After" not in response.headers

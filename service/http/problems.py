@@ -25,9 +25,11 @@ from service.errors import (
     DomainError,
     NotFound,
     ReadOnly,
+    Refused,
     StorageError,
     StorageFull,
     Unavailable,
+    Uninitialised,
     Unprocessable,
 )
 from service.http.media import UnsupportedMediaType
@@ -416,6 +418,8 @@ _DATABASE_PROBLEMS: dict[type[StorageError], tuple[str, str, HTTPStatus, str]] =
     StorageFull: ("StorageFull", "Storage full", HTTPStatus.INSUFFICIENT_STORAGE, ""),
     Busy: ("DatabaseBusy", "Database busy", HTTPStatus.SERVICE_UNAVAILABLE, "5"),
     ReadOnly: (*_UNAVAILABLE, ""),
+    Uninitialised: (*_UNAVAILABLE, ""),
+    Refused: (*_UNAVAILABLE, ""),
     Unavailable: (*_UNAVAILABLE, "1"),
 }
 _DATABASE_DETAILS: dict[type[StorageError], str] = {
@@ -427,6 +431,11 @@ _DATABASE_DETAILS: dict[type[StorageError], str] = {
     ReadOnly: "the database may not be written by this server (its file or folder may only be "
     "read, or its PostgreSQL role lacks a privilege). Nothing was stored; the server's "
     "operator must let it write",
+    Uninitialised: "the database lacks the timeline's tables (it was emptied, or dropped and "
+    "made again). Nothing was stored; the server's operator must run `timeline init` on it",
+    Refused: "the database server refuses this server's connections (its database or role no "
+    "longer exists, or the password is refused). Nothing was stored; the server's operator "
+    "must act",
     Unavailable: "the database could not be reached or used (down or restarting, a connection "
     "broke, or its files could not be read or written). Send the request again shortly; a "
     "write sent again with the same event_id is stored once",

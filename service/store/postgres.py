@@ -27,7 +27,7 @@ from eventsourcing.utils import Environment, EnvType
 from psycopg.sql import SQL, Composed
 
 from service.config import LIBPQ_OPTIONS, ConfigError
-from service.errors import Busy, ReadOnly, StorageFull, Unavailable
+from service.errors import Busy, ReadOnly, Refused, StorageFull, Unavailable, Uninitialised
 from service.store.log import RECORDS, Cursor, Locked, LogRecorder, Undecided
 from service.store.records import Pending, StoredRecord, now_micros
 
@@ -290,13 +290,17 @@ def _storage_errors(pool: psycopg_pool.ConnectionPool[Any]) -> Iterator[None]:
         cause = error if isinstance(error, psycopg.Error) else error.__cause__
         if isinstance(cause, _NOT_WRITABLE):
             raise ReadOnly(str(error).strip()) from error
+        if isinstance(cause, _GONE):  # its tables, or the append function, are gone
+            raise Uninitialised(str(error).strip()) from error
         raise
     except (ConnectionUnavailableError, OperationalError, InterfaceError) as error:
         cause = error.__cause__
         if isinstance(cause, psycopg_pool.PoolTimeout):
             unreachable = _unreachable(pool)
             if unreachable:
-                raise Unavailable(f"{str(error).strip()}: {unreachable}") from error
+                refused = "FATAL:" in unreachable and any(r in unreachable for r in _REFUSALS)
+                kind = Refused if refused else Unavailable
+                raise kind(f"{str(error).strip()}: {unreachable}") from error
         if isinstance(error, ConnectionUnavailableError) or isinstance(
             cause, psycopg.errors.LockNotAvailable | psycopg_pool.PoolTimeout
         ):
@@ -308,6 +312,8 @@ def _storage_errors(pool: psycopg_pool.ConnectionPool[Any]) -> Iterator[None]:
         raise
 
 
+# What a database emptied under a running server answers
+_GONE = (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedFunction)
 # What a server says when it refuses a connection for a reason no retry will change.
 _REFUSALS = ("does not exist", "authentication failed", "pg_hba.conf", "permission denied")
 # What libpq says when the URL's TLS options cannot be met ("server does not support SSL, but

@@ -18,7 +18,7 @@ from eventsourcing.persistence import (
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
 
 from service.config import ConfigError
-from service.errors import Busy, ReadOnly, StorageFull, Unavailable
+from service.errors import Busy, ReadOnly, StorageFull, Unavailable, Uninitialised
 from service.store.log import RECORDS, Cursor, Locked, LogRecorder, stored_bytes
 from service.store.records import EMPTY_HEAD, Head, Pending, StoredRecord, chain_link, now_micros
 
@@ -222,6 +222,8 @@ def _storage_errors(database: str | None = None) -> Iterator[None]:
             raise Unavailable(f"its files could not be used: {error}") from error
         if name.startswith(("SQLITE_READONLY", "SQLITE_PERM")):  # permissions, or `mode=ro`
             raise ReadOnly(f"it may not be written: {error}") from error
+        if str(error).startswith("no such table: "):  # emptied under a running server
+            raise Uninitialised(f"its tables are gone: {error}") from error
         raise
 
 
