@@ -4,6 +4,7 @@ used to catch a rewritten log that the chain alone cannot; on SQLite and on Post
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from service.audit.checkpoints import (
     EmptyLog,
     LogTampered,
     latest_checkpoint,
+    sign_head,
     signed_at_micros,
     signed_message,
 )
@@ -149,6 +151,49 @@ def test_periodic_checkpoint_waits_until_n_events_since_the_last(
     # Then one was made at 5 and the next at 12, the first 5 or more positions after it
     assert first is not None and second is not None
     assert (first.position, second.position) == (5, 12)
+
+
+def test_a_due_checkpoint_another_process_stored_meanwhile_is_not_made_again(
+    timeline: Timeline, signer: Signer
+) -> None:
+    # Given a checkpoint due at 5, stored by one worker while another was still making its own
+    # (each worker of each server asks every few seconds: four landed within 51 events)
+    record_log(timeline, 5)
+    theirs = make_checkpoint(timeline, signer)
+    record_log(timeline, 3)
+    # When the other, which found none stored when it decided, comes to store its own
+    checkpoint, made = sign_head(timeline, signer, unless_after=0)
+    # Then it stores none and answers the one made meanwhile
+    assert (made, checkpoint) == (False, theirs)
+    assert stored_positions(timeline) == [5]
+    # and, nothing stored beyond what it decided on, it makes its own
+    checkpoint, made = sign_head(timeline, signer, unless_after=5)
+    assert made and checkpoint.position == 8
+
+
+def test_workers_asking_at_once_make_one_due_checkpoint(timeline: Timeline, signer: Signer) -> None:
+    record_log(timeline, 10)
+    start = threading.Barrier(4)
+    made: list[Checkpoint | None] = []
+
+    def worker() -> None:
+        start.wait()
+        made.append(maybe_checkpoint(timeline, every=5, signer=signer))
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len([c for c in made if c is not None]) == 1
+    assert stored_positions(timeline) == [10]
+
+
+def stored_positions(timeline: Timeline) -> list[int]:
+    """The positions of every checkpoint stored."""
+    with timeline.store.read_transaction() as cursor:
+        cursor.execute(f"SELECT position FROM {ledger.TABLE} ORDER BY position")
+        return [int(row["position"]) for row in cursor.fetchall()]
 
 
 def test_later_checkpoint_carries_the_tree_on_from_the_earlier_one(

@@ -154,8 +154,12 @@ def make_checkpoint(timeline: Timeline, signer: Signer | None = None) -> Checkpo
     return sign_head(timeline, signer)[0]
 
 
-def sign_head(timeline: Timeline, signer: Signer | None = None) -> tuple[Checkpoint, bool]:
-    """The checkpoint of the current head, and whether this call made it (False: it existed)."""
+def sign_head(
+    timeline: Timeline, signer: Signer | None = None, *, unless_after: int | None = None
+) -> tuple[Checkpoint, bool]:
+    """The checkpoint of the current head, and whether this call made it (False: it existed).
+    With `unless_after`, none is made when a checkpoint beyond that position was stored while
+    this one was being made (another process's): that one is answered, with False."""
     signer = signer or signer_for(timeline.database)
     store = timeline.store
     inserted = below_the_start(store)  # such a row can hide the head itself (`last_position`)
@@ -215,6 +219,7 @@ def sign_head(timeline: Timeline, signer: Signer | None = None) -> tuple[Checkpo
                 signed_message(head_position, mark.frontier.size, mark.link, root, signed_at)
             ),
         ),
+        unless_after=unless_after,
     )
     ledger.fill_chunks(store, head_position)  # the rows up to it verified: proofs may use them
     return to_wire(stored), stored.signed_at_us == signed_at
@@ -276,9 +281,12 @@ def maybe_checkpoint(
     """
     head_position = timeline.store.last_position()
     previous = ledger.latest(timeline.store)
-    if head_position - (previous.position if previous else 0) < every:
+    since = previous.position if previous else 0
+    if head_position - since < every:
         return None
-    return make_checkpoint(timeline, signer)
+    # every worker of every server asks every few seconds: the first to store one makes it
+    checkpoint, made = sign_head(timeline, signer, unless_after=since)
+    return checkpoint if made else None
 
 
 def latest_checkpoint(timeline: Timeline) -> Checkpoint:

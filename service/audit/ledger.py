@@ -120,27 +120,38 @@ def latest_of_each_key(store: LogRecorder) -> list[StoredCheckpoint]:
         return [_row(row) for row in cursor.fetchall()]
 
 
-def insert(store: LogRecorder, checkpoint: StoredCheckpoint) -> StoredCheckpoint:
-    """Store a checkpoint; if one was stored at that position meanwhile, answer that one."""
+def insert(
+    store: LogRecorder, checkpoint: StoredCheckpoint, *, unless_after: int | None = None
+) -> StoredCheckpoint:
+    """Store a checkpoint; if one was stored at that position meanwhile, answer that one. With
+    `unless_after`, store none when one beyond that position was stored meanwhile (another
+    process made the one that was due), and answer the latest."""
     ensure_table(store)
-    with store.write_transaction() as cursor:
-        cursor.execute(
-            store.sql(
-                f"INSERT INTO {TABLE} ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
-                "ON CONFLICT (position) DO NOTHING"
-            ),
-            (
-                checkpoint.position,
-                checkpoint.tree_size,
-                checkpoint.head,
-                checkpoint.tree_root,
-                checkpoint.frontier.pack(),
-                checkpoint.signed_at_us,
-                checkpoint.public_key,
-                checkpoint.signature,
-            ),
-        )
-    stored = at_position(store, checkpoint.position)
+    position = checkpoint.position
+    with store.write_transaction() as cursor:  # one writer at a time: the check holds
+        if unless_after is not None:
+            cursor.execute(f"SELECT max(position) AS top FROM {TABLE}")
+            top = cursor.fetchone()["top"]
+            if top is not None and top > unless_after:
+                position = int(top)
+        if position == checkpoint.position:
+            cursor.execute(
+                store.sql(
+                    f"INSERT INTO {TABLE} ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+                    "ON CONFLICT (position) DO NOTHING"
+                ),
+                (
+                    checkpoint.position,
+                    checkpoint.tree_size,
+                    checkpoint.head,
+                    checkpoint.tree_root,
+                    checkpoint.frontier.pack(),
+                    checkpoint.signed_at_us,
+                    checkpoint.public_key,
+                    checkpoint.signature,
+                ),
+            )
+    stored = at_position(store, position)
     assert stored is not None
     return stored
 
