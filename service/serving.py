@@ -8,7 +8,8 @@ steady load the busiest worker then carries most of them.
 The parent opens those sockets and keeps them open, and a worker that dies is replaced by one
 on the same socket: the connections queued on it wait for the new worker instead of being
 reset, and none is refused meanwhile (a listening socket that closes leaves its share of the
-port's connections nowhere to go until the kernel has unhooked it). The parent stops them all
+port's connections nowhere to go until the kernel has unhooked it); a worker that starts while
+PostgreSQL cannot be reached answers 503 on its socket until it can. The parent stops them all
 on SIGINT or SIGTERM; a worker whose parent is gone (killed outright, by SIGKILL or an
 out-of-memory killer) stops itself, so none is left holding the port with nobody to replace it.
 """
@@ -28,6 +29,7 @@ from types import FrameType
 APP = "service.http:app_from_environment"
 GRACE_SECONDS = 5
 PARENT_CHECK_SECONDS = 0.5  # how often a worker looks whether the server that started it lives
+PROBE_SECONDS = 1.0  # how often a worker answering 503s looks whether the database is back
 BACKLOG = 2048  # uvicorn's default
 logger = logging.getLogger(__name__)
 
@@ -129,7 +131,8 @@ def _worker(sock: socket.socket, log_level: str, parent: int) -> None:
     import uvicorn
 
     threading.Thread(target=_stop_when_orphaned, args=(parent,), daemon=True).start()
-
+    if not _answer_503_until_reachable(sock, log_level):
+        return  # stopped meanwhile
     config = uvicorn.Config(
         APP,
         factory=True,
@@ -138,6 +141,42 @@ def _worker(sock: socket.socket, log_level: str, parent: int) -> None:
         timeout_graceful_shutdown=GRACE_SECONDS,
     )
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def _answer_503_until_reachable(sock: socket.socket, log_level: str) -> bool:
+    """Serve 503s on `sock` while PostgreSQL cannot be reached, looking again every
+    `PROBE_SECONDS`: a worker started then (one replacing another during an outage) failed
+    to start over and over, and the connections queued on its socket hung until the database
+    came back. Whether to go on to serve (False: the worker was stopped meanwhile)."""
+    import uvicorn
+
+    from service.config import database_url
+    from service.http.waiting import waiting_app
+    from service.store.postgres import unreachable
+
+    url = database_url()
+    if url.startswith("sqlite") or not (why := unreachable(url)):
+        return True
+    logger.warning("worker %s: the database cannot be reached (%s); answering 503 until it "
+                   "can", os.getpid(), why)  # fmt: skip
+    config = uvicorn.Config(
+        waiting_app(why), log_level=log_level, timeout_graceful_shutdown=GRACE_SECONDS
+    )
+    server = uvicorn.Server(config)
+    reachable = threading.Event()
+
+    def probe() -> None:
+        while not server.should_exit:
+            time.sleep(PROBE_SECONDS)
+            if not unreachable(url):
+                reachable.set()
+                server.should_exit = True
+
+    threading.Thread(target=probe, daemon=True).start()
+    server.run(sockets=[sock])
+    if reachable.is_set():
+        logger.warning("worker %s: the database can be reached again; serving", os.getpid())
+    return reachable.is_set()
 
 
 def _stop_when_orphaned(parent: int) -> None:

@@ -16,12 +16,13 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 from uuid import uuid4
 
 import pytest
 
 from service.serving import check_free
-from tests.procs import Server, wait_until
+from tests.procs import Server, TcpProxy, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -205,6 +206,45 @@ def test_a_worker_that_dies_is_replaced_and_no_connection_is_refused_meanwhile(
         assert len(replaced) == 2 and min(workers) not in replaced
         assert answers and set(answers) == {200}
         assert all(call("GET", f"{base}/api/health")[0] == 200 for _ in range(20))
+
+
+@pytest.mark.postgres
+def test_a_worker_started_while_postgresql_is_out_of_reach_answers_503_until_it_is_back(
+    postgres_url: str,
+) -> None:
+    parts = urlsplit(postgres_url)
+    proxy = TcpProxy((parts.hostname or "127.0.0.1", parts.port or 5432))
+    proxy.start()
+    through = parts._replace(netloc=f"{parts.username}@127.0.0.1:{proxy.port}")
+    database = urlunsplit(through._replace(query="connect_timeout=2"))
+    try:
+        with serving(database, workers=2) as base:
+            server = _server_pid(base)
+            workers = _workers(server)
+            # When the database goes out of reach and a worker is replaced meanwhile
+            proxy.stop()
+            os.kill(min(workers), signal.SIGKILL)
+            # (the other may be replaced too: one still starting when the database went fails)
+            replaced = wait_until(
+                lambda: len(_workers(server)) == 2 and min(workers) not in _workers(server),
+                timeout=20,
+            )
+            assert replaced, (workers, _workers(server))
+            # Then every request is answered (a 503, or a 200 from what the old worker keeps)
+            # on either worker's socket: those queued on the new worker's socket hung while it
+            # failed to start, again and again
+            answers = [call("GET", f"{base}/api/health")[0] for _ in range(8)]
+            assert set(answers) == {503}
+            # and once the database is back, both serve again
+            proxy.start()
+            back = wait_until(
+                lambda: all(call("GET", f"{base}/api/health")[0] == 200 for _ in range(8)),
+                timeout=30,
+                interval=0.5,
+            )
+            assert back
+    finally:
+        proxy.stop()
 
 
 def test_workers_whose_server_was_killed_outright_stop_and_free_the_port(tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ from eventsourcing.postgres import (
 from eventsourcing.utils import Environment, EnvType
 from psycopg.sql import SQL, Composed
 
-from service.config import LIBPQ_OPTIONS, ConfigError
+from service.config import LIBPQ_OPTIONS, ConfigError, persistence_env
 from service.errors import Busy, ReadOnly, Refused, StorageFull, Unavailable, Uninitialised
 from service.store.log import RECORDS, Cursor, Locked, LogRecorder, Undecided
 from service.store.records import Pending, StoredRecord, now_micros
@@ -369,8 +369,28 @@ def _connect(pool: psycopg_pool.ConnectionPool[Any], *, timeout: float) -> None:
 
 def _unreachable(pool: psycopg_pool.ConnectionPool[Any]) -> str:
     """Why the server cannot be connected to now, or "" when it can (the pool was only full)."""
+    return _why_not(lambda: _connect(pool, timeout=2))  # libpq's least
+
+
+def unreachable(url: str) -> str:
+    """Why the PostgreSQL database at `url` cannot be connected to now (within 2 s), or ""."""
+    env = persistence_env(url)
+    settings = {
+        "dbname": env["POSTGRES_DBNAME"],
+        "host": env["POSTGRES_HOST"],
+        "port": env["POSTGRES_PORT"],
+        "user": env["POSTGRES_USER"],
+        "password": env["POSTGRES_PASSWORD"],
+        **KEEPALIVES,
+        **dict(parse_qsl(env[LIBPQ_OPTIONS])),
+    }
+    conninfo = psycopg.conninfo.make_conninfo(**settings, connect_timeout=2)
+    return _why_not(lambda: psycopg.connect(conninfo).close())
+
+
+def _why_not(connect: Callable[[], None]) -> str:
     try:
-        _connect(pool, timeout=2)  # libpq's least
+        connect()
     except psycopg.OperationalError as error:
         said = str(error).strip().splitlines()
         return said[0].removeprefix("connection failed: ") if said else "no connection"
