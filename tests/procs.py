@@ -23,18 +23,11 @@ import httpx
 
 from projections import ProjectionRunner, rebuild, snapshot
 from service.application import Timeline
+from tests.pgserver import free_port
 
 TIMELINE = str(Path(sys.executable).with_name("timeline"))
 HOST = "127.0.0.1"  # servers under test listen on loopback only
 START_SECONDS = 30.0
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def timeline_process(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:

@@ -29,7 +29,8 @@ from service.tokens import Tokens
 from service.writing import Outcome, Request
 from tests import bodies
 from tests.api import serve
-from tests.procs import TIMELINE, create_token, free_port, timeline_process
+from tests.pgserver import free_port
+from tests.procs import TIMELINE, create_token, timeline_process
 
 CORPUS = Path(__file__).parent.parent / "service/seed/corpus.ndjson"
 MINUTE = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}"  # how `tokens list` shows a time

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,18 +21,12 @@ from uuid import uuid4
 import pytest
 
 from service.serving import check_free
+from tests.pgserver import free_port
 from tests.procs import Server, TcpProxy, wait_until
 
 pytestmark = pytest.mark.e2e
 
 TIMELINE = str(Path(sys.executable).with_name("timeline"))
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def call(method: str, url: str, body: Any = None, token: str = "") -> tuple[int, Any]:

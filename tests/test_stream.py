@@ -27,7 +27,8 @@ from service.tokens import Tokens
 from tests import bodies
 from tests.api import serve
 from tests.browser.serving import serving
-from tests.procs import TIMELINE, free_port, wait_until
+from tests.pgserver import free_port
+from tests.procs import TIMELINE, wait_until
 
 
 class Message(NamedTuple):

@@ -10,7 +10,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import NamedTuple
 
-from tests.procs import TIMELINE, free_port, run_timeline
+from tests.pgserver import free_port
+from tests.procs import TIMELINE, run_timeline
 
 
 def cli(*args: str) -> str:
