@@ -38,12 +38,19 @@ def _no_file(url: str, why: str) -> ConfigError:
     )
 
 
+def _no_tables(url: str, why: str) -> ConfigError:
+    """A database without the log's tables, which are not to be made."""
+    return NoTables(
+        f"no timeline tables in {redacted(url)} ({why}): run `timeline init` on it first"
+    )
+
+
 def check_database(url: str) -> None:
     """Raise what opening the timeline at `url` to serve it would raise, making nothing: a
     setting (`ConfigError`), a server refusing or out of reach, a file that may not be written.
     A database without the log's tables passes when this process would make them."""
     path = sqlite_file(url)
-    if path is not None and not path.exists():
+    if path is not None and (not path.exists() or path.stat().st_size == 0):  # to be made
         check_openable(str(path))
         if not creates_tables():
             raise _no_file(url, _NOT_MADE)
@@ -54,7 +61,7 @@ def check_database(url: str) -> None:
         Timeline(url, existing=True).close()  # makes nothing: no file, no table
     except NoTables:
         if not creates_tables():
-            raise
+            raise _no_tables(url, _NOT_MADE) from None
 
 
 MAX_ATTEMPTS = 3  # `record` decides under the lock at last; a clash then means a writer ignored it
@@ -97,13 +104,16 @@ class Timeline(Application[UUID]):
             raise _no_file(database, why)
         if create or existing:
             env["CREATE_TABLE"] = "yes" if create else "no"
-        super().__init__(env=env)
+        try:
+            super().__init__(env=env)
+        except BaseException:  # a server refusing, say: its pool closed now, not by the
+            factory = getattr(self, "factory", None)  # collector in some other thread
+            if factory is not None:
+                factory.close()
+            raise
         if not self.store.tables_present():
             self.close()
-            raise NoTables(
-                f"no timeline tables in {redacted(database)} ({why}): "
-                "run `timeline init` on it first"
-            )
+            raise _no_tables(database, why)
 
     def construct_mapper(self) -> EventMapper:
         """One msgspec mapper instead of the library's JSON transcoder."""

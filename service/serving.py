@@ -151,8 +151,9 @@ def _answer_503_until_reachable(sock: socket.socket, log_level: str) -> bool:
     import uvicorn
 
     from service.config import database_url
+    from service.errors import Refused, Unavailable
     from service.http.waiting import waiting_app
-    from service.store.postgres import unreachable
+    from service.store.postgres import refuses, unreachable
 
     url = database_url()
     if url.startswith("sqlite") or not (why := unreachable(url)):
@@ -160,7 +161,9 @@ def _answer_503_until_reachable(sock: socket.socket, log_level: str) -> bool:
     logger.warning("worker %s: the database cannot be reached (%s); answering 503 until it "
                    "can", os.getpid(), why)  # fmt: skip
     config = uvicorn.Config(
-        waiting_app(why), log_level=log_level, timeout_graceful_shutdown=GRACE_SECONDS
+        waiting_app(Refused(why) if refuses(why) else Unavailable(why)),
+        log_level=log_level,
+        timeout_graceful_shutdown=GRACE_SECONDS,
     )
     server = uvicorn.Server(config)
     reachable = threading.Event()
@@ -168,12 +171,17 @@ def _answer_503_until_reachable(sock: socket.socket, log_level: str) -> bool:
     def probe() -> None:
         while not server.should_exit:
             time.sleep(PROBE_SECONDS)
-            if not unreachable(url):
+            try:
+                back = not unreachable(url)
+            except Exception:  # looked again at the next turn: a dead probe would 503 for good
+                logger.exception("worker %s: could not look at the database", os.getpid())
+                continue
+            if back:
                 reachable.set()
                 server.should_exit = True
 
     threading.Thread(target=probe, daemon=True).start()
-    server.run(sockets=[sock])
+    server.run(sockets=[sock.dup()])  # uvicorn closes the sockets it served on
     if reachable.is_set():
         logger.warning("worker %s: the database can be reached again; serving", os.getpid())
     return reachable.is_set()

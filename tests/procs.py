@@ -126,6 +126,7 @@ class Server(Process):
         *,
         env: dict[str, str] | None = None,
         workers: int = 1,
+        log_level: str = "warning",
     ) -> None:
         self.port = free_port()
         self.base_url = f"http://{HOST}:{self.port}"
@@ -142,7 +143,7 @@ class Server(Process):
                 "--workers",
                 str(workers),
                 "--log-level",
-                "warning",
+                log_level,
             ],
             log,
             env,
@@ -289,6 +290,9 @@ class TcpProxy:
         """Refuse new connections and break the relayed ones."""
         with self._lock:
             if self._listener is not None:
+                # a close alone leaves the socket listening while `accept` waits on it
+                with contextlib.suppress(OSError):
+                    self._listener.shutdown(socket.SHUT_RDWR)
                 self._listener.close()
                 self._listener = None
             for sock in self._open:

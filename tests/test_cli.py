@@ -528,6 +528,14 @@ def test_serve_check_fails_where_serving_could_not_open_the_database_and_makes_n
     assert main(["serve", "--check", "--port", port, "--database", absent]) == 2
     assert "CREATE_TABLE=no: this process creates none" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+    # an empty file (SQLite's empty database) is left as it is: it was given a header
+    monkeypatch.delenv("CREATE_TABLE")
+    (tmp_path / "empty.db").touch()
+    empty = f"sqlite:///{tmp_path}/empty.db"
+    assert main(["serve", "--check", "--port", port, "--database", empty]) == 0
+    assert [p.stat().st_size for p in tmp_path.iterdir()] == [0]
+    (tmp_path / "empty.db").unlink()
+    monkeypatch.setenv("CREATE_TABLE", "no")
     # and a timeline made by `init`, which passes either way
     assert main(["init", "--database", absent]) == 0
     assert main(["serve", "--check", "--port", port, "--database", absent]) == 0

@@ -6,10 +6,13 @@ database that cannot be reached is 503 `database-unavailable`, both with `Retry-
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import socket
 import sqlite3
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -31,7 +34,7 @@ from service.audit import ledger, periodic_checkpoints
 from service.audit.keys import Signer, load_or_create_key
 from service.cli import main
 from service.config import LIBPQ_OPTIONS, ConfigError, persistence_env
-from service.errors import Busy
+from service.errors import Busy, Unavailable
 from service.store.postgres import KEEPALIVES, TimelinePostgresRecorder
 from service.store.records import to_micros
 from service.tokens import Tokens
@@ -259,6 +262,44 @@ def test_every_postgresql_connection_carries_keepalives_and_the_urls_tls_mode(
     assert used["sslmode"] == b"disable"
     wanted = {name: value.encode() for name, value in KEEPALIVES.items()}
     assert {name: used[name] for name in KEEPALIVES} == wanted
+
+
+@contextmanager
+def agreeing_to_tls_then_hanging_up() -> Iterator[int]:
+    """A port whose server says yes to TLS and closes the connection: libpq then checks the
+    URL's certificate files, or meets a handshake cut short."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def answer() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                client, _ = listener.accept()
+                with client:
+                    client.recv(8)  # the SSLRequest
+                    client.sendall(b"S")
+
+    threading.Thread(target=answer, daemon=True).start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        with contextlib.suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)
+        listener.close()
+
+
+def test_a_missing_certificate_file_is_named_and_a_cut_handshake_is_not_a_setting(
+    tmp_path: Path,
+) -> None:
+    with agreeing_to_tls_then_hanging_up() as port:
+        url = f"postgresql://u@127.0.0.1:{port}/db?connect_timeout=1"
+        # the file's path is in the error: only libpq's hint was, on the message's last line
+        with pytest.raises(ConfigError, match="failed its TLS") as refused:
+            Timeline(f"{url}&sslmode=verify-full&sslrootcert={tmp_path}/ca.pem")
+        assert f"{tmp_path}/ca.pem" in str(refused.value)
+        assert "does not exist" in str(refused.value)
+        # a handshake cut short may pass on a retry: the server out of reach, not a setting
+        with pytest.raises(Unavailable):
+            Timeline(f"{url}&sslmode=require")
 
 
 @pytest.mark.postgres

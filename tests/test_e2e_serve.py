@@ -203,40 +203,47 @@ def test_a_worker_that_dies_is_replaced_and_no_connection_is_refused_meanwhile(
 
 @pytest.mark.postgres
 def test_a_worker_started_while_postgresql_is_out_of_reach_answers_503_until_it_is_back(
-    postgres_url: str,
+    postgres_url: str, tmp_path: Path
 ) -> None:
     parts = urlsplit(postgres_url)
     proxy = TcpProxy((parts.hostname or "127.0.0.1", parts.port or 5432))
     proxy.start()
     through = parts._replace(netloc=f"{parts.username}@127.0.0.1:{proxy.port}")
     database = urlunsplit(through._replace(query="connect_timeout=2"))
+    server = Server(database, tmp_path / "serve.log", workers=2, log_level="info")
     try:
-        with serving(database, workers=2) as base:
-            server = _server_pid(base)
-            workers = _workers(server)
-            # When the database goes out of reach and a worker is replaced meanwhile
-            proxy.stop()
-            os.kill(min(workers), signal.SIGKILL)
-            # (the other may be replaced too: one still starting when the database went fails)
-            replaced = wait_until(
-                lambda: len(_workers(server)) == 2 and min(workers) not in _workers(server),
-                timeout=20,
-            )
-            assert replaced, (workers, _workers(server))
-            # Then every request is answered (a 503, or a 200 from what the old worker keeps)
-            # on either worker's socket: those queued on the new worker's socket hung while it
-            # failed to start, again and again
-            answers = [call("GET", f"{base}/api/health")[0] for _ in range(8)]
-            assert set(answers) == {503}
-            # and once the database is back, both serve again
-            proxy.start()
-            back = wait_until(
-                lambda: all(call("GET", f"{base}/api/health")[0] == 200 for _ in range(8)),
-                timeout=30,
-                interval=0.5,
-            )
-            assert back
+        server.wait_healthy()  # by one worker: the other may still be starting, and fail
+        log = server.log  # with a trace when the database goes meanwhile
+        assert wait_until(lambda: log.read_text().count("startup complete") == 2, timeout=30)
+        base, workers = server.base_url, _workers(server.popen.pid)
+        # When the database goes out of reach and a worker is replaced meanwhile
+        proxy.stop()
+        os.kill(min(workers), signal.SIGKILL)
+        replaced = wait_until(
+            lambda: len(now := _workers(server.popen.pid)) == 2 and min(workers) not in now,
+            timeout=20,
+        )
+        assert replaced, server.tail()
+        waiting = _workers(server.popen.pid)
+        # Then every request is answered, 503, on either worker's socket: those queued on
+        # the new worker's socket hung while it failed to start, again and again
+        answers = [call("GET", f"{base}/api/health")[0] for _ in range(8)]
+        assert set(answers) == {503}
+        # and once the database is back, the same workers serve: none fails to take over
+        before = len(server.log.read_text())
+        proxy.start()
+        back = wait_until(
+            lambda: all(call("GET", f"{base}/api/health")[0] == 200 for _ in range(8)),
+            timeout=30,
+            interval=0.5,
+        )
+        assert back, server.tail()
+        assert _workers(server.popen.pid) == waiting, server.tail(60)
+        said = server.log.read_text()[before:]
+        assert "can be reached again; serving" in said
+        assert "Traceback" not in said and "exited" not in said, server.tail()
     finally:
+        server.stop()
         proxy.stop()
 
 

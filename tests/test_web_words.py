@@ -160,3 +160,13 @@ def test_a_stop_row_says_by_this_date_and_why_when_the_series_stopped_between_sa
     # refuted on the second date itself: from it
     [(_, said)] = chart._stop_rows(steps, {stopped: [date(2023, 2, 1)]})
     assert said.startswith(f"not counted from this date: {reason}")
+
+
+def test_a_meeting_names_its_parties_and_a_transfer_its_direction() -> None:
+    assert words.actors_text({"supplier": "PRK", "recipient": "RUS"}, "meeting") == (
+        "North Korea and Russia"
+    )
+    assert words.actors_text({"recipient": "RUS"}, "meeting") == "Russia"  # not "to Russia"
+    assert words.actors_text({"supplier": "PRK", "recipient": "RUS"}, "transfer") == (
+        "North Korea \N{RIGHTWARDS ARROW} Russia"
+    )

@@ -13,13 +13,13 @@ _METHODS = [HttpMethod.GET, HttpMethod.HEAD, HttpMethod.POST, HttpMethod.PUT, Ht
             HttpMethod.DELETE]  # fmt: skip
 
 
-def waiting_app(reason: str) -> Litestar:
-    """An app whose every answer is the problem `database-unavailable`, with Retry-After
-    (the detail says what the worker met: `reason` goes to the log)."""
+def waiting_app(error: Unavailable) -> Litestar:
+    """An app whose every answer is the problem of `error` (`database-unavailable`, with
+    Retry-After unless the server refuses for good); what it says goes to the log."""
 
     @route(["/", "/{path:path}"], http_method=_METHODS, sync_to_thread=False)
     def unavailable() -> None:
-        raise Unavailable(reason)
+        raise error
 
     return Litestar(
         [unavailable], exception_handlers={StorageError: on_database_error}, openapi_config=None

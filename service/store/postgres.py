@@ -298,8 +298,7 @@ def _storage_errors(pool: psycopg_pool.ConnectionPool[Any]) -> Iterator[None]:
         if isinstance(cause, psycopg_pool.PoolTimeout):
             unreachable = _unreachable(pool)
             if unreachable:
-                refused = "FATAL:" in unreachable and any(r in unreachable for r in _REFUSALS)
-                kind = Refused if refused else Unavailable
+                kind = Refused if refuses(unreachable) else Unavailable
                 raise kind(f"{str(error).strip()}: {unreachable}") from error
         if isinstance(error, ConnectionUnavailableError) or isinstance(
             cause, psycopg.errors.LockNotAvailable | psycopg_pool.PoolTimeout
@@ -317,8 +316,10 @@ _GONE = (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedFunction)
 # What a server says when it refuses a connection for a reason no retry will change.
 _REFUSALS = ("does not exist", "authentication failed", "pg_hba.conf", "permission denied")
 # What libpq says when the URL's TLS options cannot be met ("server does not support SSL, but
-# SSL was required", "root certificate file ... does not exist", "certificate verify failed")
-_TLS_FAILURES = ("SSL", "certificate")
+# SSL was required", "root certificate file ... does not exist", "certificate verify failed",
+# "server certificate for ... does not match host name"); not a handshake cut short ("SSL
+# SYSCALL error"), which a retry may get past
+_TLS_FAILURES = ("does not support SSL", "certificate")
 # TCP keepalives on every connection: a server or network gone silent (a machine switched
 # off, a dropped route) breaks a connection waiting for an answer after about a minute,
 # where TCP alone would wait for hours; the pool then opens another
@@ -342,6 +343,12 @@ class TimelinePostgresFactory(PostgresFactory):
         kwargs.update({**KEEPALIVES, **options})
 
 
+def refuses(said: str) -> bool:
+    """Whether libpq's `said` is the server refusing the connection for a reason no retry
+    changes (`_REFUSALS`)."""
+    return "FATAL:" in said and any(refusal in said for refusal in _REFUSALS)
+
+
 def _check_accepted(datastore: PostgresDatastore) -> None:
     """Connect once, directly, and raise `ConfigError` when the server refuses the database,
     role or password. The pool retries every failed connection until its connect timeout, so
@@ -351,11 +358,12 @@ def _check_accepted(datastore: PostgresDatastore) -> None:
         _connect(datastore.pool, timeout=datastore.pool.timeout)
     except psycopg.OperationalError as error:
         said = str(error).strip().splitlines()[-1] if str(error).strip() else ""
-        if "FATAL:" in said and any(refusal in said for refusal in _REFUSALS):
+        if refuses(said):
             reason = said.split("FATAL:", 1)[1].strip()
             raise ConfigError(f"the PostgreSQL server refused the connection: {reason}") from None
-        if any(word in said for word in _TLS_FAILURES):  # `?sslmode=` and its files
-            reason = said.rsplit(" failed: ", 1)[-1].strip()
+        whole = " ".join(str(error).split())  # libpq's reason, then its hint on another line
+        if any(failure in whole for failure in _TLS_FAILURES):  # `?sslmode=` and its files
+            reason = whole.split(" failed: ", 2)[-1]
             raise ConfigError(f"the connection to PostgreSQL failed its TLS: {reason}") from None
 
 

@@ -160,8 +160,8 @@ def actors_text(actors: dict[str, Any], kind: str) -> str:
     met: `North Korea and Russia`."""
     parts = []
     supplier, recipient = actors.get("supplier"), actors.get("recipient")
-    if supplier and recipient and kind in _PARTIES:
-        parts.append(f"{actor(supplier)} and {actor(recipient)}")
+    if kind in _PARTIES and (supplier or recipient):
+        parts.append(" and ".join(actor(party) for party in (supplier, recipient) if party))
     elif supplier and recipient:
         parts.append(f"{actor(supplier)} → {actor(recipient)}")
     elif supplier or recipient:
