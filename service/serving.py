@@ -161,7 +161,7 @@ def _answer_503_until_reachable(sock: socket.socket, log_level: str) -> bool:
     logger.warning("worker %s: the database cannot be reached (%s); answering 503 until it "
                    "can", os.getpid(), why)  # fmt: skip
     config = uvicorn.Config(
-        waiting_app(Refused(why) if refuses(why) else Unavailable(why)),
+        waiting_app(Refused if refuses(why) else Unavailable, why),
         log_level=log_level,
         timeout_graceful_shutdown=GRACE_SECONDS,
     )

@@ -13,13 +13,13 @@ _METHODS = [HttpMethod.GET, HttpMethod.HEAD, HttpMethod.POST, HttpMethod.PUT, Ht
             HttpMethod.DELETE]  # fmt: skip
 
 
-def waiting_app(error: Unavailable) -> Litestar:
-    """An app whose every answer is the problem of `error` (`database-unavailable`, with
-    Retry-After unless the server refuses for good); what it says goes to the log."""
+def waiting_app(kind: type[Unavailable], reason: str) -> Litestar:
+    """An app whose every answer is the problem of `kind` (`database-unavailable`, with
+    Retry-After unless the server refuses for good); `reason` goes to the log."""
 
     @route(["/", "/{path:path}"], http_method=_METHODS, sync_to_thread=False)
     def unavailable() -> None:
-        raise error
+        raise kind(reason)  # a new one each time: one raised again keeps every traceback
 
     return Litestar(
         [unavailable], exception_handlers={StorageError: on_database_error}, openapi_config=None
