@@ -337,10 +337,15 @@ class TimelinePostgresFactory(PostgresFactory):
 
     def __init__(self, env: Environment | EnvType | None) -> None:
         super().__init__(env)
-        options = dict(parse_qsl(self.env.get(LIBPQ_OPTIONS) or ""))
         kwargs = self.datastore.pool.kwargs  # the pool opens its connections later
         assert isinstance(kwargs, dict)  # the library's datastore gives its pool a dict
-        kwargs.update({**KEEPALIVES, **options})
+        kwargs.update(_libpq_options(self.env.get(LIBPQ_OPTIONS) or ""))
+
+
+def _libpq_options(tls: str) -> dict[str, str]:
+    """What every connection adds to the library's settings: `KEEPALIVES` and the URL's TLS
+    options (`tls`, a query string)."""
+    return {**KEEPALIVES, **dict(parse_qsl(tls))}
 
 
 def refuses(said: str) -> bool:
@@ -389,8 +394,7 @@ def unreachable(url: str) -> str:
         "port": env["POSTGRES_PORT"],
         "user": env["POSTGRES_USER"],
         "password": env["POSTGRES_PASSWORD"],
-        **KEEPALIVES,
-        **dict(parse_qsl(env[LIBPQ_OPTIONS])),
+        **_libpq_options(env[LIBPQ_OPTIONS]),
     }
     conninfo = psycopg.conninfo.make_conninfo(**settings, connect_timeout=2)
     return _why_not(lambda: psycopg.connect(conninfo).close())
