@@ -60,23 +60,25 @@ def persistence_env(url: str) -> dict[str, str]:
         )
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
-        _only(url, parse_qs(parts.query), ("lock_timeout",))
+        options = _options(url, ("lock_timeout",))
         return {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": _sqlite_name(url),
-            "SQLITE_LOCK_TIMEOUT": _seconds(url, parse_qs(parts.query), "lock_timeout"),
+            "SQLITE_LOCK_TIMEOUT": _seconds(url, options, "lock_timeout"),
             "APPLICATION_RECORDER_TOPIC": "service.store.sqlite:TimelineSQLiteRecorder",
         }
     if parts.scheme in ("postgresql", "postgres"):
         if not parts.path.strip("/"):
             raise ConfigError(f"{redacted(url)!r} names no database")
-        options = parse_qs(parts.query)
-        if "schema" in options:  # the read models, tokens and checkpoints are not qualified
+        # the read models, tokens and checkpoints are not qualified by a schema
+        if "schema" in parse_qs(parts.query, keep_blank_values=True):
             raise ConfigError(
                 f"{redacted(url)!r}: ?schema= is not supported: a timeline's tables live in the "
                 "database's default schema; use a database per timeline"
             )
-        _only(url, options, ("pool_size", "max_overflow", "lock_timeout", "connect_timeout", *TLS))
+        options = _options(
+            url, ("pool_size", "max_overflow", "lock_timeout", "connect_timeout", *TLS)
+        )
         return {
             "PERSISTENCE_MODULE": "service.store.postgres:TimelinePostgresFactory",
             "POSTGRES_DBNAME": unquote(parts.path.strip("/")),
@@ -116,23 +118,34 @@ def _sqlite_name(url: str) -> str:
     return path
 
 
-def _only(url: str, options: dict[str, list[str]], known: tuple[str, ...]) -> None:
-    """Refuse an option this service does not read: ignored, a misspelt `lock_timout` or a
-    libpq `sslmode=require` would leave the default in force without a word."""
-    unknown = sorted(set(options) - set(known))
+def _options(url: str, known: tuple[str, ...]) -> dict[str, str]:
+    """The URL's options, each of `known`, given once, with a value. Refused: an option this
+    service does not read (ignored, a misspelt `lock_timout` or a libpq `sslmode=require`
+    would leave the default in force without a word), one without a value (`?pool_size=`
+    kept the default) and one given twice (one would be used and the other ignored)."""
+    pairs = parse_qsl(urlsplit(url).query, keep_blank_values=True)
+    unknown = sorted({name for name, _ in pairs} - set(known))
     if unknown:
         raise ConfigError(
             f"{redacted(url)!r}: unknown option {', '.join(unknown)}; "
             f"this database takes {', '.join(known)}"
         )
+    options: dict[str, str] = {}
+    for name, value in pairs:
+        if name in options:
+            raise ConfigError(f"{redacted(url)!r}: option {name} is given more than once")
+        if not value.strip():
+            raise ConfigError(f"{redacted(url)!r}: option {name} has no value")
+        options[name] = value
+    return options
 
 
-def _tls(url: str, options: dict[str, list[str]]) -> str:
+def _tls(url: str, options: dict[str, str]) -> str:
     """The URL's TLS options for libpq, as a query string: `?sslmode=verify-full` with
     `sslrootcert=/path/ca.pem` checks the server's certificate and name; `sslcert` and `sslkey`
     present a client certificate. Without them libpq's defaults hold (`prefer`: TLS when the
     server offers it, unverified), and its PGSSLMODE and PGSSLROOTCERT variables too."""
-    given = {name: options[name][-1] for name in TLS if name in options}
+    given = {name: options[name] for name in TLS if name in options}
     mode = given.get("sslmode")
     if mode is not None and mode not in SSL_MODES:
         raise ConfigError(f"{redacted(url)!r}: sslmode must be one of {', '.join(SSL_MODES)}")
@@ -140,11 +153,11 @@ def _tls(url: str, options: dict[str, list[str]]) -> str:
 
 
 def _whole(
-    url: str, options: dict[str, list[str]], name: str, default: str, *, least: int, unit: str = ""
+    url: str, options: dict[str, str], name: str, default: str, *, least: int, unit: str = ""
 ) -> str:
     """`?pool_size=N` (at least 1, default 5): connections each process keeps to PostgreSQL;
     `?max_overflow=N` (at least 0, default 10): how many more it may open at busy times."""
-    value = options.get(name, [default])[0]
+    value = options.get(name, default)
     if not (value.isascii() and value.isdigit()) or int(value) < least:
         raise ConfigError(
             f"{redacted(url)!r}: {name} must be a whole number{unit}, at least {least}"
@@ -152,7 +165,7 @@ def _whole(
     return value
 
 
-def _seconds(url: str, options: dict[str, list[str]], name: str) -> str:
+def _seconds(url: str, options: dict[str, str], name: str) -> str:
     """`?lock_timeout=SECONDS`: how long a write waits for the database's lock before it gives
     up (an HTTP request then gets 503 `database-busy`); `?connect_timeout=SECONDS`: how long
     PostgreSQL is waited for when no connection can be made (503 `database-unavailable`).

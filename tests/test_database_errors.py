@@ -193,6 +193,24 @@ def test_an_option_the_database_url_does_not_take_is_refused(url: str) -> None:
     assert url.rsplit("?", 1)[1].split("=")[0] in str(refused.value)
 
 
+@pytest.mark.parametrize(
+    ("query", "said"),
+    [
+        ("pool_size=", "option pool_size has no value"),  # the default of 5 held
+        ("sslmode=", "option sslmode has no value"),  # libpq's `prefer` held
+        ("lock_timeout=%20", "option lock_timeout has no value"),
+        ("pool_size=2&pool_size=9", "option pool_size is given more than once"),
+        ("sslmode=disable&sslmode=verify-full", "option sslmode is given more than once"),
+    ],
+)
+def test_a_database_option_without_a_value_or_given_twice_is_refused(query: str, said: str) -> None:
+    with pytest.raises(ConfigError, match=said):
+        persistence_env(f"postgresql://u@h/db?{query}")
+    if not query.startswith(("pool_size", "sslmode")):
+        with pytest.raises(ConfigError, match=said):
+            persistence_env(f"sqlite:///timeline.db?{query}")
+
+
 @pytest.mark.postgres
 def test_the_cli_never_prints_the_password_of_a_database_url(
     postgres_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
