@@ -10,6 +10,9 @@ LINE = r"^(?=.*\S)[^\x00-\x1f\x7f]*$"  # one line of text, not blank, no control
 # text columns cannot hold NUL, and the read models keep reasons in such columns).
 TEXT = r"^(?=[\s\S]*\S)[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 URL = r"^https?://[^\s\x00-\x1f\x7f]+$"
+# A code: units and item categories. A digit may come first (`152mm_shell`, `122mm_rocket`: a
+# calibre leads in this field's names); a letter somewhere, so that a number is not a code.
+CODE = r"^(?=[a-z0-9_]*[a-z])[a-z0-9][a-z0-9_]*$"
 
 
 class FieldError(ValueError):

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from events.base import LINE, TEXT, URL, FieldError
+from events.base import CODE, LINE, TEXT, URL, FieldError
 from events.catalogue import AnyEvent
 from events.expected import expectations, lookup
 
@@ -46,7 +46,7 @@ _NAMED_FIELD = re.compile(r"Object (missing required|contains unknown) field `(.
 
 # What each pattern of the catalogue means, for people reading a refusal.
 _PATTERNS = {
-    "^[a-z][a-z0-9_]*$": "must be a snake_case word: a-z, then a-z, 0-9 or `_`",
+    CODE: "must be a snake_case code: a-z, 0-9 or `_`, a letter or digit first, a letter in it",
     URL: "must be an http:// or https:// URL without spaces or control characters",
     TEXT: "must be text: not blank, no control characters but tabs and line breaks",
     LINE: "must be one line of text: not blank, no control characters",

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from events.base import TEXT, FieldError, Value
+from events.base import CODE, TEXT, FieldError, Value
 
 Qualifier = Literal[
     "exact",
@@ -28,7 +28,7 @@ Unit = Annotated[
     msgspec.Meta(
         min_length=1,
         max_length=40,
-        pattern=r"^[a-z][a-z0-9_]*$",
+        pattern=CODE,
         description="A singular noun in snake_case: container, round, missile, uav, tonne, …",
     ),
 ]

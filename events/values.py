@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from events.base import LINE, TEXT, URL, FieldError, Value
+from events.base import CODE, LINE, TEXT, URL, FieldError, Value
 from events.edtf import EdtfError, parse_edtf
 from events.figures import Figure
 
@@ -63,7 +63,7 @@ Originator = Annotated[str, _line(1, 200)]
 Url = Annotated[str, msgspec.Meta(max_length=2000, pattern=URL)]
 Quote = Annotated[str, msgspec.Meta(min_length=1, max_length=5000, pattern=TEXT)]
 Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=2000, pattern=TEXT)]
-Category = Annotated[str, msgspec.Meta(min_length=1, max_length=60, pattern=r"^[a-z][a-z0-9_]*$")]
+Category = Annotated[str, msgspec.Meta(min_length=1, max_length=60, pattern=CODE)]
 Designation = Annotated[str, _line(1, 200)]
 OccurredText = Annotated[str, _line(1, 64)]
 Day = Annotated[date, msgspec.Meta(description="A calendar date, YYYY-MM-DD")]

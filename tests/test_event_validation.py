@@ -626,7 +626,28 @@ def test_item_category_must_be_snake_case_and_the_message_gives_no_unit_as_an_ex
     assert refused_at(body) == "$.item.category"
     # `round` is a unit: it was offered as an example of what a category should look like
     message = refusal(body).errors[0].message
-    assert message == "must be a snake_case word: a-z, then a-z, 0-9 or `_`"
+    assert (
+        message
+        == "must be a snake_case code: a-z, 0-9 or `_`, a letter or digit first, a letter in it"
+    )
+
+
+def test_a_unit_or_category_may_begin_with_a_calibre() -> None:
+    figure = {"qualifier": "exact", "value": 40, "unit": "152mm_shell"}
+    event = decode(report_body(figure=figure))
+    assert isinstance(event, ReportAdded)
+    assert event.report.figure is not None and event.report.figure.unit == "152mm_shell"
+    reported = decode({**minimal("development_reported"), "item": {"category": "122mm_rocket"}})
+    assert isinstance(reported, DevelopmentReported) and reported.item is not None
+    assert reported.item.category == "122mm_rocket"
+
+
+@pytest.mark.parametrize("code", ["152", "_shell", "2S19", "shell-152", "152mm shell"])
+def test_a_unit_or_category_that_is_a_number_or_not_snake_case_is_refused(code: str) -> None:
+    figure = {"qualifier": "exact", "value": 40, "unit": code}
+    assert refused_at(report_body(figure=figure)) == "$.report.figure.unit"
+    body = {**minimal("development_reported"), "item": {"category": code}}
+    assert refused_at(body) == "$.item.category"
 
 
 # --- enumerations and numbers ------------------------------------------------------------------

@@ -214,7 +214,7 @@ def test_unknown_qualifier_is_refused() -> None:
         figure(value=1, qualifier="roughly")
 
 
-@pytest.mark.parametrize("unit", ["", "Containers", "152mm_round", "shell rounds", "x" * 41])
+@pytest.mark.parametrize("unit", ["", "Containers", "152", "shell rounds", "x" * 41])
 def test_unit_that_is_not_a_snake_case_noun_is_refused(unit: str) -> None:
     with pytest.raises(msgspec.ValidationError, match=r"\$\.unit"):
         figure(unit=unit, value=1)
