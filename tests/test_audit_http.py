@@ -193,12 +193,11 @@ def test_verify_refuses_a_body_that_is_not_a_checkpoint(client: Client) -> None:
 def test_changes_in_a_window_group_each_development_with_who_when_why_and_diffs(
     client: Client,
 ) -> None:
-    # Given an older development, then a corrected one recorded from time T
-    post_event(client, bodies.development_reported())
+    # Given an older development recorded at T, then a corrected one
+    older = post_event(client, bodies.development_reported()).json()
     development, receipts = given_a_corrected_development(client)
-    since = receipts[0]["recorded_at"]
-    # When the window starts at T
-    page = client.get("/api/changes", params={"since": since}).json()
+    # When the window is what was recorded after T
+    page = client.get("/api/changes", params={"since": older["recorded_at"]}).json()
     # Then only the corrected development is listed, its events with the history's diffs
     [group] = page["developments"]
     assert group["development_id"] == development and page["next"] is None
@@ -229,7 +228,21 @@ def test_changes_until_a_time_leave_out_what_came_after(client: Client) -> None:
     [group] = page["developments"]
     assert [item["version"] for item in group["items"]] == [1, 2]
     assert page["until"] == receipts[1]["recorded_at"]
-    assert page["since"] == "2000-01-01T00:00:00.000000Z"
+    assert page["since"] == "1999-12-31T23:59:59.999999Z"  # a date: from its start
+
+
+def test_changes_windows_chained_by_their_until_list_every_event_once(client: Client) -> None:
+    # Given events recorded over three windows, each asked from the `until` of the one before
+    seen: list[int] = []
+    since = "2000-01-01"
+    for _ in range(3):
+        given_a_corrected_development(client)
+        page = client.get("/api/changes", params={"since": since}).json()
+        seen += [item["position"] for group in page["developments"] for item in group["items"]]
+        since = page["until"]  # the last event recorded, when asked without `until`
+    # Then each event was listed once: the `until` of one window is the `since` of the next
+    log = client.get("/api/events", params={"limit": 1000}).json()["items"]
+    assert sorted(seen) == [item["position"] for item in log] and len(seen) == 12
 
 
 def test_changes_page_through_a_long_window(client: Client) -> None:

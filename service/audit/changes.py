@@ -50,11 +50,11 @@ class ChangesPage(msgspec.Struct, frozen=True):
 def changes_between(
     timeline: Timeline, since_us: int, until_us: int, *, after: int = 0, limit: int = 1000
 ) -> ChangesPage:
-    """Events with `since_us <= recorded_at <= until_us` after position `after`, at most `limit`."""
+    """Events with `since_us < recorded_at <= until_us` after position `after`, at most `limit`."""
     store = timeline.store
     # recorded_at never decreases along positions, so the window is a range of positions:
-    # after the last row recorded before `since`, up to the last row recorded by `until`
-    start = max(after, store.last_position(until_us=since_us - 1))
+    # after the last row recorded by `since`, up to the last row recorded by `until`
+    start = max(after, store.last_position(until_us=since_us))
     end = store.last_position(until_us=until_us)
     if end <= start:
         return ChangesPage([], None)

@@ -54,7 +54,8 @@ class ChangedDevelopment(msgspec.Struct, frozen=True):
 
 
 class Changes(msgspec.Struct, frozen=True):
-    """Everything recorded between `since` and `until`, grouped by development."""
+    """Everything recorded after `since` and by `until`, grouped by development: `since` is
+    the last moment before the window (a date asked: the end of the day before)."""
 
     since: Time
     until: Time
@@ -71,13 +72,18 @@ def provide_signer(state: State, timeline: NamedDependency[Timeline]) -> Signer:
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 
 
+_FIRST_MICRO = to_micros(datetime.min.replace(tzinfo=UTC))  # nothing is recorded at it
+
+
 def _moment(name: str, text: str | None, *, start_of_day: bool) -> int:
-    """An RFC 3339 time or a date (its first or last microsecond, UTC) in microseconds."""
+    """An RFC 3339 time or a date in microseconds: a date is its last microsecond, UTC, or with
+    `start_of_day` the last of the day before (0001-01-01: the first there is)."""
     if text is not None and start_of_day and _DATE.fullmatch(text):
         try:
-            return to_micros(datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC))
+            day = datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC)
         except ValueError:
             raise InvalidParameter(name, f"{text!r} is not a real date") from None
+        return max(to_micros(day) - 1, _FIRST_MICRO)
     try:
         return parse_known_at(text)
     except InvalidParameter as error:
@@ -196,11 +202,17 @@ class AuditController(Controller):
         request: Request[Any, Any, Any],
         timeline: NamedDependency[Timeline],
         since: Annotated[
-            str, QueryParameter(description="RFC 3339 time, or a date (its start, UTC)")
+            str,
+            QueryParameter(
+                description="RFC 3339 time: what was recorded after it; or a date: from its start"
+            ),
         ],
         until: Annotated[
             str | None,
-            QueryParameter(description="RFC 3339 time, or a date (its end); default now"),
+            QueryParameter(
+                description="RFC 3339 time: what was recorded up to it; or a date: to its end; "
+                "default now"
+            ),
         ] = None,
         after: Annotated[
             int, QueryParameter(ge=0, le=MAX_POSITION, description="Continue after this position")
@@ -210,12 +222,15 @@ class AuditController(Controller):
         ] = 1000,
         format: Format = None,
     ) -> Response[Any]:
-        """Events recorded in [since, until] by development, each with who, when, why and diffs."""
+        """Events recorded in (since, until] by development, each with who, when, why and diffs:
+        what was known at `until` and not at `since` (as `known_at` reads a time), so the `until`
+        of one answer is the `since` of the next window."""
         since_us = _moment("since", since, start_of_day=True)
         until_us = await sync_to_thread(settled_known_at, timeline.store, "until", until)
         if until is None or until_us != _moment("until", until, start_of_day=False):
             until_us = max(until_us, since_us)  # settled before the window: nothing in it yet
-        if until_us < since_us:
+        days = until is not None and bool(_DATE.fullmatch(since) and _DATE.fullmatch(until))
+        if until_us < since_us or (days and str(until) < since):  # a day before the first
             raise InvalidParameter("until", "the window ends before it starts")
         page = await sync_to_thread(
             changes_between, timeline, since_us, until_us, after=after, limit=limit
