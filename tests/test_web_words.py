@@ -170,3 +170,20 @@ def test_a_meeting_names_its_parties_and_a_transfer_its_direction() -> None:
     assert words.actors_text({"supplier": "PRK", "recipient": "RUS"}, "transfer") == (
         "North Korea \N{RIGHTWARDS ARROW} Russia"
     )
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "texts"),
+    [
+        # two and five years between ticks: round years, not every January
+        (date(1990, 5, 1), date(2014, 3, 1), ["1995", "2000", "2005", "2010"]),
+        (date(1900, 1, 1), date(2024, 3, 1), ["1950", "2000"]),
+        (date(2022, 1, 1), date(9999, 12, 31), ["4000", "6000", "8000"]),
+        (date(2023, 10, 13), date(2024, 3, 1), ["Nov 2023", "Dec", "2024", "Feb", "Mar"]),
+    ],
+)
+def test_an_axis_has_a_few_ticks_at_round_dates_however_long_it_is(
+    start: date, end: date, texts: list[str]
+) -> None:
+    ticks = chart._x_ticks(chart.Scale(start=start, end=end, top=1.0))
+    assert [tick.text for tick in ticks] == texts

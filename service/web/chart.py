@@ -167,20 +167,24 @@ def _summary(line: Line, name: str) -> str:
     return f"{name}: {said} (last reported {current.last_asserted_on.isoformat()}, {reports})"
 
 
+# Months between ticks: at most five spans on an axis, each a round number of months or years.
+_YEARS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
+_TICK_MONTHS = (1, 3, 6, *(12 * years for years in _YEARS))
+
+
 def _x_ticks(scale: Scale) -> list[Tick]:
     months = (scale.end.year - scale.start.year) * 12 + scale.end.month - scale.start.month
-    every = next((m for m in (1, 3, 6, 12, 24, 60) if months / m <= 5), 120)
+    every = next((m for m in _TICK_MONTHS if months / m <= 5), _TICK_MONTHS[-1])
     ticks: list[Tick] = []
-    year, month = scale.start.year, scale.start.month + 1
-    while year + (month - 1) // 12 <= MAXYEAR:
-        day = date(year + (month - 1) // 12, (month - 1) % 12 + 1, 1)
+    # months counted from January of year 0, so that ticks fall on round years (2020, 2030)
+    first = scale.start.year * 12 + scale.start.month  # the month after the start's
+    for index in range(first + -first % every, (MAXYEAR + 1) * 12, every):
+        day = date(index // 12, index % 12 + 1, 1)
         if day > scale.end:
             break
-        if (day.month - 1) % every == 0:
-            # a month alone, but the first tick says its year: an axis may show no January
-            month_name = f"{day:%b}" if ticks else f"{day:%b} {day.year}"
-            ticks.append(Tick(scale.x(day), str(day.year) if day.month == 1 else month_name))
-        month += 1
+        # a month alone, but the first tick says its year: an axis may show no January
+        month_name = f"{day:%b}" if ticks else f"{day:%b} {day.year}"
+        ticks.append(Tick(scale.x(day), str(day.year) if day.month == 1 else month_name))
     return ticks
 
 
