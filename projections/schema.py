@@ -39,8 +39,9 @@ TRACKING = "tl_tracking"
 # when rows move to other tables (deliveries 5: SQLite's two R-trees replaced one), a table
 # is added (developments 4: `tl_actor_developments`), or columns (developments 5: the segments'
 # `occurred_lower` and `occurred_upper`, `_ADDED_COLUMNS`). Both 6: actor ids and originators
-# compare without the spaces around them (`state.name_key`).
-FOLDS = {"developments": 6, "deliveries": 6}
+# compare without the spaces around them (`state.name_key`); both 7: nor the runs of spaces in
+# them, their format characters or their compatibility forms (NFKC).
+FOLDS = {"developments": 7, "deliveries": 7}
 
 DEVELOPMENTS = Table(
     "tl_developments",

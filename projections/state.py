@@ -6,6 +6,7 @@ valid-time arithmetic is integer arithmetic.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
@@ -211,10 +212,17 @@ ACTOR_SEPARATOR = "\x1f"  # actor ids cannot hold control characters
 
 
 def name_key(name: str) -> str:
-    """How actor ids and originators compare: names equal but for their case, or for spaces
-    around them, are one (DESIGN: filters match actor ids case-insensitively; `Y ` typed for
-    `Y` would otherwise start a series of its own, or hide from a filter)."""
-    return name.strip().casefold()
+    """How actor ids and originators compare: names equal but for their case, their spaces
+    (around them, or two for one), invisible format characters (a zero-width space) or their
+    compatibility forms (a no-break space, fullwidth `\uff30\uff32\uff2b`) are one. DESIGN:
+    filters match actor ids case-insensitively; `Y ` or `Y\u200b` typed for `Y` would
+    otherwise start a series of its own that reads like the other, or hide from a filter.
+    Letters of other scripts that look alike (Cyrillic `\u0420` for `P`) stay apart."""
+    if name.isascii():
+        return " ".join(name.split()).casefold()
+    folded = unicodedata.normalize("NFKC", name)
+    shown = "".join(c for c in folded if unicodedata.category(c) != "Cf")
+    return " ".join(shown.split()).casefold()
 
 
 def actor_key(actors: dict[str, Any]) -> str:

@@ -58,6 +58,7 @@ Interpretations where DESIGN is silent (the read models must agree with these):
 
 from __future__ import annotations
 
+import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -358,22 +359,24 @@ def _timeline_key(row: RefDevelopment) -> tuple[date, int]:
     return (row.first_reported_on, row.position)
 
 
-def _key(name: str) -> str:
-    """Names (actor ids, originators) equal but for case and the spaces around are one."""
-    return name.strip().casefold()
+def name_key(name: str) -> str:
+    """Names (actor ids, originators) equal but for case, spaces (around, or a run for one),
+    format characters and compatibility forms (NFKC) are one."""
+    text = unicodedata.normalize("NFKC", name)
+    return " ".join("".join(c for c in text if unicodedata.category(c) != "Cf").split()).casefold()
 
 
 def _matches_actor(actors: Actors, wanted: str) -> bool:
-    return any(_key(name) == _key(wanted) for name in actors.names())
+    return any(name_key(name) == name_key(wanted) for name in actors.names())
 
 
 def _folded(name: str | None) -> str | None:
-    return None if name is None else _key(name)
+    return None if name is None else name_key(name)
 
 
 def _same_actor(name: str | None, wanted: str) -> bool:
     """Equal but for case and spaces around: actors, and the category and unit filters."""
-    return name is not None and _key(name) == _key(wanted)
+    return name is not None and name_key(name) == name_key(wanted)
 
 
 def _none_first(value: str | None) -> tuple[bool, str]:
@@ -506,11 +509,11 @@ def deliveries(
                 _folded(dev_recipient),
                 dev_category,
                 figure.unit,
-                _key(r.report.source.originator),
+                name_key(r.report.source.originator),
             )
             for actor in (dev_supplier, dev_recipient):
                 if actor is not None:
-                    spelt.setdefault(_key(actor), actor.strip())
+                    spelt.setdefault(name_key(actor), actor.strip())
             voices.setdefault(key[4], r.report.source.originator.strip())
             contributions[key].append((r.report.asserted_on, r.position, figure))
 

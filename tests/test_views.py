@@ -168,6 +168,30 @@ def test_names_with_spaces_around_are_the_names_they_surround(store: Store) -> N
     same_as_reference(store, D(2024, 3, 1))
 
 
+def test_names_that_read_alike_on_screen_are_one_name(store: Store) -> None:
+    # Given running totals by one monitor, coded with a no-break space, two spaces and a
+    # zero-width space after it, and developments naming PRK in fullwidth letters
+    for day, spelt, value in [
+        (1, "Zed Monitor", 1000),
+        (2, "Zed\u00a0Monitor", 2000),
+        (3, "Zed  Monitor", 3000),
+        (4, "Zed Monitor\u200b", 4000),
+    ]:
+        said_so = said(spelt, D(2024, 1, day), figure(value=value, basis="cumulative"))
+        store.develop(said_so, supplier="\uff30\uff32\uff2b" if day > 2 else "PRK")
+
+    view = store.deliveries_at(D(2024, 3, 1))
+
+    # Then the last total replaced the others in one series, which looks as first spelt, and
+    # the actor filters find the fullwidth PRK by `PRK` and the other way round
+    assert [(s.supplier, s.originator, s.low, s.reports) for s in view.series] == [
+        ("PRK", "Zed Monitor", 4000.0, 4)
+    ]
+    assert len(store.deliveries_at(D(2024, 3, 1), supplier="\uff50\uff52\uff4b").series) == 1
+    assert len(store.timeline_at(D(2024, 3, 1), actor="prk")) == 4
+    same_as_reference(store, D(2024, 3, 1))
+
+
 def test_units_and_categories_are_never_added_together(store: Store) -> None:
     store.develop(said(US, D(2024, 1, 1), figure("container", value=1000)))
     store.develop(said(US, D(2024, 1, 1), figure("round", value=500_000)))

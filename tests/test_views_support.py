@@ -36,6 +36,7 @@ from projections import ReadModels
 from projections.results import Allegation, Deliveries, Detail, DevelopmentRow, Page
 from service.application import Timeline, recorded_of
 from service.store.records import to_micros
+from tests.reference import name_key
 
 FAR_FUTURE = date(2100, 1, 1)
 
@@ -74,7 +75,7 @@ def folded(deliveries: Any) -> Any:
     for row in (*view["series"], *view["totals"]):
         for role in ("supplier", "recipient", "originator"):
             if row.get(role) is not None:
-                row[role] = row[role].strip().casefold()
+                row[role] = name_key(row[role])
     for rows in (view["series"], view["totals"]):
         rows.sort(key=lambda row: msgspec.json.encode(row, order="sorted"))
     return view
