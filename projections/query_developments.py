@@ -21,6 +21,7 @@ from service.store.log import Cursor
 
 ALLEGATION_STATUSES = ("alleged", "corroborated", "disputed")
 MAX_LIMIT = 500
+PAGE = 100  # items on a page unless a limit is asked
 
 
 class InvalidCursor(ValueError):
@@ -167,7 +168,7 @@ def timeline(
     *,
     as_of: date,
     position: int,
-    limit: int = 100,
+    limit: int = PAGE,
     after: str | None = None,
     kind: str | None = None,
     actor: str | None = None,
@@ -217,7 +218,7 @@ def allegations(
     *,
     as_of: date,
     position: int,
-    limit: int = 100,
+    limit: int = PAGE,
     after: str | None = None,
     kind: str | None = None,
     actor: str | None = None,

@@ -199,9 +199,11 @@ def test_following_next_alone_goes_on_with_the_first_page_s_as_of_and_known_at(
             seen += [item["development_id"] for item in page["items"]]
             cursor = page["next"]
         now = _get(client, "/api/developments", known_at="2100-01-01", cursor=first["next"])
-        far = first["next"].rsplit("~", 1)[0] + "~999999999999999999"  # known_at in year 33658
+        # the read models' own cursor, the as_of, the known_at, filters, limit and a check
+        parts = first["next"].split("~")
+        unpinned = "~".join(parts[:2])  # as versions before session 10 wrote it
+        far = f"{unpinned}~{parts[2]}~999999999999999999"  # as before session 20, in year 33658
         forged = _get(client, "/api/developments", cursor=far)
-        unpinned = first["next"].rsplit("~", 2)[0]  # as versions before session 10 wrote it
         older = _get(client, "/api/developments", as_of="2024-07-01", cursor=unpinned)
     # Then the pages are those of one answer: none skipped, none twice
     assert seen == ids
@@ -211,6 +213,37 @@ def test_following_next_alone_goes_on_with_the_first_page_s_as_of_and_known_at(
     assert [item["development_id"] for item in older["items"]] == [ids[1], ids[2]][
         : len(older["items"])
     ]
+
+
+def test_following_next_alone_keeps_the_first_page_s_limit_and_a_cursor_cut_short_is_refused(
+    database_url: str,
+) -> None:
+    with serve(database_url) as client:
+        # Given five developments and a first page of two, of the timeline and the allegations
+        ids = [report_development(client, report=bodies.report(asserted_on=f"2024-06-0{day}"))
+               for day in range(1, 6)]  # fmt: skip
+        for path in ("/api/developments", "/api/views/allegations"):
+            first = _get(client, path, as_of="2024-07-01", limit=2)
+            # When the next pages are asked by their cursors alone
+            seen, cursor, sizes = (
+                [item["development_id"] for item in first["items"]],
+                first["next"],
+                [],
+            )
+            while cursor is not None:
+                page = _get(client, path, cursor=cursor)
+                sizes.append(len(page["items"]))
+                seen += [item["development_id"] for item in page["items"]]
+                cursor = page["next"]
+            # Then they are pages of two, as the first, and a limit given is the one used
+            assert seen == ids and sizes == [2, 1]
+            assert len(_get(client, path, cursor=first["next"], limit=3)["items"]) == 3
+            # and a cursor missing its last character, or mistyped, is a 400 naming it, not
+            # an empty page read at another known_at
+            for broken in (first["next"][:-1], first["next"].replace("~2~", "~3~")):
+                response = client.get(path, params={"cursor": broken})
+                assert response.status_code == 400, broken
+                assert response.json()["errors"][0]["path"] == "cursor"
 
 
 def test_following_next_alone_keeps_the_first_page_s_filters(database_url: str) -> None:

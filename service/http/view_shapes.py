@@ -6,6 +6,7 @@ import base64
 import binascii
 import itertools
 import re
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date
 from typing import Annotated, Any, NamedTuple
@@ -17,6 +18,7 @@ from litestar.response import Stream
 from events import Status, parse_edtf
 from events.base import LINE
 from events.values import Kind
+from projections.query_developments import MAX_LIMIT, PAGE
 from projections.results import Deliveries, Detail, DevelopmentRow, Page
 from service.http.params import InvalidParameter, parse_as_of
 from service.http.shapes import Time, format_micros
@@ -217,15 +219,18 @@ def page_of(
     known_at_us: int,
     shape: Any,
     filters: TimelineFilters = NO_FILTERS,
+    limit: int = PAGE,
 ) -> TimelinePage:
-    """A page of results with each item shaped by `shape`; its `next` carries the page's times
-    and filters, so following `next` alone answers for them."""
+    """A page of results with each item shaped by `shape`; its `next` carries the page's times,
+    filters and limit, so following `next` alone answers for them, and a check of the rest, so
+    a cursor cut short or mistyped is refused rather than read as another page."""
     following = None
     if page.next is not None:
-        following = f"{page.next}~{as_of.isoformat()}~{known_at_us}"
+        encoded = ""
         if filters != NO_FILTERS:
-            encoded = base64.urlsafe_b64encode(msgspec.json.encode(filters)).rstrip(b"=")
-            following += f"~{encoded.decode()}"
+            encoded = base64.urlsafe_b64encode(msgspec.json.encode(filters)).rstrip(b"=").decode()
+        told = f"{page.next}~{as_of.isoformat()}~{known_at_us}~{encoded}~{limit}"
+        following = f"{told}~{_check(told)}"
     return TimelinePage(
         as_of=as_of,
         known_at=format_micros(known_at_us),
@@ -234,36 +239,58 @@ def page_of(
     )
 
 
+def _check(told: str) -> str:
+    return f"{zlib.crc32(told.encode()):08x}"
+
+
 class Continued(NamedTuple):
-    """What a `next` cursor says: where the read models go on, and the `as_of`, `known_at` (µs)
-    and filters of the page that handed it out (None or none in a cursor of an earlier version)."""
+    """What a `next` cursor says: where the read models go on, and the `as_of`, `known_at` (µs),
+    filters and limit of the page that handed it out (None or none in a cursor of an earlier
+    version)."""
 
     after: str | None
     as_of: str | None = None
     known_at_us: int | None = None
     filters: TimelineFilters = NO_FILTERS
+    limit: int | None = None
 
 
-_PINNED = re.compile(r"(.+)~(\d{4}-\d{2}-\d{2})~(\d{1,18})(?:~([A-Za-z0-9_-]+))?", re.ASCII)
+_DATE_AND_TIME = r"(.+)~(\d{4}-\d{2}-\d{2})~(\d{1,18})"
+_PINNED = re.compile(  # since session 20: with the limit and a check
+    _DATE_AND_TIME + r"~([A-Za-z0-9_-]*)~(\d{1,4})~([0-9a-f]{8})", re.ASCII
+)
+_PINNED_BEFORE = re.compile(_DATE_AND_TIME + r"(?:~([A-Za-z0-9_-]+))?", re.ASCII)
 
 
 def continued(cursor: str | None) -> Continued:
     """The parts of a cursor `page_of` handed out (any other text is left to the read models,
     which refuse what they did not write)."""
-    found = None if cursor is None else _PINNED.fullmatch(cursor)
-    if found is None:
-        return Continued(cursor)
+    if cursor is None:
+        return Continued(None)
+    found = _PINNED.fullmatch(cursor)
+    limit = None
+    if found is not None:
+        told, check = cursor.rsplit("~", 1)
+        if check != _check(told) or not 1 <= int(found.group(5)) <= MAX_LIMIT:
+            raise _not_ours(cursor)
+        limit = int(found.group(5))
+    else:
+        found = _PINNED_BEFORE.fullmatch(cursor)
+        if found is None:
+            return Continued(cursor)
     filters = NO_FILTERS
     try:
         parse_as_of(found.group(2))  # its date, refused as the cursor's, not as `as_of`
-        if found.group(4) is not None:
+        if found.group(4):
             encoded = found.group(4) + "=" * (-len(found.group(4)) % 4)
             filters = _filters_decoder.decode(base64.urlsafe_b64decode(encoded))
     except (InvalidParameter, binascii.Error, ValueError, msgspec.DecodeError):
-        raise InvalidParameter(
-            "cursor", f"{cursor!r} is not a cursor this service handed out"
-        ) from None
-    return Continued(found.group(1), found.group(2), int(found.group(3)), filters)
+        raise _not_ours(cursor) from None
+    return Continued(found.group(1), found.group(2), int(found.group(3)), filters, limit)
+
+
+def _not_ours(cursor: str) -> InvalidParameter:
+    return InvalidParameter("cursor", f"{cursor!r} is not a cursor this service handed out")
 
 
 def _columns(names: str) -> tuple[str, ...]:

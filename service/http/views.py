@@ -23,7 +23,7 @@ from events import Status
 from events.base import LINE
 from events.values import Kind
 from projections import ReadModels
-from projections.query_developments import MAX_LIMIT, InvalidCursor
+from projections.query_developments import MAX_LIMIT, PAGE, InvalidCursor
 from projections.results import Deliveries
 from service.application import Timeline
 from service.errors import UnknownDevelopment
@@ -37,6 +37,7 @@ from service.http.view_shapes import (
     DELIVERY_COLUMNS,
     DETAIL_COLUMNS,
     TIMELINE_COLUMNS,
+    Continued,
     TimelineFilters,
     TimelinePage,
     continued,
@@ -59,7 +60,12 @@ KnownAt = Annotated[
     str | None,
     QueryParameter(description="System time: RFC 3339 with offset, or a date; default now"),
 ]
-Limit = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT, description="Items per page")]
+Limit = Annotated[
+    int | None,
+    QueryParameter(
+        ge=1, le=MAX_LIMIT, description=f"Items per page: default {PAGE}, or the cursor's"
+    ),
+]
 Cursor = Annotated[str | None, QueryParameter(description="`next` of the previous page")]
 Filter = Annotated[str | None, QueryParameter(min_length=1, max_length=200, pattern=LINE)]
 Day = Annotated[str | None, QueryParameter(description="A date YYYY-MM-DD, inclusive")]
@@ -101,17 +107,16 @@ def _window(
 
 
 def _times(
-    read_models: ReadModels, as_of: str | None, known_at: str | None, cursor: str | None
-) -> tuple[date, int, str | None]:
-    """D, T (µs) and where the read models go on. A `next` cursor carries the `as_of` and
-    `known_at` of its page, used where the request gives none: following `next` alone goes on
-    with the same answer, whatever was recorded since."""
-    going_on = continued(cursor)
+    read_models: ReadModels, as_of: str | None, known_at: str | None, going_on: Continued
+) -> tuple[date, int]:
+    """D and T (µs). A `next` cursor carries the `as_of` and `known_at` of its page, used where
+    the request gives none: following `next` alone goes on with the same answer, whatever was
+    recorded since."""
     day = parse_as_of(going_on.as_of if as_of is None else as_of)
     pinned = going_on.known_at_us
     if known_at is None and pinned is not None and pinned < now_micros():  # else: one to come
-        return day, pinned, going_on.after
-    return day, _known_at(read_models, known_at), going_on.after
+        return day, pinned
+    return day, _known_at(read_models, known_at)
 
 
 def _call(function: Any, **kwargs: Any) -> Any:
@@ -143,7 +148,7 @@ class DevelopmentsController(Controller):
         to: Day = None,
         occurred_from: Occurred = None,
         occurred_to: Occurred = None,
-        limit: Limit = 100,
+        limit: Limit = None,
         cursor: Cursor = None,
         format: Format = None,
     ) -> Response[Any]:
@@ -152,10 +157,12 @@ class DevelopmentsController(Controller):
         `from` and `to` bound `first_reported_on`; `occurred_from` and `occurred_to` keep the
         developments whose `occurred` allows a day between them (an open or unknown end
         allows every day on its side; a development without `occurred` is left out)."""
-        day, moment, after = _times(read_models, as_of, known_at, cursor)
+        going_on = continued(cursor)
+        day, moment = _times(read_models, as_of, known_at, going_on)
         given = TimelineFilters(kind=kind, actor=actor, status=status, from_=from_, to=to,
                                 occurred_from=occurred_from, occurred_to=occurred_to)  # fmt: skip
-        filters = given.over(continued(cursor).filters)
+        filters = given.over(going_on.filters)
+        limit = limit or going_on.limit or PAGE
         first, last = _window("from", filters.from_, "to", filters.to)
         began, ended = _window(
             "occurred_from", filters.occurred_from, "occurred_to", filters.occurred_to
@@ -165,7 +172,7 @@ class DevelopmentsController(Controller):
             as_of=day,
             known_at_us=moment,
             limit=limit,
-            after=after,
+            after=going_on.after,
             kind=filters.kind,
             actor=filters.actor,
             status=filters.status,
@@ -174,7 +181,7 @@ class DevelopmentsController(Controller):
             occurred_from=began,
             occurred_to=ended,
         )
-        shaped = page_of(page, day, moment, development_shape, filters)
+        shaped = page_of(page, day, moment, development_shape, filters, limit)
         if wants_csv(request, format):
             following = _following(request, shaped)
             return csv_response(shaped.items, TIMELINE_COLUMNS, day, shaped.known_at, following)
@@ -274,24 +281,26 @@ class ViewsController(Controller):
         known_at: KnownAt = None,
         kind: FromQuery[Kind | None] = None,
         actor: Filter = None,
-        limit: Limit = 100,
+        limit: Limit = None,
         cursor: Cursor = None,
         format: Format = None,
     ) -> Response[Any]:
         """Visible developments alleged, corroborated or disputed, oldest first; `kind` and
         `actor` filter them as they filter the timeline."""
-        day, moment, after = _times(read_models, as_of, known_at, cursor)
-        filters = TimelineFilters(kind=kind, actor=actor).over(continued(cursor).filters)
+        going_on = continued(cursor)
+        day, moment = _times(read_models, as_of, known_at, going_on)
+        filters = TimelineFilters(kind=kind, actor=actor).over(going_on.filters)
+        limit = limit or going_on.limit or PAGE
         page = _call(
             read_models.allegations,
             as_of=day,
             known_at_us=moment,
             limit=limit,
-            after=after,
+            after=going_on.after,
             kind=filters.kind,
             actor=filters.actor,
         )
-        shaped = page_of(page, day, moment, msgspec.to_builtins, filters)
+        shaped = page_of(page, day, moment, msgspec.to_builtins, filters, limit)
         if wants_csv(request, format):
             following = _following(request, shaped)
             return csv_response(shaped.items, ALLEGATION_COLUMNS, day, shaped.known_at, following)
