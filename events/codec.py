@@ -178,7 +178,9 @@ def _value_of(message: str) -> str | None:
     return None if found is None else found.group(1)
 
 
-def _decode(decoder: msgspec.json.Decoder[Any], data: bytes | str) -> Any:
+def decode_json(decoder: msgspec.json.Decoder[Any], data: bytes | str) -> Any:
+    """Decode a JSON body with `decoder`, raising `InvalidEvent` that names the field at fault
+    (`malformed`: not JSON at all)."""
     try:
         return decoder.decode(data)
     except msgspec.ValidationError as error:
@@ -197,13 +199,13 @@ def _decode(decoder: msgspec.json.Decoder[Any], data: bytes | str) -> Any:
 
 def decode_event(data: bytes | str) -> AnyEvent:
     """Decode and validate one event, raising `InvalidEvent` that names the field at fault."""
-    event: AnyEvent = _decode(_event_decoder, data)
+    event: AnyEvent = decode_json(_event_decoder, data)
     return event
 
 
 def decode_batch(data: bytes | str) -> list[AnyEvent]:
     """Decode and validate a batch body `{"events": [...]}` (1 to 1,000 events)."""
-    batch: Batch = _decode(_batch_decoder, data)
+    batch: Batch = decode_json(_batch_decoder, data)
     return batch.events
 
 

@@ -104,8 +104,14 @@ def test_only_an_admin_may_sign_and_verify_while_anyone_may_read_checkpoints(
 
 
 def test_verify_refuses_a_body_nested_past_the_recursion_limit(client: Client) -> None:
-    document = problem(client.post("/api/verify", content=b"[" * 10_000 + b"]" * 10_000), 400)
-    assert "nested too deeply" in document["detail"]
+    # refused at its first byte: a checkpoint is an object, and its decoder reads no deeper
+    for body in (
+        b"[" * 10_000 + b"]" * 10_000,
+        b'{"position": ' + b"[" * 10_000 + b"]" * 10_000 + b"}",
+    ):
+        document = problem(client.post("/api/verify", content=body), 400)
+        assert document["type"] == "urn:timeline:problem:invalid-body"
+        assert document["detail"].startswith(("$: Expected `object`", "$.position: Expected `int`"))
 
 
 def test_verify_reports_an_intact_log(client: Client) -> None:
@@ -187,7 +193,30 @@ def test_verify_against_a_checkpoint_kept_outside(client: Client) -> None:
 
 
 def test_verify_refuses_a_body_that_is_not_a_checkpoint(client: Client) -> None:
-    problem(client.post("/api/verify", json={"position": "last"}), 400)
+    document = problem(client.post("/api/verify", json={"position": "last"}), 400)
+    assert document["type"] == "urn:timeline:problem:invalid-body"
+    assert document["errors"][0]["path"] == "$.position"
+
+
+@pytest.mark.parametrize(("body", "said"), [(b"", "truncated"), (b"{", "truncated")])
+def test_verify_refuses_a_body_that_is_not_json_as_the_events_do(
+    client: Client, body: bytes, said: str
+) -> None:
+    sent = client.post("/api/verify", content=body, headers={"Content-Type": "application/json"})
+    document = problem(sent, 400)
+    assert document["type"] == "urn:timeline:problem:malformed-json"
+    [error] = document["errors"]
+    assert error["path"] == "$" and said in error["message"] and "'data'" not in str(document)
+
+
+def test_a_checkpoint_asked_with_a_body_is_refused_and_not_made(client: Client) -> None:
+    post_event(client, bodies.development_reported())
+    sent = client.post(
+        "/api/checkpoints", content=b"garbage", headers={"Content-Type": "text/plain"}
+    )
+    assert problem(sent, 415)["errors"][0]["path"] == "body"
+    problem(client.get("/api/checkpoints/latest"), 404)
+    assert client.post("/api/checkpoints").status_code == 201
 
 
 def test_changes_in_a_window_group_each_development_with_who_when_why_and_diffs(

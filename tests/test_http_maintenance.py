@@ -44,6 +44,23 @@ def test_a_rebuild_over_http_of_one_projection_names_it(database_url: str) -> No
         assert "name" in str(document)
 
 
+def test_a_rebuild_given_a_body_refuses_it_and_rebuilds_nothing(database_url: str) -> None:
+    with serve(database_url, role="admin") as admin:
+        post_event(admin, bodies.development_reported())
+        timeline: Timeline = admin.app.state.timeline
+        with timeline.store.read_transaction() as cursor:
+            cursor.execute("SELECT name, generation FROM tl_tracking ORDER BY name")
+            before = [tuple(row) for row in cursor.fetchall()]
+        # its options are query parameters: a `name` in a body was ignored, and all rebuilt
+        for sent in ({"json": {"name": "deliveries"}}, {"content": b"deliveries"}):
+            document = problem(admin.post("/api/projections/rebuild", **sent), 415)
+            assert document["errors"][0]["path"] == "body"
+            assert "query parameters" in document["detail"]
+        with timeline.store.read_transaction() as cursor:
+            cursor.execute("SELECT name, generation FROM tl_tracking ORDER BY name")
+            assert [tuple(row) for row in cursor.fetchall()] == before
+
+
 def test_read_models_that_disagree_with_the_log_answer_503_until_rebuilt(
     database_url: str,
 ) -> None:

@@ -13,8 +13,10 @@ from litestar import Controller, Request, Response, get, post
 from litestar.concurrency import sync_to_thread
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
-from litestar.params import JSONBody, PathParameter, QueryParameter
+from litestar.params import PathParameter, QueryParameter
 
+from events import InvalidEvent
+from events.codec import decode_json
 from service.application import Timeline
 from service.audit import (
     Checkpoint,
@@ -31,7 +33,7 @@ from service.audit.proofs import InclusionProof, inclusion_proof
 from service.http.auth import ROLE
 from service.http.deadline import NO_DEADLINE
 from service.http.media import JSON_BODY
-from service.http.openapi import answer_spec
+from service.http.openapi import answer_spec, body_operation
 from service.http.params import (
     IdInPath,
     InvalidParameter,
@@ -39,9 +41,17 @@ from service.http.params import (
     settled_known_at,
     uuid_of,
 )
-from service.http.problems import ADMIN_ONLY, BAD_PARAMS, UNSUPPORTED_MEDIA, problem_spec
+from service.http.problems import (
+    ADMIN_ONLY,
+    BAD_PARAMS,
+    NO_BODY,
+    UNSUPPORTED_MEDIA,
+    InvalidBody,
+    problem_spec,
+)
 from service.http.shapes import HistoryItem, Time, format_micros, history_item
 from service.http.tables import CSV, Format, next_link, wants_csv
+from service.http.write import read_body
 from service.store.records import MAX_POSITION, to_micros
 
 
@@ -69,6 +79,7 @@ def provide_signer(state: State, timeline: NamedDependency[Timeline]) -> Signer:
     return signer if isinstance(signer, Signer) else signer_for(timeline.database)
 
 
+_CHECKPOINT = msgspec.json.Decoder(Checkpoint)
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 
 
@@ -126,6 +137,7 @@ class AuditController(Controller):
         responses={
             200: answer_spec(Checkpoint, description="The head was already signed"),
             **ADMIN_ONLY,
+            **NO_BODY,
             422: problem_spec("The log is empty, or does not verify"),
         },
     )
@@ -176,6 +188,9 @@ class AuditController(Controller):
         "/verify",
         summary="Recompute the hash chain against a checkpoint you kept",
         status_code=200,
+        operation_class=body_operation(
+            Checkpoint, "A checkpoint as /api/checkpoints serves it", {}
+        ),
         opt={ROLE: "admin", NO_DEADLINE: True, JSON_BODY: True},
         responses={
             400: problem_spec("The body is not a checkpoint; `errors` name the fields"),
@@ -184,10 +199,14 @@ class AuditController(Controller):
         },
     )
     async def verify_against(
-        self, timeline: NamedDependency[Timeline], data: JSONBody[Checkpoint]
+        self, request: Request[Any, Any, Any], timeline: NamedDependency[Timeline]
     ) -> VerifyReport:
         """Like GET, against a checkpoint in the body (as served by /api/checkpoints)."""
-        return await sync_to_thread(verify_log, timeline, data)
+        try:
+            checkpoint: Checkpoint = decode_json(_CHECKPOINT, await read_body(request))
+        except InvalidEvent as error:
+            raise InvalidBody(error.errors, malformed=error.malformed) from None
+        return await sync_to_thread(verify_log, timeline, checkpoint)
 
     @get(
         "/changes",

@@ -18,6 +18,10 @@ Every route that reads a JSON body (`opt={JSON_BODY: True}`: `POST /api/events`,
   later with a misleading error, or, for an encoding that leaves JSON readable, be stored as
   something the client did not mean.
 
+A route that reads no body (`POST /api/checkpoints`, `POST /api/projections/rebuild`: their
+options are query parameters) refuses one with 415 naming `body`: `{"name": "deliveries"}`
+posted to the rebuild was ignored, and every projection rebuilt.
+
 The check runs before the body is read, after the token is checked (a caller without one gets
 401 first), and nothing is stored. The fast path (`fastpath.FastAppend`) leaves a request it
 refuses to the app, which answers it.
@@ -32,6 +36,8 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 JSON_BODY = "json_body"  # route handler `opt` key: the route reads a JSON body
 CONTENT_TYPE = "header.content-type"
 CONTENT_ENCODING = "header.content-encoding"
+BODY = "body"
+_BODILESS = frozenset({"GET", "HEAD", "OPTIONS"})  # methods whose bodies mean nothing anyway
 ACCEPTED = "application/json (or a +json type)"
 
 
@@ -69,6 +75,20 @@ def _json_media_type(value: str) -> str | None:
     return None
 
 
+def unread_body(headers: Iterable[tuple[bytes, bytes]]) -> UnsupportedMediaType | None:
+    """Why a body sent with these headers to a route that reads none is refused; None when
+    the request carries none (no `Content-Length`, or 0, and no `Transfer-Encoding`)."""
+    headers = list(headers)
+    lengths = _values(headers, b"content-length")
+    if any(length.strip() not in ("", "0") for length in lengths) or _values(
+        headers, b"transfer-encoding"
+    ):
+        return UnsupportedMediaType(
+            BODY, "this route reads no body: give its options as query parameters"
+        )
+    return None
+
+
 def refusal(headers: Iterable[tuple[bytes, bytes]]) -> UnsupportedMediaType | None:
     """Why a JSON body with these raw (ASGI) headers is refused, or None when it is not."""
     headers = list(headers)
@@ -90,7 +110,8 @@ def refusal(headers: Iterable[tuple[bytes, bytes]]) -> UnsupportedMediaType | No
 
 class RefuseUnsupportedMedia:
     """Middleware of every route: on one that reads a JSON body, a body labelled otherwise is an
-    `UnsupportedMediaType`, raised before it is read."""
+    `UnsupportedMediaType`, raised before it is read; so is any body sent to a route of another
+    method than GET, HEAD or OPTIONS that reads none."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -99,6 +120,10 @@ class RefuseUnsupportedMedia:
         handler = scope.get("route_handler")
         if handler is not None and handler.opt.get(JSON_BODY):
             refused = refusal(scope["headers"])
+            if refused is not None:
+                raise refused
+        elif handler is not None and scope.get("method", "GET") not in _BODILESS:
+            refused = unread_body(scope["headers"])
             if refused is not None:
                 raise refused
         await self.app(scope, receive, send)

@@ -100,6 +100,9 @@ UNSUPPORTED_MEDIA = {
         "the body is read as JSON"
     )
 }
+NO_BODY = {
+    415: problem_spec("A body was sent: this route reads none; its options are query parameters")
+}
 _UNAUTHENTICATED = problem_spec("No token, or an unknown or revoked one")
 ADMIN_ONLY = {401: _UNAUTHENTICATED, 403: problem_spec("The token is not an admin's")}
 EDITOR_ONLY = {401: _UNAUTHENTICATED, 403: problem_spec("The token is a reader's")}
@@ -134,6 +137,17 @@ def on_domain_error(request: Request[Any, Any, Any], error: DomainError) -> Resp
             errors=[FieldProblem(path, error.detail)],
         )
     )
+
+
+class InvalidBody(InvalidEvent):
+    """400: a body that is not the JSON its route reads (`POST /api/verify`'s checkpoint)."""
+
+
+def on_invalid_body(request: Request[Any, Any, Any], error: InvalidBody) -> Response[Any]:
+    """400 as for an event's body, but for another kind of body: `invalid-body`."""
+    if error.malformed:
+        return on_invalid_event(request, error)
+    return _body_problem([FieldProblem(p.path, p.message) for p in error.errors])
 
 
 def on_invalid_event(request: Request[Any, Any, Any], error: InvalidEvent) -> Response[Any]:
@@ -455,6 +469,7 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     Outdated: on_outdated_read_models,
     KeyFileError: on_unusable_key,
     InvalidEvent: on_invalid_event,
+    InvalidBody: on_invalid_body,
     DomainError: on_domain_error,
     InvalidParameter: on_invalid_parameter,
     UnsupportedMediaType: on_unsupported_media,
