@@ -603,3 +603,34 @@ def test_a_filter_holding_a_control_character_is_a_400_naming_it(
         for value in ("\x00", "IRN\x00", "a\x1fb"):
             document = problem(client.get(path, params={name: value}), 400)
             assert name in str(document)
+
+
+@pytest.mark.parametrize(
+    ("accept", "answered"),
+    [
+        ("text/csv;q=0", "application/json"),  # not acceptable: JSON, the first offered
+        ("text/csv;q=0, */*", "application/json"),
+        ("text/*;q=0.5, application/json;q=0.4", "text/csv"),
+        ("text/*, text/csv;q=0", "application/json"),  # the most specific range counts
+        ("application/json;q=0.9, text/csv", "text/csv"),
+        ("text/csv;q=0.500, application/json;q=0.5", "application/json"),  # a tie: the first
+        ("image/png", "application/json"),  # none acceptable: the header is disregarded
+        ("", "application/json"),
+    ],
+)
+def test_an_accept_header_is_weighed_by_its_q_values(
+    database_url: str, accept: str, answered: str
+) -> None:
+    with serve(database_url) as client:
+        response = client.get("/api/views/deliveries", headers={"Accept": accept})
+    assert response.status_code == 200 and response.headers["content-type"].startswith(answered)
+
+
+@pytest.mark.parametrize("q", ["-1", "nan", "abc", "", "1.5", "0.1234", "inf"])
+def test_an_accept_header_with_a_q_that_is_not_from_0_to_1_is_a_400_naming_it(
+    database_url: str, q: str
+) -> None:
+    with serve(database_url) as client:
+        response = client.get("/api/events", headers={"Accept": f"application/x-ndjson;q={q}"})
+    [error] = problem(response, 400)["errors"]
+    assert error["path"] == "Accept" and "from 0 to 1" in error["message"]

@@ -3,6 +3,7 @@ itself: `service.spreadsheet`)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
@@ -17,12 +18,57 @@ CSV = "text/csv"
 Format = Annotated[Literal["json", "csv"] | None, QueryParameter(description="json or csv")]
 
 
+_QVALUE = re.compile(r"0(\.\d{0,3})?|1(\.0{0,3})?", re.ASCII)  # RFC 9110 §12.4.2
+
+
 def preferred(request: Request[Any, Any, Any], offered: Sequence[str]) -> str:
-    """Which of the `offered` media types the Accept header prefers (the first by default)."""
-    try:
-        return request.accept.best_match(list(offered), default=offered[0]) or offered[0]
-    except (OverflowError, ValueError):  # Litestar turns q=inf into an int
-        raise InvalidParameter("Accept", "a q value is not a number from 0 to 1") from None
+    """Which of the `offered` media types the Accept header prefers (RFC 9110 §12.5.1): each
+    takes the weight of the most specific range that matches it (`text/csv`, then `text/*`,
+    then `*/*`), `q=0` meaning not acceptable; the first offered wins a tie, and is the answer
+    without a header or when none is acceptable (the header may be disregarded, rather than a
+    406). A q that is not a number from 0 to 1 with at most three decimals is a 400."""
+    ranges: list[tuple[str, str, float]] = []
+    for header in request.headers.getall("accept", []):
+        for item in header.split(","):
+            media_range, *parameters = item.split(";")
+            kind, _, subtype = media_range.strip().lower().partition("/")
+            if not kind:
+                continue
+            weight = 1.0
+            for parameter in parameters:
+                name, _, value = parameter.partition("=")
+                if name.strip().lower() == "q":
+                    if not _QVALUE.fullmatch(value.strip()):
+                        raise InvalidParameter(
+                            "Accept", f"q={value.strip()} is not a number from 0 to 1"
+                        )
+                    weight = float(value)
+            ranges.append((kind, subtype.strip(), weight))
+    if not ranges:
+        return offered[0]
+    best, best_weight = offered[0], 0.0
+    for media_type in offered:
+        kind, _, subtype = media_type.partition("/")
+        matching = [
+            (specific, weight)
+            for range_kind, range_subtype, weight in ranges
+            if (specific := _specificity(kind, subtype, range_kind, range_subtype)) is not None
+        ]
+        weight = max(matching)[1] if matching else 0.0
+        if weight > best_weight:
+            best, best_weight = media_type, weight
+    return best
+
+
+def _specificity(kind: str, subtype: str, range_kind: str, range_subtype: str) -> int | None:
+    """How specifically a media range names a media type (2: exactly), None: not at all."""
+    if (range_kind, range_subtype) == (kind, subtype):
+        return 2
+    if range_kind == kind and range_subtype == "*":
+        return 1
+    if (range_kind, range_subtype) == ("*", "*"):
+        return 0
+    return None
 
 
 def wants_csv(request: Request[Any, Any, Any], format: str | None) -> bool:
