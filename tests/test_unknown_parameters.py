@@ -161,3 +161,19 @@ def test_a_query_of_many_unknown_parameters_is_not_echoed_whole(database_url: st
         in (document["detail"])
     )
     assert "'p10'" not in document["detail"]
+
+
+def test_a_parameter_whose_escapes_are_not_utf8_is_refused_naming_it(database_url: str) -> None:
+    with serve(database_url) as client:
+        report_development(client)
+        # a lone surrogate's bytes, and a Latin-1 é: each became U+FFFD, which no actor matched
+        for query, name in [
+            ("actor=%ED%A0%80", "actor"),
+            ("supplier=Cr%E9dit", "supplier"),
+            (f"{AS_OF}&kind=transfer&actor=PRK%FF", "actor"),
+        ]:
+            path = "/api/views/deliveries" if name == "supplier" else "/api/developments"
+            document = _refused(client, f"{path}?{query}", name)
+            assert "not UTF-8" in document["detail"]
+        # and escapes that are UTF-8 are read as ever
+        assert client.get("/api/developments?actor=%D0%A0US").status_code == 200

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from difflib import get_close_matches
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from litestar import Litestar
 from litestar.connection import ASGIConnection
@@ -49,6 +50,7 @@ class RefuseUnknownParameters:
         if accepted is None:  # the first request of this route: what Litestar made of it
             self._accepted, self._whole = accepted_parameters(scope["litestar_app"])
             accepted = self._accepted.setdefault(id(handler), frozenset())
+        _check_utf8(scope["query_string"])
         params = ASGIConnection[Any, Any, Any, Any](scope).query_params
         refused = refusal(f"{scope.get('method')} {scope['path']}", params, accepted)
         if refused is not None:
@@ -57,6 +59,19 @@ class RefuseUnknownParameters:
             # Litestar reads "1.0" and "1e1" as 1 and 10 (but refuses "1.5" and "05")
             if name in params and not _WHOLE.fullmatch(value := params[name]):
                 raise InvalidParameter(name, f"{value!r} is not a whole number")
+
+
+def _check_utf8(query: bytes) -> None:
+    """Refuse a parameter whose escapes are not UTF-8 (`actor=%ED%A0%80`): decoded, each bad
+    byte became U+FFFD, a filter that matched nothing and answered an empty list."""
+    for pair in query.split(b"&"):
+        name, _, value = pair.partition(b"=")
+        for part in (name, value):
+            try:
+                unquote_to_bytes(part.replace(b"+", b" ")).decode("utf-8")
+            except UnicodeDecodeError:
+                said = unquote_to_bytes(name.replace(b"+", b" ")).decode("utf-8", "replace")
+                raise InvalidParameter(said, "its %-escapes are not UTF-8") from None
 
 
 def _is_api(scope: Scope) -> bool:
