@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -634,3 +635,14 @@ def test_an_accept_header_with_a_q_that_is_not_from_0_to_1_is_a_400_naming_it(
         response = client.get("/api/events", headers={"Accept": f"application/x-ndjson;q={q}"})
     [error] = problem(response, 400)["errors"]
     assert error["path"] == "Accept" and "from 0 to 1" in error["message"]
+
+
+def test_delivery_bounds_that_are_whole_numbers_are_written_as_such(database_url: str) -> None:
+    with serve(database_url) as client:
+        report_development(client)
+        text = client.get("/api/views/deliveries", params={"as_of": "2100-01-01"}).text
+    view = json.loads(text)
+    [series], [total] = view["series"], view["totals"]
+    # a count of containers reads 1000, as in the CSV, not 1000.0
+    assert '"low":1000,' in text and '"low":1000.0' not in text
+    assert isinstance(series["low"], int) and isinstance(total["low"], int)

@@ -59,9 +59,18 @@ def deliveries_view(found: Deliveries, as_of: date, known_at_us: int) -> Deliver
     return DeliveriesView(
         as_of=as_of,
         known_at=format_micros(known_at_us),
-        series=msgspec.to_builtins(found.series),
-        totals=msgspec.to_builtins(found.totals),
+        series=[_whole_bounds(row) for row in msgspec.to_builtins(found.series)],
+        totals=[_whole_bounds(row) for row in msgspec.to_builtins(found.totals)],
     )
+
+
+def _whole_bounds(row: dict[str, Any]) -> dict[str, Any]:
+    """A row whose bounds are whole numbers of its unit written as such: `24`, not `24.0`."""
+    for bound in ("low", "high"):
+        value = row[bound]
+        if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+            row[bound] = int(value)
+    return row
 
 
 def delivery_rows(view: DeliveriesView) -> list[dict[str, Any]]:
