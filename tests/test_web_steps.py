@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from service.web import steps
-from tests.api import Client, post_event, report_development, serve
-from tests.bodies import report, report_added, report_retracted, source, status_changed
+from tests.api import Client, post_batch, post_event, report_development, serve
+from tests.bodies import (
+    development_reported,
+    report,
+    report_added,
+    report_retracted,
+    source,
+    status_changed,
+)
 from tests.test_web import Page
 
 MORE_THAN_10K = {"unit": "container", "qualifier": "more_than", "value": 10_000,
@@ -159,49 +164,65 @@ def test_a_step_down_after_a_retraction_names_the_report_that_no_longer_counts(
     ]
 
 
-def test_sampled_dates_keep_each_series_first_day_and_the_table_says_it_is_sampled(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_each_series_keeps_its_own_dates_however_many_dates_the_log_holds(
+    tmp_path: Path,
 ) -> None:
-    monkeypatch.setattr(steps, "MAX_DATES", 3)  # fewer than the dates figures change on
-    with serve(f"sqlite:///{tmp_path}/sampled.db") as client:
-        # Given containers from one source on four dates, and rounds from another whose only
-        # figure falls on a day the sample of every change date would not pick
-        for day in ("2023-01-05", "2023-02-05", "2023-03-05", "2023-04-05"):
-            report_development(client, report=report(asserted_on=day))
-        rounds = {"unit": "round", "qualifier": "exact", "value": 70}
-        nis = source(originator="South Korea NIS", channel="briefing")
-        report_development(client, report=report(asserted_on="2023-02-06", figure=rounds,
-                                                  source=nis))  # fmt: skip
+    with serve(f"sqlite:///{tmp_path}/busy.db") as client:
+        # Given 80 shipments reported by one source on days three apart (80 change dates), and
+        # launchers reported on a day between two of them
+        shipments = [
+            development_reported(report=report(
+                asserted_on=(date(2023, 1, 2) + timedelta(days=3 * n)).isoformat(),
+                figure={"unit": "shipment", "qualifier": "exact", "value": 1}))
+            for n in range(80)
+        ]  # fmt: skip
+        assert post_batch(client, *shipments).status_code == 201
+        launchers = {"unit": "launcher", "qualifier": "exact", "value": 2}
+        report_development(client, report=report(asserted_on="2023-03-07", figure=launchers))
         # When the overview is read
-        page = client.get("/", params={"as_of": "2023-05-01"}).text
-        rows = step_rows(client, "2023-05-01")
-    # Then the rounds' line starts on its own day, and the tables say they are a sample
-    assert "South Korea NIS 2023-02-06 70 rounds" in rows
-    assert "Rounds: the figures on the sampled dates, as a table" in page
-    assert "every change of the figures" not in page
+        page = client.get("/", params={"as_of": "2024-01-01"}).text
+        rows = step_rows(client, "2024-01-01")
+    # Then the launchers' table says their own day, where a sample of every series' dates put
+    # them on a day of the shipments
+    assert "John Kirby 2023-03-07 2 launchers" in rows
+    assert "Launchers: every change of the figures, as a table" in page
+    # and the shipments' table, past MAX_STEPS changes, shows that many, each on its own day
+    # with its own count, the first and the last among them, and says so
+    counts = [row for row in rows if "shipment" in row]
+    assert len(counts) == steps.MAX_STEPS == 60
+    assert counts[0] == "John Kirby 2023-01-02 1 shipment"
+    assert counts[-1] == "John Kirby 2023-08-27 80 shipments"  # 2 January + 79 x 3 days
+    for row in counts:
+        day, count = re.fullmatch(r"John Kirby (\S+) (\d+) shipments?", row).groups()  # type: ignore[union-attr]
+        assert date.fromisoformat(day) == date(2023, 1, 2) + timedelta(days=3 * (int(count) - 1))
+    assert "John Kirby: 60 of its 80 changes, evenly spread, each on its own day" in page
 
 
-def test_the_first_days_kept_in_a_sample_stay_within_the_dates_the_view_is_asked_at(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(steps, "MAX_DATES", 4)
-    with serve(f"sqlite:///{tmp_path}/many.db") as client:
-        # Given eight sources, each first counted on a day of its own
-        for day in range(1, 9):
-            voice = source(originator=f"Source {day}", channel="briefing")
-            report_development(client, report=report(asserted_on=f"2023-01-0{day}", source=voice))
-        assert client.get("/").status_code == 200
+def test_the_steps_are_the_view_s_answer_on_every_day(tmp_path: Path) -> None:
+    with serve(f"sqlite:///{tmp_path}/days.db") as client:
+        # Given increments and running totals of two sources, one report retracted and one
+        # development refuted, then confirmed again
+        first = report_development(client, report=report(asserted_on="2023-03-01"))
+        post_event(client, report_added(first, report=report(asserted_on="2023-03-10",
+                   figure={**MORE_THAN_10K, "value": 5_000})))  # fmt: skip
+        post_event(client, report_retracted(first, 2, effective_on="2023-04-01"))
+        nis = source(originator="South Korea NIS", channel="briefing")
+        second = report_development(client, report=report(asserted_on="2023-03-05", source=nis))
+        post_event(client, status_changed(second, status="refuted", effective_on="2023-03-20"))
+        post_event(client, status_changed(second, status="confirmed", effective_on="2023-04-10"))
+        post_event(client, report_added(first, report=report(asserted_on="2023-04-15")))
         read_models = client.app.state.read_models
-        asked: list[Any] = []
-        deliveries = read_models.deliveries
-
-        def counted(**kwargs: Any) -> Any:
-            asked.append(kwargs["as_of"])
-            return deliveries(**kwargs)
-
-        monkeypatch.setattr(read_models, "deliveries", counted)
-        # When the step lines are drawn
-        history = steps.delivery_history(read_models, as_of=date(2023, 2, 1), known_at_us=2**62)
-    # Then the view was asked at most MAX_DATES times, and the history says it is a sample
-    assert len(asked) <= 4 and history.sampled
-    assert date(2023, 1, 1) in asked  # the first source's first day among them
+        as_of = date(2023, 5, 1)
+        history = steps.delivery_history(read_models, as_of=as_of, known_at_us=2**62)
+        # When each line's step in effect is compared with the view, day by day
+        for offset in range(70):
+            day = date(2023, 2, 25) + timedelta(days=offset)
+            view = read_models.deliveries(as_of=day, known_at_us=2**62)
+            answered = {steps.key_of(s): (s.low, s.high) for s in view.series}
+            drawn = {}
+            for line in history.lines:
+                step = [step for step in line.steps if step.on <= day][-1:]
+                if step and step[0].counted:
+                    drawn[line.key] = (step[0].low, step[0].high)
+            # Then they agree: every series, its bounds, on that day
+            assert drawn == answered, day

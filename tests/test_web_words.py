@@ -7,7 +7,8 @@ from datetime import date
 import pytest
 
 from events import Figure, parse_edtf
-from projections.results import Deliveries, Series, Total
+from projections.results import Series, Total
+from projections.tracks import Piece
 from service.web import chart, words
 from service.web.dossier import Token, differences, tokens
 from service.web.steps import DeliveryHistory, Line, SeriesKey, Step, steps_of
@@ -38,24 +39,34 @@ def test_a_series_is_said_in_the_words_of_the_figure_that_set_it() -> None:
 
 def test_a_step_is_kept_only_where_the_bounds_change() -> None:
     october, november, february = date(2023, 10, 13), date(2023, 11, 1), date(2024, 2, 23)
-    snapshots = [
-        (october, Deliveries(series=[series(1000, None, october)], totals=[])),
-        (november, Deliveries(series=[series(1000, None, october)], totals=[])),
-        (february, Deliveries(series=[series(10_000, None, february, 2)], totals=[])),
-        (date(2024, 3, 1), Deliveries(series=[], totals=[])),  # e.g. its status became refuted
+    march = date(2024, 3, 1)  # e.g. the development's status became refuted
+
+    def piece(on: date, position: int, low: float, cumulative: bool) -> Piece:
+        day = on.toordinal()
+        return Piece(day, day, position, march.toordinal(), cumulative, low, None, True)
+
+    pieces = [
+        piece(october, 1, 1000, False),
+        piece(november, 2, 1000, True),  # a running total that says what was said: no step
+        piece(february, 3, 10_000, True),
     ]
-    assert steps_of(snapshots)[KEY] == [
+    assert steps_of(pieces, march) == [
         Step(october, 1000, None),
         Step(february, 10_000, None),
-        Step(date(2024, 3, 1), 0, 0, counted=False),
+        Step(march, 0, 0, counted=False),
     ]
+    assert steps_of(pieces, date(2024, 2, 29)) == [
+        Step(october, 1000, None),
+        Step(february, 10_000, None),
+    ]
+    assert steps_of(pieces, date(2023, 10, 12)) == []
 
 
 def test_a_panel_draws_the_low_as_a_step_line_and_an_open_band_above_it() -> None:
     october, february, as_of = date(2023, 10, 13), date(2024, 2, 23), date(2024, 3, 1)
     line = Line(key=KEY, steps=[Step(october, 1000, None), Step(february, 10_000, None)],
                 current=series(10_000, None, february, 2), last_figure=None)  # fmt: skip
-    history = DeliveryHistory(as_of=as_of, lines=[line], totals=[], dates=2, sampled=False)
+    history = DeliveryHistory(as_of=as_of, lines=[line], totals=[])
 
     [panel] = chart.panels(history)
     [trace] = panel.traces
@@ -85,8 +96,7 @@ def test_each_step_and_the_total_are_said_in_the_words_of_the_figure_that_set_th
                  current=series(500, 500, october), last_figure=None)  # fmt: skip
     total = Total(supplier="PRK", recipient="RUS", category="munitions_unspecified",
                   unit="container", low=10_000, high=10_000)  # fmt: skip
-    history = DeliveryHistory(as_of=as_of, lines=[line, other], totals=[total], dates=2,
-                              sampled=False)  # fmt: skip
+    history = DeliveryHistory(as_of=as_of, lines=[line, other], totals=[total])
 
     [panel] = chart.panels(history)
 

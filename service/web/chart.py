@@ -56,6 +56,7 @@ class Trace(msgspec.Struct, frozen=True, kw_only=True):
     summary: str
     unstated: bool  # only reports without a number: drawn as markers, no line
     rows: list[tuple[date, str]]  # the table: each point's words, and each day it stops counting
+    changes: int = 0  # how many changes `rows` are a sample of (`steps.MAX_STEPS`), else 0
 
 
 class Panel(msgspec.Struct, frozen=True, kw_only=True):
@@ -138,13 +139,13 @@ def _trace(line: Line, scale: Scale, name: str, colour: int, dash: str) -> Trace
     return Trace(name=name, colour=colour, dash=dash, line="".join(path), band="".join(band),
                  open_band=open_band, points=points, summary=_summary(line, name),
                  unstated=all(point.unstated for point in points),
-                 rows=sorted(rows, key=itemgetter(0)))  # fmt: skip
+                 rows=sorted(rows, key=itemgetter(0)), changes=line.changes)  # fmt: skip
 
 
 def _stop_rows(steps: list[Step], stops: dict[date, list[date]]) -> list[tuple[date, str]]:
     """A table row for each step at which the series stops being counted, with the reports
-    that stopped counting since the step before: on its day, or (between sampled dates)
-    by then."""
+    that stopped counting since the step before: on its day, or by then (one that stopped
+    earlier without changing the bounds)."""
     rows, previous = [], None
     for step in steps:
         if not step.counted:

@@ -1,20 +1,18 @@
-"""How each delivery series grew: its bounds at every date where a figure could change.
+"""How each delivery series grew: its bounds from every date where they changed.
 
-The deliveries view answers one date. A series changes only on a date some event of a delivered
-transfer names (a report's `asserted_on`, a retraction's or status change's `effective_on`), so
-asking the view at each of those dates up to `as_of` gives the exact step lines.
-
-The words of each step are those of the figure that set it, so which figures count in a series
-on a day is the projection's rule, not another one: each development is folded as the
-projections fold it, its pieces (`projections.tracks.contributions`: asserted, not retracted,
-its status not refuted, retracted or withdrawn) say the days each report's figure counts, and
-series whose actors differ in case alone are one, as the view shows them.
+Each development is folded as the projections fold it: its pieces
+(`projections.tracks.contributions`: asserted, not retracted, its status not refuted, retracted
+or withdrawn) say the days each report's figure counts in which series, and a series' bounds
+by day are those the deliveries projection writes from its pieces (`Track.recompute`), so the
+step lines are the view's answers on every day, at the days they change, exactly. Series whose
+actors differ in case alone are one, as the view shows them. The words of each step are those
+of the figure that set it.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date
 from operator import itemgetter
 from typing import NamedTuple
@@ -25,12 +23,15 @@ from events import Figure
 from projections import ReadModels
 from projections.deliveries import series_identity
 from projections.query_deliveries import actor_in, involving
-from projections.results import Deliveries, Series, Total
-from projections.state import DevState
+from projections.results import Series, Total
+from projections.state import DAY_MIN, DevState
+from projections.tracks import Piece, Track, contributions
 from projections.tracks import SeriesKey as Identity
-from projections.tracks import contributions
 
-MAX_DATES = 60  # beyond this many change dates, the lines are drawn through a sample of them
+# A series that changed more often is drawn, and tabled, through this many of its changes,
+# evenly spread, each on its own day and with its own figures (the first and last kept): a page
+# of every change of every series grew with the log (3.8 MB at 100k events, where 1.1 MB).
+MAX_STEPS = 60
 
 
 class SeriesKey(NamedTuple):
@@ -57,6 +58,7 @@ class Line(msgspec.Struct, frozen=True, kw_only=True):
 
     key: SeriesKey
     steps: list[Step]
+    changes: int = 0  # the steps there were, when `steps` is a sample of them (else 0)
     current: Series | None
     last_figure: Figure | None
     # every supporting figure of the series recorded by T, by (asserted_on, position)
@@ -84,40 +86,30 @@ class Line(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Counted(NamedTuple):
-    """A supporting report's figure in a series, and the days `[start, end)` it counts there."""
+    """A supporting report's figure in a series, and the days `[start, end)` it counts there:
+    its piece of the series' track, and the series' key as this development spells it."""
 
     asserted_on: date
     position: int  # of the event that created the report: orders reports of one day
     figure: Figure
     start: date
     end: date
+    piece: Piece
+    key: Identity
 
 
 class DeliveryHistory(msgspec.Struct, frozen=True, kw_only=True):
-    """Every series up to `as_of`, the totals as of `as_of`, and whether dates were sampled."""
+    """Every series up to `as_of`, and the totals as of `as_of`."""
 
     as_of: date
     lines: list[Line]
     totals: list[Total]
-    dates: int
-    sampled: bool
 
 
 def key_of(series: Series) -> SeriesKey:
     """The key of a row of the deliveries view."""
     return SeriesKey(series.supplier, series.recipient, series.category, series.unit,
                      series.originator)  # fmt: skip
-
-
-def change_dates(state: DevState) -> Iterator[date]:
-    """The dates on which this development can change what it counts: its reports' asserted
-    and retraction dates, its status changes' effective dates."""
-    for report in state.reports:
-        yield date.fromordinal(report.asserted_on)
-        if report.retracted_on is not None:
-            yield date.fromordinal(report.retracted_on)
-    for change in state.changes:
-        yield date.fromordinal(change.effective_on)
 
 
 def counted_figures(states: Iterable[DevState]) -> dict[Identity, list[Counted]]:
@@ -154,7 +146,7 @@ def _counted(state: DevState) -> _Counted:
     found = [
         (series_identity(key), Counted(
             date.fromordinal(piece.asserted_on), piece.position, figures[piece.position],
-            date.fromordinal(piece.valid_from), date.fromordinal(piece.valid_to)))
+            date.fromordinal(piece.valid_from), date.fromordinal(piece.valid_to), piece, key))
         for key, variant, piece in contributions(state)
         if variant == 0
     ]  # fmt: skip
@@ -179,32 +171,23 @@ def bounds_of(series: Series) -> tuple[float, float | None, bool]:
     return series.low, series.high, True
 
 
-def _sample(dates: list[date], most: int) -> list[date]:
-    """At most `most` of `dates`, evenly spread, the last one kept."""
-    if len(dates) <= most:
-        return dates
-    if most < 2:
-        return dates[-1:] if most else []
-    stride = len(dates) / (most - 1)
-    picked = {dates[round(i * stride)] for i in range(most - 1)}
-    return sorted(picked | {dates[-1]})
-
-
-def steps_of(snapshots: list[tuple[date, Deliveries]]) -> dict[SeriesKey, list[Step]]:
-    """Per series, a step where its bounds change (or it stops being counted), date by date."""
-    steps: dict[SeriesKey, list[Step]] = {}
-    for day, deliveries in snapshots:
-        seen = set()
-        for series in deliveries.series:
-            key = key_of(series)
-            seen.add(key)
-            line = steps.setdefault(key, [])
-            if not line or (line[-1].low, line[-1].high, line[-1].counted) != bounds_of(series):
-                line.append(Step(day, series.low, series.high))
-        for key, line in steps.items():
-            if key not in seen and line[-1].counted:
-                line.append(Step(day, 0.0, 0.0, counted=False))
-    return steps
+def steps_of(pieces: list[Piece], as_of: date) -> list[Step]:
+    """A series' steps up to `as_of` from its pieces: a step where its bounds change, and one
+    where it stops being counted, on their days."""
+    last = as_of.toordinal()
+    found: list[Step] = []
+    counted_to = None  # the end of the row before: a gap after it is a stop
+    for since, until, (low, high, _, _) in Track(pieces, []).recompute(DAY_MIN)[1]:
+        if since > last:
+            break
+        if counted_to is not None and counted_to < since:
+            found.append(Step(date.fromordinal(counted_to), 0.0, 0.0, counted=False))
+        if not found or (found[-1].low, found[-1].high, found[-1].counted) != (low, high, True):
+            found.append(Step(date.fromordinal(since), low, high))
+        counted_to = until
+    if counted_to is not None and counted_to <= last:
+        found.append(Step(date.fromordinal(counted_to), 0.0, 0.0, counted=False))
+    return found
 
 
 def delivery_history(
@@ -212,36 +195,43 @@ def delivery_history(
 ) -> DeliveryHistory:
     """The step lines of every delivery series up to `as_of`, as known at `known_at_us`; with
     `actor`, of the series it supplies or receives."""
-    days: set[date] = {as_of}
     states = read_models.delivered_states(known_at_us=known_at_us)
     if actor is not None:
         states = [state for state in states if _involves(state, actor)]
-    for state in states:
-        days.update(change_dates(state))
-    all_dates = sorted(day for day in days if day <= as_of)
-    counted = counted_figures(states)
-    # A sample keeps the day each series is first counted, so no line starts late, within half
-    # the budget: the view is asked once per date, and each answer grows with the series
-    firsts = sorted({min(c.start for c in items) for items in counted.values()} & set(all_dates))
-    kept = _sample(firsts, max(2, MAX_DATES // 2)) if len(all_dates) > MAX_DATES else []
-    dates = sorted(set(_sample(all_dates, MAX_DATES - len(kept))) | set(kept))
-    snapshots = [
-        (day, involving(read_models.deliveries(as_of=day, known_at_us=known_at_us), actor))
-        for day in dates
-    ]
-    current = {key_of(series): series for series in snapshots[-1][1].series}
+    view = involving(read_models.deliveries(as_of=as_of, known_at_us=known_at_us), actor)
+    current = {series_identity(key_of(series)): series for series in view.series}
     lines = []
-    for key, steps in sorted(steps_of(snapshots).items(), key=lambda item: _order(item[0])):
-        found = counted.get(series_identity(key), [])
+    for identity, found in counted_figures(states).items():
+        steps = steps_of([item.piece for item in found], as_of)
+        if not steps:
+            continue
+        changes = len(steps) if len(steps) > MAX_STEPS else 0
+        if changes:
+            last = len(steps) - 1
+            steps = [steps[round(i * last / (MAX_STEPS - 1))] for i in range(MAX_STEPS)]
+        shown = current.get(identity)
+        key = key_of(shown) if shown is not None else _spelt(min(found, key=_position).key)
         figures = list({c.position: (c.asserted_on, c.position, c.figure) for c in found}.values())
         counts: dict[int, list[tuple[date, date]]] = {}
         for item in found:
             counts.setdefault(item.position, []).append((item.start, item.end))
-        lines.append(Line(key=key, steps=steps, current=current.get(key),
+        lines.append(Line(key=key, steps=steps, changes=changes, current=shown,
                           last_figure=said_by(figures, counts, as_of), figures=figures,
                           counts=counts))  # fmt: skip
-    return DeliveryHistory(as_of=as_of, lines=lines, totals=snapshots[-1][1].totals,
-                           dates=len(all_dates), sampled=len(dates) < len(all_dates))  # fmt: skip
+    lines.sort(key=lambda line: _order(line.key))
+    return DeliveryHistory(as_of=as_of, lines=lines, totals=view.totals)
+
+
+def _position(item: Counted) -> int:
+    return item.position
+
+
+def _spelt(key: Identity) -> SeriesKey:
+    """A series no longer in the view, as the development that first counted in it spelt it."""
+    supplier, recipient, category, unit, originator = key
+    return SeriesKey(None if supplier is None else supplier.strip(),
+                     None if recipient is None else recipient.strip(), category, unit,
+                     originator.strip())  # fmt: skip
 
 
 def _involves(state: DevState, actor: str) -> bool:

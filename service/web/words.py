@@ -130,8 +130,8 @@ def no_longer_counted(asserted: list[date]) -> str:
 
 def not_counted(asserted: list[date], *, on_the_day: bool = True) -> str:
     """What a step says when its series stops being counted: `not counted from this date: the
-    report of 2023-11-01 no longer counts (…)`; `by this date` when it stopped earlier, between
-    this step and the one before (sampled dates)."""
+    report of 2023-11-01 no longer counts (…)`; `by this date` when one stopped earlier, between
+    this step and the one before, without changing the bounds."""
     when = "from" if on_the_day else "by"
     return f"not counted {when} this date" + no_longer_counted(asserted).replace(";", ":", 1)
 
