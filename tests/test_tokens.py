@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from threading import Barrier
 
 import pytest
@@ -101,3 +105,29 @@ def test_a_revoked_name_is_never_reused_and_says_so(tokens: Tokens) -> None:
         tokens.create("me", "editor")
     [listed] = tokens.list()
     assert listed.revoked_at is not None
+
+
+def test_a_token_is_made_once_a_writer_holding_the_sqlite_lock_lets_go(tmp_path: Path) -> None:
+    # Given another connection holding the database's write lock for half a second
+    timeline = Timeline(f"sqlite:///{tmp_path}/busy.db")
+    tokens = Tokens(timeline.store)
+    try:
+        held, released = threading.Event(), threading.Event()
+
+        def hold() -> None:
+            other = sqlite3.connect(tmp_path / "busy.db", isolation_level=None)
+            other.execute("BEGIN IMMEDIATE")
+            held.set()
+            time.sleep(0.5)
+            other.execute("COMMIT")
+            other.close()
+            released.set()
+
+        threading.Thread(target=hold).start()
+        assert held.wait(5)
+        # When a token is made meanwhile (it reads the names taken, then writes)
+        secret = tokens.create("analyst", "reader")
+        # Then it waited for the lock, as every write does, rather than failing at once
+        assert released.is_set() and tokens.authenticate(secret) is not None
+    finally:
+        timeline.close()

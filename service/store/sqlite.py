@@ -97,11 +97,12 @@ class TimelineSQLiteRecorder(LogRecorder, SQLiteApplicationRecorder):
         """A deferred transaction already reads one snapshot."""
         return self.read_transaction()
 
-    @contextmanager
-    def transaction(self) -> Iterator[Cursor]:
-        """A read-write transaction that commits when the block ends without an error."""
-        with _storage_errors(self._file), self.datastore.transaction(commit=True) as cursor:
-            yield cursor
+    def transaction(self) -> AbstractContextManager[Cursor]:
+        """A read-write transaction that commits when the block ends without an error: BEGIN
+        IMMEDIATE, as a write of the log. A deferred one that read first and then wrote (a
+        token's name checked, then the token stored) failed at once, whatever the lock timeout,
+        when another connection was writing: SQLite cannot make such a reader wait."""
+        return self.write_transaction()
 
     def record(self, prepare: Callable[[Locked], Sequence[Pending]]) -> list[StoredRecord]:
         """Decide the group under BEGIN IMMEDIATE, then store it after the head."""
