@@ -48,12 +48,13 @@ run: venv
 	$(BIN)/timeline serve --check --host $(HOST) --port $(PORT)
 	$(BIN)/timeline seed
 	@mkdir -p .timeline
-	@# one live local token: the one of the previous run is revoked (if its database is still there)
-	@test ! -f .timeline/local-token-name || \
-	  $(BIN)/timeline tokens revoke "$$(cat .timeline/local-token-name)" 2>/dev/null || true
+	@# one live local token: the new one is made first, then the one of the previous run is
+	@# revoked (if its database is still there), so a run that fails to make one keeps the old
 	@name="local-$$(date +%Y%m%d-%H%M%S)"; (umask 077; \
-	  $(BIN)/timeline tokens create --name "$$name" --role editor > .timeline/local-token) && \
-	  echo "$$name" > .timeline/local-token-name
+	  $(BIN)/timeline tokens create --name "$$name" --role editor > .timeline/local-token.new) && \
+	  { test ! -f .timeline/local-token-name || \
+	    $(BIN)/timeline tokens revoke "$$(cat .timeline/local-token-name)" 2>/dev/null || true; } && \
+	  mv .timeline/local-token.new .timeline/local-token && echo "$$name" > .timeline/local-token-name
 	@echo
 	@echo "Local editor token (also in .timeline/local-token):"
 	@echo "  $$(cat .timeline/local-token)"
