@@ -515,6 +515,23 @@ def test_the_overview_filtered_by_an_actor_shows_only_what_it_is_in(client: Clie
     assert any(url.startswith("/?") and "actor=irn" in url for url in filtered.urls)
 
 
+def test_an_empty_overview_filtered_by_an_actor_says_so_and_a_name_for_a_code_is_told(
+    client: Client,
+) -> None:
+    # Given the seed, when the overview is asked for Ukraine (named by no delivery) and for
+    # North Korea by its name rather than its code
+    ukraine = page(client, "/", as_of="2024-03-01", actor="UKR")
+    named = page(client, "/", as_of="2024-03-01", actor="North Korea")
+    # Then the empty deliveries say the filter, not that nothing was delivered at all
+    assert "No delivered quantity supplied or received by UKR had been reported" in ukraine.text
+    assert "names UKR" not in ukraine.text  # it is an actor of developments shown
+    # and the name that matches nothing says what actors look like, in every empty card
+    assert "No development visible on this date names North Korea as an actor" in named.text
+    assert "Actors are written as codes, such as" in named.text
+    assert "No allegation with North Korea as an actor was open on this date" in named.text
+    assert "Nothing with North Korea as an actor had been reported by" in named.text
+
+
 def test_the_overview_filtered_by_an_actor_still_offers_every_actor_to_switch_to(
     client: Client,
 ) -> None:

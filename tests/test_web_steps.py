@@ -226,3 +226,13 @@ def test_the_steps_are_the_view_s_answer_on_every_day(tmp_path: Path) -> None:
                     drawn[line.key] = (step[0].low, step[0].high)
             # Then they agree: every series, its bounds, on that day
             assert drawn == answered, day
+
+
+def test_the_last_day_of_the_calendar_says_the_figures_as_the_day_before(tmp_path: Path) -> None:
+    with serve(f"sqlite:///{tmp_path}/last.db") as client:
+        # Given a running total of more than 10,000 containers
+        report_development(client, report=report(asserted_on="2024-02-23", figure=MORE_THAN_10K))
+        # When the legend is read on the last day of the calendar and the day before
+        last, before = legend(client, "9999-12-31"), legend(client, "9999-12-30")
+    # Then both say "more than", as the view answers the one as the other
+    assert last == before and "more than 10,000 containers" in last[0]

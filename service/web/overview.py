@@ -13,7 +13,7 @@ import msgspec
 from events import Edtf, parse_edtf
 from projections import ReadModels
 from projections.results import Allegation, Detail, DevelopmentRow
-from projections.state import actor_names
+from projections.state import actor_names, name_key
 from service.application import Timeline
 from service.web.chart import Panel, panels
 from service.web.steps import DeliveryHistory, delivery_history
@@ -44,6 +44,9 @@ class Overview(msgspec.Struct, frozen=True, kw_only=True):
     known_at: str | None  # as asked; None is "now"
     actor: str | None  # the views' one filter: developments it is an actor of
     actors: list[str]  # the actors of the developments shown unfiltered, most named first
+    # `actor` names none of the developments visible as of the date: a name typed for a code
+    # (`North Korea` for `PRK`), or a code no development here uses
+    actor_unnamed: bool = False
     head: int  # the last position when the page was made: live updates start after it
     entries: list[Entry]
     truncated: bool
@@ -134,11 +137,15 @@ def _overview(read_models: ReadModels, as_of: date, known_at: str | None,
         else read_models.timeline(as_of=as_of, known_at_us=known_at_us, limit=ENTRIES)
     )
     named = Counter(name for row in shown.items for name in actor_names(row.actors))
+    unnamed = actor is not None and not page.items and not any(
+        name_key(name) == name_key(actor) for name in named
+    )
     return Overview(
         as_of=as_of,
         known_at=known_at,
         actor=actor,
         actors=[name for name, _ in named.most_common()],
+        actor_unnamed=unnamed,
         head=0,
         entries=[_entry(read_models, row, as_of, known_at_us) for row in page.items],
         truncated=page.next is not None,

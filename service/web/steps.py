@@ -24,7 +24,7 @@ from projections import ReadModels
 from projections.deliveries import series_identity
 from projections.query_deliveries import actor_in, involving
 from projections.results import Series, Total
-from projections.state import DAY_MIN, DevState
+from projections.state import DAY_MIN, DevState, valid_day
 from projections.tracks import Piece, Track, contributions
 from projections.tracks import SeriesKey as Identity
 
@@ -154,10 +154,14 @@ def _counted(state: DevState) -> _Counted:
     return kept
 
 
+_LAST_DAY = date.fromordinal(valid_day(date.max))
+
+
 def said_by(figures: Sequence[tuple[date, int, Figure]],
             counts: dict[int, list[tuple[date, date]]], day: date) -> Figure | None:  # fmt: skip
     """Of `figures` in fold order, the last one counted on `day`: asserted by then and, when
     `counts` gives its days, counted on one of them."""
+    day = min(day, _LAST_DAY)  # as the views read the last day of the calendar
     for index in range(bisect_right(figures, day, key=itemgetter(0)) - 1, -1, -1):
         _, position, figure = figures[index]
         days = counts.get(position)
