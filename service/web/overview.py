@@ -137,8 +137,10 @@ def _overview(read_models: ReadModels, as_of: date, known_at: str | None,
         else read_models.timeline(as_of=as_of, known_at_us=known_at_us, limit=ENTRIES)
     )
     named = Counter(name for row in shown.items for name in actor_names(row.actors))
-    unnamed = actor is not None and not page.items and not any(
-        name_key(name) == name_key(actor) for name in named
+    unnamed = (
+        actor is not None
+        and not page.items
+        and not any(name_key(name) == name_key(actor) for name in named)
     )
     return Overview(
         as_of=as_of,
