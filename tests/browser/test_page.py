@@ -341,3 +341,27 @@ def test_a_page_refused_a_stream_by_a_full_server_follows_the_log_once_one_is_fr
         first.close()
         expect(liveness).to_have_attribute("data-state", "live", timeout=30_000)
         context.close()
+
+
+def test_a_live_correction_of_a_title_renames_the_page_and_its_tab(page: Page, site: Site) -> None:
+    receipt = _post(site, {
+        "type": "development_reported", "kind": "transfer", "title": "Shipment at Rajin",
+        "stage": "shipped", "actors": {"supplier": "PRK", "recipient": "RUS"},
+        "report": {"source": {"originator": "Browser test", "channel": "imagery"},
+                   "asserted_on": "2024-06-15"},
+    })  # fmt: skip
+    development = receipt["development_id"]
+    open_live(page, f"{site.base}/developments/{development}")
+    assert page.title() == "Shipment at Rajin · Timeline"
+
+    corrected = _post(site, {
+        "type": "development_corrected", "development_id": development,
+        "changes": {"title": "Shipment at Najin"}, "reason": "The imagery shows Najin",
+    })  # fmt: skip
+
+    # the announcement names the title as corrected, and so do the heading and the tab
+    expect(page.locator("#live")).to_contain_text(
+        f"New event {corrected['position']}: development corrected, “Shipment at Najin”"
+    )
+    expect(page.locator("#dev-title")).to_have_text("Shipment at Najin")
+    expect(page).to_have_title("Shipment at Najin · Timeline")

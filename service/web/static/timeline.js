@@ -76,6 +76,8 @@
     }
     const open = [...views.querySelectorAll("details[open][id]")].map((details) => details.id);
     views.innerHTML = html;
+    const heading = document.getElementById("dev-title");  // a development page: its title,
+    if (heading) document.title = heading.textContent + " · Timeline";  // corrected or not
     for (const id of open) {  // a table a reader opened stays open
       const details = document.getElementById(id);
       if (details) details.open = true;
@@ -158,6 +160,8 @@
   // Live: every event recorded after this page was made, from the log (any API process).
   function titleOf(item) {
     if (item.event && item.event.title) return item.event.title;
+    const changes = item.event && item.event.changes;  // a correction of the title: the new one
+    if (item.type === "development_corrected" && changes && changes.title) return changes.title;
     const heading = document.getElementById("dev-title");
     if (heading && views.dataset.development === item.development_id) return heading.textContent;
     const found = views.querySelector(`[data-development="${item.development_id}"] a`);
