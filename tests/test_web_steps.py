@@ -234,5 +234,8 @@ def test_the_last_day_of_the_calendar_says_the_figures_as_the_day_before(tmp_pat
         report_development(client, report=report(asserted_on="2024-02-23", figure=MORE_THAN_10K))
         # When the legend is read on the last day of the calendar and the day before
         last, before = legend(client, "9999-12-31"), legend(client, "9999-12-30")
-    # Then both say "more than", as the view answers the one as the other
+        rows = step_rows(client, "9999-12-31"), step_rows(client, "9999-12-30")
+    # Then both say "more than", as the view answers the one as the other, and the series
+    # goes on counted to the end (no step down on the last day, whose row ends there)
     assert last == before and "more than 10,000 containers" in last[0]
+    assert rows[0] == rows[1] == ["John Kirby 2024-02-23 more than 10,000 containers"]

@@ -178,7 +178,7 @@ def bounds_of(series: Series) -> tuple[float, float | None, bool]:
 def steps_of(pieces: list[Piece], as_of: date) -> list[Step]:
     """A series' steps up to `as_of` from its pieces: a step where its bounds change, and one
     where it stops being counted, on their days."""
-    last = as_of.toordinal()
+    last = valid_day(as_of)  # as the views read the last day of the calendar
     found: list[Step] = []
     counted_to = None  # the end of the row before: a gap after it is a stop
     for since, until, (low, high, _, _) in Track(pieces, []).recompute(DAY_MIN)[1]:
