@@ -9,6 +9,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Sequence
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 import msgspec
@@ -211,6 +212,7 @@ def actor_names(actors: dict[str, Any]) -> list[str]:
 ACTOR_SEPARATOR = "\x1f"  # actor ids cannot hold control characters
 
 
+@lru_cache(maxsize=4096)  # a few hundred names recur in every fold and filter
 def name_key(name: str) -> str:
     """How actor ids and originators compare: names equal but for their case, their spaces
     (around them, or two for one), invisible format characters (a zero-width space) or their
