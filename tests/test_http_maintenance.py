@@ -52,13 +52,16 @@ def test_a_rebuild_given_a_body_refuses_it_and_rebuilds_nothing(database_url: st
             cursor.execute("SELECT name, generation FROM tl_tracking ORDER BY name")
             before = [tuple(row) for row in cursor.fetchall()]
         # its options are query parameters: a `name` in a body was ignored, and all rebuilt
-        for sent in ({"json": {"name": "deliveries"}}, {"content": b"deliveries"}):
+        chunked = {"content": iter([b'{"name": ', b'"deliveries"}'])}  # Transfer-Encoding
+        for sent in ({"json": {"name": "deliveries"}}, {"content": b"deliveries"}, chunked):
             document = problem(admin.post("/api/projections/rebuild", **sent), 415)
             assert document["errors"][0]["path"] == "body"
             assert "query parameters" in document["detail"]
         with timeline.store.read_transaction() as cursor:
             cursor.execute("SELECT name, generation FROM tl_tracking ORDER BY name")
             assert [tuple(row) for row in cursor.fetchall()] == before
+        # and a POST sent chunked without content (some clients do so) is no body: it rebuilds
+        assert admin.post("/api/projections/rebuild", content=iter([b""])).status_code == 200
 
 
 def test_read_models_that_disagree_with_the_log_answer_503_until_rebuilt(

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from service.http import view_shapes
 from tests import bodies
 from tests.api import Client, next_link, post_event, problem, report_development, serve
 
@@ -202,18 +203,19 @@ def test_following_next_alone_goes_on_with_the_first_page_s_as_of_and_known_at(
         now = _get(client, "/api/developments", known_at="2100-01-01", cursor=first["next"])
         # the read models' own cursor, the as_of, the known_at, filters, limit and a check
         parts = first["next"].split("~")
-        unpinned = "~".join(parts[:2])  # as versions before session 10 wrote it
-        far = f"{unpinned}~{parts[2]}~999999999999999999"  # as before session 20, in year 33658
-        forged = _get(client, "/api/developments", cursor=far)
-        older = _get(client, "/api/developments", as_of="2024-07-01", cursor=unpinned)
+        told = "~".join([*parts[:3], "999999999999999999", *parts[4:6]])  # in year 33658
+        forged = _get(client, "/api/developments", cursor=f"{told}~{view_shapes._check(told)}")
+        # cursors of earlier versions: the read models' own, and one without limit or check
+        unpinned = "~".join(parts[:2])
+        older = "~".join(parts[:4])
+        refused = [client.get("/api/developments", params={"cursor": c}) for c in (unpinned, older)]
     # Then the pages are those of one answer: none skipped, none twice
     assert seen == ids
     # and a request that gives its own known_at is answered at it
     assert now["known_at"] != first["known_at"]
     assert forged["known_at"] == now["known_at"]  # a known_at to come is now's, settled
-    assert [item["development_id"] for item in older["items"]] == [ids[1], ids[2]][
-        : len(older["items"])
-    ]
+    # and a cursor of an earlier version (a cursor cut short at a `~` reads as one) is a 400
+    assert [problem(r, 400)["errors"][0]["path"] for r in refused] == ["cursor", "cursor"]
 
 
 def test_following_next_alone_keeps_the_first_page_s_limit_and_a_cursor_cut_short_is_refused(
@@ -241,7 +243,13 @@ def test_following_next_alone_keeps_the_first_page_s_limit_and_a_cursor_cut_shor
             assert len(_get(client, path, cursor=first["next"], limit=3)["items"]) == 3
             # and a cursor missing its last character, or mistyped, is a 400 naming it, not
             # an empty page read at another known_at
-            for broken in (first["next"][:-1], first["next"].replace("~2~", "~3~")):
+            cut = first["next"].split("~")
+            for broken in (
+                first["next"][:-1],
+                first["next"].replace("~2~", "~3~"),
+                "~".join(cut[:5]),  # cut after the filters: read as a cursor without a limit
+                "~".join(cut[:3]) + "~" + cut[3][:10],  # cut in the known_at: 1970
+            ):
                 response = client.get(path, params={"cursor": broken})
                 assert response.status_code == 400, broken
                 assert response.json()["errors"][0]["path"] == "cursor"
@@ -614,7 +622,10 @@ def test_a_filter_holding_a_control_character_is_a_400_naming_it(
         ("text/*;q=0.5, application/json;q=0.4", "text/csv"),
         ("text/*, text/csv;q=0", "application/json"),  # the most specific range counts
         ("application/json;q=0.9, text/csv", "text/csv"),
-        ("text/csv;q=0.500, application/json;q=0.5", "application/json"),  # a tie: the first
+        ("text/csv;q=0.500, application/json;q=0.5", "text/csv"),  # a tie: the first listed
+        ("application/json, text/csv", "application/json"),
+        ("text/csv, */*", "text/csv"),  # a tie: the type named more specifically
+        ("*/*", "application/json"),  # a tie of every kind: the first offered
         ("image/png", "application/json"),  # none acceptable: the header is disregarded
         ("", "application/json"),
     ],

@@ -30,6 +30,7 @@ refuses to the app, which answers it.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from litestar.types import ASGIApp, Receive, Scope, Send
 
@@ -75,18 +76,34 @@ def _json_media_type(value: str) -> str | None:
     return None
 
 
+_NO_BODY = "this route reads no body: give its options as query parameters"
+
+
 def unread_body(headers: Iterable[tuple[bytes, bytes]]) -> UnsupportedMediaType | None:
-    """Why a body sent with these headers to a route that reads none is refused; None when
-    the request carries none (no `Content-Length`, or 0, and no `Transfer-Encoding`)."""
-    headers = list(headers)
+    """Why a body sent with these headers to a route that reads none is refused: a
+    `Content-Length` other than 0. None otherwise (a chunked body is looked at as it comes)."""
     lengths = _values(headers, b"content-length")
-    if any(length.strip() not in ("", "0") for length in lengths) or _values(
-        headers, b"transfer-encoding"
-    ):
-        return UnsupportedMediaType(
-            BODY, "this route reads no body: give its options as query parameters"
-        )
+    if any(length.strip() not in ("", "0") for length in lengths):
+        return UnsupportedMediaType(BODY, _NO_BODY)
     return None
+
+
+async def _nothing_sent(receive: Receive) -> Receive:
+    """Read a chunked body sent to a route that reads none: refused at its first byte; when it
+    is empty (some clients send a POST without content so), what was read is handed on."""
+    messages = []
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message.get("body"):
+            raise UnsupportedMediaType(BODY, _NO_BODY)
+        if message["type"] != "http.request" or not message.get("more_body"):
+            break
+
+    async def replay() -> Any:
+        return messages.pop(0) if messages else await receive()
+
+    return replay
 
 
 def refusal(headers: Iterable[tuple[bytes, bytes]]) -> UnsupportedMediaType | None:
@@ -126,4 +143,6 @@ class RefuseUnsupportedMedia:
             refused = unread_body(scope["headers"])
             if refused is not None:
                 raise refused
+            if _values(scope["headers"], b"transfer-encoding"):
+                receive = await _nothing_sent(receive)
         await self.app(scope, receive, send)

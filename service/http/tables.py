@@ -24,10 +24,12 @@ _QVALUE = re.compile(r"0(\.\d{0,3})?|1(\.0{0,3})?", re.ASCII)  # RFC 9110 §12.4
 def preferred(request: Request[Any, Any, Any], offered: Sequence[str]) -> str:
     """Which of the `offered` media types the Accept header prefers (RFC 9110 §12.5.1): each
     takes the weight of the most specific range that matches it (`text/csv`, then `text/*`,
-    then `*/*`), `q=0` meaning not acceptable; the first offered wins a tie, and is the answer
-    without a header or when none is acceptable (the header may be disregarded, rather than a
-    406). A q that is not a number from 0 to 1 with at most three decimals is a 400."""
-    ranges: list[tuple[str, str, float]] = []
+    then `*/*`), `q=0` meaning not acceptable. Of equal weights, the type a more specific range
+    names wins (`text/csv, */*` is CSV), then the one listed first (`text/csv,
+    application/json` is CSV), then the first offered, which is also the answer without a
+    header or when none is acceptable (the header may be disregarded, rather than a 406). A q
+    that is not a number from 0 to 1 with at most three decimals is a 400."""
+    ranges: list[tuple[str, str, float]] = []  # in the order listed
     for header in request.headers.getall("accept", []):
         for item in header.split(","):
             media_range, *parameters = item.split(";")
@@ -46,17 +48,20 @@ def preferred(request: Request[Any, Any, Any], offered: Sequence[str]) -> str:
             ranges.append((kind, subtype.strip(), weight))
     if not ranges:
         return offered[0]
-    best, best_weight = offered[0], 0.0
+    best, best_rank = offered[0], (0.0, 0, 0)
     for media_type in offered:
         kind, _, subtype = media_type.partition("/")
         matching = [
-            (specific, weight)
-            for range_kind, range_subtype, weight in ranges
+            (specific, weight, -listed)
+            for listed, (range_kind, range_subtype, weight) in enumerate(ranges)
             if (specific := _specificity(kind, subtype, range_kind, range_subtype)) is not None
         ]
-        weight = max(matching)[1] if matching else 0.0
-        if weight > best_weight:
-            best, best_weight = media_type, weight
+        if not matching:
+            continue
+        specific, weight, listed = max(matching)  # the most specific range names its weight
+        rank = (weight, specific, listed)
+        if weight > 0 and rank > best_rank:
+            best, best_rank = media_type, rank
     return best
 
 

@@ -254,8 +254,7 @@ def _check(told: str) -> str:
 
 class Continued(NamedTuple):
     """What a `next` cursor says: where the read models go on, and the `as_of`, `known_at` (µs),
-    filters and limit of the page that handed it out (None or none in a cursor of an earlier
-    version)."""
+    filters and limit of the page that handed it out."""
 
     after: str | None
     as_of: str | None = None
@@ -264,32 +263,27 @@ class Continued(NamedTuple):
     limit: int | None = None
 
 
-_DATE_AND_TIME = r"(.+)~(\d{4}-\d{2}-\d{2})~(\d{1,18})"
-_PINNED = re.compile(  # since session 20: with the limit and a check
-    _DATE_AND_TIME + r"~([A-Za-z0-9_-]*)~(\d{1,4})~([0-9a-f]{8})", re.ASCII
+_PINNED = re.compile(
+    r"(.+)~(\d{4}-\d{2}-\d{2})~(\d{1,18})~([A-Za-z0-9_-]*)~(\d{1,4})~([0-9a-f]{8})", re.ASCII
 )
-_PINNED_BEFORE = re.compile(_DATE_AND_TIME + r"(?:~([A-Za-z0-9_-]+))?", re.ASCII)
 
 
 def continued(cursor: str | None) -> Continued:
-    """The parts of a cursor `page_of` handed out (any other text is left to the read models,
-    which refuse what they did not write)."""
+    """The parts of a cursor `page_of` handed out, its check checked. Any other text is
+    refused, cursors of versions before session 20 included (their pages are asked again from
+    the first): one cut short at a `~` read as such a cursor, answering at another known_at or
+    with another limit."""
     if cursor is None:
         return Continued(None)
     found = _PINNED.fullmatch(cursor)
-    limit = None
-    if found is not None:
-        told, check = cursor.rsplit("~", 1)
-        if check != _check(told) or not 1 <= int(found.group(5)) <= MAX_LIMIT:
-            raise _not_ours(cursor)
-        limit = int(found.group(5))
-    else:
-        found = _PINNED_BEFORE.fullmatch(cursor)
-        if found is None:
-            return Continued(cursor)
+    if found is None or cursor.rsplit("~", 1)[1] != _check(cursor.rsplit("~", 1)[0]):
+        raise _not_ours(cursor)
+    limit = int(found.group(5))
     filters = NO_FILTERS
     try:
         parse_as_of(found.group(2))  # its date, refused as the cursor's, not as `as_of`
+        if not 1 <= limit <= MAX_LIMIT:
+            raise ValueError(limit)
         if found.group(4):
             encoded = found.group(4) + "=" * (-len(found.group(4)) % 4)
             filters = _filters_decoder.decode(base64.urlsafe_b64decode(encoded))
