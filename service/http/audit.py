@@ -248,8 +248,8 @@ class AuditController(Controller):
         until_us = await sync_to_thread(settled_known_at, timeline.store, "until", until)
         if until is None or until_us != _moment("until", until, start_of_day=False):
             until_us = max(until_us, since_us)  # settled before the window: nothing in it yet
-        days = until is not None and bool(_DATE.fullmatch(since) and _DATE.fullmatch(until))
-        if until_us < since_us or (days and str(until) < since):  # a day before the first
+        in_days = _DATE.fullmatch(since) and until is not None and _DATE.fullmatch(until)
+        if until_us < since_us or (in_days and until is not None and until < since):
             raise InvalidParameter("until", "the window ends before it starts")
         page = await sync_to_thread(
             changes_between, timeline, since_us, until_us, after=after, limit=limit

@@ -14,7 +14,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from datetime import date
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import NamedTuple
 
 import msgspec
@@ -214,7 +214,8 @@ def delivery_history(
             last = len(steps) - 1
             steps = [steps[round(i * last / (MAX_STEPS - 1))] for i in range(MAX_STEPS)]
         shown = current.get(identity)
-        key = key_of(shown) if shown is not None else _spelt(min(found, key=_position).key)
+        first = min(found, key=attrgetter("position"))
+        key = key_of(shown) if shown is not None else _spelt(first.key)
         figures = list({c.position: (c.asserted_on, c.position, c.figure) for c in found}.values())
         counts: dict[int, list[tuple[date, date]]] = {}
         for item in found:
@@ -224,10 +225,6 @@ def delivery_history(
                           counts=counts))  # fmt: skip
     lines.sort(key=lambda line: _order(line.key))
     return DeliveryHistory(as_of=as_of, lines=lines, totals=view.totals)
-
-
-def _position(item: Counted) -> int:
-    return item.position
 
 
 def _spelt(key: Identity) -> SeriesKey:
