@@ -486,6 +486,41 @@ def test_a_mistyped_page_address_is_a_page_for_a_browser_and_a_problem_for_a_scr
     assert api.headers["content-type"] == "application/problem+json"  # the API answers problems
 
 
+@pytest.mark.parametrize(
+    ("accept", "a_page"),
+    [
+        ("text/html", True),
+        ("application/json;q=0.5, text/html", True),
+        ("text/html;q=0, */*", False),  # HTML not acceptable
+        ("text/html;q=0.2, application/problem+json", False),
+        ("*/*", False),
+        ("text/html;q=2", False),  # a bad q: the problem, not a 400 about the header
+    ],
+)
+def test_an_error_is_a_page_only_when_the_accept_header_weighs_html_first(
+    client: Client, accept: str, a_page: bool
+) -> None:
+    response = client.get("/nonexistent", headers={"Accept": accept})
+    assert response.status_code == 404
+    kind = response.headers["content-type"]
+    assert kind.startswith("text/html") if a_page else kind == "application/problem+json"
+
+
+@pytest.mark.parametrize("path", ["/", "/download/timeline.csv", "/parts/overview"])
+def test_a_page_parameter_whose_escapes_are_not_utf8_is_refused_naming_it(
+    client: Client, path: str
+) -> None:
+    # a Latin-1 é: it became U+FFFD, an actor no development names, and an empty page or file
+    browser = client.get(f"{path}?actor=Cr%E9dit", headers={"Accept": "text/html"})
+    script = client.get(f"{path}?as_of=2024-03-01&actor=Cr%E9dit")
+
+    assert browser.status_code == 400 and browser.headers["content-type"].startswith("text/html")
+    assert "actor" in browser.text and "not UTF-8" in browser.text
+    assert script.status_code == 400
+    assert [e["path"] for e in script.json()["errors"]] == ["actor"]
+    assert client.get(f"{path}?actor=%D0%A0US").status_code == 200  # UTF-8 escapes are read
+
+
 def test_the_overview_filtered_by_an_actor_shows_only_what_it_is_in(client: Client) -> None:
     # Given the seed, when the overview is asked for Iran, spelt in lower case
     at = {"as_of": "2024-03-01", "actor": "irn"}

@@ -35,6 +35,7 @@ from service.errors import (
 from service.http.media import UnsupportedMediaType
 from service.http.openapi import answer_spec
 from service.http.params import InvalidParameter, RefusedParameter
+from service.http.tables import preferred
 from service.web.render import render
 
 PROBLEM_JSON = "application/problem+json"
@@ -187,20 +188,24 @@ def on_invalid_parameter(request: Request[Any, Any, Any], error: InvalidParamete
     """400 naming the query parameter our own parsers refused."""
     problems = [FieldProblem(error.name, error.message)]
     if isinstance(error, RefusedParameter):  # not a value's fault: its message says it all
-        return _parameter_problem(problems, error.message)
-    return _parameter_problem(problems)
+        return _parameter_problem(request, problems, error.message)
+    return _parameter_problem(request, problems)
 
 
-def _parameter_problem(errors: list[FieldProblem], detail: str | None = None) -> Response[Any]:
+def _parameter_problem(
+    request: Request[Any, Any, Any], errors: list[FieldProblem], detail: str | None = None
+) -> Response[Any]:
+    """400 naming the parameters (a page, for a browser asking for one)."""
     names = ", ".join(dict.fromkeys(e.path for e in errors))
-    return problem_response(
+    return problem_or_page(
+        request,
         ProblemDetails(
             type=problem_type("InvalidParameter"),
             title="Invalid parameter",
             status=HTTPStatus.BAD_REQUEST,
             detail=detail or f"invalid value for {names}: " + "; ".join(e.message for e in errors),
             errors=errors,
-        )
+        ),
     )
 
 
@@ -217,7 +222,7 @@ def on_validation_error(
         errors = [FieldProblem(missing.group(1) if missing else "$", error.detail)]
     if items and all(item.get("source") == "body" for item in items):
         return _body_problem(errors)
-    return _parameter_problem(errors)
+    return _parameter_problem(request, errors)
 
 
 _MISSING = re.compile(r"Missing required \w+ parameter '([^']+)'")
@@ -307,13 +312,18 @@ def problem_or_page(
 
 
 def _wants_a_page(request: Request[Any, Any, Any]) -> bool:
-    """A browser asking for a page outside the API."""
+    """A browser asking for a page outside the API: its Accept weighs HTML above a problem
+    document (`text/html;q=0` does not; nor does `*/*` alone, nor a header with a bad q)."""
     path = request.url.path
-    return (
-        not path.startswith(("/api/", "/static/"))
-        and path != "/api"
-        and "text/html" in request.headers.get("accept", "")
-    )
+    if path.startswith(("/api/", "/static/")) or path == "/api":
+        return False
+    try:
+        return preferred(request, _PROBLEM_OR_PAGE) == MediaType.HTML
+    except InvalidParameter:
+        return False
+
+
+_PROBLEM_OR_PAGE = (PROBLEM_JSON, MediaType.HTML)
 
 
 def error_page(status: int, title: str, detail: str, *, now: str | None = None) -> Response[str]:

@@ -32,7 +32,7 @@ class RefuseUnknownParameters:
     """Middleware of every route: under /api/ (but its documents), a query parameter the route's
     handler does not declare is an `InvalidParameter` naming it and listing those it takes, and
     one given more than once, or a whole number not written as one, is an `InvalidParameter`
-    naming it."""
+    naming it. On every route, so is a parameter whose %-escapes are not UTF-8."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -40,8 +40,10 @@ class RefuseUnknownParameters:
         self._whole: dict[int, frozenset[str]] = {}  # those that are whole numbers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope.get("query_string") and _is_api(scope):
-            self._check(scope)
+        if scope.get("query_string") and scope.get("method") != "OPTIONS":
+            _check_utf8(scope["query_string"])  # on the web pages and downloads too
+            if _is_api(scope):
+                self._check(scope)
         await self.app(scope, receive, send)
 
     def _check(self, scope: Scope) -> None:
@@ -50,7 +52,6 @@ class RefuseUnknownParameters:
         if accepted is None:  # the first request of this route: what Litestar made of it
             self._accepted, self._whole = accepted_parameters(scope["litestar_app"])
             accepted = self._accepted.setdefault(id(handler), frozenset())
-        _check_utf8(scope["query_string"])
         params = ASGIConnection[Any, Any, Any, Any](scope).query_params
         refused = refusal(f"{scope.get('method')} {scope['path']}", params, accepted)
         if refused is not None:
