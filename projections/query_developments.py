@@ -67,14 +67,17 @@ def _named_by_few(dialect: Dialect, cursor: Cursor, actor: str, limit: int) -> l
     cursor.execute(f"SELECT max(id) FROM {DEVELOPMENTS.name}")  # about how many there are
     every = rows_of(cursor)[0][0] or 0
     few = min(FEW, isqrt(int(max(limit, 100) / SEGMENTS_EACH * every)))
+    key = name_key(actor)
+    # whether there are more than `few`, stepping the index without reading them: reading
+    # 2,001 rows to find out cost 0.49 ms at 1M events, the step 0.05 ms
+    table = ACTOR_DEVELOPMENTS.name
     cursor.execute(
-        dialect.sql(
-            f"SELECT development_id FROM {ACTOR_DEVELOPMENTS.name} WHERE actor = %s LIMIT %s"
-        ),
-        (name_key(actor), few + 1),
+        dialect.sql(f"SELECT 1 FROM {table} WHERE actor = %s LIMIT 1 OFFSET %s"), (key, few)
     )
-    found = [row[0] for row in rows_of(cursor)]
-    return found if len(found) <= few else None
+    if rows_of(cursor):
+        return None
+    cursor.execute(dialect.sql(f"SELECT development_id FROM {table} WHERE actor = %s"), (key,))
+    return [row[0] for row in rows_of(cursor)]
 
 
 def _segments(
