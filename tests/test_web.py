@@ -601,9 +601,90 @@ def test_a_download_filtered_by_an_actor_holds_its_rows_and_says_so_in_its_name(
     assert rows and all("PRK" in (row["supplier"], row["recipient"]) for row in rows)
 
 
+@pytest.mark.parametrize(
+    "path",
+    ["/", "/parts/overview", f"/developments/{CONTAINERS}", f"/parts/developments/{CONTAINERS}"],
+)
 @pytest.mark.parametrize("actor", ["x" * 201, "PRK\u0007"])
-def test_an_actor_the_api_would_refuse_is_explained_on_a_page(client: Client, actor: str) -> None:
-    assert "Invalid actor" in page(client, "/", 400, actor=actor).text
+def test_an_actor_the_api_would_refuse_is_explained_on_a_page(
+    client: Client, path: str, actor: str
+) -> None:
+    # a development page takes the overview's filter for its way back: refused as the overview
+    # refuses it, not carried along unread into its links
+    assert "Invalid actor" in page(client, path, 400, actor=actor).text
+
+
+def _query(url: str) -> dict[str, list[str]]:
+    return parse_qs(urlsplit(url).query)
+
+
+def test_a_development_opened_from_an_overview_filtered_by_an_actor_leads_back_to_it(
+    client: Client,
+) -> None:
+    # Given the overview filtered by Iran, pinned at the last event recorded as its link pins it
+    live = page(client, "/", as_of="2024-03-01", actor="IRN")
+    [pin] = [url for url in live.urls if url.startswith("/?")]
+    known_at = _query(pin)["known_at"][0]
+    kept = {"as_of": ["2024-03-01"], "known_at": [known_at], "actor": ["IRN"]}
+    filtered = page(client, "/", as_of="2024-03-01", known_at=known_at, actor="IRN")
+    # Then each of its links to a development keeps the filter with the times
+    links = [url for url in filtered.urls if url.startswith("/developments/")]
+    assert links and all(_query(url) == kept for url in links)
+
+    # When the reader follows one, and asks its part as the script does
+    answers = client.get(links[0]), client.get("/parts" + links[0])
+    # Then the crumb of each leads back to the filtered overview, not the whole one
+    for answer in answers:
+        assert answer.status_code == 200, answer.text
+        crumbs = [url for url in Page(answer.text).urls if url.startswith("/?")]
+        assert [_query(url) for url in crumbs] == [kept]
+
+
+def test_a_development_page_keeps_the_actor_for_its_way_back_and_shows_all_of_itself(
+    tmp_path: Path,
+) -> None:
+    with serve(f"sqlite:///{tmp_path}/way-back.db") as editor:
+        # Given a development of North Korea and Russia whose report was corrected later
+        development = report_development(editor, report=report(asserted_on="2024-06-01"))
+        corrected = report_corrected(development, 1, changes={"asserted_on": "2024-06-02"})
+        assert post_event(editor, corrected).status_code == 201
+        # When its page and its part are asked with the filter of an overview of Iran (whose
+        # links may lead there once the reader changes the date), and without it
+        path, at = f"/developments/{development}", {"as_of": "2024-07-01"}
+        with_actor = editor.get(path, params={**at, "actor": "IRN"})
+        without = editor.get(path, params=at)
+        part = editor.get(f"/parts{path}", params={**at, "actor": "IRN"})
+        part_without = editor.get(f"/parts{path}", params=at)
+        refused = page(editor, path, 404, **at, known_at="2000-01-01", actor="IRN")
+    assert with_actor.status_code == part.status_code == 200
+    # Then the page shows all of the development, as without the actor: it filters nothing
+    assert Page(with_actor.text).text == Page(without.text).text
+    # and only its links differ, each keeping the actor: the crumb and the page before v2
+    assert part.text.replace("&amp;actor=IRN", "") == part_without.text
+    links = [url for url in Page(part.text).urls if url.startswith(("/?", "/developments/"))]
+    assert len(links) == 2 and all(_query(url)["actor"] == ["IRN"] for url in links)
+    # and its form, sent without the script, keeps it too, as does the page "recorded now"
+    # offered when the known-at asked is before the development
+    controls = re.search(r'<form [^>]*id="controls".*?</form>', with_actor.text, re.S)
+    assert controls is not None
+    assert '<input type="hidden" id="actor" name="actor" value="IRN">' in controls.group(0)
+    assert f"{path}?as_of=2024-07-01&actor=IRN" in refused.urls
+
+
+@pytest.mark.parametrize("actor", [None, "", " "])
+def test_without_an_actor_no_link_carries_one(client: Client, actor: str | None) -> None:
+    # Given the overview and a development page asked without an actor, or an empty one
+    at = {"as_of": "2024-03-01"} | ({} if actor is None else {"actor": actor})
+    overview_page = client.get("/", params=at).text
+    development = client.get(f"/developments/{CONTAINERS_SINCE}", params=at).text
+    part = client.get(f"/parts/developments/{CONTAINERS_SINCE}", params=at).text
+    # Then no link names an actor, and the links to and from a development keep the date alone
+    urls = [url for shown in (overview_page, development, part) for url in Page(shown).urls]
+    assert not [url for url in urls if "actor=" in url]
+    assert 'name="actor"' not in development
+    links = [url for url in Page(overview_page).urls if url.startswith("/developments/")]
+    assert links and all(_query(url) == {"as_of": ["2024-03-01"]} for url in links)
+    assert "/?as_of=2024-03-01" in Page(development).urls
 
 
 def test_an_unknown_download_is_a_404_page_naming_the_tables(client: Client) -> None:

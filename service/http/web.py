@@ -55,7 +55,8 @@ _ACTOR = re.compile(LINE)
 
 class Axes:
     """The two time axes as asked (`known_at` None is now) and as the read models take them,
-    and the overview's actor filter (None: every development)."""
+    and the overview's actor filter (None: every development), which a development page opened
+    from a filtered overview keeps for its way back."""
 
     def __init__(self, as_of: str | None, known_at: str | None, actor: str | None = None) -> None:
         self.actor = (actor or "").strip() or None  # as the API reads it: ` IRN` is `IRN`
@@ -111,9 +112,12 @@ class WebController(Controller):
                                     pin=pin, to_come=axes.to_come))  # fmt: skip
 
     def _development(self, template: str, read_models: ReadModels, timeline: Timeline,
-                     development_id: str, as_of: str | None,
-                     known_at: str | None) -> Response[str]:  # fmt: skip
-        axes = _axes(as_of, known_at)
+                     development_id: str, as_of: str | None, known_at: str | None,
+                     actor: str | None) -> Response[str]:  # fmt: skip
+        # `actor` is the overview's filter the page was opened from: read as the overview reads
+        # it (one it would refuse is refused here too, not carried along into the links) and
+        # kept in the links back to it, never filtering the development's own content
+        axes = _axes(as_of, known_at, actor)
         if isinstance(axes, Response):
             return axes
         try:
@@ -126,7 +130,8 @@ class WebController(Controller):
             if axes.known_at is None:
                 nothing = f"Nothing of development {development_id} was recorded."
                 return error_page(404, "Unknown development", nothing)
-            query = urlencode({"as_of": as_of} if as_of else {})
+            asked = {"as_of": as_of, "actor": axes.actor}
+            query = urlencode({key: value for key, value in asked.items() if value})
             now = f"/developments/{development_id}" + (f"?{query}" if query else "")
             return error_page(404, "Unknown development",
                               f"Nothing of development {development_id} was recorded by "
@@ -134,7 +139,8 @@ class WebController(Controller):
                               now=now)  # fmt: skip
         known_at_us = axes.known_at_us if axes.known_at else None
         return html_response(render(template, view=view, as_of=view.as_of,
-                                    known_at_us=known_at_us, head=view.head))  # fmt: skip
+                                    known_at_us=known_at_us, head=view.head,
+                                    actor=axes.actor))  # fmt: skip
 
     @get("/", sync_to_thread=True)
     def index(self, read_models: NamedDependency[ReadModels], timeline: NamedDependency[Timeline],
@@ -154,10 +160,13 @@ class WebController(Controller):
     @get("/developments/{development_id:str}", sync_to_thread=True)
     def development(self, read_models: NamedDependency[ReadModels],
                     timeline: NamedDependency[Timeline], development_id: IdInPath,
-                    as_of: AsOf = None, known_at: KnownAt = None) -> Response[str]:  # fmt: skip
-        """One development: its reports with sources, grades and quotes, and its revisions."""
+                    as_of: AsOf = None, known_at: KnownAt = None,
+                    actor: Actor = None) -> Response[str]:  # fmt: skip
+        """One development: its reports with sources, grades and quotes, and its revisions; with
+        `actor`, the filter of the overview it was opened from, kept in its links back there
+        (the page shows all of the development whatever it is)."""
         return self._development("development.html", read_models, timeline, development_id,
-                                 as_of, known_at)  # fmt: skip
+                                 as_of, known_at, actor)  # fmt: skip
 
     @get("/download/{table:str}", sync_to_thread=True, opt={NO_DEADLINE: True})
     def download(self, request: Request[Any, Any, Any], read_models: NamedDependency[ReadModels],
@@ -193,11 +202,11 @@ class WebController(Controller):
     @get("/parts/developments/{development_id:str}", sync_to_thread=True)
     def development_part(self, read_models: NamedDependency[ReadModels],
                          timeline: NamedDependency[Timeline], development_id: IdInPath,
-                         as_of: AsOf = None,
-                         known_at: KnownAt = None) -> Response[str]:  # fmt: skip
+                         as_of: AsOf = None, known_at: KnownAt = None,
+                         actor: Actor = None) -> Response[str]:  # fmt: skip
         """A development page's content alone, for the script to swap in."""
         return self._development("_development.html", read_models, timeline, development_id,
-                                 as_of, known_at)  # fmt: skip
+                                 as_of, known_at, actor)  # fmt: skip
 
 
 def _timeline(read_models: ReadModels, as_of: date, known_at_us: int, actor: str | None) -> _Table:

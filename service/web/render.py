@@ -28,8 +28,9 @@ def asset(name: str) -> str:
     return f"/static/{name}?v={digest}"
 
 
-def state(as_of: date | None, known_at: str | None, **more: str) -> str:
-    """The query string that keeps a view's state: `as_of=2024-03-01&known_at=…`."""
+def state(as_of: date | None, known_at: str | None, **more: str | None) -> str:
+    """The query string that keeps a view's state: `as_of=2024-03-01&known_at=…`, and `more`
+    (the overview's `actor`); each left out when None or empty."""
     pairs = {"as_of": as_of.isoformat() if as_of else None, "known_at": known_at, **more}
     return urlencode({key: value for key, value in pairs.items() if value})
 

@@ -14,7 +14,10 @@
   const asOf = document.getElementById("as-of");
   const said = document.getElementById("as-of-said");
   const knownAt = document.getElementById("known-at");
-  const actor = document.getElementById("actor");  // the overview's filter; not on a development
+  // The overview's actor filter; on a development page opened from a filtered overview, that
+  // filter in a hidden field: sent with the axes, it keeps the crumb back to the overview (and
+  // the address) filtered, and filters nothing there. Not for the stream, which refuses it.
+  const actor = document.getElementById("actor");
   const now = document.getElementById("known-at-now");
   const live = document.getElementById("live");
   const liveness = document.getElementById("liveness");
