@@ -6,7 +6,9 @@ extended with the log's records (see `service.store`), and a msgspec mapper.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import cast
 from uuid import UUID
 
@@ -16,7 +18,7 @@ from eventsourcing.persistence import IntegrityError
 from events import AnyEvent, Recorded, decode_event
 from service.config import ConfigError, creates_tables, persistence_env, redacted, sqlite_file
 from service.domain import Development, evolve
-from service.errors import Conflict, DomainError, ReadOnly
+from service.errors import Conflict, DomainError, ReadOnly, Unavailable
 from service.mapper import EventMapper, StreamItem
 from service.store.log import LogRecorder
 from service.store.records import StoredRecord, from_micros
@@ -43,6 +45,22 @@ def _no_tables(url: str, why: str) -> ConfigError:
     return NoTables(
         f"no timeline tables in {redacted(url)} ({why}): run `timeline init` on it first"
     )
+
+
+def _unopened(path: Path, error: BaseException) -> BaseException:
+    """What SQLite's refusal to open `path` means, said for the person who named it (SQLite
+    says "file is not a database" or "unable to open database file"); any other error as is."""
+    cause = error if isinstance(error, sqlite3.Error) else error.__cause__
+    name = getattr(cause, "sqlite_errorname", "")
+    if name in ("SQLITE_NOTADB", "SQLITE_CORRUPT"):
+        return ConfigError(f"{path} is not a SQLite database, or it is damaged ({cause})")
+    if name.startswith("SQLITE_CANTOPEN") and not writable(str(path)):
+        made = "made" if not path.exists() else "opened for writing"
+        return ReadOnly(f"the SQLite database {path} cannot be {made}: this user may not write "
+                        f"it or its folder ({cause})")  # fmt: skip
+    if name.startswith("SQLITE_CANTOPEN"):
+        return Unavailable(f"the SQLite database {path} cannot be opened ({cause})")
+    return error
 
 
 def check_database(url: str) -> None:
@@ -104,14 +122,20 @@ class Timeline(Application[UUID]):
             raise _no_file(database, why)
         if create or existing:
             env["CREATE_TABLE"] = "yes" if create else "no"
+        if path is not None:
+            check_openable(str(path))  # a folder, a path through a file: the setting's fault
         try:
             super().__init__(env=env)
-        except BaseException:  # a server refusing, say: its pool closed now, not by the
-            factory = getattr(self, "factory", None)  # collector in some other thread
+            present = self.store.tables_present()  # SQLite reads the file first here
+        except BaseException as error:  # a server refusing, say: its pool closed now, not by
+            factory = getattr(self, "factory", None)  # the collector in some other thread
             if factory is not None:
                 factory.close()
-            raise
-        if not self.store.tables_present():
+            said = error if path is None else _unopened(path, error)
+            if said is error:
+                raise
+            raise said from error
+        if not present:
             self.close()
             raise _no_tables(database, why)
 

@@ -20,8 +20,17 @@ class ConfigError(ValueError):
 
 
 def database_url(explicit: str | None = None) -> str:
-    """`--database`, else `TIMELINE_DATABASE`, else `./timeline.db`."""
-    return explicit or os.environ.get("TIMELINE_DATABASE") or DEFAULT_DATABASE
+    """`--database`, else `TIMELINE_DATABASE`, else `./timeline.db`; a URL that cannot be read
+    as one (a port that is not a number from 0 to 65535, an unclosed `[` of an IPv6 host) is a
+    `ConfigError`, which does not repeat it (it may hold a password)."""
+    if explicit is not None and not explicit.strip():
+        raise ConfigError("--database is empty: give a database URL, or leave the option out")
+    url = explicit or os.environ.get("TIMELINE_DATABASE") or DEFAULT_DATABASE
+    try:
+        _ = urlsplit(url).port
+    except ValueError as error:
+        raise ConfigError(f"the database URL cannot be read: {error}") from None
+    return url
 
 
 def redacted(url: str) -> str:

@@ -10,6 +10,7 @@ import hashlib
 import secrets
 import time
 import unicodedata
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal
 
@@ -86,8 +87,10 @@ class Tokens:
         self._cache: dict[str, tuple[float, Token]] = {}
         store.create_beside(_SCHEMA)
 
-    def create(self, name: str, role: Role) -> str:
-        """Make a token; returns the secret, which is not stored and cannot be shown again."""
+    def create(self, name: str, role: Role, handed: Callable[[str], None] | None = None) -> str:
+        """Make a token; returns the secret, which is not stored and cannot be shown again.
+        `handed` is given the secret before the token is stored: if it raises (the secret could
+        not be shown), nothing is."""
         check_principal(name)
         if _reserved(name) is not None:
             raise TokenError(
@@ -129,6 +132,8 @@ class Tokens:
                 ),
                 (name, role, _hash(secret), now_micros()),
             )
+            if handed is not None:  # in the transaction: the token is stored once handed over
+                handed(secret)
         return secret
 
     def check_importer(self, name: str) -> None:

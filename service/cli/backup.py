@@ -8,9 +8,9 @@ import sqlite3
 from pathlib import Path
 
 from service.audit import key_path
-from service.cli.common import _cannot, _say
+from service.cli.common import _cannot, _own_files, _say
 from service.config import ConfigError, database_url, sqlite_file
-from service.store.backup import backup_sqlite, files_of, partial_of
+from service.store.backup import backup_sqlite, partial_of
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
@@ -28,7 +28,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
     if not source.exists():
         raise ConfigError(f"no database at {source} ({url}): check --database or TIMELINE_DATABASE")
     target = Path(args.file)
-    taken = {path.resolve() for path in files_of(source)}
+    taken = _own_files(url)
     for path in (target, partial_of(target)):
         if path.exists() or path.is_symlink() or path.resolve() in taken:
             _say(

@@ -7,12 +7,15 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
 from service.application import Timeline
+from service.audit import key_path
 from service.config import ConfigError, database_url, sqlite_file
+from service.store.backup import files_of
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -35,13 +38,22 @@ def _open(args: argparse.Namespace, *, existing: bool = False) -> Timeline:
     return Timeline(url, existing=existing)
 
 
+def _own_files(url: str) -> set[Path]:
+    """The files a command must never write over: a SQLite database's own and its signing key."""
+    path = sqlite_file(url)
+    files = [key_path(url), *([] if path is None else files_of(path))]
+    return {file.resolve() for file in files}
+
+
 def _cannot(doing: str, name: str, error: OSError, consequence: str = "") -> int:
     _say(f"error: cannot {doing} {name}: {error.strerror or error}{consequence}")
     return 74  # EX_IOERR
 
 
 def _progress(total: int | None, unit: str, description: str) -> tqdm[Any]:
-    return tqdm(total=total, unit=unit, desc=description, file=sys.stderr, disable=None)
+    """A bar on standard error when it is a terminal; `unit` one of what is counted (`event`),
+    said in the plural after a count (`43 events`, `1.2k events/s`)."""
+    return tqdm(total=total, unit=f" {unit}s", desc=description, file=sys.stderr, disable=None)
 
 
 @contextmanager

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import sys
 from collections.abc import Sequence
 from contextlib import ExitStack
@@ -13,7 +15,7 @@ from events import encode
 from projections import ensure_schema
 from service.application import Timeline, recorded_of
 from service.audit import ledger
-from service.cli.common import _cannot, _open, _progress, _say, _ticking
+from service.cli.common import _cannot, _open, _own_files, _progress, _say, _ticking
 from service.config import database_url, redacted
 from service.domain import PLURAL
 from service.ingest import (
@@ -25,6 +27,7 @@ from service.ingest import (
     seed_corpus,
     store_batch,
 )
+from service.store.backup import partial_of
 from service.tokens import TokenError, Tokens
 
 
@@ -119,9 +122,12 @@ def cmd_import(args: argparse.Namespace) -> int:
     """Import an NDJSON file of events as posted, or standard input for `-`."""
     path = Path(args.file)
     try:
+        if args.file == "-" and sys.stdin is None:  # its descriptor closed (`<&-`)
+            _say("error: standard input is closed; nothing was imported")
+            return 2
         if args.file == "-":
             batch = _read(sys.stdin.buffer)
-        elif not path.is_file():
+        elif not path.exists() or path.is_dir():  # a pipe (`<(zcat f.gz)`) is read as a file
             _say(f"error: {path} {'is not a file' if path.exists() else 'does not exist'}")
             return 2
         else:
@@ -134,20 +140,32 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    """Write every event, as posted, one JSON object a line, in position order."""
+    """Write every event, as posted, one JSON object a line, in position order: to standard
+    output, or to a file (`-o`) that is put in place only once it is whole."""
+    output = None if args.output in (None, "-") else Path(args.output)
+    if output is not None and output.resolve() in _own_files(database_url(args.database)):
+        _say(f"error: {output} is the database's own file or its signing key: export elsewhere")
+        return 2
+    if output is not None and output.is_dir():
+        return _cannot("write", str(output), IsADirectoryError(errno.EISDIR, "Is a directory"))
     timeline = _open(args, existing=True)
     with ExitStack() as stack:
         stack.callback(timeline.close)
         last = timeline.store.last_position()
-        # The file is opened (and emptied) only once the database answered.
+        # Written beside the file, which is replaced only by a whole export: one that fails or
+        # is interrupted leaves the file as it was, and no part of one.
+        partial = None if output is None else partial_of(output)
+        if partial is None and sys.stdout is None:  # its descriptor closed (`>&-`)
+            _say("error: standard output is closed: nothing was exported (or give -o FILE)")
+            return 74
         try:
             out: IO[bytes] = (
-                stack.enter_context(Path(args.output).open("wb"))
-                if args.output
-                else sys.stdout.buffer
+                sys.stdout.buffer if partial is None else stack.enter_context(partial.open("wb"))
             )
         except OSError as error:
-            return _cannot("write", args.output, error)
+            return _cannot("write", str(output), error)
+        if partial is not None:  # whatever happens: once put in place, it is gone already
+            stack.callback(partial.unlink, missing_ok=True)
         bar = stack.enter_context(_progress(max(last - args.after, 0), "event", "exporting"))
         count = 0
         try:
@@ -156,9 +174,14 @@ def cmd_export(args: argparse.Namespace) -> int:
                 bar.update(1)
                 count += 1
             out.flush()
+            if partial is not None and output is not None:
+                os.fsync(out.fileno())
+                partial.replace(output)
+        except BrokenPipeError:
+            raise  # what read it went away (`| head`): `main` ends quietly
         except OSError as error:
-            return _cannot("write", args.output or "standard output", error)
-    _say(f"{count} event(s) exported")
+            return _cannot("write", str(output or "standard output"), error)
+    _say(f"{count} event(s) exported" + ("" if output is None else f" to {output}"))
     return 0
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from collections.abc import Sequence
 
 from projections import NAMES
@@ -155,7 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     dump = verbs.add_parser("export", parents=[common], help="export events as NDJSON")
     dump.add_argument(
-        "--output", "-o", metavar="FILE", help="file to write (default: standard output)"
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="file to write, put in place once whole (default, or -: standard output)",
     )
     dump.add_argument(
         "--after",
@@ -266,5 +271,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"error: the database's disk is full ({error}). Nothing was changed by this "
             "command: free space and run it again"
         )
+        return 74  # EX_IOERR
+    except KeyboardInterrupt:
+        _say(
+            "interrupted. Each write to the database is whole or not there at all: an import "
+            "run again stores what is missing, once"
+        )
+        return 130  # 128 + SIGINT, as a shell reports it
+    except BrokenPipeError:  # what reads standard output went away (`| head -1`): quiet
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
+        return 141  # 128 + SIGPIPE, as a shell reports a command that died writing to a pipe
+    except OSError as error:  # standard output or a file could not be written, say
+        _say(f"error: {error}")
         return 74  # EX_IOERR
     return code

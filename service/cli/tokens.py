@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 
 from service.cli.common import _open, _say
@@ -26,11 +27,23 @@ def cmd_tokens_create(args: argparse.Namespace) -> int:
     """Print a new token, alone on standard output, so `TOKEN=$(timeline tokens create …)` works."""
 
     def create(tokens: Tokens) -> int:
-        print(tokens.create(args.name, args.role))
+        try:
+            tokens.create(args.name, args.role, handed=_print)
+        except OSError as error:  # not shown: not stored either, and the name is still free
+            _say(f"error: cannot write the token to standard output ({error}); none was stored")
+            return 74
         _say(f"token {args.name!r} ({args.role}) created; it is shown once and stored as a hash")
         return 0
 
     return _tokens(args, create, existing=False)
+
+
+def _print(secret: str) -> None:
+    """The token on standard output, written through before it is stored."""
+    if sys.stdout is None:  # the descriptor was closed (`>&-`)
+        raise OSError("standard output is closed")
+    sys.stdout.write(secret + "\n")
+    sys.stdout.flush()
 
 
 def cmd_tokens_list(args: argparse.Namespace) -> int:
