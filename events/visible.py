@@ -20,6 +20,8 @@ from events.codec import InvalidEvent, Problem, decode_batch, decode_event
 from events.values import Actors
 
 _UNSEEN = frozenset({"Cc", "Cf", "Zl", "Zp", "Zs"})  # controls, format characters, separators
+SHOWS_NOTHING = "shows nothing"  # in each refusal of text that shows nothing
+HIDES = "holds an unseen character"  # in each refusal of an actor id that hides one
 
 
 def decode_new_event(data: bytes | str) -> AnyEvent:
@@ -46,7 +48,7 @@ def unseen(value: Any, path: str) -> Iterator[Problem]:
     character (which a reader, and a filter, would take for another actor)."""
     if isinstance(value, str):
         if all(unicodedata.category(c) in _UNSEEN for c in value):
-            yield Problem(path, "shows nothing: only spaces, zero-width or format characters")
+            yield Problem(path, f"{SHOWS_NOTHING}: only spaces, zero-width or format characters")
     elif isinstance(value, Actors):
         for name in value.__struct_fields__:
             yield from _actor_ids(getattr(value, name), f"{path}.{name}")
@@ -64,6 +66,6 @@ def _actor_ids(value: Any, path: str) -> Iterator[Problem]:
         at = f"{path}[{index}]" if isinstance(value, tuple) else path
         hidden = next((c for c in actor if unicodedata.category(c) in _UNSEEN - {"Zs"}), None)
         if hidden is not None:
-            yield Problem(at, f"an actor id holds an unseen character (U+{ord(hidden):04X})")
+            yield Problem(at, f"an actor id {HIDES} (U+{ord(hidden):04X})")
         else:
             yield from unseen(actor, at)

@@ -9,7 +9,7 @@ from typing import IO
 
 import msgspec
 
-from events import AnyEvent, InvalidEvent, decode_new_event
+from events import AnyEvent, InvalidEvent, decode_event, decode_new_event
 from service.application import Timeline
 from service.errors import DomainError
 from service.writing import Outcome, Request
@@ -52,28 +52,35 @@ class _LogLine(msgspec.Struct):
 _log_line = msgspec.json.Decoder(_LogLine)
 
 
-def read_events(lines: Iterable[bytes]) -> Iterator[tuple[int, AnyEvent | BadLine]]:
+def read_events(
+    lines: Iterable[bytes], *, as_stored: bool = False
+) -> Iterator[tuple[int, AnyEvent | BadLine]]:
     """Decode each non-blank line, an event as posted or a line of the log's NDJSON (its event
-    taken); a line that does not decode yields a `BadLine`."""
+    taken); a line that does not decode yields a `BadLine`. A new event's text must show
+    something (`decode_new_event`); `as_stored` reads each as the log reads its own events,
+    for an export of a log that stored such text before that was refused."""
+    decode = decode_event if as_stored else decode_new_event
     for number, line in enumerate(lines, start=1):
         if number == 1:
             line = line.removeprefix(codecs.BOM_UTF8)  # as some editors on Windows save UTF-8
         if not line.strip():
             continue
         try:
-            yield number, decode_new_event(line)
+            yield number, decode(line)
         except InvalidEvent as error:
-            yield number, _from_log(number, line) or _bad(number, error, "$")
+            yield number, _from_log(number, line, decode) or _bad(number, error, "$")
 
 
-def _from_log(number: int, line: bytes) -> AnyEvent | BadLine | None:
+def _from_log(
+    number: int, line: bytes, decode: Callable[[bytes | str], AnyEvent]
+) -> AnyEvent | BadLine | None:
     """The event of a line of the log's NDJSON, or None for a line that is not one."""
     try:
         raw = _log_line.decode(line).event
     except (msgspec.DecodeError, RecursionError):  # malformed, too deep, or not a log line
         return None
     try:
-        return decode_new_event(raw)
+        return decode(raw)
     except InvalidEvent as error:
         return _bad(number, error, "$.event")
 
@@ -91,10 +98,16 @@ class Batch(msgspec.Struct, frozen=True, kw_only=True):
     bad: list[BadLine]
 
 
-def read_batch(lines: Iterable[bytes], progress: Callable[[int], object] = lambda _: None) -> Batch:
-    """Every line of an NDJSON stream decoded; `progress(1)` after each non-blank line."""
+def read_batch(
+    lines: Iterable[bytes],
+    progress: Callable[[int], object] = lambda _: None,
+    *,
+    as_stored: bool = False,
+) -> Batch:
+    """Every line of an NDJSON stream decoded (`read_events`); `progress(1)` after each
+    non-blank line."""
     batch = Batch(numbers=[], events=[], bad=[])
-    for number, item in read_events(lines):
+    for number, item in read_events(lines, as_stored=as_stored):
         if isinstance(item, BadLine):
             batch.bad.append(item)
         else:
@@ -110,13 +123,14 @@ def import_events(
     *,
     recorded_by: str,
     skip_bad_lines: bool = False,
-    plural_units: bool = False,
+    as_stored: bool = False,
     progress: Callable[[int], object] = lambda _: None,
 ) -> ImportReport:
-    """Store every event of an NDJSON stream in one transaction: all of it, or nothing."""
-    batch = read_batch(lines, progress)
+    """Store every event of an NDJSON stream in one transaction: all of it, or nothing; with
+    `as_stored`, read as the log reads its own events (`read_events`, `store_batch`)."""
+    batch = read_batch(lines, progress, as_stored=as_stored)
     return store_batch(timeline, batch, recorded_by=recorded_by, skip_bad_lines=skip_bad_lines,
-                       plural_units=plural_units)  # fmt: skip
+                       plural_units=as_stored)  # fmt: skip
 
 
 def store_batch(

@@ -20,6 +20,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from events import decode_event
 from service.application import Timeline
 from service.cli import main
 from service.config import redacted
@@ -182,10 +183,11 @@ def test_an_export_imports_into_an_empty_database_as_the_same_events(
     b.close()
 
 
-def test_an_export_holding_units_stored_as_plurals_imports_with_plural_units_only(
+def test_an_export_holding_units_stored_as_plurals_imports_with_as_stored_only(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # Given a log that stored a unit in the plural before such units were refused
+    # Given a log that stored a unit in the plural before such units were refused (what
+    # --plural-units, the option's earlier name, still lets in)
     first, second = f"sqlite:///{tmp_path}/a.db", f"sqlite:///{tmp_path}/b.db"
     figure = {"unit": "missiles", "qualifier": "exact", "value": 3}
     posted = tmp_path / "posted.ndjson"
@@ -198,17 +200,55 @@ def test_an_export_holding_units_stored_as_plurals_imports_with_plural_units_onl
     # When its export is imported into a new database, then back into its own
     refused = main(["import", str(exported), "--database", second])
     said = capsys.readouterr().err
-    whole = main(["import", str(exported), "--database", second, "--plural-units"])
+    whole = main(["import", str(exported), "--database", second, "--as-stored"])
     again = main(["import", str(exported), "--database", first])
 
-    # Then without --plural-units nothing is stored, the line and the option named; with it the
+    # Then without --as-stored nothing is stored, the line and the option named; with it the
     # event is stored as it was; and back in its own database it is already present
     assert refused == 1
     assert "line 1: $.report.figure.unit: 'missiles' is a plural" in said
-    assert "--plural-units" in said
+    assert "--as-stored" in said
     assert (whole, again) == (0, 0)
     assert events_in(second) == 1 and events_in(first) == 1
     assert "0 event(s) stored, 1 already present" in capsys.readouterr().err
+
+
+def test_an_export_holding_text_stored_before_it_was_refused_imports_with_as_stored(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a log that stored, before session 12 refused them, an actor id hiding a zero-width
+    # space and a title of one (the upgrade audit of session 21 could not move such a log)
+    first, second = f"sqlite:///{tmp_path}/a.db", f"sqlite:///{tmp_path}/b.db"
+    body = bodies.development_reported(title="\u200b")
+    body["actors"] = {"supplier": "PRK\u200b", "recipient": "RUS"}
+    timeline = Timeline(first)
+    try:
+        timeline.append([decode_event(json.dumps(body))], "alice")
+    finally:
+        timeline.close()
+    exported = tmp_path / "export.ndjson"
+    assert main(["export", "--database", first, "-o", str(exported)]) == 0
+    capsys.readouterr()
+
+    # When its export is imported into a new database, without and with --as-stored
+    refused = main(["import", str(exported), "--database", second])
+    said = capsys.readouterr().err
+    whole = main(["import", str(exported), "--database", second, "--as-stored"])
+
+    # Then the first names the line's first such field and the option, and stores nothing;
+    # the second stores the event as the log had it
+    assert refused == 1
+    assert "line 1: $.title: shows nothing" in said
+    assert "--as-stored" in said
+    assert whole == 0
+    a, b = Timeline(first), Timeline(second)
+    try:
+        [kept] = a.store.select_records(limit=10)
+        [moved] = b.store.select_records(limit=10)
+        assert (moved.event_id, moved.state) == (kept.event_id, kept.state)
+    finally:
+        a.close()
+        b.close()
 
 
 def test_an_export_imported_back_into_its_own_database_is_all_already_present(

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import IO
 
 from events import encode
+from events.visible import HIDES, SHOWS_NOTHING
 from projections import ensure_schema
 from service.application import Timeline, recorded_of
 from service.audit import ledger
@@ -31,9 +32,9 @@ from service.store.backup import partial_of
 from service.tokens import TokenError, Tokens
 
 
-def _read(stream: IO[bytes]) -> Batch:
+def _read(stream: IO[bytes], *, as_stored: bool = False) -> Batch:
     with _progress(None, "line", "reading") as bar:
-        return read_batch(stream, bar.update)
+        return read_batch(stream, bar.update, as_stored=as_stored)
 
 
 def _import(
@@ -43,7 +44,7 @@ def _import(
     recorded_by: str,
     skip: bool,
     chosen: bool = False,
-    plural_units: bool = False,
+    as_stored: bool = False,
 ) -> int:
     """Store the batch; `chosen`: `recorded_by` is the operator's, checked against tokens."""
     timeline = _open(args)
@@ -58,7 +59,7 @@ def _import(
         # One transaction: the count moves once, when it commits.
         with _progress(len(batch.events), "event", "storing") as bar, _ticking(bar):
             report = store_batch(timeline, batch, recorded_by=recorded_by, skip_bad_lines=skip,
-                                 plural_units=plural_units)  # fmt: skip
+                                 plural_units=as_stored)  # fmt: skip
             bar.update(len(batch.events))
     except ImportFailed as failure:
         for bad in failure.bad[:20]:
@@ -66,7 +67,7 @@ def _import(
         if len(failure.bad) > 20:
             _say(f"error: … and {len(failure.bad) - 20} more bad lines")
         _say("nothing was imported (use --skip-bad-lines to import the valid lines)")
-        _plural_hint(failure.bad)
+        _as_stored_hint(failure.bad)
         return 1
     finally:
         timeline.close()
@@ -84,14 +85,14 @@ def _report(report: ImportReport) -> None:
         f"{report.stored} event(s) stored, {report.already_present} already present, "
         f"{len(report.skipped)} line(s) skipped"
     )
-    _plural_hint(report.skipped)
+    _as_stored_hint(report.skipped)
 
 
-def _plural_hint(bad: Sequence[BadLine]) -> None:
-    if any(PLURAL in line.message for line in bad):
+def _as_stored_hint(bad: Sequence[BadLine]) -> None:
+    if any(word in line.message for line in bad for word in (PLURAL, SHOWS_NOTHING, HIDES)):
         _say(
-            "units in the plural are refused in new events; an export of a log that stored "
-            "them before that imports whole with --plural-units"
+            "units in the plural, and text that shows nothing, are refused in new events; an "
+            "export of a log that stored them before that imports whole with --as-stored"
         )
 
 
@@ -126,17 +127,17 @@ def cmd_import(args: argparse.Namespace) -> int:
             _say("error: standard input is closed; nothing was imported")
             return 2
         if args.file == "-":
-            batch = _read(sys.stdin.buffer)
+            batch = _read(sys.stdin.buffer, as_stored=args.as_stored)
         elif not path.exists() or path.is_dir():  # a pipe (`<(zcat f.gz)`) is read as a file
             _say(f"error: {path} {'is not a file' if path.exists() else 'does not exist'}")
             return 2
         else:
             with path.open("rb") as stream:
-                batch = _read(stream)
+                batch = _read(stream, as_stored=args.as_stored)
     except OSError as error:
         return _cannot("read", args.file, error, "; nothing was imported")
     return _import(args, batch, recorded_by=args.recorded_by, skip=args.skip_bad_lines,
-                   chosen=True, plural_units=args.plural_units)  # fmt: skip
+                   chosen=True, as_stored=args.as_stored)  # fmt: skip
 
 
 def cmd_export(args: argparse.Namespace) -> int:

@@ -139,11 +139,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--skip-bad-lines", action="store_true", help="import the valid lines, report the rest"
     )
     load.add_argument(
-        "--plural-units",
+        "--as-stored",
+        "--plural-units",  # its name before session 21, when it let in plural units alone
+        dest="as_stored",
         action="store_true",
-        help="store a figure's unit written as the plural of a counted unit ('missiles') as it "
-        "is: for an export of a log that holds events stored before such units were refused; "
-        "new events should say 'missile'",
+        help="read each line as the log reads the events it stored, without the checks added "
+        "for new events after a log may have stored some: a unit written as a plural "
+        "('missiles'), text that shows nothing, an actor id holding an unseen character. For "
+        "an export of a log that holds such events (new events should say 'missile')",
     )
     load.add_argument(
         "--recorded-by",
