@@ -23,7 +23,7 @@ import pytest
 from events import decode_event
 from service.application import Timeline
 from service.cli import main
-from service.config import redacted
+from service.config import redacted, sqlite_file
 from service.errors import DomainError
 from service.ingest import import_events
 from service.tokens import Tokens
@@ -183,6 +183,24 @@ def test_an_export_imports_into_an_empty_database_as_the_same_events(
     b.close()
 
 
+def _moved(
+    first: str, second: str, capsys: pytest.CaptureFixture[str]
+) -> tuple[Path, int, str, int]:
+    """`first` exported beside it, then imported into `second` without --as-stored and with
+    it: the export, the first import's exit status and what it said, the second's status."""
+    exported = Path(sqlite_file(first) or "").with_suffix(".ndjson")
+    assert main(["export", "--database", first, "-o", str(exported)]) == 0
+    capsys.readouterr()
+    refused = main(["import", str(exported), "--database", second])
+    said = capsys.readouterr().err
+    return (
+        exported,
+        refused,
+        said,
+        main(["import", str(exported), "--database", second, "--as-stored"]),
+    )
+
+
 def test_an_export_holding_units_stored_as_plurals_imports_with_as_stored_only(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -193,14 +211,9 @@ def test_an_export_holding_units_stored_as_plurals_imports_with_as_stored_only(
     posted = tmp_path / "posted.ndjson"
     posted.write_text(json.dumps(bodies.development_reported(report=bodies.report(figure=figure))))
     assert main(["import", str(posted), "--database", first, "--plural-units"]) == 0
-    exported = tmp_path / "export.ndjson"
-    assert main(["export", "--database", first, "-o", str(exported)]) == 0
-    capsys.readouterr()
 
     # When its export is imported into a new database, then back into its own
-    refused = main(["import", str(exported), "--database", second])
-    said = capsys.readouterr().err
-    whole = main(["import", str(exported), "--database", second, "--as-stored"])
+    exported, refused, said, whole = _moved(first, second, capsys)
     again = main(["import", str(exported), "--database", first])
 
     # Then without --as-stored nothing is stored, the line and the option named; with it the
@@ -226,14 +239,9 @@ def test_an_export_holding_text_stored_before_it_was_refused_imports_with_as_sto
         timeline.append([decode_event(json.dumps(body))], "alice")
     finally:
         timeline.close()
-    exported = tmp_path / "export.ndjson"
-    assert main(["export", "--database", first, "-o", str(exported)]) == 0
-    capsys.readouterr()
 
     # When its export is imported into a new database, without and with --as-stored
-    refused = main(["import", str(exported), "--database", second])
-    said = capsys.readouterr().err
-    whole = main(["import", str(exported), "--database", second, "--as-stored"])
+    _, refused, said, whole = _moved(first, second, capsys)
 
     # Then the first names the line's first such field and the option, and stores nothing;
     # the second stores the event as the log had it
