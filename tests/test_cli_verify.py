@@ -290,3 +290,10 @@ def test_verify_read_models_leaves_out_a_projection_another_version_folded_and_s
     assert "deliveries were written by another version of this service" in run.err
     assert "every row of the others agrees" in run.err and "DIFFERED" not in run.err
     assert stale(timeline.store) == ["deliveries"]
+    # and the JSON report names them as not compared (it said they agreed; upgrade audit)
+    report = json.loads(verify_command("--read-models", "--json").out)
+    assert report["read_models"] == {"agree": True, "differ": {}, "not_compared": ["deliveries"]}
+    tamper.run(f"UPDATE {TRACKING} SET fold = 0 WHERE name = %s", ("developments",))
+    report = json.loads(verify_command("--read-models", "--json").out)
+    assert report["read_models"]["agree"] is None  # none compared: neither agree nor differ
+    assert report["read_models"]["not_compared"] == ["developments", "deliveries"]

@@ -50,12 +50,15 @@ def cmd_verify(args: argparse.Namespace) -> int:
         return 2
     finally:
         timeline.close()
-    differences = _read_models(args) if args.read_models and report.ok else None
+    differences, outdated = _read_models(args) if args.read_models and report.ok else (None, [])
     ok = report.ok and not differences
     if args.json:
         shown = msgspec.to_builtins(report)
         if differences is not None:
-            shown.update(ok=ok, read_models={"agree": not differences, "differ": differences})
+            # `agree` of those compared; null when none was (every one outdated)
+            agree = None if set(outdated) == set(NAMES) else not differences
+            compared = {"agree": agree, "differ": differences, "not_compared": outdated}
+            shown.update(ok=ok, read_models=compared)
         sys.stdout.buffer.write(encode(shown) + b"\n")
     else:
         sys.stdout.write(summary(report, list(differences or {})))
@@ -65,9 +68,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
 ATTEMPTS = 3  # comparisons of the read models tried while events keep being recorded
 
 
-def _read_models(args: argparse.Namespace) -> dict[str, str]:
+def _read_models(args: argparse.Namespace) -> tuple[dict[str, str], list[str]]:
     """Rebuild the read models from the verified log; what differed from the rows served before,
-    by table (the hash chain covers the log, not the rows derived from it)."""
+    by table (the hash chain covers the log, not the rows derived from it), and the projections
+    not compared: written by another version, which are rebuilt before they are served."""
     timeline = _open(args, existing=True)
     try:
         outdated = stale(timeline.store)
@@ -78,7 +82,7 @@ def _read_models(args: argparse.Namespace) -> dict[str, str]:
                 "`timeline projections run` or `timeline projections rebuild` rebuilds them)"
             )
             if set(outdated) == set(NAMES):
-                return {}
+                return {}, outdated
         for attempt in range(1, ATTEMPTS + 1):
             _say("read models: rebuilding them from the log to compare")
             try:
@@ -97,7 +101,7 @@ def _read_models(args: argparse.Namespace) -> dict[str, str]:
         _say(f"read models DIFFERED in {table}: {difference[:300]}")
     if differences:
         _say("read models: the rows served before differed from the log's; they are rebuilt now")
-    return differences
+    return differences, outdated
 
 
 def cmd_checkpoint(args: argparse.Namespace) -> int:
