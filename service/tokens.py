@@ -72,6 +72,17 @@ def _reserved(name: str) -> str | None:
     return folded if folded in RESERVED else None
 
 
+def refusal(name: str) -> str | None:
+    """Why a new token could not take `name` now (None: it could); a token an earlier version
+    made may hold one (`Seed`, `me `)."""
+    try:
+        check_principal(name)
+    except TokenError as error:
+        return str(error)
+    said = _reserved(name)
+    return None if said is None else f"{name!r} reads as the reserved name {said!r}"
+
+
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 

@@ -335,6 +335,45 @@ def test_tokens_list_shows_names_roles_and_revocation_but_no_secret_or_hash(
         assert hidden not in shown
 
 
+def test_tokens_list_warns_of_live_tokens_an_earlier_version_let_take_a_name_refused_now(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given tokens an earlier version made with names refused since: a reserved name in
+    # another case, and a space at the end (the upgrade audit of session 21), beside a good one
+    database = f"sqlite:///{tmp_path}/tokens.db"
+    assert (
+        main(["tokens", "create", "--name", "desk", "--role", "editor", "--database", database])
+        == 0
+    )
+    timeline = Timeline(database)
+    try:
+        with timeline.store.transaction() as cursor:
+            for name in ("Seed", "me "):
+                cursor.execute(
+                    "INSERT INTO api_tokens (name, role, token_hash, created_at) "
+                    "VALUES (?, 'editor', ?, 0)",
+                    (name, name.encode().hex()),
+                )
+    finally:
+        timeline.close()
+    capsys.readouterr()
+    # When they are listed
+    assert main(["tokens", "list", "--database", database]) == 0
+    out, err = capsys.readouterr()
+    # Then all three are listed, and each of the two is warned of, naming why
+    assert [line.split("\t")[0] for line in out.splitlines()] == ["Seed", "desk", "me "]
+    warnings = err.splitlines()
+    assert len(warnings) == 2 and all("revoke it and make another" in line for line in warnings)
+    assert "'Seed' reads as the reserved name 'seed'" in err
+    assert "'me ': a name has no space at its start or end" in err
+    # and once revoked, no more
+    assert main(["tokens", "revoke", "Seed", "--database", database]) == 0
+    assert main(["tokens", "revoke", "me ", "--database", database]) == 0
+    capsys.readouterr()
+    assert main(["tokens", "list", "--database", database]) == 0
+    assert "warning" not in capsys.readouterr().err
+
+
 def test_a_token_revoked_at_the_command_line_no_longer_authenticates(database_url: str) -> None:
     # given a live editor token
     secret = create_token(database_url, "intern", "editor")

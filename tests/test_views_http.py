@@ -215,7 +215,9 @@ def test_following_next_alone_goes_on_with_the_first_page_s_as_of_and_known_at(
     assert now["known_at"] != first["known_at"]
     assert forged["known_at"] == now["known_at"]  # a known_at to come is now's, settled
     # and a cursor of an earlier version (a cursor cut short at a `~` reads as one) is a 400
+    # that says what to do: ask the first page again
     assert [problem(r, 400)["errors"][0]["path"] for r in refused] == ["cursor", "cursor"]
+    assert all("ask for the first page again" in r.json()["detail"] for r in refused)
 
 
 def test_following_next_alone_keeps_the_first_page_s_limit_and_a_cursor_cut_short_is_refused(

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 
 from service.cli.common import _open, _say
-from service.tokens import TokenError, Tokens
+from service.tokens import TokenError, Tokens, refusal
 
 
 def _tokens(
@@ -53,6 +53,13 @@ def cmd_tokens_list(args: argparse.Namespace) -> int:
         for token in tokens.list():
             revoked = f"revoked {token.revoked_at:%Y-%m-%d %H:%M}" if token.revoked_at else "live"
             print(f"{token.name}\t{token.role}\t{token.created_at:%Y-%m-%d %H:%M}\t{revoked}")
+            why = None if token.revoked_at else refusal(token.name)
+            if why is not None:  # made by an earlier version, before the name was refused
+                _say(
+                    f"warning: token {token.name!r} has a name no token may take now ({why}): "
+                    "what it records is hard to tell from another principal's; revoke it and "
+                    "make another"
+                )
         return 0
 
     return _tokens(args, show)

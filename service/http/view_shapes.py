@@ -293,7 +293,11 @@ def continued(cursor: str | None) -> Continued:
 
 
 def _not_ours(cursor: str) -> InvalidParameter:
-    return InvalidParameter("cursor", f"{cursor!r} is not a cursor this service handed out")
+    return InvalidParameter(
+        "cursor",
+        f"{cursor!r} is not a cursor this version of the service hands out (cut short, "
+        "mistyped, or handed out by an earlier version): ask for the first page again",
+    )
 
 
 def _columns(names: str) -> tuple[str, ...]:
