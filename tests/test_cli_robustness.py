@@ -194,3 +194,13 @@ def test_an_import_reads_a_named_pipe(
     # Then every event is stored
     assert code == 0
     assert f"{SEED_LINES} event(s) stored" in capsys.readouterr().err
+
+
+def test_the_database_may_be_named_before_the_verb(
+    seeded: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `timeline --database URL export` read the URL as the verb; after the verb, it wins
+    assert main(["--database", seeded, "export"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == SEED_LINES
+    assert main(["--database", "sqlite:///elsewhere.db", "export", "--database", seeded]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == SEED_LINES

@@ -69,7 +69,8 @@ def _describe_verbs(parser: argparse.ArgumentParser, path: str = "") -> None:
         if isinstance(action, argparse._SubParsersAction):
             *others, last = action.choices
             action.metavar = f"VERB ({', '.join(others)} or {last})"
-            parser.usage = "%(prog)s [-h] VERB ..."  # its only options; the list wraps badly
+            database = "" if path else "[--database URL] "  # the top's, before a verb
+            parser.usage = f"%(prog)s [-h] {database}VERB ..."  # the list wraps badly
             for name, child in action.choices.items():
                 child.description = DESCRIPTIONS[f"{path}{name}"]
                 _describe_verbs(child, f"{path}{name} ")
@@ -82,13 +83,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Event-sourced timeline of reported arms-transfer developments.",
         epilog=EXIT_STATUS,
     )
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--database",
-        metavar="URL",
-        help="sqlite:///path.db or postgresql://user@host:port/db "
+    database = {
+        "metavar": "URL",
+        "help": "sqlite:///path.db or postgresql://user@host:port/db "
         "(default: $TIMELINE_DATABASE, else sqlite:///timeline.db)",
-    )
+    }
+    # before the verb or after it (`timeline --database URL export`); given after, it wins
+    parser.add_argument("--database", **database)  # type: ignore[arg-type]
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--database", default=argparse.SUPPRESS, **database)  # type: ignore[arg-type]
     verbs = parser.add_subparsers(dest="verb", required=True)
 
     serve = verbs.add_parser("serve", parents=[common], help="serve the HTTP API")
