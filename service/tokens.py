@@ -80,7 +80,15 @@ def refusal(name: str) -> str | None:
     except TokenError as error:
         return str(error)
     said = _reserved(name)
-    return None if said is None else f"{name!r} reads as the reserved name {said!r}"
+    if said is None:
+        return None
+    return f"{name!r} is reserved{'' if said == name else f' (it reads as {said!r})'}: {_WHY}"
+
+
+_WHY = (
+    "events stored by `timeline seed` and `timeline import` are recorded as 'seed' and "
+    "'import', and 'anonymous' names a caller without a token, who may only read"
+)
 
 
 def _hash(secret: str) -> str:
@@ -102,13 +110,9 @@ class Tokens:
         """Make a token; returns the secret, which is not stored and cannot be shown again.
         `handed` is given the secret before the token is stored: if it raises (the secret could
         not be shown), nothing is."""
-        check_principal(name)
-        if _reserved(name) is not None:
-            raise TokenError(
-                f"{name!r} is reserved: events stored by `timeline seed` and `timeline import` "
-                "are recorded as 'seed' and 'import', and 'anonymous' names a caller without a "
-                "token, who may only read"
-            )
+        why = refusal(name)
+        if why is not None:
+            raise TokenError(why)
         if role not in ROLES:
             raise TokenError(f"role must be one of {', '.join(ROLES)}")
         secret = PREFIX + secrets.token_urlsafe(32)

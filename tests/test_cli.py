@@ -364,7 +364,7 @@ def test_tokens_list_warns_of_live_tokens_an_earlier_version_let_take_a_name_ref
     assert [line.split("\t")[0] for line in out.splitlines()] == ["Seed", "desk", "me "]
     warnings = err.splitlines()
     assert len(warnings) == 2 and all("revoke it and make another" in line for line in warnings)
-    assert "'Seed' reads as the reserved name 'seed'" in err
+    assert "'Seed' is reserved (it reads as 'seed')" in err
     assert "'me ': a name has no space at its start or end" in err
     # and once revoked, no more
     assert main(["tokens", "revoke", "Seed", "--database", database]) == 0

@@ -204,3 +204,22 @@ def test_the_database_may_be_named_before_the_verb(
     assert len(capsys.readouterr().out.splitlines()) == SEED_LINES
     assert main(["--database", "sqlite:///elsewhere.db", "export", "--database", seeded]) == 0
     assert len(capsys.readouterr().out.splitlines()) == SEED_LINES
+
+
+def test_a_refused_import_or_token_makes_no_database(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a file whose one line is not an event, and a database file not made yet
+    source = tmp_path / "events.ndjson"
+    source.write_text('{"type": "rumour"}\n')
+    database = tmp_path / "new.db"
+    # When it is imported there, and a token of a reserved name is asked there
+    imported = main(["import", str(source), "--database", f"sqlite:///{database}"])
+    token = ["tokens", "create", "--name", "Seed", "--role", "editor"]
+    created = main([*token, "--database", f"sqlite:///{database}"])
+    # Then both are refused, saying why, and no database was made for them
+    err = capsys.readouterr().err
+    assert (imported, created) == (1, 1)
+    assert "line 1:" in err and "nothing was imported" in err
+    assert "'Seed' is reserved (it reads as 'seed')" in err
+    assert not database.exists()

@@ -47,6 +47,8 @@ def _import(
     as_stored: bool = False,
 ) -> int:
     """Store the batch; `chosen`: `recorded_by` is the operator's, checked against tokens."""
+    if batch.bad and not skip:  # refused before the database is opened (or made)
+        return _failed(batch.bad)
     timeline = _open(args)
     try:
         if chosen:
@@ -62,13 +64,7 @@ def _import(
                                  plural_units=as_stored)  # fmt: skip
             bar.update(len(batch.events))
     except ImportFailed as failure:
-        for bad in failure.bad[:20]:
-            _say(f"error: {bad}")
-        if len(failure.bad) > 20:
-            _say(f"error: … and {len(failure.bad) - 20} more bad lines")
-        _say("nothing was imported (use --skip-bad-lines to import the valid lines)")
-        _as_stored_hint(failure.bad)
-        return 1
+        return _failed(failure.bad)
     finally:
         timeline.close()
     _report(report)
@@ -76,6 +72,16 @@ def _import(
         _say("no line could be imported: every one was skipped")  # a wrong file, likely
         return 1
     return 0
+
+
+def _failed(bad: Sequence[BadLine]) -> int:
+    for line in bad[:20]:
+        _say(f"error: {line}")
+    if len(bad) > 20:
+        _say(f"error: … and {len(bad) - 20} more bad lines")
+    _say("nothing was imported (use --skip-bad-lines to import the valid lines)")
+    _as_stored_hint(bad)
+    return 1
 
 
 def _report(report: ImportReport) -> None:

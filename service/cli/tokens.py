@@ -26,6 +26,11 @@ def _tokens(
 def cmd_tokens_create(args: argparse.Namespace) -> int:
     """Print a new token, alone on standard output, so `TOKEN=$(timeline tokens create …)` works."""
 
+    why = refusal(args.name)
+    if why is not None:  # refused before the database is opened (or made)
+        _say(f"error: {why}")
+        return 1
+
     def create(tokens: Tokens) -> int:
         try:
             tokens.create(args.name, args.role, handed=_print)
