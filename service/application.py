@@ -122,8 +122,6 @@ class Timeline(Application[UUID]):
             raise _no_file(database, why)
         if create or existing:
             env["CREATE_TABLE"] = "yes" if create else "no"
-        if path is not None:
-            check_openable(str(path))  # a folder, a path through a file: the setting's fault
         try:
             super().__init__(env=env)
             present = self.store.tables_present()  # SQLite reads the file first here

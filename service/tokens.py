@@ -10,7 +10,6 @@ import hashlib
 import secrets
 import time
 import unicodedata
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal
 
@@ -106,10 +105,8 @@ class Tokens:
         self._cache: dict[str, tuple[float, Token]] = {}
         store.create_beside(_SCHEMA)
 
-    def create(self, name: str, role: Role, handed: Callable[[str], None] | None = None) -> str:
-        """Make a token; returns the secret, which is not stored and cannot be shown again.
-        `handed` is given the secret before the token is stored: if it raises (the secret could
-        not be shown), nothing is."""
+    def create(self, name: str, role: Role) -> str:
+        """Make a token; returns the secret, which is not stored and cannot be shown again."""
         why = refusal(name)
         if why is not None:
             raise TokenError(why)
@@ -147,9 +144,16 @@ class Tokens:
                 ),
                 (name, role, _hash(secret), now_micros()),
             )
-            if handed is not None:  # in the transaction: the token is stored once handed over
-                handed(secret)
         return secret
+
+    def withdraw(self, name: str, secret: str) -> None:
+        """Remove the token just made with `secret`, which could not be shown to anyone (so it
+        recorded nothing): its name is free again, as if it had never been made."""
+        with self.store.transaction() as cursor:
+            cursor.execute(
+                self.store.sql("DELETE FROM api_tokens WHERE name = %s AND token_hash = %s"),
+                (name, _hash(secret)),
+            )
 
     def check_importer(self, name: str) -> None:
         """Refuse `name` as the `recorded_by` of an import: a reserved name (`import` itself

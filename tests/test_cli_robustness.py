@@ -140,7 +140,7 @@ def test_a_token_that_cannot_be_shown_is_not_stored(
         refused = main(command)
     # Then it fails saying none was stored, and the name is still free for the next try
     assert refused == 74
-    assert "none was stored" in capsys.readouterr().err
+    assert "none was kept" in capsys.readouterr().err
     assert main(["tokens", "list", "--database", database]) == 0
     assert capsys.readouterr().out == ""
     assert main(command) == 0
@@ -223,3 +223,75 @@ def test_a_refused_import_or_token_makes_no_database(
     assert "line 1:" in err and "nothing was imported" in err
     assert "'Seed' is reserved (it reads as 'seed')" in err
     assert not database.exists()
+
+
+def test_an_export_goes_straight_into_a_pipe_and_through_a_link_to_its_file(
+    seeded: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a named pipe being read (`-o >(gzip > f.gz)`), and a link to a private export
+    fifo = tmp_path / "events.fifo"
+    os.mkfifo(fifo)
+    read: list[bytes] = []
+    reader = threading.Thread(target=lambda: read.append(fifo.read_bytes()))
+    reader.start()
+    real = tmp_path / "kept" / "export.ndjson"
+    real.parent.mkdir()
+    real.write_text("yesterday's export\n")
+    real.chmod(0o600)
+    link = tmp_path / "latest.ndjson"
+    link.symlink_to(real)
+    # When the log is exported into each
+    into_pipe = main(["export", "--database", seeded, "-o", str(fifo)])
+    reader.join(timeout=60)
+    through_link = main(["export", "--database", seeded, "-o", str(link)])
+    # Then the pipe was written as it is, and the link still leads to the file, which holds
+    # the export with its own permissions
+    assert (into_pipe, through_link) == (0, 0), capsys.readouterr().err
+    assert len(read[0].splitlines()) == SEED_LINES and fifo.is_fifo()
+    assert link.is_symlink() and link.resolve() == real
+    assert len(real.read_bytes().splitlines()) == SEED_LINES
+    assert real.stat().st_mode & 0o777 == 0o600
+
+
+def test_an_export_beside_a_partial_file_it_did_not_write_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a database whose file is what an export to `events` would write first, and an
+    # export left `export.ndjson.partial` behind
+    database = f"sqlite:///{tmp_path}/events.partial"
+    assert main(["seed", "--database", database]) == 0
+    (tmp_path / "export.ndjson.partial").write_text("another export, being written\n")
+    capsys.readouterr()
+    # When an export is asked to each
+    onto_database = main(["export", "--database", database, "-o", str(tmp_path / "events")])
+    refused = capsys.readouterr().err
+    beside_partial = main(["export", "--database", database, "-o", str(tmp_path / "export.ndjson")])
+    # Then both are refused, and the database and the partial file are as they were
+    assert (onto_database, beside_partial) == (2, 2)
+    assert "the database's own file" in refused
+    assert "export.ndjson.partial exists" in capsys.readouterr().err
+    assert events_in(database) == SEED_LINES
+    assert (tmp_path / "export.ndjson.partial").read_text() == "another export, being written\n"
+
+
+@pytest.mark.parametrize(
+    "command", [["verify"], ["verify", "--json"], ["checkpoint"], ["tokens", "list"], ["export"]]
+)
+def test_a_closed_standard_output_is_one_line_and_exit_74(seeded: str, command: list[str]) -> None:
+    if command == ["tokens", "list"]:
+        assert (
+            main(["tokens", "create", "--name", "ci", "--role", "reader", "--database", seeded])
+            == 0
+        )
+    run = subprocess.run(
+        [TIMELINE, *command, "--database", seeded],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=60,
+        check=False,
+        preexec_fn=lambda: os.close(1),  # `>&-`
+    )
+    assert run.returncode == 74, run.stderr
+    assert run.stderr.splitlines()[-1].endswith("standard output is closed")
+    assert "Traceback" not in run.stderr

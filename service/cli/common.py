@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -18,6 +19,22 @@ from service.config import ConfigError, database_url, sqlite_file
 from service.store.backup import files_of
 
 Command = Callable[[argparse.Namespace], int]
+
+
+class ClosedOutput:
+    """Standard output whose descriptor was closed (`>&-`), where Python leaves None: each
+    write says so (`OSError`), where `print` would write nothing and report nothing."""
+
+    def write(self, data: object) -> int:
+        raise OSError(errno.EBADF, "standard output is closed")
+
+    def flush(self) -> None:
+        """Nothing was written."""
+
+    @property
+    def buffer(self) -> ClosedOutput:
+        """The same, for bytes."""
+        return self
 
 
 def _say(message: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import errno
 import os
+import shutil
 import sys
 from collections.abc import Sequence
 from contextlib import ExitStack
@@ -97,8 +98,9 @@ def _report(report: ImportReport) -> None:
 def _as_stored_hint(bad: Sequence[BadLine]) -> None:
     if any(word in line.message for line in bad for word in (PLURAL, SHOWS_NOTHING, HIDES)):
         _say(
-            "units in the plural, and text that shows nothing, are refused in new events; an "
-            "export of a log that stored them before that imports whole with --as-stored"
+            "units in the plural, text that shows nothing and actor ids hiding a character are "
+            "refused in new events; an export of a log that stored them before that imports "
+            "whole with --as-stored"
         )
 
 
@@ -148,31 +150,41 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Write every event, as posted, one JSON object a line, in position order: to standard
-    output, or to a file (`-o`) that is put in place only once it is whole."""
+    output, or to a file (`-o`) put in place only once it is whole, or straight into a pipe or
+    a device (`-o >(gzip > f.gz)`, `/dev/stdout`)."""
     output = None if args.output in (None, "-") else Path(args.output)
-    if output is not None and output.resolve() in _own_files(database_url(args.database)):
-        _say(f"error: {output} is the database's own file or its signing key: export elsewhere")
-        return 2
     if output is not None and output.is_dir():
         return _cannot("write", str(output), IsADirectoryError(errno.EISDIR, "Is a directory"))
+    # A file is written beside itself (through a link, beside the file it leads to) and then
+    # renamed over: an export that fails or is interrupted leaves it as it was, and no part of
+    # one. A pipe or a device is written as it is.
+    straight = output is not None and output.exists() and not output.is_file()
+    target = None if output is None or straight else output.resolve()
+    partial = None if target is None else partial_of(target)
+    own = _own_files(database_url(args.database))
+    if output is not None and {output.resolve(), *([partial] if partial else [])} & own:
+        _say(f"error: {output} is the database's own file or its signing key: export elsewhere")
+        return 2
+    if partial is not None and (partial.exists() or partial.is_symlink()):
+        _say(
+            f"error: {partial} exists: another export is writing it, or one was interrupted; "
+            "remove it and run the export again"
+        )
+        return 2
     timeline = _open(args, existing=True)
     with ExitStack() as stack:
         stack.callback(timeline.close)
         last = timeline.store.last_position()
-        # Written beside the file, which is replaced only by a whole export: one that fails or
-        # is interrupted leaves the file as it was, and no part of one.
-        partial = None if output is None else partial_of(output)
-        if partial is None and sys.stdout is None:  # its descriptor closed (`>&-`)
-            _say("error: standard output is closed: nothing was exported (or give -o FILE)")
-            return 74
-        try:
-            out: IO[bytes] = (
-                sys.stdout.buffer if partial is None else stack.enter_context(partial.open("wb"))
-            )
+        try:  # opened only once the database answered
+            if output is None:
+                out: IO[bytes] = sys.stdout.buffer
+            elif partial is None:
+                out = stack.enter_context(output.open("wb"))
+            else:
+                out = stack.enter_context(partial.open("xb"))
+                stack.callback(partial.unlink, missing_ok=True)  # once put in place, gone
         except OSError as error:
             return _cannot("write", str(output), error)
-        if partial is not None:  # whatever happens: once put in place, it is gone already
-            stack.callback(partial.unlink, missing_ok=True)
         bar = stack.enter_context(_progress(max(last - args.after, 0), "event", "exporting"))
         count = 0
         try:
@@ -181,9 +193,11 @@ def cmd_export(args: argparse.Namespace) -> int:
                 bar.update(1)
                 count += 1
             out.flush()
-            if partial is not None and output is not None:
+            if partial is not None and target is not None:
                 os.fsync(out.fileno())
-                partial.replace(output)
+                if target.exists():  # it keeps its permissions (a file of mode 0600, say)
+                    shutil.copymode(target, partial)
+                partial.replace(target)
         except BrokenPipeError:
             raise  # what read it went away (`| head`): `main` ends quietly
         except OSError as error:

@@ -6,13 +6,14 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import TextIO, cast
 
 from projections import NAMES
 from service.audit import KeyFileError, KeyFileUnreadable
 from service.cli.arguments import poll_seconds, principal, public_key, whole
 from service.cli.audit import cmd_checkpoint, cmd_verify
 from service.cli.backup import cmd_backup
-from service.cli.common import _say
+from service.cli.common import ClosedOutput, _say
 from service.cli.log import cmd_export, cmd_import, cmd_init, cmd_seed
 from service.cli.serve import cmd_projections_rebuild, cmd_projections_run, cmd_serve
 from service.cli.tokens import cmd_tokens_create, cmd_tokens_list, cmd_tokens_revoke
@@ -247,6 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `timeline` console script."""
     args = build_parser().parse_args(argv)
+    if sys.stdout is None:  # its descriptor closed (`>&-`): a verb writing to it says so
+        sys.stdout = cast(TextIO, ClosedOutput())
     try:
         code: int = args.run(args)
     except ConfigError as error:
@@ -285,9 +288,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 130  # 128 + SIGINT, as a shell reports it
     except BrokenPipeError:  # what reads standard output went away (`| head -1`): quiet
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit
+        _drop_output()
         return 141  # 128 + SIGPIPE, as a shell reports a command that died writing to a pipe
     except OSError as error:  # standard output or a file could not be written, say
-        _say(f"error: {error}")
+        named = f": {error.filename}" if error.filename else ""
+        _say(f"error: {error.strerror or error}{named}")
         return 74  # EX_IOERR
     return code
+
+
+def _drop_output() -> None:
+    """Point standard output at /dev/null, so that what is left in its buffer does not raise
+    again at exit (where Python would print the error)."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        return
+    try:
+        os.dup2(null, sys.stdout.fileno())
+    except (AttributeError, ValueError, OSError):  # no descriptor (replaced, or closed)
+        pass
+    finally:
+        os.close(null)

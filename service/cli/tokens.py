@@ -32,23 +32,18 @@ def cmd_tokens_create(args: argparse.Namespace) -> int:
         return 1
 
     def create(tokens: Tokens) -> int:
-        try:
-            tokens.create(args.name, args.role, handed=_print)
-        except OSError as error:  # not shown: not stored either, and the name is still free
-            _say(f"error: cannot write the token to standard output ({error}); none was stored")
+        secret = tokens.create(args.name, args.role)
+        try:  # after the commit: no lock is held while standard output may block
+            sys.stdout.write(secret + "\n")
+            sys.stdout.flush()
+        except OSError as error:  # shown to no one: withdrawn, and the name is free again
+            tokens.withdraw(args.name, secret)
+            _say(f"error: cannot write the token to standard output ({error}); none was kept")
             return 74
         _say(f"token {args.name!r} ({args.role}) created; it is shown once and stored as a hash")
         return 0
 
     return _tokens(args, create, existing=False)
-
-
-def _print(secret: str) -> None:
-    """The token on standard output, written through before it is stored."""
-    if sys.stdout is None:  # the descriptor was closed (`>&-`)
-        raise OSError("standard output is closed")
-    sys.stdout.write(secret + "\n")
-    sys.stdout.flush()
 
 
 def cmd_tokens_list(args: argparse.Namespace) -> int:
