@@ -15,6 +15,8 @@ import pytest
 
 from service.audit import Checkpoint
 from service.audit.proofs import InclusionProof, verify_event_proof
+from service.http.params import parse_known_at
+from service.http.shapes import format_micros
 from tests import bodies
 from tests.api import EDITOR, Client, next_link, post_event, problem, serve
 from tests.test_audit_support import Tamperer
@@ -272,6 +274,33 @@ def test_changes_windows_chained_by_their_until_list_every_event_once(client: Cl
     # Then each event was listed once: the `until` of one window is the `since` of the next
     log = client.get("/api/events", params={"limit": 1000}).json()["items"]
     assert sorted(seen) == [item["position"] for item in log] and len(seen) == 12
+
+
+def test_changes_until_a_time_after_the_last_event_end_at_that_event(client: Client) -> None:
+    # Given events, the last recorded at R, and a time U after R, past (a client's clock)
+    _, receipts = given_a_corrected_development(client)
+    last = receipts[-1]["recorded_at"]
+    after = format_micros(parse_known_at(last) + 1)
+    # When the window up to U is asked, then the next from the `until` it answered
+    page = client.get("/api/changes", params={"since": "2000-01-01", "until": after}).json()
+    given_a_corrected_development(client)
+    following = client.get("/api/changes", params={"since": page["until"]}).json()
+    # Then it answered up to R, not U: an event being committed as it was read may be recorded
+    # by U but seen only after, and the next window, from U, would have left it out too
+    assert page["until"] == last
+    listed = [
+        item["position"]
+        for window in (page, following)
+        for group in window["developments"]
+        for item in group["items"]
+    ]
+    log = client.get("/api/events", params={"limit": 1000}).json()["items"]
+    assert listed == [item["position"] for item in log] and len(listed) == 8
+    # and a time before R is answered as asked
+    before = client.get(
+        "/api/changes", params={"since": "2000-01-01", "until": receipts[1]["recorded_at"]}
+    )
+    assert before.json()["until"] == receipts[1]["recorded_at"]
 
 
 def test_changes_page_through_a_long_window(client: Client) -> None:

@@ -38,7 +38,7 @@ from service.http.params import (
     IdInPath,
     InvalidParameter,
     parse_known_at,
-    settled_known_at,
+    settled_until,
     uuid_of,
 )
 from service.http.problems import (
@@ -245,7 +245,7 @@ class AuditController(Controller):
         what was known at `until` and not at `since` (as `known_at` reads a time), so the `until`
         of one answer is the `since` of the next window."""
         since_us = _moment("since", since, start_of_day=True)
-        until_us = await sync_to_thread(settled_known_at, timeline.store, "until", until)
+        until_us = await sync_to_thread(settled_until, timeline.store, "until", until)
         if until is None or until_us != _moment("until", until, start_of_day=False):
             until_us = max(until_us, since_us)  # settled before the window: nothing in it yet
         in_days = _DATE.fullmatch(since) and until is not None and _DATE.fullmatch(until)
