@@ -296,6 +296,11 @@ def test_changes_until_a_time_after_the_last_event_end_at_that_event(client: Cli
     ]
     log = client.get("/api/events", params={"limit": 1000}).json()["items"]
     assert listed == [item["position"] for item in log] and len(listed) == 8
+    # and a window after R that ends before it starts is still refused, not read as empty
+    backwards = {"since": format_micros(parse_known_at(last) + 2), "until": after}
+    assert problem(client.get("/api/changes", params=backwards), 400)["errors"][0]["path"] == (
+        "until"
+    )
     # and a time before R is answered as asked
     before = client.get(
         "/api/changes", params={"since": "2000-01-01", "until": receipts[1]["recorded_at"]}

@@ -38,7 +38,8 @@ from service.http.params import (
     IdInPath,
     InvalidParameter,
     parse_known_at,
-    settled_until,
+    settled_by,
+    settled_known_at,
     uuid_of,
 )
 from service.http.problems import (
@@ -245,12 +246,14 @@ class AuditController(Controller):
         what was known at `until` and not at `since` (as `known_at` reads a time), so the `until`
         of one answer is the `since` of the next window."""
         since_us = _moment("since", since, start_of_day=True)
-        until_us = await sync_to_thread(settled_until, timeline.store, "until", until)
+        until_us = await sync_to_thread(settled_known_at, timeline.store, "until", until)
         if until is None or until_us != _moment("until", until, start_of_day=False):
             until_us = max(until_us, since_us)  # settled before the window: nothing in it yet
         in_days = _DATE.fullmatch(since) and until is not None and _DATE.fullmatch(until)
         if until_us < since_us or (in_days and until is not None and until < since):
             raise InvalidParameter("until", "the window ends before it starts")
+        if until is not None:  # asked: past the last event, the window ends there
+            until_us = max(await sync_to_thread(settled_by, timeline.store, until_us), since_us)
         page = await sync_to_thread(
             changes_between, timeline, since_us, until_us, after=after, limit=limit
         )

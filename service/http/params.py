@@ -82,17 +82,13 @@ def settled_known_at(store: LogRecorder, name: str, text: str | None) -> int:
     return now if settled is None else settled
 
 
-def settled_until(store: LogRecorder, name: str, text: str | None) -> int:
-    """T for the end of a window that the next one starts from (`/api/changes`): as
-    `settled_known_at`, but a time asked after the last event recorded is that event's time.
-    A commit under way when the window is read may have read the clock before the time
-    asked, and become visible after: listed in neither this window nor the next (the consumer
-    audit of session 21 missed 0.6% of events chaining windows `until` its own clock). Every
-    event recorded by the last one's time is committed: a commit under way is recorded after
-    it. Blocking: it may read the store."""
-    moment = settled_known_at(store, name, text)
-    if text is None:
-        return moment  # settled already
+def settled_by(store: LogRecorder, moment: int) -> int:
+    """`moment`, the end of a window that the next one starts from (`/api/changes`), or the
+    time of the last event recorded when that is earlier. A commit under way when the window
+    is read may have read the clock before `moment`, and become visible after: listed in
+    neither this window nor the next (the consumer audit of session 21 missed 0.6% of events
+    chaining windows `until` its own clock). Every event recorded by the last one's time is
+    committed: a commit under way is recorded after it. Blocking: it reads the store."""
     settled = store.settled_at()
     return min(moment, 0 if settled is None else settled)  # none yet: a window of nothing
 
