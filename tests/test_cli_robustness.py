@@ -7,17 +7,20 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 import subprocess
 import threading
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from events import encode as encode_event
 from service.cli import log, main
 from service.tokens import Tokens
-from tests.procs import TIMELINE
+from tests.pgserver import free_port
+from tests.procs import TIMELINE, wait_until
 from tests.test_cli import SEED_LINES, events_in
 
 
@@ -184,7 +187,7 @@ def test_an_import_reads_a_named_pipe(
     assert main(["export", "--database", seeded, "-o", str(exported)]) == 0
     fifo = tmp_path / "events.fifo"
     os.mkfifo(fifo)
-    feeder = threading.Thread(target=lambda: fifo.write_bytes(exported.read_bytes()))
+    feeder = threading.Thread(target=lambda: fifo.write_bytes(exported.read_bytes()), daemon=True)
     feeder.start()
     # When it is imported into a new database
     code = main(["import", str(fifo), "--database", f"sqlite:///{tmp_path}/copy.db"])
@@ -232,7 +235,7 @@ def test_an_export_goes_straight_into_a_pipe_and_through_a_link_to_its_file(
     fifo = tmp_path / "events.fifo"
     os.mkfifo(fifo)
     read: list[bytes] = []
-    reader = threading.Thread(target=lambda: read.append(fifo.read_bytes()))
+    reader = threading.Thread(target=lambda: read.append(fifo.read_bytes()), daemon=True)
     reader.start()
     real = tmp_path / "kept" / "export.ndjson"
     real.parent.mkdir()
@@ -253,25 +256,53 @@ def test_an_export_goes_straight_into_a_pipe_and_through_a_link_to_its_file(
     assert real.stat().st_mode & 0o777 == 0o600
 
 
-def test_an_export_beside_a_partial_file_it_did_not_write_is_refused(
+def test_an_export_is_written_under_a_name_of_its_own_beside_its_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # Given a database whose file is what an export to `events` would write first, and an
-    # export left `export.ndjson.partial` behind
+    # Given a database whose file is named as a partial export of `events` could be, and what
+    # an export killed earlier left beside `export.ndjson`
     database = f"sqlite:///{tmp_path}/events.partial"
     assert main(["seed", "--database", database]) == 0
-    (tmp_path / "export.ndjson.partial").write_text("another export, being written\n")
+    left = tmp_path / ".export.ndjson.killed.partial"
+    left.write_text("an export killed midway\n")
     capsys.readouterr()
-    # When an export is asked to each
-    onto_database = main(["export", "--database", database, "-o", str(tmp_path / "events")])
-    refused = capsys.readouterr().err
-    beside_partial = main(["export", "--database", database, "-o", str(tmp_path / "export.ndjson")])
-    # Then both are refused, and the database and the partial file are as they were
-    assert (onto_database, beside_partial) == (2, 2)
-    assert "the database's own file" in refused
-    assert "export.ndjson.partial exists" in capsys.readouterr().err
+    # When the log is exported to `events` and to `export.ndjson`
+    codes = [main(["export", "--database", database, "-o", str(tmp_path / name)])
+             for name in ("events", "export.ndjson")]  # fmt: skip
+    # Then both are written whole, and the database and what was left are as they were
+    assert codes == [0, 0], capsys.readouterr().err
+    for name in ("events", "export.ndjson"):
+        assert len((tmp_path / name).read_bytes().splitlines()) == SEED_LINES
     assert events_in(database) == SEED_LINES
-    assert (tmp_path / "export.ndjson.partial").read_text() == "another export, being written\n"
+    assert left.read_text() == "an export killed midway\n"
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        ".export.ndjson.killed.partial",
+        "events",
+        "events.partial",
+        "export.ndjson",
+    ]
+
+
+def test_an_export_to_standard_output_by_its_path_appends_as_the_shell_asked(
+    seeded: str, tmp_path: Path
+) -> None:
+    # Given a log file that standard output appends to (`>> app.log`)
+    log = tmp_path / "app.log"
+    log.write_text("before\n")
+    # When the export is written to /dev/stdout
+    with log.open("ab") as appended:
+        run = subprocess.run(
+            [TIMELINE, "export", "--database", seeded, "-o", "/dev/stdout"],
+            stdout=appended,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    # Then it follows what was there, which it neither emptied nor replaced
+    assert run.returncode == 0, run.stderr
+    lines = log.read_bytes().splitlines()
+    assert lines[0] == b"before" and len(lines) == 1 + SEED_LINES
 
 
 @pytest.mark.parametrize(
@@ -295,3 +326,37 @@ def test_a_closed_standard_output_is_one_line_and_exit_74(seeded: str, command: 
     assert run.returncode == 74, run.stderr
     assert run.stderr.splitlines()[-1].endswith("standard output is closed")
     assert "Traceback" not in run.stderr
+
+
+def test_a_server_whose_standard_output_is_closed_serves_and_logs_no_error(
+    seeded: str, tmp_path: Path
+) -> None:
+    # Given `timeline serve … >&-`, which logs each request to standard output at info level
+    port = free_port()
+    errors = tmp_path / "serve.err"
+    with errors.open("wb") as said:
+        server = subprocess.Popen(
+            [TIMELINE, "serve", "--database", seeded, "--port", str(port), "--log-level", "info"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=said,
+            preexec_fn=lambda: os.close(1),
+            start_new_session=True,
+        )
+    try:
+        # When it is asked a few times
+        def answers() -> bool:
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).is_success
+            except httpx.HTTPError:
+                return server.poll() is not None
+
+        assert wait_until(answers, timeout=30)
+        assert server.poll() is None, errors.read_text()
+        assert httpx.get(f"http://127.0.0.1:{port}/api/developments", timeout=10).is_success
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+    # Then it served, and its access log went nowhere without an error about it
+    text = errors.read_text()
+    assert "Traceback" not in text and "Logging error" not in text, text

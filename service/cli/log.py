@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import errno
 import os
+import re
 import shutil
 import sys
+import tempfile
 from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
@@ -29,7 +31,6 @@ from service.ingest import (
     seed_corpus,
     store_batch,
 )
-from service.store.backup import partial_of
 from service.tokens import TokenError, Tokens
 
 
@@ -148,41 +149,56 @@ def cmd_import(args: argparse.Namespace) -> int:
                    chosen=True, as_stored=args.as_stored)  # fmt: skip
 
 
+# A path naming a descriptor this process holds: written through it, not opened again by
+# path, which would empty a file opened for appending (`>> log`) or write past what was there
+_DESCRIPTOR = re.compile(r"/dev/std(?:(out)|(err))|/dev/fd/(\d+)|/proc/self/fd/(\d+)")
+
+
+def _descriptor(path: str | None) -> int | None:
+    match = None if path is None else _DESCRIPTOR.fullmatch(path)
+    if match is None:
+        return None
+    out, err, fd, proc = match.groups()
+    return 1 if out else 2 if err else int(fd or proc)
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     """Write every event, as posted, one JSON object a line, in position order: to standard
-    output, or to a file (`-o`) put in place only once it is whole, or straight into a pipe or
-    a device (`-o >(gzip > f.gz)`, `/dev/stdout`)."""
+    output, or to a file (`-o`) put in place only once it is whole, or straight into a pipe, a
+    device or a descriptor (`-o >(gzip > f.gz)`, `/dev/stdout`)."""
     output = None if args.output in (None, "-") else Path(args.output)
-    if output is not None and output.is_dir():
+    descriptor = _descriptor(args.output)
+    if output is not None and descriptor is None and output.is_dir():
         return _cannot("write", str(output), IsADirectoryError(errno.EISDIR, "Is a directory"))
-    # A file is written beside itself (through a link, beside the file it leads to) and then
-    # renamed over: an export that fails or is interrupted leaves it as it was, and no part of
-    # one. A pipe or a device is written as it is.
-    straight = output is not None and output.exists() and not output.is_file()
-    target = None if output is None or straight else output.resolve()
-    partial = None if target is None else partial_of(target)
-    own = _own_files(database_url(args.database))
-    if output is not None and {output.resolve(), *([partial] if partial else [])} & own:
+    # A file is written beside itself (through links, beside the file they lead to) under a
+    # name of its own, then renamed over: an export that fails or is interrupted leaves the
+    # file as it was, and no part of one. A pipe, a device or a descriptor is written as it is.
+    straight = descriptor is not None or (
+        output is not None and output.exists() and not output.is_file()
+    )
+    target = None if output is None or straight else Path(os.path.realpath(output))
+    if target is not None and target in _own_files(database_url(args.database)):
         _say(f"error: {output} is the database's own file or its signing key: export elsewhere")
-        return 2
-    if partial is not None and (partial.exists() or partial.is_symlink()):
-        _say(
-            f"error: {partial} exists: another export is writing it, or one was interrupted; "
-            "remove it and run the export again"
-        )
         return 2
     timeline = _open(args, existing=True)
     with ExitStack() as stack:
         stack.callback(timeline.close)
         last = timeline.store.last_position()
+        partial = None
         try:  # opened only once the database answered
             if output is None:
                 out: IO[bytes] = sys.stdout.buffer
-            elif partial is None:
+            elif descriptor is not None:
+                out = stack.enter_context(os.fdopen(os.dup(descriptor), "wb"))
+            elif target is None:
                 out = stack.enter_context(output.open("wb"))
             else:
-                out = stack.enter_context(partial.open("xb"))
-                stack.callback(partial.unlink, missing_ok=True)  # once put in place, gone
+                handle, name = tempfile.mkstemp(
+                    prefix=f".{target.name}.", suffix=".partial", dir=target.parent
+                )
+                partial = Path(name)  # this export's own: gone once put in place
+                stack.callback(partial.unlink, missing_ok=True)
+                out = stack.enter_context(os.fdopen(handle, "wb"))
         except OSError as error:
             return _cannot("write", str(output), error)
         bar = stack.enter_context(_progress(max(last - args.after, 0), "event", "exporting"))
@@ -195,8 +211,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             out.flush()
             if partial is not None and target is not None:
                 os.fsync(out.fileno())
-                if target.exists():  # it keeps its permissions (a file of mode 0600, say)
-                    shutil.copymode(target, partial)
+                _mode_of(target, partial)
                 partial.replace(target)
         except BrokenPipeError:
             raise  # what read it went away (`| head`): `main` ends quietly
@@ -204,6 +219,17 @@ def cmd_export(args: argparse.Namespace) -> int:
             return _cannot("write", str(output or "standard output"), error)
     _say(f"{count} event(s) exported" + ("" if output is None else f" to {output}"))
     return 0
+
+
+def _mode_of(target: Path, partial: Path) -> None:
+    """Give `partial` the mode of the file it replaces (a file of mode 0600 stays private), or
+    of a new file (`mkstemp` makes it 0600 whatever the umask)."""
+    if target.exists():
+        shutil.copymode(target, partial)
+        return
+    umask = os.umask(0o022)
+    os.umask(umask)
+    partial.chmod(0o666 & ~umask)
 
 
 def cmd_init(args: argparse.Namespace) -> int:

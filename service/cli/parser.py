@@ -245,11 +245,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_RESULTS_ON_STANDARD_OUTPUT = frozenset({"export", "verify", "checkpoint", "tokens"})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `timeline` console script."""
     args = build_parser().parse_args(argv)
-    if sys.stdout is None:  # its descriptor closed (`>&-`): a verb writing to it says so
-        sys.stdout = cast(TextIO, ClosedOutput())
+    if sys.stdout is None:  # its descriptor closed (`>&-`)
+        # a verb whose results go there says it cannot write them; a server's access log goes
+        # nowhere, as it would have
+        closed = args.verb in _RESULTS_ON_STANDARD_OUTPUT
+        sys.stdout = cast(TextIO, ClosedOutput()) if closed else open(os.devnull, "w")  # noqa: SIM115
     try:
         code: int = args.run(args)
     except ConfigError as error:

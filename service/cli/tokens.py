@@ -36,8 +36,10 @@ def cmd_tokens_create(args: argparse.Namespace) -> int:
         try:  # after the commit: no lock is held while standard output may block
             sys.stdout.write(secret + "\n")
             sys.stdout.flush()
-        except OSError as error:  # shown to no one: withdrawn, and the name is free again
+        except BaseException as error:  # shown to no one (Ctrl-C too): withdrawn, name free
             tokens.withdraw(args.name, secret)
+            if not isinstance(error, OSError):
+                raise
             _say(f"error: cannot write the token to standard output ({error}); none was kept")
             return 74
         _say(f"token {args.name!r} ({args.role}) created; it is shown once and stored as a hash")

@@ -252,8 +252,8 @@ class AuditController(Controller):
         in_days = _DATE.fullmatch(since) and until is not None and _DATE.fullmatch(until)
         if until_us < since_us or (in_days and until is not None and until < since):
             raise InvalidParameter("until", "the window ends before it starts")
-        if until is not None:  # asked: past the last event, the window ends there
-            until_us = max(await sync_to_thread(settled_by, timeline.store, until_us), since_us)
+        # past the last event the window ends there (or at `since`; on an empty log too)
+        until_us = max(await sync_to_thread(settled_by, timeline.store, until_us), since_us)
         page = await sync_to_thread(
             changes_between, timeline, since_us, until_us, after=after, limit=limit
         )
