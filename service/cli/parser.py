@@ -84,15 +84,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="Event-sourced timeline of reported arms-transfer developments.",
         epilog=EXIT_STATUS,
     )
-    database = {
-        "metavar": "URL",
-        "help": "sqlite:///path.db or postgresql://user@host:port/db "
-        "(default: $TIMELINE_DATABASE, else sqlite:///timeline.db)",
-    }
     # before the verb or after it (`timeline --database URL export`); given after, it wins
-    parser.add_argument("--database", **database)  # type: ignore[arg-type]
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--database", default=argparse.SUPPRESS, **database)  # type: ignore[arg-type]
+    for taking, default in ((parser, None), (common, argparse.SUPPRESS)):
+        taking.add_argument(
+            "--database",
+            metavar="URL",
+            default=default,
+            help="sqlite:///path.db or postgresql://user@host:port/db "
+            "(default: $TIMELINE_DATABASE, else sqlite:///timeline.db)",
+        )
     verbs = parser.add_subparsers(dest="verb", required=True)
 
     serve = verbs.add_parser("serve", parents=[common], help="serve the HTTP API")
