@@ -7,12 +7,14 @@ Most verbs run in this process through `main`; listing and revoking tokens run a
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import pty
 import re
 import socket
 import subprocess
+import sys
 import termios
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +25,7 @@ import pytest
 from events import decode_event
 from service.application import Timeline
 from service.cli import main
+from service.cli.common import _progress
 from service.config import redacted, sqlite_file
 from service.errors import DomainError
 from service.ingest import import_events
@@ -758,6 +761,42 @@ def test_an_import_on_a_terminal_shows_the_storing_progress(tmp_path: Path) -> N
     assert process.returncode == 0
     text = shown.decode()
     assert "reading" in text and "storing: 100%" in text and f"{SEED_LINES}/{SEED_LINES}" in text
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_progress_bar_counts_one_in_the_singular_and_more_in_the_plural(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # given a bar on a terminal counting lines read, with no total known
+    monkeypatch.setattr(sys, "stderr", _Terminal())
+    bar = _progress(None, "line", "reading")
+    # when it counts one, then two
+    bar.update(1)
+    one = str(bar)
+    bar.update(1)
+    two = str(bar)
+    bar.close()
+    # then one is a line and two are lines (it said "1 lines", and "43line" before session 21)
+    assert one.startswith("reading: 1 line [") and two.startswith("reading: 2 lines [")
+
+
+def test_a_progress_bar_given_its_total_later_shows_how_far_it_is(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # given a rebuild's bar, which learns its total from the first progress it is told
+    monkeypatch.setattr(sys, "stderr", _Terminal())
+    bar = _progress(None, "event", "rebuilding")
+    # when the total is set and it advances
+    bar.total = 4
+    bar.update(1)
+    shown = str(bar)
+    bar.close()
+    # then it shows the share done, counted against the total
+    assert shown.startswith("rebuilding:  25%|") and "1/4" in shown and "events/s" in shown
 
 
 @pytest.mark.parametrize(

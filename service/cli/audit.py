@@ -55,8 +55,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if args.json:
         shown = msgspec.to_builtins(report)
         if differences is not None:
-            # `agree` of those compared; null when none was (every one outdated)
-            agree = None if set(outdated) == set(NAMES) else not differences
+            # `agree` of those compared; null when none was
+            agree = None if _none_compared(outdated) else not differences
             compared = {"agree": agree, "differ": differences, "not_compared": outdated}
             shown.update(ok=ok, read_models=compared)
         sys.stdout.buffer.write(encode(shown) + b"\n")
@@ -81,7 +81,7 @@ def _read_models(args: argparse.Namespace) -> tuple[dict[str, str], list[str]]:
                 "service and are not compared (not served either: `timeline serve`, "
                 "`timeline projections run` or `timeline projections rebuild` rebuilds them)"
             )
-            if set(outdated) == set(NAMES):
+            if _none_compared(outdated):
                 return {}, outdated
         for attempt in range(1, ATTEMPTS + 1):
             _say("read models: rebuilding them from the log to compare")
@@ -102,6 +102,11 @@ def _read_models(args: argparse.Namespace) -> tuple[dict[str, str], list[str]]:
     if differences:
         _say("read models: the rows served before differed from the log's; they are rebuilt now")
     return differences, outdated
+
+
+def _none_compared(outdated: list[str]) -> bool:
+    """Whether every projection is outdated, so that none is compared."""
+    return set(outdated) == set(NAMES)
 
 
 def cmd_checkpoint(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ import argparse
 import errno
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -67,10 +67,29 @@ def _cannot(doing: str, name: str, error: OSError, consequence: str = "") -> int
     return 74  # EX_IOERR
 
 
+class _Bar(tqdm):  # type: ignore[type-arg]
+    """A bar saying what it counts: `storing: 43/100 … events/s` with a total, and without one
+    (yet) `reading: 43 lines …`, `1 line` in the singular."""
+
+    UNTOTALLED = "{desc}: {n_fmt}{counted} [{elapsed}, {rate_fmt}{postfix}]"
+
+    def __init__(self, total: int | None, unit: str, description: str, file: Any) -> None:
+        self.unit_name = unit
+        super().__init__(total=total, unit=f" {unit}s", desc=description, file=file, disable=None)
+
+    @property
+    def format_dict(self) -> MutableMapping[str, Any]:
+        """What the bar is drawn from: without a total, its count with the unit it needs."""
+        shown = super().format_dict
+        if not shown["total"]:
+            shown["bar_format"] = self.UNTOTALLED
+            shown["counted"] = f" {self.unit_name}" + ("" if shown["n"] == 1 else "s")
+        return shown
+
+
 def _progress(total: int | None, unit: str, description: str) -> tqdm[Any]:
-    """A bar on standard error when it is a terminal; `unit` one of what is counted (`event`),
-    said in the plural after a count (`43 events`, `1.2k events/s`)."""
-    return tqdm(total=total, unit=f" {unit}s", desc=description, file=sys.stderr, disable=None)
+    """A bar on standard error when it is a terminal; `unit` one of what is counted (`event`)."""
+    return _Bar(total, unit, description, sys.stderr)
 
 
 @contextmanager
