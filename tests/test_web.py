@@ -199,6 +199,17 @@ def test_known_at_before_anything_was_recorded_shows_an_empty_service(client: Cl
     assert not any(url.startswith("/developments/") for url in unknown.urls)
 
 
+def test_the_link_of_a_page_recorded_later_spells_the_as_of_as_the_page_reads_it(
+    client: Client,
+) -> None:
+    # given an as-of typed with spaces around it, which the page reads as the date
+    refused = page(
+        client, f"/developments/{CONTAINERS}", 404, as_of=" 2024-03-01 ", known_at="2000-01-01"
+    )
+    # then its link to the page known now carries the date, not the spaces
+    assert f"/developments/{CONTAINERS}?as_of=2024-03-01" in refused.urls
+
+
 def test_a_datetime_local_known_at_is_read_as_utc_and_kept_in_links(client: Client) -> None:
     recorded_at = client.get("/api/events", params={"limit": 1}).json()["items"][0]["recorded_at"]
     local = recorded_at[:19]  # the seed's second, as <input type=datetime-local> sends it

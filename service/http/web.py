@@ -10,7 +10,6 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 import msgspec
 from litestar import Controller, Request, Response, get
@@ -42,7 +41,7 @@ from service.http.view_shapes import (
 from service.store.records import now_micros
 from service.web.dossier import dossier
 from service.web.overview import overview
-from service.web.render import STATIC, render
+from service.web.render import STATIC, render, state
 
 # What a `datetime-local` input sends: a UTC moment without its offset (the page labels it UTC).
 _LOCAL = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2})(:\d{2}(?:\.\d+)?)?", re.ASCII)
@@ -130,8 +129,8 @@ class WebController(Controller):
             if axes.known_at is None:
                 nothing = f"Nothing of development {development_id} was recorded."
                 return error_page(404, "Unknown development", nothing)
-            asked = {"as_of": as_of, "actor": axes.actor}
-            query = urlencode({key: value for key, value in asked.items() if value})
+            # the same page known now: the as-of asked (not today's, were none) and the actor
+            query = state(axes.as_of if (as_of or "").strip() else None, None, actor=axes.actor)
             now = f"/developments/{development_id}" + (f"?{query}" if query else "")
             return error_page(404, "Unknown development",
                               f"Nothing of development {development_id} was recorded by "
