@@ -7,7 +7,8 @@
 Each store is built once (bench/synthetic.py `open_store`: the same delivery series at every
 size, a denser history as the size grows) and its read models rebuilt. Each view is then asked
 at random (as_of, known_at) points: as_of over 2022-03 .. 2025-01, known_at over the system
-time the store was written in. The target is p50 at 1M <= 2x p50 at 10k for every view.
+time the store was written in, the sizes taking turns query by query (a noisy spell slows
+every size alike). The target is p50 at 1M <= 2x p50 at 10k for every view.
 """
 
 from __future__ import annotations
@@ -85,28 +86,55 @@ def _items(answer: Any) -> int:
 Cell = tuple[float, float, float]  # p50 ms, p99 ms, mean items answered
 
 
-def measure(timeline: Timeline, queries: int, seed: int) -> dict[str, Cell]:
-    """p50 and p99 in milliseconds of each view, after a warm-up, and the items it answered."""
-    read = ReadModels(timeline.store)
-    lo, hi = _system_time(timeline)
-    found: dict[str, Cell] = {}
-    for name, view in VIEWS.items():
-        rng = random.Random(seed)
-        points = [
-            (date(2022, 3, 1) + timedelta(days=rng.randint(0, 1065)), rng.randint(lo, hi))
+class _Asked:
+    """One view asked of one store: its random points and what the answers took."""
+
+    def __init__(self, timeline: Timeline, view: View, queries: int, seed: int) -> None:
+        self.read = ReadModels(timeline.store)
+        self.view = view
+        self.rng = random.Random(seed)  # the same draws at every size
+        lo, hi = _system_time(timeline)
+        self.points = [
+            (date(2022, 3, 1) + timedelta(days=self.rng.randint(0, 1065)), self.rng.randint(lo, hi))
             for _ in range(queries)
         ]
-        for as_of, known_at in points[:20]:  # warm the page cache
-            view(read, as_of, known_at, rng)
-        timings, items = [], 0
-        for as_of, known_at in points:
-            began = time.perf_counter()
-            answer = view(read, as_of, known_at, rng)
-            timings.append((time.perf_counter() - began) * 1000)
-            items += _items(answer)
-        timings.sort()
+        self.timings: list[float] = []
+        self.items = 0
+
+    def ask(self, index: int) -> None:
+        as_of, known_at = self.points[index]
+        began = time.perf_counter()
+        answer = self.view(self.read, as_of, known_at, self.rng)
+        self.timings.append((time.perf_counter() - began) * 1000)
+        self.items += _items(answer)
+
+    def cell(self) -> Cell:
+        timings = sorted(self.timings)
         p99 = timings[int(len(timings) * 0.99) - 1]
-        found[name] = (statistics.median(timings), p99, items / len(points))
+        return statistics.median(timings), p99, self.items / len(timings)
+
+
+def measure(timelines: dict[int, Timeline], queries: int, seed: int) -> dict[int, dict[str, Cell]]:
+    """p50 and p99 in milliseconds of each view at each size, after a warm-up, and the items it
+    answered. The sizes take turns query by query (who goes first rotating), so that a spell of
+    noise on a shared machine falls on every size alike rather than on one size's cells."""
+    found: dict[int, dict[str, Cell]] = {size: {} for size in timelines}
+    sizes = list(timelines)
+    for name, view in VIEWS.items():
+        asked = {
+            size: _Asked(timeline, view, queries, seed) for size, timeline in timelines.items()
+        }
+        for size in sizes:  # warm the page cache
+            for index in range(min(20, queries)):
+                asked[size].ask(index)
+            asked[size].timings.clear()
+            asked[size].items = 0
+        for index in range(queries):
+            turn = index % len(sizes)
+            for size in sizes[turn:] + sizes[:turn]:
+                asked[size].ask(index)
+        for size in sizes:
+            found[size][name] = asked[size].cell()
     return found
 
 
@@ -119,17 +147,20 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--rebuild", action="store_true", help="rebuild read models kept current")
     args = parser.parse_args()
-    results: dict[int, dict[str, Cell]] = {}
-    for size in args.sizes:
-        timeline = open_store(size, args.postgres)
-        runner = ProjectionRunner(timeline.store)
-        behind = runner.tracking()["developments"][0] < size
-        if args.rebuild or behind or stale(timeline.store):  # a store another fold wrote too
-            done = rebuild(timeline.store)
-            print(f"read models of {size:,} events: {done.seconds:.1f} s", file=sys.stderr)
-        tidy(timeline.store)  # as autovacuum would have, on a server that ran a while
-        results[size] = measure(timeline, args.queries, args.seed)
-        timeline.close()
+    timelines: dict[int, Timeline] = {}
+    try:
+        for size in args.sizes:
+            timeline = timelines[size] = open_store(size, args.postgres)
+            runner = ProjectionRunner(timeline.store)
+            behind = runner.tracking()["developments"][0] < size
+            if args.rebuild or behind or stale(timeline.store):  # a store another fold wrote
+                done = rebuild(timeline.store)
+                print(f"read models of {size:,} events: {done.seconds:.1f} s", file=sys.stderr)
+            tidy(timeline.store)  # as autovacuum would have, on a server that ran a while
+        results = measure(timelines, args.queries, args.seed)
+    finally:
+        for timeline in timelines.values():
+            timeline.close()
     engine = "postgresql" if args.postgres else "sqlite"
     base = args.sizes[0]
     print(f"# as-of queries, {engine}, {platform.machine()}, {args.queries} queries per cell")
