@@ -91,8 +91,9 @@ def test_a_development_page_highlights_each_correction(page: Page, site: Site) -
     screenshot(page, "development-containers-laptop")
 
 
-def _post(site: Site, body: dict[str, Any]) -> dict[str, Any]:
-    request = urllib.request.Request(f"{site.base}/api/events", data=json.dumps(body).encode(),
+def post(site: Site, body: dict[str, Any], path: str = "/api/events") -> dict[str, Any]:
+    """POST `body` to the served API with the site's editor token; the receipt."""
+    request = urllib.request.Request(f"{site.base}{path}", data=json.dumps(body).encode(),
                                      method="POST")  # fmt: skip
     request.add_header("Content-Type", "application/json")
     request.add_header("Authorization", f"Bearer {site.token}")
@@ -106,7 +107,7 @@ def test_an_event_posted_through_the_api_appears_without_reloading(page: Page, s
     page.evaluate("window.notReloaded = true")
     title = f"Live test: a shipment seen at Rajin on {datetime.now(UTC):%H:%M:%S}"
 
-    receipt = _post(site, {
+    receipt = post(site, {
         "type": "development_reported", "kind": "transfer", "title": title, "stage": "shipped",
         "actors": {"supplier": "PRK", "recipient": "RUS"}, "occurred": "2024-06~",
         "report": {"source": {"originator": "Browser test", "channel": "imagery"},
@@ -172,12 +173,12 @@ def test_the_time_axes_work_from_the_keyboard(page: Page, site: Site) -> None:
 def _development_with_two_reports(site: Site) -> tuple[str, str]:
     """A new development and a second report of it; its id and when v2 was recorded."""
     audit = {"originator": "Browser test", "channel": "imagery"}
-    first = _post(site, {
+    first = post(site, {
         "type": "development_reported", "kind": "transfer", "title": "Shells seen at Tumangang",
         "actors": {"supplier": "PRK", "recipient": "RUS"},
         "report": {"source": audit, "asserted_on": "2024-06-15"},
     })  # fmt: skip
-    second = _post(site, {
+    second = post(site, {
         "type": "report_added", "development_id": first["development_id"],
         "report": {"source": audit, "asserted_on": "2024-06-20",
                    "figure": {"unit": "round", "value": 500}},
@@ -284,7 +285,7 @@ def test_a_live_update_keeps_the_focus_on_the_same_link(page: Page, site: Site) 
     page.locator(".crumbs a").focus()
 
     # When another report of it arrives and the views are redrawn
-    _post(site, {
+    post(site, {
         "type": "report_added", "development_id": development,
         "report": {"source": {"originator": "Second look", "channel": "imagery"},
                    "asserted_on": "2024-06-25"},
@@ -344,7 +345,7 @@ def test_a_page_refused_a_stream_by_a_full_server_follows_the_log_once_one_is_fr
 
 
 def test_a_live_correction_of_a_title_renames_the_page_and_its_tab(page: Page, site: Site) -> None:
-    receipt = _post(site, {
+    receipt = post(site, {
         "type": "development_reported", "kind": "transfer", "title": "Shipment at Rajin",
         "stage": "shipped", "actors": {"supplier": "PRK", "recipient": "RUS"},
         "report": {"source": {"originator": "Browser test", "channel": "imagery"},
@@ -354,7 +355,7 @@ def test_a_live_correction_of_a_title_renames_the_page_and_its_tab(page: Page, s
     open_live(page, f"{site.base}/developments/{development}")
     assert page.title() == "Shipment at Rajin · Timeline"
 
-    corrected = _post(site, {
+    corrected = post(site, {
         "type": "development_corrected", "development_id": development,
         "changes": {"title": "Shipment at Najin"}, "reason": "The imagery shows Najin",
     })  # fmt: skip

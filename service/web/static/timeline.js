@@ -22,10 +22,13 @@
   const live = document.getElementById("live");
   const liveness = document.getElementById("liveness");
   const refused = document.getElementById("refused");
+  const viewsSaid = document.getElementById("views-said");
   const firstDay = Date.parse(slider.dataset.firstDay + "T00:00:00Z");
   let controller = null;
   let timer = null;
   const fresh = new Set();  // developments that changed since the last refresh
+  const heard = [];  // events not yet announced: those that come together are told together
+  let telling = null;
   // The known-at the page was given, to the microsecond; the field holds whole seconds, and a
   // moment rounded down can leave out what was recorded in its last second.
   let exactKnownAt = knownAt.dataset.exact || "";
@@ -69,14 +72,19 @@
     slider.setAttribute("aria-valuetext", longDate(day));
   }
 
-  // Swap in new views, keeping the keyboard focus on the same link or control.
+  // Swap in new views, keeping the keyboard focus on the same link or control: a link found by
+  // its address, else by its path (a download or a pinned view names the newest known-at),
+  // else the focus goes to the main content rather than to the top of the page.
   function swap(html) {
     const focused = views.contains(document.activeElement) ? document.activeElement : null;
-    let selector = null;
-    if (focused && focused.id) selector = "#" + CSS.escape(focused.id);
+    let selectors = [];
+    if (focused && focused.id) selectors = ["#" + CSS.escape(focused.id)];
     else if (focused && focused.getAttribute("href")) {
-      selector = `[href="${CSS.escape(focused.getAttribute("href"))}"]`;
+      const href = focused.getAttribute("href");
+      selectors = [`[href="${CSS.escape(href)}"]`, `[href^="${CSS.escape(href.split("?")[0] + "?")}"]`];
     }
+    // which of its kind: a development's link is on the board and in the timeline
+    const places = selectors.map((selector) => [...views.querySelectorAll(selector)].indexOf(focused));
     const open = [...views.querySelectorAll("details[open][id]")].map((details) => details.id);
     views.innerHTML = html;
     const heading = document.getElementById("dev-title");  // a development page: its title,
@@ -85,8 +93,10 @@
       const details = document.getElementById(id);
       if (details) details.open = true;
     }
-    const again = selector && views.querySelector(selector);
+    const again = selectors.map((selector, i) => views.querySelectorAll(selector)[places[i]])
+      .find((element) => element);
     if (again) again.focus({ preventScroll: true });
+    else if (focused) document.getElementById("main").focus({ preventScroll: true });
   }
 
   // A refused refresh leaves the views and the address as they were, and says why.
@@ -119,6 +129,7 @@
       refused.hidden = true;
       swap(html);
       if (after) after();
+      else tellViews();
     } catch (error) {
       if (error.name !== "AbortError") announce("Could not refresh the views: " + error.message);
     } finally {
@@ -129,6 +140,16 @@
   function later(after) {
     clearTimeout(timer);
     timer = setTimeout(() => refresh(after), 150);
+  }
+
+  // A reader's own change of the axes or the filter: what the overview now shows, said once
+  // the views are in (the slider says its date itself)
+  function tellViews() {
+    const lede = views.querySelector("#lede");
+    if (!lede || !viewsSaid) return;
+    const copy = lede.cloneNode(true);
+    for (const link of copy.querySelectorAll("a")) link.remove();
+    viewsSaid.textContent = copy.textContent.replace(/\s+/g, " ").trim();
   }
 
   function announce(message) {
@@ -182,16 +203,28 @@
 
   let seen = document.body.dataset.head || "0";  // the last position the page was told of
 
+  // One announcement for the events that arrive together (a batch, a burst), not one each
+  function tell() {
+    telling = null;
+    const items = heard.splice(0);
+    const last = items[items.length - 1];
+    const one = items.length === 1;
+    let message = one ? `New event ${last.position}: ${last.what}, “${last.title}”.`
+      : `${items.length} new events, up to ${last.position}; the last: ${last.what}, “${last.title}”.`;
+    if (knownAt.value) {
+      message += ` Recorded after the known-at time; choose Now to include ${one ? "it" : "them"}.`;
+    } else {
+      message += " Views updated.";
+    }
+    announce(message);
+  }
+
   function onEvent(message) {
     const item = JSON.parse(message.data);
     seen = message.lastEventId || seen;
-    const what = item.type.replace(/_/g, " ");
-    const title = titleOf(item);
-    if (knownAt.value) {
-      announce(`New event ${item.position}: ${what}, “${title}”. Recorded after the known-at time; choose Now to include it.`);
-      return;
-    }
-    announce(`New event ${item.position}: ${what}, “${title}”. Views updated.`);
+    heard.push({ position: item.position, what: item.type.replace(/_/g, " "), title: titleOf(item) });
+    if (!telling) telling = setTimeout(tell, 300);
+    if (knownAt.value) return;
     fresh.add(item.development_id);
     later(highlight);
   }
