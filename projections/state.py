@@ -83,20 +83,6 @@ class DevState(msgspec.Struct, array_like=True, gc=False):
     changes: list[StatusChange]
     actors_key: str = ""  # `actor_key(fields["actors"])` once a fold needed it
 
-    def governing(self, day: int) -> StatusChange | None:
-        """The status change in force on `day`: latest effective, ties to the later position."""
-        found: StatusChange | None = None
-        for change in self.changes:  # kept sorted by (effective_on, position)
-            if change.effective_on > day:
-                break
-            found = change
-        return found
-
-    def status(self, day: int) -> str:
-        """The status as of `day`."""
-        change = self.governing(day)
-        return self.initial_status if change is None else change.status
-
 
 def status_run(initial: str, effective: Sequence[tuple[int, str]]) -> tuple[str, int | None]:
     """The status set by the last of `effective` ((effective_on, status) of the changes in
