@@ -18,6 +18,7 @@ from tests.pgserver import (
     find_bindir,
     scratch_database,
 )
+from tests.test_views_support import Store
 
 
 @pytest.fixture(scope="session")
@@ -74,6 +75,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path}/timeline.db"
     url: str = request.getfixturevalue("postgres_url")
     return url
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    """A fresh timeline and its read models on each database."""
+    opened = Store(database_url)
+    yield opened
+    opened.close()
 
 
 @pytest.fixture

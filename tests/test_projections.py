@@ -55,14 +55,6 @@ US = "US Department of State"
 
 
 @pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    """A fresh timeline and its read models on each database."""
-    opened = Store(database_url)
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
 def pg_store(postgres_url: str) -> Iterator[Store]:
     """A fresh timeline and its read models on PostgreSQL only."""
     opened = Store(postgres_url)

@@ -7,13 +7,10 @@ reference (tests/reference.py); then the seed corpus at many (as_of, known_at) p
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
-
-import pytest
 
 from events import Actors, DevelopmentReported, Item
 from projections import ReadModels
@@ -25,14 +22,6 @@ from tests.test_views_support import FAR_FUTURE, Store, figure, folded, plain, s
 D = date
 US, NIS = "US Department of State", "South Korea NIS"
 CORPUS = Path(__file__).resolve().parent.parent / "service" / "seed" / "corpus.ndjson"
-
-
-@pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    """A fresh timeline and its read models on each database."""
-    opened = Store(database_url)
-    yield opened
-    opened.close()
 
 
 def same_as_reference(store: Store, as_of: date, known_at: int | None = None) -> None:
