@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+import time
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -96,26 +97,18 @@ def test_the_live_regions_are_followed_before_anything_is_said_and_the_date_only
     slider = page.get_by_role("slider", name=re.compile("^As of"))
     slider.press("ArrowLeft")
     expect(slider).to_have_attribute("aria-valuetext", "29 February 2024")
+    # and the summary of the views that follows leaves the date to the slider
+    expect(page.locator("#views-said")).to_have_text(re.compile(r"^\d+ developments? reported"))
 
 
 def test_a_burst_of_events_is_announced_once_not_one_by_one(page: Page, site: Site) -> None:
     # Given the overview, live, counting what its live region says
     open_live(page, f"{site.base}/")
-    page.evaluate("""() => {
-      window.said = [];
-      const live = document.getElementById("live");
-      new MutationObserver(() => window.said.push(live.textContent))
-        .observe(live, { childList: true, characterData: true, subtree: true });
-    }""")
+    _count_what_is_said(page)
 
     # When three events are recorded together
     moment = f"{datetime.now(UTC):%H:%M:%S}"
-    events = [{
-        "type": "development_reported", "kind": "transfer", "title": f"Burst {n} at {moment}",
-        "actors": {"supplier": "PRK", "recipient": "RUS"},
-        "report": {"source": {"originator": "Browser test", "channel": "imagery"},
-                   "asserted_on": "2024-06-15"},
-    } for n in (1, 2, 3)]  # fmt: skip
+    events = [_delivery(f"Burst {n} at {moment}") for n in (1, 2, 3)]
     post(site, {"events": events}, "/api/events/batch")
 
     # Then one polite message says how many, naming the last, and the views have them all
@@ -125,6 +118,88 @@ def test_a_burst_of_events_is_announced_once_not_one_by_one(page: Page, site: Si
     )
     expect(page.locator("#timeline")).to_contain_text(f"Burst 1 at {moment}")
     assert page.evaluate("window.said.length") == 1, page.evaluate("window.said")
+
+
+def _count_what_is_said(page: Page) -> None:
+    """Keep every message of the page's live region in `window.said`."""
+    page.evaluate("""() => {
+      window.said = [];
+      const live = document.getElementById("live");
+      new MutationObserver(() => window.said.push(live.textContent))
+        .observe(live, { childList: true, characterData: true, subtree: true });
+    }""")
+
+
+def _delivery(title: str, asserted_on: str = "2024-06-15") -> dict[str, Any]:
+    """A new North Korean transfer to Russia, reported by the browser tests' own source."""
+    return {
+        "type": "development_reported", "kind": "transfer", "title": title,
+        "actors": {"supplier": "PRK", "recipient": "RUS"},
+        "report": {"source": {"originator": "Browser test", "channel": "imagery"},
+                   "asserted_on": asserted_on},
+    }  # fmt: skip
+
+
+def _open_on_a_stopped_clock(page: Page, url: str) -> None:
+    """Open `url` live, counting the events its stream delivers (`window.received`), then stop
+    its clock: its timers run only as the test moves time on (`page.clock.run_for`)."""
+    page.add_init_script("""
+      window.received = 0;
+      const Native = window.EventSource;
+      window.EventSource = class extends Native {
+        constructor(...args) {
+          super(...args);
+          this.addEventListener("development_reported", () => { window.received += 1; });
+        }
+      };""")
+    page.clock.install()
+    open_live(page, url)
+    page.clock.pause_at(datetime.now(UTC) + timedelta(seconds=1))
+
+
+def _until_delivered(page: Page, count: int, seconds: float = 10.0) -> None:
+    """Wait in real time until the page's stream has delivered `count` events."""
+    deadline = time.monotonic() + seconds
+    while not page.evaluate("(count) => window.received >= count", count):
+        assert time.monotonic() < deadline, f"the stream delivered fewer than {count} events"
+        time.sleep(0.02)
+
+
+def test_events_that_keep_coming_are_announced_once_they_pause(page: Page, site: Site) -> None:
+    # Given the overview, live, on a clock the test moves, counting the events its stream
+    # delivers and what its live region says
+    _open_on_a_stopped_clock(page, f"{site.base}/")
+    _count_what_is_said(page)
+
+    # When three events come 200 ms apart, longer in all than the 300 ms a pause takes
+    moment = f"{datetime.now(UTC):%H:%M:%S}"
+    for n in (1, 2, 3):
+        post(site, _delivery(f"Paced {n} at {moment}"))
+        _until_delivered(page, n)
+        page.clock.run_for(200)
+    assert page.evaluate("window.said") == []  # still coming: nothing said yet
+
+    # Then once they pause, one message tells of all three
+    page.clock.run_for(150)
+    expect(page.locator("#live")).to_contain_text(
+        re.compile(rf"^3 new events, up to \d+; the last: .*Paced 3 at {moment}")
+    )
+    assert page.evaluate("window.said.length") == 1, page.evaluate("window.said")
+
+
+def test_a_change_of_date_is_summarised_though_an_event_came_before_its_views(
+    page: Page, site: Site
+) -> None:
+    # Given the overview as of 1 March 2024, live, on a stopped clock
+    _open_on_a_stopped_clock(page, f"{site.base}{OVERVIEW}")
+    # When the reader steps the slider back a day, and an event arrives before the views for
+    # that day were asked for (its refresh takes the place of the reader's)
+    page.get_by_role("slider", name=re.compile("^As of")).press("ArrowLeft")
+    post(site, _delivery("Came meanwhile"))
+    _until_delivered(page, 1)
+    page.clock.run_for(200)
+    # Then the views of the new day are still summarised for the reader
+    expect(page.locator("#views-said")).to_have_text(re.compile(r"^\d+ developments? reported"))
 
 
 def test_a_filter_applied_from_the_keyboard_says_what_the_views_now_show(
@@ -268,12 +343,7 @@ def test_a_live_update_keeps_the_focus_on_a_link_whose_address_moved_on(
     before = download.get_attribute("href")
 
     # When an event recorded elsewhere redraws the views
-    post(site, {
-        "type": "development_reported", "kind": "transfer", "title": "Focus kept at Rason",
-        "actors": {"supplier": "PRK", "recipient": "RUS"},
-        "report": {"source": {"originator": "Browser test", "channel": "imagery"},
-                   "asserted_on": "2024-02-15"},
-    })  # fmt: skip
+    post(site, _delivery("Focus kept at Rason", asserted_on="2024-02-15"))
     expect(page.locator("#timeline")).to_contain_text("Focus kept at Rason")
 
     # Then the focus is on the same download, at its new address, not back at the top

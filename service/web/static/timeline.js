@@ -29,6 +29,7 @@
   const fresh = new Set();  // developments that changed since the last refresh
   const heard = [];  // events not yet announced: those that come together are told together
   let telling = null;
+  let readerChanged = false;  // a refresh the reader asked for: its views are summarised
   // The known-at the page was given, to the microsecond; the field holds whole seconds, and a
   // moment rounded down can leave out what was recorded in its last second.
   let exactKnownAt = knownAt.dataset.exact || "";
@@ -113,6 +114,7 @@
   // Fetch the part for the current axes and swap it in; the newest request wins. The address
   // changes only once the views for it are on screen, so a reload shows what was shown.
   async function refresh(after) {
+    if (!after) readerChanged = true;
     const q = query();
     if (controller) controller.abort();
     controller = new AbortController();
@@ -129,7 +131,10 @@
       refused.hidden = true;
       swap(html);
       if (after) after();
-      else tellViews();
+      if (readerChanged) {  // also when an event's refresh took the place of the reader's
+        readerChanged = false;
+        tellViews();
+      }
     } catch (error) {
       if (error.name !== "AbortError") announce("Could not refresh the views: " + error.message);
     } finally {
@@ -138,18 +143,21 @@
   }
 
   function later(after) {
+    if (!after) readerChanged = true;
     clearTimeout(timer);
     timer = setTimeout(() => refresh(after), 150);
   }
 
   // A reader's own change of the axes or the filter: what the overview now shows, said once
-  // the views are in (the slider says its date itself)
+  // the views are in; without its date when the slider has the focus (it says the date itself)
   function tellViews() {
     const lede = views.querySelector("#lede");
     if (!lede || !viewsSaid) return;
     const copy = lede.cloneNode(true);
     for (const link of copy.querySelectorAll("a")) link.remove();
-    viewsSaid.textContent = copy.textContent.replace(/\s+/g, " ").trim();
+    let said = copy.textContent.replace(/\s+/g, " ").trim();
+    if (document.activeElement === slider) said = said.replace(/^As of [^,:]*[,:]\s*/, "");
+    viewsSaid.textContent = said;
   }
 
   function announce(message) {
@@ -203,7 +211,8 @@
 
   let seen = document.body.dataset.head || "0";  // the last position the page was told of
 
-  // One announcement for the events that arrive together (a batch, a burst), not one each
+  // One announcement for the events that arrive together (a batch, a burst), not one each: said
+  // once none came for 300 ms, or 2 s after the first of a stream that does not pause
   function tell() {
     telling = null;
     const items = heard.splice(0);
@@ -222,8 +231,10 @@
   function onEvent(message) {
     const item = JSON.parse(message.data);
     seen = message.lastEventId || seen;
-    heard.push({ position: item.position, what: item.type.replace(/_/g, " "), title: titleOf(item) });
-    if (!telling) telling = setTimeout(tell, 300);
+    heard.push({ position: item.position, what: item.type.replace(/_/g, " "), title: titleOf(item),
+                 at: Date.now() });
+    clearTimeout(telling);
+    telling = setTimeout(tell, Date.now() - heard[0].at >= 2000 ? 0 : 300);
     if (knownAt.value) return;
     fresh.add(item.development_id);
     later(highlight);
