@@ -202,6 +202,19 @@ def test_a_change_of_date_is_summarised_though_an_event_came_before_its_views(
     expect(page.locator("#views-said")).to_have_text(re.compile(r"^\d+ developments? reported"))
 
 
+def test_a_change_of_date_on_a_development_page_says_its_status_and_reports_then(
+    page: Page, site: Site
+) -> None:
+    # Given a development's page as of 1 March 2024
+    open_live(page, f"{site.base}/developments/{CONTAINERS_SINCE}?as_of=2024-03-01")
+    # When the reader steps the slider back a day
+    page.get_by_role("slider", name=re.compile("^As of")).press("ArrowLeft")
+    # Then its status and active reports on that day are said politely (the date by the slider)
+    expect(page.locator("#views-said")).to_have_text(
+        re.compile(r"^[a-z]+(, not visible)?, \d+ reports? active of \d+ recorded\.$")
+    )
+
+
 def test_a_filter_applied_from_the_keyboard_says_what_the_views_now_show(
     page: Page, site: Site
 ) -> None:

@@ -148,12 +148,13 @@
     timer = setTimeout(() => refresh(after), 150);
   }
 
-  // A reader's own change of the axes or the filter: what the overview now shows, said once
-  // the views are in; without its date when the slider has the focus (it says the date itself)
+  // A reader's own change of the axes or the filter: what the page now shows (its summary: the
+  // overview's lede, a development's status and reports), said once the views are in; without
+  // its date when the slider has the focus (it says the date itself)
   function tellViews() {
-    const lede = views.querySelector("#lede");
-    if (!lede || !viewsSaid) return;
-    const copy = lede.cloneNode(true);
+    const summary = views.querySelector("[data-summary]");
+    if (!summary || !viewsSaid) return;
+    const copy = summary.cloneNode(true);
     for (const link of copy.querySelectorAll("a")) link.remove();
     let said = copy.textContent.replace(/\s+/g, " ").trim();
     if (document.activeElement === slider) said = said.replace(/^As of [^,:]*[,:]\s*/, "");
