@@ -115,3 +115,18 @@ def test_the_readme_synopsis_of_each_verb_names_every_option_it_takes() -> None:
             value = f" {action.metavar}" if action.metavar else ""
             shown = [f"{option}{value}" for option in action.option_strings]
             assert any(text in synopsis for text in shown), f"{verb}: {shown[0]} not in README"
+
+
+def test_the_help_names_every_exit_status_a_verb_returns() -> None:
+    # Given every status the command line's code returns
+    cli = Path(__file__).parent.parent / "service" / "cli"
+    returned = {
+        int(code)
+        for source in cli.glob("*.py")
+        for code in re.findall(r"\breturn (\d+)\b", source.read_text())
+    }
+    assert {0, 1, 2, 74, 75} <= returned  # the search finds them where they are
+    # Then `timeline --help` says what each means (it left out 130 and 141)
+    shown = " ".join(build_parser().format_help().split())
+    for code in sorted(returned):
+        assert re.search(rf"[:;] {code} \w", shown), f"exit status {code} is not explained"

@@ -27,9 +27,10 @@ EXIT_STATUS = (
     "exit status: 0 done; 1 refused (bad lines in an import, a log not intact, a token "
     "request); 2 a usage or configuration error (also: no database file for a command that "
     "works on an existing one, an input file or checkpoint path that does not exist, a port in "
-    "use); 74 a file "
-    "could not be read or written (the database too, when it may only be read), or the "
-    "database's disk is full; 75 the database was busy or unreachable: run the command again"
+    "use); 74 a file could not be read or written (the database too, when it may only be "
+    "read; standard output), or the database's disk is full; 75 the database was busy or "
+    "unreachable: run the command again; 130 interrupted (Ctrl-C; each write is whole or "
+    "absent); 141 what read standard output went away"
 )
 
 
