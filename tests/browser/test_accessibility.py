@@ -362,3 +362,24 @@ def test_a_live_update_keeps_the_focus_on_a_link_whose_address_moved_on(
     # Then the focus is on the same download, at its new address, not back at the top
     expect(download).to_be_focused()
     assert download.get_attribute("href") != before
+
+
+def test_a_live_update_keeps_the_focus_on_the_timeline_s_copy_of_a_link_the_board_lost(
+    page: Page, site: Site
+) -> None:
+    # Given the overview with an open allegation, on the board and in the timeline, and the
+    # focus on its link in the timeline
+    open_live(page, f"{site.base}{OVERVIEW}")
+    title = f"Focus kept in the timeline {datetime.now(UTC):%H:%M:%S.%f}"
+    development = post(site, _delivery(title, asserted_on="2024-02-20"))["development_id"]
+    expect(page.locator("#allegations")).to_contain_text(title)
+    in_timeline = page.locator(f'#timeline a[href^="/developments/{development}?"]')
+    in_timeline.focus()
+
+    # When it is judged confirmed, so the board no longer lists it
+    post(site, {"type": "status_changed", "development_id": development, "status": "confirmed",
+                "effective_on": "2024-02-25", "reason": "confirmed by imagery"})  # fmt: skip
+    expect(page.locator("#allegations")).not_to_contain_text(title)
+
+    # Then the focus stays on its link in the timeline
+    expect(in_timeline).to_be_focused()

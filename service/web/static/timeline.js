@@ -84,8 +84,11 @@
       const href = focused.getAttribute("href");
       selectors = [`[href="${CSS.escape(href)}"]`, `[href^="${CSS.escape(href.split("?")[0] + "?")}"]`];
     }
-    // which of its kind: a development's link is on the board and in the timeline
-    const places = selectors.map((selector) => [...views.querySelectorAll(selector)].indexOf(focused));
+    // which of its kind, in its own section: a development's link is on the board and in the
+    // timeline, and the board may gain or lose one before the timeline's
+    const section = focused && focused.closest("section[id]");
+    const within = () => (section && document.getElementById(section.id)) || views;
+    const places = selectors.map((selector) => [...within().querySelectorAll(selector)].indexOf(focused));
     const open = [...views.querySelectorAll("details[open][id]")].map((details) => details.id);
     views.innerHTML = html;
     const heading = document.getElementById("dev-title");  // a development page: its title,
@@ -94,7 +97,7 @@
       const details = document.getElementById(id);
       if (details) details.open = true;
     }
-    const again = selectors.map((selector, i) => views.querySelectorAll(selector)[places[i]])
+    const again = selectors.map((selector, i) => within().querySelectorAll(selector)[places[i]])
       .find((element) => element);
     if (again) again.focus({ preventScroll: true });
     else if (focused) document.getElementById("main").focus({ preventScroll: true });
