@@ -195,3 +195,18 @@ def test_deliveries_filtered_by_status_answer_the_series_of_developments_of_that
     }
     # Then each answers the series of the developments of its status alone
     assert suppliers == {"corroborated": ["PRK"], "alleged": ["IRN"]}
+
+
+def test_a_timeline_item_holds_the_fields_of_a_development_as_of_the_date_and_no_others(
+    client: Client,
+) -> None:
+    # Given a development reported
+    _reported(client, "2024-01-01")
+    # When the timeline is read
+    (item,) = client.get("/api/developments", params=AS_OF).json()["items"]
+    # Then it holds its fields, status, dates, counts and version: nothing internal (`visible`,
+    # true of every item listed, is the read models' and not the answer's)
+    assert set(item) == {
+        "development_id", "position", "kind", "title", "stage", "actors", "item", "occurred",
+        "status", "first_reported_on", "last_reported_on", "reports", "total_reports", "version",
+    }  # fmt: skip
