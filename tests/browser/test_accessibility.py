@@ -383,3 +383,14 @@ def test_a_live_update_keeps_the_focus_on_the_timeline_s_copy_of_a_link_the_boar
 
     # Then the focus stays on its link in the timeline
     expect(in_timeline).to_be_focused()
+
+
+def test_a_report_s_grade_is_explained_without_hovering(page: Page, site: Site) -> None:
+    # Given a development's page, its reports graded on the Admiralty scale
+    page.goto(f"{site.base}/developments/{CONTAINERS_SINCE}?as_of=2024-03-01")
+    grade = page.locator("#report-1 .grade")
+    # Then the scale is said on the page, and each grade is described by it for a screen
+    # reader (a title shows only to a mouse held over it)
+    explained = re.compile(r"^Each report is graded on the Admiralty scale")
+    expect(page.locator("#grades")).to_have_text(explained)
+    expect(grade).to_have_accessible_description(explained)

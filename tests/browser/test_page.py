@@ -199,7 +199,7 @@ def test_moving_a_control_keeps_the_known_at_to_the_microsecond(page: Page, site
     # Then the known-at sent and kept in the address is the one given, and v2 is still there
     exact = re.escape(recorded_at.replace(":", "%3A"))
     expect(page).to_have_url(re.compile(rf"\?as_of=2024-07-02&known_at={exact}$"))
-    expect(page.locator("#reports-title + ol li").first).to_contain_text("as of 2024-07-02")
+    expect(page.locator("#reports ol.reports li").first).to_contain_text("as of 2024-07-02")
     expect(page.locator("#v2")).to_have_count(1)
 
 
