@@ -390,7 +390,7 @@ def test_a_report_s_grade_is_explained_without_hovering(page: Page, site: Site) 
     page.goto(f"{site.base}/developments/{CONTAINERS_SINCE}?as_of=2024-03-01")
     grade = page.locator("#report-1 .grade")
     # Then the scale is said on the page, and each grade is described by it for a screen
-    # reader (a title shows only to a mouse held over it)
+    # reader (it was a title, shown only to a mouse held over the grade)
     explained = re.compile(r"^Each report is graded on the Admiralty scale")
     expect(page.locator("#grades")).to_have_text(explained)
     expect(grade).to_have_accessible_description(explained)
