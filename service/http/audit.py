@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, date, datetime
 from functools import partial
 from typing import Annotated, Any
@@ -35,12 +34,15 @@ from service.http.deadline import NO_DEADLINE
 from service.http.media import JSON_BODY
 from service.http.openapi import answer_spec, body_operation
 from service.http.params import (
+    A_MOMENT,
+    DATE,
     IdInPath,
     InvalidParameter,
     parse_known_at,
     settled_by,
     settled_known_at,
     uuid_of,
+    whole,
 )
 from service.http.problems import (
     ADMIN_ONLY,
@@ -53,7 +55,7 @@ from service.http.problems import (
 from service.http.shapes import HistoryItem, Time, format_micros, history_item
 from service.http.tables import CSV, Format, next_link, wants_csv
 from service.http.write import read_body
-from service.store.records import MAX_POSITION, to_micros
+from service.store.records import to_micros
 
 
 class ChangedDevelopment(msgspec.Struct, frozen=True):
@@ -81,7 +83,6 @@ def provide_signer(state: State, timeline: NamedDependency[Timeline]) -> Signer:
 
 
 _CHECKPOINT = msgspec.json.Decoder(Checkpoint)
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 
 
 _FIRST_MICRO = to_micros(datetime.min.replace(tzinfo=UTC))  # nothing is recorded at it
@@ -90,7 +91,7 @@ _FIRST_MICRO = to_micros(datetime.min.replace(tzinfo=UTC))  # nothing is recorde
 def _moment(name: str, text: str | None, *, start_of_day: bool) -> int:
     """An RFC 3339 time or a date in microseconds: a date is its last microsecond, UTC, or with
     `start_of_day` the last of the day before (0001-01-01: the first there is)."""
-    if text is not None and start_of_day and _DATE.fullmatch(text):
+    if text is not None and start_of_day and DATE.fullmatch(text):
         try:
             day = datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC)
         except ValueError:
@@ -126,7 +127,7 @@ class AuditController(Controller):
     async def at(
         self,
         timeline: NamedDependency[Timeline],
-        position: Annotated[int, PathParameter(ge=0, le=MAX_POSITION)],
+        position: Annotated[int, whole("A position of the log", 0, kind=PathParameter)],
     ) -> Checkpoint:
         """The checkpoint signed at exactly this position of the log."""
         return await sync_to_thread(checkpoint_at, timeline, position)
@@ -168,11 +169,7 @@ class AuditController(Controller):
         timeline: NamedDependency[Timeline],
         checkpoint: Annotated[
             int | None,
-            QueryParameter(
-                ge=1,
-                le=MAX_POSITION,
-                description="Also check the stored checkpoint at this position",
-            ),
+            whole("Also check the stored checkpoint at this position", 1),
         ] = None,
     ) -> VerifyReport:
         """The first position where the stored log differs from what was recorded, if any."""
@@ -224,21 +221,25 @@ class AuditController(Controller):
         since: Annotated[
             str,
             QueryParameter(
-                description="RFC 3339 time: what was recorded after it; or a date: from its start"
+                description="RFC 3339 time: what was recorded after it; or a date: from its start",
+                schema_extra=A_MOMENT,
             ),
         ],
         until: Annotated[
             str | None,
             QueryParameter(
                 description="RFC 3339 time: what was recorded up to it; or a date: to its end; "
-                "default now"
+                "default now",
+                schema_extra=A_MOMENT,
             ),
         ] = None,
         after: Annotated[
-            int, QueryParameter(ge=0, le=MAX_POSITION, description="Continue after this position")
+            int,
+            whole("Continue after this position", 0),
         ] = 0,
         limit: Annotated[
-            int, QueryParameter(ge=1, le=MAX_PAGE, description="Events per page")
+            int,
+            whole("Events per page", 1, MAX_PAGE),
         ] = 1000,
         format: Format = None,
     ) -> Response[Any]:
@@ -249,7 +250,7 @@ class AuditController(Controller):
         until_us = await sync_to_thread(settled_known_at, timeline.store, "until", until)
         if until is None or until_us != _moment("until", until, start_of_day=False):
             until_us = max(until_us, since_us)  # settled before the window: nothing in it yet
-        in_days = _DATE.fullmatch(since) and until is not None and _DATE.fullmatch(until)
+        in_days = DATE.fullmatch(since) and until is not None and DATE.fullmatch(until)
         if until_us < since_us or (in_days and until is not None and until < since):
             raise InvalidParameter("until", "the window ends before it starts")
         # past the last event the window ends there (or at `since`; on an empty log too)
@@ -287,9 +288,7 @@ class AuditController(Controller):
         event_id: IdInPath,
         checkpoint: Annotated[
             int | None,
-            QueryParameter(
-                ge=1, le=MAX_POSITION, description="Prove against this checkpoint (default: latest)"
-            ),
+            whole("Prove against this checkpoint (default: latest)", 1),
         ] = None,
     ) -> InclusionProof:
         """The audit path from the event's link to a signed checkpoint's Merkle root."""

@@ -17,11 +17,10 @@ from service.audit.changes import ChangesPage, changes_csv, development_changes
 from service.errors import UnknownDevelopment
 from service.history import history_changes
 from service.http.openapi import answer_spec, text_answers
-from service.http.params import IdInPath, settled_known_at, uuid_of
+from service.http.params import A_MOMENT, IdInPath, settled_known_at, uuid_of, whole
 from service.http.problems import problem_spec
 from service.http.shapes import History, LogPage, format_micros, history_item, log_item
 from service.http.tables import CSV, Format, preferred, wants_csv
-from service.store.records import MAX_POSITION
 
 NDJSON = "application/x-ndjson"
 EXPORT_PAGE = 1000
@@ -64,15 +63,11 @@ class LogController(Controller):
         timeline: NamedDependency[Timeline],
         after: Annotated[
             int,
-            QueryParameter(ge=0, le=MAX_POSITION, description="Answer events after this position"),
+            whole("Answer events after this position", 0),
         ] = 0,
         limit: Annotated[
             int | None,
-            QueryParameter(
-                ge=1,
-                le=1000,
-                description="How many events (default 100; NDJSON: all up to the head of the log)",
-            ),
+            whole("How many events (default 100; NDJSON: all up to the head of the log)", 1, 1000),
         ] = None,
     ) -> Response[LogPage] | Stream:
         """Events after a position; `Accept: application/x-ndjson` streams one event per line."""
@@ -113,7 +108,8 @@ class HistoryController(Controller):
         known_at: Annotated[
             str | None,
             QueryParameter(
-                description="RFC 3339 time with offset, or a date (its end, UTC); default now"
+                description="RFC 3339 time with offset, or a date (its end, UTC); default now",
+                schema_extra=A_MOMENT,
             ),
         ] = None,
         format: Format = None,

@@ -13,6 +13,7 @@ from projections import NAMES, Rebuilt, rebuild
 from service.application import Timeline
 from service.http.auth import ROLE
 from service.http.deadline import NO_DEADLINE
+from service.http.params import choice
 from service.http.problems import ADMIN_ONLY, BAD_PARAMS, DATABASE_ERRORS, NO_BODY
 
 Name = Literal["developments", "deliveries"]  # the OpenAPI document lists them
@@ -30,7 +31,10 @@ assert get_args(Name) == NAMES
 async def rebuild_projections(
     timeline: NamedDependency[Timeline],
     name: Annotated[
-        Name | None, QueryParameter(description="One projection; default: all of them")
+        Name | None,
+        QueryParameter(
+            description="One projection; default: all of them", schema_extra=choice(Name)
+        ),
     ] = None,
 ) -> Rebuilt:
     """Fold the whole log again (what `timeline projections rebuild` does) and answer when done.

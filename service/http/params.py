@@ -4,20 +4,55 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
-from typing import Annotated
+from typing import Annotated, Any, get_args
 from uuid import UUID
 
-from litestar.params import PathParameter
+from litestar.openapi.spec import OpenAPIFormat, OpenAPIType
+from litestar.params import ParameterKwarg, PathParameter, QueryParameter
 
 from service.store.log import LogRecorder
-from service.store.records import now_micros, to_micros
+from service.store.records import MAX_POSITION, now_micros, to_micros
 
 _DAY_US = 86_400_000_000
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+# Each pattern is also the document's (ECMA-262 reads it alike: ASCII digits, no flags).
+DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 # RFC 3339 date-time; a space in place of `+` is what an unencoded `+` in a query string becomes.
 _MOMENT = re.compile(
     r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2}(?:\.\d+)?)([Zz]|[+ -]\d{2}:\d{2})", re.ASCII
 )
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def documented(kind: OpenAPIType, **schema: Any) -> dict[str, Any]:
+    """A parameter's `schema_extra`: its schema in the OpenAPI document, of one type. Litestar
+    writes a parameter the handler takes as `X | None` as `oneOf [X, null]`, though a query
+    string has no null (an absent parameter is absent), with its bounds beside the `oneOf`;
+    and an `int` bound as a float (2**63 - 1 as 9.223372036854776e+18, which is past it)."""
+    return {"one_of": None, "type": kind, **schema}
+
+
+def whole(
+    description: str,
+    ge: int,
+    le: int = MAX_POSITION,
+    *,
+    kind: type[ParameterKwarg] = QueryParameter,
+) -> ParameterKwarg:
+    """A whole-number parameter from `ge` to `le` (a position, by default), checked and
+    documented so."""
+    extra = documented(OpenAPIType.INTEGER, minimum=ge, maximum=le)
+    return kind(ge=ge, le=le, description=description, schema_extra=extra)
+
+
+def choice(values: Any) -> dict[str, Any]:
+    """`documented` of one of the strings of a `Literal`."""
+    return documented(OpenAPIType.STRING, enum=list(get_args(values)))
+
+
+# A date YYYY-MM-DD (`as_of`, `from`, `to`, ...) and a moment (`known_at`, `since`, `until`): a
+# date, or an RFC 3339 time with its offset. The server also checks that the date is real.
+A_DAY = documented(OpenAPIType.STRING, format=OpenAPIFormat.DATE, pattern=f"^{DATE.pattern}$")
+A_MOMENT = documented(OpenAPIType.STRING, pattern=f"^(?:{DATE.pattern}|{_MOMENT.pattern})$")
 
 
 class InvalidParameter(ValueError):
@@ -37,8 +72,11 @@ class RefusedParameter(InvalidParameter):
 # An id in a path: written one way only, as it is served (ASCII hex, 8-4-4-4-12), so a development
 # has one URL (Python's UUID() also reads braces, `urn:uuid:` and non-ASCII digits), and anything
 # else is a 400 naming the parameter, where the router's own `uuid` type answered 404.
-IdInPath = Annotated[str, PathParameter(description="A UUID: 8-4-4-4-12 hexadecimal digits")]
-_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.ASCII | re.I)
+UUID_TEXT = documented(OpenAPIType.STRING, format=OpenAPIFormat.UUID, pattern=f"^{_UUID.pattern}$")
+IdInPath = Annotated[
+    str,
+    PathParameter(description="A UUID: 8-4-4-4-12 hexadecimal digits", schema_extra=UUID_TEXT),
+]
 
 
 def uuid_of(name: str, text: str) -> UUID:
@@ -59,7 +97,7 @@ def parse_as_of(text: str | None) -> date:
     """`as_of` as a date (YYYY-MM-DD); absent means today, UTC."""
     if text is None:
         return datetime.now(UTC).date()
-    if not _DATE.fullmatch(text):
+    if not DATE.fullmatch(text):
         raise InvalidParameter("as_of", f"{text!r} is not a date YYYY-MM-DD")
     return _day("as_of", text)
 
@@ -101,7 +139,7 @@ def parse_known_at(text: str | None) -> int:
     """
     if text is None:
         return now_micros()
-    if _DATE.fullmatch(text):
+    if DATE.fullmatch(text):
         start_of_day = datetime.combine(_day("known_at", text), datetime.min.time(), UTC)
         return to_micros(start_of_day) + _DAY_US - 1
     match = _MOMENT.fullmatch(text)

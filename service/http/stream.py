@@ -25,6 +25,7 @@ from litestar.exceptions import (
     PermissionDeniedException,
     ServiceUnavailableException,
 )
+from litestar.openapi.spec import OpenAPIFormat, OpenAPIType
 from litestar.params import HeaderParameter, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from litestar.types import ASGIApp, Receive, Scope, Send
@@ -34,7 +35,7 @@ from service.application import Timeline
 from service.http.auth import authorize, bearer_secret
 from service.http.deadline import NO_DEADLINE
 from service.http.openapi import SERVER_SENT_EVENT, text_answers
-from service.http.params import InvalidParameter
+from service.http.params import InvalidParameter, choice, documented, whole
 from service.http.problems import problem_spec
 from service.http.shapes import LogItem, log_item
 from service.store.log import LogRecorder
@@ -227,10 +228,18 @@ async def stream_events(
     timeline: NamedDependency[Timeline],
     after: Annotated[
         int | None,
-        QueryParameter(ge=0, le=MAX_POSITION, description="Resume after this position"),
+        whole("Resume after this position", 0),
     ] = None,
-    development: Annotated[UUID | None, QueryParameter(description="Only this development")] = None,
-    kind: Annotated[Kind | None, QueryParameter(description="Only this kind")] = None,
+    development: Annotated[
+        UUID | None,
+        QueryParameter(
+            description="Only this development",
+            schema_extra=documented(OpenAPIType.STRING, format=OpenAPIFormat.UUID),
+        ),
+    ] = None,
+    kind: Annotated[
+        Kind | None, QueryParameter(description="Only this kind", schema_extra=choice(Kind))
+    ] = None,
     last_event_id: Annotated[
         str | None,
         HeaderParameter(name="Last-Event-ID", description="Resume after this position"),

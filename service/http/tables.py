@@ -11,11 +11,14 @@ from urllib.parse import urlencode
 from litestar import Request
 from litestar.params import QueryParameter
 
-from service.http.params import InvalidParameter
+from service.http.params import InvalidParameter, choice
 
 CSV = "text/csv"
 # `?format=`: a Literal, so that a wrong one is refused naming the values it may take
-Format = Annotated[Literal["json", "csv"] | None, QueryParameter(description="json or csv")]
+Formats = Literal["json", "csv"]
+Format = Annotated[
+    Formats | None, QueryParameter(description="json or csv", schema_extra=choice(Formats))
+]
 
 
 _QVALUE = re.compile(r"0(\.\d{0,3})?|1(\.0{0,3})?", re.ASCII)  # RFC 9110 §12.4.2

@@ -17,7 +17,8 @@ from litestar import Controller, Litestar, Request, Response, get
 from litestar.concurrency import sync_to_thread
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromQuery, QueryParameter
+from litestar.openapi.spec import OpenAPIType
+from litestar.params import QueryParameter
 
 from events import Status
 from events.base import LINE
@@ -28,7 +29,18 @@ from projections.results import Deliveries
 from service.application import Timeline
 from service.errors import UnknownDevelopment
 from service.http.openapi import text_answers
-from service.http.params import IdInPath, InvalidParameter, parse_as_of, settled_known_at, uuid_of
+from service.http.params import (
+    A_DAY,
+    A_MOMENT,
+    IdInPath,
+    InvalidParameter,
+    choice,
+    documented,
+    parse_as_of,
+    settled_known_at,
+    uuid_of,
+    whole,
+)
 from service.http.problems import VIEW_ERRORS, problem_spec
 from service.http.shapes import format_micros
 from service.http.tables import CSV, Format, next_link, wants_csv
@@ -54,28 +66,49 @@ from service.store.records import now_micros
 _lock = threading.Lock()
 
 AsOf = Annotated[
-    str | None, QueryParameter(description="Valid time: a date YYYY-MM-DD; default today")
+    str | None,
+    QueryParameter(description="Valid time: a date YYYY-MM-DD; default today", schema_extra=A_DAY),
 ]
 KnownAt = Annotated[
     str | None,
-    QueryParameter(description="System time: RFC 3339 with offset, or a date; default now"),
+    QueryParameter(
+        description="System time: RFC 3339 with offset, or a date; default now",
+        schema_extra=A_MOMENT,
+    ),
 ]
 Limit = Annotated[
     int | None,
+    whole(f"Items per page: default {PAGE}, or the cursor's", 1, MAX_LIMIT),
+]
+Cursor = Annotated[
+    str | None,
     QueryParameter(
-        ge=1, le=MAX_LIMIT, description=f"Items per page: default {PAGE}, or the cursor's"
+        description="`next` of the previous page", schema_extra=documented(OpenAPIType.STRING)
     ),
 ]
-Cursor = Annotated[str | None, QueryParameter(description="`next` of the previous page")]
-Filter = Annotated[str | None, QueryParameter(min_length=1, max_length=200, pattern=LINE)]
-Day = Annotated[str | None, QueryParameter(description="A date YYYY-MM-DD, inclusive")]
+Filter = Annotated[
+    str | None,
+    QueryParameter(
+        min_length=1, max_length=200, pattern=LINE, schema_extra=documented(OpenAPIType.STRING)
+    ),
+]
+From = Annotated[
+    str | None,
+    QueryParameter(name="from", description="A date YYYY-MM-DD, inclusive", schema_extra=A_DAY),
+]
+Day = Annotated[
+    str | None, QueryParameter(description="A date YYYY-MM-DD, inclusive", schema_extra=A_DAY)
+]
 Occurred = Annotated[
     str | None,
     QueryParameter(
         description="A date YYYY-MM-DD, inclusive: developments whose `occurred` allows a day "
-        "on this side of it"
+        "on this side of it",
+        schema_extra=A_DAY,
     ),
 ]
+KindFilter = Annotated[Kind | None, QueryParameter(schema_extra=choice(Kind))]
+StatusFilter = Annotated[Status | None, QueryParameter(schema_extra=choice(Status))]
 OR_CSV = text_answers(CSV)  # documents the `?format=csv` answer beside the JSON one
 
 
@@ -141,10 +174,10 @@ class DevelopmentsController(Controller):
         read_models: NamedDependency[ReadModels],
         as_of: AsOf = None,
         known_at: KnownAt = None,
-        kind: FromQuery[Kind | None] = None,
+        kind: KindFilter = None,
         actor: Filter = None,
-        status: FromQuery[Status | None] = None,
-        from_: Annotated[str | None, QueryParameter(name="from")] = None,
+        status: StatusFilter = None,
+        from_: From = None,
         to: Day = None,
         occurred_from: Occurred = None,
         occurred_to: Occurred = None,
@@ -247,7 +280,7 @@ class ViewsController(Controller):
         recipient: Filter = None,
         category: Filter = None,
         unit: Filter = None,
-        status: FromQuery[Status | None] = None,
+        status: StatusFilter = None,
         format: Format = None,
     ) -> Response[Any]:
         """One row per (supplier, recipient, category, unit, originator); totals never sum."""
@@ -279,7 +312,7 @@ class ViewsController(Controller):
         read_models: NamedDependency[ReadModels],
         as_of: AsOf = None,
         known_at: KnownAt = None,
-        kind: FromQuery[Kind | None] = None,
+        kind: KindFilter = None,
         actor: Filter = None,
         limit: Limit = None,
         cursor: Cursor = None,
