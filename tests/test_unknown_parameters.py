@@ -177,3 +177,48 @@ def test_a_parameter_whose_escapes_are_not_utf8_is_refused_naming_it(database_ur
             assert "not UTF-8" in document["detail"]
         # and escapes that are UTF-8 are read as ever
         assert client.get("/api/developments?actor=%D0%A0US").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("url", "name"),
+    [
+        (f"/api/developments?{AS_OF}&status=null", "status"),
+        (f"/api/developments?{AS_OF}&kind=null", "kind"),
+        (f"/api/views/deliveries?{AS_OF}&status=null", "status"),
+        (f"/api/views/allegations?{AS_OF}&format=null", "format"),
+        ("/api/changes?since=2024-01-01&format=null", "format"),
+        # a bad `after` keeps the stream from opening without the check
+        ("/api/stream?after=-1&kind=null", "kind"),
+        ("/api/stream?after=-1&development=null", "development"),
+    ],
+)
+def test_the_text_null_is_refused_where_it_would_read_as_the_parameter_left_out(
+    database_url: str, url: str, name: str
+) -> None:
+    with serve(database_url) as client:
+        report_development(client)
+        # When a parameter of a type that is not text is sent as `null` (a client's None)
+        document = _refused(client, url, name)
+    # Then it is refused, where it answered as if left out: every status, kind or format
+    assert document["detail"] == f"invalid value for {name}: 'null' is not one of its values; " \
+        f"leave {name} out"  # fmt: skip
+
+
+def test_a_rebuild_of_the_projection_named_null_rebuilds_none(database_url: str) -> None:
+    with serve(database_url, role="admin") as client:
+        # When an admin asks to rebuild the projection named `null`
+        document = problem(client.post("/api/projections/rebuild?name=null"), 400)
+        # Then nothing is rebuilt (it rebuilt every projection), and a named one still is
+        rebuilt = client.post("/api/projections/rebuild?name=deliveries")
+    assert error_paths(document) == ["name"]
+    assert rebuilt.json()["names"] == ["deliveries"]
+
+
+def test_an_actor_named_null_is_a_filter_like_any_other_text(database_url: str) -> None:
+    with serve(database_url) as client:
+        report_development(client)
+        everyone = client.get(f"/api/developments?{AS_OF}").json()["items"]
+        # When the timeline is filtered on the actor `null`, which is text
+        named_null = client.get(f"/api/developments?{AS_OF}&actor=null").json()["items"]
+    # Then it filters on that name, which no development has
+    assert (len(everyone), len(named_null)) == (1, 0)

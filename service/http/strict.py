@@ -2,7 +2,9 @@
 would otherwise be ignored, and the answer would be the unfiltered one, with no warning. So is
 a parameter given twice (`?as_of=2024-01-01&as_of=2024-06-01`): one of them would be ignored.
 And a whole-number parameter written otherwise (`?limit=1.0`, `?after=1e3`), which Litestar
-would read as a number.
+would read as a number; and the text `null` where the handler takes `X | None` of a type that
+is not text (`?status=null`), which Litestar reads as the parameter left out: an unfiltered
+answer, or a rebuild of every projection for `?name=null`.
 
 What a route accepts is what Litestar parsed from its handler's signature (and its dependencies'):
 the query names of the route's kwargs model, aliases such as `from` included.
@@ -38,6 +40,7 @@ class RefuseUnknownParameters:
         self.app = app
         self._accepted: dict[int, frozenset[str]] = {}  # by id() of the route handler
         self._whole: dict[int, frozenset[str]] = {}  # those that are whole numbers
+        self._nulled: dict[int, frozenset[str]] = {}  # those that would read `null` as None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope.get("query_string") and scope.get("method") != "OPTIONS":
@@ -50,7 +53,7 @@ class RefuseUnknownParameters:
         handler = scope["route_handler"]
         accepted = self._accepted.get(id(handler))
         if accepted is None:  # the first request of this route: what Litestar made of it
-            self._accepted, self._whole = accepted_parameters(scope["litestar_app"])
+            self._accepted, self._whole, self._nulled = accepted_parameters(scope["litestar_app"])
             accepted = self._accepted.setdefault(id(handler), frozenset())
         params = ASGIConnection[Any, Any, Any, Any](scope).query_params
         refused = refusal(f"{scope.get('method')} {scope['path']}", params, accepted)
@@ -60,6 +63,9 @@ class RefuseUnknownParameters:
             # Litestar reads "1.0" and "1e1" as 1 and 10 (but refuses "1.5" and "05")
             if name in params and not _WHOLE.fullmatch(value := params[name]):
                 raise InvalidParameter(name, f"{value!r} is not a whole number")
+        for name in self._nulled.get(id(handler), ()):
+            if params.get(name) == "null":
+                raise InvalidParameter(name, f"'null' is not one of its values; leave {name} out")
 
 
 def _check_utf8(query: bytes) -> None:
@@ -85,25 +91,29 @@ def _is_api(scope: Scope) -> bool:
     )
 
 
-def accepted_parameters(
-    app: Litestar,
-) -> tuple[dict[int, frozenset[str]], dict[int, frozenset[str]]]:
-    """The query names each HTTP route handler of `app` takes, and of those the whole numbers
-    (`int` or `int | None` in its signature), by id() of the handler."""
-    accepted: dict[int, frozenset[str]] = {}
-    whole: dict[int, frozenset[str]] = {}
+Names = dict[int, frozenset[str]]  # query names, by id() of the route handler
+
+
+def accepted_parameters(app: Litestar) -> tuple[Names, Names, Names]:
+    """The query names each HTTP route handler of `app` takes, of those the whole numbers (`int`
+    or `int | None` in its signature), and those of `X | None` where X is not `str`."""
+    accepted: Names = {}
+    whole: Names = {}
+    nulled: Names = {}
     for route in app.routes:
         if isinstance(route, HTTPRoute):
             for handler, kwargs_model in route.route_handler_map.values():
                 query = {p.field_name: p.field_alias for p in kwargs_model.expected_query_params}
-                numbers = {
-                    query[name]
+                fields = [
+                    (query[name], field)
                     for name, field in handler.parsed_fn_signature.parameters.items()
-                    if name in query and _is_int(field)
-                }
-                accepted[id(handler)] = accepted.get(id(handler), frozenset()) | set(query.values())
-                whole[id(handler)] = whole.get(id(handler), frozenset()) | numbers
-    return accepted, whole
+                    if name in query
+                ]
+                key = id(handler)
+                accepted[key] = accepted.get(key, frozenset()) | set(query.values())
+                whole[key] = whole.get(key, frozenset()) | {n for n, f in fields if _is_int(f)}
+                nulled[key] = nulled.get(key, frozenset()) | {n for n, f in fields if _nulled(f)}
+    return accepted, whole, nulled
 
 
 _WHOLE = re.compile(r"-?[0-9]+")  # the sign left to the parameter's bounds
@@ -113,6 +123,12 @@ _NAMED = 10  # unknown parameters a refusal names
 def _is_int(field: FieldDefinition) -> bool:
     types = [t for t in field.inner_types if not t.is_none_type] if field.is_optional else [field]
     return any(t.is_subclass_of(int) and not t.is_subclass_of(bool) for t in types)
+
+
+def _nulled(field: FieldDefinition) -> bool:
+    """Whether Litestar reads the text `null` as None for this parameter."""
+    types = [t for t in field.inner_types if not t.is_none_type] if field.is_optional else []
+    return bool(types) and not any(t.annotation is str for t in types)
 
 
 def refusal(
