@@ -90,6 +90,21 @@ def test_checkpoint_made_on_demand_is_served_latest_and_by_position(client: Clie
     assert "PRIVATE" not in made.text
 
 
+@pytest.mark.parametrize("written", ["+4", "04", "\u0664", "\uff14", "4.0", "9223372036854775808"])
+def test_a_checkpoint_has_one_address_and_other_writings_of_its_position_are_refused(
+    client: Client, written: str
+) -> None:
+    # Given a checkpoint at position 4
+    given_a_corrected_development(client)
+    assert client.post("/api/checkpoints").status_code == 201
+    # When it is asked by its position written otherwise than the service writes it
+    document = problem(client.get(f"/api/checkpoints/{written}"), 400)
+    # Then that is a 400 naming the position (Arabic-Indic and full-width digits, a sign
+    # and a leading zero were read as 4)
+    assert document["errors"][0]["path"] == "position"
+    assert f"{written!r} is not a log position" in document["detail"]
+
+
 def test_only_an_admin_may_sign_and_verify_while_anyone_may_read_checkpoints(
     database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

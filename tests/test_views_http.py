@@ -531,6 +531,27 @@ def test_an_invalid_parameter_is_a_400_naming_it(
 
 @pytest.mark.parametrize(
     ("path", "name"),
+    [
+        ("/api/events", "after"),
+        ("/api/developments", "limit"),
+        ("/api/changes?since=2024-01-01", "limit"),
+    ],
+)
+def test_a_whole_number_with_leading_zeros_is_refused_in_words(
+    database_url: str, path: str, name: str
+) -> None:
+    with serve(database_url) as client:
+        joiner = "&" if "?" in path else "?"
+        document = problem(client.get(f"{path}{joiner}{name}=010"), 400)
+    # Litestar's own words were "Expected `int`, got `str`"
+    assert (
+        document["detail"]
+        == f"invalid value for {name}: '010' is a whole number with leading zeros"
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "name"),
     [("/api/developments", "actor"), ("/api/views/allegations", "actor"),
      ("/api/views/deliveries", "supplier"), ("/api/views/deliveries", "unit")],
 )  # fmt: skip

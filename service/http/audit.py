@@ -12,7 +12,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.concurrency import sync_to_thread
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
-from litestar.params import PathParameter, QueryParameter
+from litestar.params import QueryParameter
 
 from events import InvalidEvent
 from events.codec import decode_json
@@ -38,7 +38,9 @@ from service.http.params import (
     DATE,
     IdInPath,
     InvalidParameter,
+    PositionInPath,
     parse_known_at,
+    position_of,
     settled_by,
     settled_known_at,
     uuid_of,
@@ -120,17 +122,18 @@ class AuditController(Controller):
         return await sync_to_thread(latest_checkpoint, timeline)
 
     @get(
-        "/checkpoints/{position:int}",
+        "/checkpoints/{position:str}",
         summary="The checkpoint at a position",
         responses={**BAD_PARAMS, 404: problem_spec("No checkpoint at this position")},
     )
     async def at(
         self,
         timeline: NamedDependency[Timeline],
-        position: Annotated[int, whole("A position of the log", 0, kind=PathParameter)],
+        position: PositionInPath,
     ) -> Checkpoint:
         """The checkpoint signed at exactly this position of the log."""
-        return await sync_to_thread(checkpoint_at, timeline, position)
+        at = position_of("position", position)
+        return await sync_to_thread(checkpoint_at, timeline, at)
 
     @post(
         "/checkpoints",

@@ -20,6 +20,7 @@ DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 _MOMENT = re.compile(
     r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2}(?:\.\d+)?)([Zz]|[+ -]\d{2}:\d{2})", re.ASCII
 )
+_POSITION = re.compile(r"0|[1-9][0-9]*", re.ASCII)
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
@@ -31,17 +32,11 @@ def documented(kind: OpenAPIType, **schema: Any) -> dict[str, Any]:
     return {"one_of": None, "type": kind, **schema}
 
 
-def whole(
-    description: str,
-    ge: int,
-    le: int = MAX_POSITION,
-    *,
-    kind: type[ParameterKwarg] = QueryParameter,
-) -> ParameterKwarg:
-    """A whole-number parameter from `ge` to `le` (a position, by default), checked and
+def whole(description: str, ge: int, le: int = MAX_POSITION) -> ParameterKwarg:
+    """A whole-number query parameter from `ge` to `le` (a position, by default), checked and
     documented so."""
     extra = documented(OpenAPIType.INTEGER, minimum=ge, maximum=le)
-    return kind(ge=ge, le=le, description=description, schema_extra=extra)
+    return QueryParameter(ge=ge, le=le, description=description, schema_extra=extra)
 
 
 def choice(values: Any) -> dict[str, Any]:
@@ -77,6 +72,25 @@ IdInPath = Annotated[
     str,
     PathParameter(description="A UUID: 8-4-4-4-12 hexadecimal digits", schema_extra=UUID_TEXT),
 ]
+
+
+# A position in a path, as it is served: one URL per checkpoint (Litestar's `int` also read
+# `+45`, `045` and non-ASCII digits), and anything else a 400 naming the parameter.
+PositionInPath = Annotated[
+    str,
+    PathParameter(
+        description="A position of the log",
+        schema_extra=documented(OpenAPIType.INTEGER, minimum=0, maximum=MAX_POSITION),
+    ),
+]
+
+
+def position_of(name: str, text: str) -> int:
+    """A log position written as the service writes one: ASCII digits without a sign or a
+    leading zero, at most 2**63 - 1; `InvalidParameter` otherwise."""
+    if not _POSITION.fullmatch(text) or int(text) > MAX_POSITION:
+        raise InvalidParameter(name, f"{text!r} is not a log position")
+    return int(text)
 
 
 def uuid_of(name: str, text: str) -> UUID:

@@ -35,11 +35,10 @@ from service.application import Timeline
 from service.http.auth import authorize, bearer_secret
 from service.http.deadline import NO_DEADLINE
 from service.http.openapi import SERVER_SENT_EVENT, text_answers
-from service.http.params import InvalidParameter, choice, documented, whole
+from service.http.params import choice, documented, position_of, whole
 from service.http.problems import problem_spec
 from service.http.shapes import LogItem, log_item
 from service.store.log import LogRecorder
-from service.store.records import MAX_POSITION
 
 POLL_SECONDS = 0.25  # app.state.stream_poll_seconds overrides
 HEARTBEAT_SECONDS = 15.0  # app.state.stream_heartbeat_seconds overrides
@@ -205,10 +204,7 @@ class LimitStreams:
 def _start(last_event_id: str | None, after: int | None) -> int | None:
     if last_event_id is None or not last_event_id.strip():
         return after
-    text = last_event_id.strip()
-    if not (text.isascii() and text.isdigit()) or int(text) > MAX_POSITION:  # not "²", "٣"
-        raise InvalidParameter("Last-Event-ID", f"{last_event_id!r} is not a log position")
-    return int(text)
+    return position_of("Last-Event-ID", last_event_id.strip())
 
 
 @get(

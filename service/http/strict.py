@@ -62,7 +62,9 @@ class RefuseUnknownParameters:
         for name in self._whole.get(id(handler), ()):
             # Litestar reads "1.0" and "1e1" as 1 and 10 (but refuses "1.5" and "05")
             if name in params and not _WHOLE.fullmatch(value := params[name]):
-                raise InvalidParameter(name, f"{value!r} is not a whole number")
+                zeros = _DIGITS.fullmatch(value)  # Litestar said "Expected `int`, got `str`"
+                said = "is a whole number with leading zeros" if zeros else "is not a whole number"
+                raise InvalidParameter(name, f"{value!r} {said}")
         for name in self._nulled.get(id(handler), ()):
             if params.get(name) == "null":
                 raise InvalidParameter(name, f"'null' is not one of its values; leave {name} out")
@@ -116,7 +118,8 @@ def accepted_parameters(app: Litestar) -> tuple[Names, Names, Names]:
     return accepted, whole, nulled
 
 
-_WHOLE = re.compile(r"-?[0-9]+")  # the sign left to the parameter's bounds
+_WHOLE = re.compile(r"-?(?:0|[1-9][0-9]*)")  # the sign left to the parameter's bounds
+_DIGITS = re.compile(r"-?[0-9]+")
 _NAMED = 10  # unknown parameters a refusal names
 
 
