@@ -38,6 +38,7 @@ from service.http.openapi import (
     ASSETS,
     BEARER,
     DOCUMENTS,
+    DocumentJson,
     docs_page,
     documents_router,
     swagger_assets,
@@ -206,7 +207,7 @@ def create_app(
             description="Reported developments about arms transfers, as immutable events.",
             path=DOCUMENTS,
             openapi_router=documents_router(),
-            render_plugins=[docs_page(assets)],
+            render_plugins=[docs_page(assets), DocumentJson()],
         ),
     )
     document_security(app, require_read=require_read_token)

@@ -55,7 +55,7 @@ from service.http.problems import (
     problem_spec,
 )
 from service.http.shapes import HistoryItem, Time, format_micros, history_item
-from service.http.tables import CSV, Format, next_link, wants_csv
+from service.http.tables import CSV, OR_CSV, Format, json_or_csv, next_link, wants_csv
 from service.http.write import read_body
 from service.store.records import to_micros
 
@@ -214,8 +214,9 @@ class AuditController(Controller):
         summary="What was recorded in a window of system time",
         responses={
             **BAD_PARAMS,
-            200: answer_spec(Changes, description="JSON, or CSV for format=csv"),
+            200: json_or_csv(Changes),
         },
+        operation_class=OR_CSV,
     )
     async def changes(
         self,

@@ -20,7 +20,7 @@ from service.http.openapi import answer_spec, text_answers
 from service.http.params import A_MOMENT, IdInPath, settled_known_at, uuid_of, whole
 from service.http.problems import problem_spec
 from service.http.shapes import History, LogPage, format_micros, history_item, log_item
-from service.http.tables import CSV, Format, preferred, wants_csv
+from service.http.tables import CSV, OR_CSV, Format, json_or_csv, preferred, wants_csv
 
 NDJSON = "application/x-ndjson"
 EXPORT_PAGE = 1000
@@ -95,10 +95,11 @@ class HistoryController(Controller):
         "/{development_id:str}/history",
         summary="History of a development",
         responses={
-            200: answer_spec(History, description="JSON, or CSV for format=csv"),
+            200: json_or_csv(History),
             400: problem_spec("`known_at` is neither an RFC 3339 time nor a date"),
             404: problem_spec("Nothing of the development was recorded by `known_at`"),
         },
+        operation_class=OR_CSV,
     )
     async def read_history(
         self,

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from litestar import MediaType, Response, Router
+from litestar import MediaType, Request, Response, Router
 from litestar.exceptions import NotFoundException
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.plugins import OpenAPIRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.plugins import JsonRenderPlugin, OpenAPIRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import (
     Example,
     OpenAPIMediaType,
@@ -156,14 +156,52 @@ def swagger_assets() -> Path | None:
 def docs_page(assets: Path | None) -> OpenAPIRenderPlugin:
     """Swagger UI at `/api/schema`, loading its files from `ASSETS` (or a CDN without them)."""
     if assets is None:
-        return SwaggerRenderPlugin(path="/")
-    return SwaggerRenderPlugin(
+        return DocsPage(path="/")
+    return DocsPage(
         path="/",
         js_url=f"{ASSETS}/swagger-ui-bundle.js",
         css_url=f"{ASSETS}/swagger-ui.css",
         standalone_preset_js_url=f"{ASSETS}/swagger-ui-standalone-preset.js",
         favicon=f"<link rel='icon' type='image/png' href='{ASSETS}/favicon-32x32.png'>",
     )
+
+
+def any_of(schema: Any) -> Any:
+    """`schema` with every `oneOf` written `anyOf`. Litestar writes a union as `oneOf`, which
+    refuses a value that more than one member allows: a figure's whole-number `value` is both
+    an `integer` and a `number`, so every answer holding one failed the document."""
+    if isinstance(schema, list):
+        return [any_of(item) for item in schema]
+    if isinstance(schema, dict):
+        return {("anyOf" if key == "oneOf" else key): any_of(v) for key, v in schema.items()}
+    return schema
+
+
+_TIDIED: list[tuple[dict[str, Any], dict[str, Any]]] = []  # the last document, and as served
+
+
+def served(openapi_schema: dict[str, Any]) -> dict[str, Any]:
+    """The document Litestar made, as served: its unions `any_of`; tidied once for each document
+    Litestar makes (it makes one again when routes are added)."""
+    for made, tidied in _TIDIED:
+        if made is openapi_schema:
+            return tidied
+    _TIDIED[:] = [(openapi_schema, any_of(openapi_schema))]
+    return _TIDIED[0][1]
+
+
+class DocumentJson(JsonRenderPlugin):
+    """`/api/schema/openapi.json`: the document `served`."""
+
+    def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
+        return self.render_json(request, served(openapi_schema))
+
+
+class DocsPage(SwaggerRenderPlugin):
+    """`/api/schema`: the interactive page, of the document `served`."""
+
+    def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
+        return super().render(request, served(openapi_schema))
 
 
 def _missing_as_problem(response: Response[Any]) -> Response[Any]:

@@ -9,11 +9,22 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from litestar import Request
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import QueryParameter
 
+from service.http.openapi import answer_spec, text_answers
 from service.http.params import InvalidParameter, choice
 
 CSV = "text/csv"
+OR_CSV = text_answers(CSV)  # documents the `?format=csv` answer beside the JSON one
+
+
+def json_or_csv(shape: Any) -> ResponseSpec:
+    """The 200 answer of a route that takes `format`: `shape` as JSON and, with `OR_CSV` as
+    its `operation_class`, a CSV table."""
+    return answer_spec(shape, description="JSON, or CSV for format=csv or Accept: text/csv")
+
+
 # `?format=`: a Literal, so that a wrong one is refused naming the values it may take
 Formats = Literal["json", "csv"]
 Format = Annotated[

@@ -10,20 +10,107 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date
 from typing import Annotated, Any, NamedTuple
+from uuid import UUID
 
 import msgspec
 from litestar import Response
 from litestar.response import Stream
 
-from events import Status, parse_edtf
+from events import Report, Status, parse_edtf
 from events.base import LINE
-from events.values import Kind
+from events.edtf import Edtf
+from events.values import Actors, Item, Kind, Stage
 from projections.query_developments import MAX_LIMIT, PAGE
-from projections.results import Deliveries, Detail, DevelopmentRow, Page
+from projections.results import (
+    Allegation,
+    Deliveries,
+    Detail,
+    DevelopmentRow,
+    Page,
+    Retraction,
+    Series,
+    Total,
+)
 from service.http.params import InvalidParameter, parse_as_of
 from service.http.shapes import Time, format_micros
 from service.http.tables import CSV
 from service.spreadsheet import csv_table
+
+# The answers' shapes as the OpenAPI document gives them: the handlers build the same documents
+# as builtins (`development_shape`, `detail_shape`, `deliveries_view`), which tests check against
+# these schemas with the seed corpus and schemathesis with generated events.
+
+
+class _Development(msgspec.Struct, frozen=True, kw_only=True):
+    """A development's fields as of (D, T), as every view gives them."""
+
+    development_id: UUID
+    position: int  # of its development_reported
+    version: int  # its events recorded by T
+    kind: Kind
+    title: str
+    stage: Stage | None
+    actors: Actors
+    item: Item | None
+    occurred: Edtf | None
+    status: Status
+    first_reported_on: date | None
+    last_reported_on: date | None
+    total_reports: int
+
+
+class TimelineItem(_Development, frozen=True, kw_only=True):
+    """A visible development of the timeline, with its reports active as of D."""
+
+    reports: int
+
+
+class ReportAnswer(Report, frozen=True, kw_only=True):
+    """A report as recorded by T, its corrections applied, every field spelt out."""
+
+    number: int
+    position: int
+    active: bool
+    retraction: Retraction | None
+    corrections: int
+
+
+class DevelopmentAnswer(_Development, frozen=True, kw_only=True):
+    """One development as of (D, T), with every report recorded by T."""
+
+    as_of: date
+    known_at: Time
+    active_reports: int
+    visible: bool
+    status_since: date | None
+    reports: list[ReportAnswer]
+
+
+class TimelineAnswer(msgspec.Struct, frozen=True, kw_only=True):
+    """A page of the timeline."""
+
+    as_of: date
+    known_at: Time
+    items: list[TimelineItem]
+    next: str | None
+
+
+class AllegationsAnswer(msgspec.Struct, frozen=True, kw_only=True):
+    """A page of the allegations board."""
+
+    as_of: date
+    known_at: Time
+    items: list[Allegation]
+    next: str | None
+
+
+class DeliveriesAnswer(msgspec.Struct, frozen=True, kw_only=True):
+    """Per-originator series and per (supplier, recipient, category, unit) totals."""
+
+    as_of: date
+    known_at: Time
+    series: list[Series]
+    totals: list[Total]
 
 
 class TimelinePage(msgspec.Struct, frozen=True, kw_only=True):

@@ -28,7 +28,6 @@ from projections.query_developments import MAX_LIMIT, PAGE, InvalidCursor
 from projections.results import Deliveries
 from service.application import Timeline
 from service.errors import UnknownDevelopment
-from service.http.openapi import text_answers
 from service.http.params import (
     A_DAY,
     A_MOMENT,
@@ -43,13 +42,17 @@ from service.http.params import (
 )
 from service.http.problems import VIEW_ERRORS, problem_spec
 from service.http.shapes import format_micros
-from service.http.tables import CSV, Format, next_link, wants_csv
+from service.http.tables import OR_CSV, Format, json_or_csv, next_link, wants_csv
 from service.http.view_shapes import (
     ALLEGATION_COLUMNS,
     DELIVERY_COLUMNS,
     DETAIL_COLUMNS,
     TIMELINE_COLUMNS,
+    AllegationsAnswer,
     Continued,
+    DeliveriesAnswer,
+    DevelopmentAnswer,
+    TimelineAnswer,
     TimelineFilters,
     TimelinePage,
     continued,
@@ -109,7 +112,6 @@ Occurred = Annotated[
 ]
 KindFilter = Annotated[Kind | None, QueryParameter(schema_extra=choice(Kind))]
 StatusFilter = Annotated[Status | None, QueryParameter(schema_extra=choice(Status))]
-OR_CSV = text_answers(CSV)  # documents the `?format=csv` answer beside the JSON one
 
 
 def _following(request: Request[Any, Any, Any], page: TimelinePage) -> dict[str, str]:
@@ -166,7 +168,11 @@ class DevelopmentsController(Controller):
     tags = ["views"]
 
     @get(
-        "/", summary="Timeline", sync_to_thread=True, responses=VIEW_ERRORS, operation_class=OR_CSV
+        "/",
+        summary="Timeline",
+        sync_to_thread=True,
+        responses={**VIEW_ERRORS, 200: json_or_csv(TimelineAnswer)},
+        operation_class=OR_CSV,
     )
     def timeline(
         self,
@@ -224,7 +230,11 @@ class DevelopmentsController(Controller):
         "/{development_id:str}",
         summary="One development",
         sync_to_thread=True,
-        responses={**VIEW_ERRORS, 404: problem_spec("Nothing of it was recorded by known_at")},
+        responses={
+            **VIEW_ERRORS,
+            200: json_or_csv(DevelopmentAnswer),
+            404: problem_spec("Nothing of it was recorded by known_at"),
+        },
         operation_class=OR_CSV,
     )
     def development(
@@ -267,7 +277,7 @@ class ViewsController(Controller):
         "/deliveries",
         summary="Deliveries",
         sync_to_thread=True,
-        responses=VIEW_ERRORS,
+        responses={**VIEW_ERRORS, 200: json_or_csv(DeliveriesAnswer)},
         operation_class=OR_CSV,
     )
     def deliveries(
@@ -303,7 +313,7 @@ class ViewsController(Controller):
         "/allegations",
         summary="Allegations",
         sync_to_thread=True,
-        responses=VIEW_ERRORS,
+        responses={**VIEW_ERRORS, 200: json_or_csv(AllegationsAnswer)},
         operation_class=OR_CSV,
     )
     def allegations(

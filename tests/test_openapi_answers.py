@@ -1,0 +1,94 @@
+"""The OpenAPI document gives the shape of each view's answer, and the answers have it: every
+view of the seed corpus, at dates across it, validates against the schema the document gives
+for its 200 JSON answer, and the views that answer CSV say so."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import jsonschema_rs
+import pytest
+
+from service.application import Timeline
+from service.ingest import import_events, seed_corpus
+from tests.api import Client, serve
+
+OPENAPI = "/api/schema/openapi.json"
+DATES = ["2022-09-01", "2023-10-20", "2024-03-01", "2025-06-01"]
+VIEWS = {  # each view, and what it is asked besides as_of
+    "/api/developments": {"limit": 500},
+    "/api/views/allegations": {"limit": 500},
+    "/api/views/deliveries": {},
+}
+
+
+@pytest.fixture
+def client(database_url: str) -> Iterator[Client]:
+    """A client of the app over the seed corpus."""
+    timeline = Timeline(database_url)
+    with seed_corpus() as corpus:
+        import_events(timeline, corpus, recorded_by="seed")
+    timeline.close()
+    with serve(database_url) as reader:
+        yield reader
+
+
+def validator(document: dict[str, Any], path: str) -> Any:
+    """A validator of the 200 JSON answer of `GET path`, as the document describes it."""
+    answer = document["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
+    schema = {**answer["schema"], "components": document["components"]}
+    return jsonschema_rs.Draft202012Validator(schema, validate_formats=True)
+
+
+def test_every_view_answer_of_the_corpus_has_its_documented_shape(client: Client) -> None:
+    document = client.get(OPENAPI).json()
+    checked = 0
+    for as_of in DATES:
+        for path, params in VIEWS.items():
+            answer = client.get(path, params={"as_of": as_of, **params}).json()
+            validator(document, path).validate(answer)
+            checked += 1
+        items = client.get("/api/developments", params={"as_of": as_of, "limit": 500}).json()
+        detail = validator(document, "/api/developments/{development_id}")
+        history = validator(document, "/api/developments/{development_id}/history")
+        for item in items["items"]:
+            development = f"/api/developments/{item['development_id']}"
+            detail.validate(client.get(development, params={"as_of": as_of}).json())
+            history.validate(client.get(f"{development}/history").json())
+            checked += 2
+    changes = client.get("/api/changes", params={"since": "2000-01-01", "limit": 5000}).json()
+    validator(document, "/api/changes").validate(changes)
+
+    assert checked > 100
+
+
+def test_an_answer_missing_a_documented_field_is_refused_by_the_schema(client: Client) -> None:
+    # the check above can fail: the schemas require the fields the views always give
+    document = client.get(OPENAPI).json()
+    answer = client.get("/api/views/deliveries", params={"as_of": "2024-03-01"}).json()
+    answer["series"][0].pop("originator")
+
+    assert not validator(document, "/api/views/deliveries").is_valid(answer)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [*VIEWS, "/api/developments/{development_id}", "/api/developments/{development_id}/history",
+     "/api/changes"],
+)  # fmt: skip
+def test_the_views_that_answer_csv_document_it_beside_json(client: Client, path: str) -> None:
+    document = client.get(OPENAPI).json()
+
+    content = document["paths"][path]["get"]["responses"]["200"]["content"]
+
+    assert set(content) == {"application/json", "text/csv"}
+
+
+def test_unions_are_any_of_in_the_document_and_on_its_page(client: Client) -> None:
+    # a figure's whole-number value is an integer and a number: `oneOf` of the two refused it
+    document = client.get(OPENAPI)
+    page = client.get("/api/schema")
+
+    assert '"anyOf"' in document.text and '"oneOf"' not in document.text
+    assert '"anyOf"' in page.text and '"oneOf"' not in page.text
