@@ -92,3 +92,38 @@ def test_unions_are_any_of_in_the_document_and_on_its_page(client: Client) -> No
 
     assert '"anyOf"' in document.text and '"oneOf"' not in document.text
     assert '"anyOf"' in page.text and '"oneOf"' not in page.text
+
+
+def operations(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each operation of the document by its label (`GET /api/health`)."""
+    return {
+        f"{method.upper()} {path}": operation
+        for path, methods in document["paths"].items()
+        for method, operation in methods.items()
+    }
+
+
+def test_every_operation_documents_the_refusals_any_request_may_get(client: Client) -> None:
+    # a parameter it does not take (400), the request deadline or the database gone (503)
+    found = operations(client.get(OPENAPI).json())
+
+    assert len(found) > 15
+    for label, operation in found.items():
+        assert {"400", "503"} <= set(operation["responses"]), label
+
+
+@pytest.mark.parametrize("require_read_token", [False, True])
+def test_operations_that_need_a_token_document_its_refusals(
+    database_url: str, require_read_token: bool
+) -> None:
+    with serve(database_url, role="reader", require_read_token=require_read_token) as reader:
+        found = operations(reader.get(OPENAPI).json())
+
+    for label, operation in found.items():
+        answers = set(operation["responses"])
+        needs_token = "security" in operation
+        assert needs_token == ("401" in answers), label
+        stronger = not label.startswith("GET") or label == "GET /api/verify"  # than a reader
+        assert ("403" in answers) == (needs_token and stronger), label
+    assert ("security" in found["GET /api/developments"]) == require_read_token
+    assert "security" not in found["GET /api/health"]  # a liveness probe needs no token

@@ -44,7 +44,7 @@ from service.http.openapi import (
     swagger_assets,
 )
 from service.http.paths import RefuseNulInPath
-from service.http.problems import EXCEPTION_HANDLERS
+from service.http.problems import EXCEPTION_HANDLERS, document_any_api_refusal
 from service.http.stream import MAX_STREAMS, stream_events
 from service.http.strict import RefuseUnknownParameters
 from service.http.views import VIEW_DEPENDENCIES, VIEW_HANDLERS, follow_log
@@ -211,6 +211,7 @@ def create_app(
         ),
     )
     document_security(app, require_read=require_read_token)
+    document_any_api_refusal(app)
     install(app)
     app.asgi_handler = SecurityHeaders(app.asgi_handler)  # type: ignore[arg-type,assignment]
     return app

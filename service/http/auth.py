@@ -18,6 +18,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.types import ASGIApp, Method, Receive, Scope, Send
 
 from service.http.openapi import BEARER
+from service.http.problems import REFUSED_BY_ROLE
 from service.tokens import Role, Tokens, allows
 
 ANONYMOUS = "anonymous"
@@ -41,14 +42,19 @@ def needed_role(method: str, handler: BaseRouteHandler, *, require_read: bool) -
 
 def document_security(app: Litestar, *, require_read: bool) -> None:
     """Mark in the OpenAPI document the operations that need a token, as `needed_role` decides
-    (the interactive page then offers to send one); before the document is first made."""
+    (the interactive page then offers to send one), with the refusals of a request without one
+    or with a weaker one; before the document is first made."""
     for route in app.routes:
         for handler in getattr(route, "route_handlers", ()):
             if not isinstance(handler, HTTPRouteHandler):
                 continue
-            methods = handler.http_methods
-            if any(needed_role(m, handler, require_read=require_read) for m in methods):
+            needed = {
+                needed_role(m, handler, require_read=require_read) for m in handler.http_methods
+            }
+            strongest = next((r for r in ("admin", "editor", "reader") if r in needed), None)
+            if strongest is not None:
                 handler.security = [{BEARER: []}]
+                handler.responses = {**REFUSED_BY_ROLE[strongest], **(handler.responses or {})}
 
 
 class Authorize:

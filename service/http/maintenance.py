@@ -14,7 +14,7 @@ from service.application import Timeline
 from service.http.auth import ROLE
 from service.http.deadline import NO_DEADLINE
 from service.http.params import choice
-from service.http.problems import ADMIN_ONLY, BAD_PARAMS, DATABASE_ERRORS, NO_BODY
+from service.http.problems import BAD_PARAMS, DATABASE_ERRORS, NO_BODY
 
 Name = Literal["developments", "deliveries"]  # the OpenAPI document lists them
 assert get_args(Name) == NAMES
@@ -26,7 +26,7 @@ assert get_args(Name) == NAMES
     tags=["maintenance"],
     status_code=200,
     opt={ROLE: "admin", NO_DEADLINE: True},  # as long as folding the whole log takes
-    responses={**BAD_PARAMS, **ADMIN_ONLY, **DATABASE_ERRORS, **NO_BODY},
+    responses={**BAD_PARAMS, **DATABASE_ERRORS, **NO_BODY},
 )
 async def rebuild_projections(
     timeline: NamedDependency[Timeline],

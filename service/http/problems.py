@@ -10,8 +10,9 @@ from types import UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import msgspec
-from litestar import MediaType, Request, Response
+from litestar import Litestar, MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import ResponseSpec
 from litestar.types import ExceptionHandlersMap
 
@@ -87,6 +88,14 @@ VIEW_ERRORS = {  # every view of the read models
     ),
     507: problem_spec("New events had to be folded first, and the database's disk is full"),
 }
+# What any operation under /api/ may answer, where it does not say so in its own words.
+ANY_API_REFUSAL = {
+    400: problem_spec("A parameter the operation does not take, or one given twice"),
+    503: problem_spec(
+        "No answer within the request deadline, or the database could not be reached or "
+        "used: ask again (`Retry-After`)"
+    ),
+}
 DATABASE_ERRORS = {
     503: problem_spec(
         "The database was busy (nothing was stored) or could not be reached or used: send it "
@@ -105,8 +114,21 @@ NO_BODY = {
     415: problem_spec("A body was sent: this route reads none; its options are query parameters")
 }
 _UNAUTHENTICATED = problem_spec("No token, or an unknown or revoked one")
-ADMIN_ONLY = {401: _UNAUTHENTICATED, 403: problem_spec("The token is not an admin's")}
-EDITOR_ONLY = {401: _UNAUTHENTICATED, 403: problem_spec("The token is a reader's")}
+REFUSED_BY_ROLE = {  # what the document says an operation needing each role may answer
+    "reader": {401: _UNAUTHENTICATED},
+    "editor": {401: _UNAUTHENTICATED, 403: problem_spec("The token is a reader's")},
+    "admin": {401: _UNAUTHENTICATED, 403: problem_spec("The token is not an admin's")},
+}
+
+
+def document_any_api_refusal(app: Litestar) -> None:
+    """Say in the OpenAPI document that every operation under /api/ may answer
+    `ANY_API_REFUSAL`, where it does not already; before the document is first made."""
+    for route in app.routes:
+        if route.path.startswith("/api/"):
+            for handler in getattr(route, "route_handlers", ()):
+                if isinstance(handler, HTTPRouteHandler):
+                    handler.responses = {**ANY_API_REFUSAL, **(handler.responses or {})}
 
 
 def _status_of(error: DomainError) -> int:

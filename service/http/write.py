@@ -18,7 +18,6 @@ from service.http.openapi import answer_spec, body_operation
 from service.http.problems import (
     BATCH,
     DATABASE_ERRORS,
-    EDITOR_ONLY,
     UNSUPPORTED_MEDIA,
     problem_spec,
 )
@@ -36,7 +35,6 @@ REFUSALS = {
     413: problem_spec("Body larger than the limit"),
     422: problem_spec("Well-formed, but refused by the domain"),
     **UNSUPPORTED_MEDIA,
-    **EDITOR_ONLY,
     **DATABASE_ERRORS,
 }
 
