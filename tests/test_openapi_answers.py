@@ -127,3 +127,14 @@ def test_operations_that_need_a_token_document_its_refusals(
         assert ("403" in answers) == (needs_token and stronger), label
     assert ("security" in found["GET /api/developments"]) == require_read_token
     assert "security" not in found["GET /api/health"]  # a liveness probe needs no token
+
+
+def test_times_the_service_writes_are_documented_as_date_times(client: Client) -> None:
+    # so a generated client reads them as times, and the validation above checks each one
+    schemas = client.get(OPENAPI).json()["components"]["schemas"]
+    times = [("LogItem", "recorded_at"), ("ReceiptBody", "recorded_at"), ("Changes", "since"),
+             ("Changes", "until"), ("History", "known_at"), ("TimelineAnswer", "known_at"),
+             ("DeliveriesAnswer", "known_at"), ("DevelopmentAnswer", "known_at")]  # fmt: skip
+
+    for name, field in times:
+        assert schemas[name]["properties"][field]["format"] == "date-time", (name, field)

@@ -18,6 +18,7 @@ Time = Annotated[
     msgspec.Meta(
         description="RFC 3339, UTC, with microseconds: 2024-02-23T10:15:00.123456Z",
         examples=["2024-02-23T10:15:00.123456Z"],
+        extra_json_schema={"extra": {"format": "date-time"}},  # Litestar reads "extra"
     ),
 ]
 
