@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
 
@@ -65,6 +65,11 @@ _NEEDS_VALUE = frozenset(
 )
 
 
+def _absent(*names: str) -> dict[str, Any]:
+    """JSON Schema properties that are absent or null."""
+    return {name: {"type": "null"} for name in names}
+
+
 class Bounds(msgspec.Struct, frozen=True):
     """The interval [low, high] a figure allows; `high` is None when unbounded."""
 
@@ -103,6 +108,38 @@ class Figure(Value, frozen=True):
             for name in ("value", "low", "high"):
                 if getattr(self, name) is not None:
                     raise FieldError(name, "qualifier 'unspecified' takes no number")
+
+    # The rule of `__post_init__` on the numbers each qualifier takes, as JSON Schema (in the
+    # OpenAPI document); that `low` is not above `high` it cannot say.
+    RULE: ClassVar[dict[str, Any]] = {
+        "allOf": [
+            {
+                "if": {"properties": {"qualifier": {"enum": sorted(_NEEDS_VALUE)}}},
+                "then": {
+                    "required": ["value"],
+                    "properties": {"value": {"type": "number"}, **_absent("low", "high")},
+                },
+            },
+            {
+                "if": {"required": ["qualifier"], "properties": {"qualifier": {"const": "range"}}},
+                "then": {
+                    "required": ["low", "high"],
+                    "properties": {
+                        "low": {"type": "number"},
+                        "high": {"type": "number"},
+                        **_absent("value"),
+                    },
+                },
+            },
+            {
+                "if": {
+                    "required": ["qualifier"],
+                    "properties": {"qualifier": {"const": "unspecified"}},
+                },
+                "then": {"properties": _absent("value", "low", "high")},
+            },
+        ]
+    }
 
     def bounds(self) -> Bounds | None:
         """The bounds this figure allows, or None for an unspecified quantity."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -106,6 +106,15 @@ class Actors(Value, frozen=True):
             and not self.targets
         ):
             raise FieldError("", "name at least one actor")
+
+    # The rule of `__post_init__` as JSON Schema (in the OpenAPI document): one actor at least.
+    RULE: ClassVar[dict[str, Any]] = {
+        "anyOf": [
+            *({"required": [name], "properties": {name: {"type": "string"}}}
+              for name in ("supplier", "recipient", "user", "end_user", "authority")),
+            {"required": ["targets"], "properties": {"targets": {"minItems": 1}}},
+        ]
+    }  # fmt: skip
 
     def names(self) -> tuple[str, ...]:
         """Every actor identifier named here, targets included."""

@@ -12,6 +12,7 @@ import pytest
 
 from service.application import Timeline
 from service.ingest import import_events, seed_corpus
+from tests import bodies
 from tests.api import Client, serve
 
 OPENAPI = "/api/schema/openapi.json"
@@ -138,3 +139,43 @@ def test_times_the_service_writes_are_documented_as_date_times(client: Client) -
 
     for name, field in times:
         assert schemas[name]["properties"][field]["format"] == "date-time", (name, field)
+
+
+FIGURES = [  # figure, whether the server takes it
+    ({"unit": "shell", "value": 10}, True),  # exact by default
+    ({"unit": "shell"}, False),
+    ({"unit": "shell", "qualifier": "about", "value": 10, "low": 5}, False),
+    ({"unit": "shell", "qualifier": "range", "low": 5, "high": 10}, True),
+    ({"unit": "shell", "qualifier": "range", "low": 5}, False),
+    ({"unit": "shell", "qualifier": "range", "low": 5, "high": 10, "value": 7}, False),
+    ({"unit": "shell", "qualifier": "unspecified"}, True),
+    ({"unit": "shell", "qualifier": "unspecified", "value": 3}, False),
+    ({"unit": "shell", "qualifier": "at_least", "value": 3, "low": None}, True),
+]
+ACTORS = [
+    ({"supplier": "PRK"}, True),
+    ({"targets": ["UKR"]}, True),
+    ({}, False),
+    ({"supplier": None}, False),
+    ({"targets": []}, False),
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "taken"),
+    [pytest.param(bodies.development_reported(report=bodies.report(figure=f)), t, id=f"figure-{i}")
+     for i, (f, t) in enumerate(FIGURES)]
+    + [pytest.param(bodies.development_reported(actors=a), t, id=f"actors-{i}")
+       for i, (a, t) in enumerate(ACTORS)],
+)  # fmt: skip
+def test_the_documented_body_takes_what_the_server_takes_of_figures_and_actors(
+    client: Client, body: dict[str, Any], taken: bool
+) -> None:
+    document = client.get(OPENAPI).json()
+    content = document["paths"]["/api/events"]["post"]["requestBody"]["content"]
+    schema = jsonschema_rs.Draft202012Validator(content["application/json"]["schema"])
+
+    answer = client.post("/api/events", json=body)
+
+    assert answer.status_code == (201 if taken else 400), answer.text
+    assert schema.is_valid(body) == taken

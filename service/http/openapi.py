@@ -25,6 +25,8 @@ from litestar.openapi.spec import (
     Schema,
 )
 
+from events import Actors, Figure
+
 DOCUMENTS = "/api/schema"
 ASSETS = f"{DOCUMENTS}/assets"
 BEARER = "bearer"  # the security scheme of tokens made by `timeline tokens create`
@@ -78,11 +80,18 @@ def _spec(raw: dict[str, Any]) -> Schema:
     return Schema(**fields)
 
 
+# Event values whose own rules their types cannot say: each has them as JSON Schema (`RULE`).
+_RULED = {ruled.__name__: ruled.RULE for ruled in (Actors, Figure)}
+
+
 @cache
 def schema_of(body_type: Any) -> Schema:
-    """The OpenAPI schema of a msgspec type, with its definitions inlined."""
+    """The OpenAPI schema of a msgspec type, with its definitions inlined (and `_RULED`)."""
     raw = msgspec.json.schema(body_type)
-    resolved: dict[str, Any] = _resolve(raw, raw.get("$defs", {}))
+    definitions = {
+        name: {**schema, **_RULED.get(name, {})} for name, schema in raw.get("$defs", {}).items()
+    }
+    resolved: dict[str, Any] = _resolve(raw, definitions)
     resolved.pop("$defs", None)
     return _spec(resolved)
 
