@@ -25,8 +25,8 @@ VIEWS = {  # each view, and what it is asked besides as_of
 
 
 @pytest.fixture
-def client(database_url: str) -> Iterator[Client]:
-    """A client of the app over the seed corpus."""
+def seeded(database_url: str) -> Iterator[Client]:
+    """A client of the app over the seed corpus (`client`: over an empty log)."""
     timeline = Timeline(database_url)
     with seed_corpus() as corpus:
         import_events(timeline, corpus, recorded_by="seed")
@@ -42,32 +42,32 @@ def validator(document: dict[str, Any], path: str) -> Any:
     return jsonschema_rs.Draft202012Validator(schema, validate_formats=True)
 
 
-def test_every_view_answer_of_the_corpus_has_its_documented_shape(client: Client) -> None:
-    document = client.get(OPENAPI).json()
+def test_every_view_answer_of_the_corpus_has_its_documented_shape(seeded: Client) -> None:
+    document = seeded.get(OPENAPI).json()
     checked = 0
     for as_of in DATES:
         for path, params in VIEWS.items():
-            answer = client.get(path, params={"as_of": as_of, **params}).json()
+            answer = seeded.get(path, params={"as_of": as_of, **params}).json()
             validator(document, path).validate(answer)
             checked += 1
-        items = client.get("/api/developments", params={"as_of": as_of, "limit": 500}).json()
+        items = seeded.get("/api/developments", params={"as_of": as_of, "limit": 500}).json()
         detail = validator(document, "/api/developments/{development_id}")
         history = validator(document, "/api/developments/{development_id}/history")
         for item in items["items"]:
             development = f"/api/developments/{item['development_id']}"
-            detail.validate(client.get(development, params={"as_of": as_of}).json())
-            history.validate(client.get(f"{development}/history").json())
+            detail.validate(seeded.get(development, params={"as_of": as_of}).json())
+            history.validate(seeded.get(f"{development}/history").json())
             checked += 2
-    changes = client.get("/api/changes", params={"since": "2000-01-01", "limit": 5000}).json()
+    changes = seeded.get("/api/changes", params={"since": "2000-01-01", "limit": 5000}).json()
     validator(document, "/api/changes").validate(changes)
 
     assert checked > 100
 
 
-def test_an_answer_missing_a_documented_field_is_refused_by_the_schema(client: Client) -> None:
+def test_an_answer_missing_a_documented_field_is_refused_by_the_schema(seeded: Client) -> None:
     # the check above can fail: the schemas require the fields the views always give
-    document = client.get(OPENAPI).json()
-    answer = client.get("/api/views/deliveries", params={"as_of": "2024-03-01"}).json()
+    document = seeded.get(OPENAPI).json()
+    answer = seeded.get("/api/views/deliveries", params={"as_of": "2024-03-01"}).json()
     answer["series"][0].pop("originator")
 
     assert not validator(document, "/api/views/deliveries").is_valid(answer)
