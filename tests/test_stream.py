@@ -265,6 +265,19 @@ def test_the_stream_follows_events_another_process_wrote_to_the_database(
     }
 
 
+@pytest.mark.parametrize("development", ["0b0f7c1e3c7a4d2e9a516f0e8e3b2a10", "null", "{x}"])
+def test_a_development_is_written_as_in_its_path_or_refused(
+    tmp_path: Path, development: str
+) -> None:
+    with serve(f"sqlite:///{tmp_path}/t.db") as client:
+        # a malformed Last-Event-ID keeps the stream from opening if the id were taken
+        response = client.get(
+            "/api/stream", params={"development": development}, headers={"Last-Event-ID": "x"}
+        )
+
+    assert response.status_code == 400 and response.json()["errors"][0]["path"] == "development"
+
+
 @pytest.mark.parametrize(
     "last_event_id",
     # "²" is a digit to Python; an id the service sends has no leading zero

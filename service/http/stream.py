@@ -25,7 +25,7 @@ from litestar.exceptions import (
     PermissionDeniedException,
     ServiceUnavailableException,
 )
-from litestar.openapi.spec import OpenAPIFormat, OpenAPIType
+from litestar.openapi.spec import OpenAPIType
 from litestar.params import HeaderParameter, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from litestar.types import ASGIApp, Receive, Scope, Send
@@ -35,7 +35,7 @@ from service.application import Timeline
 from service.http.auth import authorize, bearer_secret
 from service.http.deadline import NO_DEADLINE
 from service.http.openapi import SERVER_SENT_EVENT, text_answers
-from service.http.params import choice, documented, position_of, whole
+from service.http.params import UUID_TEXT, choice, documented, position_of, uuid_of, whole
 from service.http.problems import problem_spec
 from service.http.shapes import LogItem, log_item
 from service.store.log import LogRecorder
@@ -227,18 +227,18 @@ async def stream_events(
         whole("Resume after this position", 0),
     ] = None,
     development: Annotated[
-        UUID | None,
-        QueryParameter(
-            description="Only this development",
-            schema_extra=documented(OpenAPIType.STRING, format=OpenAPIFormat.UUID),
-        ),
+        str | None, QueryParameter(description="Only this development", schema_extra=UUID_TEXT)
     ] = None,
     kind: Annotated[
         Kind | None, QueryParameter(description="Only this kind", schema_extra=choice(Kind))
     ] = None,
     last_event_id: Annotated[
         str | None,
-        HeaderParameter(name="Last-Event-ID", description="Resume after this position"),
+        HeaderParameter(
+            name="Last-Event-ID",
+            description="Resume after this position",
+            schema_extra=documented(OpenAPIType.STRING, pattern=r"^\s*(0|[1-9][0-9]*)\s*$"),
+        ),
     ] = None,
 ) -> ServerSentEvent:
     """Each new event as `id: position`, `event: type`, `data:` the item of `GET /api/events`.
@@ -247,6 +247,7 @@ async def stream_events(
     are heartbeats.
     """
     state, store = request.app.state, timeline.store
+    only = None if development is None else uuid_of("development", development)
     start = _start(last_event_id, after)
     if start is None:
         start = await sync_to_thread(store.last_position)
@@ -254,7 +255,7 @@ async def stream_events(
         store,
         _log_head(state, store),
         start,
-        development=development,
+        development=only,
         kinds=None if kind is None else KindFilter(store, kind),
         poll=_setting(state, "stream_poll_seconds", POLL_SECONDS),
         heartbeat=_setting(state, "stream_heartbeat_seconds", HEARTBEAT_SECONDS),
