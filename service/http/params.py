@@ -85,6 +85,10 @@ PositionInPath = Annotated[
 ]
 
 
+# A position in a header (`Last-Event-ID`), the spaces around it read past.
+A_POSITION = documented(OpenAPIType.STRING, pattern=rf"^\s*(?:{_POSITION.pattern})\s*$")
+
+
 def position_of(name: str, text: str) -> int:
     """A log position written as the service writes one: ASCII digits without a sign or a
     leading zero, at most 2**63 - 1; `InvalidParameter` otherwise."""

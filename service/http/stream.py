@@ -25,7 +25,6 @@ from litestar.exceptions import (
     PermissionDeniedException,
     ServiceUnavailableException,
 )
-from litestar.openapi.spec import OpenAPIType
 from litestar.params import HeaderParameter, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from litestar.types import ASGIApp, Receive, Scope, Send
@@ -35,7 +34,7 @@ from service.application import Timeline
 from service.http.auth import authorize, bearer_secret
 from service.http.deadline import NO_DEADLINE
 from service.http.openapi import SERVER_SENT_EVENT, text_answers
-from service.http.params import UUID_TEXT, choice, documented, position_of, uuid_of, whole
+from service.http.params import A_POSITION, UUID_TEXT, choice, position_of, uuid_of, whole
 from service.http.problems import problem_spec
 from service.http.shapes import LogItem, log_item
 from service.store.log import LogRecorder
@@ -237,7 +236,7 @@ async def stream_events(
         HeaderParameter(
             name="Last-Event-ID",
             description="Resume after this position",
-            schema_extra=documented(OpenAPIType.STRING, pattern=r"^\s*(0|[1-9][0-9]*)\s*$"),
+            schema_extra=A_POSITION,
         ),
     ] = None,
 ) -> ServerSentEvent:
