@@ -105,6 +105,11 @@ def in_words(message: str) -> str:
     return _PATTERNS.get(regex.group(1).replace("\\\\", "\\"), message)
 
 
+def _member(path: str, name: str) -> str:
+    """The JSONPath of an object's member `name`."""
+    return f"{path}.{name}" if name.isidentifier() else f"{path}[{json.dumps(name)}]"
+
+
 def _problem(error: msgspec.ValidationError, data: bytes | str) -> Problem:
     message, _, path = str(error).partition(" - at `")
     message = in_words(message)
@@ -113,7 +118,7 @@ def _problem(error: msgspec.ValidationError, data: bytes | str) -> Problem:
     parent = path
     if named:  # msgspec puts a missing or unknown field's name in the message, not the path
         name = named.group(2)
-        path += f".{name}" if name.isidentifier() else f"[{json.dumps(name)}]"
+        path = _member(path, name)
     cause = error.__cause__
     if isinstance(cause, FieldError):
         message = cause.message
@@ -195,6 +200,56 @@ def decode_json(decoder: msgspec.json.Decoder[Any], data: bytes | str) -> Any:
         raise InvalidEvent(
             [Problem("$", "JSON is malformed: nested too deeply")], malformed=True
         ) from None
+
+
+class _Pairs(list[tuple[str, Any]]):
+    """A JSON object read as its key-value pairs in order, a repeated key kept."""
+
+
+class _Repeated(Exception):
+    pass
+
+
+def _refuse_repeats(pairs: list[tuple[str, Any]]) -> None:
+    if len(pairs) != len({key for key, _ in pairs}):
+        raise _Repeated
+
+
+def refuse_repeated_keys(data: bytes | str) -> None:
+    """Raise `InvalidEvent` naming the first key given twice in one object of a JSON body that
+    msgspec has read: it keeps the last value, so `"status": "alleged", "status": "refuted"`
+    would be read as one of the two without a word."""
+    text = data if isinstance(data, str) else bytes(data)  # msgspec.Raw too, as msgspec reads it
+    try:
+        json.loads(text, object_pairs_hook=_refuse_repeats)
+    except _Repeated:
+        found = _first_repeat(json.loads(text, object_pairs_hook=_Pairs), "$")
+        if found is not None:
+            path, key = found
+            message = f"`{key}` is given more than once in this object"
+            raise InvalidEvent([Problem(path, message)]) from None
+    except (ValueError, RecursionError):  # read by msgspec but not by json: nothing to add
+        return
+
+
+def _first_repeat(value: Any, path: str) -> tuple[str, str] | None:
+    """The path and key of the first key, in the order of the text, given twice in its object."""
+    if isinstance(value, _Pairs):
+        seen: set[str] = set()
+        for key, item in value:
+            at = _member(path, key)
+            if key in seen:
+                return at, key
+            seen.add(key)
+            found = _first_repeat(item, at)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _first_repeat(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
 
 
 def decode_event(data: bytes | str) -> AnyEvent:

@@ -4,7 +4,8 @@ Those patterns ask for one character that is not whitespace, and Python counts f
 characters (U+200B zero width space, U+2060 word joiner, U+FEFF) as such: a title of one zero
 width space passed, and so did an actor id `R\u200bUS` that no filter for `RUS` finds. Stored
 events are decoded by the patterns alone (tightening them would make stored events unreadable),
-so this check runs on new input only: the API's bodies and the lines of an import.
+so this check runs on new input only: the API's bodies and the lines of an import. So does the
+refusal of a key given twice in one object, which msgspec would read as its last value.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 import msgspec
 
 from events.catalogue import AnyEvent
-from events.codec import InvalidEvent, Problem, decode_batch, decode_event
+from events.codec import InvalidEvent, Problem, decode_batch, decode_event, refuse_repeated_keys
 from events.values import Actors
 
 _UNSEEN = frozenset({"Cc", "Cf", "Zl", "Zp", "Zs"})  # controls, format characters, separators
@@ -25,16 +26,22 @@ HIDES = "holds an unseen character"  # in each refusal of an actor id that hides
 
 
 def decode_new_event(data: bytes | str) -> AnyEvent:
-    """`decode_event` of a body or line to store, refusing text that shows nothing."""
+    """`decode_event` of a body or line to store, refusing text that shows nothing and a key
+    given twice."""
     event = decode_event(data)
-    _refuse(list(unseen(event, "$")))
+    refuse_repeated_keys(data)
+    if not seen(event):
+        _refuse(list(unseen(event, "$")))
     return event
 
 
 def decode_new_batch(data: bytes | str) -> list[AnyEvent]:
-    """`decode_batch` of a body to store, refusing text that shows nothing."""
+    """`decode_batch` of a body to store, refusing text that shows nothing and a key given
+    twice."""
     events = decode_batch(data)
-    _refuse([p for i, event in enumerate(events) for p in unseen(event, f"$.events[{i}]")])
+    refuse_repeated_keys(data)
+    if not all(map(seen, events)):
+        _refuse([p for i, event in enumerate(events) for p in unseen(event, f"$.events[{i}]")])
     return events
 
 
@@ -43,11 +50,48 @@ def _refuse(problems: list[Problem]) -> None:
         raise InvalidEvent(problems)
 
 
+def _shows(text: str) -> bool:
+    """Whether a character of `text` is not in `_UNSEEN`. Most texts start with one: a printable
+    character other than the space is in none of those categories, and `isprintable` is C."""
+    first = text[:1]
+    if first and first != " " and first.isprintable():
+        return True
+    return not all(unicodedata.category(c) in _UNSEEN for c in text)
+
+
+def _hides(actor: str) -> str | None:
+    """The first character of an actor id in `_UNSEEN` but a space separator, if any."""
+    if actor.isprintable():  # none in Cc, Cf, Zl or Zp
+        return None
+    return next((c for c in actor if unicodedata.category(c) in _UNSEEN - {"Zs"}), None)
+
+
+def seen(value: Any) -> bool:
+    """Whether `unseen` finds nothing in `value`: its test without paths, generators or a call
+    per field, since every new event takes it."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if type(item) is str:
+            if not _shows(item):
+                return False
+        elif isinstance(item, Actors):
+            for ids in msgspec.structs.astuple(item):
+                for actor in ids if type(ids) is tuple else () if ids is None else (ids,):
+                    if _hides(actor) is not None or not _shows(actor):
+                        return False
+        elif isinstance(item, msgspec.Struct):
+            stack += msgspec.structs.astuple(item)
+        elif type(item) is tuple or type(item) is list:
+            stack += item
+    return True
+
+
 def unseen(value: Any, path: str) -> Iterator[Problem]:
     """A problem for each text of `value` that shows nothing, and each actor id that hides a
     character (which a reader, and a filter, would take for another actor)."""
     if isinstance(value, str):
-        if all(unicodedata.category(c) in _UNSEEN for c in value):
+        if not _shows(value):
             yield Problem(path, f"{SHOWS_NOTHING}: only spaces, zero-width or format characters")
     elif isinstance(value, Actors):
         for name in value.__struct_fields__:
@@ -64,7 +108,7 @@ def _actor_ids(value: Any, path: str) -> Iterator[Problem]:
     ids = value if isinstance(value, tuple) else () if value is None else (value,)
     for index, actor in enumerate(ids):
         at = f"{path}[{index}]" if isinstance(value, tuple) else path
-        hidden = next((c for c in actor if unicodedata.category(c) in _UNSEEN - {"Zs"}), None)
+        hidden = _hides(actor)
         if hidden is not None:
             yield Problem(at, f"an actor id {HIDES} (U+{ord(hidden):04X})")
         else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -213,6 +214,19 @@ def test_verify_refuses_a_body_that_is_not_a_checkpoint(client: Client) -> None:
     document = problem(client.post("/api/verify", json={"position": "last"}), 400)
     assert document["type"] == "urn:timeline:problem:invalid-body"
     assert document["errors"][0]["path"] == "$.position"
+
+
+def test_verify_refuses_a_checkpoint_that_gives_a_key_twice(client: Client) -> None:
+    given_a_corrected_development(client)
+    kept = client.post("/api/checkpoints").json()
+    text = json.dumps(kept)
+    twice = text.replace('"position": ', '"position": 1, "position": ', 1)
+
+    sent = client.post("/api/verify", content=twice, headers={"Content-Type": "application/json"})
+
+    document = problem(sent, 400)
+    assert document["type"] == "urn:timeline:problem:invalid-body"
+    assert [error["path"] for error in document["errors"]] == ["$.position"]
 
 
 @pytest.mark.parametrize(("body", "said"), [(b"", "truncated"), (b"{", "truncated")])

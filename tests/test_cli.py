@@ -141,17 +141,30 @@ def test_an_import_with_a_line_nested_too_deeply_names_it(
     assert events_in(database) == 1
 
 
-def test_an_import_line_whose_text_shows_nothing_is_named(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+_FIRST = json.dumps(bodies.development_reported(title="First"))
+
+
+@pytest.mark.parametrize(
+    ("line", "said"),
+    [
+        (json.dumps(bodies.development_reported(title="\u200b")), "$.title: shows nothing"),
+        (
+            _FIRST.replace('"title": "First"', '"title": "First", "title": "Second"'),
+            "$.title: `title` is given more than once",
+        ),
+    ],
+    ids=["text that shows nothing", "a key given twice"],
+)
+def test_an_import_line_refused_as_a_body_would_be_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], line: str, said: str
 ) -> None:
     database = f"sqlite:///{tmp_path}/import.db"
     source = tmp_path / "events.ndjson"
-    unseen = json.dumps(bodies.development_reported(title="\u200b"))
-    source.write_text(f"{json.dumps(bodies.development_reported())}\n{unseen}\n")
+    source.write_text(f"{_FIRST}\n{line}\n")
 
     assert main(["import", str(source), "--database", database]) == 1
 
-    assert "line 2: $.title: shows nothing" in capsys.readouterr().err
+    assert f"line 2: {said}" in capsys.readouterr().err
     assert events_in(database) == 0
 
 

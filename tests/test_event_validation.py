@@ -18,6 +18,7 @@ from events import (
     DevelopmentReported,
     Event,
     InvalidEvent,
+    Problem,
     ReportAdded,
     ReportCorrected,
     ReportRetracted,
@@ -26,6 +27,7 @@ from events import (
     decode_event,
     digest,
 )
+from events.codec import refuse_repeated_keys
 
 Body = dict[str, Any]
 
@@ -479,6 +481,64 @@ def test_type_given_twice_with_different_values_says_so(second: str) -> None:
     assert error.errors[0].path == "$.type"
     assert "given more than once" in error.errors[0].message
     assert "expected one of" not in error.errors[0].message
+
+
+def repeated(body: str) -> list[Problem]:
+    """The problems `refuse_repeated_keys` names in a body msgspec reads."""
+    # msgspec takes the body, keeping the last value of a repeated key
+    (decode_batch if body.startswith('{"events"') else decode_event)(body)
+    with pytest.raises(InvalidEvent) as raised:
+        refuse_repeated_keys(body)
+    return raised.value.errors
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "path"),
+    [
+        ('"kind": "transfer"', '"kind": "transfer", "kind": "transfer"', "$.kind"),
+        ('"supplier": "PRK"', '"supplier": "PRK", "supplier": "IRN"', "$.actors.supplier"),
+        # the same key however its text is written: \u0073 is `s`
+        ('"supplier": "PRK"', '"supplier": "PRK", "\\u0073upplier": "IRN"', "$.actors.supplier"),
+        ('"channel": "briefing"', '"channel": "briefing" , "channel"  :"media"',
+         "$.report.source.channel"),
+    ],
+)  # fmt: skip
+def test_a_key_given_twice_in_one_object_is_refused_naming_it(
+    old: str, new: str, path: str
+) -> None:
+    body = json.dumps(minimal("development_reported"))
+    assert old in body
+
+    [problem] = repeated(body.replace(old, new, 1))
+
+    assert problem.path == path
+    assert problem.message == f"`{path.rpartition('.')[2]}` is given more than once in this object"
+
+
+def test_the_first_repeat_in_the_text_is_named_in_a_batch() -> None:
+    event = json.dumps(minimal("development_reported"))
+    twice = event.replace('"title": ', '"title": "first", "title": ', 1)
+
+    [problem] = repeated(json.dumps({"events": [json.loads(event), "*"]}).replace('"*"', twice))
+
+    assert problem.path == "$.events[1].title"
+
+
+def test_the_same_key_in_different_objects_is_not_a_repeat() -> None:
+    # each event of a batch has its own `type`; a title may read like a key
+    event = {**minimal("development_reported"), "title": '"kind": "transfer"'}
+    data = json.dumps({"events": [event, event]}, indent=2)
+    assert data.count('"type"') == 2
+
+    decode_batch(data)
+    refuse_repeated_keys(data)  # does not raise
+
+
+def test_a_repeated_key_that_is_not_a_name_is_quoted_in_its_path() -> None:
+    with pytest.raises(InvalidEvent) as raised:
+        refuse_repeated_keys('{"a": {"x y": 1, "x y": 2}}')
+
+    assert raised.value.errors[0].path == '$.a["x y"]'
 
 
 def test_a_truncated_body_is_still_called_truncated() -> None:

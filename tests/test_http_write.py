@@ -220,6 +220,33 @@ def _read_back(client: Client, answer: Any) -> dict[str, Any]:
     return event
 
 
+def test_a_key_given_twice_is_refused_naming_it_and_nothing_is_stored(client: Client) -> None:
+    # msgspec alone would store the last `status`: which of the two was meant cannot be told
+    assert post_event(client, bodies.development_reported()).status_code == 201  # the token
+    before = log_state(client)  # known now: the next single event takes the fast path
+    text = json.dumps(bodies.development_reported(status="alleged"))
+    twice = text.replace('"status": "alleged"', '"status": "alleged", '
+                         '"status": "refuted"')  # fmt: skip
+    assert twice != text
+    json_type = {"Content-Type": "application/json"}
+
+    single = client.post("/api/events", content=twice, headers=json_type)
+    several = client.post(
+        "/api/events/batch", content=f'{{"events": [{text}, {twice}]}}', headers=json_type
+    )
+
+    for response, path in [(single, "$"), (several, "$.events[1]")]:
+        document = problem(response, 400)
+        assert document["type"] == "urn:timeline:problem:invalid-event"
+        assert document["errors"] == [
+            {
+                "path": f"{path}.status",
+                "message": "`status` is given more than once in this object",
+            }
+        ]
+    assert log_state(client) == before
+
+
 def test_text_with_a_zero_width_joiner_inside_is_stored(client: Client) -> None:
     # an emoji sequence or a soft hyphen inside a title is text that shows
     title = "Drones \u2014 Shahed\u00ad136 \U0001f6e9\u200d"

@@ -15,7 +15,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import QueryParameter
 
 from events import InvalidEvent
-from events.codec import decode_json
+from events.codec import decode_json, refuse_repeated_keys
 from service.application import Timeline
 from service.audit import (
     Checkpoint,
@@ -200,7 +200,9 @@ class AuditController(Controller):
     ) -> VerifyReport:
         """Like GET, against a checkpoint in the body (as served by /api/checkpoints)."""
         try:
-            checkpoint: Checkpoint = decode_json(_CHECKPOINT, await read_body(request))
+            body = await read_body(request)
+            checkpoint: Checkpoint = decode_json(_CHECKPOINT, body)
+            refuse_repeated_keys(body)
         except InvalidEvent as error:
             raise InvalidBody(error.errors, malformed=error.malformed) from None
         return await sync_to_thread(verify_log, timeline, checkpoint)
