@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
@@ -75,6 +76,14 @@ class Bounds(msgspec.Struct, frozen=True):
 
     low: float
     high: float | None
+
+
+def added(a: float, b: float) -> float:
+    """`a + b` as the decimals the sources wrote: 1.1 + 2.2 is 3.3, where binary floats make it
+    3.3000000000000003. Whole numbers add as floats, exactly up to 2**53."""
+    if a.is_integer() and b.is_integer():
+        return a + b
+    return float(Decimal(repr(a)) + Decimal(repr(b)))
 
 
 class Figure(Value, frozen=True):
@@ -156,4 +165,5 @@ class Figure(Value, frozen=True):
             return Bounds(float(v), None)
         if q in ("up_to", "fewer_than"):
             return Bounds(0.0, float(v))
-        return Bounds(float(v), 10.0 * float(v))  # order_of_magnitude
+        ten_times = float(Decimal(repr(float(v))).scaleb(1))  # 0.3 gives 3, not 3.0000000000000004
+        return Bounds(float(v), ten_times)  # order_of_magnitude

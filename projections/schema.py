@@ -40,8 +40,9 @@ TRACKING = "tl_tracking"
 # is added (developments 4: `tl_actor_developments`), or columns (developments 5: the segments'
 # `occurred_lower` and `occurred_upper`, `_ADDED_COLUMNS`). Both 6: actor ids and originators
 # compare without the spaces around them (`state.name_key`); both 7: nor the runs of spaces in
-# them, their format characters or their compatibility forms (NFKC).
-FOLDS = {"developments": 7, "deliveries": 7}
+# them, their format characters or their compatibility forms (NFKC). Deliveries 8: figures add
+# as decimals (`events.figures.added`: 1.1 + 2.2 is 3.3, not 3.3000000000000003).
+FOLDS = {"developments": 7, "deliveries": 8}
 
 DEVELOPMENTS = Table(
     "tl_developments",

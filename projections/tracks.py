@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from operator import itemgetter
 from typing import Any, NamedTuple
 
+from events.figures import added
 from projections.state import DAY_MAX, DAY_MIN, DevState
 
 EXCLUDED = frozenset({"refuted", "retracted", "withdrawn"})
@@ -117,12 +118,12 @@ def fold(pieces: Iterable[Piece], payload: Payload | None) -> Payload | None:
         if piece.cumulative:
             low, high = piece.low, piece.high  # type: ignore[assignment]
         elif stated:
-            low += piece.low  # type: ignore[operator]
-            high = None if high is None or piece.high is None else high + piece.high
+            low = added(low, piece.low)  # type: ignore[arg-type]
+            high = None if high is None or piece.high is None else added(high, piece.high)
         elif stated is None and piece.high is not None:
             raise Unsettled
         else:  # nothing stated before (or unknown, and this one unbounded): it starts from 0
-            low += piece.low  # type: ignore[operator]
+            low = added(low, piece.low)  # type: ignore[arg-type]
             high = None if piece.high is None else 0.0 + piece.high
         stated = True
     return (low, high, reports, last) if reports else None
@@ -218,8 +219,8 @@ class Track:
         if not stated:
             return (low, None, reports, last)
         for piece in reversed(tail):
-            low += piece.low  # type: ignore[operator]
-            high = None if high is None or piece.high is None else high + piece.high
+            low = added(low, piece.low)  # type: ignore[arg-type]
+            high = None if high is None or piece.high is None else added(high, piece.high)
         return (low, high, reports, last)
 
     def recompute(

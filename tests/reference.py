@@ -63,6 +63,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from typing import get_args
 from uuid import UUID
 
@@ -575,20 +576,25 @@ def _total_key(t: RefTotal) -> _TotalKey:
 def _fold_figures(figures: Iterable[Figure]) -> tuple[float, float | None]:
     """Bounds of one series from its figures in order: cumulative sets, increment adds; no
     figure stating a number leaves the high None (nothing bounds the series above)."""
-    low: float = 0.0
-    high: float | None = 0.0
+    low = Decimal(0)  # the figures are decimals as written: 1.1 + 2.2 is 3.3
+    high: Decimal | None = Decimal(0)
     stated = False
     for figure in figures:
         bounds = figure.bounds()
         if bounds is None:  # unspecified: counts as a report, adds nothing
             continue
         stated = True
+        as_written = Decimal(repr(bounds.low)), _decimal(bounds.high)
         if figure.basis == "cumulative":
-            low, high = bounds.low, bounds.high
+            low, high = as_written
         else:
-            low += bounds.low
-            high = None if high is None or bounds.high is None else high + bounds.high
-    return low, high if stated else None
+            low += as_written[0]
+            high = None if high is None or as_written[1] is None else high + as_written[1]
+    return float(low), float(high) if stated and high is not None else None
+
+
+def _decimal(value: float | None) -> Decimal | None:
+    return None if value is None else Decimal(repr(value))
 
 
 def allegations(log: Sequence[Recorded], as_of: date, known_at_us: int) -> list[RefAllegation]:

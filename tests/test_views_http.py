@@ -385,6 +385,27 @@ def test_csv_counts_are_whole_numbers_however_large(database_url: str) -> None:
     assert (series["low"], series["high"]) == (str(10**15), str(10**16))  # not 1e+16
 
 
+def test_decimal_figures_add_up_as_written_in_json_and_csv(database_url: str) -> None:
+    # binary floats make 1.1 + 2.2 + 0.1 read 3.4000000000000004, and 10 x 0.3 read
+    # 3.0000000000000004: the figures are decimals as the sources wrote them
+    tonnes = [{"unit": "tonne", "value": value} for value in (1.1, 2.2)]
+    tonnes.append({"unit": "tonne", "qualifier": "range", "low": 0.1, "high": 0.2})
+    with serve(database_url) as client:
+        development_id = report_development(client, report=bodies.report(figure=tonnes[0]))
+        for figure in tonnes[1:]:
+            post_event(
+                client, bodies.report_added(development_id, report=bodies.report(figure=figure))
+            )
+        magnitude = {"unit": "missile", "qualifier": "order_of_magnitude", "value": 0.3}
+        report_development(client, report=bodies.report(figure=magnitude))
+        view = client.get("/api/views/deliveries", params=AS_OF)
+        table = client.get("/api/views/deliveries", params={**AS_OF, "format": "csv"}).text
+
+    assert '"low":3.4,"high":3.5' in view.text and '"low":0.3,"high":3' in view.text
+    rows = {row["unit"]: (row["low"], row["high"]) for row in csv.DictReader(io.StringIO(table))}
+    assert rows == {"tonne": ("3.4", "3.5"), "missile": ("0.3", "3")}
+
+
 @pytest.mark.parametrize("how", ["query", "accept"])
 def test_views_answer_csv(database_url: str, how: str) -> None:
     with serve(database_url) as client:
