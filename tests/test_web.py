@@ -182,6 +182,21 @@ def test_a_correction_of_a_development_shows_the_words_it_removed_and_added(
     assert f"<ins>{added}2023-09/2023-10</ins>" in response.text
 
 
+def test_an_originator_that_supports_and_contradicts_is_shown_with_both_stances(
+    tmp_path: Path,
+) -> None:
+    # John Kirby reports the development (supports), then contradicts it; the State Department
+    # only supports it
+    with serve(f"sqlite:///{tmp_path / 'voices.db'}") as client:
+        development = report_development(client)
+        contradicts = report(stance="contradicts", asserted_on="2023-11-01", figure=None)
+        assert post_event(client, report_added(development, report=contradicts)).status_code == 201
+        assert post_event(client, report_added(development)).status_code == 201
+        text = page(client, f"/developments/{development}", as_of="2024-03-01").text
+
+    assert "Reported by John Kirby (supports, contradicts), US State Department " in text
+
+
 def test_known_at_before_anything_was_recorded_shows_an_empty_service(client: Client) -> None:
     text = page(client, "/", as_of="2024-03-01", known_at="2000-01-01").text
     # the empty views say it is what was recorded here by then, not the reporting, that is empty

@@ -23,7 +23,8 @@ ALLEGATIONS = 500  # open allegations on the page; the download has all of them
 
 
 class Voice(msgspec.Struct, frozen=True):
-    """An originator of a development's active reports and the stances it took, if not support."""
+    """An originator of a development's active reports and the stances it took, unless it only
+    supported it."""
 
     originator: str
     stances: list[str]
@@ -58,14 +59,19 @@ class Overview(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def voices(detail: Detail | None) -> list[Voice]:
-    """The originators of the active reports, in report order, with non-supporting stances."""
+    """The originators of the active reports, in report order, each with its stances in that
+    order when one is not support: one that supports and contradicts reads so, not as one that
+    only contradicts."""
     stances: dict[str, list[str]] = {}
     for report in detail.reports if detail else []:
         if report.active:
             said = stances.setdefault(report.report.source.originator, [])
-            if report.report.stance != "supports" and report.report.stance not in said:
+            if report.report.stance not in said:
                 said.append(report.report.stance)
-    return [Voice(originator, stance) for originator, stance in stances.items()]
+    return [
+        Voice(originator, [] if said == ["supports"] else said)
+        for originator, said in stances.items()
+    ]
 
 
 def _entry(read_models: ReadModels, row: DevelopmentRow, as_of: date, known_at_us: int) -> Entry:
