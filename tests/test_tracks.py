@@ -7,6 +7,7 @@ from typing import Any, get_args
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from events.figures import added
 from events.values import Status
 from projections.state import DAY_MAX, DAY_MIN
 from projections.tracks import EXCLUDED, VARIANTS, Payload, Piece, Track
@@ -189,8 +190,8 @@ def on_day(pieces: list[Piece], day: int) -> Payload | None:
         if p.cumulative:
             low, high = p.low, p.high
         else:
-            low += p.low
-            high = None if high is None or p.high is None else high + p.high
+            low = added(low, p.low)
+            high = None if high is None or p.high is None else added(high, p.high)
     last = max(p.asserted_on for p in active)
     return (low, high if stated else None, len(active), last)
 
