@@ -33,6 +33,14 @@ class Change(msgspec.Struct, frozen=True):
 
 
 def _plain(value: object) -> Any:
+    """`value` as JSON values, with the fields a struct holds at their defaults: a figure
+    corrected to `exact` says `"qualifier": "exact"`, which the log's encoding leaves out (the
+    change would read as the qualifier removed). Fields that hold nothing are left out."""
+    if isinstance(value, msgspec.Struct):
+        fields = ((name, getattr(value, name)) for name in value.__struct_fields__)
+        return {name: _plain(field) for name, field in fields if field is not None and field != ()}
+    if isinstance(value, tuple | list):
+        return [_plain(item) for item in value]
     return msgspec.to_builtins(value)
 
 

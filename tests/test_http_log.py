@@ -208,6 +208,25 @@ def a_revised_development(client: Client) -> str:
     return development_id
 
 
+def _figure(qualifier: str, value: int = 1000) -> dict[str, Any]:
+    """A figure of containers as the history gives it: the fields at their defaults included."""
+    return {"unit": "container", "qualifier": qualifier, "value": value, "basis": "increment"}
+
+
+def test_a_figure_corrected_to_its_default_qualifier_says_so_in_the_history(
+    client: Client,
+) -> None:
+    # the log leaves out `"qualifier": "exact"`, the default: the change is not a removal
+    development_id = report_development(client)
+    exact = {"unit": "container", "value": 1200}
+    corrected = bodies.report_corrected(development_id, changes={"figure": exact})
+    assert post_event(client, corrected).status_code == 201
+
+    [change] = history(client, development_id)["items"][1]["changes"]
+
+    assert (change["before"], change["after"]) == (_figure("more_than"), _figure("exact", 1200))
+
+
 def test_history_says_what_each_correction_retraction_and_status_change_changed(
     client: Client,
 ) -> None:
@@ -223,8 +242,8 @@ def test_history_says_what_each_correction_retraction_and_status_change_changed(
         [
             {
                 "field": "figure",
-                "before": {"unit": "container", "qualifier": "more_than", "value": 1000},
-                "after": {"unit": "container", "qualifier": "about", "value": 1000},
+                "before": _figure("more_than"),
+                "after": _figure("about"),
             }
         ],
         [
