@@ -13,6 +13,7 @@ from collections import defaultdict
 from datetime import date
 from typing import Any
 
+from events.figures import singular_of
 from projections.dialect import Dialect, rows_of
 from projections.entries import Entry, LogReader, entries_of
 from projections.results import Deliveries, Series, Total
@@ -43,6 +44,18 @@ def _none_first(value: str | None) -> tuple[bool, str]:
 def _matches(name: str | None, wanted: str | None) -> bool:
     """No filter, or equal but for case and spaces around: actors, categories and units."""
     return wanted is None or (name is not None and name_key(name) == name_key(wanted))
+
+
+def _unit_key(unit: str) -> str:
+    """How units compare in a filter: as `name_key`, and a plural of a unit the field counts in
+    as its singular, as new events must write it (`container`; `containers` in events stored
+    before that rule)."""
+    key = name_key(unit)
+    return singular_of(key) or key
+
+
+def _unit_matches(unit: str | None, wanted: str | None) -> bool:
+    return wanted is None or (unit is not None and _unit_key(unit) == _unit_key(wanted))
 
 
 def involving(found: Deliveries, actor: str | None) -> Deliveries:
@@ -94,7 +107,7 @@ def deliveries(
         key = keys[track_id // TRACKS_PER_SERIES]
         if not (_matches(key[0], supplier) and _matches(key[1], recipient)):
             continue
-        if not (_matches(key[2], category) and _matches(key[3], unit)):
+        if not (_matches(key[2], category) and _unit_matches(key[3], unit)):
             continue
         series.append(
             Series(

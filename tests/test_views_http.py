@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from events import decode_event
+from service.application import Timeline
 from service.http import view_shapes
 from tests import bodies
 from tests.api import Client, next_link, post_event, problem, report_development, serve
@@ -164,6 +166,24 @@ def test_deliveries_answer_series_and_totals(database_url: str) -> None:
     ]
     assert [(t["low"], t["high"]) for t in view["totals"]] == [(10000.0, None)]
     assert empty["series"] == empty["totals"] == []
+
+
+def test_a_unit_filter_in_the_plural_finds_the_series_of_its_singular(database_url: str) -> None:
+    # new events write `container`; one stored before that rule wrote `containers`
+    plural = {"unit": "containers", "qualifier": "exact", "value": 3}
+    stored = bodies.development_reported(report=bodies.report(figure=plural), title="Old")
+    with serve(database_url) as client:
+        report_development(client)
+        timeline: Timeline = client.app.state.timeline
+        timeline.append([decode_event(json.dumps(stored))], "alice", plural_units=True)
+        units = {
+            wanted: sorted(s["unit"] for s in _get(client, "/api/views/deliveries", unit=wanted,
+                                                   **AS_OF)["series"])
+            for wanted in ("containers", "Container", "container", "missiles")
+        }  # fmt: skip
+
+    both = ["container", "containers"]
+    assert units == {"containers": both, "Container": both, "container": both, "missiles": []}
 
 
 def test_pages_follow_the_next_cursor_to_the_end(database_url: str) -> None:
