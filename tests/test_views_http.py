@@ -426,6 +426,30 @@ def test_decimal_figures_add_up_as_written_in_json_and_csv(database_url: str) ->
     assert rows == {"tonne": ("3.4", "3.5"), "missile": ("0.3", "3")}
 
 
+def test_the_csv_of_the_timeline_and_a_development_says_how_precise_occurred_is(
+    database_url: str,
+) -> None:
+    # a month-only start reads 2023-08-01 in `occurred.lower`: the precision tells it apart
+    with serve(database_url) as client:
+        development_id = report_development(client, occurred="2023-08~/2023-11-01")
+        answers = [
+            client.get(path, params={**AS_OF, "format": "csv"}).text
+            for path in ("/api/developments", f"/api/developments/{development_id}")
+        ]
+        occurred = _get(client, f"/api/developments/{development_id}", **AS_OF)["occurred"]
+
+    for table in answers:
+        row = next(csv.DictReader(io.StringIO(table)))
+        assert {name: row[f"occurred.{name}"] for name in occurred} == {
+            "text": "2023-08~/2023-11-01",
+            "lower": "2023-08-01",
+            "upper": "2023-11-01",
+            "precision": "day",  # the finer of its ends'
+            "approximate": "true",
+            "uncertain": "false",
+        }
+
+
 @pytest.mark.parametrize("how", ["query", "accept"])
 def test_views_answer_csv(database_url: str, how: str) -> None:
     with serve(database_url) as client:

@@ -394,7 +394,8 @@ def _columns(names: str) -> tuple[str, ...]:
 TIMELINE_COLUMNS = _columns(
     "development_id position version kind title stage actors.supplier actors.recipient "
     "actors.user actors.end_user actors.authority actors.targets item.category "
-    "item.designation occurred.text occurred.lower occurred.upper status first_reported_on "
+    "item.designation occurred.text occurred.lower occurred.upper occurred.precision "
+    "occurred.approximate occurred.uncertain status first_reported_on "
     "last_reported_on reports total_reports"
 )
 REPORT_COLUMNS = _columns(
@@ -408,7 +409,8 @@ REPORT_COLUMNS = _columns(
 DETAIL_COLUMNS = REPORT_COLUMNS + _columns(
     "development_id version kind title stage actors.supplier actors.recipient actors.user "
     "actors.end_user actors.authority actors.targets item.category item.designation "
-    "occurred.text occurred.lower occurred.upper status status_since visible "
+    "occurred.text occurred.lower occurred.upper occurred.precision occurred.approximate "
+    "occurred.uncertain status status_since visible "
     "first_reported_on last_reported_on active_reports total_reports"
 )
 ALLEGATION_COLUMNS = _columns(
