@@ -735,6 +735,23 @@ def test_a_download_refuses_a_filter_it_does_not_take_rather_than_ignore_it(
     assert twice.status_code == 400 and "takes one 'as_of'" in Page(twice.text).text
 
 
+@pytest.mark.parametrize(
+    "path",
+    ["/", "/parts/overview", f"/developments/{CONTAINERS}", f"/parts/developments/{CONTAINERS}"],
+)
+def test_a_page_refuses_a_parameter_given_twice_rather_than_show_one_of_them(
+    client: Client, path: str
+) -> None:
+    html = {"Accept": "text/html"}
+    for name, values in [("as_of", ("2024-01-01", "2024-03-01")), ("actor", ("IRN", "PRK"))]:
+        twice = client.get(f"{path}?{name}={values[0]}&{name}={values[1]}", headers=html)
+
+        assert twice.status_code == 400 and twice.headers["content-type"].startswith("text/html")
+        assert f"GET {path} takes one '{name}'; it was given more" in Page(twice.text).text
+    # a parameter the page does not read is no reason to refuse it (a link's tracking tag)
+    assert client.get(f"{path}?as_of=2024-03-01&ref=newsletter", headers=html).status_code == 200
+
+
 def test_a_meeting_names_its_parties_without_an_arrow_and_a_transfer_keeps_its_direction(
     client: Client,
 ) -> None:

@@ -34,7 +34,8 @@ class RefuseUnknownParameters:
     """Middleware of every route: under /api/ (but its documents), a query parameter the route's
     handler does not declare is an `InvalidParameter` naming it and listing those it takes, and
     one given more than once, or a whole number not written as one, is an `InvalidParameter`
-    naming it. On every route, so is a parameter whose %-escapes are not UTF-8."""
+    naming it. On every route, so is a parameter whose %-escapes are not UTF-8, and on the web
+    pages one given more than once (a page would show one of them)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -47,6 +48,12 @@ class RefuseUnknownParameters:
             _check_utf8(scope["query_string"])  # on the web pages and downloads too
             if _is_api(scope):
                 self._check(scope)
+            elif not scope["path"].startswith(API):  # the web pages: they take any parameter
+                twice = given_twice(
+                    _where(scope), ASGIConnection[Any, Any, Any, Any](scope).query_params
+                )
+                if twice is not None:
+                    raise twice
         await self.app(scope, receive, send)
 
     def _check(self, scope: Scope) -> None:
@@ -56,7 +63,7 @@ class RefuseUnknownParameters:
             self._accepted, self._whole, self._nulled = accepted_parameters(scope["litestar_app"])
             accepted = self._accepted.setdefault(id(handler), frozenset())
         params = ASGIConnection[Any, Any, Any, Any](scope).query_params
-        refused = refusal(f"{scope.get('method')} {scope['path']}", params, accepted)
+        refused = refusal(_where(scope), params, accepted)
         if refused is not None:
             raise refused
         for name in self._whole.get(id(handler), ()):
@@ -134,6 +141,18 @@ def _nulled(field: FieldDefinition) -> bool:
     return bool(types) and not any(t.annotation is str for t in types)
 
 
+def _where(scope: Scope) -> str:
+    return f"{scope.get('method')} {scope['path']}"
+
+
+def given_twice(where: str, params: MultiDict[str]) -> RefusedParameter | None:
+    """What refuses the first of `params` given more than once at `where`, or None."""
+    twice = next((name for name in params if len(params.getall(name)) > 1), None)
+    if twice is None:
+        return None
+    return RefusedParameter(twice, f"{where} takes one {twice!r}; it was given more")
+
+
 def refusal(
     where: str, params: MultiDict[str], accepted: frozenset[str]
 ) -> RefusedParameter | None:
@@ -142,12 +161,7 @@ def refusal(
     likely one it meant; else the first given twice (which of two was meant cannot be told)."""
     unknown = [name for name in params if name not in accepted]
     if not unknown:
-        twice = [name for name in params if len(params.getall(name)) > 1]
-        return (
-            RefusedParameter(twice[0], f"{where} takes one {twice[0]!r}; it was given more")
-            if twice
-            else None
-        )
+        return given_twice(where, params)
     message = f"{where} has no parameter {unknown[0]!r}"
     if len(unknown) > 1:  # a few named: the answer does not echo a query of any length
         others = ", ".join(repr(name) for name in unknown[1:_NAMED])
