@@ -64,10 +64,11 @@ def serve(host: str, port: int, *, workers: int, log_level: str) -> None:
     context = multiprocessing.get_context("spawn")
     processes: list[BaseProcess] = []
     stopping = False
+    received = 0
 
     def stop(signum: int, frame: FrameType | None) -> None:
-        nonlocal stopping
-        stopping = True
+        nonlocal stopping, received
+        stopping, received = True, signum
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -92,6 +93,8 @@ def serve(host: str, port: int, *, workers: int, log_level: str) -> None:
             sock.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    if received == signal.SIGTERM:  # end as uvicorn does with one process: by the signal (143)
+        signal.raise_signal(signal.SIGTERM)
 
 
 def _start(
