@@ -83,9 +83,11 @@ def deliveries(
     recipient: str | None = None,
     category: str | None = None,
     unit: str | None = None,
+    originator: str | None = None,
     status: str | None = None,
 ) -> Deliveries:
-    """Series valid at (D, P) that match the filters, and their totals."""
+    """Series valid at (D, P) that match the filters, and their totals (of the series kept: with
+    `originator`, that originator's figures)."""
     if status in EXCLUDED:
         return Deliveries(series=[], totals=[])
     variant = 0 if status is None else VARIANT_INDEX[status]
@@ -108,6 +110,8 @@ def deliveries(
         if not (_matches(key[0], supplier) and _matches(key[1], recipient)):
             continue
         if not (_matches(key[2], category) and _unit_matches(key[3], unit)):
+            continue
+        if not _matches(key[4], originator):
             continue
         series.append(
             Series(

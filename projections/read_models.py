@@ -112,12 +112,14 @@ class ReadModels:
         recipient: str | None = None,
         category: str | None = None,
         unit: str | None = None,
+        originator: str | None = None,
         status: str | None = None,
     ) -> Deliveries:
         """`GET /api/views/deliveries`."""
         return self._at(known_at_us, DELIVERIES, lambda position: query_deliveries.deliveries(
             self.dialect, as_of=as_of, position=position, supplier=supplier,
-            recipient=recipient, category=category, unit=unit, status=status))  # fmt: skip
+            recipient=recipient, category=category, unit=unit, originator=originator,
+            status=status))  # fmt: skip
 
     def delivered_states(self, *, known_at_us: int) -> list[DevState]:
         """Every delivered transfer recorded by T, folded (`query_deliveries.delivered_states`),

@@ -39,15 +39,11 @@ def test_a_misspelt_filter_of_a_view_is_refused_naming_it_and_what_the_view_take
         assert filtered.status_code == 200, filtered.text
         # When the supplier filter is misspelt, or a filter the view lacks is sent
         misspelt = _refused(client, f"/api/views/deliveries?{AS_OF}&suplier=IRN", "suplier")
-        unsupported = _refused(
-            client,
-            "/api/views/deliveries?originator=UK%20Defence%20Intelligence",
-            "originator",
-        )
+        unsupported = _refused(client, "/api/views/deliveries?channel=briefing", "channel")
     # Then the answer is a 400 that lists what the view takes, not every delivery
     assert misspelt["detail"] == (
         "GET /api/views/deliveries has no parameter 'suplier'; it "
-        "takes as_of, category, format, known_at, recipient, status, supplier, unit "
+        "takes as_of, category, format, known_at, originator, recipient, status, supplier, unit "
         "(did you mean 'supplier'?)"
     )
     assert "it takes as_of, category, format" in unsupported["detail"]

@@ -186,6 +186,18 @@ def test_a_unit_filter_in_the_plural_finds_the_series_of_its_singular(database_u
     assert units == {"containers": both, "Container": both, "container": both, "missiles": []}
 
 
+def test_deliveries_filter_by_originator_and_total_its_figures_alone(database_url: str) -> None:
+    with serve(database_url) as client:
+        development_id = report_development(client)  # John Kirby: more than 1,000
+        post_event(client, bodies.report_added(development_id))  # the State Department: 10,000
+        view = _get(client, "/api/views/deliveries", originator="  john KIRBY ", **AS_OF)
+        nobody = _get(client, "/api/views/deliveries", originator="KCNA", **AS_OF)
+
+    assert [(s["originator"], s["low"]) for s in view["series"]] == [("John Kirby", 1000)]
+    assert [(t["low"], t["high"]) for t in view["totals"]] == [(1000, None)]
+    assert nobody["series"] == nobody["totals"] == []
+
+
 def test_pages_follow_the_next_cursor_to_the_end(database_url: str) -> None:
     with serve(database_url) as client:
         for day in (3, 1, 2):

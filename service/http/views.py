@@ -290,6 +290,7 @@ class ViewsController(Controller):
         recipient: Filter = None,
         category: Filter = None,
         unit: Filter = None,
+        originator: Filter = None,
         status: StatusFilter = None,
         format: Format = None,
     ) -> Response[Any]:
@@ -302,6 +303,7 @@ class ViewsController(Controller):
             recipient=recipient,
             category=category,
             unit=unit,
+            originator=originator,
             status=status,
         )
         view = deliveries_view(found, day, moment)
