@@ -239,12 +239,12 @@ def refuse_repeated_keys(data: bytes | str) -> None:
 def _first_repeat(value: Any, path: str) -> tuple[str, str] | None:
     """The path and key of the first key, in the order of the text, given twice in its object."""
     if isinstance(value, _Pairs):
-        seen: set[str] = set()
+        keys: set[str] = set()
         for key, item in value:
             at = _member(path, key)
-            if key in seen:
+            if key in keys:
                 return at, key
-            seen.add(key)
+            keys.add(key)
             found = _first_repeat(item, at)
             if found is not None:
                 return found

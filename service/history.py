@@ -32,15 +32,15 @@ class Change(msgspec.Struct, frozen=True):
     after: Any
 
 
-def _plain(value: object) -> Any:
+def plain(value: object) -> Any:
     """`value` as JSON values, with the fields a struct holds at their defaults: a figure
     corrected to `exact` says `"qualifier": "exact"`, which the log's encoding leaves out (the
     change would read as the qualifier removed). Fields that hold nothing are left out."""
     if isinstance(value, msgspec.Struct):
         fields = ((name, getattr(value, name)) for name in value.__struct_fields__)
-        return {name: _plain(field) for name, field in fields if field is not None and field != ()}
+        return {name: plain(field) for name, field in fields if field is not None and field != ()}
     if isinstance(value, tuple | list):
-        return [_plain(item) for item in value]
+        return [plain(item) for item in value]
     return msgspec.to_builtins(value)
 
 
@@ -49,7 +49,7 @@ def _differences(before: object, after: object, fields: Iterable[str]) -> list[C
     for name in fields:
         old, new = getattr(before, name), getattr(after, name)
         if old != new:
-            changes.append(Change(name, _plain(old), _plain(new)))
+            changes.append(Change(name, plain(old), plain(new)))
     return changes
 
 
@@ -69,7 +69,7 @@ def changes_of(
         case ReportRetracted(report=number, effective_on=effective_on):
             assert state is not None
             before = state.reports[number - 1].retracted_on
-            return [Change("retraction.effective_on", _plain(before), _plain(effective_on))]
+            return [Change("retraction.effective_on", plain(before), plain(effective_on))]
         case StatusChanged(status=new_status):
             return [Change("status", status, new_status)]
     return None

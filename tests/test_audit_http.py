@@ -362,9 +362,14 @@ def test_changes_as_csv_give_one_row_per_changed_field(client: Client) -> None:
         ("4", "status", ""),  # about the development, not a report
     ]
     # a report added is its row's `after`: who said what, when (the cells were empty)
+    # as the log gives it, and the fields it left at their defaults, as a correction's diff has
     added = [msgspec.json.decode(row["after"]) for row in rows[:2]]
     logged = client.get("/api/events").json()["items"][:2]
-    assert added == [item["event"]["report"] for item in logged]
+    defaults = {"stance": "supports", "reliability": "F", "credibility": 6}
+    reports = [{**defaults, **item["event"]["report"]} for item in logged]
+    for report in reports:
+        report["figure"] = {"basis": "increment", **report["figure"]}
+    assert added == reports
     assert all(added[n]["source"]["originator"] and added[n]["asserted_on"] for n in (0, 1))
     assert rows[0]["before"] == rows[1]["before"] == ""
     assert rows[3]["before"] == "alleged" and rows[3]["after"] == "corroborated"

@@ -16,7 +16,7 @@ import msgspec
 from events import AnyEvent, DevelopmentReported, Recorded, ReportAdded
 from service.application import Timeline
 from service.domain import fold
-from service.history import Change, history_changes, report_numbers
+from service.history import Change, history_changes, plain, report_numbers
 from service.spreadsheet import csv_table
 
 MAX_PAGE = 5000
@@ -122,7 +122,7 @@ def _added(event: AnyEvent) -> Change:
     """The row of an event that changed no field: a report it added is its `after` (who said
     what, when), as a correction's new value is; another has neither."""
     if isinstance(event, DevelopmentReported | ReportAdded):
-        return Change("report", None, msgspec.to_builtins(event.report))
+        return Change("report", None, plain(event.report))
     return Change("", None, None)
 
 
