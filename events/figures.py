@@ -81,7 +81,7 @@ class Bounds(msgspec.Struct, frozen=True):
 def added(a: float, b: float) -> float:
     """`a + b` as the decimals the sources wrote: 1.1 + 2.2 is 3.3, where binary floats make it
     3.3000000000000003. Whole numbers add as floats, exactly up to 2**53."""
-    if a.is_integer() and b.is_integer():
+    if a % 1 == 0 and b % 1 == 0:  # whole, whether float or int
         return a + b
     return float(Decimal(repr(a)) + Decimal(repr(b)))
 

@@ -8,7 +8,7 @@ import msgspec
 import pytest
 
 from events import Bounds, FieldError, Figure
-from events.figures import Qualifier
+from events.figures import Qualifier, added
 
 _figure_decoder = msgspec.json.Decoder(Figure)
 
@@ -242,3 +242,19 @@ def test_defaults_are_omitted_when_stored() -> None:
 
     # then the stored form carries neither the default qualifier nor the default basis
     assert msgspec.json.encode(stated) == b'{"unit":"container","value":1000}'
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "total"),
+    [
+        (1.1, 2.2, 3.3),  # binary floats: 3.3000000000000003
+        (0.1, 0.2, 0.3),
+        (3.3, 0.1, 3.4),
+        (1000.0, 24.0, 1024.0),
+        (1000, 0.5, 1000.5),  # an int, as a piece built by hand may hold
+        (999_999_999_999_999.0, 1.0, 1_000_000_000_000_000.0),
+    ],
+)
+def test_figures_add_as_the_decimals_written(a: float, b: float, total: float) -> None:
+    assert added(a, b) == total
+    assert repr(added(a, b)) == repr(total)

@@ -67,8 +67,9 @@ def test_the_views_csv_columns_come_in_their_documented_order_holding_the_json_v
         "development_id", "position", "version", "kind", "title", "stage", "actors.supplier",
         "actors.recipient", "actors.user", "actors.end_user", "actors.authority",
         "actors.targets", "item.category", "item.designation", "occurred.text",
-        "occurred.lower", "occurred.upper", "status", "first_reported_on", "last_reported_on",
-        "reports", "total_reports",
+        "occurred.lower", "occurred.upper", "occurred.precision", "occurred.approximate",
+        "occurred.uncertain", "status", "first_reported_on", "last_reported_on", "reports",
+        "total_reports",
     ]  # fmt: skip
     row = dict(zip(timeline[0], timeline[1], strict=True))
     assert (row["first_reported_on"], row["last_reported_on"]) == ("2023-10-13", "2024-02-23")
