@@ -302,9 +302,25 @@ BOUNDS_MET: list[tuple[Op, bool]] = [
 AT_BOUNDS = [(0, 1), (0, 3), (5, 0)]
 
 
+def _said(on: date, value: float) -> Report:
+    figure = Figure(unit="uav", value=value)
+    return Report(source=Source(originator="US", channel="briefing"), asserted_on=on, figure=figure)
+
+
+# One originator's increments that binary floats cannot add: 0.1 + 0.2 + 1.1 is 1.4 as written,
+# 1.4000000000000001 as floats add them
+DECIMALS: list[tuple[Op, bool]] = [
+    (("develop", _said(START, 0.1), "transfer", "delivered", "PRK", "uav", "alleged", None), False),
+    (("add", 0, _said(START + timedelta(days=1), 0.2)), False),
+    (("add", 0, _said(START + timedelta(days=2), 1.1)), False),
+]
+AT_DECIMALS = [(5, 3), (1, 3), (0, 2)]
+
+
 @common(30)
 @given(history=histories, at=points)
 @example(history=BOUNDS_MET, at=AT_BOUNDS)
+@example(history=DECIMALS, at=AT_DECIMALS)
 def test_views_equal_the_reference_on_sqlite(
     history: list[tuple[Op, bool]], at: list[tuple[int, int]]
 ) -> None:
@@ -316,6 +332,7 @@ def test_views_equal_the_reference_on_sqlite(
 @common(8)
 @given(history=histories, at=points)
 @example(history=BOUNDS_MET, at=AT_BOUNDS)
+@example(history=DECIMALS, at=AT_DECIMALS)
 def test_views_equal_the_reference_on_postgres(
     postgres_admin_url: str, history: list[tuple[Op, bool]], at: list[tuple[int, int]]
 ) -> None:
