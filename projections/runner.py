@@ -264,9 +264,17 @@ class ProjectionRunner:
         )
         self._thread.start()
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop the background thread, letting its batch finish."""
+    def stop(self, timeout: float = 10.0) -> bool:
+        """Stop the background thread, letting its batch finish; False when it still runs
+        after `timeout` seconds (a batch stuck on the database, say)."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return True
+        thread.join(timeout)
+        if thread.is_alive():
+            logger.warning(
+                "projection runner: still running %.0f s after it was told to stop", timeout
+            )
+            return False
+        return True

@@ -473,7 +473,9 @@ def test_the_background_runner_follows_the_log_and_stops(store: Store) -> None:
             time.sleep(0.01)
         assert runner.position == store.timeline.store.last_position()
     finally:
-        runner.stop()
+        stopped = runner.stop(timeout=30)
+    assert stopped
+    assert not [t for t in threading.enumerate() if t.name == "projection-runner"]
 
 
 def test_run_forever_follows_the_log_until_told_to_stop(store: Store, database_url: str) -> None:
