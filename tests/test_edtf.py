@@ -322,6 +322,21 @@ def test_interval_that_ends_before_it_starts_is_refused(text: str) -> None:
         parse_edtf(text)
 
 
+@pytest.mark.parametrize(
+    ("text", "lower", "upper"),
+    [
+        ("2024-06/2024", date(2024, 6, 1), date(2024, 12, 31)),  # ends within its end's year
+        ("2024-03-15/2024-03", date(2024, 3, 15), date(2024, 3, 31)),
+        ("2024/2024-01", date(2024, 1, 1), date(2024, 1, 31)),  # starts with its end's year
+    ],
+)
+def test_interval_whose_start_lies_within_its_coarser_end_is_accepted(
+    text: str, lower: date, upper: date
+) -> None:
+    parsed = parse_edtf(text)
+    assert (parsed.lower, parsed.upper) == (lower, upper)
+
+
 @pytest.mark.parametrize("text", ["/", "../..", "../", "/.."])
 def test_interval_without_a_known_end_is_refused(text: str) -> None:
     with pytest.raises(EdtfError, match="at least one known end"):

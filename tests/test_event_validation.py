@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -590,6 +591,32 @@ def test_string_at_its_length_limit_is_accepted_and_one_more_is_refused(
     assert refused_at(with_value(body, field, "я" * (limit + 1))) == f"$.{field}"
 
 
+def _url(length: int) -> str:
+    return "https://x.org/" + "a" * (length - len("https://x.org/"))
+
+
+@pytest.mark.parametrize(
+    ("field", "make", "limit"),
+    [
+        ("report.figure.text", lambda n: "я" * n, 500),
+        ("report.source.url", _url, 2000),
+        ("item.category", lambda n: "c" * n, 60),
+        ("actors.targets", lambda n: [f"T{i}" for i in range(n)], 50),
+    ],
+    ids=["figure.text", "source.url", "item.category", "targets"],
+)
+def test_value_of_a_shaped_field_at_its_limit_is_accepted_and_one_more_is_refused(
+    field: str, make: Callable[[int], Any], limit: int
+) -> None:
+    body = minimal("development_reported")
+    body["report"]["figure"] = {"unit": "round", "value": 10}
+    body["item"] = {"category": "uav"}
+
+    decode(with_value(body, field, make(limit)))
+
+    assert refused_at(with_value(body, field, make(limit + 1))) == f"$.{field}"
+
+
 @pytest.mark.parametrize(
     "field",
     ["title", "actors.supplier", "report.source.originator", "report.source.title", "report.quote"],
@@ -1005,8 +1032,13 @@ def test_corrected_occurred_outside_the_edtf_subset_is_refused() -> None:
     assert refused_at(body) == "$.changes.occurred"
 
 
-def test_occurred_longer_than_64_characters_is_refused() -> None:
-    assert refused_at({**minimal("development_reported"), "occurred": "2" * 65}) == "$.occurred"
+def test_occurred_longer_than_64_characters_is_refused_before_it_is_parsed() -> None:
+    # No text of the EDTF subset is that long: the bound keeps long texts from the parser
+    [too_long] = refusal({**minimal("development_reported"), "occurred": "2" * 65}).errors
+    [at_limit] = refusal({**minimal("development_reported"), "occurred": "2" * 64}).errors
+
+    assert (too_long.path, too_long.message) == ("$.occurred", "Expected `str` of length <= 64")
+    assert at_limit.path == "$.occurred" and "is not YYYY" in at_limit.message
 
 
 # --- dates -------------------------------------------------------------------------------------

@@ -151,11 +151,16 @@ def test_range_with_a_value_is_refused_on_value() -> None:
     assert refusal(qualifier="range", value=5, low=1, high=10).field == "value"
 
 
-def test_range_with_low_above_high_is_refused_on_low() -> None:
-    error = refusal(qualifier="range", low=36, high=12)
+@pytest.mark.parametrize(("low", "high"), [(36, 12), (7.5, 7), (7, 6.999)])
+def test_range_with_low_above_high_is_refused_on_low(low: float, high: float) -> None:
+    error = refusal(qualifier="range", low=low, high=high)
 
     assert error.field == "low"
     assert "greater than high" in error.message
+
+
+def test_range_with_low_equal_to_high_is_taken() -> None:
+    assert Figure(unit="uav", qualifier="range", low=7, high=7).bounds() == Bounds(7.0, 7.0)
 
 
 @pytest.mark.parametrize("number", ["value", "low", "high"])

@@ -30,7 +30,8 @@ def test_a_write_without_a_token_is_401_with_a_bearer_challenge(database_url: st
 def test_a_reader_token_cannot_write(database_url: str) -> None:
     with serve(database_url, role="reader") as client:
         problem(post_event(client, bodies.development_reported()), 403)
-        assert client.get("/api/events").status_code == 200
+        events = client.get("/api/events")
+        assert events.status_code == 200 and events.json()["items"] == []
 
 
 def test_an_unknown_or_malformed_token_is_401(database_url: str) -> None:

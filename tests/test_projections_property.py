@@ -316,11 +316,19 @@ DECIMALS: list[tuple[Op, bool]] = [
 ]
 AT_DECIMALS = [(5, 3), (1, 3), (0, 2)]
 
+# A status change asked for on its effective day, and on the day before
+JUDGED: list[tuple[Op, bool]] = [
+    (("develop", _said(START, 3), "transfer", "delivered", "PRK", "uav", "alleged", None), False),
+    (("judge", 0, "corroborated", START + timedelta(days=5)), False),
+]
+AT_JUDGED = [(5, 2), (4, 2), (5, 1)]
+
 
 @common(30)
 @given(history=histories, at=points)
 @example(history=BOUNDS_MET, at=AT_BOUNDS)
 @example(history=DECIMALS, at=AT_DECIMALS)
+@example(history=JUDGED, at=AT_JUDGED)
 def test_views_equal_the_reference_on_sqlite(
     history: list[tuple[Op, bool]], at: list[tuple[int, int]]
 ) -> None:
@@ -333,6 +341,7 @@ def test_views_equal_the_reference_on_sqlite(
 @given(history=histories, at=points)
 @example(history=BOUNDS_MET, at=AT_BOUNDS)
 @example(history=DECIMALS, at=AT_DECIMALS)
+@example(history=JUDGED, at=AT_JUDGED)
 def test_views_equal_the_reference_on_postgres(
     postgres_admin_url: str, history: list[tuple[Op, bool]], at: list[tuple[int, int]]
 ) -> None:

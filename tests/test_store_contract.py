@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import msgspec
 import pytest
@@ -71,6 +72,21 @@ def test_hash_chain_links_every_row_to_the_previous_one(timeline: Timeline) -> N
             state=row.state,
         )
         assert row.link == link
+
+
+def test_a_link_is_the_sha256_of_the_previous_link_the_row_s_header_and_its_payload_hash() -> None:
+    # Given one row's stored values
+    development, event = UUID("0b0f7c1e-3c7a-4d2e-9a51-6f0e8e3b2a10"), UUID(int=0x5D1E)
+    state = b'{"type":"report_added"}'
+    # When it is linked to the genesis link
+    link = chain_link(GENESIS, position=7, development_id=development, version=2,
+                      topic="report_added", recorded_at_us=1_700_000_000_123_456,
+                      recorded_by="alice", event_id=event, state=state)  # fmt: skip
+    # Then the link is the documented hash, and stays the value every stored chain was built
+    # with: a change here would make every stored log fail its verification
+    header = f"7\n{development}\n2\nreport_added\n1700000000123456\n{event}\nalice\n".encode()
+    assert link == hashlib.sha256(bytes(32) + header + hashlib.sha256(state).digest()).digest()
+    assert link.hex() == "76f8d79d5231ea6afa892e85b742df31f2857be6dcc04d5199b9a1dd67547c74"
 
 
 def test_the_same_event_id_and_body_returns_the_original_receipt_after_reopening(

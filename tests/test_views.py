@@ -504,6 +504,30 @@ def test_status_as_of_a_date_is_the_latest_effective_change_ties_to_the_later_on
     same_as_reference(store, D(2024, 3, 15))
 
 
+def test_a_status_change_holds_from_its_effective_day_in_every_view(store: Store) -> None:
+    # Given a development alleged from January and corroborated with effect from 1 February
+    dev = store.develop(said(US, D(2024, 1, 1)))
+    store.judge(dev, "corroborated", D(2024, 2, 1))
+
+    # When each view is asked on the day before and on the effective day itself
+    before, on = D(2024, 1, 31), D(2024, 2, 1)
+    detail_before, detail_on = store.detail_at(dev, before), store.detail_at(dev, on)
+
+    # Then every view turns on that day, the development's own answer too
+    assert [store.timeline_at(day)[0].status for day in (before, on)] == ["alleged", "corroborated"]
+    assert [store.allegations_at(day)[0].status for day in (before, on)] == [
+        "alleged",
+        "corroborated",
+    ]
+    assert detail_before is not None and detail_on is not None
+    assert (detail_before.development.status, detail_before.status_since) == (
+        "alleged",
+        D(2024, 1, 1),
+    )
+    assert (detail_on.development.status, detail_on.status_since) == ("corroborated", on)
+    same_as_reference(store, on)
+
+
 def test_allegations_count_active_reports_by_stance_with_age_and_status_since(
     store: Store,
 ) -> None:

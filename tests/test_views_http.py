@@ -215,6 +215,28 @@ def test_pages_follow_the_next_cursor_to_the_end(database_url: str) -> None:
     assert seen == ["2024-01-01", "2024-01-02", "2024-01-03"]
 
 
+@pytest.mark.parametrize("path", ["/api/developments", "/api/views/allegations"])
+def test_a_page_that_exactly_fills_its_limit_is_the_last_when_nothing_follows(
+    database_url: str, path: str
+) -> None:
+    with serve(database_url) as client:
+        # Given two developments
+        for day in (1, 2):
+            report = bodies.report(asserted_on=f"2024-01-0{day}")
+            assert post_event(client, bodies.development_reported(report=report)).status_code == 201
+        # When a page of two is asked, as JSON and as CSV, and a page of one
+        full = _get(client, path, **AS_OF, limit=2)
+        table = client.get(path, params={**AS_OF, "limit": 2, "format": "csv"})
+        partial = _get(client, path, **AS_OF, limit=1)
+        partial_table = client.get(path, params={**AS_OF, "limit": 1, "format": "csv"})
+
+    # Then the full page has both and points nowhere further: no empty page to follow
+    assert len(full["items"]) == 2 and full["next"] is None
+    assert table.status_code == 200 and next_link(table) is None
+    assert len(partial["items"]) == 1 and partial["next"] is not None
+    assert next_link(partial_table) is not None
+
+
 def test_following_next_alone_goes_on_with_the_first_page_s_as_of_and_known_at(
     database_url: str,
 ) -> None:

@@ -346,11 +346,17 @@ def test_the_pages_answer_at_the_end_of_the_calendar(
 
 
 def test_the_pages_refer_to_nothing_outside_the_service(client: Client) -> None:
+    served: set[str] = set()
     for path in ("/", f"/developments/{CONTAINERS}", "/parts/overview"):
-        for url in page(client, path).urls:
+        urls = page(client, path).urls
+        assert urls, f"{path} refers to nothing: the page was not read"
+        for url in urls:
             assert not re.match(r"(?i)^(https?:)?//", url), f"{path} refers to {url}"
             if url.startswith("/static/"):
                 assert client.get(url).status_code == 200
+                served.add(url.partition("?")[0])
+    # the pages' own script and style are among what was fetched
+    assert {"/static/timeline.js", "/static/timeline.css"} <= served
 
 
 def test_a_part_is_the_views_alone_for_the_script_to_swap_in(client: Client) -> None:
