@@ -268,11 +268,12 @@ def assert_projections_equal_a_rebuild(database: str, head: int) -> None:
 class TcpProxy:
     """A TCP relay on a free loopback port to `target`, which a test can take away (`stop`:
     connections refused, those relayed broken) and bring back (`start`) on the same port: a
-    database server going out of reach and coming back."""
+    database server going out of reach and coming back. `connections` counts those made to it."""
 
     def __init__(self, target: tuple[str, int]) -> None:
         self.target = target
         self.port = free_port()
+        self.connections = 0
         self._listener: socket.socket | None = None
         self._open: list[socket.socket] = []
         self._lock = threading.Lock()
@@ -307,6 +308,7 @@ class TcpProxy:
                 client, _ = listener.accept()
             except OSError:  # stopped
                 return
+            self.connections += 1
             try:
                 upstream = socket.create_connection(self.target)
             except OSError:

@@ -15,6 +15,7 @@ from events import decode_event
 from service.application import Timeline
 from service.cli import main
 from tests import bodies
+from tests.procs import wait_until
 
 
 def _append_until(database: str, stop: threading.Event, acknowledged: list[int]) -> None:
@@ -47,8 +48,8 @@ def test_a_backup_taken_while_events_are_written_holds_every_one_acknowledged_be
     writer = threading.Thread(target=_append_until, args=(database, stop, acknowledged))
     writer.start()
     try:
-        while len(acknowledged) < 50:
-            stop.wait(0.01)
+        started = wait_until(lambda: len(acknowledged) >= 50 or not writer.is_alive(), timeout=60)
+        assert started and writer.is_alive(), f"the writer stopped at {len(acknowledged)} events"
         before = max(acknowledged)
         # When the database is backed up meanwhile
         code = main(["backup", str(tmp_path / "copy.db"), "--database", database])

@@ -33,6 +33,7 @@ from tests.procs import HOST, Server, create_token, read_log, serving
 
 SMALL_BODY_LIMIT = 4096
 BODY_TIMEOUT = 1.0
+PATIENT_BODY_TIMEOUT = 60.0
 
 
 class Answer(NamedTuple):
@@ -156,13 +157,26 @@ def test_body_that_arrives_too_slowly_is_refused_with_408_and_the_connection_clo
     assert len(read_log(limited.server.base_url)) == before
 
 
-def test_a_stalled_body_does_not_hold_up_other_requests(limited: Limited) -> None:
+@pytest.fixture(scope="module")
+def patient(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Limited]:
+    """A server that waits far longer for a body than any other request here takes: a stalled
+    body is still waited for after another request, however slowly the machine answers it."""
+    folder = tmp_path_factory.mktemp("patient")
+    database = f"sqlite:///{folder}/patient.db"
+    token = create_token(database, "newsroom")
+    environment = {"TIMELINE_BODY_TIMEOUT_SECONDS": str(PATIENT_BODY_TIMEOUT)}
+    with serving(database, folder / "logs", env=environment) as server:
+        yield Limited(server, token)
+
+
+def test_a_stalled_body_does_not_hold_up_other_requests(patient: Limited) -> None:
     body = json.dumps(bodies.development_reported()).encode()
-    with socket.create_connection((HOST, limited.server.port), timeout=10) as stalled:
+    with socket.create_connection((HOST, patient.server.port), timeout=10) as stalled:
         # given a connection that sent all but the end of a request and stalls
-        stalled.sendall(post_request(limited.token, body)[:-100])
-        # when another client asks for the health meanwhile
-        response = httpx.get(f"{limited.server.base_url}/api/health", timeout=10)
+        stalled.sendall(post_request(patient.token, body)[:-100])
+        # when another client asks for the health meanwhile (a server held up by the stalled
+        # body answers it only once that times out, 60 s on: the client gives up after 10 s)
+        response = httpx.get(f"{patient.server.base_url}/api/health", timeout=10)
         # then it is answered while the stalled request still waits for its body
         assert response.status_code == 200
         stalled.setblocking(False)
@@ -246,15 +260,27 @@ def test_reads_need_a_token_when_the_setting_says_yes_in_any_case(
 # --- the time a request may take to be answered ---------------------------------------------------
 
 
+# The slow handlers wait for the gate, which the test opens only once it has its answer; one
+# that waited GATE_SECONDS in vain says so (`gave_up`): the answer came only when it was done
+GATE_SECONDS = 10.0
+gate, gave_up = threading.Event(), threading.Event()
+
+
 @get("/api/test-slow", sync_to_thread=True)
 def slow_in_a_thread() -> dict[str, bool]:
-    time.sleep(1.0)
+    if not gate.wait(GATE_SECONDS):
+        gave_up.set()
     return {"ok": True}
 
 
 @get("/api/test-slow-async")
 async def slow_on_the_loop() -> dict[str, bool]:
-    await asyncio.sleep(1.0)
+    deadline = time.monotonic() + GATE_SECONDS
+    while not gate.is_set():
+        if time.monotonic() > deadline:
+            gave_up.set()
+            break
+        await asyncio.sleep(0.01)
     return {"ok": True}
 
 
@@ -269,13 +295,20 @@ def test_a_request_unanswered_past_the_deadline_gets_503_with_retry_after(
     tmp_path: Path, path: str
 ) -> None:
     handlers = [slow_in_a_thread, slow_on_the_loop]
+    gate.clear()
+    gave_up.clear()
     with serve(
         f"sqlite:///{tmp_path}/slow.db", request_timeout_seconds=0.2, extra_route_handlers=handlers
     ) as client:
-        began = time.monotonic()
-        response = client.get(path)
+        try:
+            # when a request's handler is still waiting for the gate at the deadline
+            response = client.get(path)
+        finally:
+            gate.set()  # only now may the handler finish
+        # then it was answered 503 at the deadline, while its handler still waited for the
+        # gate: not once the handler had given up waiting and was done
+        assert not gave_up.is_set(), "answered only once the handler was done"
         document = problem(response, 503)
-        assert time.monotonic() - began < 0.9  # answered at the deadline, not when done
         assert "0.2 s" in document["detail"] and response.headers["retry-after"] == "1"
         assert client.get("/api/health").status_code == 200  # and the app goes on serving
 

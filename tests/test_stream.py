@@ -145,8 +145,8 @@ def test_events_posted_after_connecting_arrive_in_position_order(database_url: s
     assert [m.item() for m in received] == log
 
 
-def test_last_event_id_resumes_after_that_position_and_wins_over_after(tmp_path: Path) -> None:
-    with live(f"sqlite:///{tmp_path}/t.db") as server:
+def test_last_event_id_resumes_after_that_position_and_wins_over_after(database_url: str) -> None:
+    with live(database_url) as server:
         receipts = [post(server.client, bodies.development_reported()) for _ in range(4)]
         headers = {"Last-Event-ID": str(receipts[1]["position"])}
         with server.client.stream("GET", "/api/stream?after=0", headers=headers) as response:
@@ -158,8 +158,8 @@ def test_last_event_id_resumes_after_that_position_and_wins_over_after(tmp_path:
     assert after.id == str(receipts[3]["position"])
 
 
-def test_filters_keep_one_development_or_one_kind(tmp_path: Path) -> None:
-    with live(f"sqlite:///{tmp_path}/t.db") as server:
+def test_filters_keep_one_development_or_one_kind(database_url: str) -> None:
+    with live(database_url) as server:
         transfer = post(server.client, bodies.development_reported())["development_id"]
         use = post(server.client, bodies.development_reported(kind="use"))["development_id"]
         post(server.client, bodies.report_added(transfer))
@@ -185,9 +185,9 @@ def test_filters_keep_one_development_or_one_kind(tmp_path: Path) -> None:
 
 
 def test_one_developments_stream_is_read_from_its_own_events_not_the_whole_log(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with live(f"sqlite:///{tmp_path}/t.db", stream_heartbeat_seconds=0.2) as server:
+    with live(database_url, stream_heartbeat_seconds=0.2) as server:
         # Given one development among many others in the log
         mine = post(server.client, bodies.development_reported())["development_id"]
         for _ in range(5):
@@ -214,12 +214,12 @@ def test_one_developments_stream_is_read_from_its_own_events_not_the_whole_log(
     assert scanned == []  # every event since position 0 was read to find its own before
 
 
-def test_heartbeats_are_comment_lines_while_nothing_happens(tmp_path: Path) -> None:
+def test_heartbeats_are_comment_lines_while_nothing_happens(database_url: str) -> None:
     # Given a server whose streams beat every 0.2 s (the default is 15 s)
     # When a stream is read while nothing is posted, each line awaited at most 5 s: one that
     # beat at the default interval fails with a read timeout
     with (
-        live(f"sqlite:///{tmp_path}/t.db", stream_heartbeat_seconds=0.2) as server,
+        live(database_url, stream_heartbeat_seconds=0.2) as server,
         server.client.stream("GET", "/api/stream", timeout=5) as response,
     ):
         beats = []
@@ -267,9 +267,9 @@ def test_the_stream_follows_events_another_process_wrote_to_the_database(
 
 @pytest.mark.parametrize("development", ["0b0f7c1e3c7a4d2e9a516f0e8e3b2a10", "null", "{x}"])
 def test_a_development_is_written_as_in_its_path_or_refused(
-    tmp_path: Path, development: str
+    database_url: str, development: str
 ) -> None:
-    with serve(f"sqlite:///{tmp_path}/t.db") as client:
+    with serve(database_url) as client:
         # a malformed Last-Event-ID keeps the stream from opening if the id were taken
         response = client.get(
             "/api/stream", params={"development": development}, headers={"Last-Event-ID": "x"}
@@ -283,8 +283,8 @@ def test_a_development_is_written_as_in_its_path_or_refused(
     # "²" is a digit to Python; an id the service sends has no leading zero
     [b"abc", "\u00b2".encode("latin-1"), b"9223372036854775808", b"01"],
 )
-def test_a_malformed_last_event_id_is_a_problem(tmp_path: Path, last_event_id: bytes) -> None:
-    with serve(f"sqlite:///{tmp_path}/t.db") as client:
+def test_a_malformed_last_event_id_is_a_problem(database_url: str, last_event_id: bytes) -> None:
+    with serve(database_url) as client:
         response = client.get("/api/stream", headers=[(b"Last-Event-ID", last_event_id)])
         bad_kind = client.get("/api/stream", params={"kind": "rumour"})
 
@@ -292,8 +292,8 @@ def test_a_malformed_last_event_id_is_a_problem(tmp_path: Path, last_event_id: b
     assert bad_kind.status_code == 400
 
 
-def test_a_client_that_goes_away_ends_its_stream(tmp_path: Path) -> None:
-    with live(f"sqlite:///{tmp_path}/t.db") as server:
+def test_a_client_that_goes_away_ends_its_stream(database_url: str) -> None:
+    with live(database_url) as server:
         host, port = server.base.removeprefix("http://").split(":")
         # Given a client with an open stream
         with socket.create_connection((host, int(port)), timeout=10) as connection:
@@ -308,11 +308,10 @@ def test_a_client_that_goes_away_ends_its_stream(tmp_path: Path) -> None:
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_the_server_shuts_down_promptly_with_an_open_stream(tmp_path: Path, stop: int) -> None:
-    database = f"sqlite:///{tmp_path}/t.db"
-    subprocess.run([TIMELINE, "init", "--database", database], check=True,
+def test_the_server_shuts_down_promptly_with_an_open_stream(database_url: str, stop: int) -> None:
+    subprocess.run([TIMELINE, "init", "--database", database_url], check=True,
                    capture_output=True)  # fmt: skip
-    with serving(database) as server:
+    with serving(database_url) as server:
         # Given a bare HTTP/1.1 client with an open stream, as curl: it never closes it itself
         host, port = server.base.removeprefix("http://").split(":")
         with socket.create_connection((host, int(port)), timeout=10) as connection:
@@ -332,8 +331,8 @@ def test_the_server_shuts_down_promptly_with_an_open_stream(tmp_path: Path, stop
         server.process.wait(timeout=10)
 
 
-def test_head_of_the_stream_answers_its_headers_and_ends(tmp_path: Path) -> None:
-    with live(f"sqlite:///{tmp_path}/t.db", stream_heartbeat_seconds=0.2) as server:
+def test_head_of_the_stream_answers_its_headers_and_ends(database_url: str) -> None:
+    with live(database_url, stream_heartbeat_seconds=0.2) as server:
         # When the stream's headers are asked for
         head = server.client.head("/api/stream")
         # Then they are answered, and the answer ends: not held open as a stream would be
@@ -343,8 +342,8 @@ def test_head_of_the_stream_answers_its_headers_and_ends(tmp_path: Path) -> None
         assert server.client.get("/api/health").status_code == 200  # the server goes on
 
 
-def test_a_stream_past_the_servers_limit_is_a_503_until_one_closes(tmp_path: Path) -> None:
-    with live(f"sqlite:///{tmp_path}/t.db", max_streams=1, stream_heartbeat_seconds=0.2) as server:
+def test_a_stream_past_the_servers_limit_is_a_503_until_one_closes(database_url: str) -> None:
+    with live(database_url, max_streams=1, stream_heartbeat_seconds=0.2) as server:
         # Given a server that keeps one stream open, and that one open
         with server.client.stream("GET", "/api/stream") as held:
             assert held.status_code == 200
@@ -365,13 +364,13 @@ def test_a_stream_past_the_servers_limit_is_a_503_until_one_closes(tmp_path: Pat
 
 @pytest.mark.parametrize("busy", [False, True], ids=["quiet-log", "busy-log"])
 def test_a_stream_whose_token_is_revoked_ends_within_a_heartbeat(
-    tmp_path: Path, busy: bool
+    database_url: str, busy: bool
 ) -> None:
     # Given a stream opened with the newsroom's token, and (busy) another desk posting events
     # every 0.05 s, so that the stream is never quiet for a heartbeat (0.5 s)
     settings = {"stream_heartbeat_seconds": 0.5, "stream_poll_seconds": 0.05}
     with (
-        live(f"sqlite:///{tmp_path}/t.db", **settings) as server,
+        live(database_url, **settings) as server,
         server.client.stream("GET", "/api/stream") as response,
     ):
         sent = messages(response)
@@ -401,8 +400,8 @@ def test_a_stream_whose_token_is_revoked_ends_within_a_heartbeat(
             poster.join()
 
 
-def test_streams_asked_for_at_once_are_refused_past_the_servers_limit(tmp_path: Path) -> None:
-    with live(f"sqlite:///{tmp_path}/t.db", max_streams=2, stream_heartbeat_seconds=0.2) as server:
+def test_streams_asked_for_at_once_are_refused_past_the_servers_limit(database_url: str) -> None:
+    with live(database_url, max_streams=2, stream_heartbeat_seconds=0.2) as server:
         # Given a server that keeps two streams open, when twelve are asked for at once
         port = int(server.base.rsplit(":", 1)[1])
         sockets = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(12)]
@@ -418,9 +417,9 @@ def test_streams_asked_for_at_once_are_refused_past_the_servers_limit(tmp_path: 
 
 
 def test_a_stream_of_one_development_reads_only_what_came_after_its_position(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with live(f"sqlite:///{tmp_path}/t.db", stream_heartbeat_seconds=0.2) as server:
+    with live(database_url, stream_heartbeat_seconds=0.2) as server:
         # Given a development with twenty reports
         mine = post(server.client, bodies.development_reported())["development_id"]
         for _ in range(19):

@@ -112,22 +112,26 @@ def test_a_token_is_made_once_a_writer_holding_the_sqlite_lock_lets_go(tmp_path:
     timeline = Timeline(f"sqlite:///{tmp_path}/busy.db")
     tokens = Tokens(timeline.store)
     try:
-        held, released = threading.Event(), threading.Event()
+        held, releasing = threading.Event(), threading.Event()
 
         def hold() -> None:
             other = sqlite3.connect(tmp_path / "busy.db", isolation_level=None)
             other.execute("BEGIN IMMEDIATE")
             held.set()
             time.sleep(0.5)
+            releasing.set()  # before the lock goes: nothing can write until then
             other.execute("COMMIT")
             other.close()
-            released.set()
 
-        threading.Thread(target=hold).start()
+        holder = threading.Thread(target=hold)
+        holder.start()
         assert held.wait(5)
         # When a token is made meanwhile (it reads the names taken, then writes)
         secret = tokens.create("analyst", "reader")
-        # Then it waited for the lock, as every write does, rather than failing at once
-        assert released.is_set() and tokens.authenticate(secret) is not None
+        # Then it waited for the lock, as every write does, rather than failing at once: it
+        # is made only once the other writer began to let go
+        assert releasing.is_set() and tokens.authenticate(secret) is not None
+        holder.join(10)
+        assert not holder.is_alive()
     finally:
         timeline.close()
