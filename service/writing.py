@@ -100,11 +100,23 @@ class Group:
         self.pending = []
         ids = [e.event_id for r in self.requests for e in r.events if e.event_id is not None]
         stored = log.by_event_ids(ids)
+        # the stored events of every development the group names, read together: one query
+        # per 500 developments, where each had a query of its own (a batch of 1,000 reports on
+        # PostgreSQL: 1,000 round trips)
+        named = {
+            event.development_id
+            for request in self.requests
+            for index, event in enumerate(request.events)
+            if event.development_id is not None
+            and index not in request.fresh
+            and (event.event_id is None or event.event_id not in stored)
+        }
+        streams = log.streams(sorted(named, key=str)) if named else {}
         states: dict[UUID, Development | None] = {}
         earlier: dict[UUID, _Earlier] = {}
         for number, request in enumerate(self.requests):
             try:
-                self._decide_request(number, request, log, stored, states, earlier)
+                self._decide_request(number, request, streams, stored, states, earlier)
             except DomainError as error:
                 # Refused from snapshots that may straddle another writer's commit of one of
                 # its events: a resent event then looks new to the ids and already applied to
@@ -118,7 +130,7 @@ class Group:
         self,
         number: int,
         request: Request,
-        log: Locked,
+        streams: dict[UUID, list[StoredRecord]],
         stored: dict[UUID, StoredRecord],
         states: dict[UUID, Development | None],
         earlier: dict[UUID, _Earlier],
@@ -138,7 +150,7 @@ class Group:
                 fresh = request.fresh.get(index)
                 if fresh is None:
                     new_state, decided, encoded = self._decide(
-                        event, log, mine, states, plural_units=request.plural_units
+                        event, streams, mine, states, plural_units=request.plural_units
                     )
                     mine[new_state.id] = new_state
                     development_id, version = new_state.id, new_state.version
@@ -172,19 +184,19 @@ class Group:
     @staticmethod
     def _decide(
         event: AnyEvent,
-        log: Locked,
+        streams: dict[UUID, list[StoredRecord]],
         mine: dict[UUID, Development],
         states: dict[UUID, Development | None],
         *,
         plural_units: bool,
     ) -> tuple[Development, AnyEvent, bytes]:
-        """Decide an event on its development as stored and as this group left it."""
+        """Decide an event on its development as stored (`streams`) and as this group left it."""
         development_id = event.development_id
         state = None
         if development_id is not None:
             if development_id not in states:
                 states[development_id] = fold(
-                    decode_event(row.state) for row in log.stream(development_id)
+                    decode_event(row.state) for row in streams.get(development_id, ())
                 )
             state = mine.get(development_id) or states[development_id]
         decided = decide(state, event, plural_units=plural_units)

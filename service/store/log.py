@@ -183,15 +183,20 @@ class LogRecorder:
         return where, params
 
     def select_streams(
-        self, development_ids: Sequence[UUID], *, until_us: int | None = None, chunk: int = 500
+        self,
+        development_ids: Sequence[UUID],
+        *,
+        until_us: int | None = None,
+        chunk: int = 500,
+        cursor: Cursor | None = None,
     ) -> dict[UUID, list[StoredRecord]]:
         """Rows of several developments, each in version order, optionally known by a time:
-        one query per `chunk` of them."""
+        one query per `chunk` of them. Developments without rows are left out."""
         found: dict[UUID, list[StoredRecord]] = {}
         for start in range(0, len(development_ids), chunk):
             where, params = self._streams_where(development_ids[start : start + chunk], until_us)
             order = "ORDER BY e.originator_id, e.originator_version"
-            for row in self._select(where, params, order):
+            for row in self._select(where, params, order, cursor):
                 found.setdefault(row.development_id, []).append(row)
         return found
 
@@ -274,9 +279,10 @@ class Locked:
         self._cursor = cursor
         self.optimistic = cursor is None
 
-    def stream(self, development_id: UUID) -> list[StoredRecord]:
-        """Every row of one development, in version order."""
-        return self._recorder.select_stream(development_id, cursor=self._cursor)
+    def streams(self, development_ids: Sequence[UUID]) -> dict[UUID, list[StoredRecord]]:
+        """Every row of these developments, each in version order; those without rows are
+        left out."""
+        return self._recorder.select_streams(development_ids, cursor=self._cursor)
 
     def by_event_ids(self, event_ids: Sequence[UUID]) -> dict[UUID, StoredRecord]:
         """Rows stored under any of these event ids."""
