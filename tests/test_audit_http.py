@@ -13,8 +13,10 @@ from typing import Any
 
 import msgspec
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from service.audit import Checkpoint
+from service.audit.keys import Signer
 from service.audit.proofs import InclusionProof, verify_event_proof
 from service.http.params import parse_known_at
 from service.http.shapes import format_micros
@@ -89,6 +91,15 @@ def test_checkpoint_made_on_demand_is_served_latest_and_by_position(client: Clie
     assert client.get("/api/checkpoints/4").json() == made.json()
     assert made.json()["position"] == 4 and made.json()["tree_size"] == 4
     assert "PRIVATE" not in made.text
+
+
+def test_a_checkpoint_at_the_largest_position_is_asked_as_one_that_is_not_there(
+    client: Client,
+) -> None:
+    # (2**63 - 1 is a position either database can hold; one more is refused, as written)
+    document = problem(client.get(f"/api/checkpoints/{2**63 - 1}"), 404)
+    assert document["type"] == "urn:timeline:problem:unknown-checkpoint"
+    problem(client.get(f"/api/checkpoints/{2**63}"), 400)
 
 
 @pytest.mark.parametrize("written", ["+4", "04", "\u0664", "\uff14", "4.0", "9223372036854775808"])
@@ -291,6 +302,23 @@ def test_changes_until_a_time_leave_out_what_came_after(client: Client) -> None:
     assert page["since"] == "1999-12-31T23:59:59.999999Z"  # a date: from its start
 
 
+def test_changes_until_a_time_give_the_title_as_it_was_then(client: Client) -> None:
+    # Given a development whose title was corrected after a window's end
+    development, receipts = given_a_corrected_development(client)
+    renamed = bodies.development_corrected(development, changes={"title": "Renamed later"})
+    assert post_event(client, renamed).status_code == 201
+    # When the window up to that end is asked, and the window up to now
+    then = client.get(
+        "/api/changes", params={"since": "2000-01-01", "until": receipts[-1]["recorded_at"]}
+    ).json()
+    now = client.get("/api/changes", params={"since": "2000-01-01"}).json()
+    # Then the window gives the title known at its end, not the one corrected since
+    [group] = then["developments"]
+    assert group["title"] == "DPRK delivered munitions containers to Russia"
+    assert [item["version"] for item in group["items"]] == [1, 2, 3, 4]
+    assert now["developments"][0]["title"] == "Renamed later"
+
+
 def test_changes_windows_chained_by_their_until_list_every_event_once(client: Client) -> None:
     # Given events recorded over three windows, each asked from the `until` of the one before
     seen: list[int] = []
@@ -439,6 +467,10 @@ def test_event_proof_verifies_against_the_checkpoint_a_client_kept(client: Clien
     assert not verify_event_proof(msgspec.structs.replace(proof, entry=edited), kept, trusted)
     shortened = msgspec.structs.replace(proof, audit_path=proof.audit_path[:-1])
     assert not verify_event_proof(shortened, kept, trusted)
+    # nor against another key than the one the client trusts: the checkpoint is signed by its
+    # own key, which is not that one
+    stranger = Signer(Ed25519PrivateKey.generate()).public_key
+    assert not verify_event_proof(proof, kept, public_key=stranger)
 
 
 def test_proof_of_an_event_newer_than_every_checkpoint_is_a_404(client: Client) -> None:

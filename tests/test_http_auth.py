@@ -34,6 +34,17 @@ def test_a_reader_token_cannot_write(database_url: str) -> None:
         assert events.status_code == 200 and events.json()["items"] == []
 
 
+@pytest.mark.parametrize("scheme", ["bearer", "BEARER", "BeArEr"])
+def test_the_authorization_scheme_is_read_in_any_case(database_url: str, scheme: str) -> None:
+    # (RFC 9110 §11.1: the scheme is case-insensitive)
+    with serve(database_url, role="editor") as client:
+        given, secret = client.headers["Authorization"].split(" ", 1)
+        assert given == "Bearer"
+        client.headers["Authorization"] = f"{scheme} {secret}"
+        response = post_event(client, bodies.development_reported())
+        assert response.status_code == 201, response.text
+
+
 def test_an_unknown_or_malformed_token_is_401(database_url: str) -> None:
     with serve(database_url, role=None) as client:
         client.headers["Authorization"] = "Bearer tl_not-a-token"

@@ -155,9 +155,12 @@ def test_batch_body_must_be_an_object_with_events_only(client: Client) -> None:
 def test_body_over_one_mebibyte_is_too_large(client: Client, path: str) -> None:
     body = bodies.development_reported(title="x" * MiB)
 
-    document = problem(client.post(path, content=json.dumps(body).encode()), 413)
+    response = client.post(path, content=json.dumps(body).encode())
 
+    document = problem(response, 413)
     assert document["title"] == "Request Entity Too Large"
+    # the body is left unread: the connection is closed rather than read on as a request
+    assert response.headers["connection"] == "close"
     assert log_state(client) == (0, 0)
 
 
@@ -172,8 +175,10 @@ def test_body_limit_is_checked_on_the_bytes_read_without_content_length(
         yield body[300:]
 
     with serve(database_url, max_body_bytes=500) as client:
-        # when it is posted, then it is refused as too large
-        problem(client.post("/api/events", content=chunks()), 413)
+        # when it is posted, then it is refused as too large, and the connection closed
+        response = client.post("/api/events", content=chunks())
+        problem(response, 413)
+        assert response.headers["connection"] == "close"
         assert log_state(client) == (0, 0)
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
 from service.http.params import InvalidParameter, parse_as_of, parse_known_at
+from service.http.shapes import format_time
 from service.store.records import now_micros, to_micros
 
 
@@ -79,6 +80,22 @@ def test_invalid_known_at_names_the_parameter(text: str) -> None:
     assert raised.value.message
 
 
+@pytest.mark.parametrize("offset", ["+24:00", "-24:00", "+23:60", "+99:00"])
+def test_a_known_at_offset_past_a_day_is_refused_saying_the_range(offset: str) -> None:
+    with pytest.raises(InvalidParameter) as raised:
+        parse_known_at(f"2024-03-01T12:00:00{offset}")
+
+    assert "the UTC offset must be between -23:59 and +23:59" in raised.value.message
+
+
+@pytest.mark.parametrize("offset", ["+23:59", "-23:59"])
+def test_a_known_at_offset_of_just_under_a_day_is_taken(offset: str) -> None:
+    sign = 1 if offset[0] == "+" else -1
+    expected = to_micros(datetime(2024, 3, 1, 12, tzinfo=UTC)) - sign * (23 * 60 + 59) * 60_000_000
+
+    assert parse_known_at(f"2024-03-01T12:00:00{offset}") == expected
+
+
 def test_as_of_is_a_date() -> None:
     assert parse_as_of("2023-10-13") == date(2023, 10, 13)
 
@@ -100,3 +117,20 @@ def test_invalid_as_of_names_the_parameter(text: str) -> None:
         parse_as_of(text)
 
     assert raised.value.name == "as_of"
+
+
+@pytest.mark.parametrize(
+    ("moment", "written"),
+    [
+        (datetime(2024, 2, 23, 10, 15, tzinfo=UTC), "2024-02-23T10:15:00.000000Z"),
+        (datetime(2024, 2, 23, 10, 15, 0, 7, tzinfo=UTC), "2024-02-23T10:15:00.000007Z"),
+        (
+            datetime(2024, 2, 23, 12, 15, tzinfo=timezone(timedelta(hours=2))),
+            "2024-02-23T10:15:00.000000Z",
+        ),
+    ],
+)
+def test_a_time_the_service_writes_is_utc_with_microseconds_always_the_same_width(
+    moment: datetime, written: str
+) -> None:
+    assert format_time(moment) == written

@@ -359,6 +359,19 @@ def test_the_pages_refer_to_nothing_outside_the_service(client: Client) -> None:
     assert {"/static/timeline.js", "/static/timeline.css"} <= served
 
 
+@pytest.mark.parametrize("params", [{}, {"known_at": "2024-01-01"}, {"as_of": "2023-01-01"}])
+def test_the_page_tells_its_script_the_head_of_the_log_to_follow_from(
+    client: Client, params: dict[str, str]
+) -> None:
+    # (the live page follows the event stream from there: from 0 it would replay the whole log)
+    head = client.get("/api/health").json()["position"]
+
+    response = client.get("/", params=params)
+
+    assert head > 0
+    assert re.findall(r'data-head="(\d+)"', response.text) == [str(head)]
+
+
 def test_a_part_is_the_views_alone_for_the_script_to_swap_in(client: Client) -> None:
     response = client.get("/parts/overview", params={"as_of": "2024-03-01"})
     assert "<html" not in response.text and 'id="deliveries"' in response.text
