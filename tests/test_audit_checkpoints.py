@@ -305,6 +305,25 @@ def test_tampering_above_the_checkpoint_leaves_it_a_prefix(
     assert report.checkpoint is not None and report.checkpoint.extends
 
 
+def test_row_changed_exactly_at_the_checkpoint_position_is_reported_changed_not_truncated(
+    timeline: Timeline, tamper: Tamperer, signer: Signer
+) -> None:
+    # Given a checkpoint signed at position 12, and more events recorded since
+    checkpoint = make_checkpoint(timeline, signer)
+    record_log(timeline, 3)
+    # When the row at the checkpoint's very position (a report from Kyiv) is changed
+    tamper.edit_payload_byte(ROWS, b"Kyiv", b"Kyev")
+    report = verify(timeline, checkpoint)
+    # Then the checkpoint check names the change there, not a log cut short before it
+    assert (report.ok, report.problem, report.first_bad_position) == (False, "changed", ROWS)
+    assert report.checkpoint is not None
+    assert (report.checkpoint.position, report.checkpoint.extends) == (ROWS, False)
+    assert report.checkpoint.problem == "changed"
+    assert report.checkpoint.detail == (
+        f"the chain breaks at position {ROWS}, before position {ROWS}"
+    )
+
+
 def test_rewrite_with_recomputed_links_is_caught_by_an_older_checkpoint(
     timeline: Timeline, tamper: Tamperer, signer: Signer
 ) -> None:

@@ -121,6 +121,66 @@ def test_an_import_that_skips_every_line_exits_1_so_a_script_notices(
     assert main(["import", str(source), "--skip-bad-lines", "--database", database]) == 0
 
 
+def test_an_import_skipping_a_bad_line_of_a_file_already_imported_succeeds(
+    database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a file of two events with ids and one bad line, imported once skipping the bad line
+    first = json.dumps(bodies.development_reported(event_id="5d1f0f7e-0000-4000-8000-0000000000a1"))
+    second = json.dumps(
+        bodies.development_reported(event_id="5d1f0f7e-0000-4000-8000-0000000000a2")
+    )
+    source = tmp_path / "events.ndjson"
+    source.write_text(f"{first}\nnot json\n{second}\n")
+    assert main(["import", str(source), "--skip-bad-lines", "--database", database_url]) == 0
+    capsys.readouterr()
+    # When the same file is imported again
+    again = main(["import", str(source), "--skip-bad-lines", "--database", database_url])
+    # Then it succeeds: nothing was stored because nothing was missing, not because all was bad
+    err = capsys.readouterr().err
+    assert again == 0
+    assert "0 event(s) stored, 2 already present, 1 line(s) skipped" in err
+    assert "every one was skipped" not in err
+    assert events_in(database_url) == 2
+
+
+def test_an_import_with_21_bad_lines_names_the_first_20_and_counts_the_rest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a file of 21 lines that are not JSON
+    source = tmp_path / "events.ndjson"
+    source.write_text("not json\n" * 21)
+    # When it is imported
+    code = main(["import", str(source), "--database", f"sqlite:///{tmp_path}/import.db"])
+    # Then lines 1 to 20 are named, the 21st is counted, and nothing was imported
+    err = capsys.readouterr().err
+    assert code == 1
+    named = [int(n) for n in re.findall(r"^error: line (\d+): ", err, flags=re.MULTILINE)]
+    assert named == list(range(1, 21))
+    assert "error: … and 1 more bad lines\n" in err
+    assert "nothing was imported" in err
+
+
+def test_skipped_lines_are_reported_in_line_order_whatever_refused_them(
+    database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a file whose line 2 the domain refuses (a report on a development never reported)
+    # and whose line 3 is not JSON
+    orphan = bodies.report_added("5d1f0f7e-0000-4000-8000-000000000000")
+    source = tmp_path / "events.ndjson"
+    source.write_text(
+        f"{json.dumps(bodies.development_reported())}\n{json.dumps(orphan)}\nnot json\n"
+    )
+    # When it is imported skipping bad lines
+    code = main(["import", str(source), "--skip-bad-lines", "--database", database_url])
+    # Then the skipped lines are reported by line number: 2, then 3
+    err = capsys.readouterr().err
+    assert code == 0
+    skipped = re.findall(r"^skipped line (\d+): (\S+):", err, flags=re.MULTILINE)
+    assert skipped == [("2", "$.development_id"), ("3", "$")]
+    assert "1 event(s) stored, 0 already present, 2 line(s) skipped" in err
+    assert events_in(database_url) == 1
+
+
 @pytest.mark.parametrize(
     "nesting",
     ['{"a":' * 1000 + "1" + "}" * 1000, '{"position": 1, "event": ' + "[" * 1000 + "]" * 1001],

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import stat
 import threading
 from pathlib import Path
@@ -144,3 +145,27 @@ def test_the_signing_key_is_never_written_over_or_through_a_link(
 
     assert code == 2 and "the signing key was not copied" in capsys.readouterr().err
     assert (tmp_path / "elsewhere.txt").read_text() == "not a key"
+
+
+def test_a_busy_database_exits_75_and_says_to_run_it_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a database that another process holds locked while the copy is taken
+    database = f"sqlite:///{tmp_path}/live.db"
+    assert main(["seed", "--database", database]) == 0
+    capsys.readouterr()
+
+    def locked(source: Path, target: Path) -> int:
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr("service.cli.backup.backup_sqlite", locked)
+    # When it is backed up
+    code = main(["backup", str(tmp_path / "copy.db"), "--database", database])
+    # Then the exit status is 75 (busy: run again), it says so, and no copy is left
+    assert code == 75
+    said = capsys.readouterr().err
+    assert (
+        "error: the database is busy (database is locked); nothing was written: run it again"
+        in said
+    )
+    assert not (tmp_path / "copy.db").exists()

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from events import decode_event
+from service.application import Timeline
 from tests import bodies
 from tests.api import (
     RFC3339_UTC,
@@ -161,6 +163,29 @@ def test_ndjson_export_honours_after_and_limit(client: Client) -> None:
     )
 
     assert [json.loads(line) for line in response.text.splitlines()] == items[2:5]
+
+
+def test_ndjson_export_ends_at_the_head_of_the_log_when_it_began(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a log of 7 events, and 3 more recorded just after an export reads the head
+    given_two_developments(client)
+    items = client.get("/api/events").json()["items"]
+    timeline: Timeline = client.app.state.timeline
+    head_of = timeline.store.last_position
+
+    def head_then_more_events() -> int:
+        head = head_of()
+        for _ in range(3):
+            timeline.append([decode_event(json.dumps(bodies.development_reported()))], "later")
+        return head
+
+    monkeypatch.setattr(timeline.store, "last_position", head_then_more_events)
+    # When the log is exported with room for many more events than it held
+    response = client.get("/api/events", params={"limit": 1000}, headers=NDJSON)
+    # Then the export holds the 7 events up to that head, and none recorded after it began
+    assert [json.loads(line) for line in response.text.splitlines()] == items
+    assert len(client.get("/api/events").json()["items"]) == 10
 
 
 def test_ndjson_export_of_an_empty_log_is_empty(client: Client) -> None:
