@@ -47,11 +47,13 @@ def decode_new_batch(data: bytes | str) -> list[AnyEvent]:
 
 
 # In a JSON text msgspec has read, what could make a string show nothing or an actor id hide a
-# character: an escape other than `\"`, `\\` and `\/` (each makes a visible character), DEL
-# (the one control character JSON lets in raw: msgspec refuses the others inside a string),
-# and a string of spaces or of nothing (`" *"`; it may also match across an escaped quote,
-# which only sends the text to `seen`).
-_DOUBTFUL = re.compile(rb'\\[^"\\/]|\x7f|" *"')
+# character: an escape other than `\"`, `\\` and `\/` (each makes a visible character), a
+# string of nothing or of spaces (which may also match across an escaped quote: that only
+# sends the text to `seen`), and DEL (the one control character JSON lets in raw; msgspec
+# refuses the others inside a string). Each is looked for on its own, led by a literal that
+# `re` skips to: one alternation of them tried every position (3 ms for the batch benchmark's
+# body, against 1 ms).
+_DOUBTFUL = tuple(re.compile(p) for p in (rb'\\[^"\\/]', rb'""', rb'"  *"'))
 _NON_ASCII = re.compile("[^\x00-\x7f]+")
 
 
@@ -61,14 +63,14 @@ def plainly_seen(data: bytes | str) -> bool:
     events: no doubtful escape, DEL or blank string (`_DOUBTFUL`), and no character outside
     ASCII in `_UNSEEN`. False when that is not plain from the text; `seen` then decides.
 
-    Most bodies are plain: the batch benchmark's 1,000 events take 1.5 ms here against
+    Most bodies are plain: the batch benchmark's 1,000 events take 1 ms here against
     `seen`'s 6 ms, which ran on the server's event loop for every batch.
     """
     try:
         raw = data.encode() if isinstance(data, str) else bytes(data)
     except UnicodeError:  # a lone surrogate: let `seen` look
         return False
-    if _DOUBTFUL.search(raw) is not None:
+    if b"\x7f" in raw or any(doubtful.search(raw) for doubtful in _DOUBTFUL):
         return False
     if raw.isascii():  # printable but for the space: the blank strings are ruled out
         return True

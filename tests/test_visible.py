@@ -116,7 +116,7 @@ def test_ordinary_bodies_are_plainly_seen_and_blank_ones_are_not() -> None:
     assert lines and all(plainly_seen(line) for line in lines)
     visible = json.dumps(_body("title", 'Россия — "quoted" / x'), ensure_ascii=False)
     assert plainly_seen(visible)
-    for text in ["", "   ", "\u200b", "a\u00a0", "a\nb", "R\x7fUS", "a\\b"]:
+    for text in ["", " ", "   ", "\u200b", "a\u00a0", "a\nb", "R\x7fUS", "a\\b"]:
         assert not plainly_seen(json.dumps(_body("title", text), ensure_ascii=False)), text
 
 
