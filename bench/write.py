@@ -133,13 +133,15 @@ def wrk(name: str, url: str, body: bytes, *, token: str, seconds: int, connectio
             script.write(f'wrk.headers["{key}"] = "{value}"\n')
     # warm up: connection pools, caches, the first transactions
     subprocess.run(["wrk", "-t1", "-c4", "-d2s", "-s", script.name, url], capture_output=True)
-    report = subprocess.run(
+    ran = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name, url],
         capture_output=True,
         text=True,
-        check=True,
-    ).stdout
+    )
     os.unlink(script.name)
+    if ran.returncode:
+        raise SystemExit(f"wrk exited {ran.returncode} for {name}:\n{ran.stderr}{ran.stdout}")
+    report = ran.stdout
     if "50%" not in report:
         raise SystemExit(f"wrk gave no latency distribution for {name}:\n{report}")
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", report).group(1))  # type: ignore[union-attr]
