@@ -60,7 +60,7 @@ _NON_ASCII = re.compile("[^\x00-\x7f]+")
 def plainly_seen(data: bytes | str) -> bool:
     """Whether the JSON text `data`, which msgspec has read, shows at once that every text in
     it shows something and no actor id in it hides a character, so that `seen` would pass its
-    events: no doubtful escape, DEL or blank string (`_DOUBTFUL`), and no character outside
+    events: no doubtful escape or blank string (`_DOUBTFUL`), no DEL, and no character outside
     ASCII in `_UNSEEN`. False when that is not plain from the text; `seen` then decides.
 
     Most bodies are plain: the batch benchmark's 1,000 events take 1 ms here against

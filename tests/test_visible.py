@@ -118,6 +118,7 @@ def test_ordinary_bodies_are_plainly_seen_and_blank_ones_are_not() -> None:
     assert plainly_seen(visible)
     for text in ["", " ", "   ", "\u200b", "a\u00a0", "a\nb", "R\x7fUS", "a\\b"]:
         assert not plainly_seen(json.dumps(_body("title", text), ensure_ascii=False)), text
+    assert not plainly_seen('{"title": "\ud800"}')  # a lone surrogate: no UTF-8 to read
 
 
 def test_a_batch_refuses_a_blank_title_though_the_others_are_plain() -> None:
