@@ -1,4 +1,5 @@
-"""`seen`, the fast test every new event takes, agrees with `unseen`, which names the fields."""
+"""`seen`, the fast test every new event takes, agrees with `unseen`, which names the fields;
+`plainly_seen`, which reads the JSON text before either, never passes what `seen` refuses."""
 
 from __future__ import annotations
 
