@@ -255,17 +255,10 @@ def rebuild(
     if dialect.sqlite and _sqlite_file(store) is None:  # in memory: one connection, which
         pages = list(pages)  # the rebuild's transaction holds; the log is read before
     with _quiet_gc(), _writing(store, projections) as writer:
-        for projection in projections:
-            projection.start_rebuild()
-        first, *others = projections  # in NAMES order: developments first
-        if isinstance(first, DevelopmentsProjection) and others:
-            assert isinstance(others[0], DeliveriesProjection)
-            others[0].folded_by = first
+        start_folding(projections)
         buffer = RowBuffer(dialect)
         for entries in pages:
-            for commit in commits(entries):
-                for projection in projections:
-                    projection.apply(commit, buffer)
+            fold_page(projections, entries, buffer)
             folded += len(entries)
             last = entries[-1].position
             if buffer.count > FLUSH_ROWS:
@@ -289,6 +282,25 @@ def rebuild(
         writer.put(final.flush)
     tidy(store, names)
     return Rebuilt(tuple(p.name for p in projections), last, folded, time.perf_counter() - began)
+
+
+def start_folding(projections: Sequence[Projection[Any]]) -> None:
+    """Make the projections ready to fold the log from position 0."""
+    for projection in projections:
+        projection.start_rebuild()
+    first, *others = projections  # in NAMES order: developments first
+    if isinstance(first, DevelopmentsProjection) and others:
+        assert isinstance(others[0], DeliveriesProjection)
+        others[0].folded_by = first
+
+
+def fold_page(
+    projections: Sequence[Projection[Any]], entries: Sequence[Entry], buffer: RowBuffer
+) -> None:
+    """Fold a page of the log, commit by commit, into `buffer`."""
+    for commit in commits(entries):
+        for projection in projections:
+            projection.apply(commit, buffer)
 
 
 def tidy(store: LogRecorder, names: Sequence[str] | None = None) -> None:
