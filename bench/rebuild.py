@@ -69,11 +69,12 @@ def fold_alone(store: LogRecorder) -> float:
     """Seconds to fold the whole log, its pages read beforehand and its rows thrown away (as
     the rebuild spills them): what a rebuild's fold costs without reading or writing."""
     pages = list(LogReader(store).pages(0, PAGE))
-    projections = make_projections(Dialect(store))
+    dialect = Dialect(store)
+    projections = make_projections(dialect)
     with _quiet_gc():
         began = time.perf_counter()
         start_folding(projections)
-        buffer = RowBuffer(Dialect(store))
+        buffer = RowBuffer(dialect)
         for entries in pages:
             fold_page(projections, entries, buffer)
             if buffer.count > FLUSH_ROWS:
