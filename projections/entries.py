@@ -125,6 +125,11 @@ class LogReader:
             select + "WHERE e.originator_id IN ({marks}) AND r.position <= %s ORDER BY r.position"
         )
         position = store.position_column
+        # The developments of the events at some positions (`{marks}`).
+        self.owners_query = store.sql(
+            f"SELECT DISTINCT originator_id FROM {store.events_table_name} "
+            f"WHERE {position} IN ({{marks}})"
+        )
         self._developments = store.sql(
             f"SELECT DISTINCT originator_id FROM {store.events_table_name} "
             f"WHERE {position} > %s AND {position} <= %s"

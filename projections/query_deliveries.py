@@ -17,9 +17,9 @@ from events.figures import singular_of
 from projections.dialect import Dialect, rows_of
 from projections.entries import Entry, LogReader, entries_of
 from projections.results import Deliveries, Series, Total
-from projections.schema import BOXES, DELIVERY_ROWS, DEVELOPMENTS, PG_BOX, SERIES
+from projections.schema import BOXES, DELIVERY_ROWS, DEVELOPMENTS, PG_BOX, PIECES, SERIES
 from projections.state import POS_MAX, DevState, name_key, replay, valid_day
-from projections.tracks import EXCLUDED, TRACKS_PER_SERIES, VARIANT_INDEX
+from projections.tracks import EXCLUDED, TRACKS_PER_SERIES, VARIANT_INDEX, Piece, SeriesKey
 
 _SQLITE = " UNION ALL ".join(  # closed rows, then current ones: each has its own tree
     "SELECT r.track_id, r.low, r.high, r.reports, r.last_asserted_on "
@@ -144,7 +144,6 @@ def _delivered(
     dialect: Dialect, position: int, among: list[Any] | None = None
 ) -> dict[Any, DevState]:
     """`delivered_states` by development, of every development or only of those `among`."""
-    streams: dict[Any, list[Entry]] = {}
     coded = f"SELECT development_id FROM {DEVELOPMENTS.name} WHERE "
     with dialect.read() as cursor:
         if among is None:
@@ -153,11 +152,49 @@ def _delivered(
         else:
             query = coded + "development_id IN ({marks}) AND " + _DELIVERED
             keys = [row[0] for row in dialect.select_in(cursor, query, among, (position,) * 2)]
+    return folded(dialect, position, keys)
+
+
+def folded(dialect: Dialect, position: int, keys: list[Any]) -> dict[Any, DevState]:
+    """The developments `keys` (as the log stores their ids) folded from their events up to
+    P, by development; those with no event by then are left out."""
+    streams: dict[Any, list[Entry]] = {}
+    with dialect.read() as cursor:
         query = LogReader(dialect.store).streams_query
         rows = list(dialect.select_in(cursor, query, keys, (position,)))
     for entry in entries_of(rows):
         streams.setdefault(entry.development, []).append(entry)
     return {key: replay(entries) for key, entries in streams.items()}
+
+
+def owners(dialect: Dialect, positions: list[int]) -> list[Any]:
+    """The developments of the events at `positions`, as the log stores their ids."""
+    with dialect.read() as cursor:
+        query = LogReader(dialect.store).owners_query
+        return [row[0] for row in dialect.select_in(cursor, query, positions)]
+
+
+def series_pieces(dialect: Dialect) -> dict[SeriesKey, list[Piece]]:
+    """Every delivery series' pieces over the statuses that count (variant 0), by its key as
+    the view spells it: what the deliveries projection keeps of them after the last position
+    it folded (the table has no system time). Read in the caller's snapshot."""
+    with dialect.read() as cursor:
+        cursor.execute(
+            f"SELECT series_id, supplier, recipient, category, unit, originator FROM {SERIES.name}"
+        )
+        keys: dict[int, SeriesKey] = {row[0]: tuple(row[1:]) for row in rows_of(cursor)}
+        cursor.execute(  # variant 0: a track id that is a multiple of the tracks per series
+            # (one pass over the table: looking each track up in its key read them slower)
+            "SELECT track_id, valid_from, asserted_on, position, valid_to, cumulative, low, "
+            f"high, bounded FROM {PIECES.name} WHERE track_id = track_id / "
+            f"{TRACKS_PER_SERIES} * {TRACKS_PER_SERIES}"
+        )
+        rows = rows_of(cursor)
+    found: dict[SeriesKey, list[Piece]] = {}
+    for r in rows:
+        piece = Piece(r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7], bool(r[8]))
+        found.setdefault(keys[r[0] // TRACKS_PER_SERIES], []).append(piece)
+    return found
 
 
 class DeliveredStates:

@@ -12,6 +12,7 @@ from projections import query_deliveries, query_detail, query_developments
 from projections.results import Deliveries, Detail, Page
 from projections.runner import NAMES, ProjectionRunner, read_tracking
 from projections.state import DevState
+from projections.tracks import Piece, SeriesKey
 from service.errors import Busy
 from service.store.log import LogRecorder
 
@@ -120,6 +121,26 @@ class ReadModels:
             self.dialect, as_of=as_of, position=position, supplier=supplier,
             recipient=recipient, category=category, unit=unit, originator=originator,
             status=status))  # fmt: skip
+
+    def series_pieces(self, *, known_at_us: int) -> tuple[int, dict[SeriesKey, list[Piece]]] | None:
+        """P for T, and every delivery series' pieces over the statuses that count, by its key
+        as the view spells it (`query_deliveries.series_pieces`), when the deliveries' tables
+        were last folded up to P itself: None when they have folded past it (a `known_at` in
+        the past, or events recorded since), as their pieces have no system time."""
+
+        def query(position: int) -> tuple[int, dict[SeriesKey, list[Piece]]] | None:
+            with self.dialect.read() as cursor:
+                if read_tracking(self.dialect, cursor)["deliveries"][0] != position:
+                    return None
+            return position, query_deliveries.series_pieces(self.dialect)
+
+        return self._at(known_at_us, DELIVERIES, query)
+
+    def reporting(self, position: int, reports: Collection[int]) -> list[DevState]:
+        """The developments of the reports created at the positions `reports`, folded from
+        their events up to P."""
+        keys = query_deliveries.owners(self.dialect, sorted(reports))
+        return list(query_deliveries.folded(self.dialect, position, keys).values())
 
     def delivered_states(self, *, known_at_us: int) -> list[DevState]:
         """Every delivered transfer recorded by T, folded (`query_deliveries.delivered_states`),

@@ -134,7 +134,7 @@ _start = itemgetter(0)  # Piece.valid_from
 _asserted = itemgetter(1)  # Piece.asserted_on
 # (asserted_on, position), then valid_from: one report's pieces of a track tie on the first two,
 # and pieces read back from the table come in no set order
-_fold_order = itemgetter(1, 2, 0)
+fold_order = itemgetter(1, 2, 0)
 _row_start = itemgetter(1)  # a row's valid_from
 
 
@@ -148,7 +148,7 @@ class Track:
 
     def __init__(self, pieces: list[Piece], rows: list[list[Any]]) -> None:
         self.pieces = sorted(pieces)
-        self.order = sorted(pieces, key=_fold_order)
+        self.order = sorted(pieces, key=fold_order)
         self.ends = sorted(p.valid_to for p in pieces if p.valid_to < DAY_MAX)
         self.rows = rows
 
@@ -172,13 +172,13 @@ class Track:
                 del self.ends[bisect_left(self.ends, old.valid_to)]
         for piece in added:
             insort(self.pieces, piece)
-            insort(self.order, piece, key=_fold_order)
+            insort(self.order, piece, key=fold_order)
             if piece.valid_to < DAY_MAX:
                 insort(self.ends, piece.valid_to)
         return first
 
     def _order_index(self, piece: Piece) -> int:
-        index = bisect_left(self.order, _fold_order(piece), key=_fold_order)
+        index = bisect_left(self.order, fold_order(piece), key=fold_order)
         while self.order[index] != piece:  # pieces of one report in one track: a few at most
             index += 1
         return index

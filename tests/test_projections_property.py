@@ -41,11 +41,13 @@ from events.figures import Basis, Qualifier
 from events.values import Stance
 from projections import query_developments, verify_rebuild
 from service.errors import DomainError
+from service.web.steps import delivery_history
 from tests import reference
 from tests.pgserver import scratch_database
 from tests.test_views_support import Store, folded, plain
 
 START = date(2024, 1, 1)
+HEAD = 2**62  # a known_at after every event
 DAYS = 40
 days = st.integers(0, DAYS).map(lambda n: START + timedelta(days=n))
 STATUSES = (
@@ -255,6 +257,17 @@ def replay_and_compare(
                 assert plain(found.development) == plain(expected.development)
                 assert plain(found.reports) == plain(expected.reports)
     assert verify_rebuild(store.timeline.store) == {}
+    # The web's step lines at the head, drawn from the pieces the deliveries projection keeps,
+    # are those a fold of every delivered transfer draws (as a past known_at does)
+    assert store.read.series_pieces(known_at_us=HEAD) is not None
+    for day, _ in at:
+        for named in (None, " prk"):
+            as_of = START + timedelta(days=day)
+            kept = delivery_history(store.read, as_of=as_of, known_at_us=HEAD, actor=named)
+            folded_again = delivery_history(
+                store.read, as_of=as_of, known_at_us=HEAD, actor=named, kept=False
+            )
+            assert kept == folded_again
 
 
 @contextmanager

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
+import pytest
+
+from service.store.records import to_micros
 from service.web import steps
 from tests.api import Client, post_batch, post_event, report_development, serve
 from tests.bodies import (
@@ -239,3 +243,69 @@ def test_the_last_day_of_the_calendar_says_the_figures_as_the_day_before(tmp_pat
     # goes on counted to the end (no step down on the last day, whose row ends there)
     assert last == before and "more than 10,000 containers" in last[0]
     assert rows[0] == rows[1] == ["John Kirby 2024-02-23 more than 10,000 containers"]
+
+
+def test_a_series_no_longer_counted_is_named_as_its_first_report_spelt_its_actors(
+    tmp_path: Path,
+) -> None:
+    with serve(f"sqlite:///{tmp_path}/spelt.db") as client:
+        # Given `pRK` first spelt by another source's delivery, then two deliveries on one
+        # route and source, spelt `Prk ` and `PRK`, both of whose reports were withdrawn
+        nis = source(originator="South Korea NIS", channel="briefing")
+        report_development(client, actors={"supplier": "pRK", "recipient": "RUS"},
+                           report=report(source=nis))  # fmt: skip
+        first = report_development(client, actors={"supplier": "Prk ", "recipient": "RUS"})
+        second = report_development(client, actors={"supplier": "PRK", "recipient": "RUS"},
+                                    report=report(asserted_on="2023-11-01"))  # fmt: skip
+        for development in (first, second):
+            post_event(client, report_retracted(development, effective_on="2023-12-01"))
+        read_models = client.app.state.read_models
+        # When the lines are drawn as of 2024, from the kept pieces and from a fold of every
+        # delivered transfer
+        drawn = [
+            steps.delivery_history(
+                read_models, as_of=date(2024, 1, 1), known_at_us=2**62, kept=kept
+            )
+            for kept in (True, False)
+        ]
+    # Then the withdrawn series, no longer in the view, is named as its first development spelt
+    # it (its spaces aside), not as the view names actors (`pRK`)
+    for history in drawn:
+        kirby = [line for line in history.lines if line.key.originator == "John Kirby"]
+        assert [line.key.supplier for line in kirby] == ["Prk"]
+        assert kirby[0].current is None and kirby[0].steps[-1].counted is False
+    assert drawn[0] == drawn[1]
+
+
+def test_the_lines_at_the_head_fold_no_delivered_transfer_but_those_their_words_need(
+    tmp_path: Path,
+) -> None:
+    with serve(f"sqlite:///{tmp_path}/head.db") as client:
+        # Given three running totals told by one source, the second the same as the first, and
+        # two deliveries by another
+        for day, value in (("2023-10-13", 10_000), ("2023-10-20", 10_000), ("2023-11-01", 20_000)):
+            said = report(asserted_on=day, figure={**MORE_THAN_10K, "value": value})
+            report_development(client, report=said)
+        nis = source(originator="South Korea NIS", channel="briefing")
+        before = post_event(client, development_reported(report=report(source=nis))).json()
+        report_development(client, report=report(source=nis, asserted_on="2023-12-01"))
+        read_models = client.app.state.read_models
+        folded_all = mock.patch.object(read_models, "delivered_states", side_effect=AssertionError)
+        # When the lines are drawn at the head, where the deliveries projection's pieces are
+        # those of the last position, with every delivered transfer folded again forbidden
+        with folded_all, mock.patch.object(read_models, "reporting",
+                                           wraps=read_models.reporting) as reporting:  # fmt: skip
+            history = steps.delivery_history(read_models, as_of=date(2024, 1, 1),
+                                             known_at_us=2**62)  # fmt: skip
+        # Then they are drawn, and only the developments of the reports that word a step are
+        # folded, once, all together: not the second, whose total changed nothing
+        assert [len(line.steps) for line in history.lines] == [2, 2]
+        figures = [line.last_figure for line in history.lines]
+        assert [figure.value for figure in figures if figure] == [20_000, 1000]
+        [(position, asked), _] = reporting.call_args
+        assert sorted(asked) == [1, 3, 4, 5] and position == 5
+        # and at a known_at before the last event, which the pieces are not of, every
+        # delivered transfer recorded by then is folded
+        known_at = to_micros(datetime.fromisoformat(before["recorded_at"]))
+        with folded_all, pytest.raises(AssertionError):
+            steps.delivery_history(read_models, as_of=date(2024, 1, 1), known_at_us=known_at)

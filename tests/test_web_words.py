@@ -91,7 +91,8 @@ def test_each_step_and_the_total_are_said_in_the_words_of_the_figure_that_set_th
     about = Figure(unit="container", qualifier="about", value=10_000, basis="cumulative")
     line = Line(key=KEY, steps=[Step(october, 1000, None), Step(february, 10_000, 10_000)],
                 current=series(10_000, 10_000, february, 2), last_figure=about,
-                figures=[(october, 1, more_than), (february, 2, about)])  # fmt: skip
+                figures=[(october, 1), (february, 2)],
+                words={1: more_than, 2: about})  # fmt: skip
     other = Line(key=KEY._replace(originator="UN Panel"), steps=[Step(october, 500, 500)],
                  current=series(500, 500, october), last_figure=None)  # fmt: skip
     total = Total(supplier="PRK", recipient="RUS", category="munitions_unspecified",

@@ -12,9 +12,9 @@ of the figure that set it.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
-from operator import attrgetter, itemgetter
+from operator import itemgetter
 from typing import NamedTuple
 
 import msgspec
@@ -25,7 +25,7 @@ from projections.deliveries import series_identity
 from projections.query_deliveries import actor_in, involving
 from projections.results import Series, Total
 from projections.state import DAY_MIN, DevState, valid_day
-from projections.tracks import Piece, Track, contributions
+from projections.tracks import Piece, Track, contributions, fold_order
 from projections.tracks import SeriesKey as Identity
 
 # A series that changed more often is drawn, and tabled, through this many of its changes,
@@ -61,15 +61,20 @@ class Line(msgspec.Struct, frozen=True, kw_only=True):
     changes: int = 0  # the steps there were, when `steps` is a sample of them (else 0)
     current: Series | None
     last_figure: Figure | None
-    # every supporting figure of the series recorded by T, by (asserted_on, position)
-    figures: list[tuple[date, int, Figure]] = []
+    # every supporting report of the series recorded by T with a figure, as (asserted_on,
+    # position), in that order
+    figures: list[tuple[date, int]] = []
     # the days `[from, to)` on which each figure counts in the series, by position (see
     # `counted_figures`); a figure not in it counts from its `asserted_on` on
     counts: dict[int, list[tuple[date, date]]] = {}
+    # the figures themselves, by position: those that say a step or the line's last figure
+    words: dict[int, Figure] = {}
 
     def said_by(self, day: date) -> Figure | None:
-        """The figure of the latest report counted on `day`, whose words may say a step."""
-        return said_by(self.figures, self.counts, day)
+        """The figure of the latest report counted on `day`, whose words may say a step (a
+        step's day, or the line's as-of: `words` holds the figures of those)."""
+        position = said_by(self.figures, self.counts, day)
+        return None if position is None else self.words[position]
 
     def stops(self) -> dict[date, list[date]]:
         """By day, the `asserted_on` of each report whose figure counted until that day and
@@ -77,7 +82,7 @@ class Line(msgspec.Struct, frozen=True, kw_only=True):
         down says why; in the order of `figures`. One pass over the figures: a line is asked
         this at each of its steps."""
         found: dict[date, list[date]] = {}
-        for asserted_on, position, _ in self.figures:
+        for asserted_on, position in self.figures:
             days = self.counts.get(position, ())
             for end in sorted({end for _, end in days}):
                 if not any(start <= end < stop for start, stop in days):
@@ -137,36 +142,91 @@ _COUNTED: dict[int, _Counted] = {}
 
 
 def _counted(state: DevState) -> _Counted:
-    """One development's figures that count in a series on some day (variant 0: under every
-    status that does not exclude it), with the series' identity; found once per state."""
+    """`_count`, found once per state."""
     kept = _COUNTED.get(id(state))
     if kept is not None and kept[0] is state:
         return kept
+    kept = _COUNTED[id(state)] = (state, _count(state))
+    return kept
+
+
+def _count(state: DevState) -> list[tuple[Identity, Counted]]:
+    """One development's figures that count in a series on some day (variant 0: under every
+    status that does not exclude it), with the series' identity."""
     figures = {r.position: r.figure for r in state.reports if r.figure is not None}
-    found = [
+    return [
         (series_identity(key), Counted(
             date.fromordinal(piece.asserted_on), piece.position, figures[piece.position],
             date.fromordinal(piece.valid_from), date.fromordinal(piece.valid_to), piece, key))
         for key, variant, piece in contributions(state)
         if variant == 0
     ]  # fmt: skip
-    kept = _COUNTED[id(state)] = (state, found)
-    return kept
+
+
+class Counting(NamedTuple):
+    """What the step lines are drawn from: every series' pieces over the statuses that count,
+    by identity; and `reports`, which finds the reports created at some positions, with their
+    figures and their series' key as their development spells it."""
+
+    pieces: dict[Identity, list[Piece]]
+    reports: Callable[[set[int]], dict[int, Counted]]
+
+
+def _folded(states: Iterable[DevState]) -> Counting:
+    """From delivered transfers folded from their events (at a `known_at` in the past)."""
+    found = counted_figures(states)
+    by_position = {item.position: item for items in found.values() for item in items}
+    pieces = {identity: [item.piece for item in items] for identity, items in found.items()}
+    return Counting(pieces, lambda positions: by_position)
+
+
+def _kept(read_models: ReadModels, position: int, series: dict[Identity, list[Piece]]) -> Counting:
+    """From the pieces the deliveries projection keeps, folded up to P: only the developments
+    of the reports asked for are folded from their events."""
+
+    def reports(positions: set[int]) -> dict[int, Counted]:
+        found: dict[int, Counted] = {}
+        for state in read_models.reporting(position, positions) if positions else []:
+            for _, item in _count(state):
+                if item.position in positions:
+                    found[item.position] = item
+        return found
+
+    return Counting(series, reports)
+
+
+def _counting(read_models: ReadModels, known_at_us: int, actor: str | None,
+              kept: bool) -> Counting:  # fmt: skip
+    """The pieces of every series recorded by T (with `actor`, of those it supplies or
+    receives): those the deliveries projection keeps when it has folded up to P, else the
+    pieces of every delivered transfer folded from its events (their cost grows with them)."""
+    at_head = read_models.series_pieces(known_at_us=known_at_us) if kept else None
+    if at_head is None:
+        states = read_models.delivered_states(known_at_us=known_at_us)
+        if actor is not None:
+            states = [state for state in states if _involves(state, actor)]
+        return _folded(states)
+    position, series = at_head
+    return _kept(read_models, position, {
+        series_identity(key): pieces for key, pieces in series.items()
+        if actor is None or actor_in(actor, key[0], key[1])
+    })  # fmt: skip
 
 
 _LAST_DAY = date.fromordinal(valid_day(date.max))
 
 
-def said_by(figures: Sequence[tuple[date, int, Figure]],
-            counts: dict[int, list[tuple[date, date]]], day: date) -> Figure | None:  # fmt: skip
-    """Of `figures` in fold order, the last one counted on `day`: asserted by then and, when
-    `counts` gives its days, counted on one of them."""
+def said_by(figures: Sequence[tuple[date, int]],
+            counts: dict[int, list[tuple[date, date]]], day: date) -> int | None:  # fmt: skip
+    """Of the reports `figures` (asserted_on, position) in fold order, the position of the last
+    one counted on `day`: asserted by then and, when `counts` gives its days, counted on one of
+    them."""
     day = min(day, _LAST_DAY)  # as the views read the last day of the calendar
     for index in range(bisect_right(figures, day, key=itemgetter(0)) - 1, -1, -1):
-        _, position, figure = figures[index]
+        position = figures[index][1]
         days = counts.get(position)
         if days is None or any(start <= day < end for start, end in days):
-            return figure
+            return position
     return None
 
 
@@ -195,34 +255,52 @@ def steps_of(pieces: list[Piece], as_of: date) -> list[Step]:
 
 
 def delivery_history(
-    read_models: ReadModels, *, as_of: date, known_at_us: int, actor: str | None = None
+    read_models: ReadModels,
+    *,
+    as_of: date,
+    known_at_us: int,
+    actor: str | None = None,
+    kept: bool = True,
 ) -> DeliveryHistory:
     """The step lines of every delivery series up to `as_of`, as known at `known_at_us`; with
-    `actor`, of the series it supplies or receives."""
-    states = read_models.delivered_states(known_at_us=known_at_us)
-    if actor is not None:
-        states = [state for state in states if _involves(state, actor)]
+    `actor`, of the series it supplies or receives. Drawn from the pieces the deliveries
+    projection keeps when it has folded up to the position of `known_at_us` (`kept`; False
+    folds every delivered transfer, as a `known_at` in the past does: the two agree)."""
+    counting = _counting(read_models, known_at_us, actor, kept)
     view = involving(read_models.deliveries(as_of=as_of, known_at_us=known_at_us), actor)
     current = {series_identity(key_of(series)): series for series in view.series}
-    lines = []
-    for identity, found in counted_figures(states).items():
-        steps = steps_of([item.piece for item in found], as_of)
+    drafts = []
+    wanted: set[int] = set()  # the reports whose figures or spelling a line needs
+    for identity, pieces in counting.pieces.items():
+        steps = steps_of(pieces, as_of)
         if not steps:
             continue
         changes = len(steps) if len(steps) > MAX_STEPS else 0
         if changes:
             last = len(steps) - 1
             steps = [steps[round(i * last / (MAX_STEPS - 1))] for i in range(MAX_STEPS)]
-        shown = current.get(identity)
-        first = min(found, key=attrgetter("position"))
-        key = key_of(shown) if shown is not None else _spelt(first.key)
-        figures = list({c.position: (c.asserted_on, c.position, c.figure) for c in found}.values())
+        ordered = sorted(pieces, key=fold_order)
+        figures = list({p.position: (date.fromordinal(p.asserted_on), p.position)
+                        for p in ordered}.values())  # fmt: skip
         counts: dict[int, list[tuple[date, date]]] = {}
-        for item in found:
-            counts.setdefault(item.position, []).append((item.start, item.end))
+        for p in ordered:
+            span = (date.fromordinal(p.valid_from), date.fromordinal(p.valid_to))
+            counts.setdefault(p.position, []).append(span)
+        days = [*(step.on for step in steps), as_of]
+        said = {p for p in (said_by(figures, counts, day) for day in days) if p is not None}
+        shown = current.get(identity)
+        first = min(p.position for p in pieces)
+        wanted.update(said, [] if shown is not None else [first])
+        drafts.append((steps, changes, shown, first, figures, counts, said))
+    found = counting.reports(wanted)
+    lines = []
+    for steps, changes, shown, first, figures, counts, said in drafts:
+        key = key_of(shown) if shown is not None else _spelt(found[first].key)
+        words = {position: found[position].figure for position in said}
+        last_said = said_by(figures, counts, as_of)
         lines.append(Line(key=key, steps=steps, changes=changes, current=shown,
-                          last_figure=said_by(figures, counts, as_of), figures=figures,
-                          counts=counts))  # fmt: skip
+                          last_figure=None if last_said is None else words[last_said],
+                          figures=figures, counts=counts, words=words))  # fmt: skip
     lines.sort(key=lambda line: _order(line.key))
     return DeliveryHistory(as_of=as_of, lines=lines, totals=view.totals)
 
