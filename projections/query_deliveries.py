@@ -168,10 +168,11 @@ def folded(dialect: Dialect, position: int, keys: list[Any]) -> dict[Any, DevSta
 
 
 def owners(dialect: Dialect, positions: list[int]) -> list[Any]:
-    """The developments of the events at `positions`, as the log stores their ids."""
+    """The developments of the events at `positions`, as the log stores their ids, each once
+    (the query's DISTINCT sees one chunk of the positions at a time)."""
     with dialect.read() as cursor:
         query = LogReader(dialect.store).owners_query
-        return [row[0] for row in dialect.select_in(cursor, query, positions)]
+        return list(dict.fromkeys(row[0] for row in dialect.select_in(cursor, query, positions)))
 
 
 def series_pieces(dialect: Dialect) -> dict[SeriesKey, list[Piece]]:

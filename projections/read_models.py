@@ -36,6 +36,7 @@ class ReadModels:
         self.runner = runner or ProjectionRunner(store)
         self.dialect = self.runner.dialect
         self._delivered = query_deliveries.DeliveredStates(self.dialect)
+        self._pieces: tuple[int, dict[SeriesKey, list[Piece]]] | None = None
 
     def position_at(self, known_at_us: int, names: Collection[str] = NAMES) -> int:
         """P for T, with the read models of the projections `names` (all by default) caught
@@ -126,13 +127,18 @@ class ReadModels:
         """P for T, and every delivery series' pieces over the statuses that count, by its key
         as the view spells it (`query_deliveries.series_pieces`), when the deliveries' tables
         were last folded up to P itself: None when they have folded past it (a `known_at` in
-        the past, or events recorded since), as their pieces have no system time."""
+        the past, or events recorded since), as their pieces have no system time. Those of the
+        last P read are kept, shared by every caller: not to be changed."""
 
         def query(position: int) -> tuple[int, dict[SeriesKey, list[Piece]]] | None:
+            kept = self._pieces
+            if kept is not None and kept[0] == position:  # the log up to P never changes
+                return kept
             with self.dialect.read() as cursor:
                 if read_tracking(self.dialect, cursor)["deliveries"][0] != position:
                     return None
-            return position, query_deliveries.series_pieces(self.dialect)
+            kept = self._pieces = (position, query_deliveries.series_pieces(self.dialect))
+            return kept
 
         return self._at(known_at_us, DELIVERIES, query)
 

@@ -11,6 +11,7 @@ from events import decode_event
 from projections import ReadModels, query_deliveries
 from projections.state import DevState
 from service.application import Timeline
+from service.store.records import to_micros
 from service.web.steps import counted_figures
 from tests import bodies
 
@@ -92,4 +93,40 @@ def test_kept_delivered_states_fold_again_only_what_changed(
         list(fold(read_models.dialect, before).values())
     )
     assert len(folded) == 1 and folded[0] is not None and len(folded[0]) == 1
+    timeline.close()
+
+
+def test_series_pieces_are_read_once_per_position_and_none_past_the_projection(
+    database_url: str, monkeypatch: Any
+) -> None:
+    timeline = Timeline(database_url)
+    read_models = ReadModels(timeline.store)
+    development = str(uuid4())
+    event = decode_event(bodies.encoded(bodies.development_reported(development_id=development)))
+    recorded = to_micros(timeline.append([event], "t")[0].receipt.recorded_at)
+    reads: list[int] = []
+    read = query_deliveries.series_pieces
+
+    def counted(dialect: Any) -> Any:
+        reads.append(1)
+        return read(dialect)
+
+    monkeypatch.setattr(query_deliveries, "series_pieces", counted)
+    # Asked twice at the head, the pieces are read once: those of its position
+    first = read_models.series_pieces(known_at_us=EVER)
+    assert first is not None and read_models.series_pieces(known_at_us=EVER) is first
+    assert len(reads) == 1 and first[0] == timeline.store.last_position()
+    [(key, pieces)] = first[1].items()
+    assert key == ("PRK", "RUS", "munitions_unspecified", "container", "John Kirby")
+    assert [piece.low for piece in pieces] == [1000]
+    # At a new position they are read again, with the series of the report it added
+    _append(timeline, bodies.report_added(development))
+    second = read_models.series_pieces(known_at_us=EVER)
+    assert second is not None and second[0] == first[0] + 1 and len(reads) == 2
+    assert {k[4]: [p.low for p in found] for k, found in second[1].items()} == {
+        "John Kirby": [1000],
+        "US State Department": [10_000],
+    }
+    # and at the position before, which the projection has folded past, there are none
+    assert read_models.series_pieces(known_at_us=recorded) is None
     timeline.close()
