@@ -37,6 +37,7 @@ class ReadModels:
         self.dialect = self.runner.dialect
         self._delivered = query_deliveries.DeliveredStates(self.dialect)
         self._pieces: tuple[int, dict[SeriesKey, list[Piece]]] | None = None
+        self._reporting: tuple[int, dict[int, DevState]] = (-1, {})
 
     def position_at(self, known_at_us: int, names: Collection[str] = NAMES) -> int:
         """P for T, with the read models of the projections `names` (all by default) caught
@@ -144,9 +145,19 @@ class ReadModels:
 
     def reporting(self, position: int, reports: Collection[int]) -> list[DevState]:
         """The developments of the reports created at the positions `reports`, folded from
-        their events up to P."""
-        keys = query_deliveries.owners(self.dialect, sorted(reports))
-        return list(query_deliveries.folded(self.dialect, position, keys).values())
+        their events up to P, each once. Those folded at the last P asked are kept, by the
+        positions of their reports: the web page asks again for most of them at another
+        as-of."""
+        kept_at, kept = self._reporting
+        kept = dict(kept) if kept_at == position else {}
+        missing = sorted(report for report in reports if report not in kept)
+        if missing:
+            keys = query_deliveries.owners(self.dialect, missing)
+            for state in query_deliveries.folded(self.dialect, position, keys).values():
+                kept.update((report.position, state) for report in state.reports)
+            self._reporting = (position, kept)
+        found = (kept[report] for report in reports if report in kept)
+        return list({id(state): state for state in found}.values())
 
     def delivered_states(self, *, known_at_us: int) -> list[DevState]:
         """Every delivered transfer recorded by T, folded (`query_deliveries.delivered_states`),

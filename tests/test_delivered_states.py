@@ -130,3 +130,31 @@ def test_series_pieces_are_read_once_per_position_and_none_past_the_projection(
     # and at the position before, which the projection has folded past, there are none
     assert read_models.series_pieces(known_at_us=recorded) is None
     timeline.close()
+
+
+def test_the_developments_of_reports_are_folded_once_per_position(
+    database_url: str, monkeypatch: Any
+) -> None:
+    timeline = Timeline(database_url)
+    read_models = ReadModels(timeline.store)
+    ids = [str(uuid4()) for _ in range(2)]
+    _append(timeline, *(bodies.development_reported(development_id=i) for i in ids))
+    _append(timeline, bodies.report_added(ids[0]))  # positions 1, 2 and 3
+    folds: list[list[Any]] = []
+    fold = query_deliveries.folded
+
+    def counted(dialect: Any, position: int, keys: list[Any]) -> Any:
+        folds.append(keys)
+        return fold(dialect, position, keys)
+
+    monkeypatch.setattr(query_deliveries, "folded", counted)
+    # The first development's two reports and the second's: each development folded once
+    both = read_models.reporting(3, [1, 3, 2])
+    assert sorted(len(state.reports) for state in both) == [1, 2] and len(folds[-1]) == 2
+    # asked again at that position, with one of them, nothing is folded again
+    [first] = read_models.reporting(3, [3])
+    assert len(first.reports) == 2 and len(folds) == 1
+    # at another position, what it asks for is folded, as of that position
+    [first] = read_models.reporting(2, [1])
+    assert len(first.reports) == 1 and len(folds) == 2
+    timeline.close()
