@@ -22,6 +22,19 @@ def _append(timeline: Timeline, *events: dict[str, Any]) -> None:
     timeline.append([decode_event(bodies.encoded(event)) for event in events], "t")
 
 
+def _calls(monkeypatch: Any, name: str) -> list[tuple[Any, ...]]:
+    """The arguments of every call of `query_deliveries.<name>` from now on."""
+    calls: list[tuple[Any, ...]] = []
+    original = getattr(query_deliveries, name)
+
+    def counted(*args: Any) -> Any:
+        calls.append(args)
+        return original(*args)
+
+    monkeypatch.setattr(query_deliveries, name, counted)
+    return calls
+
+
 def _folded(states: list[DevState]) -> list[bytes]:
     return sorted(repr(state).encode() for state in states)
 
@@ -74,25 +87,19 @@ def test_kept_delivered_states_fold_again_only_what_changed(
     ids = [str(uuid4()) for _ in range(3)]
     _append(timeline, *(bodies.development_reported(development_id=i) for i in ids))
     assert len(read_models.delivered_states(known_at_us=EVER)) == 3
-    folded: list[list[Any] | None] = []
     fold = query_deliveries._delivered
-
-    def counted(dialect: Any, position: int, among: list[Any] | None = None) -> Any:
-        folded.append(among)
-        return fold(dialect, position, among)
-
-    monkeypatch.setattr(query_deliveries, "_delivered", counted)
+    folded = _calls(monkeypatch, "_delivered")  # (dialect, position, among) when among
     _append(timeline, bodies.report_added(ids[1]))
 
     assert len(read_models.delivered_states(known_at_us=EVER)) == 3
-    assert len(folded) == 1 and folded[0] is not None and len(folded[0]) == 1
+    assert [len(call[2]) for call in folded] == [1]
     # and at the position before that event (an earlier known_at), that one again, only
     folded.clear()
     before = timeline.store.last_position() - 1
     assert _folded(read_models._delivered.at(before)) == _folded(
         list(fold(read_models.dialect, before).values())
     )
-    assert len(folded) == 1 and folded[0] is not None and len(folded[0]) == 1
+    assert [len(call[2]) for call in folded] == [1]
     timeline.close()
 
 
@@ -104,14 +111,7 @@ def test_series_pieces_are_read_once_per_position_and_none_past_the_projection(
     development = str(uuid4())
     event = decode_event(bodies.encoded(bodies.development_reported(development_id=development)))
     recorded = to_micros(timeline.append([event], "t")[0].receipt.recorded_at)
-    reads: list[int] = []
-    read = query_deliveries.series_pieces
-
-    def counted(dialect: Any) -> Any:
-        reads.append(1)
-        return read(dialect)
-
-    monkeypatch.setattr(query_deliveries, "series_pieces", counted)
+    reads = _calls(monkeypatch, "series_pieces")
     # Asked twice at the head, the pieces are read once: those of its position
     first = read_models.series_pieces(known_at_us=EVER)
     assert first is not None and read_models.series_pieces(known_at_us=EVER) is first
@@ -140,17 +140,10 @@ def test_the_developments_of_reports_are_folded_once_per_position(
     ids = [str(uuid4()) for _ in range(2)]
     _append(timeline, *(bodies.development_reported(development_id=i) for i in ids))
     _append(timeline, bodies.report_added(ids[0]))  # positions 1, 2 and 3
-    folds: list[list[Any]] = []
-    fold = query_deliveries.folded
-
-    def counted(dialect: Any, position: int, keys: list[Any]) -> Any:
-        folds.append(keys)
-        return fold(dialect, position, keys)
-
-    monkeypatch.setattr(query_deliveries, "folded", counted)
+    folds = _calls(monkeypatch, "folded")  # (dialect, position, keys)
     # The first development's two reports and the second's: each development folded once
     both = read_models.reporting(3, [1, 3, 2])
-    assert sorted(len(state.reports) for state in both) == [1, 2] and len(folds[-1]) == 2
+    assert sorted(len(state.reports) for state in both) == [1, 2] and len(folds[-1][2]) == 2
     # asked again at that position, with one of them, nothing is folded again
     [first] = read_models.reporting(3, [3])
     assert len(first.reports) == 2 and len(folds) == 1
