@@ -340,6 +340,8 @@ def test_changes_until_a_time_after_the_last_event_end_at_that_event(client: Cli
     after = format_micros(parse_known_at(last) + 1)
     # When the window up to U is asked, then the next from the `until` it answered
     page = client.get("/api/changes", params={"since": "2000-01-01", "until": after}).json()
+    table = client.get("/api/changes", params={"since": "2000-01-01", "until": after,
+                                               "format": "csv"})  # fmt: skip
     backwards = {"since": format_micros(parse_known_at(last) + 2), "until": after}
     refused = client.get("/api/changes", params=backwards)
     given_a_corrected_development(client)
@@ -362,6 +364,9 @@ def test_changes_until_a_time_after_the_last_event_end_at_that_event(client: Cli
         "/api/changes", params={"since": "2000-01-01", "until": receipts[1]["recorded_at"]}
     )
     assert before.json()["until"] == receipts[1]["recorded_at"]
+    # and the CSV of that window said the window it answered, as the JSON does
+    assert (table.headers["x-since"], table.headers["x-until"]) == (page["since"], last)
+    assert len(list(csv.DictReader(io.StringIO(table.text)))) == 4
 
 
 def test_changes_page_through_a_long_window(client: Client) -> None:

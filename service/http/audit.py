@@ -261,8 +261,10 @@ class AuditController(Controller):
             changes_between, timeline, since_us, until_us, after=after, limit=limit
         )
         if wants_csv(request, format):
-            pinned = {"after": page.next, "until": format_micros(until_us)}
-            headers = next_link(request, None if page.next is None else pinned)
+            # the window answered, as the JSON echoes it: the next starts at its `until`
+            window = {"X-Since": format_micros(since_us), "X-Until": format_micros(until_us)}
+            pinned = {"after": page.next, "until": window["X-Until"]}
+            headers = {**window, **next_link(request, None if page.next is None else pinned)}
             return Response(changes_csv(page), media_type=CSV, headers=headers)
         developments = [
             ChangedDevelopment(
