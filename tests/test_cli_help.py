@@ -66,8 +66,8 @@ def test_a_verb_left_out_is_asked_for_with_the_verbs_it_may_be(
     assert exited.value.code == 2
     said = capsys.readouterr().err
     assert f"error: the following arguments are required: VERB ({choices})\n" in said
-    database = "" if verbs else "[--database URL] "  # before the verb, or after the last
-    assert f"usage: timeline {' '.join([*verbs, ''])}[-h] {database}VERB ...\n" in said
+    # the database before the verb, at any level, or after the last
+    assert f"usage: timeline {' '.join([*verbs, ''])}[-h] [--database URL] VERB ...\n" in said
 
 
 @pytest.mark.parametrize(

@@ -207,6 +207,16 @@ def test_the_database_may_be_named_before_the_verb(
     assert len(capsys.readouterr().out.splitlines()) == SEED_LINES
     assert main(["--database", "sqlite:///elsewhere.db", "export", "--database", seeded]) == 0
     assert len(capsys.readouterr().out.splitlines()) == SEED_LINES
+    # and between a group and its verb (`tokens --database URL list` read the URL as the verb),
+    # where the last one given wins too
+    made = ["create", "--name", "analyst", "--role", "reader"]
+    assert main(["tokens", "--database", seeded, *made]) == 0
+    capsys.readouterr()
+    elsewhere = ["--database", "sqlite:///elsewhere.db"]
+    assert main([*elsewhere, "tokens", *elsewhere, "list", "--database", seeded]) == 0
+    assert "analyst" in capsys.readouterr().out
+    assert main(["projections", "--database", seeded, "rebuild", "deliveries"]) == 0
+    assert "deliveries" in capsys.readouterr().err
 
 
 def test_a_refused_import_or_token_makes_no_database(

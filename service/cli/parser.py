@@ -71,8 +71,7 @@ def _describe_verbs(parser: argparse.ArgumentParser, path: str = "") -> None:
         if isinstance(action, argparse._SubParsersAction):
             *others, last = action.choices
             action.metavar = f"VERB ({', '.join(others)} or {last})"
-            database = "" if path else "[--database URL] "  # the top's, before a verb
-            parser.usage = f"%(prog)s [-h] {database}VERB ..."  # the list wraps badly
+            parser.usage = "%(prog)s [-h] [--database URL] VERB ..."  # the list wraps badly
             for name, child in action.choices.items():
                 child.description = DESCRIPTIONS[f"{path}{name}"]
                 _describe_verbs(child, f"{path}{name} ")
@@ -215,7 +214,10 @@ def build_parser() -> argparse.ArgumentParser:
     sign = verbs.add_parser("checkpoint", parents=[common], help="sign the head of the log now")
     sign.set_defaults(run=cmd_checkpoint)
 
-    projections = verbs.add_parser("projections", help="read models: run or rebuild")
+    # a group takes it too, between itself and its verb (`timeline tokens --database URL list`)
+    projections = verbs.add_parser(
+        "projections", parents=[common], help="read models: run or rebuild"
+    )
     projection_verbs = projections.add_subparsers(dest="projections_verb", required=True)
     follow = projection_verbs.add_parser("run", parents=[common], help="follow the log")
     follow.add_argument(
@@ -230,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     again.add_argument("name", nargs="?", choices=NAMES, help="one projection (default: all)")
     again.set_defaults(run=cmd_projections_rebuild)
 
-    tokens = verbs.add_parser("tokens", help="API tokens: create, list, revoke")
+    tokens = verbs.add_parser("tokens", parents=[common], help="API tokens: create, list, revoke")
     token_verbs = tokens.add_subparsers(dest="tokens_verb", required=True)
     create = token_verbs.add_parser("create", parents=[common], help="create a token")
     create.add_argument(
