@@ -988,3 +988,20 @@ def test_a_database_url_is_printed_without_its_password_wherever_it_is_given(
 ) -> None:
     # libpq takes a password in the query too: it was printed as given
     assert redacted(url) == printed
+
+
+def test_a_checkpoint_refused_on_an_empty_log_makes_no_signing_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TIMELINE_KEY_FILE", raising=False)
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    key = tmp_path / "empty.db.key"
+    # Given an empty log, when a checkpoint is asked: refused, and no key is made for it
+    assert main(["init", "--database", url]) == 0
+    assert main(["checkpoint", "--database", url]) == 1
+    assert "nothing has been recorded yet" in capsys.readouterr().err
+    assert not key.exists()
+    # once events are recorded, the first checkpoint signed makes it
+    assert main(["seed", "--database", url]) == 0
+    assert main(["checkpoint", "--database", url]) == 0
+    assert key.exists()

@@ -160,7 +160,6 @@ def sign_head(
     """The checkpoint of the current head, and whether this call made it (False: it existed).
     With `unless_after`, none is made when a checkpoint beyond that position was stored while
     this one was being made (another process's): that one is answered, with False."""
-    signer = signer or signer_for(timeline.database)
     store = timeline.store
     inserted = below_the_start(store)  # such a row can hide the head itself (`last_position`)
     if inserted is not None:
@@ -189,6 +188,8 @@ def sign_head(
             )
         ledger.fill_chunks(store, head_position)  # those of a version that stored none
         return to_wire(existing), False
+    # the key is loaded, or made, only to sign: not for a log with nothing to sign
+    signer = signer or signer_for(timeline.database)
     start = _trusted_start(timeline, signer, head_position - 1)  # one may land at the head now
     _say_if_the_key_changed(store, signer, head_position)
     # the latest checkpoint, whatever key signed it, is not trusted to resume from (anyone
