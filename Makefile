@@ -83,6 +83,7 @@ fmt: venv
 bench: venv
 	$(BIN)/python bench/queries.py
 	$(BIN)/python bench/rebuild.py
+	$(BIN)/python bench/overview.py
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis test-artifacts

@@ -24,10 +24,9 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
-from synthetic import open_store  # bench/ is on sys.path when run as a script
+from synthetic import ready_store  # bench/ is on sys.path when run as a script
 
-from projections import ProjectionRunner, ReadModels, rebuild, stale
-from projections.rebuild import tidy
+from projections import ReadModels
 from service.application import Timeline
 from service.store.log import LogRecorder
 
@@ -161,13 +160,7 @@ def main() -> int:
     timelines: dict[int, Timeline] = {}
     try:
         for size in args.sizes:
-            timeline = timelines[size] = open_store(size, args.postgres)
-            runner = ProjectionRunner(timeline.store)
-            behind = runner.tracking()["developments"][0] < size
-            if args.rebuild or behind or stale(timeline.store):  # a store another fold wrote
-                done = rebuild(timeline.store)
-                print(f"read models of {size:,} events: {done.seconds:.1f} s", file=sys.stderr)
-            tidy(timeline.store)  # as autovacuum would have, on a server that ran a while
+            timelines[size] = ready_store(size, args.postgres, again=args.rebuild)
         results = measure(timelines, args.queries, args.seed)
     finally:
         for timeline in timelines.values():

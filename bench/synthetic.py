@@ -48,6 +48,8 @@ from events import (
 )
 from events.figures import Basis, Qualifier
 from events.values import Channel
+from projections import ProjectionRunner, rebuild, stale
+from projections.rebuild import tidy
 from service.application import Timeline
 
 START, END = date(2022, 2, 24), date(2024, 12, 31)
@@ -278,6 +280,18 @@ def open_store(events: int, postgres: str | None = None) -> Timeline:
 
     print(f"building {timeline.database} ({events:,} events)", file=sys.stderr, flush=True)
     fill(timeline, events, progress=progress)
+    return timeline
+
+
+def ready_store(events: int, postgres: str | None = None, *, again: bool = False) -> Timeline:
+    """`open_store`, its read models rebuilt when they are behind, another fold's, or `again`,
+    and tidied as autovacuum would have on a server that ran a while."""
+    timeline = open_store(events, postgres)
+    behind = ProjectionRunner(timeline.store).tracking()["developments"][0] < events
+    if again or behind or stale(timeline.store):  # a store another fold wrote
+        done = rebuild(timeline.store)
+        print(f"read models of {events:,} events: {done.seconds:.1f} s", file=sys.stderr)
+    tidy(timeline.store)
     return timeline
 
 

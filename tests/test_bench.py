@@ -51,3 +51,16 @@ def test_the_query_benchmark_prints_every_view_at_every_size(tmp_path: Path) -> 
         top, bottom = p50[name, size], p50[name, "300"]
         slack = 0.005 + top / bottom * (0.005 / top + 0.005 / bottom) * 1.1
         assert abs(float(ratio) - top / bottom) <= slack, (name, size, ratio, top, bottom)
+
+
+def test_the_overview_benchmark_prints_both_ways_and_their_ratio(tmp_path: Path) -> None:
+    out = run_bench("overview.py", "--sizes", "600", "--runs", "1", data=tmp_path)
+    both = re.search(
+        r"^600 events: step lines from the kept pieces ([\d.]+) s, from a fold of every "
+        r"delivered transfer ([\d.]+) s \(([\d.]+)x as long; best of 1\)$",
+        out,
+        re.M,
+    )
+    assert both is not None
+    whole = r"^600 events: the whole overview, first [\d.]+ s, at another as-of [\d.]+ s$"
+    assert re.search(whole, out, re.M)
