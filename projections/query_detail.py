@@ -58,6 +58,29 @@ def development(
     return Detail(development=row, visible=bool(active), status_since=since_day, reports=reports)
 
 
+def reports_of(
+    dialect: Dialect, development_ids: Sequence[UUID], *, as_of: date, position: int
+) -> dict[UUID, list[ReportRow]]:
+    """The reports recorded by P of each development, as `development` lists them, in one
+    query per few hundred developments (a page of the timeline, say)."""
+    day = as_of.toordinal()
+    keys = {
+        dialect.store.id_param(development_id): development_id for development_id in development_ids
+    }
+    found: dict[UUID, list[ReportRow]] = {development_id: [] for development_id in development_ids}
+    query = (
+        "SELECT development_id, number, position, report, corrections, retracted_on, "
+        f"retraction_reason, retraction_position FROM {REPORTS.name} "
+        "WHERE development_id IN ({marks}) AND pos_from <= %s AND pos_to > %s"
+    )
+    with dialect.read() as cursor:
+        for row in dialect.select_in(cursor, query, list(keys), (position, position)):
+            found[keys[row[0]]].append(_report_row(row[1:], day))
+    for reports in found.values():
+        reports.sort(key=lambda report: report.number)
+    return found
+
+
 def _report_row(row: Sequence[Any], day: int) -> ReportRow:
     report = _report_decoder.decode(row[2])
     retracted_on = row[4]

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from datetime import date
 from typing import TypeVar
 from uuid import UUID
 
 from projections import query_deliveries, query_detail, query_developments
-from projections.results import Deliveries, Detail, Page
+from projections.results import Deliveries, Detail, Page, ReportRow
 from projections.runner import NAMES, ProjectionRunner, read_tracking
 from projections.state import DevState
 from projections.tracks import Piece, SeriesKey
@@ -90,6 +90,13 @@ class ReadModels:
         """`GET /api/developments/{id}`; None when nothing of it was recorded by T."""
         return self._at(known_at_us, DEVELOPMENTS, lambda position: query_detail.development(
             self.dialect, development_id, as_of=as_of, position=position))  # fmt: skip
+
+    def reports_of(
+        self, development_ids: Sequence[UUID], *, as_of: date, known_at_us: int
+    ) -> dict[UUID, list[ReportRow]]:
+        """The reports of each development as `development` lists them, read together."""
+        return self._at(known_at_us, DEVELOPMENTS, lambda position: query_detail.reports_of(
+            self.dialect, development_ids, as_of=as_of, position=position))  # fmt: skip
 
     def allegations(
         self,

@@ -249,10 +249,13 @@ def replay_and_compare(
         assert folded(store.deliveries_at(as_of, known_at, status="alleged")) == folded(
             reference.deliveries(log, as_of, known_at, status="alleged")
         )
+        # the reports of every development read together, as the web's timeline reads them
+        together = store.read.reports_of(developments, as_of=as_of, known_at_us=known_at)
         for dev in developments:
             found = store.detail_at(dev, as_of, known_at)
             expected = reference.development_detail(log, dev, as_of, known_at)
             assert (found is None) == (expected is None)
+            assert together[dev] == ([] if found is None else found.reports)
             if found is not None and expected is not None:
                 assert plain(found.development) == plain(expected.development)
                 assert plain(found.reports) == plain(expected.reports)

@@ -127,4 +127,4 @@ def dossier(read_models: ReadModels, timeline: Timeline, development_id: UUID, *
     occurred = detail.development.occurred
     return Dossier(as_of=as_of, known_at=known_at, head=timeline.store.last_position(),
                    detail=detail, occurred=None if occurred is None else parse_edtf(occurred),
-                   voices=voices(detail), revisions=revisions)  # fmt: skip
+                   voices=voices(detail.reports), revisions=revisions)  # fmt: skip

@@ -5,14 +5,14 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import Counter, OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 
 import msgspec
 
 from events import Edtf, parse_edtf
 from projections import ReadModels
-from projections.results import Allegation, Detail, DevelopmentRow
+from projections.results import Allegation, DevelopmentRow, ReportRow
 from projections.state import actor_names, name_key
 from service.application import Timeline
 from service.web.chart import Panel, panels
@@ -58,12 +58,12 @@ class Overview(msgspec.Struct, frozen=True, kw_only=True):
     panels: list[Panel]
 
 
-def voices(detail: Detail | None) -> list[Voice]:
+def voices(reports: Sequence[ReportRow]) -> list[Voice]:
     """The originators of the active reports, in report order, each with its stances in that
     order when one is not support: one that supports and contradicts reads so, not as one that
     only contradicts."""
     stances: dict[str, list[str]] = {}
-    for report in detail.reports if detail else []:
+    for report in reports:
         if report.active:
             said = stances.setdefault(report.report.source.originator, [])
             if report.report.stance not in said:
@@ -74,10 +74,19 @@ def voices(detail: Detail | None) -> list[Voice]:
     ]
 
 
-def _entry(read_models: ReadModels, row: DevelopmentRow, as_of: date, known_at_us: int) -> Entry:
-    detail = read_models.development(row.development_id, as_of=as_of, known_at_us=known_at_us)
-    occurred = None if row.occurred is None else parse_edtf(row.occurred)
-    return Entry(row=row, occurred=occurred, voices=voices(detail))
+def _entries(read_models: ReadModels, rows: Sequence[DevelopmentRow], as_of: date,
+             known_at_us: int) -> list[Entry]:  # fmt: skip
+    """The timeline's rows with their parsed dates and who reported them, read together."""
+    ids = [row.development_id for row in rows]
+    reports = read_models.reports_of(ids, as_of=as_of, known_at_us=known_at_us)
+    return [
+        Entry(
+            row=row,
+            occurred=None if row.occurred is None else parse_edtf(row.occurred),
+            voices=voices(reports[row.development_id]),
+        )
+        for row in rows
+    ]
 
 
 def overview(read_models: ReadModels, timeline: Timeline, *, as_of: date, known_at: str | None,
@@ -155,7 +164,7 @@ def _overview(read_models: ReadModels, as_of: date, known_at: str | None,
         actors=[name for name, _ in named.most_common()],
         actor_unnamed=unnamed,
         head=0,
-        entries=[_entry(read_models, row, as_of, known_at_us) for row in page.items],
+        entries=_entries(read_models, page.items, as_of, known_at_us),
         truncated=page.next is not None,
         allegations=allegations,
         allegations_truncated=open_claims.next is not None,
