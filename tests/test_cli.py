@@ -18,6 +18,7 @@ import sys
 import termios
 from collections.abc import Sequence
 from pathlib import Path
+from uuid import uuid4
 
 import psycopg
 import pytest
@@ -257,6 +258,34 @@ def test_an_export_imports_into_an_empty_database_as_the_same_events(
     ]
     a.close()
     b.close()
+
+
+def test_a_retry_of_the_body_first_posted_is_a_replay_on_an_imported_copy_too(
+    database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given an event posted with the client's event_id and no development_id (the server made
+    # it), and a retry of its body, on a SQLite file, exported and imported into another
+    first = f"sqlite:///{tmp_path}/first.db"
+    body = bodies.development_reported(event_id=str(uuid4()))
+    with serve(first) as client:
+        receipt = client.post("/api/events", json=body).json()
+        assert client.post("/api/events", json=body).status_code == 200
+    exported = tmp_path / "export.ndjson"
+    assert main(["export", "--database", first, "-o", str(exported)]) == 0
+    assert main(["import", str(exported), "--database", database_url]) == 0
+    capsys.readouterr()
+    # When the same body is posted again to the copy, and one with another title
+    with serve(database_url) as client:
+        again = client.post("/api/events", json=body)
+        changed = client.post("/api/events", json={**body, "title": "Another title"})
+    # Then the first is that event (200: its ids; the copy recorded it at the import), where
+    # the copy's digest is of the event as stored, the development id filled in; the second
+    # is a conflict still
+    assert again.status_code == 200, again.text
+    assert {k: again.json()[k] for k in ("event_id", "development_id", "version")} == {
+        k: receipt[k] for k in ("event_id", "development_id", "version")
+    }
+    assert changed.status_code == 409
 
 
 def _moved(
