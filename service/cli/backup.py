@@ -35,9 +35,9 @@ def cmd_backup(args: argparse.Namespace) -> int:
                 f"error: {path} exists or is the database's own; a backup is written to a new file"
             )
             return 2
-    if not target.resolve().parent.is_dir():
+    if not target.resolve().parent.is_dir():  # a file that cannot be written, as for export
         _say(f"error: cannot write {target}: its folder does not exist")
-        return 2
+        return 74
     try:
         position = backup_sqlite(source, target)
     except sqlite3.OperationalError as error:
