@@ -13,6 +13,9 @@ TLS = ("sslmode", "sslrootcert", "sslcert", "sslkey")
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 LIBPQ_OPTIONS = "TIMELINE_POSTGRES_LIBPQ"
 TIMEOUT_SECONDS = "30"
+# The longest timeout: PostgreSQL's `lock_timeout` takes at most 2^31 - 1 milliseconds (a longer
+# one failed every write), and a longer `connect_timeout` overflowed the client's clock
+MOST_SECONDS = (2**31 - 1) // 1000
 
 
 class ConfigError(ValueError):
@@ -162,15 +165,22 @@ def _tls(url: str, options: dict[str, str]) -> str:
 
 
 def _whole(
-    url: str, options: dict[str, str], name: str, default: str, *, least: int, unit: str = ""
+    url: str,
+    options: dict[str, str],
+    name: str,
+    default: str,
+    *,
+    least: int,
+    most: int | None = None,
+    unit: str = "",
 ) -> str:
     """`?pool_size=N` (at least 1, default 5): connections each process keeps to PostgreSQL;
     `?max_overflow=N` (at least 0, default 10): how many more it may open at busy times."""
     value = options.get(name, default)
-    if not (value.isascii() and value.isdigit()) or int(value) < least:
-        raise ConfigError(
-            f"{redacted(url)!r}: {name} must be a whole number{unit}, at least {least}"
-        )
+    whole = value.isascii() and value.isdigit()
+    if not whole or int(value) < least or (most is not None and int(value) > most):
+        bounds = f"at least {least}" if most is None else f"from {least} to {most:,}"
+        raise ConfigError(f"{redacted(url)!r}: {name} must be a whole number{unit}, {bounds}")
     return value
 
 
@@ -178,5 +188,7 @@ def _seconds(url: str, options: dict[str, str], name: str) -> str:
     """`?lock_timeout=SECONDS`: how long a write waits for the database's lock before it gives
     up (an HTTP request then gets 503 `database-busy`); `?connect_timeout=SECONDS`: how long
     PostgreSQL is waited for when no connection can be made (503 `database-unavailable`).
-    Both 30 by default."""
-    return _whole(url, options, name, TIMEOUT_SECONDS, least=1, unit=" of seconds")
+    Both 30 by default, and at most `MOST_SECONDS`."""
+    return _whole(
+        url, options, name, TIMEOUT_SECONDS, least=1, most=MOST_SECONDS, unit=" of seconds"
+    )

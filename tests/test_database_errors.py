@@ -229,7 +229,7 @@ def test_the_cli_never_prints_the_password_of_a_database_url(
     assert "s3cret-pw" not in said
 
 
-@pytest.mark.parametrize("value", ["0", "soon", "-3", "1.5"])
+@pytest.mark.parametrize("value", ["0", "soon", "-3", "1.5", "2147484", "99999999999"])
 def test_a_timeout_that_is_not_whole_seconds_is_a_config_error(value: str) -> None:
     for url in ("sqlite:///timeline.db", "postgresql://u@h/db"):
         with pytest.raises(ConfigError, match="lock_timeout must be a whole number of seconds"):
@@ -237,6 +237,8 @@ def test_a_timeout_that_is_not_whole_seconds_is_a_config_error(value: str) -> No
     with pytest.raises(ConfigError, match="connect_timeout must be a whole number of seconds"):
         persistence_env(f"postgresql://u@h/db?connect_timeout={value}")
     assert persistence_env("sqlite:///t.db?lock_timeout=9")["SQLITE_LOCK_TIMEOUT"] == "9"
+    longest = persistence_env("postgresql://u@h/db?lock_timeout=2147483&connect_timeout=2147483")
+    assert longest["POSTGRES_LOCK_TIMEOUT"] == longest["POSTGRES_CONNECT_TIMEOUT"] == "2147483"
     postgres = persistence_env("postgresql://u@h/db?connect_timeout=4")
     assert (postgres["POSTGRES_CONNECT_TIMEOUT"], postgres["POSTGRES_LOCK_TIMEOUT"]) == ("4", "30")
 

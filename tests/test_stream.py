@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import signal
 import socket
 import subprocess
@@ -20,7 +21,8 @@ import pytest
 import uvicorn
 
 from service.application import Timeline
-from service.http import create_app
+from service.errors import Unavailable
+from service.http import create_app, stream
 from service.store.log import LogRecorder
 from service.store.records import StoredRecord
 from service.tokens import Tokens
@@ -443,3 +445,44 @@ def test_a_stream_of_one_development_reads_only_what_came_after_its_position(
             assert next(sent).id == str(second["position"])
     # Then each read of the stream brought the new event alone, not all twenty-two rows
     assert sum(read) == 2 and max(read) == 1  # (a poll that found nothing new reads nothing)
+
+
+class _Said(logging.Handler):
+    """What the loggers it is given to said."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(f"{record.name}: {record.getMessage()}")
+
+
+def test_a_stream_whose_database_connection_breaks_ends_with_a_warning(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    said = _Said()
+    for name in ("service.http.stream", "uvicorn.error"):  # where an ASGI app's failure goes
+        logger = logging.getLogger(name)
+        monkeypatch.setattr(logger, "handlers", [*logger.handlers, said])
+    # Given an open stream
+    with (
+        live(database_url, stream_poll_seconds=0.05) as server,
+        server.client.stream("GET", "/api/stream") as response,
+    ):
+        sent = messages(response)
+        assert next(sent).comments[0].startswith("after ")
+
+        # When its connection to the database breaks (PostgreSQL ended it, say)
+        async def broken(self: stream.LogHead) -> int:
+            raise Unavailable("terminating connection due to administrator command")
+
+        monkeypatch.setattr(stream.LogHead, "position", broken)
+        rest = list(sent)
+    # Then the stream ends, for the client to connect again from its last event, and the server
+    # says why in one line, not the traceback of an ASGI application that failed
+    assert rest == [] and response.status_code == 200
+    assert said.lines == [
+        "service.http.stream: event stream ended: terminating connection due to administrator "
+        "command"
+    ]

@@ -7,6 +7,7 @@ poll interval however many streams are open; a stream reads records only when th
 
 from __future__ import annotations
 
+import logging
 import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -31,6 +32,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from events.values import Kind
 from service.application import Timeline
+from service.errors import StorageError
 from service.http.auth import authorize, bearer_secret
 from service.http.deadline import NO_DEADLINE
 from service.http.openapi import SERVER_SENT_EVENT, text_answers
@@ -39,6 +41,7 @@ from service.http.problems import problem_spec
 from service.http.shapes import LogItem, log_item
 from service.store.log import LogRecorder
 
+logger = logging.getLogger(__name__)
 POLL_SECONDS = 0.25  # app.state.stream_poll_seconds overrides
 HEARTBEAT_SECONDS = 15.0  # app.state.stream_heartbeat_seconds overrides
 RETRY_MS = 1000  # how soon a browser reconnects after the stream ends
@@ -147,33 +150,37 @@ async def _follow(
     position, beat = after, time.monotonic()
     checked = beat  # when the stream's token was last found live
     yield ServerSentEventMessage(data=None, comment=f"after {after}", retry=RETRY_MS)
-    while not server_exiting():
-        if time.monotonic() - checked >= heartbeat:  # busy or quiet, once a heartbeat
-            if not await allowed():  # its token was revoked since it opened: it ends here
-                return
-            checked = time.monotonic()
-        records = []
-        if (now := await head.position()) > position and development is not None:
-            # its own stream, not every event since: what it holds up to `now` is all there is,
-            # read from the position on (the whole stream, at each event, cost what it held)
-            records = await sync_to_thread(
-                partial(store.select_stream, development, after=position)
-            )
-            position = now
-        elif now > position:
-            records = await sync_to_thread(store.select_records, after=position, limit=PAGE)
-        for record in records:
-            position, item = max(position, record.position), log_item(record)
-            if kinds is not None and not await kinds.matches(item):
+    try:
+        while not server_exiting():
+            if time.monotonic() - checked >= heartbeat:  # busy or quiet, once a heartbeat
+                if not await allowed():  # its token was revoked since it opened: it ends here
+                    return
+                checked = time.monotonic()
+            records = []
+            if (now := await head.position()) > position and development is not None:
+                # its own stream, not every event since: what it holds up to `now` is all there is,
+                # read from the position on (the whole stream, at each event, cost what it held)
+                records = await sync_to_thread(
+                    partial(store.select_stream, development, after=position)
+                )
+                position = now
+            elif now > position:
+                records = await sync_to_thread(store.select_records, after=position, limit=PAGE)
+            for record in records:
+                position, item = max(position, record.position), log_item(record)
+                if kinds is not None and not await kinds.matches(item):
+                    continue
+                beat = time.monotonic()
+                yield _message(item)
+            if len(records) == PAGE:
                 continue
-            beat = time.monotonic()
-            yield _message(item)
-        if len(records) == PAGE:
-            continue
-        if time.monotonic() - beat >= heartbeat:
-            beat = time.monotonic()
-            yield ServerSentEventMessage(data=None, comment="heartbeat")
-        await anyio.sleep(poll)
+            if time.monotonic() - beat >= heartbeat:
+                beat = time.monotonic()
+                yield ServerSentEventMessage(data=None, comment="heartbeat")
+            await anyio.sleep(poll)
+    except StorageError as error:  # a broken connection, say: the answer is under way, so it
+        # ends here, and the client reconnects (`retry`) from the last event it got
+        logger.warning("event stream ended: %s", error)
 
 
 class LimitStreams:
