@@ -8,6 +8,7 @@ are read back). A crash before the commit leaves nothing; the next run starts fr
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -20,7 +21,7 @@ from projections.dialect import Dialect, rows_of
 from projections.entries import Entry, LogReader, commits
 from projections.projection import Moved, Outdated, Projection
 from projections.schema import FOLDS, TRACKING, complete, create
-from service.errors import StorageError
+from service.errors import StorageError, Unavailable
 from service.store.log import Cursor, LogRecorder
 
 logger = logging.getLogger(__name__)
@@ -247,6 +248,11 @@ class ProjectionRunner:
                     logger.warning("projection runner: %s; retrying in %.1f s", error, backoff)
                 else:
                     logger.exception("projection runner failed; retrying in %.1f s", backoff)
+                if isinstance(error, Unavailable):  # its other pooled connections broke too,
+                    # most likely (PostgreSQL ended them all): not one retry, and a longer
+                    # wait, per connection
+                    with contextlib.suppress(Exception):
+                        self.store.discard_broken()
                 stop.wait(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
                 continue

@@ -404,6 +404,43 @@ def test_a_background_runner_meeting_a_held_lock_logs_a_warning_and_catches_up_a
         store.close()
 
 
+@pytest.mark.postgres
+def test_a_runner_whose_connections_postgresql_ended_folds_again_after_one_retry(
+    postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a runner whose pool holds four connections to PostgreSQL, folding what is there
+    store = Store(postgres_url)
+    reader = Timeline(f"{postgres_url}?pool_size=4&max_overflow=0")
+    runner = ProjectionRunner(reader.store, poll_seconds=0.05)
+    try:
+        store.develop(said("US Government", date(2024, 1, 1), figure(value=3)))
+        runner.catch_up()
+        pool = reader.store.datastore.pool  # type: ignore[attr-defined]
+        assert wait_until(lambda: pool.get_stats()["pool_available"] == 4, timeout=10)
+        with caplog.at_level(logging.WARNING, logger="projections.runner"):
+            runner.start()
+            # When PostgreSQL ends every connection to the database, then an event comes
+            with psycopg.connect(postgres_url, autocommit=True) as admin:
+                admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            writer = Store(postgres_url)  # connections of its own, made after
+            writer.develop(said("US Government", date(2024, 1, 2), figure(value=4)))
+            head = writer.timeline.store.last_position()
+            writer.close()
+            assert wait_until(lambda: runner.position == head, timeout=20)
+        # Then the runner met one broken connection, not each of the four in turn, and its
+        # retry found working ones
+        [warned] = _logged(caplog, "projections.runner")
+        assert "terminating connection" in warned.getMessage()
+    finally:
+        runner.stop()
+        reader.close()
+        with contextlib.suppress(Exception):
+            store.close()
+
+
 def _logged(caplog: pytest.LogCaptureFixture, logger: str) -> list[logging.LogRecord]:
     return [record for record in caplog.records if record.name == logger]
 

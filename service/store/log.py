@@ -57,6 +57,11 @@ class LogRecorder:
     def transaction(self) -> AbstractContextManager[Cursor]:
         """A plain read-write transaction, for tables beside the log (tokens, checkpoints)."""
 
+    def discard_broken(self) -> None:
+        """Close the pooled connections that broke (PostgreSQL ended them, say), so the next
+        transaction gets a working one rather than meeting each broken one in turn; SQLite
+        keeps none to break."""
+
     @abstractmethod
     def record(self, prepare: Callable[[Locked], Sequence[Pending]]) -> list[StoredRecord]:
         """Store the events `prepare` decides, atomically, after the head of the log.

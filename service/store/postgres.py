@@ -118,6 +118,10 @@ class TimelinePostgresRecorder(LogRecorder, PostgresApplicationRecorder):
         )
         self.append_function = f"{events_table_name}_append"
 
+    def discard_broken(self) -> None:
+        """Test each idle pooled connection and replace those that broke (`LogRecorder`)."""
+        self.datastore.pool.check()
+
     def existing(self, names: Iterable[str]) -> set[str]:
         """Which of these tables and indexes exist, found as every query finds them."""
         wanted = list(names)
