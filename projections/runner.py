@@ -248,9 +248,9 @@ class ProjectionRunner:
                     logger.warning("projection runner: %s; retrying in %.1f s", error, backoff)
                 else:
                     logger.exception("projection runner failed; retrying in %.1f s", backoff)
-                if isinstance(error, Unavailable):  # its other pooled connections broke too,
-                    # most likely (PostgreSQL ended them all): not one retry, and a longer
-                    # wait, per connection
+                if isinstance(error, Unavailable):  # the pool's other connections most likely
+                    # broke too (PostgreSQL ended them all): replace them now, rather than meet
+                    # each in turn, each after a longer wait
                     with contextlib.suppress(Exception):
                         self.store.discard_broken()
                 stop.wait(backoff)

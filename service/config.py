@@ -177,7 +177,7 @@ def _whole(
     """`?pool_size=N` (at least 1, default 5): connections each process keeps to PostgreSQL;
     `?max_overflow=N` (at least 0, default 10): how many more it may open at busy times."""
     value = options.get(name, default)
-    whole = value.isascii() and value.isdigit()
+    whole = value.isascii() and value.isdigit() and len(value) <= 18  # int() takes 4,300 digits
     if not whole or int(value) < least or (most is not None and int(value) > most):
         bounds = f"at least {least}" if most is None else f"from {least} to {most:,}"
         raise ConfigError(f"{redacted(url)!r}: {name} must be a whole number{unit}, {bounds}")

@@ -229,7 +229,7 @@ def test_the_cli_never_prints_the_password_of_a_database_url(
     assert "s3cret-pw" not in said
 
 
-@pytest.mark.parametrize("value", ["0", "soon", "-3", "1.5", "2147484", "99999999999"])
+@pytest.mark.parametrize("value", ["0", "soon", "-3", "1.5", "2147484", "99999999999", "9" * 5000])
 def test_a_timeout_that_is_not_whole_seconds_is_a_config_error(value: str) -> None:
     for url in ("sqlite:///timeline.db", "postgresql://u@h/db"):
         with pytest.raises(ConfigError, match="lock_timeout must be a whole number of seconds"):
