@@ -61,14 +61,51 @@ def read_events(
     for an export of a log that stored such text before that was refused."""
     decode = decode_event if as_stored else decode_new_event
     for number, line in enumerate(lines, start=1):
-        if number == 1:
-            line = line.removeprefix(codecs.BOM_UTF8)  # as some editors on Windows save UTF-8
+        # as some editors on Windows save UTF-8, each file of several joined into one
+        line = line.removeprefix(codecs.BOM_UTF8)
+        if number == 1 and (wrong := _not_ndjson(line)) is not None:
+            yield number, BadLine(number, "$", wrong)  # and not a line of noise after another
+            return
         if not line.strip():
             continue
         try:
             yield number, decode(line)
         except InvalidEvent as error:
-            yield number, _from_log(number, line, decode) or _bad(number, error, "$")
+            found = _from_log(number, line, decode)
+            if found is None and number == 1 and _is_a_page(line):
+                found = BadLine(number, "$", _PAGE)
+            yield number, found or _bad(number, error, "$")
+
+
+# What a file that is not NDJSON text starts with, and what to do with it
+_NOT_TEXT = (
+    (b"\x1f\x8b", "the file is compressed with gzip: import `zcat FILE | timeline import -`"),
+    (codecs.BOM_UTF16_LE, "the file is UTF-16 text: save it as UTF-8"),
+    (codecs.BOM_UTF16_BE, "the file is UTF-16 text: save it as UTF-8"),
+)
+_PAGE = (
+    "a JSON page of GET /api/events, not NDJSON: ask it with `Accept: application/x-ndjson`, "
+    "or export with `timeline export`"
+)
+
+
+def _not_ndjson(first: bytes) -> str | None:
+    """What is wrong with a file whose first line is `first`, if it is plainly no NDJSON text."""
+    for start, said in _NOT_TEXT:
+        if first.startswith(start):
+            return said
+    if b"\x00" in first:  # UTF-16 without its mark, or not text at all
+        return "the file holds NUL bytes: it is not UTF-8 text (UTF-16, or not text at all)"
+    return None
+
+
+def _is_a_page(line: bytes) -> bool:
+    """Whether a line is a page of `GET /api/events` in JSON (a whole page is one line)."""
+    try:
+        page = msgspec.json.decode(line)
+    except (msgspec.DecodeError, RecursionError):
+        return False
+    return isinstance(page, dict) and isinstance(page.get("items"), list)
 
 
 def _from_log(

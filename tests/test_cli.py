@@ -6,7 +6,9 @@ Most verbs run in this process through `main`; listing and revoking tokens run a
 
 from __future__ import annotations
 
+import codecs
 import contextlib
+import gzip
 import io
 import json
 import os
@@ -1034,3 +1036,42 @@ def test_a_checkpoint_refused_on_an_empty_log_makes_no_signing_key(
     assert main(["seed", "--database", url]) == 0
     assert main(["checkpoint", "--database", url]) == 0
     assert key.exists()
+
+
+def test_an_import_of_a_file_that_is_not_ndjson_text_says_what_it_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given one event as NDJSON, and the same compressed, as UTF-16, and as a JSON page of the
+    # log; and two files saved with a byte-order mark each, joined into one
+    line = json.dumps(bodies.development_reported()) + "\n"
+    page = {"items": [{"position": 1, "event": json.loads(line)}], "next": None}
+    files = {
+        "gz": gzip.compress(line.encode()),
+        "utf16": line.encode("utf-16"),
+        "utf16be": line.encode("utf-16-be"),
+        "page": json.dumps(page).encode() + b"\n",
+    }
+    said = {}
+    for name, content in files.items():
+        (tmp_path / name).write_bytes(content)
+        # When each is imported
+        database = f"sqlite:///{tmp_path}/{name}.db"
+        code = main(["import", str(tmp_path / name), "--database", database])
+        said[name] = (code, capsys.readouterr().err.splitlines()[0])
+    joined = tmp_path / "joined.ndjson"
+    other = json.dumps(bodies.development_reported(title="Another")) + "\n"
+    joined.write_bytes(codecs.BOM_UTF8 + line.encode() + codecs.BOM_UTF8 + other.encode())
+    database = f"sqlite:///{tmp_path}/joined.db"
+    stored = main(["import", str(joined), "--database", database])
+    # Then each is refused in one line saying what the file is and what to do
+    assert said == {
+        "gz": (1, "error: line 1: $: the file is compressed with gzip: import "
+                  "`zcat FILE | timeline import -`"),
+        "utf16": (1, "error: line 1: $: the file is UTF-16 text: save it as UTF-8"),
+        "utf16be": (1, "error: line 1: $: the file holds NUL bytes: it is not UTF-8 text "
+                       "(UTF-16, or not text at all)"),
+        "page": (1, "error: line 1: $: a JSON page of GET /api/events, not NDJSON: ask it "
+                    "with `Accept: application/x-ndjson`, or export with `timeline export`"),
+    }  # fmt: skip
+    # and the joined files are read whole, each one's mark as the first one's
+    assert stored == 0 and events_in(database) == 2
