@@ -14,12 +14,20 @@ from datetime import date
 from typing import Any
 
 from events.figures import singular_of
+from projections.deliveries import series_identity
 from projections.dialect import Dialect, rows_of
 from projections.entries import Entry, LogReader, entries_of
 from projections.results import Deliveries, Series, Total
 from projections.schema import BOXES, DELIVERY_ROWS, DEVELOPMENTS, PG_BOX, PIECES, SERIES
 from projections.state import POS_MAX, DevState, name_key, replay, valid_day
-from projections.tracks import EXCLUDED, TRACKS_PER_SERIES, VARIANT_INDEX, Piece, SeriesKey
+from projections.tracks import (
+    EXCLUDED,
+    TRACKS_PER_SERIES,
+    VARIANT_INDEX,
+    Piece,
+    SeriesKey,
+    contributions,
+)
 
 _SQLITE = " UNION ALL ".join(  # closed rows, then current ones: each has its own tree
     "SELECT r.track_id, r.low, r.high, r.reports, r.last_asserted_on "
@@ -177,8 +185,9 @@ def owners(dialect: Dialect, positions: list[int]) -> list[Any]:
 
 def series_pieces(dialect: Dialect) -> dict[SeriesKey, list[Piece]]:
     """Every delivery series' pieces over the statuses that count (variant 0), by its key as
-    the view spells it: what the deliveries projection keeps of them after the last position
-    it folded (the table has no system time). Read in the caller's snapshot."""
+    the view spells it (a series without pieces now has none): what the deliveries projection
+    keeps of them after the last position it folded (the table has no system time). Read in
+    the caller's snapshot."""
     with dialect.read() as cursor:
         cursor.execute(
             f"SELECT series_id, supplier, recipient, category, unit, originator FROM {SERIES.name}"
@@ -191,11 +200,33 @@ def series_pieces(dialect: Dialect) -> dict[SeriesKey, list[Piece]]:
             f"{TRACKS_PER_SERIES} * {TRACKS_PER_SERIES}"
         )
         rows = rows_of(cursor)
-    found: dict[SeriesKey, list[Piece]] = {}
+    found: dict[SeriesKey, list[Piece]] = {key: [] for key in keys.values()}
     for r in rows:
         piece = Piece(r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7], bool(r[8]))
-        found.setdefault(keys[r[0] // TRACKS_PER_SERIES], []).append(piece)
+        found[keys[r[0] // TRACKS_PER_SERIES]].append(piece)
     return found
+
+
+def pieces_back(
+    dialect: Dialect,
+    series: dict[SeriesKey, list[Piece]],
+    changed: list[Any],
+    *,
+    now: int,
+    then: int,
+) -> dict[SeriesKey, list[Piece]]:
+    """`series_pieces` read when the projection had folded up to `now`, as they were at
+    `then`, before it: the pieces of the developments `changed` (those with events between
+    the two) taken out, and those they contributed at `then` put back. Another development's
+    pieces are the same at both."""
+    gone = {r.position for state in folded(dialect, now, changed).values() for r in state.reports}
+    spelt = {series_identity(key): key for key in series}
+    back = {key: [p for p in pieces if p.position not in gone] for key, pieces in series.items()}
+    for state in folded(dialect, then, changed).values():
+        for key, variant, piece in contributions(state):
+            if variant == 0:  # its series was written by `then`, so it is in the table
+                back[spelt[series_identity(key)]].append(piece)
+    return back
 
 
 class DeliveredStates:

@@ -9,6 +9,7 @@ from typing import TypeVar
 from uuid import UUID
 
 from projections import query_deliveries, query_detail, query_developments
+from projections.entries import LogReader
 from projections.results import Deliveries, Detail, Page, ReportRow
 from projections.runner import NAMES, ProjectionRunner, read_tracking
 from projections.state import DevState
@@ -132,20 +133,31 @@ class ReadModels:
             status=status))  # fmt: skip
 
     def series_pieces(self, *, known_at_us: int) -> tuple[int, dict[SeriesKey, list[Piece]]] | None:
-        """P for T, and every delivery series' pieces over the statuses that count, by its key
-        as the view spells it (`query_deliveries.series_pieces`), when the deliveries' tables
-        were last folded up to P itself: None when they have folded past it (a `known_at` in
-        the past, or events recorded since), as their pieces have no system time. Those of the
-        last P read are kept, shared by every caller: not to be changed."""
+        """P for T, and every delivery series' pieces over the statuses that count as of P, by
+        its key as the view spells it (`query_deliveries.series_pieces`). The deliveries'
+        tables hold those of the last position they folded, with no system time: when that is
+        past P (events recorded since, or a `known_at` in the past), the developments with
+        events between are folded at both and their pieces put back as they were
+        (`query_deliveries.pieces_back`); None when more than `REFOLD` have, or one in 50 of
+        the log's events (on a log shaped like the synthetic one, a delivered transfer is
+        about one event in eight). Those of the last P read are kept, shared by every caller:
+        not to be changed."""
 
         def query(position: int) -> tuple[int, dict[SeriesKey, list[Piece]]] | None:
             kept = self._pieces
             if kept is not None and kept[0] == position:  # the log up to P never changes
                 return kept
-            with self.dialect.read() as cursor:
-                if read_tracking(self.dialect, cursor)["deliveries"][0] != position:
-                    return None
-            kept = self._pieces = (position, query_deliveries.series_pieces(self.dialect))
+            with self.dialect.read() as cursor:  # the query's snapshot: the pieces of `now`
+                now = read_tracking(self.dialect, cursor)["deliveries"][0]
+            series = query_deliveries.series_pieces(self.dialect)
+            if now > position:
+                changed = LogReader(self.store).developments_between(position, now)
+                if len(changed) > max(query_deliveries.DeliveredStates.REFOLD, now // 50):
+                    return None  # folding them twice would cost about what folding all does
+                series = query_deliveries.pieces_back(
+                    self.dialect, series, list(changed), now=now, then=position
+                )
+            kept = self._pieces = (position, series)
             return kept
 
         return self._at(known_at_us, DELIVERIES, query)

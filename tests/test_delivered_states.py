@@ -103,7 +103,7 @@ def test_kept_delivered_states_fold_again_only_what_changed(
     timeline.close()
 
 
-def test_series_pieces_are_read_once_per_position_and_none_past_the_projection(
+def test_series_pieces_are_read_once_per_position_and_put_back_before_it(
     database_url: str, monkeypatch: Any
 ) -> None:
     timeline = Timeline(database_url)
@@ -127,8 +127,14 @@ def test_series_pieces_are_read_once_per_position_and_none_past_the_projection(
         "John Kirby": [1000],
         "US State Department": [10_000],
     }
-    # and at the position before, which the projection has folded past, there are none
-    assert read_models.series_pieces(known_at_us=recorded) is None
+    # and at the position before, which the projection has folded past, they are put back as
+    # they were then: that development folded at both, its series with no pieces yet
+    before = read_models.series_pieces(known_at_us=recorded)
+    assert before is not None and before[0] == first[0] and len(reads) == 3
+    assert {k[4]: [p.low for p in found] for k, found in before[1].items()} == {
+        "John Kirby": [1000],
+        "US State Department": [],
+    }
     timeline.close()
 
 

@@ -173,7 +173,7 @@ class Counting(NamedTuple):
 
 
 def _folded(states: Iterable[DevState]) -> Counting:
-    """From delivered transfers folded from their events (at a `known_at` in the past)."""
+    """From delivered transfers folded from their events."""
     found = counted_figures(states)
     by_position = {item.position: item for items in found.values() for item in items}
     pieces = {identity: [item.piece for item in items] for identity, items in found.items()}
@@ -181,8 +181,8 @@ def _folded(states: Iterable[DevState]) -> Counting:
 
 
 def _kept(read_models: ReadModels, position: int, series: dict[Identity, list[Piece]]) -> Counting:
-    """From the pieces the deliveries projection keeps, folded up to P: only the developments
-    of the reports asked for are folded from their events."""
+    """From the pieces the deliveries projection keeps, as of P: only the developments of the
+    reports asked for are folded from their events."""
 
     def reports(positions: set[int]) -> dict[int, Counted]:
         found: dict[int, Counted] = {}
@@ -198,8 +198,9 @@ def _kept(read_models: ReadModels, position: int, series: dict[Identity, list[Pi
 def _counting(read_models: ReadModels, known_at_us: int, actor: str | None,
               kept: bool) -> Counting:  # fmt: skip
     """The pieces of every series recorded by T (with `actor`, of those it supplies or
-    receives): those the deliveries projection keeps when it has folded up to P, else the
-    pieces of every delivered transfer folded from its events (their cost grows with them)."""
+    receives): those the deliveries projection keeps, as of P (`ReadModels.series_pieces`),
+    else the pieces of every delivered transfer folded from its events (their cost grows
+    with them)."""
     at_head = read_models.series_pieces(known_at_us=known_at_us) if kept else None
     if at_head is None:
         states = read_models.delivered_states(known_at_us=known_at_us)
@@ -264,8 +265,8 @@ def delivery_history(
 ) -> DeliveryHistory:
     """The step lines of every delivery series up to `as_of`, as known at `known_at_us`; with
     `actor`, of the series it supplies or receives. Drawn from the pieces the deliveries
-    projection keeps when it has folded up to the position of `known_at_us` (`kept`; False
-    folds every delivered transfer, as a `known_at` in the past does: the two agree)."""
+    projection keeps, as of the position of `known_at_us` (`kept`; False folds every delivered
+    transfer, as when too many developments changed since: the two agree)."""
     counting = _counting(read_models, known_at_us, actor, kept)
     view = involving(read_models.deliveries(as_of=as_of, known_at_us=known_at_us), actor)
     current = {series_identity(key_of(series)): series for series in view.series}
