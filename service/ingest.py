@@ -68,6 +68,9 @@ def read_events(
             return
         if not line.strip():
             continue
+        if b"\x00" in line:  # UTF-16 without its mark, or a damaged line
+            yield number, BadLine(number, "$", _NUL)
+            continue
         try:
             yield number, decode(line)
         except InvalidEvent as error:
@@ -83,6 +86,7 @@ _NOT_TEXT = (
     (codecs.BOM_UTF16_LE, "the file is UTF-16 text: save it as UTF-8"),
     (codecs.BOM_UTF16_BE, "the file is UTF-16 text: save it as UTF-8"),
 )
+_NUL = "the line holds NUL bytes: it is not UTF-8 text (UTF-16 without its mark, say)"
 _PAGE = (
     "a JSON page of GET /api/events, not NDJSON: ask it with `Accept: application/x-ndjson`, "
     "or export with `timeline export`"
@@ -90,12 +94,11 @@ _PAGE = (
 
 
 def _not_ndjson(first: bytes) -> str | None:
-    """What is wrong with a file whose first line is `first`, if it is plainly no NDJSON text."""
+    """What is wrong with a file whose first line is `first`, if it is plainly no NDJSON text
+    at all (a line with a NUL byte may be one damaged line among good ones)."""
     for start, said in _NOT_TEXT:
         if first.startswith(start):
             return said
-    if b"\x00" in first:  # UTF-16 without its mark, or not text at all
-        return "the file holds NUL bytes: it is not UTF-8 text (UTF-16, or not text at all)"
     return None
 
 

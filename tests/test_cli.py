@@ -1068,10 +1068,19 @@ def test_an_import_of_a_file_that_is_not_ndjson_text_says_what_it_is(
         "gz": (1, "error: line 1: $: the file is compressed with gzip: import "
                   "`zcat FILE | timeline import -`"),
         "utf16": (1, "error: line 1: $: the file is UTF-16 text: save it as UTF-8"),
-        "utf16be": (1, "error: line 1: $: the file holds NUL bytes: it is not UTF-8 text "
-                       "(UTF-16, or not text at all)"),
+        "utf16be": (1, "error: line 1: $: the line holds NUL bytes: it is not UTF-8 text "
+                       "(UTF-16 without its mark, say)"),
         "page": (1, "error: line 1: $: a JSON page of GET /api/events, not NDJSON: ask it "
                     "with `Accept: application/x-ndjson`, or export with `timeline export`"),
     }  # fmt: skip
     # and the joined files are read whole, each one's mark as the first one's
     assert stored == 0 and events_in(database) == 2
+    # and a file whose first line was damaged keeps the others, with --skip-bad-lines
+    damaged = tmp_path / "damaged.ndjson"
+    damaged.write_bytes(b'{"type": "devel\x00\x00' + b"\n" + line.encode())
+    database = f"sqlite:///{tmp_path}/damaged.db"
+    assert main(["import", str(damaged), "--skip-bad-lines", "--database", database]) == 0
+    assert (
+        events_in(database) == 1
+        and "line 1: $: the line holds NUL bytes" in capsys.readouterr().err
+    )
