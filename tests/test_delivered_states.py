@@ -35,6 +35,15 @@ def _calls(monkeypatch: Any, name: str) -> list[tuple[Any, ...]]:
     return calls
 
 
+def _developments(database_url: str, count: int) -> tuple[Timeline, ReadModels, list[str]]:
+    """A timeline with `count` delivered transfers reported in one commit, its read models and
+    the developments' ids."""
+    timeline = Timeline(database_url)
+    ids = [str(uuid4()) for _ in range(count)]
+    _append(timeline, *(bodies.development_reported(development_id=i) for i in ids))
+    return timeline, ReadModels(timeline.store), ids
+
+
 def _folded(states: list[DevState]) -> list[bytes]:
     return sorted(repr(state).encode() for state in states)
 
@@ -82,10 +91,7 @@ def test_kept_delivered_states_equal_a_fresh_fold_at_every_position(database_url
 def test_kept_delivered_states_fold_again_only_what_changed(
     database_url: str, monkeypatch: Any
 ) -> None:
-    timeline = Timeline(database_url)
-    read_models = ReadModels(timeline.store)
-    ids = [str(uuid4()) for _ in range(3)]
-    _append(timeline, *(bodies.development_reported(development_id=i) for i in ids))
+    timeline, read_models, ids = _developments(database_url, 3)
     assert len(read_models.delivered_states(known_at_us=EVER)) == 3
     fold = query_deliveries._delivered
     folded = _calls(monkeypatch, "_delivered")  # (dialect, position, among) when among
@@ -141,10 +147,7 @@ def test_series_pieces_are_read_once_per_position_and_put_back_before_it(
 def test_the_developments_of_reports_are_folded_once_per_position(
     database_url: str, monkeypatch: Any
 ) -> None:
-    timeline = Timeline(database_url)
-    read_models = ReadModels(timeline.store)
-    ids = [str(uuid4()) for _ in range(2)]
-    _append(timeline, *(bodies.development_reported(development_id=i) for i in ids))
+    timeline, read_models, ids = _developments(database_url, 2)
     _append(timeline, bodies.report_added(ids[0]))  # positions 1, 2 and 3
     folds = _calls(monkeypatch, "folded")  # (dialect, position, keys)
     # The first development's two reports and the second's: each development folded once
