@@ -138,10 +138,10 @@ class ReadModels:
         tables hold those of the last position they folded, with no system time: when that is
         past P (events recorded since, or a `known_at` in the past), the developments with
         events between are folded at both and their pieces put back as they were
-        (`query_deliveries.pieces_back`); None when more than `REFOLD` have, or one in 50 of
-        the log's events (on a log shaped like the synthetic one, a delivered transfer is
-        about one event in eight). Those of the last P read are kept, shared by every caller:
-        not to be changed."""
+        (`query_deliveries.pieces_back`); None when more have than both `REFOLD` and one in
+        50 of the log's events (on a log shaped like the synthetic one, a delivered transfer
+        is about one event in eight). Those of the last P read are kept, shared by every
+        caller: not to be changed."""
 
         def query(position: int) -> tuple[int, dict[SeriesKey, list[Piece]]] | None:
             kept = self._pieces
