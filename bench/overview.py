@@ -1,6 +1,7 @@
 """The web overview at the head: its step lines drawn from the pieces the deliveries projection
-keeps, against a fold of every delivered transfer recorded (what a past `known_at` draws them
-from), side by side in one run; then the whole overview, first and at another as-of.
+keeps, against a fold of every delivered transfer recorded (what they are drawn from when
+thousands of developments changed after the `known_at` asked), side by side in one run; and the
+whole overview, first and at another as-of.
 
     python bench/overview.py                         # 100k and 1M events on SQLite
     python bench/overview.py --sizes 10000 100000 --postgres postgresql://user@host/postgres
