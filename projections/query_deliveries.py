@@ -16,7 +16,7 @@ from typing import Any
 from events.figures import singular_of
 from projections.deliveries import series_identity
 from projections.dialect import Dialect, rows_of
-from projections.entries import Entry, LogReader, entries_of
+from projections.entries import Added, Entry, LogReader, Reported, entries_of
 from projections.results import Deliveries, Series, Total
 from projections.schema import BOXES, DELIVERY_ROWS, DEVELOPMENTS, PG_BOX, PIECES, SERIES
 from projections.state import POS_MAX, DevState, name_key, replay, valid_day
@@ -166,13 +166,18 @@ def _delivered(
 def folded(dialect: Dialect, position: int, keys: list[Any]) -> dict[Any, DevState]:
     """The developments `keys` (as the log stores their ids) folded from their events up to
     P, by development; those with no event by then are left out."""
+    return {key: replay(entries) for key, entries in _streams(dialect, position, keys).items()}
+
+
+def _streams(dialect: Dialect, position: int, keys: list[Any]) -> dict[Any, list[Entry]]:
+    """The events of the developments `keys` up to P, by development, in log order."""
     streams: dict[Any, list[Entry]] = {}
     with dialect.read() as cursor:
         query = LogReader(dialect.store).streams_query
         rows = list(dialect.select_in(cursor, query, keys, (position,)))
     for entry in entries_of(rows):
         streams.setdefault(entry.development, []).append(entry)
-    return {key: replay(entries) for key, entries in streams.items()}
+    return streams
 
 
 def owners(dialect: Dialect, positions: list[int]) -> list[Any]:
@@ -218,12 +223,19 @@ def pieces_back(
     """`series_pieces` read when the projection had folded up to `now`, as they were at
     `then`, before it: the pieces of the developments `changed` (those with events between
     the two) taken out, and those they contributed at `then` put back. Another development's
-    pieces are the same at both."""
-    gone = {r.position for state in folded(dialect, now, changed).values() for r in state.reports}
+    pieces are the same at both. Their events are read once, up to `now`."""
+    streams = _streams(dialect, now, changed)
+    # a piece's position is that of the event that created its report
+    gone = {
+        e.position for es in streams.values() for e in es if isinstance(e.event, Reported | Added)
+    }
     spelt = {series_identity(key): key for key in series}
     back = {key: [p for p in pieces if p.position not in gone] for key, pieces in series.items()}
-    for state in folded(dialect, then, changed).values():
-        for key, variant, piece in contributions(state):
+    for entries in streams.values():
+        before = [entry for entry in entries if entry.position <= then]
+        if not before:  # reported after `then`
+            continue
+        for key, variant, piece in contributions(replay(before)):
             if variant == 0:  # its series was written by `then`, so it is in the table
                 back[spelt[series_identity(key)]].append(piece)
     return back
